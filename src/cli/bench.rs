@@ -1,0 +1,67 @@
+//! `rollcall bench [PHOTO|DIR]...`: per-stage timing of the face pipeline.
+
+use std::path::PathBuf;
+
+use super::{CliError, ModelArgs};
+use crate::config::Config;
+use crate::pipeline::FacePipeline;
+
+/// Arguments of `rollcall bench`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Photos or folders of photos (searched recursively for .jpg, .jpeg, .png).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Timed rounds over all photos (after one warm-up round).
+    #[arg(long, default_value_t = 5)]
+    pub rounds: usize,
+    #[command(flatten)]
+    models: ModelArgs,
+}
+
+/// Photos under `paths`, sorted.
+pub fn collect_photos(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
+    fn walk(p: &std::path::Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+        if p.is_dir() {
+            for entry in std::fs::read_dir(p)? {
+                walk(&entry?.path(), out)?;
+            }
+        } else if p
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "jpg" | "jpeg" | "png"))
+        {
+            out.push(p.to_path_buf());
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    for p in paths {
+        if !p.exists() {
+            return Err(CliError::Usage(format!("{} does not exist", p.display())));
+        }
+        walk(p, &mut out).map_err(|e| CliError::Usage(format!("cannot list {}: {e}", p.display())))?;
+    }
+    out.sort();
+    if out.is_empty() {
+        return Err(CliError::Usage("no .jpg, .jpeg or .png photos found in the given paths".into()));
+    }
+    Ok(out)
+}
+
+/// Runs `rollcall bench`.
+pub fn run(mut config: Config, args: Args) -> Result<(), CliError> {
+    args.models.apply(&mut config);
+    let photos = collect_photos(&args.paths)?;
+    let mut pipeline = FacePipeline::from_config(&config)?;
+    let antispoof = if config.models.antispoof.is_empty() { "none".to_string() } else { config.models.antispoof.join("+") };
+    println!(
+        "rollcall bench: detector {}, recognizer {}, anti-spoof {antispoof}, {} inference threads",
+        config.models.detector,
+        config.models.recognizer,
+        config.runtime.threads.map_or_else(|| "one per core".to_string(), |t| t.to_string()),
+    );
+    let report = crate::bench::photos(&mut pipeline, &photos, args.rounds.max(1), config.images.max_pixels)?;
+    print!("{report}");
+    Ok(())
+}

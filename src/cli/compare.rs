@@ -1,0 +1,45 @@
+//! `rollcall compare A B`: are these two photos the same person?
+
+use std::path::{Path, PathBuf};
+
+use super::{CliError, ModelArgs};
+use crate::config::Config;
+use crate::embed::Embedding;
+use crate::image;
+use crate::pipeline::FacePipeline;
+
+/// Arguments of `rollcall compare`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// First photo.
+    pub a: PathBuf,
+    /// Second photo.
+    pub b: PathBuf,
+    #[command(flatten)]
+    models: ModelArgs,
+}
+
+/// The embedding of the best-quality face in a photo.
+fn main_face(pipeline: &mut FacePipeline, path: &Path, max_pixels: u64) -> Result<Embedding, CliError> {
+    let frame = image::load(path, max_pixels)?;
+    pipeline
+        .analyze(&frame)?
+        .faces
+        .into_iter()
+        .max_by(|x, y| x.quality.score.total_cmp(&y.quality.score))
+        .map(|f| f.embedding)
+        .ok_or_else(|| CliError::NoFace(path.to_path_buf()))
+}
+
+/// Runs `rollcall compare`.
+pub fn run(mut config: Config, args: Args) -> Result<(), CliError> {
+    args.models.apply(&mut config);
+    let mut pipeline = FacePipeline::from_config(&config)?;
+    let a = main_face(&mut pipeline, &args.a, config.images.max_pixels)?;
+    let b = main_face(&mut pipeline, &args.b, config.images.max_pixels)?;
+    let sim = a.similarity(&b).map_err(|e| CliError::Usage(e.to_string()))?;
+    let threshold = pipeline.recognizer().threshold();
+    let verdict = if sim >= threshold { "same person" } else { "different people" };
+    println!("similarity {sim:.4} ({}, threshold {threshold}): {verdict}", a.recognizer);
+    Ok(())
+}

@@ -1,0 +1,200 @@
+//! `rollcall detect IMAGE...`: faces, quality, liveness and (with `--known`) names per photo.
+
+use std::path::{Path, PathBuf};
+
+use opencv::core::{Mat, Point, Rect, Scalar, Vector};
+use opencv::prelude::*;
+use opencv::{imgcodecs, imgproc};
+use serde_json::json;
+
+use super::{CliError, ModelArgs};
+use crate::config::Config;
+use crate::image;
+use crate::matching::Gallery;
+use crate::pipeline::{AnalyzedFace, FacePipeline};
+
+/// Arguments of `rollcall detect`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Photos to look at.
+    #[arg(required = true)]
+    pub images: Vec<PathBuf>,
+    /// Print JSON lines (one object per photo) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Write the photo with faces drawn on it here (one input photo only).
+    #[arg(long, value_name = "OUT.jpg")]
+    pub annotate: Option<PathBuf>,
+    /// Folder of one-person photos to name faces by; `obama_2.jpg` is "obama".
+    #[arg(long, value_name = "DIR")]
+    pub known: Option<PathBuf>,
+    /// Margin the best person must lead the second by to be named.
+    #[arg(long, default_value_t = 0.05)]
+    pub margin: f32,
+    #[command(flatten)]
+    models: ModelArgs,
+}
+
+/// The person a known photo shows: its file stem without a trailing `_<number>`.
+fn person_of(path: &Path) -> String {
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("unknown");
+    match stem.rsplit_once('_') {
+        Some((name, n)) if !name.is_empty() && n.chars().all(|c| c.is_ascii_digit()) => name.to_string(),
+        _ => stem.to_string(),
+    }
+}
+
+/// Builds a gallery from the best face of each photo in `dir`; photos without a face are skipped
+/// with a warning.
+fn known_gallery(pipeline: &mut FacePipeline, dir: &Path, max_pixels: u64) -> Result<Gallery, CliError> {
+    let r = pipeline.recognizer();
+    let mut gallery = Gallery::new(r.id().clone(), r.dim());
+    for photo in super::bench::collect_photos(&[dir.to_path_buf()])? {
+        let frame = image::load(&photo, max_pixels)?;
+        let best = pipeline.analyze(&frame)?.faces.into_iter().max_by(|a, b| a.quality.score.total_cmp(&b.quality.score));
+        match best {
+            Some(face) => gallery.add(&person_of(&photo), &face.embedding).map_err(|e| CliError::Usage(e.to_string()))?,
+            None => eprintln!("warning: no face in known photo {}, skipped", photo.display()),
+        }
+    }
+    Ok(gallery)
+}
+
+/// Runs `rollcall detect`.
+pub fn run(mut config: Config, args: Args) -> Result<(), CliError> {
+    args.models.apply(&mut config);
+    if args.annotate.is_some() && args.images.len() != 1 {
+        return Err(CliError::Usage("--annotate takes exactly one input photo".into()));
+    }
+    let max_pixels = config.images.max_pixels;
+    let mut pipeline = FacePipeline::from_config(&config)?;
+    let gallery = args.known.as_deref().map(|d| known_gallery(&mut pipeline, d, max_pixels)).transpose()?;
+    let mut failures = Vec::new();
+    for path in &args.images {
+        match detect_one(&mut pipeline, gallery.as_ref(), path, &args, max_pixels) {
+            Ok(()) => {}
+            Err(e) if args.images.len() > 1 => {
+                eprintln!("error: {e}");
+                failures.push(path.display().to_string());
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError::Usage(format!("{} of {} photos failed: {}", failures.len(), args.images.len(), failures.join(", "))))
+    }
+}
+
+fn identity(gallery: Option<&Gallery>, face: &AnalyzedFace, threshold: f32, margin: f32) -> Option<(String, f32)> {
+    let candidates = gallery?.search(&face.embedding).ok()?;
+    let name = candidates.accepted(threshold, margin).map(str::to_string);
+    let sim = candidates.best.as_ref().map_or(0.0, |b| b.1);
+    Some((name.unwrap_or_else(|| "unknown".into()), sim))
+}
+
+fn detect_one(pipeline: &mut FacePipeline, gallery: Option<&Gallery>, path: &Path, args: &Args, max_pixels: u64) -> Result<(), CliError> {
+    let mut frame = image::load(path, max_pixels)?;
+    let faces = pipeline.analyze(&frame)?.faces;
+    if faces.is_empty() {
+        return Err(CliError::NoFace(path.to_path_buf()));
+    }
+    let threshold = pipeline.recognizer().threshold();
+    let names: Vec<_> = faces.iter().map(|f| identity(gallery, f, threshold, args.margin)).collect();
+    if args.json {
+        let list: Vec<_> = faces
+            .iter()
+            .zip(&names)
+            .map(|(f, name)| {
+                json!({
+                    "bbox": f.face.bbox, "score": f.face.score, "landmarks": f.face.landmarks,
+                    "quality": f.quality, "liveness": f.liveness,
+                    "identity": name.as_ref().map(|(n, s)| json!({"person": n, "similarity": s})),
+                })
+            })
+            .collect();
+        let line = json!({
+            "image": path, "width": frame.cols(), "height": frame.rows(),
+            "detector": pipeline.detector().name(), "recognizer": pipeline.recognizer().id(), "faces": list,
+        });
+        println!("{line}");
+    } else {
+        print_table(pipeline, path, &faces, &names);
+    }
+    if let Some(out) = &args.annotate {
+        annotate(&mut frame, &faces, &names).map_err(|e| CliError::Write { path: out.clone(), reason: e.to_string() })?;
+        let ok = imgcodecs::imwrite(&*out.to_string_lossy(), &frame, &Vector::new())
+            .map_err(|e| CliError::Write { path: out.clone(), reason: e.to_string() })?;
+        if !ok {
+            return Err(CliError::Write { path: out.clone(), reason: "unsupported extension or unwritable path (use .jpg or .png)".into() });
+        }
+        eprintln!("annotated picture written to {}", out.display());
+    }
+    Ok(())
+}
+
+fn print_table(pipeline: &FacePipeline, path: &Path, faces: &[AnalyzedFace], names: &[Option<(String, f32)>]) {
+    println!(
+        "{}: {} face{} ({} + {})",
+        path.display(),
+        faces.len(),
+        if faces.len() == 1 { "" } else { "s" },
+        pipeline.detector().name(),
+        pipeline.recognizer().id()
+    );
+    println!(
+        "{:>3}  {:<22} {:>5} {:>6} {:>8} {:>6} {:>14}  identity",
+        "#", "box x1,y1,x2,y2", "size", "score", "quality", "sharp", "liveness"
+    );
+    for (i, (f, name)) in faces.iter().zip(names).enumerate() {
+        let b = f.face.bbox;
+        let live = f.liveness.map_or("-".to_string(), |l| format!("{:.2} {}", l.score, if l.live { "live" } else { "SPOOF" }));
+        let who = name.as_ref().map_or("-".to_string(), |(n, s)| format!("{n} ({s:.2})"));
+        println!(
+            "{:>3}  {:<22} {:>5.0} {:>6.2} {:>8.2} {:>6.0} {:>14}  {who}",
+            i + 1,
+            format!("{:.0},{:.0},{:.0},{:.0}", b.x1, b.y1, b.x2, b.y2),
+            f.quality.size_px,
+            f.face.score,
+            f.quality.score,
+            f.quality.sharpness,
+            live,
+        );
+    }
+}
+
+fn annotate(frame: &mut Mat, faces: &[AnalyzedFace], names: &[Option<(String, f32)>]) -> opencv::Result<()> {
+    for (i, (f, name)) in faces.iter().zip(names).enumerate() {
+        let b = f.face.bbox;
+        let spoof = f.liveness.is_some_and(|l| !l.live);
+        let colour = if spoof { Scalar::new(0.0, 0.0, 255.0, 0.0) } else { Scalar::new(0.0, 200.0, 0.0, 0.0) };
+        let rect = Rect::new(b.x1 as i32, b.y1 as i32, b.width() as i32, b.height() as i32);
+        imgproc::rectangle(frame, rect, colour, 2, imgproc::LINE_8, 0)?;
+        for [x, y] in f.face.landmarks {
+            imgproc::circle(frame, Point::new(x as i32, y as i32), 2, Scalar::new(255.0, 128.0, 0.0, 0.0), -1, imgproc::LINE_8, 0)?;
+        }
+        let mut label = format!("#{} {:.0}px q{:.2}", i + 1, f.quality.size_px, f.quality.score);
+        if let Some(l) = f.liveness {
+            label.push_str(&format!(" {}{:.2}", if l.live { "live" } else { "SPOOF" }, l.score));
+        }
+        if let Some((n, _)) = name {
+            label = format!("{n} {label}");
+        }
+        let org = Point::new(b.x1 as i32, (b.y1 as i32 - 6).max(12));
+        imgproc::put_text(frame, &label, org, imgproc::FONT_HERSHEY_SIMPLEX, 0.5, colour, 1, imgproc::LINE_AA, false)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_photo_names_drop_a_trailing_number_only() {
+        assert_eq!(person_of(Path::new("a/obama_2.jpg")), "obama");
+        assert_eq!(person_of(Path::new("a/lin_manuel.png")), "lin_manuel");
+        assert_eq!(person_of(Path::new("a/kit.jpg")), "kit");
+    }
+}

@@ -1,0 +1,127 @@
+//! The `rollcall` command line: one file per command, each a thin layer over the library.
+
+mod bench;
+mod compare;
+mod detect;
+mod embed;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, ConfigError};
+use crate::image::ImageError;
+use crate::model::ModelError;
+
+/// Takes classroom attendance from cameras: detect, anti-spoof, recognise, publish.
+#[derive(Debug, Parser)]
+#[command(name = "rollcall", version, about)]
+pub struct Cli {
+    /// Config file (TOML). Without it, built-in defaults are used.
+    #[arg(long, short, global = true, env = "ROLLCALL_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Log filter, e.g. `info` or `rollcall=debug`.
+    #[arg(long, global = true, env = "ROLLCALL_LOG", default_value = "warn")]
+    pub log: String,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Find faces in photos: boxes, landmarks, quality, liveness (and names, with --known).
+    Detect(detect::Args),
+    /// Print the embedding of each face in a photo.
+    Embed(embed::Args),
+    /// Compare the main face of two photos: similarity and same/different verdict.
+    Compare(compare::Args),
+    /// Time the pipeline per stage over a folder of photos.
+    Bench(bench::Args),
+}
+
+/// Model choices any vision command can override.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ModelArgs {
+    /// Detector model (overrides the config), e.g. `yunet-2023mar` or `scrfd-500m`.
+    #[arg(long)]
+    pub detector: Option<String>,
+    /// Recognizer model (overrides the config), e.g. `sface-2021dec` or `arcface-w600k-mbf`.
+    #[arg(long)]
+    pub recognizer: Option<String>,
+}
+
+impl ModelArgs {
+    fn apply(&self, config: &mut Config) {
+        if let Some(d) = &self.detector {
+            config.models.detector = d.clone();
+        }
+        if let Some(r) = &self.recognizer {
+            config.models.recognizer = r.clone();
+        }
+    }
+}
+
+/// Everything a command can fail with, as the user should read it.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Bad config.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Models or runtime.
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    /// A photo.
+    #[error(transparent)]
+    Image(#[from] ImageError),
+    /// A photo with no face where one was needed.
+    #[error("no face found in {0} (faces must be at least [detect] min_face_px pixels and clear the detector's score threshold)")]
+    NoFace(PathBuf),
+    /// Writing output failed.
+    #[error("cannot write {path}: {reason}")]
+    Write { path: PathBuf, reason: String },
+    /// Arguments that parse but make no sense together.
+    #[error("{0}")]
+    Usage(String),
+}
+
+fn load_config(path: Option<&Path>) -> Result<Config, ConfigError> {
+    match path {
+        Some(p) => Config::load(p),
+        None => Ok(Config::default()),
+    }
+}
+
+fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"))
+        // ONNX Runtime warns about harmless graph details of the shipped models.
+        .add_directive("ort=error".parse().unwrap_or_default());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// Parses the command line, runs the command, and turns errors into a message and exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.log);
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<(), CliError> {
+    let config = load_config(cli.config.as_deref())?;
+    match cli.command {
+        Command::Detect(args) => detect::run(config, args),
+        Command::Embed(args) => embed::run(config, args),
+        Command::Compare(args) => compare::run(config, args),
+        Command::Bench(args) => bench::run(config, args),
+    }
+}

@@ -1,0 +1,244 @@
+//! Configuration: one TOML file, one section per concern, every key with a documented default.
+//!
+//! Relative paths in a file are taken relative to that file's directory, so a config can name
+//! `../models` and work wherever it is started from.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::image::DEFAULT_MAX_PIXELS;
+use crate::model::{ModelSpec, RuntimeSettings};
+
+/// Why a config could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config {path}: {source}")]
+    Unreadable { path: PathBuf, source: std::io::Error },
+    /// The TOML is malformed, or has unknown keys or wrong types (the message has line and column).
+    #[error("config {path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+    /// A value is out of range.
+    #[error("config {path}: [{section}] {key}: {problem}")]
+    BadValue { path: PathBuf, section: &'static str, key: &'static str, problem: String },
+}
+
+/// ONNX Runtime: where the library is and how many threads it may use.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RuntimeConfig {
+    /// Path to libonnxruntime.so (1.31 or newer); else `ORT_DYLIB_PATH`, else the setup's place.
+    pub onnxruntime: Option<PathBuf>,
+    /// Inference threads shared by all models; default one per core.
+    pub threads: Option<usize>,
+    /// Let idle inference threads spin (lower latency, more idle CPU). Default false.
+    pub spin: bool,
+}
+
+/// Which models to run and where their files are.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelsConfig {
+    /// Directory holding the model files.
+    pub dir: PathBuf,
+    /// Detector model name.
+    pub detector: String,
+    /// Recognizer model name; its id tags every embedding.
+    pub recognizer: String,
+    /// Anti-spoofing models, fused; empty turns passive liveness off.
+    pub antispoof: Vec<String>,
+    /// Extra model descriptions (same schema as models/manifest.toml).
+    pub custom: Vec<ModelSpec>,
+}
+
+impl Default for ModelsConfig {
+    fn default() -> Self {
+        ModelsConfig {
+            dir: PathBuf::from("models"),
+            detector: "yunet-2023mar".into(),
+            recognizer: "sface-2021dec".into(),
+            antispoof: vec!["minifasnet-v2".into(), "minifasnet-v1se".into()],
+            custom: Vec::new(),
+        }
+    }
+}
+
+/// Face detection.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DetectConfig {
+    /// Minimum detector score; default per model (YuNet 0.6, SCRFD 0.5).
+    pub score_threshold: Option<f32>,
+    /// NMS IoU threshold; default per model.
+    pub nms_threshold: Option<f32>,
+    /// Ignore faces whose shorter side is below this many pixels.
+    pub min_face_px: f32,
+    /// Detector input `[width, height]` for models with a free input size (SCRFD); multiples of 32.
+    pub input_size: Option<[u32; 2]>,
+}
+
+impl Default for DetectConfig {
+    fn default() -> Self {
+        DetectConfig { score_threshold: None, nms_threshold: None, min_face_px: 20.0, input_size: None }
+    }
+}
+
+/// Recognition.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RecognizeConfig {
+    /// Cosine similarity for "same person"; default per recognizer.
+    pub threshold: Option<f32>,
+}
+
+/// Passive anti-spoofing.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LivenessConfig {
+    /// Fused live score at or above which a face is live.
+    pub threshold: f32,
+}
+
+impl Default for LivenessConfig {
+    fn default() -> Self {
+        LivenessConfig { threshold: crate::liveness::DEFAULT_THRESHOLD }
+    }
+}
+
+/// Photos read from disk.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ImagesConfig {
+    /// Refuse photos larger than this many pixels.
+    pub max_pixels: u64,
+}
+
+impl Default for ImagesConfig {
+    fn default() -> Self {
+        ImagesConfig { max_pixels: DEFAULT_MAX_PIXELS }
+    }
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// ONNX Runtime.
+    pub runtime: RuntimeConfig,
+    /// Models.
+    pub models: ModelsConfig,
+    /// Detection.
+    pub detect: DetectConfig,
+    /// Recognition.
+    pub recognize: RecognizeConfig,
+    /// Anti-spoofing.
+    pub liveness: LivenessConfig,
+    /// Photo limits.
+    pub images: ImagesConfig,
+}
+
+fn in_unit_range(v: f32) -> bool {
+    (0.0..=1.0).contains(&v)
+}
+
+impl Config {
+    /// Reads, parses and checks a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Unreadable { path: path.to_path_buf(), source })?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses and checks config text; `path` names it in errors and anchors relative paths.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let mut config: Config = toml::from_str(text)
+            .map_err(|e| ConfigError::Invalid { path: path.to_path_buf(), message: e.to_string() })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        config.resolve_paths(base);
+        config.check(path)?;
+        Ok(config)
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        fix(&mut self.models.dir);
+        if let Some(p) = self.runtime.onnxruntime.as_mut() {
+            fix(p);
+        }
+    }
+
+    /// Checks value ranges; `path` names the file in errors.
+    pub fn check(&self, path: &Path) -> Result<(), ConfigError> {
+        let bad = |section, key, problem: &str| ConfigError::BadValue {
+            path: path.to_path_buf(),
+            section,
+            key,
+            problem: problem.to_string(),
+        };
+        let unit = "must be between 0 and 1";
+        if let Some(v) = self.detect.score_threshold.filter(|v| !in_unit_range(*v)) {
+            return Err(bad("detect", "score_threshold", &format!("{v} {unit}")));
+        }
+        if let Some(v) = self.detect.nms_threshold.filter(|v| !in_unit_range(*v)) {
+            return Err(bad("detect", "nms_threshold", &format!("{v} {unit}")));
+        }
+        if !(self.detect.min_face_px >= 0.0) {
+            return Err(bad("detect", "min_face_px", "must be zero or more"));
+        }
+        if let Some([w, h]) = self.detect.input_size
+            && (w == 0 || h == 0 || w % 32 != 0 || h % 32 != 0)
+        {
+            return Err(bad("detect", "input_size", &format!("[{w}, {h}]: both must be positive multiples of 32")));
+        }
+        if let Some(v) = self.recognize.threshold.filter(|v| !(-1.0..=1.0).contains(v)) {
+            return Err(bad("recognize", "threshold", &format!("{v} must be a cosine similarity between -1 and 1")));
+        }
+        if !in_unit_range(self.liveness.threshold) {
+            return Err(bad("liveness", "threshold", &format!("{} {unit}", self.liveness.threshold)));
+        }
+        if self.runtime.threads == Some(0) {
+            return Err(bad("runtime", "threads", "must be at least 1 (leave it out for one per core)"));
+        }
+        if self.images.max_pixels == 0 {
+            return Err(bad("images", "max_pixels", "must be positive"));
+        }
+        Ok(())
+    }
+
+    /// The runtime settings this config asks for.
+    pub fn runtime_settings(&self) -> RuntimeSettings {
+        RuntimeSettings {
+            library: self.runtime.onnxruntime.clone(),
+            threads: self.runtime.threads,
+            spin: self.runtime.spin,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_file_gives_the_defaults_and_relative_paths_follow_the_file() {
+        let c = Config::parse("", Path::new("/etc/rollcall/rollcall.toml")).unwrap();
+        assert_eq!(c.models.detector, "yunet-2023mar");
+        assert_eq!(c.models.dir, PathBuf::from("/etc/rollcall/models"));
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_reported_with_where_they_are() {
+        let e = Config::parse("[detect]\nscore_treshold = 0.5\n", Path::new("a.toml")).unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("a.toml") && msg.contains("score_treshold") && msg.contains("line 2"), "{msg}");
+        let e = Config::parse("[detect]\nscore_threshold = 1.5\n", Path::new("a.toml")).unwrap_err();
+        assert!(e.to_string().contains("[detect] score_threshold: 1.5 must be between 0 and 1"), "{e}");
+        let e = Config::parse("[detect]\ninput_size = [600, 640]\n", Path::new("a.toml")).unwrap_err();
+        assert!(e.to_string().contains("multiples of 32"), "{e}");
+    }
+}

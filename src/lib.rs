@@ -1,0 +1,34 @@
+//! rollcall: an edge daemon that takes classroom attendance from cameras.
+//!
+//! Frames come in from cameras; faces are found, checked for liveness, recognised against an
+//! enrolled roster, and one attendance event per person per class session goes out.
+//!
+//! # Layout
+//!
+//! In the order data flows:
+//!
+//! - [`image`]: photos from disk into BGR frames, with size limits.
+//! - [`model`]: model descriptions (data, not code), the ONNX Runtime, checked sessions.
+//! - [`detect`]: face boxes and 5 landmarks (YuNet or SCRFD), NMS, mapped to frame pixels.
+//! - [`align`]: 5-point similarity transform onto the ArcFace 112x112 template.
+//! - [`quality`]: size, sharpness, pose and detector score, as one 0..1 score.
+//! - [`embed`]: recognizer (SFace or ArcFace), batched, L2-normalised, tagged with its id.
+//! - [`liveness`]: passive anti-spoofing, the fused MiniFASNet pair.
+//! - [`matching`]: embeddings against a gallery of known people.
+//! - [`pipeline`]: the stages above, wired and timed.
+//! - [`config`]: the TOML configuration.
+//! - [`bench`]: throughput figures for the pipeline.
+//! - [`cli`]: the `rollcall` command line (the binary is a thin wrapper over it).
+
+pub mod align;
+pub mod bench;
+pub mod cli;
+pub mod config;
+pub mod detect;
+pub mod embed;
+pub mod image;
+pub mod liveness;
+pub mod matching;
+pub mod model;
+pub mod pipeline;
+pub mod quality;

@@ -1,0 +1,162 @@
+//! Passive anti-spoofing: is this face live, or a photo or a screen held to the camera?
+//!
+//! Silent-Face's MiniFASNet pair, each fed a differently scaled crop around the face box; their
+//! softmax outputs are averaged, and the probability of the "real" class is the live score.
+
+use ndarray::{Array4, Axis};
+use opencv::core::{Mat, Rect, Size};
+use opencv::imgproc;
+use opencv::prelude::*;
+use serde::Serialize;
+
+use crate::detect::BBox;
+use crate::model::{AntispoofSpec, ModelError, OnnxModel, fill_chw};
+
+/// Default live threshold on the fused score, calibrated on rollcall's own detector boxes
+/// (docs/calibration.md tells how).
+pub const DEFAULT_THRESHOLD: f32 = 0.5;
+
+/// A face's liveness verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Liveness {
+    /// Fused probability that the face is real, 0..1.
+    pub score: f32,
+    /// `score >= threshold`.
+    pub live: bool,
+}
+
+/// One anti-spoofing model with its crop geometry.
+#[derive(Debug)]
+struct SpoofModel {
+    model: OnnxModel,
+    spec: AntispoofSpec,
+}
+
+/// The fused anti-spoofing models.
+#[derive(Debug)]
+pub struct AntiSpoof {
+    models: Vec<SpoofModel>,
+    threshold: f32,
+}
+
+/// Silent-Face's crop: the box scaled by `scale` around its centre (less if the frame is too
+/// small), shifted, not shrunk, to stay inside the frame.
+pub fn spoof_crop(frame_w: i32, frame_h: i32, bbox: &BBox, scale: f32) -> Rect {
+    let (box_w, box_h) = (bbox.width().max(1.0), bbox.height().max(1.0));
+    let (src_w, src_h) = (frame_w as f32, frame_h as f32);
+    let scale = scale.min((src_h - 1.0) / box_h).min((src_w - 1.0) / box_w);
+    let (new_w, new_h) = (box_w * scale, box_h * scale);
+    let (cx, cy) = (bbox.x1 + box_w / 2.0, bbox.y1 + box_h / 2.0);
+    let (mut x1, mut y1, mut x2, mut y2) = (cx - new_w / 2.0, cy - new_h / 2.0, cx + new_w / 2.0, cy + new_h / 2.0);
+    if x1 < 0.0 {
+        x2 -= x1;
+        x1 = 0.0;
+    }
+    if y1 < 0.0 {
+        y2 -= y1;
+        y1 = 0.0;
+    }
+    if x2 > src_w - 1.0 {
+        x1 -= x2 - src_w + 1.0;
+        x2 = src_w - 1.0;
+    }
+    if y2 > src_h - 1.0 {
+        y1 -= y2 - src_h + 1.0;
+        y2 = src_h - 1.0;
+    }
+    let (x1, y1) = ((x1 as i32).max(0), (y1 as i32).max(0));
+    let (x2, y2) = ((x2 as i32).min(frame_w - 1), (y2 as i32).min(frame_h - 1));
+    Rect::new(x1, y1, (x2 - x1 + 1).max(1), (y2 - y1 + 1).max(1))
+}
+
+fn softmax(logits: &[f32]) -> Vec<f32> {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exps: Vec<f32> = logits.iter().map(|l| (l - max).exp()).collect();
+    let sum: f32 = exps.iter().sum();
+    exps.into_iter().map(|e| e / sum).collect()
+}
+
+impl AntiSpoof {
+    /// Fuses the given anti-spoofing models.
+    pub fn new(models: Vec<OnnxModel>, threshold: f32) -> Result<AntiSpoof, ModelError> {
+        let models = models
+            .into_iter()
+            .map(|model| {
+                let spec = model.spec().antispoof.clone().ok_or_else(|| ModelError::BadDescription {
+                    name: model.spec().name.clone(),
+                    reason: "an antispoof model needs an `antispoof` table".into(),
+                })?;
+                Ok(SpoofModel { model, spec })
+            })
+            .collect::<Result<Vec<_>, ModelError>>()?;
+        Ok(AntiSpoof { models, threshold })
+    }
+
+    /// The live threshold in force.
+    pub fn threshold(&self) -> f32 {
+        self.threshold
+    }
+
+    /// One input tensor per model for the face at `bbox`.
+    pub fn prepare(&self, frame: &Mat, bbox: &BBox) -> Result<Vec<Array4<f32>>, ModelError> {
+        self.models
+            .iter()
+            .map(|m| {
+                let input = &m.model.spec().input;
+                let cv = |source| ModelError::OpenCv { name: m.model.spec().name.clone(), source };
+                let rect = spoof_crop(frame.cols(), frame.rows(), bbox, m.spec.crop_scale);
+                let roi = Mat::roi(frame, rect).map_err(cv)?;
+                let mut crop = Mat::default();
+                let size = Size::new(input.width as i32, input.height as i32);
+                imgproc::resize(&roi, &mut crop, size, 0.0, 0.0, imgproc::INTER_LINEAR).map_err(cv)?;
+                let mut t = Array4::<f32>::zeros((1, 3, input.height as usize, input.width as usize));
+                fill_chw(&crop, input, t.index_axis_mut(Axis(0), 0)).map_err(cv)?;
+                Ok(t)
+            })
+            .collect()
+    }
+
+    /// Runs the models alone on prepared inputs and fuses them.
+    pub fn infer(&mut self, inputs: &[Array4<f32>]) -> Result<Liveness, ModelError> {
+        let mut live = 0.0;
+        for (m, input) in self.models.iter_mut().zip(inputs) {
+            let out = m.model.run(input.view())?;
+            let probs = softmax(&out[0].data[..m.spec.classes.min(out[0].data.len())]);
+            live += probs.get(m.spec.live_class).copied().unwrap_or(0.0);
+        }
+        let score = live / self.models.len().max(1) as f32;
+        Ok(Liveness { score, live: score >= self.threshold })
+    }
+
+    /// Scores the face at `bbox` in `frame`.
+    pub fn check(&mut self, frame: &Mat, bbox: &BBox) -> Result<Liveness, ModelError> {
+        let inputs = self.prepare(frame, bbox)?;
+        self.infer(&inputs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crop_is_scaled_around_the_centre_and_shifted_inside_the_frame() {
+        let b = BBox { x1: 100.0, y1: 100.0, x2: 140.0, y2: 150.0 };
+        let r = spoof_crop(1000, 1000, &b, 2.0);
+        assert_eq!((r.x, r.y, r.width, r.height), (80, 75, 81, 101));
+        // Near the left edge the crop slides right instead of shrinking.
+        let b = BBox { x1: 0.0, y1: 100.0, x2: 40.0, y2: 150.0 };
+        let r = spoof_crop(1000, 1000, &b, 2.0);
+        assert_eq!((r.x, r.width), (0, 81));
+        // A face larger than the frame allows is scaled less.
+        let r = spoof_crop(100, 100, &BBox { x1: 10.0, y1: 10.0, x2: 90.0, y2: 90.0 }, 4.0);
+        assert!(r.x >= 0 && r.y >= 0 && r.x + r.width <= 100 && r.y + r.height <= 100, "{r:?}");
+    }
+
+    #[test]
+    fn softmax_sums_to_one() {
+        let p = softmax(&[1.0, 2.0, 3.0]);
+        assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        assert!(p[2] > p[1] && p[1] > p[0]);
+    }
+}

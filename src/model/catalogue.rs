@@ -1,0 +1,288 @@
+//! Model descriptions: what each model is for, how it is fed, what it returns.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use super::ModelError;
+
+/// The built-in catalogue, the same file `scripts/fetch_models.py` fetches from.
+const BUILTIN_MANIFEST: &str = include_str!("../../models/manifest.toml");
+
+/// What a model is used for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelKind {
+    /// Finds faces and their 5 landmarks.
+    Detector,
+    /// Turns an aligned face into an embedding.
+    Recognizer,
+    /// Scores a face crop as live or spoof.
+    Antispoof,
+    /// Dense landmarks (used by later liveness checks).
+    Landmarks,
+}
+
+impl std::fmt::Display for ModelKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ModelKind::Detector => "detector",
+            ModelKind::Recognizer => "recognizer",
+            ModelKind::Antispoof => "antispoof",
+            ModelKind::Landmarks => "landmarks",
+        })
+    }
+}
+
+/// How a model's raw outputs are decoded; a new model of a known family needs no code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelFamily {
+    /// Anchor-free detector: cls, obj, bbox, kps per stride (OpenCV Zoo YuNet).
+    Yunet,
+    /// Anchor-based detector: score, bbox distances, kps distances per stride (InsightFace SCRFD).
+    Scrfd,
+    /// Any recognizer fed an ArcFace-aligned 5-point crop and returning one vector per face.
+    Arcface,
+    /// Silent-Face MiniFASNet: a scaled crop around the face box, softmax over classes.
+    Minifasnet,
+    /// InsightFace 2d106det: 106 points in (-1, 1) on a square crop.
+    #[serde(rename = "2d106")]
+    Landmarks2d106,
+}
+
+/// Channel order a model expects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChannelOrder {
+    /// Blue, green, red (OpenCV's native order).
+    Bgr,
+    /// Red, green, blue.
+    Rgb,
+}
+
+/// How pixels become the input tensor: `(pixel - mean) / std`, in `channels` order, NCHW.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputSpec {
+    /// Input width in pixels.
+    pub width: u32,
+    /// Input height in pixels.
+    pub height: u32,
+    /// Channel order.
+    pub channels: ChannelOrder,
+    /// Subtracted from every channel value (0..255).
+    pub mean: f32,
+    /// Divides every channel value after the mean is subtracted.
+    pub std: f32,
+}
+
+/// Detector decoding parameters.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectorSpec {
+    /// Feature-map strides, one output group each.
+    pub strides: Vec<u32>,
+    /// Anchors per feature-map cell.
+    pub anchors: u32,
+    /// Default minimum face score.
+    pub score_threshold: f32,
+    /// Default IoU above which the weaker of two boxes is suppressed.
+    pub nms_threshold: f32,
+}
+
+/// Recognizer output and default decision threshold.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecognizerSpec {
+    /// Embedding length.
+    pub dim: usize,
+    /// Default cosine similarity at or above which two faces are the same person.
+    pub threshold: f32,
+}
+
+/// Anti-spoofing crop and classes.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AntispoofSpec {
+    /// The crop is the face box scaled by this around its centre.
+    pub crop_scale: f32,
+    /// Number of output classes.
+    pub classes: usize,
+    /// Index of the "real face" class.
+    pub live_class: usize,
+}
+
+/// One model: identity, file, and how to feed and read it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSpec {
+    /// Stable id; recognizer ids travel with every embedding.
+    pub name: String,
+    /// What it is for.
+    pub kind: ModelKind,
+    /// How its outputs are decoded.
+    pub family: ModelFamily,
+    /// File name, relative to the models directory (or absolute).
+    pub file: PathBuf,
+    /// Expected sha256 of the file (verified by the setup step).
+    #[serde(default)]
+    pub sha256: Option<String>,
+    /// Licence of the weights.
+    #[serde(default)]
+    pub licence: Option<String>,
+    /// Input description.
+    pub input: InputSpec,
+    /// Detector parameters (detectors only).
+    #[serde(default)]
+    pub detector: Option<DetectorSpec>,
+    /// Recognizer parameters (recognizers only).
+    #[serde(default)]
+    pub recognizer: Option<RecognizerSpec>,
+    /// Anti-spoofing parameters (antispoof models only).
+    #[serde(default)]
+    pub antispoof: Option<AntispoofSpec>,
+    /// Where the setup step fetches the file from; rollcall itself ignores it.
+    #[serde(default)]
+    pub source: Option<toml::Table>,
+}
+
+impl ModelSpec {
+    /// Checks that the description is complete and sane for its kind and family.
+    pub fn validate(&self) -> Result<(), ModelError> {
+        let bad = |reason: &str| ModelError::BadDescription {
+            name: self.name.clone(),
+            reason: reason.to_string(),
+        };
+        if self.input.width == 0 || self.input.height == 0 {
+            return Err(bad("input width and height must be positive"));
+        }
+        if !(self.input.std.is_finite() && self.input.std != 0.0 && self.input.mean.is_finite()) {
+            return Err(bad("input mean must be finite and std finite and non-zero"));
+        }
+        let family_fits = matches!(
+            (self.kind, self.family),
+            (ModelKind::Detector, ModelFamily::Yunet | ModelFamily::Scrfd)
+                | (ModelKind::Recognizer, ModelFamily::Arcface)
+                | (ModelKind::Antispoof, ModelFamily::Minifasnet)
+                | (ModelKind::Landmarks, ModelFamily::Landmarks2d106)
+        );
+        if !family_fits {
+            return Err(bad(&format!(
+                "family {:?} cannot be a {} model",
+                self.family, self.kind
+            )));
+        }
+        match self.kind {
+            ModelKind::Detector => {
+                let d = self.detector.as_ref().ok_or_else(|| bad("a detector needs a `detector` table"))?;
+                if d.strides.is_empty() || d.strides.contains(&0) || d.anchors == 0 {
+                    return Err(bad("detector strides must be non-empty and positive, anchors positive"));
+                }
+            }
+            ModelKind::Recognizer => {
+                let r = self.recognizer.as_ref().ok_or_else(|| bad("a recognizer needs a `recognizer` table"))?;
+                if r.dim == 0 {
+                    return Err(bad("recognizer dim must be positive"));
+                }
+            }
+            ModelKind::Antispoof => {
+                let a = self.antispoof.as_ref().ok_or_else(|| bad("an antispoof model needs an `antispoof` table"))?;
+                if a.live_class >= a.classes || a.crop_scale <= 0.0 {
+                    return Err(bad("antispoof live_class must be below classes, crop_scale positive"));
+                }
+            }
+            ModelKind::Landmarks => {}
+        }
+        Ok(())
+    }
+}
+
+#[derive(Deserialize)]
+struct Manifest {
+    #[serde(rename = "model")]
+    models: Vec<ModelSpec>,
+}
+
+/// All model descriptions rollcall knows: the built-in manifest plus the config's custom ones.
+#[derive(Debug, Clone)]
+pub struct Catalogue {
+    models: BTreeMap<String, ModelSpec>,
+}
+
+impl Catalogue {
+    /// The catalogue compiled from `models/manifest.toml`.
+    pub fn builtin() -> Self {
+        // The manifest is part of the source tree and checked by a unit test, so a parse failure
+        // here is a build defect, not bad input.
+        let manifest: Manifest = toml::from_str(BUILTIN_MANIFEST)
+            .unwrap_or_else(|e| panic!("models/manifest.toml is invalid: {e}"));
+        let mut catalogue = Catalogue { models: BTreeMap::new() };
+        for m in manifest.models {
+            catalogue.models.insert(m.name.clone(), m);
+        }
+        catalogue
+    }
+
+    /// Adds (or overrides) descriptions, e.g. from the config's `[[models.custom]]`.
+    pub fn with(mut self, custom: &[ModelSpec]) -> Result<Self, ModelError> {
+        for m in custom {
+            m.validate()?;
+            self.models.insert(m.name.clone(), m.clone());
+        }
+        Ok(self)
+    }
+
+    /// The description named `name`, checked to be of `kind`.
+    pub fn get(&self, name: &str, kind: ModelKind, role: &'static str) -> Result<&ModelSpec, ModelError> {
+        let spec = self.models.get(name).ok_or_else(|| ModelError::UnknownModel {
+            name: name.to_string(),
+            known: self.models.keys().cloned().collect::<Vec<_>>().join(", "),
+        })?;
+        if spec.kind != kind {
+            return Err(ModelError::WrongKind {
+                name: name.to_string(),
+                actual: spec.kind.to_string(),
+                wanted: role,
+            });
+        }
+        Ok(spec)
+    }
+
+    /// Every description, by name.
+    pub fn iter(&self) -> impl Iterator<Item = &ModelSpec> {
+        self.models.values()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_manifest_parses_and_every_entry_is_valid() {
+        let c = Catalogue::builtin();
+        for m in c.iter() {
+            m.validate().unwrap();
+        }
+        assert!(c.get("yunet-2023mar", ModelKind::Detector, "detector").is_ok());
+        assert!(c.get("arcface-w600k-mbf", ModelKind::Recognizer, "recognizer").is_ok());
+    }
+
+    #[test]
+    fn wrong_kind_and_unknown_names_are_refused_with_the_name() {
+        let c = Catalogue::builtin();
+        let e = c.get("sface-2021dec", ModelKind::Detector, "detector").unwrap_err();
+        assert!(e.to_string().contains("sface-2021dec is a recognizer model") || e.to_string().contains("is a recognizer model"), "{e}");
+        let e = c.get("nope", ModelKind::Detector, "detector").unwrap_err();
+        assert!(e.to_string().contains("unknown model `nope`"), "{e}");
+    }
+
+    #[test]
+    fn a_description_missing_its_kind_table_is_refused() {
+        let mut m = Catalogue::builtin().get("sface-2021dec", ModelKind::Recognizer, "r").unwrap().clone();
+        m.recognizer = None;
+        assert!(m.validate().unwrap_err().to_string().contains("needs a `recognizer` table"));
+    }
+}

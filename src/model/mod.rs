@@ -1,0 +1,67 @@
+//! ONNX models as data: the catalogue of model descriptions, the ONNX Runtime they run on, and
+//! sessions checked against their description when they load.
+//!
+//! Every stage (detect, embed, liveness) is fed through [`OnnxModel`], so a model file that does
+//! not match what its description promises is refused at load, with a message that names the
+//! mismatch, instead of producing silent garbage at the first frame.
+
+mod catalogue;
+mod input;
+mod onnx;
+mod runtime;
+
+pub use catalogue::{
+    AntispoofSpec, Catalogue, ChannelOrder, DetectorSpec, InputSpec, ModelFamily, ModelKind,
+    ModelSpec, RecognizerSpec,
+};
+pub use input::{fill_chw, letterbox};
+pub use onnx::{OnnxModel, OutputTensor};
+pub use runtime::{DEFAULT_ORT_LIBRARY, Runtime, RuntimeSettings};
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong loading or running a model.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// The ONNX Runtime shared library could not be found at any configured place.
+    #[error(
+        "ONNX Runtime library not found at {path} ({origin}). Run scripts/setup.sh to fetch it \
+         from the onnxruntime wheel on PyPI, or point [runtime] onnxruntime in the config (or \
+         ORT_DYLIB_PATH) at a libonnxruntime.so of version 1.31 or newer"
+    )]
+    RuntimeMissing { path: PathBuf, origin: &'static str },
+    /// The library exists but is not a usable ONNX Runtime (wrong file, too old).
+    #[error(
+        "cannot use {path} as ONNX Runtime: {reason}. rollcall needs ONNX Runtime 1.31 or newer \
+         (the PyPI onnxruntime==1.31.1 wheel, or a GPU build of that version); run \
+         scripts/setup.sh or fix [runtime] onnxruntime / ORT_DYLIB_PATH"
+    )]
+    RuntimeUnusable { path: PathBuf, reason: String },
+    /// The name in the config is in neither the built-in catalogue nor `[[models.custom]]`.
+    #[error("unknown model `{name}`; known models: {known}. Add a [[models.custom]] entry to describe a new one")]
+    UnknownModel { name: String, known: String },
+    /// A model is used for a job its description does not allow.
+    #[error("model `{name}` is a {actual} model, but it is configured as the {wanted}")]
+    WrongKind { name: String, actual: String, wanted: &'static str },
+    /// A description that cannot be right (zero sizes, missing section for its kind).
+    #[error("the description of model `{name}` is invalid: {reason}")]
+    BadDescription { name: String, reason: String },
+    /// The model file is not there.
+    #[error(
+        "model file {path} for `{name}` not found; run scripts/setup.sh to fetch the models, or \
+         set [models] dir in the config to where they are"
+    )]
+    FileMissing { name: String, path: PathBuf },
+    /// ONNX Runtime refused the file.
+    #[error("ONNX Runtime could not load model `{name}` from {path}: {reason}")]
+    LoadFailed { name: String, path: PathBuf, reason: String },
+    /// The file loads, but its inputs or outputs are not what its description says.
+    #[error("model `{name}` ({path}) does not match its description: {mismatch}")]
+    Mismatch { name: String, path: PathBuf, mismatch: String },
+    /// Inference itself failed.
+    #[error("running model `{name}` failed: {reason}")]
+    Inference { name: String, reason: String },
+    /// OpenCV failed on the way into or out of a model.
+    #[error("image operation for model `{name}` failed: {source}")]
+    OpenCv { name: String, source: opencv::Error },
+}

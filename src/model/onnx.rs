@@ -1,0 +1,198 @@
+//! A session for one described model, checked against its description at load.
+
+use std::path::{Path, PathBuf};
+
+use ndarray::ArrayView4;
+use ort::session::Session;
+use ort::session::builder::GraphOptimizationLevel;
+use ort::value::{TensorElementType, TensorRef, ValueType};
+
+use super::{ModelError, ModelFamily, ModelKind, ModelSpec, Runtime};
+
+/// One output tensor, copied out of the session so callers hold no runtime borrows.
+#[derive(Debug, Clone)]
+pub struct OutputTensor {
+    /// Dimensions as the model reported them for this run.
+    pub shape: Vec<usize>,
+    /// Values, row-major.
+    pub data: Vec<f32>,
+}
+
+/// A loaded model: its description, its session, and what the checks learned about its shape.
+pub struct OnnxModel {
+    spec: ModelSpec,
+    path: PathBuf,
+    session: Session,
+    input_name: String,
+    /// The model's batch dimension is dynamic, so several faces can go in one run.
+    batched: bool,
+}
+
+impl std::fmt::Debug for OnnxModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OnnxModel").field("name", &self.spec.name).field("path", &self.path).finish()
+    }
+}
+
+/// Input or output dimensions as the model declares them; -1 is dynamic.
+fn dims(dtype: &ValueType) -> Option<(TensorElementType, Vec<i64>)> {
+    match dtype {
+        ValueType::Tensor { ty, shape, .. } => Some((*ty, shape.to_vec())),
+        _ => None,
+    }
+}
+
+fn fits(declared: i64, wanted: usize) -> bool {
+    declared < 0 || declared as usize == wanted
+}
+
+impl OnnxModel {
+    /// Loads `spec`'s file from `dir` and checks it against the description.
+    pub fn load(runtime: &Runtime, spec: &ModelSpec, dir: &Path) -> Result<OnnxModel, ModelError> {
+        spec.validate()?;
+        let path = if spec.file.is_absolute() { spec.file.clone() } else { dir.join(&spec.file) };
+        if !path.is_file() {
+            return Err(ModelError::FileMissing { name: spec.name.clone(), path });
+        }
+        let failed = |reason: String| ModelError::LoadFailed {
+            name: spec.name.clone(),
+            path: path.clone(),
+            reason,
+        };
+        let session = Session::builder(runtime.environment())
+            .map_err(|e| failed(e.to_string()))?
+            .with_optimization_level(GraphOptimizationLevel::Level3)
+            .map_err(|e| failed(e.to_string()))?
+            .commit_from_file(&path)
+            .map_err(|e| failed(e.to_string()))?;
+        let mut model = OnnxModel {
+            spec: spec.clone(),
+            path,
+            input_name: String::new(),
+            batched: false,
+            session,
+        };
+        model.check_against_description()?;
+        Ok(model)
+    }
+
+    fn mismatch(&self, what: String) -> ModelError {
+        ModelError::Mismatch { name: self.spec.name.clone(), path: self.path.clone(), mismatch: what }
+    }
+
+    /// Refuses a file whose inputs or outputs contradict the description.
+    fn check_against_description(&mut self) -> Result<(), ModelError> {
+        let spec = self.spec.clone();
+        let inputs = self.session.inputs();
+        if inputs.len() != 1 {
+            return Err(self.mismatch(format!("it has {} inputs, a {} model has exactly 1", inputs.len(), spec.kind)));
+        }
+        let input_name = inputs[0].name().to_string();
+        let Some((ty, shape)) = dims(inputs[0].dtype()) else {
+            return Err(self.mismatch(format!("input `{input_name}` is not a tensor")));
+        };
+        if ty != TensorElementType::Float32 {
+            return Err(self.mismatch(format!("input `{input_name}` is {ty:?}, expected float32")));
+        }
+        if shape.len() != 4 || !fits(shape[1], 3) {
+            return Err(self.mismatch(format!("input `{input_name}` has shape {shape:?}, expected [N, 3, H, W]")));
+        }
+        let (w, h) = (spec.input.width as usize, spec.input.height as usize);
+        if !fits(shape[2], h) || !fits(shape[3], w) {
+            return Err(self.mismatch(format!(
+                "input `{input_name}` is {}x{} (HxW) but the description says {h}x{w}",
+                shape[2], shape[3]
+            )));
+        }
+        self.batched = shape[0] < 0;
+        self.input_name = input_name;
+
+        let outputs: Vec<(String, Vec<i64>)> = self
+            .session
+            .outputs()
+            .iter()
+            .map(|o| (o.name().to_string(), dims(o.dtype()).map(|(_, s)| s).unwrap_or_default()))
+            .collect();
+        let last = |i: usize| outputs[i].1.last().copied().unwrap_or(-1);
+        match spec.kind {
+            ModelKind::Detector => {
+                let strides = spec.detector.as_ref().map_or(0, |d| d.strides.len());
+                // YuNet: cls, obj, bbox, kps per stride; SCRFD: score, bbox, kps per stride.
+                let widths: &[usize] = match spec.family {
+                    ModelFamily::Yunet => &[1, 1, 4, 10],
+                    _ => &[1, 4, 10],
+                };
+                if outputs.len() != widths.len() * strides {
+                    return Err(self.mismatch(format!(
+                        "it has {} outputs, a {:?} detector with {strides} strides has {}",
+                        outputs.len(),
+                        spec.family,
+                        widths.len() * strides
+                    )));
+                }
+                for (i, (name, _)) in outputs.iter().enumerate() {
+                    let want = widths[i / strides];
+                    if !fits(last(i), want) {
+                        return Err(self.mismatch(format!(
+                            "output {i} `{name}` has {} values per anchor, expected {want}",
+                            last(i)
+                        )));
+                    }
+                }
+            }
+            ModelKind::Recognizer | ModelKind::Antispoof | ModelKind::Landmarks => {
+                let want = match spec.kind {
+                    ModelKind::Recognizer => spec.recognizer.as_ref().map_or(0, |r| r.dim),
+                    ModelKind::Antispoof => spec.antispoof.as_ref().map_or(0, |a| a.classes),
+                    _ => 212,
+                };
+                if outputs.len() != 1 {
+                    return Err(self.mismatch(format!("it has {} outputs, expected 1", outputs.len())));
+                }
+                if !fits(last(0), want) {
+                    let what = match spec.kind {
+                        ModelKind::Recognizer => "dim",
+                        ModelKind::Antispoof => "classes",
+                        _ => "values",
+                    };
+                    return Err(self.mismatch(format!(
+                        "output `{}` has {} values per face, but the description says {what} = {want}",
+                        outputs[0].0,
+                        last(0)
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The description this model was loaded with.
+    pub fn spec(&self) -> &ModelSpec {
+        &self.spec
+    }
+
+    /// True when one run can take several faces.
+    pub fn is_batched(&self) -> bool {
+        self.batched
+    }
+
+    /// Runs the model on one NCHW batch and copies every output out.
+    pub fn run(&mut self, input: ArrayView4<'_, f32>) -> Result<Vec<OutputTensor>, ModelError> {
+        let name = &self.spec.name;
+        let fail = |e: ort::Error| ModelError::Inference { name: name.clone(), reason: e.to_string() };
+        let tensor = TensorRef::from_array_view(input).map_err(fail)?;
+        let outputs = self
+            .session
+            .run(ort::inputs![self.input_name.as_str() => tensor])
+            .map_err(fail)?;
+        let mut copied = Vec::with_capacity(outputs.len());
+        for (_, value) in outputs.iter() {
+            let (shape, data) = value.try_extract_tensor::<f32>().map_err(fail)?;
+            copied.push(OutputTensor {
+                shape: shape.iter().map(|&d| d.max(0) as usize).collect(),
+                data: data.to_vec(),
+            });
+        }
+        Ok(copied)
+    }
+}

@@ -1,0 +1,99 @@
+//! The ONNX Runtime: found at run time, loaded once per process, one thread pool for all models.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use ort::environment::{Environment, GlobalThreadPoolOptions};
+
+use super::ModelError;
+
+/// Where `scripts/setup.sh` puts the library from the onnxruntime wheel, relative to the
+/// working directory; the last place looked.
+pub const DEFAULT_ORT_LIBRARY: &str = ".local/onnxruntime/libonnxruntime.so.1.31.1";
+
+/// How to find and size the runtime.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RuntimeSettings {
+    /// Library path from the config; wins over `ORT_DYLIB_PATH` and the default.
+    pub library: Option<PathBuf>,
+    /// Threads in the shared intra-op pool; `None` means one per core.
+    pub threads: Option<usize>,
+    /// Let idle pool threads spin: lower latency between back-to-back runs, more idle CPU.
+    pub spin: bool,
+}
+
+impl RuntimeSettings {
+    /// The library path to use and where that choice came from.
+    pub fn resolve_library(&self) -> (PathBuf, &'static str) {
+        if let Some(p) = &self.library {
+            return (p.clone(), "from [runtime] onnxruntime in the config");
+        }
+        match std::env::var_os("ORT_DYLIB_PATH") {
+            Some(p) if !p.is_empty() => (PathBuf::from(p), "from ORT_DYLIB_PATH"),
+            _ => (PathBuf::from(DEFAULT_ORT_LIBRARY), "the default place scripts/setup.sh uses"),
+        }
+    }
+}
+
+/// A loaded ONNX Runtime; cheap to clone, shared by every model.
+#[derive(Clone)]
+pub struct Runtime {
+    env: Arc<Environment>,
+    library: PathBuf,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime").field("library", &self.library).finish()
+    }
+}
+
+// ONNX Runtime can be loaded only once per process; later callers share the first load.
+static RUNTIME: Mutex<Option<Runtime>> = Mutex::new(None);
+
+impl Runtime {
+    /// Loads ONNX Runtime (once per process) and creates the shared environment.
+    ///
+    /// Checks the file exists before handing it to the loader, so a missing library is an error
+    /// that says how to fix it rather than a `dlopen` message.
+    pub fn load(settings: &RuntimeSettings) -> Result<Runtime, ModelError> {
+        let mut slot = RUNTIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(rt) = slot.as_ref() {
+            return Ok(rt.clone());
+        }
+        let (path, origin) = settings.resolve_library();
+        if !path.is_file() {
+            return Err(ModelError::RuntimeMissing { path, origin });
+        }
+        let unusable = |reason: String| ModelError::RuntimeUnusable { path: path.clone(), reason };
+        let builder = ort::init_from(&path).map_err(|e| unusable(e.to_string()))?;
+        let threads = settings
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let pool = GlobalThreadPoolOptions::default()
+            .with_intra_threads(threads)
+            .and_then(|p| p.with_inter_threads(1))
+            .and_then(|p| p.with_spin_control(settings.spin))
+            .map_err(|e| unusable(e.to_string()))?;
+        let env = builder
+            .with_name("rollcall")
+            .with_telemetry(false)
+            .with_global_thread_pool(pool)
+            .build()
+            .map_err(|e| unusable(e.to_string()))?;
+        tracing::debug!(library = %path.display(), threads, "ONNX Runtime loaded");
+        let rt = Runtime { env: Arc::new(env), library: path };
+        *slot = Some(rt.clone());
+        Ok(rt)
+    }
+
+    /// The environment sessions are built in.
+    pub(crate) fn environment(&self) -> &Environment {
+        &self.env
+    }
+
+    /// The library this process loaded.
+    pub fn library(&self) -> &Path {
+        &self.library
+    }
+}

@@ -1,0 +1,215 @@
+//! The face pipeline: a frame in; faces with quality, liveness and embeddings out.
+//!
+//! Detect, align, assess quality, embed (one batch for all faces of the frame), and score
+//! liveness, timing each stage so benchmarks and status reports can say where time goes.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use opencv::core::Mat;
+use serde::Serialize;
+
+use crate::align::align;
+use crate::config::Config;
+use crate::detect::{DetectSettings, Detector, Face};
+use crate::embed::{Embedding, Recognizer};
+use crate::liveness::{AntiSpoof, Liveness};
+use crate::model::{Catalogue, ModelError, ModelKind, OnnxModel, Runtime};
+use crate::quality::{Quality, assess};
+
+/// One face and everything the pipeline learned about it.
+#[derive(Debug, Clone, Serialize)]
+pub struct AnalyzedFace {
+    /// Box, landmarks, detector score.
+    #[serde(flatten)]
+    pub face: Face,
+    /// Quality score and its parts.
+    pub quality: Quality,
+    /// Passive liveness (absent when no anti-spoofing model is configured).
+    pub liveness: Option<Liveness>,
+    /// The recognizer's embedding.
+    pub embedding: Embedding,
+}
+
+/// Wall time per stage for one frame.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StageTimes {
+    /// Letterbox, detector model, decode and NMS.
+    pub detect: Duration,
+    /// Alignment warps and quality.
+    pub align: Duration,
+    /// Batch packing and the recognizer.
+    pub embed: Duration,
+    /// Crops and the anti-spoofing models.
+    pub antispoof: Duration,
+    /// The whole frame.
+    pub total: Duration,
+}
+
+/// Model-only time per stage, measured with the inputs already prepared.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ModelTimes {
+    /// Detector session run.
+    pub detect: Duration,
+    /// Recognizer session run(s).
+    pub embed: Duration,
+    /// Anti-spoofing session runs.
+    pub antispoof: Duration,
+}
+
+impl ModelTimes {
+    /// All model time for the frame.
+    pub fn total(&self) -> Duration {
+        self.detect + self.embed + self.antispoof
+    }
+}
+
+/// A frame's result.
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    /// Faces found, best detector score first.
+    pub faces: Vec<AnalyzedFace>,
+    /// Where the time went.
+    pub times: StageTimes,
+}
+
+/// The loaded models and their settings.
+#[derive(Debug)]
+pub struct FacePipeline {
+    detector: Detector,
+    recognizer: Recognizer,
+    antispoof: Option<AntiSpoof>,
+}
+
+impl FacePipeline {
+    /// Loads ONNX Runtime and every configured model, checking each against its description.
+    pub fn from_config(config: &Config) -> Result<FacePipeline, ModelError> {
+        let runtime = Runtime::load(&config.runtime_settings())?;
+        let catalogue = Catalogue::builtin().with(&config.models.custom)?;
+        let dir: &Path = &config.models.dir;
+
+        let mut det_spec = catalogue.get(&config.models.detector, ModelKind::Detector, "detector")?.clone();
+        if let Some([w, h]) = config.detect.input_size {
+            det_spec.input.width = w;
+            det_spec.input.height = h;
+        }
+        let detector = Detector::new(
+            OnnxModel::load(&runtime, &det_spec, dir)?,
+            &DetectSettings {
+                score_threshold: config.detect.score_threshold,
+                nms_threshold: config.detect.nms_threshold,
+                min_face_px: config.detect.min_face_px,
+            },
+        )?;
+        let rec_spec = catalogue.get(&config.models.recognizer, ModelKind::Recognizer, "recognizer")?;
+        let recognizer = Recognizer::new(OnnxModel::load(&runtime, rec_spec, dir)?, config.recognize.threshold)?;
+        let antispoof = if config.models.antispoof.is_empty() {
+            None
+        } else {
+            let models = config
+                .models
+                .antispoof
+                .iter()
+                .map(|name| {
+                    let spec = catalogue.get(name, ModelKind::Antispoof, "anti-spoofing model")?;
+                    OnnxModel::load(&runtime, spec, dir)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Some(AntiSpoof::new(models, config.liveness.threshold)?)
+        };
+        Ok(FacePipeline { detector, recognizer, antispoof })
+    }
+
+    /// The detector.
+    pub fn detector(&self) -> &Detector {
+        &self.detector
+    }
+
+    /// The recognizer.
+    pub fn recognizer(&self) -> &Recognizer {
+        &self.recognizer
+    }
+
+    /// The anti-spoofing models, if configured.
+    pub fn antispoof(&self) -> Option<&AntiSpoof> {
+        self.antispoof.as_ref()
+    }
+
+    /// Aligned crops for the recognizer, one per face.
+    fn align_all(&self, frame: &Mat, faces: &[Face]) -> Result<Vec<Mat>, ModelError> {
+        let size = self.recognizer.crop_size();
+        faces
+            .iter()
+            .map(|f| align(frame, &f.landmarks, size))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|source| ModelError::OpenCv { name: self.recognizer.id().to_string(), source })
+    }
+
+    /// Runs every stage on a BGR frame.
+    pub fn analyze(&mut self, frame: &Mat) -> Result<Analysis, ModelError> {
+        let start = Instant::now();
+        let mut times = StageTimes::default();
+
+        let faces = self.detector.detect(frame)?;
+        times.detect = start.elapsed();
+
+        let t = Instant::now();
+        let aligned = self.align_all(frame, &faces)?;
+        let qualities = faces
+            .iter()
+            .zip(&aligned)
+            .map(|(f, a)| assess(f, a))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|source| ModelError::OpenCv { name: self.recognizer.id().to_string(), source })?;
+        times.align = t.elapsed();
+
+        let t = Instant::now();
+        let embeddings = self.recognizer.embed(&aligned)?;
+        times.embed = t.elapsed();
+
+        let t = Instant::now();
+        let liveness = match self.antispoof.as_mut() {
+            Some(a) => faces.iter().map(|f| a.check(frame, &f.bbox).map(Some)).collect::<Result<Vec<_>, _>>()?,
+            None => vec![None; faces.len()],
+        };
+        times.antispoof = t.elapsed();
+        times.total = start.elapsed();
+
+        let faces = faces
+            .into_iter()
+            .zip(qualities)
+            .zip(liveness)
+            .zip(embeddings)
+            .map(|(((face, quality), liveness), embedding)| AnalyzedFace { face, quality, liveness, embedding })
+            .collect();
+        Ok(Analysis { faces, times })
+    }
+
+    /// Times the models alone on this frame's inputs: every input is prepared first, untimed,
+    /// so the figure is what the sessions cost with no pipeline around them.
+    pub fn time_models(&mut self, frame: &Mat, faces: &[Face]) -> Result<ModelTimes, ModelError> {
+        let det_input = self.detector.prepare(frame)?;
+        let aligned = self.align_all(frame, faces)?;
+        let batch = self.recognizer.prepare(&aligned)?;
+        let spoof_inputs = match self.antispoof.as_ref() {
+            Some(a) => faces.iter().map(|f| a.prepare(frame, &f.bbox)).collect::<Result<Vec<_>, _>>()?,
+            None => Vec::new(),
+        };
+
+        let mut times = ModelTimes::default();
+        let t = Instant::now();
+        self.detector.infer(&det_input)?;
+        times.detect = t.elapsed();
+        let t = Instant::now();
+        self.recognizer.infer(&batch)?;
+        times.embed = t.elapsed();
+        if let Some(a) = self.antispoof.as_mut() {
+            let t = Instant::now();
+            for inputs in &spoof_inputs {
+                a.infer(inputs)?;
+            }
+            times.antispoof = t.elapsed();
+        }
+        Ok(times)
+    }
+}
