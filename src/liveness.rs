@@ -14,7 +14,7 @@ use crate::model::{AntispoofSpec, ModelError, OnnxModel, fill_chw};
 
 /// Default live threshold on the fused score, calibrated on rollcall's own detector boxes
 /// (docs/calibration.md tells how).
-pub const DEFAULT_THRESHOLD: f32 = 0.5;
+pub const DEFAULT_THRESHOLD: f32 = 0.4;
 
 /// A face's liveness verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]

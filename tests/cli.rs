@@ -1,0 +1,173 @@
+//! The command line as a user meets it: real photos in, tables and JSON out, and a clear
+//! message with a non-zero exit for every kind of bad input.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn rollcall(args: &[&str]) -> Output {
+    rollcall_env(args, &[])
+}
+
+fn rollcall_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rollcall"));
+    cmd.current_dir(common::root()).args(args).env_remove("ROLLCALL_CONFIG");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+fn text(o: &Output) -> (String, String) {
+    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+fn photo(rel: &str) -> String {
+    common::face(rel).to_string_lossy().into_owned()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("rollcall-cli-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn detect_json_reports_every_face() {
+    let o = rollcall(&["detect", "--json", &photo("insightface_t1_group.jpg")]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let faces = v["faces"].as_array().unwrap();
+    assert_eq!(faces.len(), 6);
+    for f in faces {
+        assert!(f["quality"]["score"].as_f64().unwrap() > 0.0);
+        assert!(f["liveness"]["score"].as_f64().is_some());
+        assert_eq!(f["landmarks"].as_array().unwrap().len(), 5);
+    }
+}
+
+#[test]
+fn detect_names_known_people_and_leaves_strangers_unknown() {
+    let known = scratch("known");
+    for f in ["obama_1.jpg", "biden_1.jpg"] {
+        std::fs::copy(common::face(&format!("ageitgey/identities/{f}")), known.join(f)).unwrap();
+    }
+    for (det, rec) in common::PAIRS {
+        let o = rollcall(&[
+            "detect", "--detector", det, "--recognizer", rec, "--known", &known.to_string_lossy(),
+            &photo("ageitgey/group/obama_and_biden.jpg"), &photo("ageitgey/identities/kit_1.jpg"),
+        ]);
+        let (out, err) = text(&o);
+        assert!(o.status.success(), "{err}");
+        let (group, kit) = out.split_once("kit_1.jpg").unwrap();
+        assert!(group.contains("obama (") && group.contains("biden ("), "{det}: {out}");
+        assert!(kit.contains("unknown (") && !kit.contains("obama (") && !kit.contains("biden ("), "{det}: {out}");
+    }
+    std::fs::remove_dir_all(known).unwrap();
+}
+
+#[test]
+fn compare_gives_the_verdict_at_the_threshold() {
+    let same = rollcall(&["compare", &photo("ageitgey/identities/obama_1.jpg"), &photo("ageitgey/identities/obama_2.jpg")]);
+    assert!(text(&same).0.contains("same person"), "{:?}", text(&same));
+    let diff = rollcall(&["compare", &photo("ageitgey/identities/obama_1.jpg"), &photo("ageitgey/identities/biden_1.jpg")]);
+    assert!(text(&diff).0.contains("different people"), "{:?}", text(&diff));
+}
+
+#[test]
+fn embed_json_carries_the_recognizer_id_and_a_unit_vector() {
+    let o = rollcall(&["embed", "--json", "--recognizer", "arcface-w600k-mbf", "--detector", "scrfd-500m", &photo("vectron/yaoming.jpg")]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let f = &v["faces"][0];
+    assert_eq!(f["recognizer"], "arcface-w600k-mbf");
+    let e: Vec<f64> = f["embedding"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+    assert_eq!(e.len(), 512);
+    assert!((e.iter().map(|x| x * x).sum::<f64>() - 1.0).abs() < 1e-3);
+}
+
+#[test]
+fn annotate_writes_a_picture_of_the_same_size() {
+    let dir = scratch("annotate");
+    let out = dir.join("out.jpg");
+    let o = rollcall(&["detect", "--annotate", &out.to_string_lossy(), &photo("ageitgey/group/two_people.jpg")]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let a = rollcall::image::load(&out, u64::MAX).unwrap();
+    let b = rollcall::image::load(&common::face("ageitgey/group/two_people.jpg"), u64::MAX).unwrap();
+    use opencv::prelude::*;
+    assert_eq!((a.cols(), a.rows()), (b.cols(), b.rows()));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+fn fails_with(args: &[&str], env: &[(&str, &str)], needle: &str) {
+    let o = rollcall_env(args, env);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+    assert!(err.contains(needle), "{args:?}: expected {needle:?} in: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn bad_inputs_give_a_clear_message_and_exit_1() {
+    let dir = scratch("bad");
+    let missing = dir.join("missing.jpg");
+    fails_with(&["detect", &missing.to_string_lossy()], &[], "cannot read");
+    let text_file = dir.join("notes.jpg");
+    std::fs::write(&text_file, "hello").unwrap();
+    fails_with(&["detect", &text_file.to_string_lossy()], &[], "is not an image");
+    // A real PNG with no face in it: a flat grey picture.
+    let blank = dir.join("blank.png");
+    let grey = opencv::core::Mat::new_rows_cols_with_default(480, 640, opencv::core::CV_8UC3, opencv::core::Scalar::all(128.0)).unwrap();
+    assert!(opencv::imgcodecs::imwrite(&*blank.to_string_lossy(), &grey, &opencv::core::Vector::new()).unwrap());
+    fails_with(&["detect", &blank.to_string_lossy()], &[], "no face found");
+    fails_with(&["compare", &blank.to_string_lossy(), &photo("vectron/yaoming.jpg")], &[], "no face found");
+    // A PNG header announcing 100000 x 100000 pixels.
+    let mut png = vec![0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13];
+    png.extend_from_slice(b"IHDR");
+    png.extend_from_slice(&100_000u32.to_be_bytes());
+    png.extend_from_slice(&100_000u32.to_be_bytes());
+    png.extend_from_slice(&[8, 2, 0, 0, 0, 0, 0, 0, 0]);
+    let huge = dir.join("huge.png");
+    std::fs::write(&huge, png).unwrap();
+    fails_with(&["detect", &huge.to_string_lossy()], &[], "above the limit");
+    // Several photos: every one is tried, the bad ones are named, the exit is non-zero.
+    fails_with(&["detect", &photo("vectron/yaoming.jpg"), &missing.to_string_lossy()], &[], "1 of 2 photos failed");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_missing_or_wrong_onnx_runtime_is_a_clear_error() {
+    let img = photo("vectron/yaoming.jpg");
+    fails_with(&["detect", &img], &[("ORT_DYLIB_PATH", "/nonexistent/libonnxruntime.so")], "ONNX Runtime library not found at /nonexistent");
+    let libz = Path::new("/usr/lib").join(format!("{}-linux-gnu", std::env::consts::ARCH)).join("libz.so.1");
+    fails_with(&["detect", &img], &[("ORT_DYLIB_PATH", &libz.to_string_lossy())], "does not export `OrtGetApiBase`");
+    let old = common::root().join(".local/onnxruntime-too-old/libonnxruntime.so.1.20.1");
+    assert!(old.exists(), "run scripts/setup.sh --test-extras (scripts/test.sh does)");
+    fails_with(&["detect", &img], &[("ORT_DYLIB_PATH", &old.to_string_lossy())], "expected version >= '1.31.x', but got '1.20.1'");
+}
+
+#[test]
+fn a_bad_config_names_the_file_the_key_and_the_line() {
+    let dir = scratch("config");
+    let cfg = dir.join("rollcall.toml");
+    std::fs::write(&cfg, "[detect]\nmin_face_px = 20\nscore_treshold = 0.5\n").unwrap();
+    fails_with(&["--config", &cfg.to_string_lossy(), "detect", &photo("vectron/yaoming.jpg")], &[], "line 3");
+    fails_with(&["--config", &cfg.to_string_lossy(), "detect", &photo("vectron/yaoming.jpg")], &[], "score_treshold");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn bench_prints_stage_figures() {
+    let dir = scratch("bench");
+    std::fs::copy(common::face("vectron/yaoming.jpg"), dir.join("a.jpg")).unwrap();
+    let o = rollcall(&["bench", "--rounds", "1", &dir.to_string_lossy()]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    for needle in ["detect", "embed", "anti-spoof", "total (excluding decode)", "pure model time", "total / pure model time"] {
+        assert!(out.contains(needle), "{needle} missing from:\n{out}");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}

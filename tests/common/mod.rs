@@ -1,0 +1,72 @@
+//! Shared helpers for the integration tests: real models, real photos, no mocks.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use rollcall::config::Config;
+use rollcall::pipeline::{AnalyzedFace, FacePipeline};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `../shared` beside the repository (or `$ROLLCALL_SHARED`).
+pub fn shared() -> PathBuf {
+    std::env::var_os("ROLLCALL_SHARED").map_or_else(|| root().join("..").join("shared"), PathBuf::from)
+}
+
+/// A photo under `../shared/faces`.
+pub fn face(rel: &str) -> PathBuf {
+    shared().join("faces").join(rel)
+}
+
+/// The default config with models and ONNX Runtime from this checkout.
+pub fn config(detector: &str, recognizer: &str) -> Config {
+    let mut c = Config::default();
+    c.models.dir = root().join("models");
+    c.models.detector = detector.into();
+    c.models.recognizer = recognizer.into();
+    if std::env::var_os("ORT_DYLIB_PATH").is_none() {
+        c.runtime.onnxruntime = Some(root().join(rollcall::model::DEFAULT_ORT_LIBRARY));
+    }
+    c
+}
+
+/// A pipeline for `config`, with a hint when setup was not run.
+pub fn pipeline_for(config: &Config) -> FacePipeline {
+    FacePipeline::from_config(config).unwrap_or_else(|e| panic!("{e}\n(hint: run scripts/setup.sh first)"))
+}
+
+/// The default pipeline of a detector + recognizer pair.
+pub fn pipeline(detector: &str, recognizer: &str) -> FacePipeline {
+    pipeline_for(&config(detector, recognizer))
+}
+
+/// All faces in a photo.
+pub fn analyze(p: &mut FacePipeline, photo: &Path) -> Vec<AnalyzedFace> {
+    let frame = rollcall::image::load(photo, rollcall::image::DEFAULT_MAX_PIXELS)
+        .unwrap_or_else(|e| panic!("{e}"));
+    p.analyze(&frame).unwrap_or_else(|e| panic!("{}: {e}", photo.display())).faces
+}
+
+/// Every .jpg/.png under `dir`, sorted.
+pub fn photos_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display())) {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if matches!(p.extension().and_then(|e| e.to_str()), Some("jpg" | "png")) {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The detector/recognizer pairs the project supports.
+pub const PAIRS: [(&str, &str); 2] = [("yunet-2023mar", "sface-2021dec"), ("scrfd-500m", "arcface-w600k-mbf")];
