@@ -27,7 +27,9 @@ pub type Affine = [[f64; 3]; 2];
 pub fn similarity_transform(src: &Landmarks, dst: &Landmarks) -> Affine {
     let n = src.len() as f64;
     let mean = |p: &Landmarks| {
-        let (sx, sy) = p.iter().fold((0.0, 0.0), |(x, y), q| (x + q[0] as f64, y + q[1] as f64));
+        let (sx, sy) = p
+            .iter()
+            .fold((0.0, 0.0), |(x, y), q| (x + q[0] as f64, y + q[1] as f64));
         (sx / n, sy / n)
     };
     let (mzx, mzy) = mean(src);

@@ -57,13 +57,24 @@ pub struct PhotoBench {
     pub total: Samples,
     /// The same photo's models run alone on prepared inputs.
     pub model: Samples,
+    /// Of which the detector.
+    pub model_detect: Samples,
+    /// Of which the recognizer.
+    pub model_embed: Samples,
+    /// Of which the anti-spoofing models.
+    pub model_antispoof: Samples,
 }
 
 /// Runs the pipeline over `photos` for `rounds` rounds (after one warm-up round).
 ///
 /// Photos that fail to load are reported on stderr and skipped: a benchmark over a folder
 /// should not stop at one odd file.
-pub fn photos(pipeline: &mut FacePipeline, photos: &[PathBuf], rounds: usize, max_pixels: u64) -> Result<PhotoBench, ModelError> {
+pub fn photos(
+    pipeline: &mut FacePipeline,
+    photos: &[PathBuf],
+    rounds: usize,
+    max_pixels: u64,
+) -> Result<PhotoBench, ModelError> {
     let mut frames = Vec::new();
     for p in photos {
         match image::load(p, max_pixels) {
@@ -71,7 +82,11 @@ pub fn photos(pipeline: &mut FacePipeline, photos: &[PathBuf], rounds: usize, ma
             Err(e) => eprintln!("skipping {}: {e}", p.display()),
         }
     }
-    let mut bench = PhotoBench { photos: frames.len(), rounds, ..PhotoBench::default() };
+    let mut bench = PhotoBench {
+        photos: frames.len(),
+        rounds,
+        ..PhotoBench::default()
+    };
     for (_, frame) in &frames {
         let a = pipeline.analyze(frame)?;
         bench.faces += a.faces.len();
@@ -89,7 +104,11 @@ pub fn photos(pipeline: &mut FacePipeline, photos: &[PathBuf], rounds: usize, ma
             bench.antispoof.push(a.times.antispoof);
             bench.total.push(a.times.total);
             let faces: Vec<_> = a.faces.iter().map(|f| f.face).collect();
-            bench.model.push(pipeline.time_models(frame, &faces)?.total());
+            let model = pipeline.time_models(frame, &faces)?;
+            bench.model.push(model.total());
+            bench.model_detect.push(model.detect);
+            bench.model_embed.push(model.embed);
+            bench.model_antispoof.push(model.antispoof);
         }
     }
     Ok(bench)
@@ -97,7 +116,11 @@ pub fn photos(pipeline: &mut FacePipeline, photos: &[PathBuf], rounds: usize, ma
 
 impl std::fmt::Display for PhotoBench {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "{} photos x {} rounds, {} faces per round", self.photos, self.rounds, self.faces)?;
+        writeln!(
+            f,
+            "{} photos x {} rounds, {} faces per round",
+            self.photos, self.rounds, self.faces
+        )?;
         writeln!(f, "{:<28} {:>10} {:>10}", "stage", "median ms", "p95 ms")?;
         let rows = [
             ("decode (file + JPEG/PNG)", &self.decode),
@@ -107,6 +130,9 @@ impl std::fmt::Display for PhotoBench {
             ("anti-spoof", &self.antispoof),
             ("total (excluding decode)", &self.total),
             ("pure model time", &self.model),
+            ("  of which detector", &self.model_detect),
+            ("  of which recognizer", &self.model_embed),
+            ("  of which anti-spoof", &self.model_antispoof),
         ];
         for (name, s) in rows {
             writeln!(f, "{name:<28} {:>10.2} {:>10.2}", s.median(), s.quantile(0.95))?;

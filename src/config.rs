@@ -21,7 +21,12 @@ pub enum ConfigError {
     Invalid { path: PathBuf, message: String },
     /// A value is out of range.
     #[error("config {path}: [{section}] {key}: {problem}")]
-    BadValue { path: PathBuf, section: &'static str, key: &'static str, problem: String },
+    BadValue {
+        path: PathBuf,
+        section: &'static str,
+        key: &'static str,
+        problem: String,
+    },
 }
 
 /// ONNX Runtime: where the library is and how many threads it may use.
@@ -80,7 +85,12 @@ pub struct DetectConfig {
 
 impl Default for DetectConfig {
     fn default() -> Self {
-        DetectConfig { score_threshold: None, nms_threshold: None, min_face_px: 20.0, input_size: None }
+        DetectConfig {
+            score_threshold: None,
+            nms_threshold: None,
+            min_face_px: 20.0,
+            input_size: None,
+        }
     }
 }
 
@@ -102,7 +112,9 @@ pub struct LivenessConfig {
 
 impl Default for LivenessConfig {
     fn default() -> Self {
-        LivenessConfig { threshold: crate::liveness::DEFAULT_THRESHOLD }
+        LivenessConfig {
+            threshold: crate::liveness::DEFAULT_THRESHOLD,
+        }
     }
 }
 
@@ -116,7 +128,9 @@ pub struct ImagesConfig {
 
 impl Default for ImagesConfig {
     fn default() -> Self {
-        ImagesConfig { max_pixels: DEFAULT_MAX_PIXELS }
+        ImagesConfig {
+            max_pixels: DEFAULT_MAX_PIXELS,
+        }
     }
 }
 
@@ -145,15 +159,19 @@ fn in_unit_range(v: f32) -> bool {
 impl Config {
     /// Reads, parses and checks a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Unreadable { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Unreadable {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Config::parse(&text, path)
     }
 
     /// Parses and checks config text; `path` names it in errors and anchors relative paths.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let mut config: Config = toml::from_str(text)
-            .map_err(|e| ConfigError::Invalid { path: path.to_path_buf(), message: e.to_string() })?;
+        let mut config: Config = toml::from_str(text).map_err(|e| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
         let base = path.parent().unwrap_or(Path::new("."));
         config.resolve_paths(base);
         config.check(path)?;
@@ -187,22 +205,38 @@ impl Config {
         if let Some(v) = self.detect.nms_threshold.filter(|v| !in_unit_range(*v)) {
             return Err(bad("detect", "nms_threshold", &format!("{v} {unit}")));
         }
-        if !(self.detect.min_face_px >= 0.0) {
+        if self.detect.min_face_px.is_nan() || self.detect.min_face_px < 0.0 {
             return Err(bad("detect", "min_face_px", "must be zero or more"));
         }
         if let Some([w, h]) = self.detect.input_size
-            && (w == 0 || h == 0 || w % 32 != 0 || h % 32 != 0)
+            && (w == 0 || h == 0 || !w.is_multiple_of(32) || !h.is_multiple_of(32))
         {
-            return Err(bad("detect", "input_size", &format!("[{w}, {h}]: both must be positive multiples of 32")));
+            return Err(bad(
+                "detect",
+                "input_size",
+                &format!("[{w}, {h}]: both must be positive multiples of 32"),
+            ));
         }
         if let Some(v) = self.recognize.threshold.filter(|v| !(-1.0..=1.0).contains(v)) {
-            return Err(bad("recognize", "threshold", &format!("{v} must be a cosine similarity between -1 and 1")));
+            return Err(bad(
+                "recognize",
+                "threshold",
+                &format!("{v} must be a cosine similarity between -1 and 1"),
+            ));
         }
         if !in_unit_range(self.liveness.threshold) {
-            return Err(bad("liveness", "threshold", &format!("{} {unit}", self.liveness.threshold)));
+            return Err(bad(
+                "liveness",
+                "threshold",
+                &format!("{} {unit}", self.liveness.threshold),
+            ));
         }
         if self.runtime.threads == Some(0) {
-            return Err(bad("runtime", "threads", "must be at least 1 (leave it out for one per core)"));
+            return Err(bad(
+                "runtime",
+                "threads",
+                "must be at least 1 (leave it out for one per core)",
+            ));
         }
         if self.images.max_pixels == 0 {
             return Err(bad("images", "max_pixels", "must be positive"));
@@ -235,9 +269,16 @@ mod tests {
     fn unknown_keys_and_bad_values_are_reported_with_where_they_are() {
         let e = Config::parse("[detect]\nscore_treshold = 0.5\n", Path::new("a.toml")).unwrap_err();
         let msg = e.to_string();
-        assert!(msg.contains("a.toml") && msg.contains("score_treshold") && msg.contains("line 2"), "{msg}");
+        assert!(
+            msg.contains("a.toml") && msg.contains("score_treshold") && msg.contains("line 2"),
+            "{msg}"
+        );
         let e = Config::parse("[detect]\nscore_threshold = 1.5\n", Path::new("a.toml")).unwrap_err();
-        assert!(e.to_string().contains("[detect] score_threshold: 1.5 must be between 0 and 1"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("[detect] score_threshold: 1.5 must be between 0 and 1"),
+            "{e}"
+        );
         let e = Config::parse("[detect]\ninput_size = [600, 640]\n", Path::new("a.toml")).unwrap_err();
         assert!(e.to_string().contains("multiples of 32"), "{e}");
     }

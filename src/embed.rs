@@ -33,7 +33,10 @@ impl Embedding {
     /// Cosine similarity (a dot product: both are unit length), refusing cross-model comparisons.
     pub fn similarity(&self, other: &Embedding) -> Result<f32, CompareError> {
         if self.recognizer != other.recognizer {
-            return Err(CompareError::DifferentRecognizers(self.recognizer.to_string(), other.recognizer.to_string()));
+            return Err(CompareError::DifferentRecognizers(
+                self.recognizer.to_string(),
+                other.recognizer.to_string(),
+            ));
         }
         if self.vector.len() != other.vector.len() {
             return Err(CompareError::DifferentLengths {
@@ -104,7 +107,10 @@ impl Recognizer {
         let spec = &self.model.spec().input;
         let mut batch = Array4::<f32>::zeros((aligned.len(), 3, spec.height as usize, spec.width as usize));
         for (crop, slot) in aligned.iter().zip(batch.axis_iter_mut(Axis(0))) {
-            fill_chw(crop, spec, slot).map_err(|source| ModelError::OpenCv { name: self.id.to_string(), source })?;
+            fill_chw(crop, spec, slot).map_err(|source| ModelError::OpenCv {
+                name: self.id.to_string(),
+                source,
+            })?;
         }
         Ok(batch)
     }
@@ -121,7 +127,12 @@ impl Recognizer {
             raw.extend(self.model.run(batch.view())?.swap_remove(0).data);
         } else {
             for i in 0..n {
-                raw.extend(self.model.run(batch.slice(s![i..i + 1, .., .., ..]))?.swap_remove(0).data);
+                raw.extend(
+                    self.model
+                        .run(batch.slice(s![i..i + 1, .., .., ..]))?
+                        .swap_remove(0)
+                        .data,
+                );
             }
         }
         if raw.len() != n * self.dim {
@@ -135,7 +146,10 @@ impl Recognizer {
             .map(|chunk| {
                 let mut vector = chunk.to_vec();
                 l2_normalise(&mut vector);
-                Embedding { recognizer: self.id.clone(), vector }
+                Embedding {
+                    recognizer: self.id.clone(),
+                    vector,
+                }
             })
             .collect())
     }
@@ -153,12 +167,24 @@ mod tests {
 
     #[test]
     fn embeddings_of_different_recognizers_are_never_compared() {
-        let a = Embedding { recognizer: "sface-2021dec".into(), vector: vec![1.0, 0.0] };
-        let b = Embedding { recognizer: "arcface-w600k-mbf".into(), vector: vec![1.0, 0.0] };
+        let a = Embedding {
+            recognizer: "sface-2021dec".into(),
+            vector: vec![1.0, 0.0],
+        };
+        let b = Embedding {
+            recognizer: "arcface-w600k-mbf".into(),
+            vector: vec![1.0, 0.0],
+        };
         assert!(matches!(a.similarity(&b), Err(CompareError::DifferentRecognizers(..))));
-        let c = Embedding { recognizer: "sface-2021dec".into(), vector: vec![0.6, 0.8] };
+        let c = Embedding {
+            recognizer: "sface-2021dec".into(),
+            vector: vec![0.6, 0.8],
+        };
         assert!((a.similarity(&c).unwrap() - 0.6).abs() < 1e-6);
-        let d = Embedding { recognizer: "sface-2021dec".into(), vector: vec![1.0] };
+        let d = Embedding {
+            recognizer: "sface-2021dec".into(),
+            vector: vec![1.0],
+        };
         assert!(matches!(a.similarity(&d), Err(CompareError::DifferentLengths { .. })));
     }
 }

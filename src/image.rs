@@ -25,7 +25,12 @@ pub enum ImageError {
         (*width as u64 * *height as u64) / 1_000_000,
         max_pixels / 1_000_000
     )]
-    TooLarge { path: PathBuf, width: usize, height: usize, max_pixels: u64 },
+    TooLarge {
+        path: PathBuf,
+        width: usize,
+        height: usize,
+        max_pixels: u64,
+    },
     /// OpenCV failed while decoding.
     #[error("decoding {path} failed: {source}")]
     Decode { path: PathBuf, source: opencv::Error },
@@ -34,8 +39,13 @@ pub enum ImageError {
 /// Reads and decodes a photo to an 8-bit BGR frame, checking its size from the header first so
 /// a decompression bomb is refused before any pixel is allocated.
 pub fn load(path: &Path, max_pixels: u64) -> Result<Mat, ImageError> {
-    let bytes = std::fs::read(path).map_err(|source| ImageError::Unreadable { path: path.to_path_buf(), source })?;
-    let size = imagesize::blob_size(&bytes).map_err(|_| ImageError::NotAnImage { path: path.to_path_buf() })?;
+    let bytes = std::fs::read(path).map_err(|source| ImageError::Unreadable {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let size = imagesize::blob_size(&bytes).map_err(|_| ImageError::NotAnImage {
+        path: path.to_path_buf(),
+    })?;
     if size.width as u64 * size.height as u64 > max_pixels {
         return Err(ImageError::TooLarge {
             path: path.to_path_buf(),
@@ -44,11 +54,16 @@ pub fn load(path: &Path, max_pixels: u64) -> Result<Mat, ImageError> {
             max_pixels,
         });
     }
-    let decode = |source| ImageError::Decode { path: path.to_path_buf(), source };
+    let decode = |source| ImageError::Decode {
+        path: path.to_path_buf(),
+        source,
+    };
     let buf = Vector::<u8>::from_slice(&bytes);
     let frame = imgcodecs::imdecode(&buf, imgcodecs::IMREAD_COLOR).map_err(decode)?;
     if frame.empty() {
-        return Err(ImageError::NotAnImage { path: path.to_path_buf() });
+        return Err(ImageError::NotAnImage {
+            path: path.to_path_buf(),
+        });
     }
     Ok(frame)
 }
@@ -70,12 +85,28 @@ mod tests {
         let p = dir.join("bomb.png");
         std::fs::write(&p, &png).unwrap();
         let e = load(&p, DEFAULT_MAX_PIXELS).unwrap_err();
-        assert!(matches!(e, ImageError::TooLarge { width: 100_000, height: 100_000, .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                ImageError::TooLarge {
+                    width: 100_000,
+                    height: 100_000,
+                    ..
+                }
+            ),
+            "{e}"
+        );
         assert!(e.to_string().contains("10000 megapixels"), "{e}");
         let t = dir.join("text.jpg");
         std::fs::write(&t, b"not an image at all").unwrap();
-        assert!(matches!(load(&t, DEFAULT_MAX_PIXELS).unwrap_err(), ImageError::NotAnImage { .. }));
-        assert!(matches!(load(&dir.join("absent.jpg"), DEFAULT_MAX_PIXELS).unwrap_err(), ImageError::Unreadable { .. }));
+        assert!(matches!(
+            load(&t, DEFAULT_MAX_PIXELS).unwrap_err(),
+            ImageError::NotAnImage { .. }
+        ));
+        assert!(matches!(
+            load(&dir.join("absent.jpg"), DEFAULT_MAX_PIXELS).unwrap_err(),
+            ImageError::Unreadable { .. }
+        ));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

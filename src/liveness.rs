@@ -82,10 +82,14 @@ impl AntiSpoof {
         let models = models
             .into_iter()
             .map(|model| {
-                let spec = model.spec().antispoof.clone().ok_or_else(|| ModelError::BadDescription {
-                    name: model.spec().name.clone(),
-                    reason: "an antispoof model needs an `antispoof` table".into(),
-                })?;
+                let spec = model
+                    .spec()
+                    .antispoof
+                    .clone()
+                    .ok_or_else(|| ModelError::BadDescription {
+                        name: model.spec().name.clone(),
+                        reason: "an antispoof model needs an `antispoof` table".into(),
+                    })?;
                 Ok(SpoofModel { model, spec })
             })
             .collect::<Result<Vec<_>, ModelError>>()?;
@@ -103,7 +107,10 @@ impl AntiSpoof {
             .iter()
             .map(|m| {
                 let input = &m.model.spec().input;
-                let cv = |source| ModelError::OpenCv { name: m.model.spec().name.clone(), source };
+                let cv = |source| ModelError::OpenCv {
+                    name: m.model.spec().name.clone(),
+                    source,
+                };
                 let rect = spoof_crop(frame.cols(), frame.rows(), bbox, m.spec.crop_scale);
                 let roi = Mat::roi(frame, rect).map_err(cv)?;
                 let mut crop = Mat::default();
@@ -125,7 +132,10 @@ impl AntiSpoof {
             live += probs.get(m.spec.live_class).copied().unwrap_or(0.0);
         }
         let score = live / self.models.len().max(1) as f32;
-        Ok(Liveness { score, live: score >= self.threshold })
+        Ok(Liveness {
+            score,
+            live: score >= self.threshold,
+        })
     }
 
     /// Scores the face at `bbox` in `frame`.
@@ -141,16 +151,39 @@ mod tests {
 
     #[test]
     fn crop_is_scaled_around_the_centre_and_shifted_inside_the_frame() {
-        let b = BBox { x1: 100.0, y1: 100.0, x2: 140.0, y2: 150.0 };
+        let b = BBox {
+            x1: 100.0,
+            y1: 100.0,
+            x2: 140.0,
+            y2: 150.0,
+        };
         let r = spoof_crop(1000, 1000, &b, 2.0);
         assert_eq!((r.x, r.y, r.width, r.height), (80, 75, 81, 101));
         // Near the left edge the crop slides right instead of shrinking.
-        let b = BBox { x1: 0.0, y1: 100.0, x2: 40.0, y2: 150.0 };
+        let b = BBox {
+            x1: 0.0,
+            y1: 100.0,
+            x2: 40.0,
+            y2: 150.0,
+        };
         let r = spoof_crop(1000, 1000, &b, 2.0);
         assert_eq!((r.x, r.width), (0, 81));
         // A face larger than the frame allows is scaled less.
-        let r = spoof_crop(100, 100, &BBox { x1: 10.0, y1: 10.0, x2: 90.0, y2: 90.0 }, 4.0);
-        assert!(r.x >= 0 && r.y >= 0 && r.x + r.width <= 100 && r.y + r.height <= 100, "{r:?}");
+        let r = spoof_crop(
+            100,
+            100,
+            &BBox {
+                x1: 10.0,
+                y1: 10.0,
+                x2: 90.0,
+                y2: 90.0,
+            },
+            4.0,
+        );
+        assert!(
+            r.x >= 0 && r.y >= 0 && r.x + r.width <= 100 && r.y + r.height <= 100,
+            "{r:?}"
+        );
     }
 
     #[test]

@@ -63,7 +63,12 @@ impl Candidates {
 impl Gallery {
     /// An empty gallery for `recognizer`'s embeddings of length `dim`.
     pub fn new(recognizer: Arc<str>, dim: usize) -> Gallery {
-        Gallery { recognizer, people: Vec::new(), owner: Vec::new(), templates: Array2::zeros((0, dim)) }
+        Gallery {
+            recognizer,
+            people: Vec::new(),
+            owner: Vec::new(),
+            templates: Array2::zeros((0, dim)),
+        }
     }
 
     /// Number of templates.
@@ -79,7 +84,11 @@ impl Gallery {
     /// Adds one template for `person`, refusing other recognizers, other lengths and non-finite values.
     pub fn add(&mut self, person: &str, template: &Embedding) -> Result<(), GalleryError> {
         if template.recognizer != self.recognizer {
-            return Err(CompareError::DifferentRecognizers(template.recognizer.to_string(), self.recognizer.to_string()).into());
+            return Err(CompareError::DifferentRecognizers(
+                template.recognizer.to_string(),
+                self.recognizer.to_string(),
+            )
+            .into());
         }
         if template.vector.len() != self.templates.ncols() {
             return Err(CompareError::DifferentLengths {
@@ -109,7 +118,10 @@ impl Gallery {
     /// The best two people for `probe` (each person scored by their best template).
     pub fn search(&self, probe: &Embedding) -> Result<Candidates, CompareError> {
         if probe.recognizer != self.recognizer {
-            return Err(CompareError::DifferentRecognizers(probe.recognizer.to_string(), self.recognizer.to_string()));
+            return Err(CompareError::DifferentRecognizers(
+                probe.recognizer.to_string(),
+                self.recognizer.to_string(),
+            ));
         }
         if probe.vector.len() != self.templates.ncols() {
             return Err(CompareError::DifferentLengths {
@@ -126,7 +138,10 @@ impl Gallery {
         let mut order: Vec<usize> = (0..per_person.len()).collect();
         order.sort_by(|&a, &b| per_person[b].total_cmp(&per_person[a]));
         let pick = |i: Option<&usize>| i.map(|&i| (self.people[i].clone(), per_person[i]));
-        Ok(Candidates { best: pick(order.first()), second: pick(order.get(1)) })
+        Ok(Candidates {
+            best: pick(order.first()),
+            second: pick(order.get(1)),
+        })
     }
 }
 
@@ -135,7 +150,10 @@ mod tests {
     use super::*;
 
     fn e(v: &[f32]) -> Embedding {
-        Embedding { recognizer: "r".into(), vector: v.to_vec() }
+        Embedding {
+            recognizer: "r".into(),
+            vector: v.to_vec(),
+        }
     }
 
     #[test]
@@ -158,7 +176,10 @@ mod tests {
         let mut g = Gallery::new("r".into(), 2);
         assert!(g.add("x", &e(&[f32::NAN, 0.0])).is_err());
         assert!(g.add("x", &e(&[1.0])).is_err());
-        let other = Embedding { recognizer: "q".into(), vector: vec![1.0, 0.0] };
+        let other = Embedding {
+            recognizer: "q".into(),
+            vector: vec![1.0, 0.0],
+        };
         assert!(g.add("x", &other).is_err());
         assert!(g.is_empty());
     }

@@ -88,7 +88,9 @@ impl FacePipeline {
         let catalogue = Catalogue::builtin().with(&config.models.custom)?;
         let dir: &Path = &config.models.dir;
 
-        let mut det_spec = catalogue.get(&config.models.detector, ModelKind::Detector, "detector")?.clone();
+        let mut det_spec = catalogue
+            .get(&config.models.detector, ModelKind::Detector, "detector")?
+            .clone();
         if let Some([w, h]) = config.detect.input_size {
             det_spec.input.width = w;
             det_spec.input.height = h;
@@ -117,7 +119,11 @@ impl FacePipeline {
                 .collect::<Result<Vec<_>, _>>()?;
             Some(AntiSpoof::new(models, config.liveness.threshold)?)
         };
-        Ok(FacePipeline { detector, recognizer, antispoof })
+        Ok(FacePipeline {
+            detector,
+            recognizer,
+            antispoof,
+        })
     }
 
     /// The detector.
@@ -142,7 +148,10 @@ impl FacePipeline {
             .iter()
             .map(|f| align(frame, &f.landmarks, size))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|source| ModelError::OpenCv { name: self.recognizer.id().to_string(), source })
+            .map_err(|source| ModelError::OpenCv {
+                name: self.recognizer.id().to_string(),
+                source,
+            })
     }
 
     /// Runs every stage on a BGR frame.
@@ -160,7 +169,10 @@ impl FacePipeline {
             .zip(&aligned)
             .map(|(f, a)| assess(f, a))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|source| ModelError::OpenCv { name: self.recognizer.id().to_string(), source })?;
+            .map_err(|source| ModelError::OpenCv {
+                name: self.recognizer.id().to_string(),
+                source,
+            })?;
         times.align = t.elapsed();
 
         let t = Instant::now();
@@ -169,7 +181,10 @@ impl FacePipeline {
 
         let t = Instant::now();
         let liveness = match self.antispoof.as_mut() {
-            Some(a) => faces.iter().map(|f| a.check(frame, &f.bbox).map(Some)).collect::<Result<Vec<_>, _>>()?,
+            Some(a) => faces
+                .iter()
+                .map(|f| a.check(frame, &f.bbox).map(Some))
+                .collect::<Result<Vec<_>, _>>()?,
             None => vec![None; faces.len()],
         };
         times.antispoof = t.elapsed();
@@ -180,7 +195,12 @@ impl FacePipeline {
             .zip(qualities)
             .zip(liveness)
             .zip(embeddings)
-            .map(|(((face, quality), liveness), embedding)| AnalyzedFace { face, quality, liveness, embedding })
+            .map(|(((face, quality), liveness), embedding)| AnalyzedFace {
+                face,
+                quality,
+                liveness,
+                embedding,
+            })
             .collect();
         Ok(Analysis { faces, times })
     }
@@ -192,7 +212,10 @@ impl FacePipeline {
         let aligned = self.align_all(frame, faces)?;
         let batch = self.recognizer.prepare(&aligned)?;
         let spoof_inputs = match self.antispoof.as_ref() {
-            Some(a) => faces.iter().map(|f| a.prepare(frame, &f.bbox)).collect::<Result<Vec<_>, _>>()?,
+            Some(a) => faces
+                .iter()
+                .map(|f| a.prepare(frame, &f.bbox))
+                .collect::<Result<Vec<_>, _>>()?,
             None => Vec::new(),
         };
 

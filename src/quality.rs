@@ -51,7 +51,15 @@ pub fn sharpness(crop: &Mat) -> opencv::Result<f32> {
     let mut grey = Mat::default();
     imgproc::cvt_color_def(crop, &mut grey, imgproc::COLOR_BGR2GRAY)?;
     let mut lap = Mat::default();
-    imgproc::laplacian(&grey, &mut lap, opencv::core::CV_32F, 1, 1.0, 0.0, opencv::core::BORDER_DEFAULT)?;
+    imgproc::laplacian(
+        &grey,
+        &mut lap,
+        opencv::core::CV_32F,
+        1,
+        1.0,
+        0.0,
+        opencv::core::BORDER_DEFAULT,
+    )?;
     let mut mean = Vector::<f64>::new();
     let mut std = Vector::<f64>::new();
     opencv::core::mean_std_dev(&lap, &mut mean, &mut std, &opencv::core::no_array())?;
@@ -71,7 +79,13 @@ pub fn assess(face: &Face, aligned: &Mat) -> opencv::Result<Quality> {
         face.score.clamp(0.0, 1.0),
     ];
     let score = factors.iter().product::<f32>().powf(1.0 / factors.len() as f32);
-    Ok(Quality { score, size_px, sharpness: sharp, yaw, roll })
+    Ok(Quality {
+        score,
+        size_px,
+        sharpness: sharp,
+        yaw,
+        roll,
+    })
 }
 
 #[cfg(test)]
@@ -81,7 +95,16 @@ mod tests {
     use crate::detect::BBox;
 
     fn face(landmarks: [[f32; 2]; 5]) -> Face {
-        Face { bbox: BBox { x1: 0.0, y1: 0.0, x2: 112.0, y2: 112.0 }, score: 0.9, landmarks }
+        Face {
+            bbox: BBox {
+                x1: 0.0,
+                y1: 0.0,
+                x2: 112.0,
+                y2: 112.0,
+            },
+            score: 0.9,
+            landmarks,
+        }
     }
 
     #[test]

@@ -20,7 +20,10 @@ fn rollcall_env(args: &[&str], env: &[(&str, &str)]) -> Output {
 }
 
 fn text(o: &Output) -> (String, String) {
-    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
 }
 
 fn photo(rel: &str) -> String {
@@ -56,35 +59,66 @@ fn detect_names_known_people_and_leaves_strangers_unknown() {
     }
     for (det, rec) in common::PAIRS {
         let o = rollcall(&[
-            "detect", "--detector", det, "--recognizer", rec, "--known", &known.to_string_lossy(),
-            &photo("ageitgey/group/obama_and_biden.jpg"), &photo("ageitgey/identities/kit_1.jpg"),
+            "detect",
+            "--detector",
+            det,
+            "--recognizer",
+            rec,
+            "--known",
+            &known.to_string_lossy(),
+            &photo("ageitgey/group/obama_and_biden.jpg"),
+            &photo("ageitgey/identities/kit_1.jpg"),
         ]);
         let (out, err) = text(&o);
         assert!(o.status.success(), "{err}");
         let (group, kit) = out.split_once("kit_1.jpg").unwrap();
         assert!(group.contains("obama (") && group.contains("biden ("), "{det}: {out}");
-        assert!(kit.contains("unknown (") && !kit.contains("obama (") && !kit.contains("biden ("), "{det}: {out}");
+        assert!(
+            kit.contains("unknown (") && !kit.contains("obama (") && !kit.contains("biden ("),
+            "{det}: {out}"
+        );
     }
     std::fs::remove_dir_all(known).unwrap();
 }
 
 #[test]
 fn compare_gives_the_verdict_at_the_threshold() {
-    let same = rollcall(&["compare", &photo("ageitgey/identities/obama_1.jpg"), &photo("ageitgey/identities/obama_2.jpg")]);
+    let same = rollcall(&[
+        "compare",
+        &photo("ageitgey/identities/obama_1.jpg"),
+        &photo("ageitgey/identities/obama_2.jpg"),
+    ]);
     assert!(text(&same).0.contains("same person"), "{:?}", text(&same));
-    let diff = rollcall(&["compare", &photo("ageitgey/identities/obama_1.jpg"), &photo("ageitgey/identities/biden_1.jpg")]);
+    let diff = rollcall(&[
+        "compare",
+        &photo("ageitgey/identities/obama_1.jpg"),
+        &photo("ageitgey/identities/biden_1.jpg"),
+    ]);
     assert!(text(&diff).0.contains("different people"), "{:?}", text(&diff));
 }
 
 #[test]
 fn embed_json_carries_the_recognizer_id_and_a_unit_vector() {
-    let o = rollcall(&["embed", "--json", "--recognizer", "arcface-w600k-mbf", "--detector", "scrfd-500m", &photo("vectron/yaoming.jpg")]);
+    let o = rollcall(&[
+        "embed",
+        "--json",
+        "--recognizer",
+        "arcface-w600k-mbf",
+        "--detector",
+        "scrfd-500m",
+        &photo("vectron/yaoming.jpg"),
+    ]);
     let (out, err) = text(&o);
     assert!(o.status.success(), "{err}");
     let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     let f = &v["faces"][0];
     assert_eq!(f["recognizer"], "arcface-w600k-mbf");
-    let e: Vec<f64> = f["embedding"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+    let e: Vec<f64> = f["embedding"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
     assert_eq!(e.len(), 512);
     assert!((e.iter().map(|x| x * x).sum::<f64>() - 1.0).abs() < 1e-3);
 }
@@ -93,7 +127,12 @@ fn embed_json_carries_the_recognizer_id_and_a_unit_vector() {
 fn annotate_writes_a_picture_of_the_same_size() {
     let dir = scratch("annotate");
     let out = dir.join("out.jpg");
-    let o = rollcall(&["detect", "--annotate", &out.to_string_lossy(), &photo("ageitgey/group/two_people.jpg")]);
+    let o = rollcall(&[
+        "detect",
+        "--annotate",
+        &out.to_string_lossy(),
+        &photo("ageitgey/group/two_people.jpg"),
+    ]);
     assert!(o.status.success(), "{:?}", text(&o));
     let a = rollcall::image::load(&out, u64::MAX).unwrap();
     let b = rollcall::image::load(&common::face("ageitgey/group/two_people.jpg"), u64::MAX).unwrap();
@@ -120,10 +159,20 @@ fn bad_inputs_give_a_clear_message_and_exit_1() {
     fails_with(&["detect", &text_file.to_string_lossy()], &[], "is not an image");
     // A real PNG with no face in it: a flat grey picture.
     let blank = dir.join("blank.png");
-    let grey = opencv::core::Mat::new_rows_cols_with_default(480, 640, opencv::core::CV_8UC3, opencv::core::Scalar::all(128.0)).unwrap();
+    let grey = opencv::core::Mat::new_rows_cols_with_default(
+        480,
+        640,
+        opencv::core::CV_8UC3,
+        opencv::core::Scalar::all(128.0),
+    )
+    .unwrap();
     assert!(opencv::imgcodecs::imwrite(&*blank.to_string_lossy(), &grey, &opencv::core::Vector::new()).unwrap());
     fails_with(&["detect", &blank.to_string_lossy()], &[], "no face found");
-    fails_with(&["compare", &blank.to_string_lossy(), &photo("vectron/yaoming.jpg")], &[], "no face found");
+    fails_with(
+        &["compare", &blank.to_string_lossy(), &photo("vectron/yaoming.jpg")],
+        &[],
+        "no face found",
+    );
     // A PNG header announcing 100000 x 100000 pixels.
     let mut png = vec![0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13];
     png.extend_from_slice(b"IHDR");
@@ -134,19 +183,40 @@ fn bad_inputs_give_a_clear_message_and_exit_1() {
     std::fs::write(&huge, png).unwrap();
     fails_with(&["detect", &huge.to_string_lossy()], &[], "above the limit");
     // Several photos: every one is tried, the bad ones are named, the exit is non-zero.
-    fails_with(&["detect", &photo("vectron/yaoming.jpg"), &missing.to_string_lossy()], &[], "1 of 2 photos failed");
+    fails_with(
+        &["detect", &photo("vectron/yaoming.jpg"), &missing.to_string_lossy()],
+        &[],
+        "1 of 2 photos failed",
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
 fn a_missing_or_wrong_onnx_runtime_is_a_clear_error() {
     let img = photo("vectron/yaoming.jpg");
-    fails_with(&["detect", &img], &[("ORT_DYLIB_PATH", "/nonexistent/libonnxruntime.so")], "ONNX Runtime library not found at /nonexistent");
-    let libz = Path::new("/usr/lib").join(format!("{}-linux-gnu", std::env::consts::ARCH)).join("libz.so.1");
-    fails_with(&["detect", &img], &[("ORT_DYLIB_PATH", &libz.to_string_lossy())], "does not export `OrtGetApiBase`");
+    fails_with(
+        &["detect", &img],
+        &[("ORT_DYLIB_PATH", "/nonexistent/libonnxruntime.so")],
+        "ONNX Runtime library not found at /nonexistent",
+    );
+    let libz = Path::new("/usr/lib")
+        .join(format!("{}-linux-gnu", std::env::consts::ARCH))
+        .join("libz.so.1");
+    fails_with(
+        &["detect", &img],
+        &[("ORT_DYLIB_PATH", &libz.to_string_lossy())],
+        "does not export `OrtGetApiBase`",
+    );
     let old = common::root().join(".local/onnxruntime-too-old/libonnxruntime.so.1.20.1");
-    assert!(old.exists(), "run scripts/setup.sh --test-extras (scripts/test.sh does)");
-    fails_with(&["detect", &img], &[("ORT_DYLIB_PATH", &old.to_string_lossy())], "expected version >= '1.31.x', but got '1.20.1'");
+    assert!(
+        old.exists(),
+        "run scripts/setup.sh --test-extras (scripts/test.sh does)"
+    );
+    fails_with(
+        &["detect", &img],
+        &[("ORT_DYLIB_PATH", &old.to_string_lossy())],
+        "expected version >= '1.31.x', but got '1.20.1'",
+    );
 }
 
 #[test]
@@ -154,8 +224,26 @@ fn a_bad_config_names_the_file_the_key_and_the_line() {
     let dir = scratch("config");
     let cfg = dir.join("rollcall.toml");
     std::fs::write(&cfg, "[detect]\nmin_face_px = 20\nscore_treshold = 0.5\n").unwrap();
-    fails_with(&["--config", &cfg.to_string_lossy(), "detect", &photo("vectron/yaoming.jpg")], &[], "line 3");
-    fails_with(&["--config", &cfg.to_string_lossy(), "detect", &photo("vectron/yaoming.jpg")], &[], "score_treshold");
+    fails_with(
+        &[
+            "--config",
+            &cfg.to_string_lossy(),
+            "detect",
+            &photo("vectron/yaoming.jpg"),
+        ],
+        &[],
+        "line 3",
+    );
+    fails_with(
+        &[
+            "--config",
+            &cfg.to_string_lossy(),
+            "detect",
+            &photo("vectron/yaoming.jpg"),
+        ],
+        &[],
+        "score_treshold",
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -166,7 +254,14 @@ fn bench_prints_stage_figures() {
     let o = rollcall(&["bench", "--rounds", "1", &dir.to_string_lossy()]);
     let (out, err) = text(&o);
     assert!(o.status.success(), "{err}");
-    for needle in ["detect", "embed", "anti-spoof", "total (excluding decode)", "pure model time", "total / pure model time"] {
+    for needle in [
+        "detect",
+        "embed",
+        "anti-spoof",
+        "total (excluding decode)",
+        "pure model time",
+        "total / pure model time",
+    ] {
         assert!(out.contains(needle), "{needle} missing from:\n{out}");
     }
     std::fs::remove_dir_all(dir).unwrap();

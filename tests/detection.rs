@@ -24,9 +24,15 @@ fn both_detectors_count_faces_as_a_person_does() {
                 let b = f.face.bbox;
                 // Landmarks inside (or at the edge of) their face box, eyes above the mouth.
                 for [x, y] in f.face.landmarks {
-                    assert!(x >= b.x1 - 5.0 && x <= b.x2 + 5.0 && y >= b.y1 - 5.0 && y <= b.y2 + 5.0, "{photo}: {f:?}");
+                    assert!(
+                        x >= b.x1 - 5.0 && x <= b.x2 + 5.0 && y >= b.y1 - 5.0 && y <= b.y2 + 5.0,
+                        "{photo}: {f:?}"
+                    );
                 }
-                assert!(f.face.landmarks[0][1] < f.face.landmarks[3][1], "{photo}: eyes below mouth");
+                assert!(
+                    f.face.landmarks[0][1] < f.face.landmarks[3][1],
+                    "{photo}: eyes below mouth"
+                );
                 assert!(f.quality.score > 0.0 && f.quality.score <= 1.0);
             }
         }
@@ -51,6 +57,9 @@ fn min_face_size_and_score_threshold_filter_faces() {
 fn scrfd_runs_at_a_configured_input_size() {
     let mut config = common::config("scrfd-500m", "arcface-w600k-mbf");
     config.detect.input_size = Some([320, 320]);
-    let faces = common::analyze(&mut common::pipeline_for(&config), &common::face("insightface_t1_group.jpg"));
+    let faces = common::analyze(
+        &mut common::pipeline_for(&config),
+        &common::face("insightface_t1_group.jpg"),
+    );
     assert_eq!(faces.len(), 6);
 }

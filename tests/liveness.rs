@@ -10,7 +10,10 @@ use rollcall::liveness::DEFAULT_THRESHOLD;
 
 fn score(p: &mut rollcall::pipeline::FacePipeline, photo: &std::path::Path) -> f32 {
     let faces = common::analyze(p, photo);
-    let main = faces.iter().max_by(|a, b| a.face.bbox.area().total_cmp(&b.face.bbox.area())).unwrap();
+    let main = faces
+        .iter()
+        .max_by(|a, b| a.face.bbox.area().total_cmp(&b.face.bbox.area()))
+        .unwrap();
     main.liveness.expect("anti-spoofing is on by default").score
 }
 
@@ -39,7 +42,9 @@ fn default_threshold_sits_between_spoofs_and_bona_fide_portraits() {
             .iter()
             .map(|photo| score(&mut p, photo))
             .fold(1.0f32, f32::min);
-        println!("{detector}: highest spoof {spoof_max:.3}, lowest portrait {portrait_min:.3}, threshold {DEFAULT_THRESHOLD}");
+        println!(
+            "{detector}: highest spoof {spoof_max:.3}, lowest portrait {portrait_min:.3}, threshold {DEFAULT_THRESHOLD}"
+        );
         assert!(spoof_max < DEFAULT_THRESHOLD && DEFAULT_THRESHOLD < portrait_min);
     }
 }

@@ -49,7 +49,10 @@ fn a_recognizer_with_the_wrong_dimension_is_refused_naming_it() {
         recognizer = { dim = 512, threshold = 0.3 }
     "#;
     let e = load_error(&with_custom(toml, "yunet-2023mar", "sface-claims-512"));
-    assert!(e.contains("sface-claims-512") && e.contains("does not match its description"), "{e}");
+    assert!(
+        e.contains("sface-claims-512") && e.contains("does not match its description"),
+        "{e}"
+    );
     assert!(e.contains("128 values per face") && e.contains("dim = 512"), "{e}");
 }
 
@@ -90,5 +93,8 @@ fn a_missing_model_file_says_how_to_get_it() {
 fn a_model_of_the_wrong_kind_is_refused() {
     let c = common::config("sface-2021dec", "sface-2021dec");
     let e = load_error(&c);
-    assert!(e.contains("is a recognizer model, but it is configured as the detector"), "{e}");
+    assert!(
+        e.contains("is a recognizer model, but it is configured as the detector"),
+        "{e}"
+    );
 }

@@ -15,7 +15,10 @@ fn check(fixture: &str) {
     let text = std::fs::read_to_string(common::root().join("tests/fixtures/reference").join(fixture)).unwrap();
     let reference: Value = serde_json::from_str(&text).unwrap();
     let threshold = reference["score_threshold"].as_f64().unwrap();
-    let mut config = common::config(reference["detector"].as_str().unwrap(), reference["recognizer"].as_str().unwrap());
+    let mut config = common::config(
+        reference["detector"].as_str().unwrap(),
+        reference["recognizer"].as_str().unwrap(),
+    );
     config.detect.score_threshold = Some(threshold as f32);
     config.detect.nms_threshold = Some(reference["nms_threshold"].as_f64().unwrap() as f32);
     config.detect.min_face_px = 0.0;
@@ -27,13 +30,27 @@ fn check(fixture: &str) {
         let expected = expected.as_array().unwrap();
         for e in expected {
             let score = e["score"].as_f64().unwrap();
-            let ebox: Vec<f64> = e["bbox"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+            let ebox: Vec<f64> = e["bbox"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap())
+                .collect();
             // The face whose top-left corner is nearest the reference's, if within 10 px.
             let corner_gap = |f: &&rollcall::pipeline::AnalyzedFace| {
-                (f.face.bbox.x1 as f64 - ebox[0]).abs().max((f.face.bbox.y1 as f64 - ebox[1]).abs())
+                (f.face.bbox.x1 as f64 - ebox[0])
+                    .abs()
+                    .max((f.face.bbox.y1 as f64 - ebox[1]).abs())
             };
-            let Some(f) = ours.iter().min_by(|a, b| corner_gap(a).total_cmp(&corner_gap(b))).filter(|f| corner_gap(f) < 10.0) else {
-                assert!(score < threshold + BORDERLINE, "{rel}: reference face {ebox:?} (score {score}) not found");
+            let Some(f) = ours
+                .iter()
+                .min_by(|a, b| corner_gap(a).total_cmp(&corner_gap(b)))
+                .filter(|f| corner_gap(f) < 10.0)
+            else {
+                assert!(
+                    score < threshold + BORDERLINE,
+                    "{rel}: reference face {ebox:?} (score {score}) not found"
+                );
                 continue;
             };
             let b = f.face.bbox;
@@ -52,16 +69,24 @@ fn check(fixture: &str) {
                 .map(|(a, b)| *a as f64 * b.as_f64().unwrap())
                 .sum();
             worst_cos = worst_cos.min(cos);
-            assert!(worst_px <= 2.0, "{rel}: box/landmarks off by {worst_px:.2} px from the reference");
+            assert!(
+                worst_px <= 2.0,
+                "{rel}: box/landmarks off by {worst_px:.2} px from the reference"
+            );
             assert!(cos >= 0.99, "{rel}: embedding cosine {cos:.4} with the reference");
             faces += 1;
         }
         let strong = |s: f64| s >= threshold + BORDERLINE;
         let ours_strong = ours.iter().filter(|f| strong(f.face.score as f64)).count();
         let ref_all = expected.len();
-        assert!(ours_strong <= ref_all, "{rel}: {ours_strong} confident faces here, the reference found {ref_all}");
+        assert!(
+            ours_strong <= ref_all,
+            "{rel}: {ours_strong} confident faces here, the reference found {ref_all}"
+        );
     }
-    println!("{fixture}: {faces} faces, worst box/landmark error {worst_px:.3} px, worst embedding cosine {worst_cos:.5}");
+    println!(
+        "{fixture}: {faces} faces, worst box/landmark error {worst_px:.3} px, worst embedding cosine {worst_cos:.5}"
+    );
     assert!(faces >= 40, "only {faces} faces compared");
 }
 

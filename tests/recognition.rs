@@ -40,10 +40,20 @@ fn separation(detector: &str, recognizer: &str) {
     }
     println!(
         "{recognizer}: lowest same-person {:.3} ({}), highest different-person {:.3} ({}), margin {:.3}, threshold {threshold}",
-        same_min.0, same_min.1, diff_max.0, diff_max.1, same_min.0 - diff_max.0
+        same_min.0,
+        same_min.1,
+        diff_max.0,
+        diff_max.1,
+        same_min.0 - diff_max.0
     );
-    assert!(same_min.0 > diff_max.0, "{recognizer}: same-person {same_min:?} not above different-person {diff_max:?}");
-    assert!(diff_max.0 < threshold && threshold <= same_min.0, "{recognizer}: threshold {threshold} does not separate");
+    assert!(
+        same_min.0 > diff_max.0,
+        "{recognizer}: same-person {same_min:?} not above different-person {diff_max:?}"
+    );
+    assert!(
+        diff_max.0 < threshold && threshold <= same_min.0,
+        "{recognizer}: threshold {threshold} does not separate"
+    );
 }
 
 #[test]

@@ -44,7 +44,9 @@ pub fn collect_photos(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
     }
     out.sort();
     if out.is_empty() {
-        return Err(CliError::Usage("no .jpg, .jpeg or .png photos found in the given paths".into()));
+        return Err(CliError::Usage(
+            "no .jpg, .jpeg or .png photos found in the given paths".into(),
+        ));
     }
     Ok(out)
 }
@@ -54,12 +56,19 @@ pub fn run(mut config: Config, args: Args) -> Result<(), CliError> {
     args.models.apply(&mut config);
     let photos = collect_photos(&args.paths)?;
     let mut pipeline = FacePipeline::from_config(&config)?;
-    let antispoof = if config.models.antispoof.is_empty() { "none".to_string() } else { config.models.antispoof.join("+") };
+    let antispoof = if config.models.antispoof.is_empty() {
+        "none".to_string()
+    } else {
+        config.models.antispoof.join("+")
+    };
     println!(
         "rollcall bench: detector {}, recognizer {}, anti-spoof {antispoof}, {} inference threads",
         config.models.detector,
         config.models.recognizer,
-        config.runtime.threads.map_or_else(|| "one per core".to_string(), |t| t.to_string()),
+        config
+            .runtime
+            .threads
+            .map_or_else(|| "one per core".to_string(), |t| t.to_string()),
     );
     let report = crate::bench::photos(&mut pipeline, &photos, args.rounds.max(1), config.images.max_pixels)?;
     print!("{report}");

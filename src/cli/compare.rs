@@ -39,7 +39,14 @@ pub fn run(mut config: Config, args: Args) -> Result<(), CliError> {
     let b = main_face(&mut pipeline, &args.b, config.images.max_pixels)?;
     let sim = a.similarity(&b).map_err(|e| CliError::Usage(e.to_string()))?;
     let threshold = pipeline.recognizer().threshold();
-    let verdict = if sim >= threshold { "same person" } else { "different people" };
-    println!("similarity {sim:.4} ({}, threshold {threshold}): {verdict}", a.recognizer);
+    let verdict = if sim >= threshold {
+        "same person"
+    } else {
+        "different people"
+    };
+    println!(
+        "similarity {sim:.4} ({}, threshold {threshold}): {verdict}",
+        a.recognizer
+    );
     Ok(())
 }

@@ -51,9 +51,15 @@ fn known_gallery(pipeline: &mut FacePipeline, dir: &Path, max_pixels: u64) -> Re
     let mut gallery = Gallery::new(r.id().clone(), r.dim());
     for photo in super::bench::collect_photos(&[dir.to_path_buf()])? {
         let frame = image::load(&photo, max_pixels)?;
-        let best = pipeline.analyze(&frame)?.faces.into_iter().max_by(|a, b| a.quality.score.total_cmp(&b.quality.score));
+        let best = pipeline
+            .analyze(&frame)?
+            .faces
+            .into_iter()
+            .max_by(|a, b| a.quality.score.total_cmp(&b.quality.score));
         match best {
-            Some(face) => gallery.add(&person_of(&photo), &face.embedding).map_err(|e| CliError::Usage(e.to_string()))?,
+            Some(face) => gallery
+                .add(&person_of(&photo), &face.embedding)
+                .map_err(|e| CliError::Usage(e.to_string()))?,
             None => eprintln!("warning: no face in known photo {}, skipped", photo.display()),
         }
     }
@@ -68,7 +74,11 @@ pub fn run(mut config: Config, args: Args) -> Result<(), CliError> {
     }
     let max_pixels = config.images.max_pixels;
     let mut pipeline = FacePipeline::from_config(&config)?;
-    let gallery = args.known.as_deref().map(|d| known_gallery(&mut pipeline, d, max_pixels)).transpose()?;
+    let gallery = args
+        .known
+        .as_deref()
+        .map(|d| known_gallery(&mut pipeline, d, max_pixels))
+        .transpose()?;
     let mut failures = Vec::new();
     for path in &args.images {
         match detect_one(&mut pipeline, gallery.as_ref(), path, &args, max_pixels) {
@@ -83,7 +93,12 @@ pub fn run(mut config: Config, args: Args) -> Result<(), CliError> {
     if failures.is_empty() {
         Ok(())
     } else {
-        Err(CliError::Usage(format!("{} of {} photos failed: {}", failures.len(), args.images.len(), failures.join(", "))))
+        Err(CliError::Usage(format!(
+            "{} of {} photos failed: {}",
+            failures.len(),
+            args.images.len(),
+            failures.join(", ")
+        )))
     }
 }
 
@@ -94,14 +109,23 @@ fn identity(gallery: Option<&Gallery>, face: &AnalyzedFace, threshold: f32, marg
     Some((name.unwrap_or_else(|| "unknown".into()), sim))
 }
 
-fn detect_one(pipeline: &mut FacePipeline, gallery: Option<&Gallery>, path: &Path, args: &Args, max_pixels: u64) -> Result<(), CliError> {
+fn detect_one(
+    pipeline: &mut FacePipeline,
+    gallery: Option<&Gallery>,
+    path: &Path,
+    args: &Args,
+    max_pixels: u64,
+) -> Result<(), CliError> {
     let mut frame = image::load(path, max_pixels)?;
     let faces = pipeline.analyze(&frame)?.faces;
     if faces.is_empty() {
         return Err(CliError::NoFace(path.to_path_buf()));
     }
     let threshold = pipeline.recognizer().threshold();
-    let names: Vec<_> = faces.iter().map(|f| identity(gallery, f, threshold, args.margin)).collect();
+    let names: Vec<_> = faces
+        .iter()
+        .map(|f| identity(gallery, f, threshold, args.margin))
+        .collect();
     if args.json {
         let list: Vec<_> = faces
             .iter()
@@ -123,11 +147,19 @@ fn detect_one(pipeline: &mut FacePipeline, gallery: Option<&Gallery>, path: &Pat
         print_table(pipeline, path, &faces, &names);
     }
     if let Some(out) = &args.annotate {
-        annotate(&mut frame, &faces, &names).map_err(|e| CliError::Write { path: out.clone(), reason: e.to_string() })?;
-        let ok = imgcodecs::imwrite(&*out.to_string_lossy(), &frame, &Vector::new())
-            .map_err(|e| CliError::Write { path: out.clone(), reason: e.to_string() })?;
+        annotate(&mut frame, &faces, &names).map_err(|e| CliError::Write {
+            path: out.clone(),
+            reason: e.to_string(),
+        })?;
+        let ok = imgcodecs::imwrite(&*out.to_string_lossy(), &frame, &Vector::new()).map_err(|e| CliError::Write {
+            path: out.clone(),
+            reason: e.to_string(),
+        })?;
         if !ok {
-            return Err(CliError::Write { path: out.clone(), reason: "unsupported extension or unwritable path (use .jpg or .png)".into() });
+            return Err(CliError::Write {
+                path: out.clone(),
+                reason: "unsupported extension or unwritable path (use .jpg or .png)".into(),
+            });
         }
         eprintln!("annotated picture written to {}", out.display());
     }
@@ -149,7 +181,9 @@ fn print_table(pipeline: &FacePipeline, path: &Path, faces: &[AnalyzedFace], nam
     );
     for (i, (f, name)) in faces.iter().zip(names).enumerate() {
         let b = f.face.bbox;
-        let live = f.liveness.map_or("-".to_string(), |l| format!("{:.2} {}", l.score, if l.live { "live" } else { "SPOOF" }));
+        let live = f.liveness.map_or("-".to_string(), |l| {
+            format!("{:.2} {}", l.score, if l.live { "live" } else { "SPOOF" })
+        });
         let who = name.as_ref().map_or("-".to_string(), |(n, s)| format!("{n} ({s:.2})"));
         println!(
             "{:>3}  {:<22} {:>5.0} {:>6.2} {:>8.2} {:>6.0} {:>14}  {who}",
@@ -168,11 +202,23 @@ fn annotate(frame: &mut Mat, faces: &[AnalyzedFace], names: &[Option<(String, f3
     for (i, (f, name)) in faces.iter().zip(names).enumerate() {
         let b = f.face.bbox;
         let spoof = f.liveness.is_some_and(|l| !l.live);
-        let colour = if spoof { Scalar::new(0.0, 0.0, 255.0, 0.0) } else { Scalar::new(0.0, 200.0, 0.0, 0.0) };
+        let colour = if spoof {
+            Scalar::new(0.0, 0.0, 255.0, 0.0)
+        } else {
+            Scalar::new(0.0, 200.0, 0.0, 0.0)
+        };
         let rect = Rect::new(b.x1 as i32, b.y1 as i32, b.width() as i32, b.height() as i32);
         imgproc::rectangle(frame, rect, colour, 2, imgproc::LINE_8, 0)?;
         for [x, y] in f.face.landmarks {
-            imgproc::circle(frame, Point::new(x as i32, y as i32), 2, Scalar::new(255.0, 128.0, 0.0, 0.0), -1, imgproc::LINE_8, 0)?;
+            imgproc::circle(
+                frame,
+                Point::new(x as i32, y as i32),
+                2,
+                Scalar::new(255.0, 128.0, 0.0, 0.0),
+                -1,
+                imgproc::LINE_8,
+                0,
+            )?;
         }
         let mut label = format!("#{} {:.0}px q{:.2}", i + 1, f.quality.size_px, f.quality.score);
         if let Some(l) = f.liveness {
@@ -182,7 +228,17 @@ fn annotate(frame: &mut Mat, faces: &[AnalyzedFace], names: &[Option<(String, f3
             label = format!("{n} {label}");
         }
         let org = Point::new(b.x1 as i32, (b.y1 as i32 - 6).max(12));
-        imgproc::put_text(frame, &label, org, imgproc::FONT_HERSHEY_SIMPLEX, 0.5, colour, 1, imgproc::LINE_AA, false)?;
+        imgproc::put_text(
+            frame,
+            &label,
+            org,
+            imgproc::FONT_HERSHEY_SIMPLEX,
+            0.5,
+            colour,
+            1,
+            imgproc::LINE_AA,
+            false,
+        )?;
     }
     Ok(())
 }

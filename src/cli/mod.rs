@@ -51,6 +51,9 @@ pub struct ModelArgs {
     /// Recognizer model (overrides the config), e.g. `sface-2021dec` or `arcface-w600k-mbf`.
     #[arg(long)]
     pub recognizer: Option<String>,
+    /// Skip passive anti-spoofing (overrides [models] antispoof).
+    #[arg(long)]
+    pub no_antispoof: bool,
 }
 
 impl ModelArgs {
@@ -60,6 +63,9 @@ impl ModelArgs {
         }
         if let Some(r) = &self.recognizer {
             config.models.recognizer = r.clone();
+        }
+        if self.no_antispoof {
+            config.models.antispoof.clear();
         }
     }
 }
@@ -77,7 +83,9 @@ pub enum CliError {
     #[error(transparent)]
     Image(#[from] ImageError),
     /// A photo with no face where one was needed.
-    #[error("no face found in {0} (faces must be at least [detect] min_face_px pixels and clear the detector's score threshold)")]
+    #[error(
+        "no face found in {0} (faces must be at least [detect] min_face_px pixels and clear the detector's score threshold)"
+    )]
     NoFace(PathBuf),
     /// Writing output failed.
     #[error("cannot write {path}: {reason}")]
@@ -99,7 +107,10 @@ fn init_logging(filter: &str) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"))
         // ONNX Runtime warns about harmless graph details of the shipped models.
         .add_directive("ort=error".parse().unwrap_or_default());
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 /// Parses the command line, runs the command, and turns errors into a message and exit code.

@@ -60,7 +60,12 @@ impl BBox {
     }
 
     fn scaled(&self, k: f32) -> BBox {
-        BBox { x1: self.x1 * k, y1: self.y1 * k, x2: self.x2 * k, y2: self.y2 * k }
+        BBox {
+            x1: self.x1 * k,
+            y1: self.y1 * k,
+            x2: self.x2 * k,
+            y2: self.y2 * k,
+        }
     }
 }
 
@@ -116,10 +121,16 @@ impl Detector {
     /// Wraps a loaded detector model with its decoding settings.
     pub fn new(model: OnnxModel, settings: &DetectSettings) -> Result<Detector, ModelError> {
         let spec = model.spec().clone();
-        let bad = |reason: String| ModelError::BadDescription { name: spec.name.clone(), reason };
-        let d = spec.detector.clone().ok_or_else(|| bad("a detector needs a `detector` table".into()))?;
+        let bad = |reason: String| ModelError::BadDescription {
+            name: spec.name.clone(),
+            reason,
+        };
+        let d = spec
+            .detector
+            .clone()
+            .ok_or_else(|| bad("a detector needs a `detector` table".into()))?;
         let max_stride = d.strides.iter().copied().max().unwrap_or(1);
-        if spec.input.width % max_stride != 0 || spec.input.height % max_stride != 0 {
+        if !spec.input.width.is_multiple_of(max_stride) || !spec.input.height.is_multiple_of(max_stride) {
             return Err(bad(format!(
                 "input {}x{} must be a multiple of the largest stride {max_stride}",
                 spec.input.width, spec.input.height
@@ -149,7 +160,10 @@ impl Detector {
 
     /// Letterboxes the frame into the model's input tensor.
     pub fn prepare(&self, frame: &Mat) -> Result<DetectorInput, ModelError> {
-        let cv = |source| ModelError::OpenCv { name: self.name().to_string(), source };
+        let cv = |source| ModelError::OpenCv {
+            name: self.name().to_string(),
+            source,
+        };
         let (resized, scale) = letterbox(frame, self.input.width, self.input.height).map_err(cv)?;
         let mut tensor = Array4::<f32>::zeros((1, 3, self.input.height as usize, self.input.width as usize));
         fill_chw(&resized, &self.input, tensor.index_axis_mut(Axis(0), 0)).map_err(cv)?;

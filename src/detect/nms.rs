@@ -23,7 +23,16 @@ mod tests {
     use crate::detect::BBox;
 
     fn face(x: f32, score: f32) -> Face {
-        Face { bbox: BBox { x1: x, y1: 0.0, x2: x + 10.0, y2: 10.0 }, score, landmarks: [[0.0; 2]; 5] }
+        Face {
+            bbox: BBox {
+                x1: x,
+                y1: 0.0,
+                x2: x + 10.0,
+                y2: 10.0,
+            },
+            score,
+            landmarks: [[0.0; 2]; 5],
+        }
     }
 
     #[test]

@@ -14,7 +14,10 @@ pub(super) fn decode(outputs: &[OutputTensor], grid: &Grid<'_>) -> Vec<Face> {
         let cols = grid.width / stride as usize;
         let rows = grid.height / stride as usize;
         let (scores, bbox, kps) = (&outputs[i].data, &outputs[i + n].data, &outputs[i + 2 * n].data);
-        let count = (rows * cols * grid.anchors).min(scores.len()).min(bbox.len() / 4).min(kps.len() / 10);
+        let count = (rows * cols * grid.anchors)
+            .min(scores.len())
+            .min(bbox.len() / 4)
+            .min(kps.len() / 10);
         for k in 0..count {
             let score = scores[k];
             if score < grid.threshold {
@@ -26,7 +29,12 @@ pub(super) fn decode(outputs: &[OutputTensor], grid: &Grid<'_>) -> Vec<Face> {
             let d = &bbox[k * 4..k * 4 + 4];
             let p = &kps[k * 10..k * 10 + 10];
             faces.push(Face {
-                bbox: BBox { x1: cx - d[0] * s, y1: cy - d[1] * s, x2: cx + d[2] * s, y2: cy + d[3] * s },
+                bbox: BBox {
+                    x1: cx - d[0] * s,
+                    y1: cy - d[1] * s,
+                    x2: cx + d[2] * s,
+                    y2: cy + d[3] * s,
+                },
                 score,
                 landmarks: std::array::from_fn(|j| [cx + p[2 * j] * s, cy + p[2 * j + 1] * s]),
             });

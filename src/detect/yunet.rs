@@ -15,7 +15,11 @@ pub(super) fn decode(outputs: &[OutputTensor], grid: &Grid<'_>) -> Vec<Face> {
         let rows = grid.height / stride as usize;
         let (cls, obj) = (&outputs[i].data, &outputs[i + n].data);
         let (bbox, kps) = (&outputs[i + 2 * n].data, &outputs[i + 3 * n].data);
-        let cells = (rows * cols).min(cls.len()).min(obj.len()).min(bbox.len() / 4).min(kps.len() / 10);
+        let cells = (rows * cols)
+            .min(cls.len())
+            .min(obj.len())
+            .min(bbox.len() / 4)
+            .min(kps.len() / 10);
         for idx in 0..cells {
             let score = (cls[idx].clamp(0.0, 1.0) * obj[idx].clamp(0.0, 1.0)).sqrt();
             if score < grid.threshold {
@@ -30,7 +34,12 @@ pub(super) fn decode(outputs: &[OutputTensor], grid: &Grid<'_>) -> Vec<Face> {
             let k = &kps[idx * 10..idx * 10 + 10];
             let landmarks = std::array::from_fn(|p| [(k[2 * p] + c) * s, (k[2 * p + 1] + r) * s]);
             faces.push(Face {
-                bbox: BBox { x1: cx - w / 2.0, y1: cy - h / 2.0, x2: cx + w / 2.0, y2: cy + h / 2.0 },
+                bbox: BBox {
+                    x1: cx - w / 2.0,
+                    y1: cy - h / 2.0,
+                    x2: cx + w / 2.0,
+                    y2: cy + h / 2.0,
+                },
                 score,
                 landmarks,
             });

@@ -176,19 +176,28 @@ impl ModelSpec {
         }
         match self.kind {
             ModelKind::Detector => {
-                let d = self.detector.as_ref().ok_or_else(|| bad("a detector needs a `detector` table"))?;
+                let d = self
+                    .detector
+                    .as_ref()
+                    .ok_or_else(|| bad("a detector needs a `detector` table"))?;
                 if d.strides.is_empty() || d.strides.contains(&0) || d.anchors == 0 {
                     return Err(bad("detector strides must be non-empty and positive, anchors positive"));
                 }
             }
             ModelKind::Recognizer => {
-                let r = self.recognizer.as_ref().ok_or_else(|| bad("a recognizer needs a `recognizer` table"))?;
+                let r = self
+                    .recognizer
+                    .as_ref()
+                    .ok_or_else(|| bad("a recognizer needs a `recognizer` table"))?;
                 if r.dim == 0 {
                     return Err(bad("recognizer dim must be positive"));
                 }
             }
             ModelKind::Antispoof => {
-                let a = self.antispoof.as_ref().ok_or_else(|| bad("an antispoof model needs an `antispoof` table"))?;
+                let a = self
+                    .antispoof
+                    .as_ref()
+                    .ok_or_else(|| bad("an antispoof model needs an `antispoof` table"))?;
                 if a.live_class >= a.classes || a.crop_scale <= 0.0 {
                     return Err(bad("antispoof live_class must be below classes, crop_scale positive"));
                 }
@@ -216,9 +225,11 @@ impl Catalogue {
     pub fn builtin() -> Self {
         // The manifest is part of the source tree and checked by a unit test, so a parse failure
         // here is a build defect, not bad input.
-        let manifest: Manifest = toml::from_str(BUILTIN_MANIFEST)
-            .unwrap_or_else(|e| panic!("models/manifest.toml is invalid: {e}"));
-        let mut catalogue = Catalogue { models: BTreeMap::new() };
+        let manifest: Manifest =
+            toml::from_str(BUILTIN_MANIFEST).unwrap_or_else(|e| panic!("models/manifest.toml is invalid: {e}"));
+        let mut catalogue = Catalogue {
+            models: BTreeMap::new(),
+        };
         for m in manifest.models {
             catalogue.models.insert(m.name.clone(), m);
         }
@@ -274,15 +285,27 @@ mod tests {
     fn wrong_kind_and_unknown_names_are_refused_with_the_name() {
         let c = Catalogue::builtin();
         let e = c.get("sface-2021dec", ModelKind::Detector, "detector").unwrap_err();
-        assert!(e.to_string().contains("sface-2021dec is a recognizer model") || e.to_string().contains("is a recognizer model"), "{e}");
+        assert!(
+            e.to_string().contains("sface-2021dec is a recognizer model")
+                || e.to_string().contains("is a recognizer model"),
+            "{e}"
+        );
         let e = c.get("nope", ModelKind::Detector, "detector").unwrap_err();
         assert!(e.to_string().contains("unknown model `nope`"), "{e}");
     }
 
     #[test]
     fn a_description_missing_its_kind_table_is_refused() {
-        let mut m = Catalogue::builtin().get("sface-2021dec", ModelKind::Recognizer, "r").unwrap().clone();
+        let mut m = Catalogue::builtin()
+            .get("sface-2021dec", ModelKind::Recognizer, "r")
+            .unwrap()
+            .clone();
         m.recognizer = None;
-        assert!(m.validate().unwrap_err().to_string().contains("needs a `recognizer` table"));
+        assert!(
+            m.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("needs a `recognizer` table")
+        );
     }
 }

@@ -23,7 +23,14 @@ pub fn letterbox(frame: &Mat, width: u32, height: u32) -> opencv::Result<(Mat, f
     };
     let scale = new_h as f64 / h;
     let mut resized = Mat::default();
-    imgproc::resize(frame, &mut resized, Size::new(new_w, new_h), 0.0, 0.0, imgproc::INTER_LINEAR)?;
+    imgproc::resize(
+        frame,
+        &mut resized,
+        Size::new(new_w, new_h),
+        0.0,
+        0.0,
+        imgproc::INTER_LINEAR,
+    )?;
     Ok((resized, scale as f32))
 }
 
@@ -51,7 +58,10 @@ pub fn fill_chw(image: &Mat, spec: &InputSpec, mut out: ArrayViewMut3<'_, f32>) 
     };
     let Some(planes) = out.as_slice_mut() else {
         // Views from `Array4::zeros(..).index_axis_mut(Axis(0), i)` are always contiguous.
-        return Err(opencv::Error::new(opencv::core::StsBadArg, "tensor slot is not contiguous"));
+        return Err(opencv::Error::new(
+            opencv::core::StsBadArg,
+            "tensor slot is not contiguous",
+        ));
     };
     let plane_len = out_h * out_w;
     let (p0, rest) = planes.split_at_mut(plane_len);
@@ -101,7 +111,13 @@ mod tests {
     fn fill_normalises_swaps_channels_and_pads() {
         // One pixel B=10, G=20, R=30 in a 2x2 slot.
         let px = Mat::new_rows_cols_with_default(1, 1, CV_8UC3, Scalar::new(10.0, 20.0, 30.0, 0.0)).unwrap();
-        let spec = InputSpec { width: 2, height: 2, channels: ChannelOrder::Rgb, mean: 10.0, std: 2.0 };
+        let spec = InputSpec {
+            width: 2,
+            height: 2,
+            channels: ChannelOrder::Rgb,
+            mean: 10.0,
+            std: 2.0,
+        };
         let mut t = Array3::<f32>::zeros((3, 2, 2));
         fill_chw(&px, &spec, t.view_mut()).unwrap();
         assert_eq!(t[[0, 0, 0]], 10.0); // R

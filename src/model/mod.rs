@@ -11,8 +11,7 @@ mod onnx;
 mod runtime;
 
 pub use catalogue::{
-    AntispoofSpec, Catalogue, ChannelOrder, DetectorSpec, InputSpec, ModelFamily, ModelKind,
-    ModelSpec, RecognizerSpec,
+    AntispoofSpec, Catalogue, ChannelOrder, DetectorSpec, InputSpec, ModelFamily, ModelKind, ModelSpec, RecognizerSpec,
 };
 pub use input::{fill_chw, letterbox};
 pub use onnx::{OnnxModel, OutputTensor};
@@ -42,7 +41,11 @@ pub enum ModelError {
     UnknownModel { name: String, known: String },
     /// A model is used for a job its description does not allow.
     #[error("model `{name}` is a {actual} model, but it is configured as the {wanted}")]
-    WrongKind { name: String, actual: String, wanted: &'static str },
+    WrongKind {
+        name: String,
+        actual: String,
+        wanted: &'static str,
+    },
     /// A description that cannot be right (zero sizes, missing section for its kind).
     #[error("the description of model `{name}` is invalid: {reason}")]
     BadDescription { name: String, reason: String },
@@ -54,10 +57,18 @@ pub enum ModelError {
     FileMissing { name: String, path: PathBuf },
     /// ONNX Runtime refused the file.
     #[error("ONNX Runtime could not load model `{name}` from {path}: {reason}")]
-    LoadFailed { name: String, path: PathBuf, reason: String },
+    LoadFailed {
+        name: String,
+        path: PathBuf,
+        reason: String,
+    },
     /// The file loads, but its inputs or outputs are not what its description says.
     #[error("model `{name}` ({path}) does not match its description: {mismatch}")]
-    Mismatch { name: String, path: PathBuf, mismatch: String },
+    Mismatch {
+        name: String,
+        path: PathBuf,
+        mismatch: String,
+    },
     /// Inference itself failed.
     #[error("running model `{name}` failed: {reason}")]
     Inference { name: String, reason: String },

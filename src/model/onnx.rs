@@ -30,7 +30,10 @@ pub struct OnnxModel {
 
 impl std::fmt::Debug for OnnxModel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OnnxModel").field("name", &self.spec.name).field("path", &self.path).finish()
+        f.debug_struct("OnnxModel")
+            .field("name", &self.spec.name)
+            .field("path", &self.path)
+            .finish()
     }
 }
 
@@ -50,9 +53,16 @@ impl OnnxModel {
     /// Loads `spec`'s file from `dir` and checks it against the description.
     pub fn load(runtime: &Runtime, spec: &ModelSpec, dir: &Path) -> Result<OnnxModel, ModelError> {
         spec.validate()?;
-        let path = if spec.file.is_absolute() { spec.file.clone() } else { dir.join(&spec.file) };
+        let path = if spec.file.is_absolute() {
+            spec.file.clone()
+        } else {
+            dir.join(&spec.file)
+        };
         if !path.is_file() {
-            return Err(ModelError::FileMissing { name: spec.name.clone(), path });
+            return Err(ModelError::FileMissing {
+                name: spec.name.clone(),
+                path,
+            });
         }
         let failed = |reason: String| ModelError::LoadFailed {
             name: spec.name.clone(),
@@ -77,7 +87,11 @@ impl OnnxModel {
     }
 
     fn mismatch(&self, what: String) -> ModelError {
-        ModelError::Mismatch { name: self.spec.name.clone(), path: self.path.clone(), mismatch: what }
+        ModelError::Mismatch {
+            name: self.spec.name.clone(),
+            path: self.path.clone(),
+            mismatch: what,
+        }
     }
 
     /// Refuses a file whose inputs or outputs contradict the description.
@@ -85,7 +99,11 @@ impl OnnxModel {
         let spec = self.spec.clone();
         let inputs = self.session.inputs();
         if inputs.len() != 1 {
-            return Err(self.mismatch(format!("it has {} inputs, a {} model has exactly 1", inputs.len(), spec.kind)));
+            return Err(self.mismatch(format!(
+                "it has {} inputs, a {} model has exactly 1",
+                inputs.len(),
+                spec.kind
+            )));
         }
         let input_name = inputs[0].name().to_string();
         let Some((ty, shape)) = dims(inputs[0].dtype()) else {
@@ -95,7 +113,9 @@ impl OnnxModel {
             return Err(self.mismatch(format!("input `{input_name}` is {ty:?}, expected float32")));
         }
         if shape.len() != 4 || !fits(shape[1], 3) {
-            return Err(self.mismatch(format!("input `{input_name}` has shape {shape:?}, expected [N, 3, H, W]")));
+            return Err(self.mismatch(format!(
+                "input `{input_name}` has shape {shape:?}, expected [N, 3, H, W]"
+            )));
         }
         let (w, h) = (spec.input.width as usize, spec.input.height as usize);
         if !fits(shape[2], h) || !fits(shape[3], w) {
@@ -111,7 +131,12 @@ impl OnnxModel {
             .session
             .outputs()
             .iter()
-            .map(|o| (o.name().to_string(), dims(o.dtype()).map(|(_, s)| s).unwrap_or_default()))
+            .map(|o| {
+                (
+                    o.name().to_string(),
+                    dims(o.dtype()).map(|(_, s)| s).unwrap_or_default(),
+                )
+            })
             .collect();
         let last = |i: usize| outputs[i].1.last().copied().unwrap_or(-1);
         match spec.kind {
@@ -179,7 +204,10 @@ impl OnnxModel {
     /// Runs the model on one NCHW batch and copies every output out.
     pub fn run(&mut self, input: ArrayView4<'_, f32>) -> Result<Vec<OutputTensor>, ModelError> {
         let name = &self.spec.name;
-        let fail = |e: ort::Error| ModelError::Inference { name: name.clone(), reason: e.to_string() };
+        let fail = |e: ort::Error| ModelError::Inference {
+            name: name.clone(),
+            reason: e.to_string(),
+        };
         let tensor = TensorRef::from_array_view(input).map_err(fail)?;
         let outputs = self
             .session

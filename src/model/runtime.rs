@@ -30,7 +30,10 @@ impl RuntimeSettings {
         }
         match std::env::var_os("ORT_DYLIB_PATH") {
             Some(p) if !p.is_empty() => (PathBuf::from(p), "from ORT_DYLIB_PATH"),
-            _ => (PathBuf::from(DEFAULT_ORT_LIBRARY), "the default place scripts/setup.sh uses"),
+            _ => (
+                PathBuf::from(DEFAULT_ORT_LIBRARY),
+                "the default place scripts/setup.sh uses",
+            ),
         }
     }
 }
@@ -65,7 +68,10 @@ impl Runtime {
         if !path.is_file() {
             return Err(ModelError::RuntimeMissing { path, origin });
         }
-        let unusable = |reason: String| ModelError::RuntimeUnusable { path: path.clone(), reason };
+        let unusable = |reason: String| ModelError::RuntimeUnusable {
+            path: path.clone(),
+            reason,
+        };
         let builder = ort::init_from(&path).map_err(|e| unusable(e.to_string()))?;
         let threads = settings
             .threads
@@ -82,7 +88,10 @@ impl Runtime {
             .build()
             .map_err(|e| unusable(e.to_string()))?;
         tracing::debug!(library = %path.display(), threads, "ONNX Runtime loaded");
-        let rt = Runtime { env: Arc::new(env), library: path };
+        let rt = Runtime {
+            env: Arc::new(env),
+            library: path,
+        };
         *slot = Some(rt.clone());
         Ok(rt)
     }

@@ -45,9 +45,10 @@ pub fn pipeline(detector: &str, recognizer: &str) -> FacePipeline {
 
 /// All faces in a photo.
 pub fn analyze(p: &mut FacePipeline, photo: &Path) -> Vec<AnalyzedFace> {
-    let frame = rollcall::image::load(photo, rollcall::image::DEFAULT_MAX_PIXELS)
-        .unwrap_or_else(|e| panic!("{e}"));
-    p.analyze(&frame).unwrap_or_else(|e| panic!("{}: {e}", photo.display())).faces
+    let frame = rollcall::image::load(photo, rollcall::image::DEFAULT_MAX_PIXELS).unwrap_or_else(|e| panic!("{e}"));
+    p.analyze(&frame)
+        .unwrap_or_else(|e| panic!("{}: {e}", photo.display()))
+        .faces
 }
 
 /// Every .jpg/.png under `dir`, sorted.

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs what rollcall needs on Debian 12 (or Ubuntu), idempotently, saying what it does:
+# apt packages, a Rust toolchain, ONNX Runtime (from the PyPI onnxruntime wheel) and the models
+# (from their PyPI wheels, or ../shared/models), each model checked against its sha256.
+#
+#   scripts/setup.sh                 what the daemon needs
+#   scripts/setup.sh --test-extras   also what the tests need
+set -euo pipefail
+cd "$(dirname "$0")/.."
+say() { echo "[setup] $*"; }
+
+sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# Build: a C toolchain, pkg-config, libclang (the opencv crate generates its bindings with it) and
+# OpenCV's headers. Fetching: python3 with pip.
+packages=(build-essential pkg-config clang libclang-dev libopencv-dev python3 ca-certificates)
+python3 -m pip --version >/dev/null 2>&1 || packages+=(python3-pip)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    say "installing apt packages: ${missing[*]}"
+    sudo_if_needed apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+    say "apt packages present"
+fi
+
+# Rust: ort 2.0.0-rc.15 needs rustc 1.92 or newer; Debian's rustc is older, so use rustup.
+export PATH="$HOME/.cargo/bin:$PATH"
+if ! command -v cargo >/dev/null 2>&1; then
+    say "installing Rust (rustup, stable)"
+    command -v curl >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq curl >/dev/null
+    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal -c rustfmt,clippy >/dev/null
+fi
+rust_minor=$(rustc --version | sed -E 's/^rustc 1\.([0-9]+).*/\1/')
+if [ "$rust_minor" -lt 92 ]; then
+    say "rustc $(rustc --version) is older than 1.92; updating with rustup"
+    rustup update stable >/dev/null
+fi
+say "$(cargo --version)"
+
+# ONNX Runtime and the models.
+python3 scripts/fetch_models.py "$@"

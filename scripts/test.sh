@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Every check, from a fresh machine: install what is missing, then formatting, lints and all tests
+# (real models, real photos; ../shared beside the repo).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh --test-extras
+export PATH="$HOME/.cargo/bin:$PATH"
+echo "[test] cargo fmt --check"
+cargo fmt --check
+echo "[test] cargo clippy --all-targets -- -D warnings"
+cargo clippy --quiet --all-targets -- -D warnings
+echo "[test] cargo test"
+cargo test --all-targets
