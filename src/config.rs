@@ -266,6 +266,14 @@ mod tests {
     }
 
     #[test]
+    fn the_example_config_in_the_repo_parses() {
+        let text = include_str!("../config/rollcall.toml");
+        let c = Config::parse(text, Path::new("config/rollcall.toml")).unwrap();
+        assert_eq!(c.liveness.threshold, crate::liveness::DEFAULT_THRESHOLD);
+        assert_eq!(c.models.dir, PathBuf::from("config/../models"));
+    }
+
+    #[test]
     fn unknown_keys_and_bad_values_are_reported_with_where_they_are() {
         let e = Config::parse("[detect]\nscore_treshold = 0.5\n", Path::new("a.toml")).unwrap_err();
         let msg = e.to_string();
