@@ -30,21 +30,27 @@ pub enum CompareError {
 }
 
 impl Embedding {
-    /// Cosine similarity (a dot product: both are unit length), refusing cross-model comparisons.
-    pub fn similarity(&self, other: &Embedding) -> Result<f32, CompareError> {
-        if self.recognizer != other.recognizer {
+    /// Checks that this embedding can be compared with vectors of `recognizer` and length `dim`.
+    pub fn check_compatible(&self, recognizer: &str, dim: usize) -> Result<(), CompareError> {
+        if *self.recognizer != *recognizer {
             return Err(CompareError::DifferentRecognizers(
                 self.recognizer.to_string(),
-                other.recognizer.to_string(),
+                recognizer.to_string(),
             ));
         }
-        if self.vector.len() != other.vector.len() {
+        if self.vector.len() != dim {
             return Err(CompareError::DifferentLengths {
-                recognizer: self.recognizer.to_string(),
+                recognizer: recognizer.to_string(),
                 a: self.vector.len(),
-                b: other.vector.len(),
+                b: dim,
             });
         }
+        Ok(())
+    }
+
+    /// Cosine similarity (a dot product: both are unit length), refusing cross-model comparisons.
+    pub fn similarity(&self, other: &Embedding) -> Result<f32, CompareError> {
+        self.check_compatible(&other.recognizer, other.vector.len())?;
         Ok(self.vector.iter().zip(&other.vector).map(|(a, b)| a * b).sum())
     }
 }

@@ -83,21 +83,7 @@ impl Gallery {
 
     /// Adds one template for `person`, refusing other recognizers, other lengths and non-finite values.
     pub fn add(&mut self, person: &str, template: &Embedding) -> Result<(), GalleryError> {
-        if template.recognizer != self.recognizer {
-            return Err(CompareError::DifferentRecognizers(
-                template.recognizer.to_string(),
-                self.recognizer.to_string(),
-            )
-            .into());
-        }
-        if template.vector.len() != self.templates.ncols() {
-            return Err(CompareError::DifferentLengths {
-                recognizer: self.recognizer.to_string(),
-                a: template.vector.len(),
-                b: self.templates.ncols(),
-            }
-            .into());
-        }
+        template.check_compatible(&self.recognizer, self.templates.ncols())?;
         if template.vector.iter().any(|v| !v.is_finite()) {
             return Err(GalleryError::NonFinite(person.to_string()));
         }
@@ -117,19 +103,7 @@ impl Gallery {
 
     /// The best two people for `probe` (each person scored by their best template).
     pub fn search(&self, probe: &Embedding) -> Result<Candidates, CompareError> {
-        if probe.recognizer != self.recognizer {
-            return Err(CompareError::DifferentRecognizers(
-                probe.recognizer.to_string(),
-                self.recognizer.to_string(),
-            ));
-        }
-        if probe.vector.len() != self.templates.ncols() {
-            return Err(CompareError::DifferentLengths {
-                recognizer: self.recognizer.to_string(),
-                a: probe.vector.len(),
-                b: self.templates.ncols(),
-            });
-        }
+        probe.check_compatible(&self.recognizer, self.templates.ncols())?;
         let sims: Array1<f32> = self.templates.dot(&ArrayView1::from(&probe.vector));
         let mut per_person = vec![f32::NEG_INFINITY; self.people.len()];
         for (&owner, &s) in self.owner.iter().zip(sims.iter()) {
