@@ -7,6 +7,7 @@
 //!
 //! In the order data flows:
 //!
+//! - [`capture`]: cameras (RTSP, V4L2, files) into newest-only BGR frames, reconnecting for ever.
 //! - [`image`]: photos from disk into BGR frames, with size limits.
 //! - [`model`]: model descriptions (data, not code), the ONNX Runtime, checked sessions.
 //! - [`detect`]: face boxes and 5 landmarks (YuNet or SCRFD), NMS, mapped to frame pixels.
@@ -22,6 +23,7 @@
 
 pub mod align;
 pub mod bench;
+pub mod capture;
 pub mod cli;
 pub mod config;
 pub mod detect;

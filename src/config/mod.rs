@@ -3,9 +3,13 @@
 //! Relative paths in a file are taken relative to that file's directory, so a config can name
 //! `../models` and work wherever it is started from.
 
+mod camera;
+
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+
+pub use camera::{CameraConfig, Decode, PixelFormat, SourceKind, Transport};
 
 use crate::image::DEFAULT_MAX_PIXELS;
 use crate::model::{ModelSpec, RuntimeSettings};
@@ -27,6 +31,23 @@ pub enum ConfigError {
         key: &'static str,
         problem: String,
     },
+    /// A camera entry is incomplete or contradictory.
+    #[error("config {path}: camera `{id}`: {problem}")]
+    Camera { path: PathBuf, id: String, problem: String },
+}
+
+/// `url` with any user name and password replaced by `***`, for logs and messages.
+pub fn redact_url(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            match authority.rsplit_once('@') {
+                Some((_, host)) => format!("{scheme}://***@{host}{path}"),
+                None => url.to_string(),
+            }
+        }
+        None => url.to_string(),
+    }
 }
 
 /// ONNX Runtime: where the library is and how many threads it may use.
@@ -150,6 +171,8 @@ pub struct Config {
     pub liveness: LivenessConfig,
     /// Photo limits.
     pub images: ImagesConfig,
+    /// Cameras.
+    pub cameras: Vec<CameraConfig>,
 }
 
 fn in_unit_range(v: f32) -> bool {
@@ -187,6 +210,19 @@ impl Config {
         fix(&mut self.models.dir);
         if let Some(p) = self.runtime.onnxruntime.as_mut() {
             fix(p);
+        }
+        for cam in &mut self.cameras {
+            if let Some(p) = cam.password_file.as_mut() {
+                fix(p);
+            }
+            // A plain path in `uri` is a file relative to the config, like every other path.
+            if let Some(u) = cam.uri.as_mut()
+                && !u.contains("://")
+            {
+                let mut p = PathBuf::from(&*u);
+                fix(&mut p);
+                *u = p.to_string_lossy().into_owned();
+            }
         }
     }
 
@@ -241,6 +277,21 @@ impl Config {
         if self.images.max_pixels == 0 {
             return Err(bad("images", "max_pixels", "must be positive"));
         }
+        let mut seen = std::collections::HashSet::new();
+        for cam in &self.cameras {
+            cam.check().map_err(|problem| ConfigError::Camera {
+                path: path.to_path_buf(),
+                id: cam.id.clone(),
+                problem,
+            })?;
+            if !seen.insert(cam.id.as_str()) {
+                return Err(ConfigError::Camera {
+                    path: path.to_path_buf(),
+                    id: cam.id.clone(),
+                    problem: "another camera has the same id; ids must be unique".into(),
+                });
+            }
+        }
         Ok(())
     }
 
@@ -263,6 +314,38 @@ mod tests {
         let c = Config::parse("", Path::new("/etc/rollcall/rollcall.toml")).unwrap();
         assert_eq!(c.models.detector, "yunet-2023mar");
         assert_eq!(c.models.dir, PathBuf::from("/etc/rollcall/models"));
+    }
+
+    #[test]
+    fn credentials_never_survive_redaction() {
+        assert_eq!(
+            redact_url("rtsp://admin:s3cret@10.0.0.5:554/s1"),
+            "rtsp://***@10.0.0.5:554/s1"
+        );
+        assert_eq!(redact_url("rtsp://10.0.0.5/s1"), "rtsp://10.0.0.5/s1");
+    }
+
+    #[test]
+    fn cameras_are_checked_by_kind_and_named_in_errors() {
+        let e = Config::parse("[[cameras]]\nid = \"front\"\nkind = \"rtsp\"\n", Path::new("c.toml")).unwrap_err();
+        assert!(
+            e.to_string().contains("camera `front`: a rtsp camera needs `url`"),
+            "{e}"
+        );
+        let e = Config::parse("[[cameras]]\nid = \"x\"\nkind = \"webcam\"\n", Path::new("c.toml")).unwrap_err();
+        assert!(e.to_string().contains("unknown variant `webcam`"), "{e}");
+        let two = "[[cameras]]\nid = \"a\"\nkind = \"v4l2\"\ndevice = \"/dev/video0\"\n";
+        let e = Config::parse(&format!("{two}{two}"), Path::new("c.toml")).unwrap_err();
+        assert!(e.to_string().contains("same id"), "{e}");
+        let e = Config::parse(
+            "[[cameras]]\nid = \"u\"\nkind = \"rtsp\"\nurl = \"http://a:b@cam/x\"\n",
+            Path::new("c.toml"),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("***@cam") && !e.to_string().contains("a:b"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -1,0 +1,253 @@
+//! `[[cameras]]`: where each camera's frames come from and how they are paced.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// How a camera is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    /// An IP camera over RTSP (`url`).
+    Rtsp,
+    /// A USB/V4L2 camera (`device`).
+    V4l2,
+    /// A file or any URI GStreamer can open (`uri`); for demos and tests.
+    Uri,
+    /// An expert's GStreamer description producing raw video (`pipeline`).
+    Pipeline,
+}
+
+/// RTSP lower transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// Interleaved in the RTSP TCP connection: survives NAT and lossy Wi-Fi best.
+    #[default]
+    Tcp,
+    /// RTP over UDP.
+    Udp,
+    /// Let the camera and rtspsrc negotiate (UDP first, then TCP).
+    Auto,
+}
+
+/// Decoder choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Decode {
+    /// A hardware decoder when one is installed (nvv4l2decoder, va*, vaapi*), else software.
+    #[default]
+    Auto,
+    /// Software decoders only.
+    Software,
+}
+
+/// Pixel order of the frames handed to analysis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PixelFormat {
+    /// OpenCV's order, what the face pipeline takes.
+    #[default]
+    Bgr,
+    /// Red, green, blue.
+    Rgb,
+}
+
+/// One camera.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CameraConfig {
+    /// Unique id, used in logs, status and events.
+    pub id: String,
+    /// Room the camera watches (several cameras may share one).
+    #[serde(default)]
+    pub room: Option<String>,
+    /// How the camera is reached.
+    pub kind: SourceKind,
+
+    /// RTSP URL (credentials in it are moved out of it and never logged).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// RTSP user name.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// File holding the RTSP password (e.g. a systemd credential).
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// Environment variable holding the RTSP password.
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// RTSP transport.
+    #[serde(default)]
+    pub transport: Transport,
+    /// RTSP jitter-buffer latency, milliseconds.
+    #[serde(default = "default_latency_ms")]
+    pub latency_ms: u32,
+
+    /// V4L2 device: `/dev/video0` or, better, a stable `/dev/v4l/by-id/...` path.
+    #[serde(default)]
+    pub device: Option<PathBuf>,
+    /// Requested capture width (V4L2).
+    #[serde(default)]
+    pub width: Option<u32>,
+    /// Requested capture height (V4L2).
+    #[serde(default)]
+    pub height: Option<u32>,
+    /// Requested capture frame rate (V4L2).
+    #[serde(default)]
+    pub fps: Option<u32>,
+
+    /// File path or URI (`file:///...`, `http://...`).
+    #[serde(default)]
+    pub uri: Option<String>,
+    /// Start a file again from the beginning when it ends.
+    #[serde(default, rename = "loop")]
+    pub looping: bool,
+
+    /// Expert GStreamer description ending in raw video; rollcall appends pacing, scaling and
+    /// its sink.
+    #[serde(default)]
+    pub pipeline: Option<String>,
+
+    /// Decoder choice.
+    #[serde(default)]
+    pub decode: Decode,
+    /// Frames per second taken for analysis.
+    #[serde(default = "default_analysis_fps")]
+    pub analysis_fps: f64,
+    /// Width frames are scaled to for analysis (height keeps the aspect ratio).
+    #[serde(default = "default_analysis_width")]
+    pub analysis_width: u32,
+    /// Pixel order handed to analysis.
+    #[serde(default)]
+    pub format: PixelFormat,
+    /// Rebuild the pipeline when no frame has arrived for this many seconds.
+    #[serde(default = "default_stall_timeout_s")]
+    pub stall_timeout_s: f64,
+    /// First reconnect delay, seconds; doubles per failure.
+    #[serde(default = "default_backoff_initial_s")]
+    pub backoff_initial_s: f64,
+    /// Longest reconnect delay, seconds.
+    #[serde(default = "default_backoff_max_s")]
+    pub backoff_max_s: f64,
+}
+
+fn default_latency_ms() -> u32 {
+    200
+}
+fn default_analysis_fps() -> f64 {
+    5.0
+}
+fn default_analysis_width() -> u32 {
+    1280
+}
+fn default_stall_timeout_s() -> f64 {
+    10.0
+}
+fn default_backoff_initial_s() -> f64 {
+    1.0
+}
+fn default_backoff_max_s() -> f64 {
+    30.0
+}
+
+impl CameraConfig {
+    /// A camera of `kind` with every other setting at its default.
+    pub fn new(id: &str, kind: SourceKind) -> CameraConfig {
+        CameraConfig {
+            id: id.to_string(),
+            room: None,
+            kind,
+            url: None,
+            username: None,
+            password_file: None,
+            password_env: None,
+            transport: Transport::default(),
+            latency_ms: default_latency_ms(),
+            device: None,
+            width: None,
+            height: None,
+            fps: None,
+            uri: None,
+            looping: false,
+            pipeline: None,
+            decode: Decode::default(),
+            analysis_fps: default_analysis_fps(),
+            analysis_width: default_analysis_width(),
+            format: PixelFormat::default(),
+            stall_timeout_s: default_stall_timeout_s(),
+            backoff_initial_s: default_backoff_initial_s(),
+            backoff_max_s: default_backoff_max_s(),
+        }
+    }
+
+    /// Stall watchdog timeout.
+    pub fn stall_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.stall_timeout_s)
+    }
+
+    /// Checks the settings this kind of source needs; the message names the key and the fix.
+    pub fn check(&self) -> Result<(), String> {
+        let kind = format!("{:?}", self.kind).to_lowercase();
+        let need = |present: bool, key: &str, example: &str| -> Result<(), String> {
+            if present {
+                Ok(())
+            } else {
+                Err(format!("a {kind} camera needs `{key}` (for example {example})"))
+            }
+        };
+        if self.id.trim().is_empty() {
+            return Err("`id` must not be empty".into());
+        }
+        match self.kind {
+            SourceKind::Rtsp => {
+                need(self.url.is_some(), "url", "url = \"rtsp://192.168.1.20:554/stream1\"")?;
+                let url = self.url.as_deref().unwrap_or_default();
+                if !(url.starts_with("rtsp://") || url.starts_with("rtsps://")) {
+                    return Err(format!(
+                        "`url` must start with rtsp:// or rtsps://, got {:?}",
+                        super::redact_url(url)
+                    ));
+                }
+            }
+            SourceKind::V4l2 => need(
+                self.device.is_some(),
+                "device",
+                "device = \"/dev/v4l/by-id/usb-...-video-index0\"",
+            )?,
+            SourceKind::Uri => {
+                need(self.uri.is_some(), "uri", "uri = \"file:///srv/demo/classroom.mp4\"")?;
+            }
+            SourceKind::Pipeline => need(
+                self.pipeline.is_some(),
+                "pipeline",
+                "pipeline = \"videotestsrc is-live=true\"",
+            )?,
+        }
+        if self.password_file.is_some() && self.password_env.is_some() {
+            return Err("give `password_file` or `password_env`, not both".into());
+        }
+        let positive = |v: f64, key: &str| {
+            if v.is_finite() && v > 0.0 {
+                Ok(())
+            } else {
+                Err(format!("`{key}` must be a positive number, got {v}"))
+            }
+        };
+        positive(self.analysis_fps, "analysis_fps")?;
+        positive(self.stall_timeout_s, "stall_timeout_s")?;
+        positive(self.backoff_initial_s, "backoff_initial_s")?;
+        positive(self.backoff_max_s, "backoff_max_s")?;
+        if self.backoff_max_s < self.backoff_initial_s {
+            return Err("`backoff_max_s` must not be below `backoff_initial_s`".into());
+        }
+        if self.analysis_width < 64 {
+            return Err(format!(
+                "`analysis_width` {} is too small (use at least 64; faces need pixels)",
+                self.analysis_width
+            ));
+        }
+        Ok(())
+    }
+}
