@@ -73,6 +73,8 @@ struct Slot {
     last_arrival: Option<Instant>,
     /// When analysis last took a frame (paces it to `analysis_fps`).
     last_taken: Option<Instant>,
+    /// When the current pipeline was started: the first arrival after it means "streaming".
+    connection_started: Instant,
 }
 
 /// What the supervisor thread, the appsink callback and the handle share.
@@ -168,6 +170,7 @@ impl Camera {
                 seq: 0,
                 last_arrival: None,
                 last_taken: None,
+                connection_started: Instant::now(),
             }),
             frame_ready: Condvar::new(),
             status: Mutex::new(CameraStatus {
@@ -400,24 +403,31 @@ fn build(shared: &Arc<Shared>, cam: &CameraConfig, spec: &PipelineSpec) -> Resul
                 };
                 if let Some(mut frame) = frame_from_sample(&shared, sink, &sample) {
                     let now = Instant::now();
+                    let mut slot = lock(&shared.slot);
+                    slot.seq += 1;
+                    frame.seq = slot.seq;
+                    let replaced = slot.frame.replace(frame).is_some();
+                    let first = slot.last_arrival.is_none_or(|t| t < slot.connection_started);
+                    let connected_for = now.duration_since(slot.connection_started);
+                    slot.last_arrival = Some(now);
+                    drop(slot);
+                    // State first, counters after: a reader never sees frames counted on a
+                    // connection that is not yet reported as streaming.
+                    if first {
+                        lock(&shared.status).time_to_first_frame = Some(connected_for);
+                        shared.set_state(CameraState::Streaming);
+                    }
+                    if replaced {
+                        shared.frames_dropped.fetch_add(1, Ordering::Relaxed);
+                    }
                     shared.frames_in.fetch_add(1, Ordering::Relaxed);
                     {
                         let mut arrivals = lock(&shared.arrivals);
                         arrivals.push_back(now);
-                        while arrivals.len() > 256
-                            || arrivals.front().is_some_and(|t| t.elapsed() > Duration::from_secs(5))
-                        {
+                        while arrivals.len() > 256 || arrivals.front().is_some_and(|t| t.elapsed() > Duration::from_secs(5)) {
                             arrivals.pop_front();
                         }
                     }
-                    let mut slot = lock(&shared.slot);
-                    slot.seq += 1;
-                    frame.seq = slot.seq;
-                    if slot.frame.replace(frame).is_some() {
-                        shared.frames_dropped.fetch_add(1, Ordering::Relaxed);
-                    }
-                    slot.last_arrival = Some(now);
-                    drop(slot);
                     shared.frame_ready.notify_all();
                 }
                 Ok(gst::FlowSuccess::Ok)
@@ -442,6 +452,7 @@ fn watch(
     backoff: &mut Backoff,
 ) -> Ended {
     let started = Instant::now();
+    lock(&shared.slot).connection_started = started;
     let Some(bus) = pipeline.bus() else {
         return Ended::Failed("pipeline has no bus".into());
     };
@@ -491,10 +502,10 @@ fn watch(
         match last {
             Some(t) => {
                 if !streaming {
+                    // The appsink callback already reported the state; a good connection
+                    // means the next failure retries quickly again.
                     streaming = true;
                     backoff.reset();
-                    lock(&shared.status).time_to_first_frame = Some(t.duration_since(started));
-                    shared.set_state(CameraState::Streaming);
                 }
                 if t.elapsed() > stall {
                     return Ended::Failed(format!("stalled: no frame for {:.1} s", stall.as_secs_f64()));

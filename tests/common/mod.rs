@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod rtsp;
+
 use rollcall::config::Config;
 use rollcall::pipeline::{AnalyzedFace, FacePipeline};
 

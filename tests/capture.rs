@@ -1,0 +1,247 @@
+//! Camera ingest against real streams: an RTSP server (gstreamer-rtsp-server, H.264 made from the
+//! shared photos) on 127.0.0.1, killed, frozen and restarted; files with and without looping; a
+//! USB camera that is not there. No mocks: real GStreamer pipelines, real decoders, real faces.
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use common::rtsp::{RtspServer, make_slides};
+use rollcall::capture::{Camera, CameraState, CameraStatus};
+use rollcall::config::{CameraConfig, SourceKind};
+
+#[test]
+fn rtsp_server_child() {
+    common::rtsp::child_main();
+}
+
+fn slides(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("rollcall-slides-{}-{name}", std::process::id()));
+    let photos = [
+        "ageitgey/group/two_people.jpg",
+        "insightface_t1_group.jpg",
+        "ageitgey/group/kit_with_rose.jpg",
+    ]
+    .map(common::face);
+    make_slides(&dir, &photos, 640, 480);
+    dir
+}
+
+fn rtsp_camera(id: &str, url: &str) -> CameraConfig {
+    let mut c = CameraConfig::new(id, SourceKind::Rtsp);
+    c.url = Some(url.to_string());
+    c.latency_ms = 50;
+    c.analysis_fps = 10.0;
+    c.analysis_width = 640;
+    c.stall_timeout_s = 3.0;
+    c.backoff_initial_s = 0.5;
+    c.backoff_max_s = 4.0;
+    c
+}
+
+/// Polls `cam` until `done` holds, failing with the last status after `limit`.
+fn wait_for(cam: &Camera, limit: Duration, what: &str, done: impl Fn(&CameraStatus) -> bool) -> Duration {
+    let start = Instant::now();
+    loop {
+        let s = cam.status();
+        if done(&s) {
+            return start.elapsed();
+        }
+        assert!(start.elapsed() < limit, "{what} not seen within {limit:?}; status: {s:#?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn states(s: &CameraStatus) -> Vec<CameraState> {
+    let mut v: Vec<CameraState> = s.history.iter().map(|h| h.0).collect();
+    v.dedup();
+    v
+}
+
+#[test]
+fn rtsp_frames_arrive_newest_only_and_hold_faces_the_detector_finds() {
+    let dir = slides("faces");
+    let server = RtspServer::start(&dir, 10);
+    let cam = Camera::start(rtsp_camera("front", &server.url())).unwrap();
+    let first = cam.next_frame(Duration::from_secs(20)).expect("no frame from the RTSP server");
+    assert_eq!(&*first.camera, "front");
+    let status = cam.status();
+    assert_eq!(status.state, CameraState::Streaming);
+    assert_eq!(status.frame_size, Some((640, 480)));
+    assert!(status.decoder.is_some(), "decoder not reported");
+    assert!(first.age() < Duration::from_secs(2), "frame already {:?} old", first.age());
+
+    let mut pipeline = common::pipeline("yunet-2023mar", "sface-2021dec");
+    let mut seen = 0;
+    for _ in 0..40 {
+        let frame = cam.next_frame(Duration::from_secs(5)).expect("stream stopped");
+        seen = seen.max(pipeline.analyze(&frame.image).unwrap().faces.len());
+        if seen >= 2 {
+            break;
+        }
+    }
+    assert!(seen >= 2, "the detector found at most {seen} faces in the streamed slides");
+
+    // A consumer that stops taking frames builds nothing up: the slot holds one frame and the
+    // rest are counted as dropped.
+    std::thread::sleep(Duration::from_secs(2));
+    let s = cam.status();
+    assert!(s.frames_dropped >= 5, "{s:#?}");
+    let newest = cam.next_frame(Duration::from_secs(1)).unwrap();
+    assert!(newest.age() < Duration::from_millis(700), "after a pause the frame handed over is {:?} old", newest.age());
+    cam.stop();
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn analysis_is_paced_to_analysis_fps() {
+    let dir = slides("pace");
+    let server = RtspServer::start(&dir, 25);
+    let mut cfg = rtsp_camera("paced", &server.url());
+    cfg.analysis_fps = 4.0;
+    let cam = Camera::start(cfg).unwrap();
+    cam.next_frame(Duration::from_secs(20)).expect("no frame");
+    let start = Instant::now();
+    let mut n = 0;
+    while start.elapsed() < Duration::from_secs(3) {
+        if cam.next_frame(Duration::from_secs(2)).is_some() {
+            n += 1;
+        }
+    }
+    assert!((10..=14).contains(&n), "took {n} frames in 3 s at analysis_fps 4");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_killed_server_is_reconnected_when_it_comes_back() {
+    let dir = slides("kill");
+    let mut server = RtspServer::start(&dir, 10);
+    let cam = Camera::start(rtsp_camera("killed", &server.url())).unwrap();
+    wait_for(&cam, Duration::from_secs(20), "streaming", |s| s.state == CameraState::Streaming);
+
+    server.kill();
+    wait_for(&cam, Duration::from_secs(6), "backing off after SIGKILL", |s| s.state == CameraState::BackingOff);
+    std::thread::sleep(Duration::from_secs(2));
+    let before = cam.status().frames_in;
+    server.restart();
+    let restarted = Instant::now();
+    wait_for(&cam, Duration::from_secs(4 + 5), "frames after the restart", |s| s.frames_in > before);
+    println!("frames resumed {:?} after the server came back", restarted.elapsed());
+    let s = cam.status();
+    let seq = states(&s);
+    let pos = |st| seq.iter().position(|x| *x == st);
+    let (first_stream, backoff) = (pos(CameraState::Streaming).unwrap(), pos(CameraState::BackingOff).unwrap());
+    assert!(first_stream < backoff, "{seq:?}");
+    assert_eq!(*seq.last().unwrap(), CameraState::Streaming, "{seq:?} {s:#?}");
+    assert!(s.reconnects >= 1 && s.last_error.is_some(), "{s:#?}");
+}
+
+#[test]
+fn a_frozen_server_trips_the_stall_watchdog_and_recovers_after_thaw() {
+    let dir = slides("freeze");
+    let server = RtspServer::start(&dir, 10);
+    let cam = Camera::start(rtsp_camera("frozen", &server.url())).unwrap();
+    wait_for(&cam, Duration::from_secs(20), "streaming", |s| s.state == CameraState::Streaming);
+
+    server.freeze();
+    // stall_timeout is 3 s: the watchdog must fire within 3 + 2 s.
+    let fired = wait_for(&cam, Duration::from_secs(5), "the stall watchdog", |s| s.state != CameraState::Streaming);
+    let s = cam.status();
+    println!("watchdog fired {fired:?} after SIGSTOP: {:?}", s.last_error);
+    assert!(s.last_error.as_deref().unwrap_or_default().contains("stalled"), "{s:#?}");
+
+    server.thaw();
+    let before = cam.status().frames_in;
+    wait_for(&cam, Duration::from_secs(20), "frames after SIGCONT", |s| s.frames_in > before);
+}
+
+#[test]
+fn a_dead_camera_never_disturbs_a_live_one() {
+    let dir = slides("two");
+    let server = RtspServer::start(&dir, 10);
+    let live = Camera::start(rtsp_camera("live", &server.url())).unwrap();
+    let dead_url = format!("rtsp://127.0.0.1:{}/cam", common::rtsp::free_port());
+    let dead = Camera::start(rtsp_camera("dead", &dead_url)).unwrap();
+    wait_for(&live, Duration::from_secs(20), "streaming", |s| s.state == CameraState::Streaming);
+    let mut last = live.status().frames_in;
+    for _ in 0..6 {
+        std::thread::sleep(Duration::from_secs(1));
+        let s = live.status();
+        assert_eq!(s.state, CameraState::Streaming, "{s:#?}");
+        assert!(s.frames_in > last, "live camera stopped while the dead one retried: {s:#?}");
+        last = s.frames_in;
+    }
+    let d = dead.status();
+    assert!(d.reconnects >= 2 && d.frames_in == 0, "{d:#?}");
+    assert!(d.last_error.is_some() && d.state != CameraState::Streaming, "{d:#?}");
+    assert_eq!(live.status().reconnects, 0);
+}
+
+/// A 2-second H.264 MP4 made from the slides (three slides, 10 fps, about 21 frames).
+fn short_clip(name: &str) -> PathBuf {
+    use gstreamer::prelude::*;
+    let dir = slides(name);
+    let out = dir.join("clip.mp4");
+    gstreamer::init().unwrap();
+    let p = gstreamer::parse::launch(&format!(
+        "multifilesrc location=\"{}/%03d.jpg\" caps=image/jpeg,framerate=1/1 stop-index=2 ! jpegdec ! videoconvert \
+         ! videorate ! video/x-raw,framerate=10/1,format=I420 ! x264enc speed-preset=ultrafast key-int-max=10 \
+         ! mp4mux ! filesink location=\"{}\"",
+        dir.display(),
+        out.display()
+    ))
+    .unwrap();
+    p.set_state(gstreamer::State::Playing).unwrap();
+    let bus = p.bus().unwrap();
+    let msg = bus
+        .timed_pop_filtered(gstreamer::ClockTime::from_seconds(60), &[gstreamer::MessageType::Eos, gstreamer::MessageType::Error])
+        .expect("encoding the clip timed out");
+    assert!(matches!(msg.view(), gstreamer::MessageView::Eos(_)), "{msg:?}");
+    p.set_state(gstreamer::State::Null).unwrap();
+    out
+}
+
+#[test]
+fn a_file_plays_in_real_time_and_loops_when_asked() {
+    let clip = short_clip("file");
+    let mut cfg = CameraConfig::new("file", SourceKind::Uri);
+    cfg.uri = Some(clip.to_string_lossy().into_owned());
+    cfg.analysis_fps = 10.0;
+    cfg.looping = true;
+    let looping = Camera::start(cfg.clone()).unwrap();
+    cfg.id = "once".into();
+    cfg.looping = false;
+    let once = Camera::start(cfg).unwrap();
+    wait_for(&looping, Duration::from_secs(20), "streaming", |s| s.state == CameraState::Streaming);
+    std::thread::sleep(Duration::from_secs(5));
+    let s = looping.status();
+    // 5 s of a 2 s clip: more than one and a half passes, without ever reconnecting.
+    assert!(s.frames_in >= 32, "{s:#?}");
+    assert_eq!(s.reconnects, 0, "{s:#?}");
+    assert_eq!(s.state, CameraState::Streaming);
+    let o = once.status();
+    assert!(o.reconnects >= 1, "{o:#?}");
+    assert!(o.last_error.as_deref().unwrap_or_default().contains("end of stream"), "{o:#?}");
+    let file_frame = looping.next_frame(Duration::from_secs(2)).unwrap();
+    use opencv::prelude::*;
+    assert_eq!((file_frame.image.cols(), file_frame.image.rows()), (640, 480));
+}
+
+#[test]
+fn a_missing_usb_camera_fails_cleanly_and_keeps_retrying() {
+    let mut cfg = CameraConfig::new("usb", SourceKind::V4l2);
+    cfg.device = Some("/dev/v4l/by-id/usb-not-plugged-in-video-index0".into());
+    cfg.width = Some(640);
+    cfg.height = Some(480);
+    cfg.fps = Some(15);
+    cfg.backoff_initial_s = 0.2;
+    cfg.backoff_max_s = 0.5;
+    let cam = Camera::start(cfg).unwrap();
+    wait_for(&cam, Duration::from_secs(10), "two retries", |s| s.reconnects >= 2);
+    let s = cam.status();
+    let err = s.last_error.clone().unwrap_or_default();
+    assert!(err.contains("usb-not-plugged-in") || err.to_lowercase().contains("device"), "{s:#?}");
+    assert_ne!(s.state, CameraState::Streaming);
+}
+
