@@ -48,7 +48,10 @@ fn wait_for(cam: &Camera, limit: Duration, what: &str, done: impl Fn(&CameraStat
         if done(&s) {
             return start.elapsed();
         }
-        assert!(start.elapsed() < limit, "{what} not seen within {limit:?}; status: {s:#?}");
+        assert!(
+            start.elapsed() < limit,
+            "{what} not seen within {limit:?}; status: {s:#?}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -64,13 +67,26 @@ fn rtsp_frames_arrive_newest_only_and_hold_faces_the_detector_finds() {
     let dir = slides("faces");
     let server = RtspServer::start(&dir, 10);
     let cam = Camera::start(rtsp_camera("front", &server.url())).unwrap();
-    let first = cam.next_frame(Duration::from_secs(20)).expect("no frame from the RTSP server");
+    let first = cam
+        .next_frame(Duration::from_secs(20))
+        .expect("no frame from the RTSP server");
     assert_eq!(&*first.camera, "front");
     let status = cam.status();
     assert_eq!(status.state, CameraState::Streaming);
     assert_eq!(status.frame_size, Some((640, 480)));
+    wait_for(&cam, Duration::from_secs(2), "the source description", |s| {
+        s.codec.is_some()
+    });
+    let status = cam.status();
+    assert_eq!(status.codec.as_deref(), Some("H.264"), "{status:#?}");
+    assert_eq!(status.source_size, Some((640, 480)));
+    assert_eq!(status.source_fps, Some(10.0));
     assert!(status.decoder.is_some(), "decoder not reported");
-    assert!(first.age() < Duration::from_secs(2), "frame already {:?} old", first.age());
+    assert!(
+        first.age() < Duration::from_secs(2),
+        "frame already {:?} old",
+        first.age()
+    );
 
     let mut pipeline = common::pipeline("yunet-2023mar", "sface-2021dec");
     let mut seen = 0;
@@ -81,7 +97,10 @@ fn rtsp_frames_arrive_newest_only_and_hold_faces_the_detector_finds() {
             break;
         }
     }
-    assert!(seen >= 2, "the detector found at most {seen} faces in the streamed slides");
+    assert!(
+        seen >= 2,
+        "the detector found at most {seen} faces in the streamed slides"
+    );
 
     // A consumer that stops taking frames builds nothing up: the slot holds one frame and the
     // rest are counted as dropped.
@@ -89,7 +108,11 @@ fn rtsp_frames_arrive_newest_only_and_hold_faces_the_detector_finds() {
     let s = cam.status();
     assert!(s.frames_dropped >= 5, "{s:#?}");
     let newest = cam.next_frame(Duration::from_secs(1)).unwrap();
-    assert!(newest.age() < Duration::from_millis(700), "after a pause the frame handed over is {:?} old", newest.age());
+    assert!(
+        newest.age() < Duration::from_millis(700),
+        "after a pause the frame handed over is {:?} old",
+        newest.age()
+    );
     cam.stop();
     std::fs::remove_dir_all(dir).unwrap();
 }
@@ -118,20 +141,29 @@ fn a_killed_server_is_reconnected_when_it_comes_back() {
     let dir = slides("kill");
     let mut server = RtspServer::start(&dir, 10);
     let cam = Camera::start(rtsp_camera("killed", &server.url())).unwrap();
-    wait_for(&cam, Duration::from_secs(20), "streaming", |s| s.state == CameraState::Streaming);
+    wait_for(&cam, Duration::from_secs(20), "streaming", |s| {
+        s.state == CameraState::Streaming
+    });
 
     server.kill();
-    wait_for(&cam, Duration::from_secs(6), "backing off after SIGKILL", |s| s.state == CameraState::BackingOff);
+    wait_for(&cam, Duration::from_secs(6), "backing off after SIGKILL", |s| {
+        s.state == CameraState::BackingOff
+    });
     std::thread::sleep(Duration::from_secs(2));
     let before = cam.status().frames_in;
     server.restart();
     let restarted = Instant::now();
-    wait_for(&cam, Duration::from_secs(4 + 5), "frames after the restart", |s| s.frames_in > before);
+    wait_for(&cam, Duration::from_secs(4 + 5), "frames after the restart", |s| {
+        s.frames_in > before
+    });
     println!("frames resumed {:?} after the server came back", restarted.elapsed());
     let s = cam.status();
     let seq = states(&s);
     let pos = |st| seq.iter().position(|x| *x == st);
-    let (first_stream, backoff) = (pos(CameraState::Streaming).unwrap(), pos(CameraState::BackingOff).unwrap());
+    let (first_stream, backoff) = (
+        pos(CameraState::Streaming).unwrap(),
+        pos(CameraState::BackingOff).unwrap(),
+    );
     assert!(first_stream < backoff, "{seq:?}");
     assert_eq!(*seq.last().unwrap(), CameraState::Streaming, "{seq:?} {s:#?}");
     assert!(s.reconnects >= 1 && s.last_error.is_some(), "{s:#?}");
@@ -142,18 +174,27 @@ fn a_frozen_server_trips_the_stall_watchdog_and_recovers_after_thaw() {
     let dir = slides("freeze");
     let server = RtspServer::start(&dir, 10);
     let cam = Camera::start(rtsp_camera("frozen", &server.url())).unwrap();
-    wait_for(&cam, Duration::from_secs(20), "streaming", |s| s.state == CameraState::Streaming);
+    wait_for(&cam, Duration::from_secs(20), "streaming", |s| {
+        s.state == CameraState::Streaming
+    });
 
     server.freeze();
     // stall_timeout is 3 s: the watchdog must fire within 3 + 2 s.
-    let fired = wait_for(&cam, Duration::from_secs(5), "the stall watchdog", |s| s.state != CameraState::Streaming);
+    let fired = wait_for(&cam, Duration::from_secs(5), "the stall watchdog", |s| {
+        s.state != CameraState::Streaming
+    });
     let s = cam.status();
     println!("watchdog fired {fired:?} after SIGSTOP: {:?}", s.last_error);
-    assert!(s.last_error.as_deref().unwrap_or_default().contains("stalled"), "{s:#?}");
+    assert!(
+        s.last_error.as_deref().unwrap_or_default().contains("stalled"),
+        "{s:#?}"
+    );
 
     server.thaw();
     let before = cam.status().frames_in;
-    wait_for(&cam, Duration::from_secs(20), "frames after SIGCONT", |s| s.frames_in > before);
+    wait_for(&cam, Duration::from_secs(20), "frames after SIGCONT", |s| {
+        s.frames_in > before
+    });
 }
 
 #[test]
@@ -163,13 +204,18 @@ fn a_dead_camera_never_disturbs_a_live_one() {
     let live = Camera::start(rtsp_camera("live", &server.url())).unwrap();
     let dead_url = format!("rtsp://127.0.0.1:{}/cam", common::rtsp::free_port());
     let dead = Camera::start(rtsp_camera("dead", &dead_url)).unwrap();
-    wait_for(&live, Duration::from_secs(20), "streaming", |s| s.state == CameraState::Streaming);
+    wait_for(&live, Duration::from_secs(20), "streaming", |s| {
+        s.state == CameraState::Streaming
+    });
     let mut last = live.status().frames_in;
     for _ in 0..6 {
         std::thread::sleep(Duration::from_secs(1));
         let s = live.status();
         assert_eq!(s.state, CameraState::Streaming, "{s:#?}");
-        assert!(s.frames_in > last, "live camera stopped while the dead one retried: {s:#?}");
+        assert!(
+            s.frames_in > last,
+            "live camera stopped while the dead one retried: {s:#?}"
+        );
         last = s.frames_in;
     }
     let d = dead.status();
@@ -195,7 +241,10 @@ fn short_clip(name: &str) -> PathBuf {
     p.set_state(gstreamer::State::Playing).unwrap();
     let bus = p.bus().unwrap();
     let msg = bus
-        .timed_pop_filtered(gstreamer::ClockTime::from_seconds(60), &[gstreamer::MessageType::Eos, gstreamer::MessageType::Error])
+        .timed_pop_filtered(
+            gstreamer::ClockTime::from_seconds(60),
+            &[gstreamer::MessageType::Eos, gstreamer::MessageType::Error],
+        )
         .expect("encoding the clip timed out");
     assert!(matches!(msg.view(), gstreamer::MessageView::Eos(_)), "{msg:?}");
     p.set_state(gstreamer::State::Null).unwrap();
@@ -213,7 +262,9 @@ fn a_file_plays_in_real_time_and_loops_when_asked() {
     cfg.id = "once".into();
     cfg.looping = false;
     let once = Camera::start(cfg).unwrap();
-    wait_for(&looping, Duration::from_secs(20), "streaming", |s| s.state == CameraState::Streaming);
+    wait_for(&looping, Duration::from_secs(20), "streaming", |s| {
+        s.state == CameraState::Streaming
+    });
     std::thread::sleep(Duration::from_secs(5));
     let s = looping.status();
     // 5 s of a 2 s clip: more than one and a half passes, without ever reconnecting.
@@ -222,7 +273,10 @@ fn a_file_plays_in_real_time_and_loops_when_asked() {
     assert_eq!(s.state, CameraState::Streaming);
     let o = once.status();
     assert!(o.reconnects >= 1, "{o:#?}");
-    assert!(o.last_error.as_deref().unwrap_or_default().contains("end of stream"), "{o:#?}");
+    assert!(
+        o.last_error.as_deref().unwrap_or_default().contains("end of stream"),
+        "{o:#?}"
+    );
     let file_frame = looping.next_frame(Duration::from_secs(2)).unwrap();
     use opencv::prelude::*;
     assert_eq!((file_frame.image.cols(), file_frame.image.rows()), (640, 480));
@@ -241,7 +295,100 @@ fn a_missing_usb_camera_fails_cleanly_and_keeps_retrying() {
     wait_for(&cam, Duration::from_secs(10), "two retries", |s| s.reconnects >= 2);
     let s = cam.status();
     let err = s.last_error.clone().unwrap_or_default();
-    assert!(err.contains("usb-not-plugged-in") || err.to_lowercase().contains("device"), "{s:#?}");
+    assert!(
+        err.contains("usb-not-plugged-in") || err.to_lowercase().contains("device"),
+        "{s:#?}"
+    );
     assert_ne!(s.state, CameraState::Streaming);
 }
 
+/// A config file with the given cameras, models and runtime from this checkout.
+fn config_file(dir: &std::path::Path, cameras: &str) -> PathBuf {
+    let root = common::root();
+    let text = format!(
+        "[runtime]\nonnxruntime = \"{}\"\n[models]\ndir = \"{}\"\n{cameras}",
+        root.join(rollcall::model::DEFAULT_ORT_LIBRARY).display(),
+        root.join("models").display()
+    );
+    let path = dir.join("rollcall.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn run_cli(args: &[&str]) -> (bool, String, String) {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_rollcall"))
+        .args(args)
+        .env_remove("ROLLCALL_CONFIG")
+        .output()
+        .unwrap();
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn probe_and_snapshot_tell_an_installer_what_a_camera_sees() {
+    let dir = slides("probe");
+    let server = RtspServer::start(&dir, 10);
+    let dead = format!("rtsp://user:hunter2@127.0.0.1:{}/cam", common::rtsp::free_port());
+    let cfg = config_file(
+        &dir,
+        &format!(
+            "[[cameras]]\nid = \"front\"\nkind = \"rtsp\"\nurl = \"{}\"\nanalysis_width = 640\n\
+             [[cameras]]\nid = \"back\"\nkind = \"rtsp\"\nurl = \"{dead}\"\n",
+            server.url()
+        ),
+    );
+    let cfg = cfg.to_string_lossy().into_owned();
+
+    let (ok, out, err) = run_cli(&["--config", &cfg, "cameras", "probe", "--timeout", "8"]);
+    assert!(!ok, "a dead camera must fail the probe: {out}{err}");
+    assert!(
+        out.contains("front") && out.contains("H.264 640x480 @ 10.0 fps, decoder"),
+        "{out}"
+    );
+    assert!(out.contains("first frame after"), "{out}");
+    assert!(out.contains("back") && out.contains("FAILED"), "{out}");
+    assert!(
+        !out.contains("hunter2") && !err.contains("hunter2"),
+        "password leaked: {out}{err}"
+    );
+    assert!(err.contains("no frames from: back"), "{err}");
+
+    let (ok, out, err) = run_cli(&[
+        "--config",
+        &cfg,
+        "cameras",
+        "probe",
+        "--camera",
+        "front",
+        "--timeout",
+        "8",
+    ]);
+    assert!(ok, "{out}{err}");
+
+    let (ok, _, err) = run_cli(&["--config", &cfg, "cameras", "probe", "--camera", "side"]);
+    assert!(
+        !ok && err.contains("no camera `side` in the config; cameras: front, back"),
+        "{err}"
+    );
+
+    let shot = dir.join("front.jpg");
+    let (ok, out, err) = run_cli(&[
+        "--config",
+        &cfg,
+        "snapshot",
+        "--camera",
+        "front",
+        "--annotate",
+        &shot.to_string_lossy(),
+    ]);
+    assert!(ok, "{out}{err}");
+    assert!(out.contains("camera front:") && out.contains(" px, quality "), "{out}");
+    let img = rollcall::image::load(&shot, u64::MAX).unwrap();
+    use opencv::prelude::*;
+    assert_eq!((img.cols(), img.rows()), (640, 480));
+    std::fs::remove_dir_all(dir).unwrap();
+}

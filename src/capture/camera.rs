@@ -58,6 +58,12 @@ pub struct CameraStatus {
     pub reconnects: u64,
     /// Decoder element in use, once known.
     pub decoder: Option<String>,
+    /// What the camera sends (`H.264`, `H.265`, `MJPEG`, raw...), once known.
+    pub codec: Option<String>,
+    /// The camera's own resolution, once known.
+    pub source_size: Option<(u32, u32)>,
+    /// The camera's nominal frame rate, when its stream declares one.
+    pub source_fps: Option<f64>,
     /// Size of the frames handed to analysis, once known.
     pub frame_size: Option<(u32, u32)>,
     /// Time from the start of the current connection to its first frame.
@@ -185,6 +191,9 @@ impl Camera {
                 fps: 0.0,
                 reconnects: 0,
                 decoder: None,
+                codec: None,
+                source_size: None,
+                source_fps: None,
                 frame_size: None,
                 time_to_first_frame: None,
                 history: vec![(CameraState::Connecting, now)],
@@ -382,13 +391,6 @@ fn build(shared: &Arc<Shared>, cam: &CameraConfig, spec: &PipelineSpec) -> Resul
             }
         }
     }
-    let weak = Arc::downgrade(shared);
-    pipeline.connect_deep_element_added(move |_, _, element| {
-        let Some(shared) = weak.upgrade() else { return };
-        if let Some(f) = element.factory().filter(|f| f.klass().contains("Decoder")) {
-            lock(&shared.status).decoder = Some(f.name().to_string());
-        }
-    });
     let sink = pipeline
         .by_name(SINK_NAME)
         .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
@@ -424,7 +426,9 @@ fn build(shared: &Arc<Shared>, cam: &CameraConfig, spec: &PipelineSpec) -> Resul
                     {
                         let mut arrivals = lock(&shared.arrivals);
                         arrivals.push_back(now);
-                        while arrivals.len() > 256 || arrivals.front().is_some_and(|t| t.elapsed() > Duration::from_secs(5)) {
+                        while arrivals.len() > 256
+                            || arrivals.front().is_some_and(|t| t.elapsed() > Duration::from_secs(5))
+                        {
                             arrivals.pop_front();
                         }
                     }
@@ -506,6 +510,7 @@ fn watch(
                     // means the next failure retries quickly again.
                     streaming = true;
                     backoff.reset();
+                    describe_source(shared, pipeline);
                 }
                 if t.elapsed() > stall {
                     return Ended::Failed(format!("stalled: no frame for {:.1} s", stall.as_secs_f64()));
@@ -516,6 +521,44 @@ fn watch(
             }
             None => {}
         }
+    }
+}
+
+/// A friendly name for a compressed video media type.
+fn codec_name(media: &str) -> String {
+    match media {
+        "video/x-h264" => "H.264".into(),
+        "video/x-h265" => "H.265".into(),
+        "image/jpeg" => "MJPEG".into(),
+        "video/x-vp8" => "VP8".into(),
+        "video/x-vp9" => "VP9".into(),
+        "video/x-raw" => "raw".into(),
+        other => other.to_string(),
+    }
+}
+
+/// Records the decoder, codec and native size of a streaming pipeline in the status.
+fn describe_source(shared: &Shared, pipeline: &gst::Pipeline) {
+    let decoder = pipeline.iterate_recurse().into_iter().flatten().find(|e| {
+        e.factory()
+            .is_some_and(|f| f.klass().contains("Decoder") && f.klass().contains("Video"))
+    });
+    let Some(decoder) = decoder else { return };
+    let caps_of = |pad: &str| decoder.static_pad(pad).and_then(|p| p.current_caps());
+    let mut s = lock(&shared.status);
+    s.decoder = decoder.factory().map(|f| f.name().to_string());
+    if let Some(st) = caps_of("sink").as_ref().and_then(|c| c.structure(0)) {
+        s.codec = Some(codec_name(st.name().as_str()));
+    }
+    if let Some(st) = caps_of("src").as_ref().and_then(|c| c.structure(0)) {
+        if let (Ok(w), Ok(h)) = (st.get::<i32>("width"), st.get::<i32>("height")) {
+            s.source_size = Some((w as u32, h as u32));
+        }
+        s.source_fps = st
+            .get::<gst::Fraction>("framerate")
+            .ok()
+            .filter(|f| f.numer() > 0 && f.denom() > 0)
+            .map(|f| f.numer() as f64 / f.denom() as f64);
     }
 }
 

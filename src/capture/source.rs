@@ -151,7 +151,11 @@ pub fn pipeline_spec(cam: &CameraConfig, password: Option<String>) -> PipelineSp
     let max_rate = cam.analysis_fps.ceil().max(1.0) as u32;
     // For a live camera a slow converter must drop old frames, never queue them; a file must
     // lose nothing (it waits for the clock instead).
-    let queue = if live { "queue max-size-buffers=2 max-size-bytes=0 max-size-time=0 leaky=downstream" } else { "queue" };
+    let queue = if live {
+        "queue max-size-buffers=2 max-size-bytes=0 max-size-time=0 leaky=downstream"
+    } else {
+        "queue"
+    };
     let description = format!(
         "{source} ! {queue} ! videorate drop-only=true max-rate={max_rate} \
          ! videoscale ! video/x-raw,width=[16,{w}],pixel-aspect-ratio=1/1 ! videoconvert \

@@ -1,9 +1,12 @@
 //! The `rollcall` command line: one file per command, each a thin layer over the library.
 
+mod annotate;
 mod bench;
+mod cameras;
 mod compare;
 mod detect;
 mod embed;
+mod snapshot;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -40,6 +43,10 @@ pub enum Command {
     Compare(compare::Args),
     /// Time the pipeline per stage over a folder of photos.
     Bench(bench::Args),
+    /// Cameras: check that each configured camera delivers frames.
+    Cameras(cameras::Args),
+    /// Grab one frame from a camera and draw the faces found, with their size and quality.
+    Snapshot(snapshot::Args),
 }
 
 /// Model choices any vision command can override.
@@ -134,5 +141,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Embed(args) => embed::run(config, args),
         Command::Compare(args) => compare::run(config, args),
         Command::Bench(args) => bench::run(config, args),
+        Command::Cameras(args) => cameras::run(config, args),
+        Command::Snapshot(args) => snapshot::run(config, args),
     }
 }

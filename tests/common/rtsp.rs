@@ -84,7 +84,12 @@ pub struct RtspServer {
 impl RtspServer {
     /// Starts a server for the slides in `dir` on a free port and waits until it accepts.
     pub fn start(dir: &Path, fps: u32) -> RtspServer {
-        let mut s = RtspServer { child: None, port: free_port(), fps, dir: dir.to_path_buf() };
+        let mut s = RtspServer {
+            child: None,
+            port: free_port(),
+            fps,
+            dir: dir.to_path_buf(),
+        };
         s.restart();
         s
     }
@@ -106,7 +111,11 @@ impl RtspServer {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(20);
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "RTSP test server did not come up on port {}", self.port);
+            assert!(
+                Instant::now() < deadline,
+                "RTSP test server did not come up on port {}",
+                self.port
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }

@@ -1,0 +1,75 @@
+//! `rollcall snapshot --camera ID --annotate OUT.jpg`: what does this camera see? One frame with
+//! the detected faces drawn, their size in pixels and quality, so an installer can judge placement.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::{CliError, ModelArgs};
+use crate::capture::Camera;
+use crate::config::Config;
+use crate::pipeline::FacePipeline;
+
+/// Arguments of `rollcall snapshot`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Camera id from the config.
+    #[arg(long)]
+    pub camera: String,
+    /// Where to write the annotated frame (.jpg or .png).
+    #[arg(long, value_name = "OUT.jpg")]
+    pub annotate: PathBuf,
+    /// Give up after this many seconds without a frame.
+    #[arg(long, default_value_t = 20.0)]
+    pub timeout: f64,
+    #[command(flatten)]
+    models: ModelArgs,
+}
+
+/// Faces smaller than this (shorter side) are recognised less reliably.
+const GOOD_FACE_PX: f32 = 80.0;
+
+/// Runs `rollcall snapshot`.
+pub fn run(mut config: Config, args: Args) -> Result<(), CliError> {
+    args.models.apply(&mut config);
+    let cam_config = super::cameras::select(&config, Some(&args.camera))?.remove(0);
+    let mut pipeline = FacePipeline::from_config(&config)?;
+    let camera = Camera::start(cam_config).map_err(|e| CliError::Usage(e.to_string()))?;
+    let frame = camera
+        .next_frame(Duration::from_secs_f64(args.timeout))
+        .ok_or_else(|| {
+            let s = camera.status();
+            CliError::Usage(format!(
+                "no frame from camera `{}` within {} s; last error: {}",
+                args.camera,
+                args.timeout,
+                s.last_error.as_deref().unwrap_or("none reported")
+            ))
+        })?;
+    camera.stop();
+    let mut image = frame.image;
+    let faces = pipeline.analyze(&image)?.faces;
+    println!(
+        "camera {}: {} face{}",
+        args.camera,
+        faces.len(),
+        if faces.len() == 1 { "" } else { "s" }
+    );
+    for (i, f) in faces.iter().enumerate() {
+        let verdict = if f.quality.size_px < GOOD_FACE_PX {
+            "small: move the camera closer or raise analysis_width"
+        } else if f.quality.sharpness < 50.0 {
+            "blurred: check focus and motion"
+        } else {
+            "good"
+        };
+        println!(
+            "  #{}: {:.0} px, quality {:.2}, sharpness {:.0}: {verdict}",
+            i + 1,
+            f.quality.size_px,
+            f.quality.score,
+            f.quality.sharpness
+        );
+    }
+    let names = vec![None; faces.len()];
+    super::annotate::save(&args.annotate, &mut image, &faces, &names)
+}
