@@ -350,7 +350,7 @@ mod tests {
 
     #[test]
     fn the_example_config_in_the_repo_parses() {
-        let text = include_str!("../config/rollcall.toml");
+        let text = include_str!("../../config/rollcall.toml");
         let c = Config::parse(text, Path::new("config/rollcall.toml")).unwrap();
         assert_eq!(c.liveness.threshold, crate::liveness::DEFAULT_THRESHOLD);
         assert_eq!(c.models.dir, PathBuf::from("config/../models"));

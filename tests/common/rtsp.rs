@@ -36,7 +36,7 @@ pub fn make_slides(dir: &Path, photos: &[PathBuf], width: i32, height: i32) {
         let mut canvas = Mat::new_rows_cols_with_default(height, width, CV_8UC3, Scalar::all(40.0)).unwrap();
         let mut roi = Mat::roi_mut(&mut canvas, Rect::new((width - w) / 2, (height - h) / 2, w, h)).unwrap();
         small.copy_to(&mut roi).unwrap();
-        assert!(imgcodecs::imwrite(&dir.join(format!("{i:03}.jpg")), &canvas, &Vector::new()).unwrap());
+        assert!(imgcodecs::imwrite(dir.join(format!("{i:03}.jpg")), &canvas, &Vector::new()).unwrap());
     }
 }
 
