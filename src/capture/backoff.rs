@@ -28,11 +28,13 @@ impl Backoff {
     pub fn next_delay(&mut self) -> Duration {
         let base = self.initial.as_secs_f64() * 2f64.powi(self.failures.min(30) as i32);
         self.failures = self.failures.saturating_add(1);
-        // xorshift64: jitter needs to differ between cameras, not to be unpredictable.
-        self.seed ^= self.seed << 13;
-        self.seed ^= self.seed >> 7;
-        self.seed ^= self.seed << 17;
-        let unit = (self.seed >> 11) as f64 / (1u64 << 53) as f64; // 0..1
+        // splitmix64: jitter needs to differ between cameras, not to be unpredictable.
+        self.seed = self.seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.seed;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        let unit = (z >> 11) as f64 / (1u64 << 53) as f64; // 0..1
         let jittered = base.min(self.max.as_secs_f64()) * (0.75 + 0.5 * unit);
         Duration::from_secs_f64(jittered.min(self.max.as_secs_f64()))
     }
