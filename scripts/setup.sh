@@ -11,9 +11,16 @@ say() { echo "[setup] $*"; }
 
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-# Build: a C toolchain, pkg-config, libclang (the opencv crate generates its bindings with it) and
-# OpenCV's headers. Fetching: python3 with pip.
-packages=(build-essential pkg-config clang libclang-dev libopencv-dev python3 ca-certificates)
+# Build: a C toolchain, pkg-config, libclang (the opencv crate generates its bindings with it),
+# OpenCV's and GStreamer's headers. Run: GStreamer's plugins for RTSP (good), H.264/H.265 parsing
+# (bad) and software decoding (libav). Fetching: python3 with pip.
+packages=(build-essential pkg-config clang libclang-dev libopencv-dev python3 ca-certificates
+    libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-plugins-base
+    gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav)
+# Tests and benchmarks also serve RTSP (gst-rtsp-server) and encode H.264 (x264enc, in ugly).
+if [ "${1:-}" = "--test-extras" ]; then
+    packages+=(libgstrtspserver-1.0-dev gstreamer1.0-plugins-ugly)
+fi
 python3 -m pip --version >/dev/null 2>&1 || packages+=(python3-pip)
 missing=()
 for p in "${packages[@]}"; do

@@ -201,7 +201,7 @@ mod tests {
             spec.description
         );
         assert!(spec.description.contains("location=\"rtsp://10.1.2.3:554/h264\""));
-        assert!(spec.description.contains("protocols=tcp latency=200"));
+        assert!(spec.description.contains("protocols=tcp latency=100"));
         assert_eq!(spec.credentials, Some(("admin".into(), "pa55".into())));
         assert!(!format!("{spec:?}").contains("pa55"));
         // A password from a file wins over one in the URL.

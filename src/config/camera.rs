@@ -81,7 +81,8 @@ pub struct CameraConfig {
     /// RTSP transport.
     #[serde(default)]
     pub transport: Transport,
-    /// RTSP jitter-buffer latency, milliseconds.
+    /// RTSP jitter-buffer latency, milliseconds. Every frame is this much older when analysis
+    /// gets it; over TCP (in-order delivery) 100 is plenty, over lossy UDP raise it.
     #[serde(default = "default_latency_ms")]
     pub latency_ms: u32,
 
@@ -134,7 +135,7 @@ pub struct CameraConfig {
 }
 
 fn default_latency_ms() -> u32 {
-    200
+    100
 }
 fn default_analysis_fps() -> f64 {
     5.0
