@@ -219,6 +219,15 @@ impl CameraConfig {
             )?,
             SourceKind::Uri => {
                 need(self.uri.is_some(), "uri", "uri = \"file:///srv/demo/classroom.mp4\"")?;
+                let uri = self.uri.as_deref().unwrap_or_default();
+                // Plain paths only: a file:// URI may be percent-encoded, and GStreamer reports
+                // a missing one at run time (the camera then retries).
+                if !uri.contains("://") && !std::path::Path::new(uri).is_file() {
+                    let f = uri;
+                    return Err(format!(
+                        "`uri` names the file {f}, which does not exist; fix the path (relative paths are relative to the config file)"
+                    ));
+                }
             }
             SourceKind::Pipeline => need(
                 self.pipeline.is_some(),

@@ -346,6 +346,16 @@ mod tests {
             e.to_string().contains("***@cam") && !e.to_string().contains("a:b"),
             "{e}"
         );
+        let e = Config::parse(
+            "[[cameras]]\nid = \"demo\"\nkind = \"uri\"\nuri = \"clip.mp4\"\n",
+            Path::new("/nowhere/c.toml"),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("camera `demo`: `uri` names the file /nowhere/clip.mp4, which does not exist"),
+            "{e}"
+        );
     }
 
     #[test]
