@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use crate::config::{CameraConfig, PixelFormat, SourceKind, Transport, redact_url};
+use crate::config::{CameraConfig, PixelFormat, SourceKind, Transport, redact_url, split_credentials};
 
 /// Name of the element whose properties carry secrets (set after parsing, never in the text).
 pub const SOURCE_NAME: &str = "rollcall_src";
@@ -40,25 +40,6 @@ impl std::fmt::Debug for PipelineSpec {
 /// Quotes a property value for gst-launch syntax.
 fn quoted(v: &str) -> String {
     format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""))
-}
-
-/// Splits `user:password@` out of an RTSP URL.
-fn split_credentials(url: &str) -> (String, Option<(String, String)>) {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return (url.to_string(), None);
-    };
-    let end = rest.find('/').unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(end);
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => {
-            let (user, pass) = userinfo.split_once(':').unwrap_or((userinfo, ""));
-            (
-                format!("{scheme}://{host}{path}"),
-                Some((user.to_string(), pass.to_string())),
-            )
-        }
-        None => (url.to_string(), None),
-    }
 }
 
 /// A file path or URI as a URI.

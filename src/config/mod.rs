@@ -36,17 +36,29 @@ pub enum ConfigError {
     Camera { path: PathBuf, id: String, problem: String },
 }
 
+/// Splits `user:password@` out of a URL: the URL without it, and the credentials.
+pub fn split_credentials(url: &str) -> (String, Option<(String, String)>) {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return (url.to_string(), None);
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let (user, pass) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+            (
+                format!("{scheme}://{host}{path}"),
+                Some((user.to_string(), pass.to_string())),
+            )
+        }
+        None => (url.to_string(), None),
+    }
+}
+
 /// `url` with any user name and password replaced by `***`, for logs and messages.
 pub fn redact_url(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-            match authority.rsplit_once('@') {
-                Some((_, host)) => format!("{scheme}://***@{host}{path}"),
-                None => url.to_string(),
-            }
-        }
-        None => url.to_string(),
+    match split_credentials(url) {
+        (bare, Some(_)) => bare.replacen("://", "://***@", 1),
+        (bare, None) => bare,
     }
 }
 
