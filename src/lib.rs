@@ -17,6 +17,8 @@
 //! - [`liveness`]: passive anti-spoofing, the fused MiniFASNet pair.
 //! - [`matching`]: embeddings against a gallery of known people.
 //! - [`pipeline`]: the stages above, wired and timed.
+//! - [`event`]: attendance events and alerts, what goes out.
+//! - [`store`]: SQLite: the encrypted roster, the attendance log and its once-per-session guard.
 //! - [`config`]: the TOML configuration.
 //! - [`bench`]: throughput figures for the pipeline.
 //! - [`cli`]: the `rollcall` command line (the binary is a thin wrapper over it).
@@ -28,9 +30,11 @@ pub mod cli;
 pub mod config;
 pub mod detect;
 pub mod embed;
+pub mod event;
 pub mod image;
 pub mod liveness;
 pub mod matching;
 pub mod model;
 pub mod pipeline;
 pub mod quality;
+pub mod store;

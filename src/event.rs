@@ -1,0 +1,100 @@
+//! What rollcall tells the world: attendance events and alerts. Never an image or an embedding.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Present, or late (after the session's start plus its grace period).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Arrived in time.
+    Present,
+    /// Arrived after start + grace.
+    Late,
+}
+
+impl Status {
+    /// The wire and database spelling.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Status::Present => "present",
+            Status::Late => "late",
+        }
+    }
+}
+
+/// One person seen in one class session (or on one day, outside sessions).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttendanceEvent {
+    /// Unique id: lets a backend drop the rare duplicate delivery.
+    pub event_id: String,
+    /// Enrolled person.
+    pub person_id: String,
+    /// Camera that saw them.
+    pub camera_id: String,
+    /// Room the camera watches.
+    pub room: String,
+    /// Class session, or `None` outside any session.
+    pub session_id: Option<String>,
+    /// Present or late.
+    pub status: Status,
+    /// When their track began.
+    pub first_seen: DateTime<Utc>,
+    /// When the decision was made.
+    pub decided_at: DateTime<Utc>,
+    /// Cosine similarity of the decision.
+    pub similarity: f32,
+    /// Lead over the second-best person.
+    pub margin: f32,
+    /// Fused liveness score of the track.
+    pub liveness: f32,
+    /// Frames the decision used.
+    pub frames: u32,
+    /// Recognizer id.
+    pub recognizer: String,
+}
+
+/// Kinds of alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertKind {
+    /// A presentation attack: photo, screen or mask held to a camera.
+    Spoof,
+    /// A camera has been down for a long time.
+    CameraDown,
+    /// A roster update was refused.
+    RosterRejected,
+}
+
+impl AlertKind {
+    /// The wire and database spelling.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            AlertKind::Spoof => "spoof",
+            AlertKind::CameraDown => "camera_down",
+            AlertKind::RosterRejected => "roster_rejected",
+        }
+    }
+}
+
+/// Something an administrator should know about. Carries no image.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    /// Unique id.
+    pub alert_id: String,
+    /// What happened.
+    pub kind: AlertKind,
+    /// Camera involved, if any.
+    pub camera_id: Option<String>,
+    /// Room involved, if any.
+    pub room: Option<String>,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Human-readable detail (scores, reasons); never biometric data.
+    pub detail: String,
+}
+
+/// A fresh random id for an event or alert.
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}

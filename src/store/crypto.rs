@@ -1,0 +1,197 @@
+//! Encryption at rest: AES-256-GCM with a random nonce per record and the record's identity
+//! (person id, recognizer id) as associated data, so a template cannot be moved to another person
+//! or model without failing authentication.
+
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+
+use super::StoreError;
+
+/// Length of a GCM nonce.
+pub const NONCE_LEN: usize = 12;
+
+/// The environment variable that may hold the key, as 64 hex digits.
+pub const KEY_ENV: &str = "ROLLCALL_KEY";
+/// The environment variable that may name the key file.
+pub const KEY_FILE_ENV: &str = "ROLLCALL_KEY_FILE";
+/// The key file's name among systemd credentials (`LoadCredential=rollcall.key:...`).
+pub const CREDENTIAL_NAME: &str = "rollcall.key";
+
+/// A 256-bit key. Never printed.
+#[derive(Clone)]
+pub struct Key(aes_gcm::Key<Aes256Gcm>);
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Key(***)")
+    }
+}
+
+impl Key {
+    /// A fresh random key.
+    pub fn generate() -> Key {
+        Key(Aes256Gcm::generate_key(OsRng))
+    }
+
+    /// Parses 64 hex digits (surrounding whitespace allowed); `origin` names the source in errors.
+    pub fn from_hex(text: &str, origin: &str) -> Result<Key, StoreError> {
+        let bytes = hex::decode(text.trim()).map_err(|_| StoreError::BadKey {
+            origin: origin.to_string(),
+            problem: "it is not hexadecimal".into(),
+        })?;
+        if bytes.len() != 32 {
+            return Err(StoreError::BadKey {
+                origin: origin.to_string(),
+                problem: format!("it has {} bytes, a key has 32 (64 hex digits)", bytes.len()),
+            });
+        }
+        Ok(Key(*aes_gcm::Key::<Aes256Gcm>::from_slice(&bytes)))
+    }
+
+    /// The key as hex, for writing a key file.
+    fn to_hex(&self) -> String {
+        hex::encode(self.0.as_slice())
+    }
+
+    /// Reads a key file, refusing one that others can read.
+    pub fn from_file(path: &Path) -> Result<Key, StoreError> {
+        let origin = path.display().to_string();
+        let meta = std::fs::metadata(path).map_err(|e| StoreError::BadKey {
+            origin: origin.clone(),
+            problem: format!("cannot read it: {e}. Create one with `rollcall keygen --out {origin}`"),
+        })?;
+        if meta.permissions().mode() & 0o077 != 0 {
+            return Err(StoreError::BadKey {
+                origin: origin.clone(),
+                problem: format!(
+                    "it is readable by others (mode {:o}); run `chmod 600 {origin}`",
+                    meta.permissions().mode() & 0o777
+                ),
+            });
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| StoreError::BadKey {
+            origin: origin.clone(),
+            problem: format!("cannot read it: {e}"),
+        })?;
+        Key::from_hex(&text, &origin)
+    }
+
+    /// Finds the key: the config's key file, else `ROLLCALL_KEY`, else `ROLLCALL_KEY_FILE`, else the
+    /// systemd credential. Never from the config file's own text.
+    pub fn locate(configured: Option<&Path>) -> Result<Key, StoreError> {
+        if let Some(p) = configured {
+            return Key::from_file(p);
+        }
+        if let Ok(hex) = std::env::var(KEY_ENV) {
+            return Key::from_hex(&hex, KEY_ENV);
+        }
+        if let Some(p) = std::env::var_os(KEY_FILE_ENV) {
+            return Key::from_file(Path::new(&p));
+        }
+        if let Some(dir) = std::env::var_os("CREDENTIALS_DIRECTORY") {
+            let p = PathBuf::from(dir).join(CREDENTIAL_NAME);
+            if p.exists() {
+                return Key::from_file(&p);
+            }
+        }
+        Err(StoreError::NoKey)
+    }
+
+    /// Writes the key to a new file readable only by its owner; never overwrites.
+    pub fn write_new(&self, path: &Path) -> Result<(), StoreError> {
+        let failed = |e: std::io::Error| StoreError::Io {
+            path: path.to_path_buf(),
+            source: e,
+        };
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(failed)?;
+        writeln!(f, "{}", self.to_hex()).map_err(failed)?;
+        f.sync_all().map_err(failed)
+    }
+
+    fn cipher(&self) -> Aes256Gcm {
+        Aes256Gcm::new(&self.0)
+    }
+
+    /// Encrypts `plaintext` bound to `aad`: returns (nonce, ciphertext with tag).
+    pub fn seal(&self, plaintext: &[u8], aad: &[u8]) -> (Vec<u8>, Vec<u8>) {
+        let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
+        // Encryption with a valid key and in-memory buffers cannot fail.
+        let ct = self
+            .cipher()
+            .encrypt(&nonce, Payload { msg: plaintext, aad })
+            .unwrap_or_default();
+        (nonce.to_vec(), ct)
+    }
+
+    /// Decrypts and authenticates; `None` when the data, its identity or the key is wrong.
+    pub fn open(&self, nonce: &[u8], ciphertext: &[u8], aad: &[u8]) -> Option<Vec<u8>> {
+        if nonce.len() != NONCE_LEN {
+            return None;
+        }
+        self.cipher()
+            .decrypt(Nonce::from_slice(nonce), Payload { msg: ciphertext, aad })
+            .ok()
+    }
+}
+
+/// Associated data for a template: who it belongs to and which model made it.
+pub fn template_aad(person_id: &str, recognizer: &str) -> Vec<u8> {
+    format!("rollcall-template/1\0{person_id}\0{recognizer}").into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_data_opens_only_with_the_same_key_and_identity() {
+        let k = Key::generate();
+        let (n, ct) = k.seal(b"embedding", &template_aad("ann", "sface"));
+        assert_eq!(k.open(&n, &ct, &template_aad("ann", "sface")).unwrap(), b"embedding");
+        assert!(
+            k.open(&n, &ct, &template_aad("bob", "sface")).is_none(),
+            "moved to another person"
+        );
+        assert!(
+            k.open(&n, &ct, &template_aad("ann", "arcface")).is_none(),
+            "moved to another model"
+        );
+        assert!(
+            Key::generate().open(&n, &ct, &template_aad("ann", "sface")).is_none(),
+            "wrong key"
+        );
+        let mut bad = ct.clone();
+        bad[0] ^= 1;
+        assert!(k.open(&n, &bad, &template_aad("ann", "sface")).is_none(), "tampered");
+        let (n2, _) = k.seal(b"embedding", b"");
+        assert_ne!(n, n2, "nonces must not repeat");
+    }
+
+    #[test]
+    fn key_files_are_private_and_checked() {
+        let dir = std::env::temp_dir().join(format!("rollcall-key-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("site.key");
+        let k = Key::generate();
+        k.write_new(&p).unwrap();
+        assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+        assert!(k.write_new(&p).is_err(), "never overwrites a key");
+        let back = Key::from_file(&p).unwrap();
+        let (n, ct) = k.seal(b"x", b"");
+        assert_eq!(back.open(&n, &ct, b"").unwrap(), b"x");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(Key::from_file(&p).unwrap_err().to_string().contains("chmod 600"));
+        assert!(Key::from_hex("abcd", "t").unwrap_err().to_string().contains("2 bytes"));
+        assert!(format!("{k:?}") == "Key(***)");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

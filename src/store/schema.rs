@@ -1,0 +1,81 @@
+//! Schema migrations: each step runs once, in order, tracked by `PRAGMA user_version`.
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+/// Each entry upgrades the schema by one version.
+const MIGRATIONS: &[&str] = &[
+    // 1: roster, attendance with its once-per-session guard, alerts.
+    "CREATE TABLE key_check (id INTEGER PRIMARY KEY CHECK (id = 1), nonce BLOB NOT NULL, ciphertext BLOB NOT NULL);
+     CREATE TABLE people (
+        person_id TEXT PRIMARY KEY,
+        name TEXT,
+        groups TEXT NOT NULL DEFAULT '[]',
+        created_at TEXT NOT NULL);
+     CREATE TABLE templates (
+        id INTEGER PRIMARY KEY,
+        person_id TEXT NOT NULL REFERENCES people(person_id) ON DELETE CASCADE,
+        recognizer TEXT NOT NULL,
+        dim INTEGER NOT NULL,
+        nonce BLOB NOT NULL,
+        ciphertext BLOB NOT NULL,
+        quality REAL,
+        created_at TEXT NOT NULL);
+     CREATE INDEX templates_by_recognizer ON templates(recognizer, person_id);
+     CREATE TABLE attendance (
+        event_id TEXT PRIMARY KEY,
+        person_id TEXT NOT NULL,
+        camera_id TEXT NOT NULL,
+        room TEXT NOT NULL,
+        session_id TEXT,
+        once_key TEXT NOT NULL,
+        status TEXT NOT NULL,
+        first_seen TEXT NOT NULL,
+        decided_at TEXT NOT NULL,
+        similarity REAL NOT NULL,
+        margin REAL NOT NULL,
+        liveness REAL NOT NULL,
+        frames INTEGER NOT NULL,
+        recognizer TEXT NOT NULL);
+     CREATE UNIQUE INDEX attendance_once ON attendance(room, once_key, person_id);
+     CREATE TABLE alerts (
+        alert_id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        camera_id TEXT,
+        room TEXT,
+        at TEXT NOT NULL,
+        detail TEXT NOT NULL);",
+];
+
+/// Brings the database up to the newest schema, all steps in one transaction.
+pub fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let sql = |source| StoreError::Sqlite {
+        path: path.to_path_buf(),
+        source,
+    };
+    let current: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(sql)?;
+    let known = MIGRATIONS.len() as u32;
+    if current > known {
+        return Err(StoreError::TooNew {
+            path: path.to_path_buf(),
+            found: current,
+            known,
+        });
+    }
+    if current == known {
+        return Ok(());
+    }
+    conn.execute_batch("BEGIN IMMEDIATE").map_err(sql)?;
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        if let Err(e) = conn.execute_batch(step) {
+            let _ = conn.execute_batch("ROLLBACK");
+            return Err(sql(e));
+        }
+        tracing::info!(version = i + 1, "database schema migrated");
+    }
+    conn.execute_batch(&format!("PRAGMA user_version = {known}; COMMIT"))
+        .map_err(sql)
+}

@@ -1,0 +1,210 @@
+//! The local store on a real SQLite file: encryption at rest, wrong keys, tampering, deletion for
+//! good, and the once-per-session guard surviving a restart.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::Utc;
+use rollcall::embed::Embedding;
+use rollcall::event::{AttendanceEvent, Status};
+use rollcall::store::{Key, Store, StoreError};
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("rollcall-store-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn emb(seed: f32) -> Embedding {
+    let mut v: Vec<f32> = (0..128).map(|i| ((i as f32 + seed) * 0.37).sin()).collect();
+    rollcall::embed::l2_normalise(&mut v);
+    Embedding {
+        recognizer: Arc::from("sface-2021dec"),
+        vector: v,
+    }
+}
+
+fn event(person: &str, session: &str) -> AttendanceEvent {
+    AttendanceEvent {
+        event_id: rollcall::event::new_id(),
+        person_id: person.into(),
+        camera_id: "front".into(),
+        room: "101".into(),
+        session_id: Some(session.into()),
+        status: Status::Present,
+        first_seen: Utc::now(),
+        decided_at: Utc::now(),
+        similarity: 0.7,
+        margin: 0.3,
+        liveness: 0.9,
+        frames: 4,
+        recognizer: "sface-2021dec".into(),
+    }
+}
+
+#[test]
+fn templates_round_trip_encrypted_and_files_are_private() {
+    let dir = scratch("roundtrip");
+    let db = dir.join("rollcall.db");
+    let key = Key::generate();
+    let store = Store::open(&db, key.clone()).unwrap();
+    store.upsert_person("ann", Some("Ann"), &["7b".into()]).unwrap();
+    store.add_template("ann", &emb(1.0), 0.9).unwrap();
+    store.add_template("ann", &emb(2.0), 0.8).unwrap();
+    store.upsert_person("bob", None, &[]).unwrap();
+    store.add_template("bob", &emb(9.0), 0.9).unwrap();
+    let g = store.gallery(&Arc::from("sface-2021dec"), 128).unwrap();
+    assert_eq!((g.len(), g.people()), (3, 2));
+    let c = g.search(&emb(2.0)).unwrap();
+    assert_eq!(c.best.as_ref().unwrap().0, "ann");
+    assert!((c.best.unwrap().1 - 1.0).abs() < 1e-5);
+    let people = store.people().unwrap();
+    assert_eq!(people[0].person_id, "ann");
+    assert_eq!(people[0].groups, vec!["7b".to_string()]);
+    assert_eq!(people[0].templates, vec![("sface-2021dec".to_string(), 2)]);
+    drop(store);
+
+    assert_eq!(std::fs::metadata(&db).unwrap().permissions().mode() & 0o777, 0o600);
+    // No template is in the file in the clear.
+    let raw = std::fs::read(&db).unwrap();
+    let needle: Vec<u8> = emb(1.0).vector[..4].iter().flat_map(|x| x.to_le_bytes()).collect();
+    assert!(
+        !raw.windows(needle.len()).any(|w| w == needle.as_slice()),
+        "plaintext embedding found in the database file"
+    );
+    // Reopening with the same key works; another key is refused with a clear message.
+    Store::open(&db, key).unwrap();
+    let e = Store::open(&db, Key::generate()).unwrap_err();
+    assert!(matches!(e, StoreError::WrongKey { .. }), "{e}");
+    assert!(e.to_string().contains("created with another key"), "{e}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_tampered_or_moved_template_is_detected() {
+    let dir = scratch("tamper");
+    let db = dir.join("rollcall.db");
+    let key = Key::generate();
+    let store = Store::open(&db, key.clone()).unwrap();
+    for p in ["ann", "bob"] {
+        store.upsert_person(p, None, &[]).unwrap();
+        store
+            .add_template(p, &emb(p.len() as f32 + if p == "ann" { 0.0 } else { 5.0 }), 0.9)
+            .unwrap();
+    }
+    drop(store);
+    let raw = rusqlite::Connection::open(&db).unwrap();
+    // One bit flipped in Ann's ciphertext.
+    let ct: Vec<u8> = raw
+        .query_row("SELECT ciphertext FROM templates WHERE person_id = 'ann'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let mut flipped = ct.clone();
+    flipped[10] ^= 0x04;
+    raw.execute(
+        "UPDATE templates SET ciphertext = ?1 WHERE person_id = 'ann'",
+        [&flipped],
+    )
+    .unwrap();
+    let store = Store::open(&db, key.clone()).unwrap();
+    let e = store.gallery(&Arc::from("sface-2021dec"), 128).unwrap_err();
+    assert!(
+        e.to_string().contains("person `ann`") && e.to_string().contains("failed authentication"),
+        "{e}"
+    );
+    // Edited into text by hand: still tampering, not a crash.
+    raw.execute("UPDATE templates SET ciphertext = 'hello' WHERE person_id = 'ann'", [])
+        .unwrap();
+    let e = store.gallery(&Arc::from("sface-2021dec"), 128).unwrap_err();
+    assert!(e.to_string().contains("failed authentication"), "{e}");
+    drop(store);
+    drop(raw);
+
+    // Move Bob's template to Ann: the ciphertext is intact, but it is bound to Bob.
+    let db2 = dir.join("moved.db");
+    let store = Store::open(&db2, key.clone()).unwrap();
+    store.upsert_person("ann", None, &[]).unwrap();
+    store.upsert_person("bob", None, &[]).unwrap();
+    store.add_template("bob", &emb(3.0), 0.9).unwrap();
+    drop(store);
+    let raw = rusqlite::Connection::open(&db2).unwrap();
+    raw.execute("UPDATE templates SET person_id = 'ann'", []).unwrap();
+    drop(raw);
+    let e = Store::open(&db2, key)
+        .unwrap()
+        .gallery(&Arc::from("sface-2021dec"), 128)
+        .unwrap_err();
+    assert!(e.to_string().contains("failed authentication"), "{e}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn removing_a_person_deletes_their_templates_for_good() {
+    let dir = scratch("remove");
+    let db = dir.join("rollcall.db");
+    let key = Key::generate();
+    let store = Store::open(&db, key.clone()).unwrap();
+    store.upsert_person("ann", None, &[]).unwrap();
+    store.add_template("ann", &emb(1.0), 0.9).unwrap();
+    let ct: Vec<u8> = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row("SELECT ciphertext FROM templates", [], |r| r.get(0))
+        .unwrap();
+    assert!(store.remove_person("ann").unwrap());
+    assert!(!store.remove_person("ann").unwrap());
+    assert!(store.people().unwrap().is_empty());
+    assert_eq!(store.gallery(&Arc::from("sface-2021dec"), 128).unwrap().len(), 0);
+    drop(store);
+    // Not even the ciphertext survives in the file or its WAL.
+    for f in ["rollcall.db", "rollcall.db-wal"] {
+        if let Ok(raw) = std::fs::read(dir.join(f)) {
+            assert!(
+                !raw.windows(32).any(|w| w == &ct[..32]),
+                "{f} still holds the deleted template"
+            );
+        }
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn attendance_is_recorded_once_per_session_even_across_restarts() {
+    let dir = scratch("once");
+    let db = dir.join("rollcall.db");
+    let key = Key::generate();
+    let store = Store::open(&db, key.clone()).unwrap();
+    assert!(
+        store
+            .record_attendance(&event("ann", "MATH"), "MATH@2026-11-23")
+            .unwrap()
+    );
+    assert!(
+        !store
+            .record_attendance(&event("ann", "MATH"), "MATH@2026-11-23")
+            .unwrap()
+    );
+    assert!(
+        store
+            .record_attendance(&event("bob", "MATH"), "MATH@2026-11-23")
+            .unwrap()
+    );
+    drop(store);
+    // A restart in the middle of the session.
+    let store = Store::open(&db, key).unwrap();
+    assert!(
+        !store
+            .record_attendance(&event("ann", "MATH"), "MATH@2026-11-23")
+            .unwrap()
+    );
+    assert!(
+        store
+            .record_attendance(&event("ann", "MATH"), "MATH@2026-11-30")
+            .unwrap(),
+        "next week's session is new"
+    );
+    assert_eq!(store.attendance().unwrap().len(), 3);
+    std::fs::remove_dir_all(dir).unwrap();
+}
