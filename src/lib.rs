@@ -17,6 +17,7 @@
 //! - [`liveness`]: passive anti-spoofing, the fused MiniFASNet pair.
 //! - [`matching`]: embeddings against a gallery of known people.
 //! - [`pipeline`]: the stages above, wired and timed.
+//! - [`session`]: the weekly timetable: which class session a room is in, present or late.
 //! - [`event`]: attendance events and alerts, what goes out.
 //! - [`store`]: SQLite: the encrypted roster, the attendance log and its once-per-session guard.
 //! - [`config`]: the TOML configuration.
@@ -37,4 +38,5 @@ pub mod matching;
 pub mod model;
 pub mod pipeline;
 pub mod quality;
+pub mod session;
 pub mod store;

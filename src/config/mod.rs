@@ -4,12 +4,14 @@
 //! `../models` and work wherever it is started from.
 
 mod camera;
+mod timetable;
 
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
 pub use camera::{CameraConfig, Decode, PixelFormat, SourceKind, Transport};
+pub use timetable::{OutsideSessions, SessionSlot, TimetableConfig};
 
 use crate::image::DEFAULT_MAX_PIXELS;
 use crate::model::{ModelSpec, RuntimeSettings};
@@ -30,6 +32,12 @@ pub enum ConfigError {
         section: &'static str,
         key: &'static str,
         problem: String,
+    },
+    /// The timetable is inconsistent.
+    #[error("config {path}: {source}")]
+    Timetable {
+        path: PathBuf,
+        source: crate::session::TimetableError,
     },
     /// A camera entry is incomplete or contradictory.
     #[error("config {path}: camera `{id}`: {problem}")]
@@ -185,6 +193,8 @@ pub struct Config {
     pub images: ImagesConfig,
     /// Cameras.
     pub cameras: Vec<CameraConfig>,
+    /// Class sessions.
+    pub timetable: TimetableConfig,
 }
 
 fn in_unit_range(v: f32) -> bool {
@@ -289,6 +299,10 @@ impl Config {
         if self.images.max_pixels == 0 {
             return Err(bad("images", "max_pixels", "must be positive"));
         }
+        crate::session::Timetable::new(&self.timetable).map_err(|source| ConfigError::Timetable {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let mut seen = std::collections::HashSet::new();
         for cam in &self.cameras {
             cam.check().map_err(|problem| ConfigError::Camera {
