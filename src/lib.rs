@@ -13,6 +13,7 @@
 //! - [`detect`]: face boxes and 5 landmarks (YuNet or SCRFD), NMS, mapped to frame pixels.
 //! - [`align`]: 5-point similarity transform onto the ArcFace 112x112 template.
 //! - [`quality`]: size, sharpness, pose and detector score, as one 0..1 score.
+//! - [`track`]: the same face followed across frames; its best few frames kept.
 //! - [`embed`]: recognizer (SFace or ArcFace), batched, L2-normalised, tagged with its id.
 //! - [`liveness`]: passive anti-spoofing, the fused MiniFASNet pair.
 //! - [`matching`]: embeddings against a gallery of known people.
@@ -39,4 +40,5 @@ pub mod model;
 pub mod pipeline;
 pub mod quality;
 pub mod session;
+pub mod track;
 pub mod store;
