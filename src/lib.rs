@@ -18,6 +18,8 @@
 //! - [`liveness`]: passive anti-spoofing, the fused MiniFASNet pair.
 //! - [`matching`]: embeddings against a gallery of known people.
 //! - [`pipeline`]: the stages above, wired and timed.
+//! - [`enroll`]: photos into encrypted templates, each photo checked (one good, live face).
+//! - [`engine`]: tracks decided once: liveness over the track, open-set vote, one event per session.
 //! - [`session`]: the weekly timetable: which class session a room is in, present or late.
 //! - [`event`]: attendance events and alerts, what goes out.
 //! - [`store`]: SQLite: the encrypted roster, the attendance log and its once-per-session guard.
@@ -32,6 +34,8 @@ pub mod cli;
 pub mod config;
 pub mod detect;
 pub mod embed;
+pub mod engine;
+pub mod enroll;
 pub mod event;
 pub mod image;
 pub mod liveness;
@@ -40,5 +44,5 @@ pub mod model;
 pub mod pipeline;
 pub mod quality;
 pub mod session;
-pub mod track;
 pub mod store;
+pub mod track;

@@ -9,7 +9,7 @@ use opencv::imgproc;
 use opencv::prelude::*;
 use serde::Serialize;
 
-use crate::detect::BBox;
+use crate::detect::{BBox, Landmarks};
 use crate::model::{AntispoofSpec, ModelError, OnnxModel, fill_chw};
 
 /// Default live threshold on the fused score, calibrated on rollcall's own detector boxes
@@ -145,6 +145,112 @@ impl AntiSpoof {
     }
 }
 
+/// How a face's landmarks moved over a track.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Motion {
+    /// Largest displacement of the landmarks from the first frame, in eye distances (after
+    /// removing nothing): how much the face moved at all.
+    pub travel: f32,
+    /// Mean RMS of what an affine map of the first frame's landmarks cannot explain, in eye
+    /// distances: how much the face changed shape (3-D turns, expressions, blinks).
+    pub deformation: f32,
+    /// Frames measured.
+    pub frames: usize,
+}
+
+impl Motion {
+    /// A flat picture moved around: plenty of travel, almost no change of shape.
+    pub fn looks_rigid(&self, min_travel: f32, max_deformation: f32) -> bool {
+        self.frames >= 5 && self.travel >= min_travel && self.deformation <= max_deformation
+    }
+}
+
+/// Solves the 3x3 system `a x = b` (Cramer's rule; the system is small and well posed here).
+fn solve3(a: [[f64; 3]; 3], b: [f64; 3]) -> Option<[f64; 3]> {
+    let det = |m: [[f64; 3]; 3]| {
+        m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+            + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
+    };
+    let d = det(a);
+    if d.abs() < 1e-9 {
+        return None;
+    }
+    let mut x = [0.0; 3];
+    for (i, xi) in x.iter_mut().enumerate() {
+        let mut m = a;
+        for r in 0..3 {
+            m[r][i] = b[r];
+        }
+        *xi = det(m) / d;
+    }
+    Some(x)
+}
+
+/// Residual RMS of the least-squares affine map from `src` to `dst`.
+fn affine_residual(src: &Landmarks, dst: &Landmarks) -> Option<f64> {
+    let mut ata = [[0.0; 3]; 3];
+    let (mut atx, mut aty) = ([0.0; 3], [0.0; 3]);
+    for (s, d) in src.iter().zip(dst) {
+        let row = [s[0] as f64, s[1] as f64, 1.0];
+        for i in 0..3 {
+            for j in 0..3 {
+                ata[i][j] += row[i] * row[j];
+            }
+            atx[i] += row[i] * d[0] as f64;
+            aty[i] += row[i] * d[1] as f64;
+        }
+    }
+    let (px, py) = (solve3(ata, atx)?, solve3(ata, aty)?);
+    let sq: f64 = src
+        .iter()
+        .zip(dst)
+        .map(|(s, d)| {
+            let x = px[0] * s[0] as f64 + px[1] * s[1] as f64 + px[2];
+            let y = py[0] * s[0] as f64 + py[1] * s[1] as f64 + py[2];
+            (x - d[0] as f64).powi(2) + (y - d[1] as f64).powi(2)
+        })
+        .sum();
+    Some((sq / src.len() as f64).sqrt())
+}
+
+/// Measures how a track's landmarks moved: a real face turns and changes shape; a photo or a
+/// screen held to the camera only moves as a flat plane, which an affine map explains.
+pub fn landmark_motion(landmarks: &[Landmarks]) -> Motion {
+    let Some(first) = landmarks.first() else {
+        return Motion {
+            travel: 0.0,
+            deformation: 0.0,
+            frames: 0,
+        };
+    };
+    let eye = ((first[1][0] - first[0][0]).powi(2) + (first[1][1] - first[0][1]).powi(2))
+        .sqrt()
+        .max(1.0);
+    let mut travel = 0.0f32;
+    let mut residuals = Vec::new();
+    for l in &landmarks[1..] {
+        let moved = l
+            .iter()
+            .zip(first)
+            .map(|(a, b)| ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt())
+            .fold(0.0, f32::max);
+        travel = travel.max(moved / eye);
+        if let Some(r) = affine_residual(first, l) {
+            residuals.push(r as f32 / eye);
+        }
+    }
+    let deformation = if residuals.is_empty() {
+        0.0
+    } else {
+        residuals.iter().sum::<f32>() / residuals.len() as f32
+    };
+    Motion {
+        travel,
+        deformation,
+        frames: landmarks.len(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,6 +290,38 @@ mod tests {
             r.x >= 0 && r.y >= 0 && r.x + r.width <= 100 && r.y + r.height <= 100,
             "{r:?}"
         );
+    }
+
+    #[test]
+    fn a_moved_photo_is_rigid_and_a_turning_face_is_not() {
+        let face: Landmarks = [[40.0, 50.0], [72.0, 50.0], [56.0, 70.0], [44.0, 90.0], [68.0, 90.0]];
+        // The photo: shifted, scaled and rotated as a whole.
+        let photo: Vec<Landmarks> = (0..8)
+            .map(|i| {
+                let (a, s) = (i as f32 * 0.05, 1.0 + i as f32 * 0.05);
+                face.map(|[x, y]| {
+                    [
+                        s * (x * a.cos() - y * a.sin()) + 10.0 * i as f32,
+                        s * (x * a.sin() + y * a.cos()),
+                    ]
+                })
+            })
+            .collect();
+        let m = landmark_motion(&photo);
+        assert!(
+            m.travel > 1.0 && m.deformation < 1e-3 && m.looks_rigid(0.3, 0.02),
+            "{m:?}"
+        );
+        // The person: turning, so the nose moves relative to eyes and mouth.
+        let turning: Vec<Landmarks> = (0..8)
+            .map(|i| {
+                let mut l = face.map(|[x, y]| [x + 6.0 * i as f32, y]);
+                l[2][0] += 2.5 * i as f32;
+                l
+            })
+            .collect();
+        let m = landmark_motion(&turning);
+        assert!(m.deformation > 0.05 && !m.looks_rigid(0.3, 0.02), "{m:?}");
     }
 
     #[test]

@@ -16,6 +16,7 @@ use crate::embed::{Embedding, Recognizer};
 use crate::liveness::{AntiSpoof, Liveness};
 use crate::model::{Catalogue, ModelError, ModelKind, OnnxModel, Runtime};
 use crate::quality::{Quality, assess};
+use crate::track::Observation;
 
 /// One face and everything the pipeline learned about it.
 #[derive(Debug, Clone, Serialize)]
@@ -152,6 +153,38 @@ impl FacePipeline {
                 name: self.recognizer.id().to_string(),
                 source,
             })
+    }
+
+    /// What tracking needs from a frame: faces with quality, passive liveness and aligned crops,
+    /// but no embedding (tracks embed only their best frames, later).
+    pub fn observe(&mut self, frame: &Mat) -> Result<Vec<Observation>, ModelError> {
+        let faces = self.detector.detect(frame)?;
+        let aligned = self.align_all(frame, &faces)?;
+        let mut out = Vec::with_capacity(faces.len());
+        for (face, aligned) in faces.into_iter().zip(aligned) {
+            let quality = assess(&face, &aligned).map_err(|source| ModelError::OpenCv {
+                name: self.recognizer.id().to_string(),
+                source,
+            })?;
+            let liveness = match self.antispoof.as_mut() {
+                Some(a) => Some(a.check(frame, &face.bbox)?.score),
+                None => None,
+            };
+            let thumb = crate::track::thumbnail(&aligned);
+            out.push(Observation {
+                face,
+                quality,
+                liveness,
+                aligned,
+                thumb,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Embeds aligned crops in one batch.
+    pub fn embed(&mut self, aligned: &[Mat]) -> Result<Vec<Embedding>, ModelError> {
+        self.recognizer.embed(aligned)
     }
 
     /// Runs every stage on a BGR frame.

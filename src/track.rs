@@ -22,12 +22,58 @@ pub struct TrackerSettings {
     pub max_unseen: Duration,
     /// How many best frames (by quality) a track keeps for recognition.
     pub best_frames: usize,
+    /// A detection whose face thumbnail correlates less than this with the track's last one is
+    /// someone else: a new track, even at the same place.
+    pub min_likeness: f32,
 }
 
 impl Default for TrackerSettings {
     fn default() -> Self {
-        TrackerSettings { iou_threshold: 0.3, max_unseen: Duration::milliseconds(1500), best_frames: 5 }
+        TrackerSettings {
+            iou_threshold: 0.3,
+            max_unseen: Duration::milliseconds(1500),
+            best_frames: 5,
+            min_likeness: 0.7,
+        }
     }
+}
+
+/// A tiny, normalised grey picture of an aligned face: cheap to compare, enough to tell that a
+/// different person now stands where a track's face was.
+pub fn thumbnail(aligned: &Mat) -> Vec<f32> {
+    use opencv::imgproc;
+    use opencv::prelude::*;
+    let mut grey = Mat::default();
+    let mut small = Mat::default();
+    if imgproc::cvt_color_def(aligned, &mut grey, imgproc::COLOR_BGR2GRAY).is_err()
+        || imgproc::resize(
+            &grey,
+            &mut small,
+            opencv::core::Size::new(24, 24),
+            0.0,
+            0.0,
+            imgproc::INTER_AREA,
+        )
+        .is_err()
+    {
+        return Vec::new();
+    }
+    let v: Vec<f32> = small
+        .data_bytes()
+        .map(|b| b.iter().map(|&x| x as f32).collect())
+        .unwrap_or_default();
+    let mean = v.iter().sum::<f32>() / v.len().max(1) as f32;
+    let mut v: Vec<f32> = v.into_iter().map(|x| x - mean).collect();
+    crate::embed::l2_normalise(&mut v);
+    v
+}
+
+/// Normalised cross-correlation of two thumbnails (1 when either is missing: no evidence).
+pub fn likeness(a: &[f32], b: &[f32]) -> f32 {
+    if a.len() != b.len() || a.is_empty() {
+        return 1.0;
+    }
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 /// One face in one frame, as the tracker receives it.
@@ -41,6 +87,8 @@ pub struct Observation {
     pub liveness: Option<f32>,
     /// The aligned crop (kept in memory only, for the best frames; never written anywhere).
     pub aligned: Mat,
+    /// Its [`thumbnail`].
+    pub thumb: Vec<f32>,
 }
 
 /// A frame a track keeps for recognition.
@@ -76,13 +124,20 @@ pub struct Track {
     last_box: BBox,
     /// Box centre velocity, pixels per second.
     velocity: (f32, f32),
+    /// The latest face's thumbnail.
+    last_thumb: Vec<f32>,
 }
 
 impl Track {
     fn predicted(&self, at: DateTime<Utc>) -> BBox {
         let dt = (at - self.last_seen).num_milliseconds() as f32 / 1000.0;
         let (dx, dy) = (self.velocity.0 * dt, self.velocity.1 * dt);
-        BBox { x1: self.last_box.x1 + dx, y1: self.last_box.y1 + dy, x2: self.last_box.x2 + dx, y2: self.last_box.y2 + dy }
+        BBox {
+            x1: self.last_box.x1 + dx,
+            y1: self.last_box.y1 + dy,
+            x2: self.last_box.x2 + dx,
+            y2: self.last_box.y2 + dy,
+        }
     }
 
     /// The latest face box.
@@ -102,6 +157,7 @@ impl Track {
             );
         }
         self.last_box = obs.face.bbox;
+        self.last_thumb = obs.thumb;
         self.last_seen = at;
         self.frames += 1;
         self.landmarks.push(obs.face.landmarks);
@@ -109,8 +165,16 @@ impl Track {
             self.liveness.push(l);
         }
         if self.best.len() < keep || self.best.last().is_some_and(|k| k.quality < obs.quality.score) {
-            let kept = KeptFrame { quality: obs.quality.score, aligned: obs.aligned, embedding: None };
-            let pos = self.best.iter().position(|k| k.quality < kept.quality).unwrap_or(self.best.len());
+            let kept = KeptFrame {
+                quality: obs.quality.score,
+                aligned: obs.aligned,
+                embedding: None,
+            };
+            let pos = self
+                .best
+                .iter()
+                .position(|k| k.quality < kept.quality)
+                .unwrap_or(self.best.len());
             self.best.insert(pos, kept);
             self.best.truncate(keep);
         }
@@ -128,7 +192,11 @@ pub struct Tracker {
 impl Tracker {
     /// A tracker with `settings`.
     pub fn new(settings: TrackerSettings) -> Tracker {
-        Tracker { settings, tracks: Vec::new(), next_id: 1 }
+        Tracker {
+            settings,
+            tracks: Vec::new(),
+            next_id: 1,
+        }
     }
 
     /// Adds one frame's observations; returns the ids of the tracks they went to.
@@ -140,11 +208,18 @@ impl Tracker {
             let size = p.width().max(p.height()).max(1.0);
             for (oi, o) in observations.iter().enumerate() {
                 let iou = p.iou(&o.face.bbox);
-                let (pc, oc) = (((p.x1 + p.x2) / 2.0, (p.y1 + p.y2) / 2.0), ((o.face.bbox.x1 + o.face.bbox.x2) / 2.0, (o.face.bbox.y1 + o.face.bbox.y2) / 2.0));
+                let (pc, oc) = (
+                    ((p.x1 + p.x2) / 2.0, (p.y1 + p.y2) / 2.0),
+                    (
+                        (o.face.bbox.x1 + o.face.bbox.x2) / 2.0,
+                        (o.face.bbox.y1 + o.face.bbox.y2) / 2.0,
+                    ),
+                );
                 let dist = ((pc.0 - oc.0).powi(2) + (pc.1 - oc.1).powi(2)).sqrt() / size;
                 let scale = o.face.bbox.width().max(1.0) / p.width().max(1.0);
                 let similar_size = (0.67..1.5).contains(&scale);
-                if iou >= self.settings.iou_threshold || (dist < 1.0 && similar_size) {
+                let near = iou >= self.settings.iou_threshold || (dist < 1.0 && similar_size);
+                if near && likeness(&t.last_thumb, &o.thumb) >= self.settings.min_likeness {
                     pairs.push((iou - dist, ti, oi));
                 }
             }
@@ -178,6 +253,7 @@ impl Tracker {
                         decided: false,
                         last_box: obs.face.bbox,
                         velocity: (0.0, 0.0),
+                        last_thumb: Vec::new(),
                     };
                     self.next_id += 1;
                     track.absorb(at, obs, keep);
@@ -192,7 +268,9 @@ impl Tracker {
     /// Removes and returns the tracks unseen since `at - max_unseen`.
     pub fn expire(&mut self, at: DateTime<Utc>) -> Vec<Track> {
         let limit = self.settings.max_unseen;
-        let (ended, live): (Vec<Track>, Vec<Track>) = std::mem::take(&mut self.tracks).into_iter().partition(|t| at - t.last_seen > limit);
+        let (ended, live): (Vec<Track>, Vec<Track>) = std::mem::take(&mut self.tracks)
+            .into_iter()
+            .partition(|t| at - t.last_seen > limit);
         self.tracks = live;
         ended
     }
@@ -224,12 +302,28 @@ mod tests {
     use opencv::core::{CV_8UC3, Scalar};
 
     fn obs(x: f32, q: f32) -> Observation {
-        let face = Face { bbox: BBox { x1: x, y1: 100.0, x2: x + 80.0, y2: 190.0 }, score: 0.9, landmarks: [[x + 20.0, 130.0]; 5] };
+        let face = Face {
+            bbox: BBox {
+                x1: x,
+                y1: 100.0,
+                x2: x + 80.0,
+                y2: 190.0,
+            },
+            score: 0.9,
+            landmarks: [[x + 20.0, 130.0]; 5],
+        };
         Observation {
             face,
-            quality: Quality { score: q, size_px: 80.0, sharpness: 100.0, yaw: 0.0, roll: 0.0 },
+            quality: Quality {
+                score: q,
+                size_px: 80.0,
+                sharpness: 100.0,
+                yaw: 0.0,
+                roll: 0.0,
+            },
             liveness: Some(0.9),
             aligned: Mat::new_rows_cols_with_default(2, 2, CV_8UC3, Scalar::all(0.0)).unwrap(),
+            thumb: Vec::new(),
         }
     }
 

@@ -332,8 +332,8 @@ fn software_only(decodebin: &gst::Element) {
     });
 }
 
-/// Copies a sample into a frame, with its capture time on the wall clock.
-fn frame_from_sample(shared: &Shared, sink: &gst_app::AppSink, sample: &gst::Sample) -> Option<Frame> {
+/// Copies a sample's packed 3-channel 8-bit picture into a Mat, row by row (GStreamer pads rows).
+pub(super) fn sample_to_mat(sample: &gst::Sample) -> Option<Mat> {
     let caps = sample.caps()?;
     let info = gst_video::VideoInfo::from_caps(caps).ok()?;
     let buffer = sample.buffer()?;
@@ -347,6 +347,14 @@ fn frame_from_sample(shared: &Shared, sink: &gst_app::AppSink, sample: &gst::Sam
         let src = data.get(y * stride..y * stride + w * 3)?;
         dst[y * w * 3..(y + 1) * w * 3].copy_from_slice(src);
     }
+    Some(image)
+}
+
+/// Copies a sample into a frame, with its capture time on the wall clock.
+fn frame_from_sample(shared: &Shared, sink: &gst_app::AppSink, sample: &gst::Sample) -> Option<Frame> {
+    let image = sample_to_mat(sample)?;
+    let (w, h) = (image.cols() as usize, image.rows() as usize);
+    let buffer = sample.buffer()?;
     // Buffer running time against the pipeline clock says how long ago the frame was captured.
     let age = (|| {
         let pts = buffer.pts()?;

@@ -32,3 +32,72 @@ pub enum CaptureError {
 pub fn init() -> Result<(), CaptureError> {
     gstreamer::init().map_err(|e| CaptureError::Init(e.to_string()))
 }
+
+pub use file::FileFrames;
+
+mod file {
+    //! Clips read off line: every frame at the analysis rate, as fast as the consumer goes.
+
+    use std::path::Path;
+    use std::time::Duration;
+
+    use gstreamer as gst;
+    use gstreamer::prelude::*;
+    use gstreamer_app as gst_app;
+    use opencv::core::Mat;
+
+    use super::CaptureError;
+    use super::camera::sample_to_mat;
+    use super::source::{SINK_NAME, pipeline_spec_for};
+    use crate::config::{CameraConfig, SourceKind};
+
+    /// Frames of a video file, each with its position in the clip.
+    pub struct FileFrames {
+        pipeline: gst::Pipeline,
+        sink: gst_app::AppSink,
+    }
+
+    impl FileFrames {
+        /// Opens `path`, to be read at `fps` frames per clip second, scaled to at most `width`.
+        pub fn open(path: &Path, fps: f64, width: u32) -> Result<FileFrames, CaptureError> {
+            super::init()?;
+            let failed = |what: String| CaptureError::Init(format!("{}: {what}", path.display()));
+            let mut cam = CameraConfig::new("file", SourceKind::Uri);
+            cam.uri = Some(path.to_string_lossy().into_owned());
+            cam.analysis_fps = fps;
+            cam.analysis_width = width;
+            let spec = pipeline_spec_for(&cam, None, true);
+            let pipeline = gst::parse::launch(&spec.description)
+                .map_err(|e| failed(e.to_string()))?
+                .downcast::<gst::Pipeline>()
+                .map_err(|_| failed("not a pipeline".into()))?;
+            let sink = pipeline
+                .by_name(SINK_NAME)
+                .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
+                .ok_or_else(|| failed("no appsink".into()))?;
+            pipeline
+                .set_state(gst::State::Playing)
+                .map_err(|_| failed("cannot be played (is it a video?)".into()))?;
+            Ok(FileFrames { pipeline, sink })
+        }
+    }
+
+    impl Iterator for FileFrames {
+        type Item = (Mat, Duration);
+
+        fn next(&mut self) -> Option<(Mat, Duration)> {
+            let sample = self.sink.pull_sample().ok()?;
+            let pts = sample
+                .buffer()
+                .and_then(|b| b.pts())
+                .map_or(Duration::ZERO, |t| Duration::from_nanos(t.nseconds()));
+            Some((sample_to_mat(&sample)?, pts))
+        }
+    }
+
+    impl Drop for FileFrames {
+        fn drop(&mut self) {
+            let _ = self.pipeline.set_state(gst::State::Null);
+        }
+    }
+}

@@ -58,6 +58,12 @@ fn as_uri(s: &str) -> String {
 
 /// Builds the pipeline for `cam`; `password` is the one read from its file or environment.
 pub fn pipeline_spec(cam: &CameraConfig, password: Option<String>) -> PipelineSpec {
+    pipeline_spec_for(cam, password, false)
+}
+
+/// Like [`pipeline_spec`]; `offline` reads a file as fast as the consumer takes frames, losing
+/// none (for clips processed off line, not for cameras).
+pub fn pipeline_spec_for(cam: &CameraConfig, password: Option<String>, offline: bool) -> PipelineSpec {
     let mut credentials = None;
     let (source, live, looping) = match cam.kind {
         SourceKind::Rtsp => {
@@ -140,10 +146,14 @@ pub fn pipeline_spec(cam: &CameraConfig, password: Option<String>) -> PipelineSp
     let description = format!(
         "{source} ! {queue} ! videorate drop-only=true max-rate={max_rate} \
          ! videoscale ! video/x-raw,width=[16,{w}],pixel-aspect-ratio=1/1 ! videoconvert \
-         ! video/x-raw,format={format} ! appsink name={SINK_NAME} max-buffers=1 drop=true sync={sync} \
+         ! video/x-raw,format={format} ! appsink name={SINK_NAME} {sink_mode} \
          enable-last-sample=false",
         w = cam.analysis_width,
-        sync = if live { "false" } else { "true" },
+        sink_mode = match (offline, live) {
+            (true, _) => "max-buffers=2 drop=false sync=false",
+            (false, true) => "max-buffers=1 drop=true sync=false",
+            (false, false) => "max-buffers=1 drop=true sync=true",
+        },
     );
     PipelineSpec {
         description,

@@ -135,12 +135,63 @@ impl Default for DetectConfig {
     }
 }
 
-/// Recognition.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+/// Recognition and the decision a track makes.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct RecognizeConfig {
     /// Cosine similarity for "same person"; default per recognizer.
     pub threshold: Option<f32>,
+    /// How far the best person must lead the second-best; closer calls are unknown.
+    pub margin: f32,
+    /// Score a person by their best template or their mean template.
+    pub person_score: crate::matching::PersonScore,
+    /// During a session whose slot names a group, match only that class's students.
+    pub per_class: bool,
+    /// Frames a track needs before it may be decided.
+    pub min_frames: u32,
+    /// A track still ambiguous after this many frames is decided unknown.
+    pub max_frames: u32,
+    /// Share of the quality-weighted vote the winner needs.
+    pub vote_share: f32,
+}
+
+impl Default for RecognizeConfig {
+    fn default() -> Self {
+        RecognizeConfig {
+            threshold: None,
+            margin: 0.08,
+            person_score: crate::matching::PersonScore::Best,
+            per_class: true,
+            min_frames: 3,
+            max_frames: 15,
+            vote_share: 0.6,
+        }
+    }
+}
+
+/// Tracking faces across frames.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrackConfig {
+    /// Minimum overlap to continue a track.
+    pub iou_threshold: f32,
+    /// A track ends after being unseen this long, seconds.
+    pub max_unseen_s: f64,
+    /// Best frames kept (and at most embedded) per track.
+    pub best_frames: usize,
+    /// Face-thumbnail correlation below which a detection is someone else, even in the same place.
+    pub min_likeness: f32,
+}
+
+impl Default for TrackConfig {
+    fn default() -> Self {
+        TrackConfig {
+            iou_threshold: 0.3,
+            max_unseen_s: 1.5,
+            best_frames: 5,
+            min_likeness: 0.7,
+        }
+    }
 }
 
 /// Passive anti-spoofing.
@@ -149,12 +200,24 @@ pub struct RecognizeConfig {
 pub struct LivenessConfig {
     /// Fused live score at or above which a face is live.
     pub threshold: f32,
+    /// Frames with a liveness score a track needs before it counts as live.
+    pub min_frames: u32,
+    /// Motion check: a track that travels at least this far (eye distances)...
+    pub rigid_min_travel: f32,
+    /// ...while its landmarks deform less than this (eye distances) moved like a flat picture.
+    pub rigid_max_deformation: f32,
+    /// Subtracted from the track's live score when it moved like a flat picture.
+    pub rigid_penalty: f32,
 }
 
 impl Default for LivenessConfig {
     fn default() -> Self {
         LivenessConfig {
             threshold: crate::liveness::DEFAULT_THRESHOLD,
+            min_frames: 3,
+            rigid_min_travel: 0.5,
+            rigid_max_deformation: 0.015,
+            rigid_penalty: 0.5,
         }
     }
 }
@@ -187,6 +250,8 @@ pub struct Config {
     pub detect: DetectConfig,
     /// Recognition.
     pub recognize: RecognizeConfig,
+    /// Tracking.
+    pub track: TrackConfig,
     /// Anti-spoofing.
     pub liveness: LivenessConfig,
     /// Photo limits.

@@ -73,3 +73,36 @@ pub fn photos_under(dir: &Path) -> Vec<PathBuf> {
 
 /// The detector/recognizer pairs the project supports.
 pub const PAIRS: [(&str, &str); 2] = [("yunet-2023mar", "sface-2021dec"), ("scrfd-500m", "arcface-w600k-mbf")];
+
+/// Encodes `photos` into an H.264 MP4 slideshow (`width` x `height`, each photo for
+/// `seconds_each` seconds at `fps`), in `dir`. Returns the clip's path.
+pub fn make_clip(dir: &Path, photos: &[PathBuf], width: i32, height: i32, seconds_each: u32, fps: u32) -> PathBuf {
+    use gstreamer::prelude::*;
+    let slides = dir.join("slides");
+    rtsp::make_slides_fitted(&slides, photos, width, height, true);
+    let out = dir.join("clip.mp4");
+    gstreamer::init().unwrap();
+    // One extra copy of the last slide, so the last photo is shown for its full time.
+    let last = slides.join(format!("{:03}.jpg", photos.len() - 1));
+    std::fs::copy(&last, slides.join(format!("{:03}.jpg", photos.len()))).unwrap();
+    let p = gstreamer::parse::launch(&format!(
+        "multifilesrc location=\"{}/%03d.jpg\" caps=image/jpeg,framerate=1/{seconds_each} stop-index={} ! jpegdec \
+         ! videoconvert ! videorate ! video/x-raw,framerate={fps}/1,format=I420 \
+         ! x264enc speed-preset=ultrafast key-int-max={fps} ! mp4mux ! filesink location=\"{}\"",
+        slides.display(),
+        photos.len(),
+        out.display()
+    ))
+    .unwrap();
+    p.set_state(gstreamer::State::Playing).unwrap();
+    let bus = p.bus().unwrap();
+    let msg = bus
+        .timed_pop_filtered(
+            gstreamer::ClockTime::from_seconds(120),
+            &[gstreamer::MessageType::Eos, gstreamer::MessageType::Error],
+        )
+        .expect("encoding the clip timed out");
+    assert!(matches!(msg.view(), gstreamer::MessageView::Eos(_)), "{msg:?}");
+    p.set_state(gstreamer::State::Null).unwrap();
+    out
+}

@@ -1,0 +1,361 @@
+//! The attendance engine: frames in, decisions out.
+//!
+//! Per camera, faces are tracked; each track is decided once, from its best few frames: live
+//! over several frames (passive anti-spoofing fused with how its landmarks moved), then matched
+//! open-set (threshold and margin, a quality-weighted vote agreeing with its mean embedding).
+//! A live, recognised track in a class session becomes at most one attendance event per person
+//! per session per room, guarded in the store so a restart cannot repeat it. A spoof becomes an
+//! alert. Nothing here writes an image.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use opencv::core::Mat;
+use serde::Serialize;
+
+use crate::config::{Config, LivenessConfig, RecognizeConfig};
+use crate::embed::{Embedding, l2_normalise};
+use crate::event::{Alert, AlertKind, AttendanceEvent, new_id};
+use crate::liveness::{Motion, landmark_motion};
+use crate::matching::Gallery;
+use crate::model::ModelError;
+use crate::pipeline::FacePipeline;
+use crate::session::{Timetable, TimetableError};
+use crate::store::{Store, StoreError};
+use crate::track::{Track, Tracker, TrackerSettings};
+
+/// Why the engine could not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// A model failed.
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The timetable is inconsistent.
+    #[error(transparent)]
+    Timetable(#[from] TimetableError),
+}
+
+/// What became of a track.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// A new attendance event, recorded.
+    Attendance(AttendanceEvent),
+    /// Recognised, but already marked for this session in this room.
+    AlreadyMarked {
+        /// Who.
+        person_id: String,
+        /// The session occurrence or day.
+        once_key: String,
+    },
+    /// Recognised outside every session, and the timetable says to ignore that.
+    OutsideSession {
+        /// Who.
+        person_id: String,
+    },
+    /// Not recognised (a stranger, or too close a call).
+    Unknown {
+        /// Camera.
+        camera_id: String,
+        /// The best candidate and similarity, for the log.
+        best: Option<(String, f32)>,
+        /// Frames seen.
+        frames: u32,
+    },
+    /// Judged a presentation attack; the alert was recorded.
+    Spoof(Alert),
+}
+
+/// Counters for benchmarks and status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct EngineStats {
+    /// Frames processed.
+    pub frames: u64,
+    /// Faces detected over all frames (what embedding every face would have cost).
+    pub faces: u64,
+    /// Recognizer runs actually made (one per kept frame, at most).
+    pub embeddings: u64,
+    /// Tracks decided.
+    pub decisions: u64,
+}
+
+/// A track's liveness verdict.
+#[derive(Debug, Clone, Copy)]
+struct LiveVerdict {
+    score: f32,
+    motion: Motion,
+}
+
+/// The engine and everything it holds.
+pub struct Engine {
+    pipeline: FacePipeline,
+    gallery: Arc<Gallery>,
+    timetable: Timetable,
+    store: Store,
+    recognize: RecognizeConfig,
+    liveness: LivenessConfig,
+    tracker_settings: TrackerSettings,
+    trackers: HashMap<String, Tracker>,
+    stats: EngineStats,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("stats", &self.stats).finish()
+    }
+}
+
+fn mean(v: &[f32]) -> f32 {
+    if v.is_empty() {
+        0.0
+    } else {
+        v.iter().sum::<f32>() / v.len() as f32
+    }
+}
+
+impl Engine {
+    /// Builds the engine: the roster of the pipeline's recognizer is loaded from the store.
+    pub fn new(config: &Config, pipeline: FacePipeline, store: Store) -> Result<Engine, EngineError> {
+        let recognizer = pipeline.recognizer();
+        let gallery = Arc::new(store.gallery(recognizer.id(), recognizer.dim())?);
+        Ok(Engine {
+            timetable: Timetable::new(&config.timetable)?,
+            recognize: config.recognize.clone(),
+            liveness: config.liveness.clone(),
+            tracker_settings: TrackerSettings {
+                iou_threshold: config.track.iou_threshold,
+                max_unseen: chrono::Duration::milliseconds((config.track.max_unseen_s * 1000.0) as i64),
+                best_frames: config.track.best_frames.max(1),
+                min_likeness: config.track.min_likeness,
+            },
+            trackers: HashMap::new(),
+            stats: EngineStats::default(),
+            pipeline,
+            gallery,
+            store,
+        })
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> EngineStats {
+        self.stats
+    }
+
+    /// The gallery in use.
+    pub fn gallery(&self) -> &Arc<Gallery> {
+        &self.gallery
+    }
+
+    /// Replaces the gallery (a new roster) without stopping.
+    pub fn set_gallery(&mut self, gallery: Arc<Gallery>) {
+        self.gallery = gallery;
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Processes one frame of `camera` (watching `room`) captured at `at`.
+    pub fn process(
+        &mut self,
+        camera: &str,
+        room: &str,
+        image: &Mat,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<Outcome>, EngineError> {
+        let observations = self.pipeline.observe(image)?;
+        self.stats.frames += 1;
+        self.stats.faces += observations.len() as u64;
+        let settings = self.tracker_settings;
+        let mut tracker = self.trackers.remove(camera).unwrap_or_else(|| Tracker::new(settings));
+        let ids = tracker.update(at, observations);
+        let mut outcomes = Vec::new();
+        let result = (|| {
+            for id in ids {
+                if let Some(track) = tracker
+                    .get_mut(id)
+                    .filter(|t| !t.decided && t.frames >= self.recognize.min_frames)
+                {
+                    outcomes.extend(self.decide(track, camera, room, false)?);
+                }
+            }
+            for mut track in tracker.expire(at) {
+                if !track.decided && track.frames >= self.recognize.min_frames {
+                    outcomes.extend(self.decide(&mut track, camera, room, true)?);
+                }
+            }
+            Ok(())
+        })();
+        self.trackers.insert(camera.to_string(), tracker);
+        result.map(|()| outcomes)
+    }
+
+    /// Ends every track of `camera` (end of a clip, shutdown) and decides those that can be.
+    pub fn finish(&mut self, camera: &str, room: &str) -> Result<Vec<Outcome>, EngineError> {
+        let mut outcomes = Vec::new();
+        let tracks = self.trackers.get_mut(camera).map(|t| t.drain()).unwrap_or_default();
+        for mut track in tracks {
+            if !track.decided && track.frames >= self.recognize.min_frames {
+                outcomes.extend(self.decide(&mut track, camera, room, true)?);
+            }
+        }
+        Ok(outcomes)
+    }
+
+    /// Liveness over the track: the mean passive score, less a penalty if it moved like a flat picture.
+    fn liveness(&self, track: &Track) -> Option<LiveVerdict> {
+        if track.liveness.is_empty() {
+            // No anti-spoofing configured: every track counts as live.
+            return Some(LiveVerdict {
+                score: 1.0,
+                motion: landmark_motion(&track.landmarks),
+            });
+        }
+        if (track.liveness.len() as u32) < self.liveness.min_frames {
+            return None;
+        }
+        let motion = landmark_motion(&track.landmarks);
+        let rigid = motion.looks_rigid(self.liveness.rigid_min_travel, self.liveness.rigid_max_deformation);
+        let score = mean(&track.liveness) - if rigid { self.liveness.rigid_penalty } else { 0.0 };
+        Some(LiveVerdict { score, motion })
+    }
+
+    /// Tries to decide a track; `final_call` when no more frames will come.
+    fn decide(
+        &mut self,
+        track: &mut Track,
+        camera: &str,
+        room: &str,
+        final_call: bool,
+    ) -> Result<Option<Outcome>, EngineError> {
+        let Some(live) = self.liveness(track) else {
+            return Ok(None);
+        };
+        if live.score < self.liveness.threshold {
+            track.decided = true;
+            self.stats.decisions += 1;
+            let alert = Alert {
+                alert_id: new_id(),
+                kind: AlertKind::Spoof,
+                camera_id: Some(camera.to_string()),
+                room: Some(room.to_string()),
+                at: track.last_seen,
+                detail: format!(
+                    "presentation attack suspected: live score {:.2} over {} frames (threshold {:.2}); landmarks travelled {:.2} and deformed {:.3} eye distances",
+                    live.score,
+                    track.liveness.len(),
+                    self.liveness.threshold,
+                    live.motion.travel,
+                    live.motion.deformation
+                ),
+            };
+            tracing::warn!(camera, room, detail = %alert.detail, "spoof alert");
+            self.store.record_alert(&alert)?;
+            return Ok(Some(Outcome::Spoof(alert)));
+        }
+
+        let group = if self.recognize.per_class {
+            self.timetable.session_at(room, track.first_seen).and_then(|s| s.group)
+        } else {
+            None
+        };
+        // Embed the kept frames that have no embedding yet, in one batch.
+        let pending: Vec<usize> = (0..track.best.len())
+            .filter(|&i| track.best[i].embedding.is_none())
+            .collect();
+        if !pending.is_empty() {
+            let crops: Vec<Mat> = pending.iter().map(|&i| track.best[i].aligned.clone()).collect();
+            let embeddings = self.pipeline.embed(&crops)?;
+            self.stats.embeddings += embeddings.len() as u64;
+            for (i, e) in pending.into_iter().zip(embeddings) {
+                track.best[i].embedding = Some(e);
+            }
+        }
+        let threshold = self.pipeline.recognizer().threshold();
+        let (margin, score) = (self.recognize.margin, self.recognize.person_score);
+        let mut votes: HashMap<String, f32> = HashMap::new();
+        let mut total = 0.0;
+        let mut sum = vec![0.0f32; self.pipeline.recognizer().dim()];
+        for kept in &track.best {
+            let Some(e) = &kept.embedding else { continue };
+            total += kept.quality;
+            sum.iter_mut().zip(&e.vector).for_each(|(s, v)| *s += kept.quality * v);
+            let c = self
+                .gallery
+                .search_in(e, group.as_deref(), score)
+                .map_err(|e| ModelError::Inference {
+                    name: "matching".into(),
+                    reason: e.to_string(),
+                })?;
+            if let Some(p) = c.accepted(threshold, margin) {
+                *votes.entry(p.to_string()).or_default() += kept.quality;
+            }
+        }
+        l2_normalise(&mut sum);
+        let mean_embedding = Embedding {
+            recognizer: self.pipeline.recognizer().id().clone(),
+            vector: sum,
+        };
+        let overall = self
+            .gallery
+            .search_in(&mean_embedding, group.as_deref(), score)
+            .map_err(|e| ModelError::Inference {
+                name: "matching".into(),
+                reason: e.to_string(),
+            })?;
+        let winner = votes.into_iter().max_by(|a, b| a.1.total_cmp(&b.1));
+        let accepted = match (&winner, overall.accepted(threshold, margin)) {
+            (Some((p, w)), Some(m)) if p == m && *w >= self.recognize.vote_share * total => Some(p.clone()),
+            _ => None,
+        };
+        let Some(person_id) = accepted else {
+            if final_call || track.frames >= self.recognize.max_frames {
+                track.decided = true;
+                self.stats.decisions += 1;
+                tracing::info!(camera, frames = track.frames, best = ?overall.best, "unknown face");
+                return Ok(Some(Outcome::Unknown {
+                    camera_id: camera.to_string(),
+                    best: overall.best,
+                    frames: track.frames,
+                }));
+            }
+            return Ok(None);
+        };
+        track.decided = true;
+        self.stats.decisions += 1;
+        let Some(place) = self.timetable.place(room, track.first_seen) else {
+            tracing::info!(camera, room, person = %person_id, "recognised outside any session; ignored");
+            return Ok(Some(Outcome::OutsideSession { person_id }));
+        };
+        let similarity = overall.best.as_ref().map_or(0.0, |b| b.1);
+        let event = AttendanceEvent {
+            event_id: new_id(),
+            person_id: person_id.clone(),
+            camera_id: camera.to_string(),
+            room: room.to_string(),
+            session_id: place.session.as_ref().map(|s| s.occurrence.clone()),
+            status: place.status,
+            first_seen: track.first_seen,
+            decided_at: Utc::now(),
+            similarity,
+            margin: overall.margin(),
+            liveness: live.score.min(1.0),
+            frames: track.frames,
+            recognizer: self.pipeline.recognizer().id().to_string(),
+        };
+        if self.store.record_attendance(&event, &place.once_key)? {
+            tracing::info!(camera, room, person = %person_id, session = ?event.session_id, status = event.status.as_str(), similarity, "attendance");
+            Ok(Some(Outcome::Attendance(event)))
+        } else {
+            Ok(Some(Outcome::AlreadyMarked {
+                person_id,
+                once_key: place.once_key,
+            }))
+        }
+    }
+}

@@ -1,0 +1,344 @@
+//! The attendance engine end to end on real models: enroll from the shared identities, play
+//! clips through it, and check who is marked, who is not, and what is refused.
+
+mod common;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use rollcall::capture::FileFrames;
+use rollcall::config::{Config, SessionSlot};
+use rollcall::engine::{Engine, Outcome};
+use rollcall::enroll::{EnrollPolicy, Enrollee, enroll_person};
+use rollcall::store::{Key, Store};
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("rollcall-engine-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Monday 2026-11-23, 09:00 UTC: the start of the test session.
+fn session_start() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-23T09:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+fn config_with_session() -> Config {
+    let mut c = common::config("yunet-2023mar", "sface-2021dec");
+    c.timetable.sessions = vec![SessionSlot {
+        id: "7B-MATHS".into(),
+        room: "101".into(),
+        days: vec!["mon".into()],
+        start: "09:00".into(),
+        end: "10:00".into(),
+        grace_min: 10,
+        group: None,
+    }];
+    c
+}
+
+const ENROLLED: [(&str, &str); 5] = [
+    ("obama", "obama_1.jpg"),
+    ("biden", "biden_1.jpg"),
+    ("kit", "kit_1.jpg"),
+    ("rose", "rose_1.jpg"),
+    ("alex", "alex_1.jpg"),
+];
+
+fn enroll_all(config: &Config, store: &mut Store) {
+    let mut p = common::pipeline_for(config);
+    for (person, photo) in ENROLLED {
+        let who = Enrollee {
+            person,
+            name: None,
+            groups: &[],
+        };
+        let photos = [common::face(&format!("ageitgey/identities/{photo}"))];
+        let r = enroll_person(&mut p, store, &who, &photos, &EnrollPolicy::default(), u64::MAX).unwrap();
+        assert_eq!(r.accepted.len(), 1, "{person}: {:?}", r.rejected);
+    }
+}
+
+/// The slideshow: (photo, the enrolled person it shows, or None for a stranger or a spoof).
+fn slides() -> Vec<(&'static str, Option<&'static str>)> {
+    vec![
+        ("ageitgey/identities/obama_2.jpg", Some("obama")),
+        ("vectron/yaoming.jpg", None),
+        ("ageitgey/identities/kit_3.jpg", Some("kit")),
+        ("silent_face_samples/image_F1.jpg", None),
+        ("ageitgey/identities/biden_2.jpg", Some("biden")),
+        ("ageitgey/identities/linmanuel_1.png", None),
+        ("ageitgey/identities/rose_2.jpg", Some("rose")),
+        ("silent_face_samples/image_F2.jpg", None),
+        ("ageitgey/identities/alex_2.jpg", Some("alex")),
+        ("ageitgey/identities/obama_3.jpg", Some("obama")),
+        ("silent_face_samples/image_T1.jpg", None),
+        ("insightface_t1_group.jpg", None),
+    ]
+}
+
+const SECONDS_EACH: u32 = 2;
+
+/// Plays the clip through the engine as if it started at `start`.
+fn play(engine: &mut Engine, clip: &std::path::Path, start: DateTime<Utc>) -> Vec<(DateTime<Utc>, Outcome)> {
+    let mut out = Vec::new();
+    let mut last = start;
+    for (image, pts) in FileFrames::open(clip, 5.0, 1280).unwrap() {
+        last = start + Duration::from_std(pts).unwrap();
+        for o in engine.process("front", "101", &image, last).unwrap() {
+            out.push((last, o));
+        }
+    }
+    for o in engine.finish("front", "101").unwrap() {
+        out.push((last, o));
+    }
+    out
+}
+
+/// Which slide was showing at `t`: videorate shows each photo from halfway after the previous
+/// one's time to halfway before the next one's.
+fn slide_at(start: DateTime<Utc>, t: DateTime<Utc>) -> usize {
+    let each = SECONDS_EACH as i64 * 1000;
+    (((t - start).num_milliseconds() + each / 2) / each) as usize
+}
+
+#[test]
+fn a_slideshow_of_students_and_strangers_marks_each_student_once() {
+    let dir = scratch("slideshow");
+    let config = config_with_session();
+    let key = Key::generate();
+    let mut store = Store::open(&dir.join("rollcall.db"), key.clone()).unwrap();
+    enroll_all(&config, &mut store);
+    let photos: Vec<PathBuf> = slides().iter().map(|s| common::face(s.0)).collect();
+    let clip = common::make_clip(&dir, &photos, 1280, 720, SECONDS_EACH, 10);
+
+    let mut engine = Engine::new(&config, common::pipeline_for(&config), store).unwrap();
+    let start = session_start() + Duration::minutes(2);
+    let outcomes = play(&mut engine, &clip, start);
+    let stats = engine.stats();
+    println!(
+        "{} frames, {} faces: {} recognizer runs instead of {} ({:.0}%)",
+        stats.frames,
+        stats.faces,
+        stats.embeddings,
+        stats.faces,
+        100.0 * stats.embeddings as f64 / stats.faces as f64
+    );
+    for (t, o) in &outcomes {
+        let what = match o {
+            Outcome::Attendance(e) => format!(
+                "attendance {} sim {:.2} margin {:.2} live {:.2}",
+                e.person_id, e.similarity, e.margin, e.liveness
+            ),
+            Outcome::Spoof(a) => format!("spoof: {}", a.detail),
+            other => format!("{other:?}"),
+        };
+        println!(
+            "{:>5} ms  slide {:>2}  {what}",
+            (*t - start).num_milliseconds(),
+            slide_at(start, *t)
+        );
+    }
+    let mut marked: Vec<String> = Vec::new();
+    let mut spoof_slides = Vec::new();
+    for (t, o) in &outcomes {
+        let (photo, shows) = slides()[slide_at(start, *t).min(slides().len() - 1)];
+        match o {
+            Outcome::Attendance(e) => {
+                assert_eq!(
+                    Some(e.person_id.as_str()),
+                    shows,
+                    "{} marked while {photo} was showing",
+                    e.person_id
+                );
+                assert_eq!(e.session_id.as_deref(), Some("7B-MATHS@2026-11-23"));
+                assert_eq!(e.status, rollcall::event::Status::Present);
+                marked.push(e.person_id.clone());
+            }
+            Outcome::AlreadyMarked { person_id, .. } => assert_eq!(Some(person_id.as_str()), shows, "{photo}"),
+            Outcome::Spoof(_) => spoof_slides.push(photo),
+            _ => {}
+        }
+    }
+    marked.sort();
+    let mut want: Vec<String> = ENROLLED.iter().map(|e| e.0.to_string()).collect();
+    want.sort();
+    assert_eq!(marked, want, "each enrolled person exactly once");
+    for spoof in ["silent_face_samples/image_F1.jpg", "silent_face_samples/image_F2.jpg"] {
+        assert!(
+            spoof_slides.contains(&spoof),
+            "{spoof} raised no alert: {spoof_slides:?}"
+        );
+    }
+    // Only kept frames are embedded, each at most once: never more than five per decided track.
+    assert!(
+        stats.embeddings < stats.faces && stats.embeddings <= 5 * stats.decisions,
+        "{stats:?}"
+    );
+    assert_eq!(engine.store().attendance().unwrap().len(), 5);
+    assert!(engine.store().alert_count(rollcall::event::AlertKind::Spoof).unwrap() >= 2);
+
+    // Restart in the middle of the session: the same clip again marks no one twice.
+    drop(engine);
+    let store = Store::open(&dir.join("rollcall.db"), key).unwrap();
+    let mut engine = Engine::new(&config, common::pipeline_for(&config), store).unwrap();
+    let again = play(&mut engine, &clip, start + Duration::minutes(5));
+    assert!(
+        !again.iter().any(|(_, o)| matches!(o, Outcome::Attendance(_))),
+        "{again:?}"
+    );
+    assert!(again.iter().any(|(_, o)| matches!(o, Outcome::AlreadyMarked { .. })));
+    assert_eq!(engine.store().attendance().unwrap().len(), 5);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn per_class_matching_and_late_arrivals() {
+    let dir = scratch("class");
+    let mut config = config_with_session();
+    config.timetable.sessions[0].group = Some("7b".into());
+    let mut store = Store::open(&dir.join("rollcall.db"), Key::generate()).unwrap();
+    enroll_all(&config, &mut store);
+    // Only Kit is in 7B.
+    store.upsert_person("kit", None, &["7b".into()]).unwrap();
+    let photos: Vec<PathBuf> = ["ageitgey/identities/kit_3.jpg", "ageitgey/identities/obama_2.jpg"]
+        .map(common::face)
+        .to_vec();
+    let clip = common::make_clip(&dir, &photos, 1280, 720, SECONDS_EACH, 10);
+    let mut engine = Engine::new(&config, common::pipeline_for(&config), store).unwrap();
+    let outcomes = play(&mut engine, &clip, session_start() + Duration::minutes(15));
+    let events: Vec<_> = outcomes
+        .iter()
+        .filter_map(|(_, o)| if let Outcome::Attendance(e) = o { Some(e) } else { None })
+        .collect();
+    assert_eq!(events.len(), 1, "{outcomes:?}");
+    assert_eq!(events[0].person_id, "kit");
+    assert_eq!(
+        events[0].status,
+        rollcall::event::Status::Late,
+        "15 minutes in, grace 10"
+    );
+    assert!(
+        outcomes.iter().any(|(_, o)| matches!(o, Outcome::Unknown { .. })),
+        "Obama is not in 7B: unknown here"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn outside_sessions_nobody_is_marked_by_default() {
+    let dir = scratch("outside");
+    let config = config_with_session();
+    let mut store = Store::open(&dir.join("rollcall.db"), Key::generate()).unwrap();
+    enroll_all(&config, &mut store);
+    let clip = common::make_clip(
+        &dir,
+        &[common::face("ageitgey/identities/obama_2.jpg")],
+        1280,
+        720,
+        SECONDS_EACH,
+        10,
+    );
+    let mut engine = Engine::new(&config, common::pipeline_for(&config), store).unwrap();
+    let outcomes = play(&mut engine, &clip, session_start() + Duration::hours(3));
+    assert!(
+        matches!(&outcomes[..], [(_, Outcome::OutsideSession { person_id })] if person_id == "obama"),
+        "{outcomes:?}"
+    );
+    assert!(engine.store().attendance().unwrap().is_empty());
+    let _ = Arc::clone(engine.gallery());
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn the_hamilton_clip_marks_obama_and_lin_manuel_once_and_no_one_else() {
+    use rollcall::capture::Camera;
+    use rollcall::config::{CameraConfig, SourceKind};
+    let dir = scratch("hamilton");
+    let mut config = config_with_session();
+    // The session runs all of today (UTC); should the test straddle midnight, once-per-day
+    // attendance still gives each person one event.
+    let now = Utc::now();
+    config.timetable.sessions[0].days = vec![now.format("%a").to_string().to_lowercase()];
+    config.timetable.sessions[0].start = "00:00".into();
+    config.timetable.sessions[0].end = "23:59".into();
+    config.timetable.outside_sessions = rollcall::config::OutsideSessions::OncePerDay;
+    let mut store = Store::open(&dir.join("rollcall.db"), Key::generate()).unwrap();
+    let mut p = common::pipeline_for(&config);
+    let policy = EnrollPolicy::default();
+    for (person, photos) in [
+        (
+            "obama",
+            vec!["obama_1.jpg", "obama_2.jpg", "obama_3.jpg", "obama_4.jpg"],
+        ),
+        ("linmanuel", vec!["linmanuel_1.png"]),
+        ("biden", vec!["biden_1.jpg"]),
+        ("kit", vec!["kit_1.jpg"]),
+    ] {
+        let photos: Vec<PathBuf> = photos
+            .iter()
+            .map(|f| common::face(&format!("ageitgey/identities/{f}")))
+            .collect();
+        let who = Enrollee {
+            person,
+            name: None,
+            groups: &[],
+        };
+        let r = enroll_person(&mut p, &mut store, &who, &photos, &policy, u64::MAX).unwrap();
+        println!(
+            "{person}: {} photos accepted, rejected {:?}",
+            r.accepted.len(),
+            r.rejected
+        );
+    }
+    drop(p);
+
+    let mut cam = CameraConfig::new("stage", SourceKind::Uri);
+    cam.uri = Some(
+        common::shared()
+            .join("videos/short_hamilton_clip.mp4")
+            .to_string_lossy()
+            .into_owned(),
+    );
+    cam.analysis_fps = 5.0;
+    let camera = Camera::start(cam).unwrap();
+    let mut engine = Engine::new(&config, common::pipeline_for(&config), store).unwrap();
+    let mut outcomes = Vec::new();
+    let started = std::time::Instant::now();
+    // The clip is 10 s long and plays in real time; it ends, the camera reconnects and replays.
+    while started.elapsed() < std::time::Duration::from_secs(11) {
+        if let Some(frame) = camera.next_frame(std::time::Duration::from_secs(2)) {
+            let at: DateTime<Utc> = frame.captured_at.into();
+            outcomes.extend(engine.process("stage", "101", &frame.image, at).unwrap());
+        }
+    }
+    outcomes.extend(engine.finish("stage", "101").unwrap());
+    for o in &outcomes {
+        println!("{o:?}");
+    }
+    let stats = engine.stats();
+    println!(
+        "{} frames, {} faces, {} recognizer runs",
+        stats.frames, stats.faces, stats.embeddings
+    );
+    let mut marked: Vec<&str> = outcomes
+        .iter()
+        .filter_map(|o| {
+            if let Outcome::Attendance(e) = o {
+                Some(e.person_id.as_str())
+            } else {
+                None
+            }
+        })
+        .collect();
+    marked.sort();
+    assert_eq!(marked, vec!["linmanuel", "obama"], "{outcomes:?}");
+    assert!(!outcomes.iter().any(
+        |o| matches!(o, Outcome::AlreadyMarked { person_id, .. } if person_id != "obama" && person_id != "linmanuel")
+    ));
+    std::fs::remove_dir_all(dir).unwrap();
+}
