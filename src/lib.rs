@@ -23,6 +23,7 @@
 //! - [`session`]: the weekly timetable: which class session a room is in, present or late.
 //! - [`event`]: attendance events and alerts, what goes out.
 //! - [`store`]: SQLite: the encrypted roster, the attendance log and its once-per-session guard.
+//! - [`roster`]: sealed roster files and messages (AES-256-GCM under a site key).
 //! - [`config`]: the TOML configuration.
 //! - [`bench`]: throughput figures for the pipeline.
 //! - [`cli`]: the `rollcall` command line (the binary is a thin wrapper over it).
@@ -43,6 +44,7 @@ pub mod matching;
 pub mod model;
 pub mod pipeline;
 pub mod quality;
+pub mod roster;
 pub mod session;
 pub mod store;
 pub mod track;

@@ -6,6 +6,7 @@ mod cameras;
 mod compare;
 mod detect;
 mod embed;
+mod roster;
 mod snapshot;
 
 use std::path::{Path, PathBuf};
@@ -47,6 +48,17 @@ pub enum Command {
     Cameras(cameras::Args),
     /// Grab one frame from a camera and draw the faces found, with their size and quality.
     Snapshot(snapshot::Args),
+    /// Create a new encryption key file for the store.
+    Keygen(roster::KeygenArgs),
+    /// Enroll people from photos (one person, a folder per person, or a CSV).
+    Enroll(roster::EnrollArgs),
+    /// The enrolled people: list, remove, export, import.
+    Roster {
+        #[command(flatten)]
+        args: roster::RosterArgs,
+        #[command(flatten)]
+        models: ModelArgs,
+    },
 }
 
 /// Model choices any vision command can override.
@@ -143,5 +155,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Bench(args) => bench::run(config, args),
         Command::Cameras(args) => cameras::run(config, args),
         Command::Snapshot(args) => snapshot::run(config, args),
+        Command::Keygen(args) => roster::keygen(args),
+        Command::Enroll(args) => roster::enroll(config, args),
+        Command::Roster { args, models } => roster::roster(config, args, &models),
     }
 }

@@ -222,6 +222,26 @@ impl Default for LivenessConfig {
     }
 }
 
+/// The local database and its key.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// SQLite database (created owner-only if missing).
+    pub path: PathBuf,
+    /// File holding the 256-bit key (64 hex digits, mode 0600); else `ROLLCALL_KEY`,
+    /// `ROLLCALL_KEY_FILE` or the systemd credential `rollcall.key`. Never the key itself.
+    pub key_file: Option<PathBuf>,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            path: PathBuf::from("rollcall.db"),
+            key_file: None,
+        }
+    }
+}
+
 /// Photos read from disk.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -260,6 +280,8 @@ pub struct Config {
     pub cameras: Vec<CameraConfig>,
     /// Class sessions.
     pub timetable: TimetableConfig,
+    /// Local database.
+    pub store: StoreConfig,
 }
 
 fn in_unit_range(v: f32) -> bool {
@@ -295,6 +317,10 @@ impl Config {
             }
         };
         fix(&mut self.models.dir);
+        fix(&mut self.store.path);
+        if let Some(p) = self.store.key_file.as_mut() {
+            fix(p);
+        }
         if let Some(p) = self.runtime.onnxruntime.as_mut() {
             fix(p);
         }

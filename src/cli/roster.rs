@@ -1,0 +1,348 @@
+//! `rollcall keygen`, `rollcall enroll` and `rollcall roster ...`: the enrolled people.
+
+use std::path::{Path, PathBuf};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::{CliError, ModelArgs};
+use crate::config::Config;
+use crate::enroll::{EnrollError, EnrollPolicy, Enrollee, enroll_person};
+use crate::pipeline::FacePipeline;
+use crate::roster::{Roster, RosterPerson};
+use crate::store::{Key, Store};
+
+/// Arguments of `rollcall keygen`.
+#[derive(Debug, clap::Args)]
+pub struct KeygenArgs {
+    /// Where to write the new key (created 0600; never overwritten).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// Arguments of `rollcall enroll`.
+#[derive(Debug, clap::Args)]
+pub struct EnrollArgs {
+    /// The person's id in the school's system.
+    #[arg(long, required_unless_present_any = ["dir", "csv"], conflicts_with_all = ["dir", "csv"])]
+    pub person: Option<String>,
+    /// Display name.
+    #[arg(long, requires = "person")]
+    pub name: Option<String>,
+    /// Class group (repeatable).
+    #[arg(long = "group")]
+    pub groups: Vec<String>,
+    /// Photos of the person.
+    #[arg(requires = "person")]
+    pub photos: Vec<PathBuf>,
+    /// Bulk: a folder holding one folder of photos per person, named by person id.
+    #[arg(long, conflicts_with = "csv")]
+    pub dir: Option<PathBuf>,
+    /// Bulk: a CSV of `id,name,path` rows (paths relative to the CSV).
+    #[arg(long)]
+    pub csv: Option<PathBuf>,
+    #[command(flatten)]
+    models: ModelArgs,
+}
+
+/// Arguments of `rollcall roster`.
+#[derive(Debug, clap::Args)]
+pub struct RosterArgs {
+    #[command(subcommand)]
+    command: RosterCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum RosterCommand {
+    /// List enrolled people and their templates.
+    List {
+        /// JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a person and delete their templates for good.
+    Remove {
+        /// Person id.
+        id: String,
+    },
+    /// Write the roster, sealed with the store's key (or --key-file), to FILE.
+    Export {
+        /// Output file (created 0600).
+        file: PathBuf,
+        /// Seal with this key instead of the store's.
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+        /// Roster version to stamp.
+        #[arg(long, default_value_t = 1)]
+        version: u64,
+    },
+    /// Read a sealed roster FILE into the store (each person's templates are replaced).
+    Import {
+        /// Input file.
+        file: PathBuf,
+        /// Open with this key instead of the store's.
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+    },
+}
+
+/// Opens the configured store with the located key.
+pub fn open_store(config: &Config) -> Result<Store, CliError> {
+    let key = Key::locate(config.store.key_file.as_deref()).map_err(|e| CliError::Usage(e.to_string()))?;
+    Store::open(&config.store.path, key).map_err(|e| CliError::Usage(e.to_string()))
+}
+
+/// Runs `rollcall keygen`.
+pub fn keygen(args: KeygenArgs) -> Result<(), CliError> {
+    Key::generate()
+        .write_new(&args.out)
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    eprintln!(
+        "new key written to {} (mode 0600); keep a copy somewhere safe: without it the roster cannot be read",
+        args.out.display()
+    );
+    Ok(())
+}
+
+/// The people to enroll: (id, name, photos).
+type Batch = Vec<(String, Option<String>, Vec<PathBuf>)>;
+
+fn batch_from_dir(dir: &Path) -> Result<Batch, CliError> {
+    let mut out = Vec::new();
+    let entries = std::fs::read_dir(dir).map_err(|e| CliError::Usage(format!("cannot list {}: {e}", dir.display())))?;
+    let mut folders: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    folders.sort();
+    for folder in folders {
+        let id = folder
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let name = std::fs::read_to_string(folder.join("name.txt"))
+            .ok()
+            .map(|s| s.trim().to_string());
+        let photos = super::bench::collect_photos(std::slice::from_ref(&folder)).unwrap_or_default();
+        out.push((id, name, photos));
+    }
+    if out.is_empty() {
+        return Err(CliError::Usage(format!(
+            "{} holds no folders; make one folder of photos per person id",
+            dir.display()
+        )));
+    }
+    Ok(out)
+}
+
+fn batch_from_csv(csv: &Path) -> Result<Batch, CliError> {
+    let text =
+        std::fs::read_to_string(csv).map_err(|e| CliError::Usage(format!("cannot read {}: {e}", csv.display())))?;
+    let base = csv.parent().unwrap_or(Path::new("."));
+    let mut out: Batch = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || (n == 0 && line.to_ascii_lowercase().starts_with("id,")) {
+            continue;
+        }
+        let fields: Vec<&str> = line.splitn(3, ',').map(str::trim).collect();
+        let [id, name, path] = fields[..] else {
+            return Err(CliError::Usage(format!(
+                "{}:{}: expected `id,name,path`, got {line:?}",
+                csv.display(),
+                n + 1
+            )));
+        };
+        let name = (!name.is_empty()).then(|| name.to_string());
+        let photo = base.join(path);
+        match out.iter_mut().find(|p| p.0 == id) {
+            Some(p) => p.2.push(photo),
+            None => out.push((id.to_string(), name, vec![photo])),
+        }
+    }
+    Ok(out)
+}
+
+/// Runs `rollcall enroll`.
+pub fn enroll(mut config: Config, args: EnrollArgs) -> Result<(), CliError> {
+    args.models.apply(&mut config);
+    let batch: Batch = match (&args.person, &args.dir, &args.csv) {
+        (Some(id), _, _) => vec![(id.clone(), args.name.clone(), args.photos.clone())],
+        (_, Some(dir), _) => batch_from_dir(dir)?,
+        (_, _, Some(csv)) => batch_from_csv(csv)?,
+        _ => {
+            return Err(CliError::Usage(
+                "give --person ID PHOTO..., --dir DIR or --csv FILE".into(),
+            ));
+        }
+    };
+    let mut store = open_store(&config)?;
+    let mut pipeline = FacePipeline::from_config(&config)?;
+    let policy = EnrollPolicy::default();
+    let bar = ProgressBar::new(batch.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let (mut enrolled, mut failed) = (0, Vec::new());
+    for (id, name, photos) in &batch {
+        bar.set_message(id.clone());
+        let who = Enrollee {
+            person: id,
+            name: name.as_deref(),
+            groups: &args.groups,
+        };
+        match enroll_person(
+            &mut pipeline,
+            &mut store,
+            &who,
+            photos,
+            &policy,
+            config.images.max_pixels,
+        ) {
+            Ok(report) => {
+                enrolled += 1;
+                bar.suspend(|| eprintln!("{id}: enrolled from {} photo(s)", report.accepted.len()));
+                for (p, why) in report.rejected {
+                    bar.suspend(|| eprintln!("  rejected {}: {why}", p.display()));
+                }
+            }
+            Err(EnrollError::NothingAccepted { reasons, .. }) => {
+                bar.suspend(|| eprintln!("{id}: NOT enrolled, no photo accepted: {reasons}"));
+                failed.push(id.clone());
+            }
+            Err(e) => return Err(CliError::Usage(e.to_string())),
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    println!("{enrolled} enrolled, {} not enrolled", failed.len());
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError::Usage(format!("not enrolled: {}", failed.join(", "))))
+    }
+}
+
+/// Runs `rollcall roster`.
+pub fn roster(mut config: Config, args: RosterArgs, models: &ModelArgs) -> Result<(), CliError> {
+    models.apply(&mut config);
+    let mut store = open_store(&config)?;
+    let usage = |e: crate::store::StoreError| CliError::Usage(e.to_string());
+    match args.command {
+        RosterCommand::List { json } => {
+            for p in store.people().map_err(usage)? {
+                if json {
+                    println!("{}", serde_json::to_string(&p).unwrap_or_default());
+                } else {
+                    let t: Vec<String> = p.templates.iter().map(|(r, n)| format!("{n} x {r}")).collect();
+                    println!(
+                        "{:<20} {:<24} groups [{}]  templates {}",
+                        p.person_id,
+                        p.name.unwrap_or_default(),
+                        p.groups.join(", "),
+                        t.join(", ")
+                    );
+                }
+            }
+            Ok(())
+        }
+        RosterCommand::Remove { id } => {
+            if store.remove_person(&id).map_err(usage)? {
+                println!("{id} removed; their templates are deleted");
+                Ok(())
+            } else {
+                Err(CliError::Usage(format!("no person `{id}` is enrolled")))
+            }
+        }
+        RosterCommand::Export {
+            file,
+            key_file,
+            version,
+        } => {
+            let key = match key_file {
+                Some(k) => Key::from_file(&k).map_err(usage)?,
+                None => Key::locate(config.store.key_file.as_deref()).map_err(usage)?,
+            };
+            let recognizer: std::sync::Arc<str> = config.models.recognizer.as_str().into();
+            let mut people: Vec<RosterPerson> = Vec::new();
+            let listed = store.people().map_err(usage)?;
+            for (person, groups, e) in store.templates(&recognizer).map_err(usage)? {
+                match people.iter_mut().find(|p| p.person_id == person) {
+                    Some(p) => p.templates.push(e.vector),
+                    None => people.push(RosterPerson {
+                        name: listed
+                            .iter()
+                            .find(|l| l.person_id == person)
+                            .and_then(|l| l.name.clone()),
+                        person_id: person,
+                        groups,
+                        templates: vec![e.vector],
+                    }),
+                }
+            }
+            let env = crate::roster::seal(&Roster { people }, version, &recognizer, &key);
+            let text = serde_json::to_vec_pretty(&env).unwrap_or_default();
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            let write = |e: std::io::Error| CliError::Write {
+                path: file.clone(),
+                reason: e.to_string(),
+            };
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&file)
+                .and_then(|mut f| f.write_all(&text))
+                .map_err(write)?;
+            println!(
+                "roster of {} people ({recognizer}) sealed into {}",
+                store.people().map_err(usage)?.len(),
+                file.display()
+            );
+            Ok(())
+        }
+        RosterCommand::Import { file, key_file } => {
+            let key = match key_file {
+                Some(k) => Key::from_file(&k).map_err(usage)?,
+                None => Key::locate(config.store.key_file.as_deref()).map_err(usage)?,
+            };
+            let bytes =
+                std::fs::read(&file).map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
+            let env = crate::roster::parse_envelope(&bytes, 256 << 20)
+                .map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?;
+            let catalogue = crate::model::Catalogue::builtin().with(&config.models.custom)?;
+            let spec = catalogue.get(&env.recognizer, crate::model::ModelKind::Recognizer, "recognizer")?;
+            let dim = spec.recognizer.as_ref().map_or(0, |r| r.dim);
+            let roster = crate::roster::open(&env, &key, dim)
+                .map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?;
+            let recognizer: std::sync::Arc<str> = env.recognizer.as_str().into();
+            for p in &roster.people {
+                store
+                    .upsert_person(&p.person_id, p.name.as_deref(), &p.groups)
+                    .map_err(usage)?;
+                let templates: Vec<_> = p
+                    .templates
+                    .iter()
+                    .map(|t| {
+                        (
+                            crate::embed::Embedding {
+                                recognizer: recognizer.clone(),
+                                vector: t.clone(),
+                            },
+                            1.0,
+                        )
+                    })
+                    .collect();
+                store.replace_templates(&p.person_id, &templates).map_err(usage)?;
+            }
+            println!(
+                "imported {} people ({}) from {}",
+                roster.people.len(),
+                env.recognizer,
+                file.display()
+            );
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! Enrollment and roster management from the command line, on a real store and real photos.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("rollcall-roster-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A config with its own store and key in `dir`.
+fn config(dir: &Path, db: &str) -> PathBuf {
+    let root = common::root();
+    let text = format!(
+        "[runtime]\nonnxruntime = \"{}\"\n[models]\ndir = \"{}\"\n[store]\npath = \"{db}\"\nkey_file = \"site.key\"\n",
+        root.join(rollcall::model::DEFAULT_ORT_LIBRARY).display(),
+        root.join("models").display()
+    );
+    let path = dir.join(format!("{db}.toml"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn run(cfg: &Path, args: &[&str]) -> (bool, String, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_rollcall"))
+        .arg("--config")
+        .arg(cfg)
+        .args(args)
+        .env_remove("ROLLCALL_KEY")
+        .env_remove("ROLLCALL_KEY_FILE")
+        .output()
+        .unwrap();
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn id(rel: &str) -> String {
+    common::face(&format!("ageitgey/identities/{rel}"))
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[test]
+fn enroll_list_remove_export_import() {
+    let dir = scratch("cli");
+    let cfg = config(&dir, "a.db");
+    let (ok, _, err) = run(&cfg, &["roster", "list"]);
+    assert!(!ok && err.contains("rollcall keygen"), "no key yet: {err}");
+    let key = dir.join("site.key");
+    assert!(run(&cfg, &["keygen", "--out", &key.to_string_lossy()]).0);
+    let (ok, _, err) = run(&cfg, &["keygen", "--out", &key.to_string_lossy()]);
+    assert!(!ok && err.contains("exists"), "a key is never overwritten: {err}");
+
+    let (ok, out, err) = run(
+        &cfg,
+        &[
+            "enroll",
+            "--person",
+            "obama",
+            "--name",
+            "Barack Obama",
+            "--group",
+            "7b",
+            &id("obama_1.jpg"),
+            &id("obama_2.jpg"),
+        ],
+    );
+    assert!(ok, "{out}{err}");
+    assert!(
+        err.contains("obama: enrolled from 2 photo(s)") || out.contains("1 enrolled"),
+        "{out}{err}"
+    );
+
+    // A group photo is not a portrait; a person with nothing usable is not enrolled at all.
+    let group = common::face("ageitgey/group/two_people.jpg")
+        .to_string_lossy()
+        .into_owned();
+    let (ok, out, err) = run(&cfg, &["enroll", "--person", "nobody", &group]);
+    assert!(!ok, "{out}{err}");
+    assert!(
+        format!("{out}{err}").contains("2 faces; a photo must show exactly one person"),
+        "{out}{err}"
+    );
+
+    // Bulk from a folder per person, and from a CSV.
+    let bulk = dir.join("bulk");
+    for (person, photo) in [("biden", "biden_1.jpg"), ("kit", "kit_1.jpg")] {
+        std::fs::create_dir_all(bulk.join(person)).unwrap();
+        std::fs::copy(id(photo), bulk.join(person).join(photo)).unwrap();
+    }
+    std::fs::write(bulk.join("kit/name.txt"), "Kit Harington\n").unwrap();
+    assert!(run(&cfg, &["enroll", "--dir", &bulk.to_string_lossy()]).0);
+    let csv = dir.join("people.csv");
+    std::fs::write(
+        &csv,
+        format!(
+            "id,name,path\nrose,Rose,{}\nrose,Rose,{}\n",
+            id("rose_1.jpg"),
+            id("rose_2.jpg")
+        ),
+    )
+    .unwrap();
+    assert!(run(&cfg, &["enroll", "--csv", &csv.to_string_lossy()]).0);
+
+    let (ok, out, _) = run(&cfg, &["roster", "list"]);
+    assert!(ok);
+    for want in [
+        "obama",
+        "Barack Obama",
+        "[7b]",
+        "biden",
+        "Kit Harington",
+        "rose",
+        "2 x sface-2021dec",
+    ] {
+        assert!(out.contains(want), "{want} missing from:\n{out}");
+    }
+    assert!(!out.contains("nobody"));
+
+    let (ok, out, _) = run(&cfg, &["roster", "remove", "biden"]);
+    assert!(ok && out.contains("templates are deleted"));
+    assert!(!run(&cfg, &["roster", "remove", "biden"]).0);
+
+    // Export, then import into a fresh store on another "device" with the same site key.
+    let file = dir.join("roster.json");
+    assert!(run(&cfg, &["roster", "export", &file.to_string_lossy()]).0);
+    let sealed = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        sealed.contains("rollcall-roster/1") && !sealed.contains("Barack"),
+        "names are sealed too"
+    );
+    let cfg_b = config(&dir, "b.db");
+    let (ok, out, err) = run(&cfg_b, &["roster", "import", &file.to_string_lossy()]);
+    assert!(ok, "{out}{err}");
+    let (_, list_b, _) = run(&cfg_b, &["roster", "list"]);
+    let (_, list_a, _) = run(&cfg, &["roster", "list"]);
+    assert_eq!(list_a, list_b);
+
+    // Another key opens neither the store nor the export.
+    std::fs::remove_file(&key).unwrap();
+    assert!(run(&cfg, &["keygen", "--out", &key.to_string_lossy()]).0);
+    let (ok, _, err) = run(&cfg, &["roster", "list"]);
+    assert!(!ok && err.contains("created with another key"), "{err}");
+    let cfg_c = config(&dir, "c.db");
+    let (ok, _, err) = run(&cfg_c, &["roster", "import", &file.to_string_lossy()]);
+    assert!(!ok && err.contains("does not decrypt"), "{err}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
