@@ -121,7 +121,11 @@ impl Engine {
     /// Builds the engine: the roster of the pipeline's recognizer is loaded from the store.
     pub fn new(config: &Config, pipeline: FacePipeline, store: Store) -> Result<Engine, EngineError> {
         let recognizer = pipeline.recognizer();
-        let gallery = Arc::new(store.gallery(recognizer.id(), recognizer.dim())?);
+                let mut gallery = store.gallery(recognizer.id(), recognizer.dim())?;
+        if gallery.len() > config.recognize.int8_search_above {
+            gallery.enable_int8();
+        }
+        let gallery = Arc::new(gallery);
         Ok(Engine {
             timetable: Timetable::new(&config.timetable)?,
             recognize: config.recognize.clone(),

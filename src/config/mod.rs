@@ -151,8 +151,10 @@ pub struct RecognizeConfig {
     pub min_frames: u32,
     /// A track still ambiguous after this many frames is decided unknown.
     pub max_frames: u32,
-    /// Share of the quality-weighted vote the winner needs.
+        /// Share of the quality-weighted vote the winner needs.
     pub vote_share: f32,
+    /// Galleries with more templates than this are searched through an 8-bit copy first.
+    pub int8_search_above: usize,
 }
 
 impl Default for RecognizeConfig {
@@ -164,7 +166,8 @@ impl Default for RecognizeConfig {
             per_class: true,
             min_frames: 3,
             max_frames: 15,
-            vote_share: 0.6,
+                        vote_share: 0.6,
+            int8_search_above: 5000,
         }
     }
 }
