@@ -38,9 +38,16 @@ fn main() {
         let mut g = Gallery::new(rec.clone(), dim);
         // Two templates per person.
         for (i, v) in vectors(n, dim, 1).into_iter().enumerate() {
-            g.add(&format!("p{}", i / 2), &Embedding { recognizer: rec.clone(), vector: v }).unwrap();
+            g.add(
+                &format!("p{}", i / 2),
+                &Embedding {
+                    recognizer: rec.clone(),
+                    vector: v,
+                },
+            )
+            .unwrap();
         }
-                // Probes like real matches: a stored template plus noise, cosine about 0.6 to it.
+        // Probes like real matches: a stored template plus noise, cosine about 0.6 to it.
         let noise = vectors(200, dim, 2);
         let probes: Vec<Embedding> = noise
             .into_iter()
@@ -49,7 +56,10 @@ fn main() {
                 let src = g.template((i * 37) % n);
                 let mut v: Vec<f32> = src.iter().zip(&nz).map(|(a, b)| 0.6 * a + 0.8 * b).collect();
                 l2_normalise(&mut v);
-                Embedding { recognizer: rec.clone(), vector: v }
+                Embedding {
+                    recognizer: rec.clone(),
+                    vector: v,
+                }
             })
             .collect();
         let time = |g: &Gallery, score: PersonScore| {

@@ -101,6 +101,8 @@ pub struct Engine {
     tracker_settings: TrackerSettings,
     trackers: HashMap<String, Tracker>,
     stats: EngineStats,
+    /// Wall time from each decided track's first frame to its decision (the most recent 1024).
+    latencies: std::collections::VecDeque<std::time::Duration>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -121,7 +123,7 @@ impl Engine {
     /// Builds the engine: the roster of the pipeline's recognizer is loaded from the store.
     pub fn new(config: &Config, pipeline: FacePipeline, store: Store) -> Result<Engine, EngineError> {
         let recognizer = pipeline.recognizer();
-                let mut gallery = store.gallery(recognizer.id(), recognizer.dim())?;
+        let mut gallery = store.gallery(recognizer.id(), recognizer.dim())?;
         if gallery.len() > config.recognize.int8_search_above {
             gallery.enable_int8();
         }
@@ -138,6 +140,7 @@ impl Engine {
             },
             trackers: HashMap::new(),
             stats: EngineStats::default(),
+            latencies: std::collections::VecDeque::new(),
             pipeline,
             gallery,
             store,
@@ -147,6 +150,21 @@ impl Engine {
     /// Counters so far.
     pub fn stats(&self) -> EngineStats {
         self.stats
+    }
+
+    /// Wall time from first frame to decision of the most recently decided tracks.
+    pub fn decision_latencies(&self) -> Vec<std::time::Duration> {
+        self.latencies.iter().copied().collect()
+    }
+
+    fn decided(&mut self, track: &mut Track) {
+        track.decided = true;
+        self.stats.decisions += 1;
+        if self.latencies.len() == 1024 {
+            self.latencies.pop_front();
+        }
+        self.latencies
+            .push_back((Utc::now() - track.first_seen).to_std().unwrap_or_default());
     }
 
     /// The gallery in use.
@@ -241,8 +259,7 @@ impl Engine {
             return Ok(None);
         };
         if live.score < self.liveness.threshold {
-            track.decided = true;
-            self.stats.decisions += 1;
+            self.decided(track);
             let alert = Alert {
                 alert_id: new_id(),
                 kind: AlertKind::Spoof,
@@ -319,8 +336,7 @@ impl Engine {
         };
         let Some(person_id) = accepted else {
             if final_call || track.frames >= self.recognize.max_frames {
-                track.decided = true;
-                self.stats.decisions += 1;
+                self.decided(track);
                 tracing::info!(camera, frames = track.frames, best = ?overall.best, "unknown face");
                 return Ok(Some(Outcome::Unknown {
                     camera_id: camera.to_string(),
@@ -330,8 +346,7 @@ impl Engine {
             }
             return Ok(None);
         };
-        track.decided = true;
-        self.stats.decisions += 1;
+        self.decided(track);
         let Some(place) = self.timetable.place(room, track.first_seen) else {
             tracing::info!(camera, room, person = %person_id, "recognised outside any session; ignored");
             return Ok(Some(Outcome::OutsideSession { person_id }));

@@ -161,7 +161,7 @@ pub struct Motion {
 impl Motion {
     /// A flat picture moved around: plenty of travel, almost no change of shape.
     pub fn looks_rigid(&self, min_travel: f32, max_deformation: f32) -> bool {
-        self.frames >= 5 && self.travel >= min_travel && self.deformation <= max_deformation
+        self.frames >= 4 && self.travel >= min_travel && self.deformation <= max_deformation
     }
 }
 

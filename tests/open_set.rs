@@ -14,7 +14,11 @@ const ENROLLED: [&str; 5] = ["obama", "biden", "kit", "rose", "alex"];
 
 fn main_face(p: &mut rollcall::pipeline::FacePipeline, rel: &str) -> rollcall::embed::Embedding {
     let faces = common::analyze(p, &common::face(rel));
-    faces.into_iter().max_by(|a, b| a.face.bbox.area().total_cmp(&b.face.bbox.area())).unwrap().embedding
+    faces
+        .into_iter()
+        .max_by(|a, b| a.face.bbox.area().total_cmp(&b.face.bbox.area()))
+        .unwrap()
+        .embedding
 }
 
 fn evaluate(detector: &str, recognizer: &str) {
@@ -23,7 +27,11 @@ fn evaluate(detector: &str, recognizer: &str) {
     let margin = RecognizeConfig::default().margin;
     let mut g = Gallery::new(p.recognizer().id().clone(), p.recognizer().dim());
     for person in ENROLLED {
-        g.add(person, &main_face(&mut p, &format!("ageitgey/identities/{person}_1.jpg"))).unwrap();
+        g.add(
+            person,
+            &main_face(&mut p, &format!("ageitgey/identities/{person}_1.jpg")),
+        )
+        .unwrap();
     }
     let (mut genuine, mut correct, mut wrong, mut rejected) = (0, 0, 0, 0);
     for photo in common::photos_under(&common::face("ageitgey/identities")) {
@@ -33,7 +41,13 @@ fn evaluate(detector: &str, recognizer: &str) {
             continue;
         }
         genuine += 1;
-        let c = g.search_in(&main_face(&mut p, &format!("ageitgey/identities/{file}")), None, PersonScore::Best).unwrap();
+        let c = g
+            .search_in(
+                &main_face(&mut p, &format!("ageitgey/identities/{file}")),
+                None,
+                PersonScore::Best,
+            )
+            .unwrap();
         match c.accepted(threshold, margin) {
             Some(who) if who == person => correct += 1,
             Some(_) => wrong += 1,
@@ -42,10 +56,19 @@ fn evaluate(detector: &str, recognizer: &str) {
     }
     let mut impostors = 0;
     let mut accepted = Vec::new();
-    let strangers = ["ageitgey/identities/linmanuel_1.png", "vectron", "insightface_t1_group.jpg", "silent_face_samples/image_T1.jpg"];
+    let strangers = [
+        "ageitgey/identities/linmanuel_1.png",
+        "vectron",
+        "insightface_t1_group.jpg",
+        "silent_face_samples/image_T1.jpg",
+    ];
     for s in strangers {
         let path = common::face(s);
-        let photos = if path.is_dir() { common::photos_under(&path) } else { vec![path] };
+        let photos = if path.is_dir() {
+            common::photos_under(&path)
+        } else {
+            vec![path]
+        };
         for photo in photos {
             for f in common::analyze(&mut p, &photo) {
                 impostors += 1;
@@ -65,7 +88,10 @@ fn evaluate(detector: &str, recognizer: &str) {
     );
     assert!(accepted.is_empty(), "strangers taken for students: {accepted:?}");
     assert_eq!(wrong, 0, "a student taken for another");
-    assert!(correct * 10 >= genuine * 8, "too many students rejected: {correct}/{genuine}");
+    assert!(
+        correct * 10 >= genuine * 8,
+        "too many students rejected: {correct}/{genuine}"
+    );
 }
 
 #[test]

@@ -151,7 +151,7 @@ pub struct RecognizeConfig {
     pub min_frames: u32,
     /// A track still ambiguous after this many frames is decided unknown.
     pub max_frames: u32,
-        /// Share of the quality-weighted vote the winner needs.
+    /// Share of the quality-weighted vote the winner needs.
     pub vote_share: f32,
     /// Galleries with more templates than this are searched through an 8-bit copy first.
     pub int8_search_above: usize,
@@ -166,7 +166,7 @@ impl Default for RecognizeConfig {
             per_class: true,
             min_frames: 3,
             max_frames: 15,
-                        vote_share: 0.6,
+            vote_share: 0.6,
             int8_search_above: 5000,
         }
     }
@@ -218,9 +218,9 @@ impl Default for LivenessConfig {
         LivenessConfig {
             threshold: crate::liveness::DEFAULT_THRESHOLD,
             min_frames: 3,
-            rigid_min_travel: 0.5,
-            rigid_max_deformation: 0.015,
-            rigid_penalty: 0.5,
+            rigid_min_travel: 0.3,
+            rigid_max_deformation: 0.02,
+            rigid_penalty: 0.3,
         }
     }
 }

@@ -106,3 +106,60 @@ pub fn make_clip(dir: &Path, photos: &[PathBuf], width: i32, height: i32, second
     p.set_state(gstreamer::State::Null).unwrap();
     out
 }
+
+/// Encodes a clip of a photo moved as a flat picture would be: panned and zoomed a little each
+/// frame (a printed photo or a phone waved at the camera). `frames` frames at 5 fps.
+pub fn make_moving_clip(dir: &Path, photo: &Path, frames: usize, width: i32, height: i32) -> PathBuf {
+    use opencv::core::{Rect, Size, Vector};
+    use opencv::prelude::*;
+    use opencv::{imgcodecs, imgproc};
+    let img = imgcodecs::imread(photo, imgcodecs::IMREAD_COLOR).unwrap();
+    let frames_dir = dir.join("moving");
+    std::fs::create_dir_all(&frames_dir).unwrap();
+    for i in 0..frames {
+        // A window over the photo that shrinks (zoom in) and slides right, then is scaled to
+        // the frame: every pixel moves as one flat plane.
+        let t = i as f64 / frames as f64;
+        let (w, h) = (
+            (img.cols() as f64 * (0.95 - 0.25 * t)) as i32,
+            (img.rows() as f64 * (0.95 - 0.25 * t)) as i32,
+        );
+        let x = ((img.cols() - w) as f64 * t) as i32;
+        let y = ((img.rows() - h) as f64 * 0.5) as i32;
+        let roi = Mat::roi(&img, Rect::new(x, y, w, h)).unwrap();
+        let mut out = Mat::default();
+        imgproc::resize(
+            &roi,
+            &mut out,
+            Size::new(width, height),
+            0.0,
+            0.0,
+            imgproc::INTER_LINEAR,
+        )
+        .unwrap();
+        assert!(imgcodecs::imwrite(frames_dir.join(format!("{i:03}.jpg")), &out, &Vector::new()).unwrap());
+    }
+    let out = dir.join("moving.mp4");
+    gstreamer::init().unwrap();
+    use gstreamer::prelude::*;
+    let p = gstreamer::parse::launch(&format!(
+        "multifilesrc location=\"{}/%03d.jpg\" caps=image/jpeg,framerate=5/1 stop-index={} ! jpegdec ! videoconvert \
+         ! video/x-raw,format=I420 ! x264enc speed-preset=ultrafast key-int-max=5 ! mp4mux ! filesink location=\"{}\"",
+        frames_dir.display(),
+        frames - 1,
+        out.display()
+    ))
+    .unwrap();
+    p.set_state(gstreamer::State::Playing).unwrap();
+    let msg = p
+        .bus()
+        .unwrap()
+        .timed_pop_filtered(
+            gstreamer::ClockTime::from_seconds(60),
+            &[gstreamer::MessageType::Eos, gstreamer::MessageType::Error],
+        )
+        .expect("encoding timed out");
+    assert!(matches!(msg.view(), gstreamer::MessageView::Eos(_)), "{msg:?}");
+    p.set_state(gstreamer::State::Null).unwrap();
+    out
+}

@@ -1,0 +1,143 @@
+//! Attendance engine throughput: 1, 2 and 4 cameras (file cameras looping the Hamilton clip in
+//! real time) at analysis_fps 5, with SCRFD-500M + w600k_mbf, on this machine. Prints the frames
+//! per second sustained per camera, the latency from a face's first frame to its decision, and
+//! resident memory.
+//!
+//!     cargo bench --bench engine            (ROLLCALL_BENCH_SECONDS=30 by default)
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use rollcall::capture::Camera;
+use rollcall::config::{CameraConfig, Config, SessionSlot, SourceKind};
+use rollcall::engine::Engine;
+use rollcall::enroll::{EnrollPolicy, Enrollee, enroll_person};
+use rollcall::pipeline::FacePipeline;
+use rollcall::store::{Key, Store};
+
+fn rss_mb() -> f64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or(0.0)
+        * 4096.0
+        / 1e6
+}
+
+fn quantile(v: &mut [f64], q: f64) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    v[((q * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1]
+}
+
+fn main() {
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let shared = std::env::var_os("ROLLCALL_SHARED").map_or_else(|| root.join("../shared"), PathBuf::from);
+    let seconds: u64 = std::env::var("ROLLCALL_BENCH_SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30);
+    let mut config = Config::default();
+    config.models.dir = root.join("models");
+    config.models.detector = "scrfd-500m".into();
+    config.models.recognizer = "arcface-w600k-mbf".into();
+    config.runtime.onnxruntime = Some(root.join(rollcall::model::DEFAULT_ORT_LIBRARY));
+    config.timetable.sessions = vec![SessionSlot {
+        id: "BENCH".into(),
+        room: "101".into(),
+        days: ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+            .map(String::from)
+            .to_vec(),
+        start: "00:00".into(),
+        end: "23:59".into(),
+        grace_min: 10,
+        group: None,
+    }];
+    config.timetable.outside_sessions = rollcall::config::OutsideSessions::OncePerDay;
+    println!("rollcall engine bench: SCRFD-500M + w600k_mbf + MiniFASNet pair, analysis_fps 5, {seconds} s per run");
+    for cameras in [1usize, 2, 4] {
+        let dir = std::env::temp_dir().join(format!("rollcall-engine-bench-{}-{cameras}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut store = Store::open(&dir.join("bench.db"), Key::generate()).unwrap();
+        let mut pipeline = FacePipeline::from_config(&config).unwrap();
+        for (person, photo) in [
+            ("obama", "obama_1.jpg"),
+            ("linmanuel", "linmanuel_1.png"),
+            ("biden", "biden_1.jpg"),
+        ] {
+            let photos = [shared.join("faces/ageitgey/identities").join(photo)];
+            let who = Enrollee {
+                person,
+                name: None,
+                groups: &[],
+            };
+            enroll_person(
+                &mut pipeline,
+                &mut store,
+                &who,
+                &photos,
+                &EnrollPolicy::default(),
+                u64::MAX,
+            )
+            .unwrap();
+        }
+        let mut engine = Engine::new(&config, pipeline, store).unwrap();
+        let cams: Vec<Camera> = (0..cameras)
+            .map(|i| {
+                let mut c = CameraConfig::new(&format!("cam{i}"), SourceKind::Uri);
+                c.uri = Some(
+                    shared
+                        .join("videos/short_hamilton_clip.mp4")
+                        .to_string_lossy()
+                        .into_owned(),
+                );
+                c.looping = true;
+                c.analysis_fps = 5.0;
+                Camera::start(c).unwrap()
+            })
+            .collect();
+        // Warm up: every camera streaming.
+        for c in &cams {
+            c.next_frame(Duration::from_secs(20)).expect("no frame");
+        }
+        let start = Instant::now();
+        let mut processed = vec![0u64; cameras];
+        while start.elapsed() < Duration::from_secs(seconds) {
+            for (i, c) in cams.iter().enumerate() {
+                if let Some(f) = c.next_frame(Duration::from_millis(2)) {
+                    engine.process(c.id(), "101", &f.image, f.captured_at.into()).unwrap();
+                    processed[i] += 1;
+                }
+            }
+        }
+        let wall = start.elapsed().as_secs_f64();
+        let mut lat: Vec<f64> = engine
+            .decision_latencies()
+            .iter()
+            .map(|d| d.as_secs_f64() * 1e3)
+            .collect();
+        let fps: Vec<String> = processed.iter().map(|n| format!("{:.2}", *n as f64 / wall)).collect();
+        let stats = engine.stats();
+        println!(
+            "{cameras} camera(s): frames/s per camera [{}]; decisions {} with latency median {:.0} ms, p95 {:.0} ms; \
+             recognizer runs {} for {} faces; resident memory {:.0} MB",
+            fps.join(", "),
+            lat.len(),
+            quantile(&mut lat, 0.5),
+            quantile(&mut lat, 0.95),
+            stats.embeddings,
+            stats.faces,
+            rss_mb()
+        );
+        drop(cams);
+        drop(engine);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
