@@ -101,8 +101,9 @@ pub struct Engine {
     tracker_settings: TrackerSettings,
     trackers: HashMap<String, Tracker>,
     stats: EngineStats,
-    /// Wall time from each decided track's first frame to its decision (the most recent 1024).
-    latencies: std::collections::VecDeque<std::time::Duration>,
+    /// Wall time from each decided track's first frame to its decision, and whether it was
+    /// recognised (the most recent 1024).
+    latencies: std::collections::VecDeque<(std::time::Duration, bool)>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -110,6 +111,11 @@ impl std::fmt::Debug for Engine {
         f.debug_struct("Engine").field("stats", &self.stats).finish()
     }
 }
+
+/// Kept frames of at least this mean quality show a face well enough to call a stranger early.
+const GOOD_QUALITY: f32 = 0.6;
+/// A best similarity this far below the threshold is a clear stranger.
+const STRANGER_GAP: f32 = 0.15;
 
 fn mean(v: &[f32]) -> f32 {
     if v.is_empty() {
@@ -152,19 +158,20 @@ impl Engine {
         self.stats
     }
 
-    /// Wall time from first frame to decision of the most recently decided tracks.
-    pub fn decision_latencies(&self) -> Vec<std::time::Duration> {
+    /// Wall time from first frame to decision of the most recently decided tracks, with whether
+    /// each was recognised as an enrolled person.
+    pub fn decision_latencies(&self) -> Vec<(std::time::Duration, bool)> {
         self.latencies.iter().copied().collect()
     }
 
-    fn decided(&mut self, track: &mut Track) {
+    fn decided(&mut self, track: &mut Track, recognised: bool) {
         track.decided = true;
         self.stats.decisions += 1;
         if self.latencies.len() == 1024 {
             self.latencies.pop_front();
         }
         self.latencies
-            .push_back((Utc::now() - track.first_seen).to_std().unwrap_or_default());
+            .push_back(((Utc::now() - track.first_seen).to_std().unwrap_or_default(), recognised));
     }
 
     /// The gallery in use.
@@ -195,9 +202,18 @@ impl Engine {
         self.stats.faces += observations.len() as u64;
         let settings = self.tracker_settings;
         let mut tracker = self.trackers.remove(camera).unwrap_or_else(|| Tracker::new(settings));
+        let boxes: Vec<_> = observations.iter().map(|o| o.face.bbox).collect();
         let ids = tracker.update(at, observations);
         let mut outcomes = Vec::new();
         let result = (|| {
+            // Passive liveness only for tracks still undecided: a seated class costs detection only.
+            for (&id, bbox) in ids.iter().zip(&boxes) {
+                if let Some(track) = tracker.get_mut(id).filter(|t| !t.decided)
+                    && let Some(score) = self.pipeline.live_score(image, bbox)?
+                {
+                    track.liveness.push(score);
+                }
+            }
             for id in ids {
                 if let Some(track) = tracker
                     .get_mut(id)
@@ -259,7 +275,7 @@ impl Engine {
             return Ok(None);
         };
         if live.score < self.liveness.threshold {
-            self.decided(track);
+            self.decided(track, false);
             let alert = Alert {
                 alert_id: new_id(),
                 kind: AlertKind::Spoof,
@@ -335,8 +351,11 @@ impl Engine {
             _ => None,
         };
         let Some(person_id) = accepted else {
-            if final_call || track.frames >= self.recognize.max_frames {
-                self.decided(track);
+            // A clear stranger seen in good frames need not wait for more.
+            let seen_well = mean(&track.best.iter().map(|k| k.quality).collect::<Vec<_>>()) >= GOOD_QUALITY;
+            let far_off = overall.best.as_ref().is_none_or(|b| b.1 < threshold - STRANGER_GAP);
+            if final_call || track.frames >= self.recognize.max_frames || (seen_well && far_off) {
+                self.decided(track, false);
                 tracing::info!(camera, frames = track.frames, best = ?overall.best, "unknown face");
                 return Ok(Some(Outcome::Unknown {
                     camera_id: camera.to_string(),
@@ -346,7 +365,7 @@ impl Engine {
             }
             return Ok(None);
         };
-        self.decided(track);
+        self.decided(track, true);
         let Some(place) = self.timetable.place(room, track.first_seen) else {
             tracing::info!(camera, room, person = %person_id, "recognised outside any session; ignored");
             return Ok(Some(Outcome::OutsideSession { person_id }));

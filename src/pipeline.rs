@@ -155,8 +155,8 @@ impl FacePipeline {
             })
     }
 
-    /// What tracking needs from a frame: faces with quality, passive liveness and aligned crops,
-    /// but no embedding (tracks embed only their best frames, later).
+    /// What tracking needs from a frame: faces with quality and aligned crops, but no liveness
+    /// and no embedding (tracks ask for those only while they are undecided).
     pub fn observe(&mut self, frame: &Mat) -> Result<Vec<Observation>, ModelError> {
         let faces = self.detector.detect(frame)?;
         let aligned = self.align_all(frame, &faces)?;
@@ -166,20 +166,23 @@ impl FacePipeline {
                 name: self.recognizer.id().to_string(),
                 source,
             })?;
-            let liveness = match self.antispoof.as_mut() {
-                Some(a) => Some(a.check(frame, &face.bbox)?.score),
-                None => None,
-            };
             let thumb = crate::track::thumbnail(&aligned);
             out.push(Observation {
                 face,
                 quality,
-                liveness,
                 aligned,
                 thumb,
             });
         }
         Ok(out)
+    }
+
+    /// Passive live score of the face at `bbox`, if anti-spoofing is configured.
+    pub fn live_score(&mut self, frame: &Mat, bbox: &crate::detect::BBox) -> Result<Option<f32>, ModelError> {
+        match self.antispoof.as_mut() {
+            Some(a) => Ok(Some(a.check(frame, bbox)?.score)),
+            None => Ok(None),
+        }
     }
 
     /// Embeds aligned crops in one batch.

@@ -83,8 +83,7 @@ pub struct Observation {
     pub face: Face,
     /// Quality.
     pub quality: Quality,
-    /// Passive liveness score of this frame's crop, if computed.
-    pub liveness: Option<f32>,
+
     /// The aligned crop (kept in memory only, for the best frames; never written anywhere).
     pub aligned: Mat,
     /// Its [`thumbnail`].
@@ -161,9 +160,7 @@ impl Track {
         self.last_seen = at;
         self.frames += 1;
         self.landmarks.push(obs.face.landmarks);
-        if let Some(l) = obs.liveness {
-            self.liveness.push(l);
-        }
+
         if self.best.len() < keep || self.best.last().is_some_and(|k| k.quality < obs.quality.score) {
             let kept = KeptFrame {
                 quality: obs.quality.score,
@@ -321,7 +318,7 @@ mod tests {
                 yaw: 0.0,
                 roll: 0.0,
             },
-            liveness: Some(0.9),
+
             aligned: Mat::new_rows_cols_with_default(2, 2, CV_8UC3, Scalar::all(0.0)).unwrap(),
             thumb: Vec::new(),
         }

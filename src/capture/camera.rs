@@ -77,8 +77,9 @@ struct Slot {
     frame: Option<Frame>,
     seq: u64,
     last_arrival: Option<Instant>,
-    /// When analysis last took a frame (paces it to `analysis_fps`).
-    last_taken: Option<Instant>,
+    /// When analysis may take its next frame: a schedule, not "a period after the last take",
+    /// so time spent on other cameras is caught up instead of lowering this camera's rate.
+    next_due: Option<Instant>,
     /// When the current pipeline was started: the first arrival after it means "streaming".
     connection_started: Instant,
 }
@@ -175,7 +176,7 @@ impl Camera {
                 frame: None,
                 seq: 0,
                 last_arrival: None,
-                last_taken: None,
+                next_due: None,
                 connection_started: Instant::now(),
             }),
             frame_ready: Condvar::new(),
@@ -241,14 +242,14 @@ impl Camera {
         s
     }
 
-    /// The newest frame not yet taken, no sooner than one analysis period after the last one;
-    /// `None` if none arrives within `timeout`.
+    /// The newest frame not yet taken, paced to `analysis_fps` on average; `None` if none
+    /// arrives within `timeout`.
     pub fn next_frame(&self, timeout: Duration) -> Option<Frame> {
         let deadline = Instant::now() + timeout;
         let mut slot = lock(&self.shared.slot);
         loop {
             let now = Instant::now();
-            let paced_until = slot.last_taken.map(|t| t + self.period);
+            let paced_until = slot.next_due;
             let wait_until = match paced_until {
                 Some(p) if p > now => p.min(deadline),
                 _ if slot.frame.is_some() => break,
@@ -264,7 +265,9 @@ impl Camera {
                 .unwrap_or_else(|p| p.into_inner())
                 .0;
         }
-        slot.last_taken = Some(Instant::now());
+        let now = Instant::now();
+        let base = slot.next_due.map_or(now, |due| due.max(now - self.period));
+        slot.next_due = Some(base + self.period);
         self.shared.frames_taken.fetch_add(1, Ordering::Relaxed);
         slot.frame.take()
     }
@@ -399,6 +402,15 @@ fn build(shared: &Arc<Shared>, cam: &CameraConfig, spec: &PipelineSpec) -> Resul
             }
         }
     }
+    // One thread per software decoder: a camera at 5 analysis frames a second does not need
+    // frame-parallel decoding, and each extra thread holds frames in memory.
+    pipeline.connect_deep_element_added(|_, _, element| {
+        if element.factory().is_some_and(|f| f.name().starts_with("avdec_"))
+            && element.find_property("max-threads").is_some()
+        {
+            element.set_property("max-threads", 1i32);
+        }
+    });
     let sink = pipeline
         .by_name(SINK_NAME)
         .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
