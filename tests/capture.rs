@@ -224,31 +224,12 @@ fn a_dead_camera_never_disturbs_a_live_one() {
     assert_eq!(live.status().reconnects, 0);
 }
 
-/// A 2-second H.264 MP4 made from the slides (three slides, 10 fps, about 21 frames).
+/// A 2-second H.264 MP4: two photos, one second each, 10 fps (about 21 frames).
 fn short_clip(name: &str) -> PathBuf {
-    use gstreamer::prelude::*;
-    let dir = slides(name);
-    let out = dir.join("clip.mp4");
-    gstreamer::init().unwrap();
-    let p = gstreamer::parse::launch(&format!(
-        "multifilesrc location=\"{}/%03d.jpg\" caps=image/jpeg,framerate=1/1 stop-index=2 ! jpegdec ! videoconvert \
-         ! videorate ! video/x-raw,framerate=10/1,format=I420 ! x264enc speed-preset=ultrafast key-int-max=10 \
-         ! mp4mux ! filesink location=\"{}\"",
-        dir.display(),
-        out.display()
-    ))
-    .unwrap();
-    p.set_state(gstreamer::State::Playing).unwrap();
-    let bus = p.bus().unwrap();
-    let msg = bus
-        .timed_pop_filtered(
-            gstreamer::ClockTime::from_seconds(60),
-            &[gstreamer::MessageType::Eos, gstreamer::MessageType::Error],
-        )
-        .expect("encoding the clip timed out");
-    assert!(matches!(msg.view(), gstreamer::MessageView::Eos(_)), "{msg:?}");
-    p.set_state(gstreamer::State::Null).unwrap();
-    out
+    let dir = std::env::temp_dir().join(format!("rollcall-clip-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let photos = ["ageitgey/group/two_people.jpg", "insightface_t1_group.jpg"].map(common::face);
+    common::make_clip(&dir, &photos, 640, 480, 1, 10)
 }
 
 #[test]

@@ -96,6 +96,25 @@ fn bytes_to_f32s(b: &[u8]) -> Vec<f32> {
         .collect()
 }
 
+/// Seals and inserts one template row (inside whatever transaction `conn` is in).
+fn insert_template(conn: &Connection, key: &Key, person_id: &str, t: &Embedding, quality: f32) -> rusqlite::Result<()> {
+    let (nonce, ct) = key.seal(&f32s_to_bytes(&t.vector), &template_aad(person_id, &t.recognizer));
+    conn.execute(
+        "INSERT INTO templates (person_id, recognizer, dim, nonce, ciphertext, quality, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            person_id,
+            &*t.recognizer,
+            t.vector.len() as i64,
+            nonce,
+            ct,
+            quality,
+            Utc::now().to_rfc3339()
+        ],
+    )?;
+    Ok(())
+}
+
 impl Store {
     /// Opens (creating, owner-only, if needed) the database at `path`, migrates it, and checks the key.
     pub fn open(path: &Path, key: Key) -> Result<Store, StoreError> {
@@ -192,24 +211,7 @@ impl Store {
 
     /// Stores one template, encrypted and bound to the person and the recognizer.
     pub fn add_template(&self, person_id: &str, template: &Embedding, quality: f32) -> Result<(), StoreError> {
-        let aad = template_aad(person_id, &template.recognizer);
-        let (nonce, ct) = self.key.seal(&f32s_to_bytes(&template.vector), &aad);
-        self.conn
-            .execute(
-                "INSERT INTO templates (person_id, recognizer, dim, nonce, ciphertext, quality, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
-                    person_id,
-                    &*template.recognizer,
-                    template.vector.len() as i64,
-                    nonce,
-                    ct,
-                    quality,
-                    Utc::now().to_rfc3339()
-                ],
-            )
-            .map_err(self.sql())?;
-        Ok(())
+        insert_template(&self.conn, &self.key, person_id, template, quality).map_err(self.sql())
     }
 
     /// Replaces a person's templates of one recognizer, all or nothing.
@@ -232,22 +234,7 @@ impl Store {
             .map_err(sql)?;
         }
         for (t, q) in templates {
-            let aad = template_aad(person_id, &t.recognizer);
-            let (nonce, ct) = self.key.seal(&f32s_to_bytes(&t.vector), &aad);
-            tx.execute(
-                "INSERT INTO templates (person_id, recognizer, dim, nonce, ciphertext, quality, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
-                    person_id,
-                    &*t.recognizer,
-                    t.vector.len() as i64,
-                    nonce,
-                    ct,
-                    q,
-                    Utc::now().to_rfc3339()
-                ],
-            )
-            .map_err(sql)?;
+            insert_template(&tx, &self.key, person_id, t, *q).map_err(sql)?;
         }
         tx.commit().map_err(sql)
     }
