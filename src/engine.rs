@@ -112,6 +112,8 @@ impl std::fmt::Debug for Engine {
     }
 }
 
+/// Passive liveness samples a track collects at most: enough to average out one odd frame.
+const LIVENESS_SAMPLES: usize = 6;
 /// Kept frames of at least this mean quality show a face well enough to call a stranger early.
 const GOOD_QUALITY: f32 = 0.6;
 /// A best similarity this far below the threshold is a clear stranger.
@@ -208,7 +210,9 @@ impl Engine {
         let result = (|| {
             // Passive liveness only for tracks still undecided: a seated class costs detection only.
             for (&id, bbox) in ids.iter().zip(&boxes) {
-                if let Some(track) = tracker.get_mut(id).filter(|t| !t.decided)
+                if let Some(track) = tracker
+                    .get_mut(id)
+                    .filter(|t| !t.decided && t.liveness.len() < LIVENESS_SAMPLES)
                     && let Some(score) = self.pipeline.live_score(image, bbox)?
                 {
                     track.liveness.push(score);

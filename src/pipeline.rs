@@ -102,6 +102,7 @@ impl FacePipeline {
                 score_threshold: config.detect.score_threshold,
                 nms_threshold: config.detect.nms_threshold,
                 min_face_px: config.detect.min_face_px,
+                fit_input: config.detect.input_size.is_none(),
             },
         )?;
         let rec_spec = catalogue.get(&config.models.recognizer, ModelKind::Recognizer, "recognizer")?;

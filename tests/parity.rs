@@ -22,6 +22,8 @@ fn check(fixture: &str) {
     config.detect.score_threshold = Some(threshold as f32);
     config.detect.nms_threshold = Some(reference["nms_threshold"].as_f64().unwrap() as f32);
     config.detect.min_face_px = 0.0;
+    // The references ran at a square 640x640.
+    config.detect.input_size = Some([640, 640]);
     let mut pipeline = common::pipeline_for(&config);
 
     let (mut faces, mut worst_px, mut worst_cos) = (0, 0.0f64, 1.0f64);

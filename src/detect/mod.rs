@@ -93,6 +93,9 @@ pub struct DetectSettings {
     pub nms_threshold: Option<f32>,
     /// Faces whose shorter side is below this many frame pixels are ignored.
     pub min_face_px: f32,
+    /// For models of free input size, shape the input to the frame's aspect instead of padding
+    /// it square (a 16:9 frame costs 640x384 instead of 640x640).
+    pub fit_input: bool,
 }
 
 /// A frame prepared for the detector: the input tensor and the frame-to-model scale.
@@ -102,6 +105,10 @@ pub struct DetectorInput {
     pub tensor: Array4<f32>,
     /// Model pixels per frame pixel.
     pub scale: f32,
+    /// Input width used.
+    pub width: u32,
+    /// Input height used.
+    pub height: u32,
 }
 
 /// A loaded face detector.
@@ -115,6 +122,7 @@ pub struct Detector {
     score_threshold: f32,
     nms_threshold: f32,
     min_face_px: f32,
+    fit_input: bool,
 }
 
 impl Detector {
@@ -144,6 +152,7 @@ impl Detector {
             score_threshold: settings.score_threshold.unwrap_or(d.score_threshold),
             nms_threshold: settings.nms_threshold.unwrap_or(d.nms_threshold),
             min_face_px: settings.min_face_px,
+            fit_input: settings.fit_input && model.has_free_size(),
             model,
         })
     }
@@ -158,16 +167,41 @@ impl Detector {
         self.score_threshold
     }
 
+    /// The input size for a `w` x `h` frame: the configured one, or for free-size models the
+    /// configured size's long side with the short side fitted to the frame (multiple of the
+    /// largest stride).
+    fn input_size_for(&self, w: u32, h: u32) -> (u32, u32) {
+        let (iw, ih) = (self.input.width, self.input.height);
+        if !self.fit_input {
+            return (iw, ih);
+        }
+        let step = self.strides.iter().copied().max().unwrap_or(32);
+        let fit = |long: u32, num: u32, den: u32| {
+            ((long as u64 * num as u64).div_ceil(den as u64 * step as u64) as u32 * step).clamp(step, long)
+        };
+        if w >= h {
+            (iw, fit(iw, h, w).min(ih))
+        } else {
+            (fit(ih, w, h).min(iw), ih)
+        }
+    }
+
     /// Letterboxes the frame into the model's input tensor.
     pub fn prepare(&self, frame: &Mat) -> Result<DetectorInput, ModelError> {
         let cv = |source| ModelError::OpenCv {
             name: self.name().to_string(),
             source,
         };
-        let (resized, scale) = letterbox(frame, self.input.width, self.input.height).map_err(cv)?;
-        let mut tensor = Array4::<f32>::zeros((1, 3, self.input.height as usize, self.input.width as usize));
+        let (width, height) = self.input_size_for(frame.cols().max(1) as u32, frame.rows().max(1) as u32);
+        let (resized, scale) = letterbox(frame, width, height).map_err(cv)?;
+        let mut tensor = Array4::<f32>::zeros((1, 3, height as usize, width as usize));
         fill_chw(&resized, &self.input, tensor.index_axis_mut(Axis(0), 0)).map_err(cv)?;
-        Ok(DetectorInput { tensor, scale })
+        Ok(DetectorInput {
+            tensor,
+            scale,
+            width,
+            height,
+        })
     }
 
     /// Runs the model alone on a prepared input.
@@ -176,10 +210,11 @@ impl Detector {
     }
 
     /// Turns raw outputs into faces in frame pixels: decode, threshold, NMS, map back, size filter.
-    pub fn decode(&self, outputs: &[OutputTensor], scale: f32) -> Vec<Face> {
+    pub fn decode(&self, outputs: &[OutputTensor], input: &DetectorInput) -> Vec<Face> {
+        let scale = input.scale;
         let grid = Grid {
-            width: self.input.width as usize,
-            height: self.input.height as usize,
+            width: input.width as usize,
+            height: input.height as usize,
             strides: &self.strides,
             anchors: self.anchors,
             threshold: self.score_threshold,
@@ -207,7 +242,7 @@ impl Detector {
         }
         let input = self.prepare(frame)?;
         let outputs = self.infer(&input)?;
-        Ok(self.decode(&outputs, input.scale))
+        Ok(self.decode(&outputs, &input))
     }
 }
 

@@ -26,6 +26,8 @@ pub struct OnnxModel {
     input_name: String,
     /// The model's batch dimension is dynamic, so several faces can go in one run.
     batched: bool,
+    /// The model's height and width are dynamic (SCRFD): any size its strides divide.
+    free_size: bool,
 }
 
 impl std::fmt::Debug for OnnxModel {
@@ -84,6 +86,7 @@ impl OnnxModel {
             path,
             input_name: String::new(),
             batched: false,
+            free_size: false,
             session,
         };
         model.check_against_description()?;
@@ -129,6 +132,7 @@ impl OnnxModel {
             )));
         }
         self.batched = shape[0] < 0;
+        self.free_size = shape[2] < 0 && shape[3] < 0;
         self.input_name = input_name;
 
         let outputs: Vec<(String, Vec<i64>)> = self
@@ -198,6 +202,11 @@ impl OnnxModel {
     /// The description this model was loaded with.
     pub fn spec(&self) -> &ModelSpec {
         &self.spec
+    }
+
+    /// True when the model takes any input height and width.
+    pub fn has_free_size(&self) -> bool {
+        self.free_size
     }
 
     /// True when one run can take several faces.
