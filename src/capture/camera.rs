@@ -78,7 +78,8 @@ struct Slot {
     seq: u64,
     last_arrival: Option<Instant>,
     /// When analysis may take its next frame: a schedule, not "a period after the last take",
-    /// so time spent on other cameras is caught up instead of lowering this camera's rate.
+    /// so time spent on other cameras, or on one slow frame, is caught up (up to two periods)
+    /// instead of lowering this camera's rate.
     next_due: Option<Instant>,
     /// When the current pipeline was started: the first arrival after it means "streaming".
     connection_started: Instant,
@@ -266,7 +267,7 @@ impl Camera {
                 .0;
         }
         let now = Instant::now();
-        let base = slot.next_due.map_or(now, |due| due.max(now - self.period));
+        let base = slot.next_due.map_or(now, |due| due.max(now - 2 * self.period));
         slot.next_due = Some(base + self.period);
         self.shared.frames_taken.fetch_add(1, Ordering::Relaxed);
         slot.frame.take()
