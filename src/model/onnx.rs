@@ -75,10 +75,6 @@ impl OnnxModel {
             .map_err(|e| failed(e.to_string()))?
             .with_optimization_level(GraphOptimizationLevel::Level3)
             .map_err(|e| failed(e.to_string()))?
-            // No arena: each session would otherwise keep its peak working memory for good,
-            // which on a box with several cameras is most of the memory budget.
-            .with_execution_providers([ort::ep::CPU::default().with_arena_allocator(false).build()])
-            .map_err(|e| failed(e.to_string()))?
             .commit_from_file(&path)
             .map_err(|e| failed(e.to_string()))?;
         let mut model = OnnxModel {
