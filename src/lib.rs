@@ -15,7 +15,7 @@
 //! - [`quality`]: size, sharpness, pose and detector score, as one 0..1 score.
 //! - [`track`]: the same face followed across frames; its best few frames kept.
 //! - [`embed`]: recognizer (SFace or ArcFace), batched, L2-normalised, tagged with its id.
-//! - [`liveness`]: passive anti-spoofing, the fused MiniFASNet pair.
+//! - [`liveness`]: passive anti-spoofing (the fused MiniFASNet pair) and landmark motion.
 //! - [`matching`]: embeddings against a gallery of known people.
 //! - [`pipeline`]: the stages above, wired and timed.
 //! - [`enroll`]: photos into encrypted templates, each photo checked (one good, live face).

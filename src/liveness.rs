@@ -2,6 +2,7 @@
 //!
 //! Silent-Face's MiniFASNet pair, each fed a differently scaled crop around the face box; their
 //! softmax outputs are averaged, and the probability of the "real" class is the live score.
+//! Over a track, [`landmark_motion`] adds what movement shows: a flat picture moves as a plane.
 
 use ndarray::{Array4, Axis};
 use opencv::core::{Mat, Rect, Size};
