@@ -5,6 +5,9 @@
 //!
 //!     cargo bench --bench engine            (ROLLCALL_BENCH_SECONDS=30 by default)
 
+#[path = "../tests/common/encode.rs"]
+mod encode;
+
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -36,12 +39,10 @@ fn quantile(v: &mut [f64], q: f64) -> f64 {
 
 /// The Hamilton clip six times over (a minute), so a run never waits on a file looping back.
 fn long_clip(shared: &std::path::Path) -> PathBuf {
-    use gstreamer::prelude::*;
     let out = std::env::temp_dir().join("rollcall-bench-hamilton-x6.mp4");
     if out.exists() {
         return out;
     }
-    gstreamer::init().unwrap();
     let src = shared.join("videos/short_hamilton_clip.mp4");
     let parts: String = (0..6)
         .map(|_| {
@@ -52,23 +53,14 @@ fn long_clip(shared: &std::path::Path) -> PathBuf {
         })
         .collect();
     let tmp = out.with_extension("part.mp4");
-    let p = gstreamer::parse::launch(&format!(
-        "concat name=c ! videoconvert ! video/x-raw,format=I420 ! x264enc speed-preset=ultrafast key-int-max=30 \
+    encode::run_to_eos(
+        &format!(
+            "concat name=c ! videoconvert ! video/x-raw,format=I420 ! x264enc speed-preset=ultrafast key-int-max=30 \
          ! mp4mux ! filesink location=\"{}\"{parts}",
-        tmp.display()
-    ))
-    .unwrap();
-    p.set_state(gstreamer::State::Playing).unwrap();
-    let msg = p
-        .bus()
-        .unwrap()
-        .timed_pop_filtered(
-            gstreamer::ClockTime::from_seconds(600),
-            &[gstreamer::MessageType::Eos, gstreamer::MessageType::Error],
-        )
-        .unwrap();
-    assert!(matches!(msg.view(), gstreamer::MessageView::Eos(_)), "{msg:?}");
-    p.set_state(gstreamer::State::Null).unwrap();
+            tmp.display()
+        ),
+        600,
+    );
     std::fs::rename(&tmp, &out).unwrap();
     out
 }

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod encode;
 pub mod rtsp;
 
 use rollcall::config::Config;
@@ -77,33 +78,23 @@ pub const PAIRS: [(&str, &str); 2] = [("yunet-2023mar", "sface-2021dec"), ("scrf
 /// Encodes `photos` into an H.264 MP4 slideshow (`width` x `height`, each photo for
 /// `seconds_each` seconds at `fps`), in `dir`. Returns the clip's path.
 pub fn make_clip(dir: &Path, photos: &[PathBuf], width: i32, height: i32, seconds_each: u32, fps: u32) -> PathBuf {
-    use gstreamer::prelude::*;
     let slides = dir.join("slides");
     rtsp::make_slides_fitted(&slides, photos, width, height, true);
     let out = dir.join("clip.mp4");
-    gstreamer::init().unwrap();
     // One extra copy of the last slide, so the last photo is shown for its full time.
     let last = slides.join(format!("{:03}.jpg", photos.len() - 1));
     std::fs::copy(&last, slides.join(format!("{:03}.jpg", photos.len()))).unwrap();
-    let p = gstreamer::parse::launch(&format!(
-        "multifilesrc location=\"{}/%03d.jpg\" caps=image/jpeg,framerate=1/{seconds_each} stop-index={} ! jpegdec \
+    encode::run_to_eos(
+        &format!(
+            "multifilesrc location=\"{}/%03d.jpg\" caps=image/jpeg,framerate=1/{seconds_each} stop-index={} ! jpegdec \
          ! videoconvert ! videorate ! video/x-raw,framerate={fps}/1,format=I420 \
          ! x264enc speed-preset=ultrafast key-int-max={fps} ! mp4mux ! filesink location=\"{}\"",
-        slides.display(),
-        photos.len(),
-        out.display()
-    ))
-    .unwrap();
-    p.set_state(gstreamer::State::Playing).unwrap();
-    let bus = p.bus().unwrap();
-    let msg = bus
-        .timed_pop_filtered(
-            gstreamer::ClockTime::from_seconds(120),
-            &[gstreamer::MessageType::Eos, gstreamer::MessageType::Error],
-        )
-        .expect("encoding the clip timed out");
-    assert!(matches!(msg.view(), gstreamer::MessageView::Eos(_)), "{msg:?}");
-    p.set_state(gstreamer::State::Null).unwrap();
+            slides.display(),
+            photos.len(),
+            out.display()
+        ),
+        120,
+    );
     out
 }
 
@@ -140,26 +131,15 @@ pub fn make_moving_clip(dir: &Path, photo: &Path, frames: usize, width: i32, hei
         assert!(imgcodecs::imwrite(frames_dir.join(format!("{i:03}.jpg")), &out, &Vector::new()).unwrap());
     }
     let out = dir.join("moving.mp4");
-    gstreamer::init().unwrap();
-    use gstreamer::prelude::*;
-    let p = gstreamer::parse::launch(&format!(
-        "multifilesrc location=\"{}/%03d.jpg\" caps=image/jpeg,framerate=5/1 stop-index={} ! jpegdec ! videoconvert \
+    encode::run_to_eos(
+        &format!(
+            "multifilesrc location=\"{}/%03d.jpg\" caps=image/jpeg,framerate=5/1 stop-index={} ! jpegdec ! videoconvert \
          ! video/x-raw,format=I420 ! x264enc speed-preset=ultrafast key-int-max=5 ! mp4mux ! filesink location=\"{}\"",
-        frames_dir.display(),
-        frames - 1,
-        out.display()
-    ))
-    .unwrap();
-    p.set_state(gstreamer::State::Playing).unwrap();
-    let msg = p
-        .bus()
-        .unwrap()
-        .timed_pop_filtered(
-            gstreamer::ClockTime::from_seconds(60),
-            &[gstreamer::MessageType::Eos, gstreamer::MessageType::Error],
-        )
-        .expect("encoding timed out");
-    assert!(matches!(msg.view(), gstreamer::MessageView::Eos(_)), "{msg:?}");
-    p.set_state(gstreamer::State::Null).unwrap();
+            frames_dir.display(),
+            frames - 1,
+            out.display()
+        ),
+        60,
+    );
     out
 }
