@@ -279,6 +279,7 @@ pub fn roster(mut config: Config, args: RosterArgs, models: &ModelArgs) -> Resul
                     }),
                 }
             }
+            let exported = people.len();
             let env = crate::roster::seal(&Roster { people }, version, &recognizer, &key);
             let text = serde_json::to_vec_pretty(&env).unwrap_or_default();
             use std::io::Write;
@@ -296,8 +297,7 @@ pub fn roster(mut config: Config, args: RosterArgs, models: &ModelArgs) -> Resul
                 .and_then(|mut f| f.write_all(&text))
                 .map_err(write)?;
             println!(
-                "roster of {} people ({recognizer}) sealed into {}",
-                store.people().map_err(usage)?.len(),
+                "roster of {exported} people ({recognizer}) sealed into {}",
                 file.display()
             );
             Ok(())
