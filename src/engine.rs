@@ -18,7 +18,7 @@ use crate::config::{Config, LivenessConfig, RecognizeConfig};
 use crate::embed::{Embedding, l2_normalise};
 use crate::event::{Alert, AlertKind, AttendanceEvent, new_id};
 use crate::liveness::{Motion, landmark_motion};
-use crate::matching::Gallery;
+use crate::matching::{Gallery, SharedGallery};
 use crate::model::ModelError;
 use crate::pipeline::FacePipeline;
 use crate::session::{Timetable, TimetableError};
@@ -93,7 +93,10 @@ struct LiveVerdict {
 /// The engine and everything it holds.
 pub struct Engine {
     pipeline: FacePipeline,
-    gallery: Arc<Gallery>,
+    /// Shared with the roster sync, which swaps in new rosters while the engine runs.
+    gallery: SharedGallery,
+    /// This box's id, stamped on every event.
+    device: String,
     timetable: Timetable,
     store: Store,
     recognize: RecognizeConfig,
@@ -131,11 +134,11 @@ impl Engine {
     /// Builds the engine: the roster of the pipeline's recognizer is loaded from the store.
     pub fn new(config: &Config, pipeline: FacePipeline, store: Store) -> Result<Engine, EngineError> {
         let recognizer = pipeline.recognizer();
-        let mut gallery = store.gallery(recognizer.id(), recognizer.dim())?;
-        if gallery.len() > config.recognize.int8_search_above {
-            gallery.enable_int8();
-        }
-        let gallery = Arc::new(gallery);
+        let gallery = SharedGallery::new(store.gallery_for_search(
+            recognizer.id(),
+            recognizer.dim(),
+            config.recognize.int8_search_above,
+        )?);
         Ok(Engine {
             timetable: Timetable::new(&config.timetable)?,
             recognize: config.recognize.clone(),
@@ -151,6 +154,7 @@ impl Engine {
             latencies: std::collections::VecDeque::new(),
             pipeline,
             gallery,
+            device: config.device.id(),
             store,
         })
     }
@@ -176,14 +180,14 @@ impl Engine {
             .push_back(((Utc::now() - track.first_seen).to_std().unwrap_or_default(), recognised));
     }
 
-    /// The gallery in use.
-    pub fn gallery(&self) -> &Arc<Gallery> {
-        &self.gallery
+    /// The gallery in use now.
+    pub fn gallery(&self) -> Arc<Gallery> {
+        self.gallery.current()
     }
 
-    /// Replaces the gallery (a new roster) without stopping.
-    pub fn set_gallery(&mut self, gallery: Arc<Gallery>) {
-        self.gallery = gallery;
+    /// A handle through which a new roster replaces the gallery while the engine runs.
+    pub fn shared_gallery(&self) -> SharedGallery {
+        self.gallery.clone()
     }
 
     /// The store.
@@ -281,7 +285,7 @@ impl Engine {
         if live.score < self.liveness.threshold {
             self.decided(track, false);
             let alert = Alert {
-                alert_id: new_id(),
+                event_id: new_id(),
                 kind: AlertKind::Spoof,
                 camera_id: Some(camera.to_string()),
                 room: Some(room.to_string()),
@@ -294,6 +298,7 @@ impl Engine {
                     live.motion.travel,
                     live.motion.deformation
                 ),
+                device: self.device.clone(),
             };
             tracing::warn!(camera, room, detail = %alert.detail, "spoof alert");
             self.store.record_alert(&alert)?;
@@ -317,6 +322,7 @@ impl Engine {
                 track.best[i].embedding = Some(e);
             }
         }
+        let gallery = self.gallery.current();
         let threshold = self.pipeline.recognizer().threshold();
         let (margin, score) = (self.recognize.margin, self.recognize.person_score);
         let mut votes: HashMap<String, f32> = HashMap::new();
@@ -326,8 +332,7 @@ impl Engine {
             let Some(e) = &kept.embedding else { continue };
             total += kept.quality;
             sum.iter_mut().zip(&e.vector).for_each(|(s, v)| *s += kept.quality * v);
-            let c = self
-                .gallery
+            let c = gallery
                 .search_in(e, group.as_deref(), score)
                 .map_err(|e| ModelError::Inference {
                     name: "matching".into(),
@@ -342,8 +347,7 @@ impl Engine {
             recognizer: self.pipeline.recognizer().id().clone(),
             vector: sum,
         };
-        let overall = self
-            .gallery
+        let overall = gallery
             .search_in(&mean_embedding, group.as_deref(), score)
             .map_err(|e| ModelError::Inference {
                 name: "matching".into(),
@@ -389,6 +393,8 @@ impl Engine {
             liveness: live.score.min(1.0),
             frames: track.frames,
             recognizer: self.pipeline.recognizer().id().to_string(),
+            device: self.device.clone(),
+            roster_version: gallery.version(),
         };
         if self.store.record_attendance(&event, &place.once_key)? {
             tracing::info!(camera, room, person = %person_id, session = ?event.session_id, status = event.status.as_str(), similarity, "attendance");

@@ -52,6 +52,10 @@ pub struct AttendanceEvent {
     pub frames: u32,
     /// Recognizer id.
     pub recognizer: String,
+    /// Device that decided.
+    pub device: String,
+    /// Roster version the decision matched against (0: enrolled locally, no synced roster).
+    pub roster_version: u64,
 }
 
 /// Kinds of alert.
@@ -80,8 +84,8 @@ impl AlertKind {
 /// Something an administrator should know about. Carries no image.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
-    /// Unique id.
-    pub alert_id: String,
+    /// Unique id, like an attendance event's: lets a backend drop a duplicate delivery.
+    pub event_id: String,
     /// What happened.
     pub kind: AlertKind,
     /// Camera involved, if any.
@@ -92,6 +96,8 @@ pub struct Alert {
     pub at: DateTime<Utc>,
     /// Human-readable detail (scores, reasons); never biometric data.
     pub detail: String,
+    /// Device that raised it.
+    pub device: String,
 }
 
 /// A fresh random id for an event or alert.

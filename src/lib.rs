@@ -22,13 +22,19 @@
 //! - [`engine`]: tracks decided once: liveness over the track, open-set vote, one event per session.
 //! - [`session`]: the weekly timetable: which class session a room is in, present or late.
 //! - [`event`]: attendance events and alerts, what goes out.
-//! - [`store`]: SQLite: the encrypted roster, the attendance log and its once-per-session guard.
-//! - [`roster`]: sealed roster files and messages (AES-256-GCM under a site key).
+//! - [`store`]: SQLite: the encrypted roster, the attendance log and its once-per-session guard,
+//!   the outbox of events not yet acknowledged by the broker.
+//! - [`mqtt`]: events out (at least once, from the outbox), status with a last will, rosters in.
+//! - [`roster`]: sealed rosters (AES-256-GCM under a site key), checked whole before they replace
+//!   the gallery.
+//! - [`status`]: the device's state as the backend and `rollcall status` see it.
+//! - [`backoff`]: reconnect delays with jitter, for cameras and the broker.
 //! - [`config`]: the TOML configuration.
 //! - [`bench`]: throughput figures for the pipeline.
 //! - [`cli`]: the `rollcall` command line (the binary is a thin wrapper over it).
 
 pub mod align;
+pub mod backoff;
 pub mod bench;
 pub mod capture;
 pub mod cli;
@@ -42,9 +48,11 @@ pub mod image;
 pub mod liveness;
 pub mod matching;
 pub mod model;
+pub mod mqtt;
 pub mod pipeline;
 pub mod quality;
 pub mod roster;
 pub mod session;
+pub mod status;
 pub mod store;
 pub mod track;

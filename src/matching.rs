@@ -77,6 +77,8 @@ fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
 #[derive(Debug, Clone)]
 pub struct Gallery {
     recognizer: Arc<str>,
+    /// Version of the synced roster it was built from; 0 when enrolled locally.
+    version: u64,
     people: Vec<String>,
     /// Class groups of each person (same order as `people`).
     groups: Vec<Vec<String>>,
@@ -89,6 +91,37 @@ pub struct Gallery {
     means: Array2<f32>,
     /// 8-bit copy of `templates`, when enabled.
     quantized: Option<Quantized>,
+}
+
+/// The gallery in use, shared between the engine that matches against it and the roster sync
+/// that replaces it. A swap is one pointer store: a decision in flight keeps the gallery it
+/// started with, the next one sees the new roster whole.
+#[derive(Debug, Clone)]
+pub struct SharedGallery(Arc<std::sync::RwLock<Arc<Gallery>>>);
+
+impl SharedGallery {
+    /// Shares `gallery`.
+    pub fn new(gallery: Gallery) -> SharedGallery {
+        SharedGallery(Arc::new(std::sync::RwLock::new(Arc::new(gallery))))
+    }
+
+    /// The gallery now.
+    pub fn current(&self) -> Arc<Gallery> {
+        // A panic while holding the lock cannot leave a half-written Arc: take it either way.
+        match self.0.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Puts `gallery` in use from the next search on.
+    pub fn replace(&self, gallery: Gallery) {
+        let gallery = Arc::new(gallery);
+        match self.0.write() {
+            Ok(mut g) => *g = gallery,
+            Err(poisoned) => *poisoned.into_inner() = gallery,
+        }
+    }
 }
 
 /// The best and runner-up people for one probe.
@@ -124,6 +157,7 @@ impl Gallery {
     pub fn new(recognizer: Arc<str>, dim: usize) -> Gallery {
         Gallery {
             recognizer,
+            version: 0,
             people: Vec::new(),
             groups: Vec::new(),
             owner: Vec::new(),
@@ -132,6 +166,17 @@ impl Gallery {
             means: Array2::zeros((0, dim)),
             quantized: None,
         }
+    }
+
+    /// The same gallery, labelled with the roster version it came from.
+    pub fn with_version(mut self, version: u64) -> Gallery {
+        self.version = version;
+        self
+    }
+
+    /// Roster version it was built from (0: enrolled locally).
+    pub fn version(&self) -> u64 {
+        self.version
     }
 
     /// Template `row`'s values.

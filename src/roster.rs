@@ -1,12 +1,19 @@
-//! Rosters as files (and, later, as MQTT messages): the enrolled people with their templates,
-//! sealed with AES-256-GCM under a site key. The header (format, version, recognizer, time) is
-//! bound to the ciphertext as associated data, so it cannot be altered either.
+//! Rosters as files and as MQTT messages: the enrolled people with their templates, sealed with
+//! AES-256-GCM under a site key. The header (format, version, recognizer, time) is bound to the
+//! ciphertext as associated data, so it cannot be altered either.
+//!
+//! A roster from the backend ([`RosterSync`]) is accepted only whole: it must authenticate, be
+//! newer than the one in use, be made by the recognizer this device runs, and hold only templates
+//! of the right length with finite values. Then it replaces the stored roster (encrypted) and the
+//! gallery in one step; anything else is refused with an alert and the current roster stays.
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::store::Key;
+use crate::event::{Alert, AlertKind, new_id};
+use crate::matching::SharedGallery;
+use crate::store::{Key, RosterVersion, Store, StoreError};
 
 /// The envelope's format tag.
 pub const FORMAT: &str = "rollcall-roster/1";
@@ -41,8 +48,50 @@ pub struct RosterPerson {
     /// Class groups.
     #[serde(default)]
     pub groups: Vec<String>,
-    /// Templates (unit vectors of the envelope's recognizer).
+    /// Templates (unit vectors of the envelope's recognizer), each on the wire as base64 of
+    /// little-endian `f32`s: exact, a third the size of decimal JSON, and able to carry (and so
+    /// to have refused) a NaN.
+    #[serde(with = "template_base64")]
     pub templates: Vec<Vec<f32>>,
+}
+
+mod template_base64 {
+    use base64::Engine as _;
+    use serde::{Deserialize, Deserializer, Serializer, de::Error as _, ser::SerializeSeq};
+
+    const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+    pub fn serialize<S: Serializer>(templates: &[Vec<f32>], s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(templates.len()))?;
+        for t in templates {
+            let bytes: Vec<u8> = t.iter().flat_map(|v| v.to_le_bytes()).collect();
+            seq.serialize_element(&B64.encode(bytes))?;
+        }
+        seq.end()
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<f32>>, D::Error> {
+        let encoded = Vec::<String>::deserialize(d)?;
+        encoded
+            .iter()
+            .enumerate()
+            .map(|(i, text)| {
+                let bytes = B64
+                    .decode(text)
+                    .map_err(|e| D::Error::custom(format!("template {i} is not base64: {e}")))?;
+                if bytes.len() % 4 != 0 {
+                    return Err(D::Error::custom(format!(
+                        "template {i} has {} bytes, not a whole number of f32s",
+                        bytes.len()
+                    )));
+                }
+                Ok(bytes
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect())
+            })
+            .collect()
+    }
 }
 
 /// The roster inside the envelope.
@@ -62,6 +111,15 @@ pub enum RosterError {
     /// Another format.
     #[error("unknown roster format {0:?} (expected {FORMAT})")]
     Format(String),
+    /// Too big to read.
+    #[error("{size} bytes, above the limit of {max} ([mqtt] roster_max_bytes)")]
+    TooLarge { size: usize, max: usize },
+    /// Not newer than the roster in use.
+    #[error("version {version} is not newer than the roster in use (version {current})")]
+    Stale { version: u64, current: u64 },
+    /// Made with another recognizer.
+    #[error("its templates were made by `{found}`, but this device runs `{expected}`")]
+    OtherRecognizer { found: String, expected: String },
     /// Wrong key, or altered in transit.
     #[error("the roster does not decrypt and authenticate under this key (wrong key, or altered)")]
     Unauthentic,
@@ -100,10 +158,10 @@ pub fn seal(roster: &Roster, version: u64, recognizer: &str, key: &Key) -> Envel
 /// Parses envelope JSON, refusing anything over `max_bytes` before parsing.
 pub fn parse_envelope(bytes: &[u8], max_bytes: usize) -> Result<Envelope, RosterError> {
     if bytes.len() > max_bytes {
-        return Err(RosterError::Malformed(format!(
-            "{} bytes, above the limit of {max_bytes}",
-            bytes.len()
-        )));
+        return Err(RosterError::TooLarge {
+            size: bytes.len(),
+            max: max_bytes,
+        });
     }
     let env: Envelope = serde_json::from_slice(bytes).map_err(|e| RosterError::Malformed(e.to_string()))?;
     if env.format != FORMAT {
@@ -149,6 +207,169 @@ pub fn open(env: &Envelope, key: &Key, dim: usize) -> Result<Roster, RosterError
     Ok(roster)
 }
 
+/// What became of a roster message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RosterOutcome {
+    /// Now in use, and stored.
+    Applied {
+        /// Its version.
+        version: u64,
+        /// People in it.
+        people: usize,
+        /// Templates in it.
+        templates: usize,
+    },
+    /// Refused whole; an alert says why.
+    Rejected(RosterError),
+    /// The message refused just before, delivered again (a retained message after a reconnect):
+    /// refused again, without a second alert.
+    Repeated,
+}
+
+/// Takes rosters from the backend: checks each whole, then swaps it in (store and gallery) or
+/// refuses it with an alert.
+pub struct RosterSync {
+    store: Store,
+    site_key: Key,
+    gallery: SharedGallery,
+    dim: usize,
+    max_bytes: usize,
+    int8_above: usize,
+    device: String,
+    /// Fingerprint of the last refused message, so a redelivered one is not alerted twice.
+    last_refused: Option<u64>,
+}
+
+impl std::fmt::Debug for RosterSync {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RosterSync").field("store", &self.store).finish()
+    }
+}
+
+/// Where a [`RosterSync`] keeps and puts what it accepts, and its limits.
+#[derive(Debug)]
+pub struct RosterSyncSettings {
+    /// Its own connection to the store, for the roster and the alerts.
+    pub store: Store,
+    /// The site key rosters are sealed with.
+    pub site_key: Key,
+    /// The gallery the engine searches.
+    pub gallery: SharedGallery,
+    /// The recognizer's embedding length.
+    pub dim: usize,
+    /// Largest message accepted.
+    pub max_bytes: usize,
+    /// Galleries larger than this get an 8-bit search copy.
+    pub int8_above: usize,
+    /// Device id, for alerts.
+    pub device: String,
+}
+
+fn fingerprint(bytes: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut h);
+    h.finish()
+}
+
+impl RosterSync {
+    /// A sync that applies rosters to `settings.gallery` and `settings.store`.
+    pub fn new(settings: RosterSyncSettings) -> RosterSync {
+        RosterSync {
+            store: settings.store,
+            site_key: settings.site_key,
+            gallery: settings.gallery,
+            dim: settings.dim,
+            max_bytes: settings.max_bytes,
+            int8_above: settings.int8_above,
+            device: settings.device,
+            last_refused: None,
+        }
+    }
+
+    /// Handles one roster message that came from `origin` (its topic).
+    pub fn receive(&mut self, origin: &str, payload: &[u8]) -> Result<RosterOutcome, StoreError> {
+        let checked = self.check(payload);
+        match checked {
+            Ok((env, roster)) => self.apply(&env, roster),
+            Err(e) => self.refuse(origin, e, fingerprint(payload)),
+        }
+    }
+
+    /// The roster in use now, for the status.
+    pub fn roster_status(&self) -> crate::status::RosterStatus {
+        crate::status::RosterStatus::of(&self.gallery.current())
+    }
+
+    /// Refuses a message of `size` bytes that was too big to be read at all.
+    pub fn refuse_unread(&mut self, origin: &str, size: usize) -> Result<RosterOutcome, StoreError> {
+        let e = RosterError::TooLarge {
+            size,
+            max: self.max_bytes,
+        };
+        self.refuse(origin, e, size as u64)
+    }
+
+    fn check(&self, payload: &[u8]) -> Result<(Envelope, Roster), RosterError> {
+        let env = parse_envelope(payload, self.max_bytes)?;
+        let gallery = self.gallery.current();
+        if env.recognizer != **gallery.recognizer() {
+            return Err(RosterError::OtherRecognizer {
+                found: env.recognizer,
+                expected: gallery.recognizer().to_string(),
+            });
+        }
+        if env.version <= gallery.version() {
+            return Err(RosterError::Stale {
+                version: env.version,
+                current: gallery.version(),
+            });
+        }
+        let roster = open(&env, &self.site_key, self.dim)?;
+        Ok((env, roster))
+    }
+
+    fn apply(&mut self, env: &Envelope, roster: Roster) -> Result<RosterOutcome, StoreError> {
+        let meta = RosterVersion {
+            version: env.version,
+            recognizer: env.recognizer.clone(),
+            created_at: env.created_at.to_rfc3339(),
+        };
+        self.store.replace_roster(&meta, &roster.people)?;
+        let recognizer = self.gallery.current().recognizer().clone();
+        let gallery = self.store.gallery_for_search(&recognizer, self.dim, self.int8_above)?;
+        let (people, templates) = (gallery.people(), gallery.len());
+        self.gallery.replace(gallery);
+        self.last_refused = None;
+        tracing::info!(version = env.version, people, templates, "roster applied");
+        Ok(RosterOutcome::Applied {
+            version: env.version,
+            people,
+            templates,
+        })
+    }
+
+    fn refuse(&mut self, origin: &str, error: RosterError, fingerprint: u64) -> Result<RosterOutcome, StoreError> {
+        if self.last_refused == Some(fingerprint) {
+            return Ok(RosterOutcome::Repeated);
+        }
+        self.last_refused = Some(fingerprint);
+        let current = self.gallery.current().version();
+        let alert = Alert {
+            event_id: new_id(),
+            kind: AlertKind::RosterRejected,
+            camera_id: None,
+            room: None,
+            at: Utc::now(),
+            detail: format!("roster on {origin} refused: {error}; roster version {current} stays in use"),
+            device: self.device.clone(),
+        };
+        tracing::warn!(origin, %error, current, "roster refused");
+        self.store.record_alert(&alert)?;
+        Ok(RosterOutcome::Rejected(error))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,12 +402,13 @@ mod tests {
         );
         assert!(matches!(open(&env, &key, 3), Err(RosterError::Template { .. })));
         let nan = seal(&roster(vec![f32::NAN, 0.0]), 3, "r", &key);
-        // serde_json writes NaN as null, which is not a number: refused either way.
-        assert!(open(&nan, &key, 2).is_err());
+        assert!(
+            matches!(open(&nan, &key, 2), Err(RosterError::Template { problem, .. }) if problem.contains("non-finite"))
+        );
         assert!(matches!(
             parse_envelope(b"{not json", 1 << 20),
             Err(RosterError::Malformed(_))
         ));
-        assert!(matches!(parse_envelope(&bytes, 10), Err(RosterError::Malformed(m)) if m.contains("above the limit")));
+        assert!(matches!(parse_envelope(&bytes, 10), Err(RosterError::TooLarge { .. })));
     }
 }

@@ -4,7 +4,6 @@
 mod common;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use rollcall::capture::FileFrames;
@@ -247,7 +246,6 @@ fn outside_sessions_nobody_is_marked_by_default() {
         "{outcomes:?}"
     );
     assert!(engine.store().attendance().unwrap().is_empty());
-    let _ = Arc::clone(engine.gallery());
     std::fs::remove_dir_all(dir).unwrap();
 }
 

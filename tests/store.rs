@@ -41,6 +41,8 @@ fn event(person: &str, session: &str) -> AttendanceEvent {
         liveness: 0.9,
         frames: 4,
         recognizer: "sface-2021dec".into(),
+        device: "box-1".into(),
+        roster_version: 0,
     }
 }
 
@@ -206,5 +208,71 @@ fn attendance_is_recorded_once_per_session_even_across_restarts() {
         "next week's session is new"
     );
     assert_eq!(store.attendance().unwrap().len(), 3);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn every_recorded_event_waits_in_the_outbox_until_delivered() {
+    use rollcall::event::{Alert, AlertKind};
+    use rollcall::store::{EventKind, Outbox, OutboxLimits};
+    use std::time::Duration;
+    let dir = scratch("outbox");
+    let db = dir.join("rollcall.db");
+    let store = Store::open(&db, Key::generate()).unwrap();
+    let mut outbox = Outbox::open(&db).unwrap();
+    let first = event("ann", "MATH");
+    assert!(store.record_attendance(&first, "MATH@2026-11-23").unwrap());
+    // A repeat is not recorded, so nothing is queued for it either.
+    assert!(
+        !store
+            .record_attendance(&event("ann", "MATH"), "MATH@2026-11-23")
+            .unwrap()
+    );
+    let alert = Alert {
+        event_id: rollcall::event::new_id(),
+        kind: AlertKind::Spoof,
+        camera_id: Some("front".into()),
+        room: Some("101".into()),
+        at: Utc::now(),
+        detail: "test".into(),
+        device: "box-1".into(),
+    };
+    store.record_alert(&alert).unwrap();
+    let rows = outbox.pending_after(0, 10).unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(
+        (rows[0].kind, rows[0].event_id.as_str()),
+        (EventKind::Attendance, first.event_id.as_str())
+    );
+    assert_eq!(
+        (rows[1].kind, rows[1].event_id.as_str()),
+        (EventKind::Alert, alert.event_id.as_str())
+    );
+    let sent: AttendanceEvent = serde_json::from_str(&rows[0].payload).unwrap();
+    assert_eq!(sent, first, "the payload is the recorded event, whole");
+    assert_eq!(outbox.pending_after(rows[0].seq, 10).unwrap().len(), 1);
+
+    outbox.mark_delivered(&[rows[0].seq]).unwrap();
+    drop(store);
+    drop(outbox);
+    // After a restart only the undelivered row is still pending.
+    let mut outbox = Outbox::open(&db).unwrap();
+    let left = outbox.pending_after(0, 10).unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].event_id, alert.event_id);
+    assert_eq!(outbox.depth().unwrap().pending, 1);
+
+    // Bounds: with room for none, the pending row is dropped (counted), and with no retention
+    // the delivered row is purged.
+    let tight = OutboxLimits {
+        max_rows: 0,
+        max_age: Duration::from_secs(3600),
+        warn_rows: 0,
+        retention: Duration::ZERO,
+    };
+    std::thread::sleep(Duration::from_millis(5)); // so the delivered row is strictly older than "now"
+    let m = outbox.maintain(&tight).unwrap();
+    assert_eq!((m.dropped, m.purged), (1, 1));
+    assert!(outbox.pending_after(0, 10).unwrap().is_empty());
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -16,7 +16,8 @@ use opencv::prelude::*;
 use serde::Serialize;
 
 use super::source::{SINK_NAME, SOURCE_NAME};
-use super::{Backoff, CaptureError, Frame, PipelineSpec, display_location, pipeline_spec};
+use super::{CaptureError, Frame, PipelineSpec, display_location, pipeline_spec};
+use crate::backoff::Backoff;
 use crate::config::{CameraConfig, Decode};
 
 /// Where a camera is in its life.

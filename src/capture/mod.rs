@@ -7,12 +7,10 @@
 //! newest frame and a slow consumer never queues anything. One camera's failures never touch
 //! another's thread.
 
-mod backoff;
 mod camera;
 mod frame;
 mod source;
 
-pub use backoff::Backoff;
 pub use camera::{Camera, CameraState, CameraStatus};
 pub use frame::Frame;
 pub use source::{PipelineSpec, display_location, pipeline_spec};

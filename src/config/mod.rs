@@ -4,6 +4,7 @@
 //! `../models` and work wherever it is started from.
 
 mod camera;
+mod mqtt;
 mod timetable;
 
 use std::path::{Path, PathBuf};
@@ -11,6 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 pub use camera::{CameraConfig, Decode, PixelFormat, SourceKind, Transport};
+pub use mqtt::{DeviceConfig, MqttConfig, OutboxConfig, TlsConfig};
 pub use timetable::{OutsideSessions, SessionSlot, TimetableConfig};
 
 use crate::image::DEFAULT_MAX_PIXELS;
@@ -285,6 +287,10 @@ pub struct Config {
     pub timetable: TimetableConfig,
     /// Local database.
     pub store: StoreConfig,
+    /// This box's identity.
+    pub device: DeviceConfig,
+    /// The backend's broker; no MQTT when absent.
+    pub mqtt: Option<MqttConfig>,
 }
 
 fn in_unit_range(v: f32) -> bool {
@@ -326,6 +332,23 @@ impl Config {
         }
         if let Some(p) = self.runtime.onnxruntime.as_mut() {
             fix(p);
+        }
+        if let Some(m) = self.mqtt.as_mut() {
+            for p in [m.password_file.as_mut(), m.roster_key_file.as_mut()]
+                .into_iter()
+                .flatten()
+            {
+                fix(p);
+            }
+            if let Some(tls) = m.tls.as_mut() {
+                fix(&mut tls.ca_file);
+                for p in [tls.client_cert.as_mut(), tls.client_key.as_mut()]
+                    .into_iter()
+                    .flatten()
+                {
+                    fix(p);
+                }
+            }
         }
         for cam in &mut self.cameras {
             if let Some(p) = cam.password_file.as_mut() {
@@ -392,6 +415,14 @@ impl Config {
         }
         if self.images.max_pixels == 0 {
             return Err(bad("images", "max_pixels", "must be positive"));
+        }
+        if let Some(m) = &self.mqtt {
+            m.check().map_err(|(key, problem)| ConfigError::BadValue {
+                path: path.to_path_buf(),
+                section: "mqtt",
+                key,
+                problem,
+            })?;
         }
         crate::session::Timetable::new(&self.timetable).map_err(|source| ConfigError::Timetable {
             path: path.to_path_buf(),

@@ -14,12 +14,38 @@ use super::StoreError;
 /// Length of a GCM nonce.
 pub const NONCE_LEN: usize = 12;
 
-/// The environment variable that may hold the key, as 64 hex digits.
-pub const KEY_ENV: &str = "ROLLCALL_KEY";
-/// The environment variable that may name the key file.
-pub const KEY_FILE_ENV: &str = "ROLLCALL_KEY_FILE";
-/// The key file's name among systemd credentials (`LoadCredential=rollcall.key:...`).
-pub const CREDENTIAL_NAME: &str = "rollcall.key";
+/// Where one kind of key may come from, besides a path in the config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeySource {
+    /// What the key is for, in messages.
+    pub what: &'static str,
+    /// The config key naming its file.
+    pub config_key: &'static str,
+    /// The environment variable that may hold it, as 64 hex digits.
+    pub env: &'static str,
+    /// The environment variable that may name its file.
+    pub file_env: &'static str,
+    /// Its file's name among systemd credentials (`LoadCredential=NAME:...`).
+    pub credential: &'static str,
+}
+
+/// The device's own key, which seals the store.
+pub const KEY_SOURCE: KeySource = KeySource {
+    what: "encryption key",
+    config_key: "[store] key_file",
+    env: "ROLLCALL_KEY",
+    file_env: "ROLLCALL_KEY_FILE",
+    credential: "rollcall.key",
+};
+
+/// The site key shared with the backend, which seals rosters in transit.
+pub const SITE_KEY_SOURCE: KeySource = KeySource {
+    what: "site key for rosters",
+    config_key: "[mqtt] roster_key_file",
+    env: "ROLLCALL_SITE_KEY",
+    file_env: "ROLLCALL_SITE_KEY_FILE",
+    credential: "rollcall.site-key",
+};
 
 /// A 256-bit key. Never printed.
 #[derive(Clone)]
@@ -80,25 +106,31 @@ impl Key {
         Key::from_hex(&text, &origin)
     }
 
-    /// Finds the key: the config's key file, else `ROLLCALL_KEY`, else `ROLLCALL_KEY_FILE`, else the
-    /// systemd credential. Never from the config file's own text.
+    /// Finds the store's key: the config's key file, else `ROLLCALL_KEY`, else `ROLLCALL_KEY_FILE`,
+    /// else the systemd credential. Never from the config file's own text.
     pub fn locate(configured: Option<&Path>) -> Result<Key, StoreError> {
+        Key::locate_from(&KEY_SOURCE, configured)
+    }
+
+    /// Finds a key of `source`'s kind: the configured file, else its environment variables, else
+    /// its systemd credential.
+    pub fn locate_from(source: &KeySource, configured: Option<&Path>) -> Result<Key, StoreError> {
         if let Some(p) = configured {
             return Key::from_file(p);
         }
-        if let Ok(hex) = std::env::var(KEY_ENV) {
-            return Key::from_hex(&hex, KEY_ENV);
+        if let Ok(hex) = std::env::var(source.env) {
+            return Key::from_hex(&hex, source.env);
         }
-        if let Some(p) = std::env::var_os(KEY_FILE_ENV) {
+        if let Some(p) = std::env::var_os(source.file_env) {
             return Key::from_file(Path::new(&p));
         }
         if let Some(dir) = std::env::var_os("CREDENTIALS_DIRECTORY") {
-            let p = PathBuf::from(dir).join(CREDENTIAL_NAME);
+            let p = PathBuf::from(dir).join(source.credential);
             if p.exists() {
                 return Key::from_file(&p);
             }
         }
-        Err(StoreError::NoKey)
+        Err(StoreError::NoKey(*source))
     }
 
     /// Writes the key to a new file readable only by its owner; never overwrites.

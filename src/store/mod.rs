@@ -6,6 +6,7 @@
 //! row is an error, never a garbage match. Deleted rows are overwritten (`secure_delete`).
 
 mod crypto;
+mod outbox;
 mod schema;
 
 use std::os::unix::fs::OpenOptionsExt;
@@ -16,21 +17,24 @@ use chrono::Utc;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
-pub use crypto::{CREDENTIAL_NAME, KEY_ENV, KEY_FILE_ENV, Key, NONCE_LEN, template_aad};
+pub use crypto::{KEY_SOURCE, Key, KeySource, NONCE_LEN, SITE_KEY_SOURCE, template_aad};
+pub use outbox::{EventKind, Maintenance, Outbox, OutboxDepth, OutboxLimits, OutboxRow, now_ms};
 
 use crate::embed::Embedding;
 use crate::event::{Alert, AttendanceEvent};
 use crate::matching::{Gallery, GalleryError};
+use crate::roster::RosterPerson;
 
 /// Why the store could not do what was asked.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// No key anywhere.
     #[error(
-        "no encryption key: set [store] key_file in the config, or ROLLCALL_KEY (64 hex digits), or \
-         ROLLCALL_KEY_FILE; create one with `rollcall keygen --out FILE`"
+        "no {}: set {} in the config, or {} (64 hex digits), or {}, or the systemd credential {}; \
+         create one with `rollcall keygen --out FILE`",
+        .0.what, .0.config_key, .0.env, .0.file_env, .0.credential
     )]
-    NoKey,
+    NoKey(KeySource),
     /// A key that cannot be used.
     #[error("the key from {origin} is unusable: {problem}")]
     BadKey { origin: String, problem: String },
@@ -68,6 +72,17 @@ pub struct Person {
     pub groups: Vec<String>,
     /// Templates stored, per recognizer.
     pub templates: Vec<(String, usize)>,
+}
+
+/// Which synced roster the store holds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RosterVersion {
+    /// The backend's version number.
+    pub version: u64,
+    /// Recognizer its templates were made with.
+    pub recognizer: String,
+    /// When the backend made it (RFC 3339).
+    pub created_at: String,
 }
 
 /// The local database.
@@ -304,6 +319,83 @@ impl Store {
         Ok(gallery)
     }
 
+    /// The gallery the engine searches: labelled with the synced roster's version, and with an
+    /// 8-bit search copy when it holds more than `int8_above` templates.
+    pub fn gallery_for_search(
+        &self,
+        recognizer: &Arc<str>,
+        dim: usize,
+        int8_above: usize,
+    ) -> Result<Gallery, StoreError> {
+        let mut gallery = self
+            .gallery(recognizer, dim)?
+            .with_version(self.roster_version()?.map_or(0, |r| r.version));
+        if gallery.len() > int8_above {
+            gallery.enable_int8();
+        }
+        Ok(gallery)
+    }
+
+    /// The synced roster in the store, if one was ever applied.
+    pub fn roster_version(&self) -> Result<Option<RosterVersion>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT version, recognizer, created_at FROM roster_meta WHERE id = 1",
+                [],
+                |r| {
+                    Ok(RosterVersion {
+                        version: r.get::<_, i64>(0)? as u64,
+                        recognizer: r.get(1)?,
+                        created_at: r.get(2)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(self.sql())
+    }
+
+    /// Replaces everyone enrolled with a synced roster, all or nothing: people not in it are
+    /// removed with their templates, everyone in it gets exactly the templates it carries.
+    pub fn replace_roster(&mut self, meta: &RosterVersion, people: &[RosterPerson]) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let sql = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let recognizer: Arc<str> = meta.recognizer.as_str().into();
+        let tx = self.conn.transaction().map_err(sql)?;
+        tx.execute("DELETE FROM people", []).map_err(sql)?;
+        let now = Utc::now().to_rfc3339();
+        for p in people {
+            let groups = serde_json::to_string(&p.groups).unwrap_or_else(|_| "[]".into());
+            tx.execute(
+                "INSERT INTO people (person_id, name, groups, created_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(person_id) DO UPDATE SET name = excluded.name, groups = excluded.groups",
+                params![p.person_id, p.name, groups, now],
+            )
+            .map_err(sql)?;
+            for t in &p.templates {
+                let e = Embedding {
+                    recognizer: recognizer.clone(),
+                    vector: t.clone(),
+                };
+                insert_template(&tx, &self.key, &p.person_id, &e, 1.0).map_err(sql)?;
+            }
+        }
+        tx.execute(
+            "INSERT INTO roster_meta (id, version, recognizer, created_at, applied_at) VALUES (1, ?1, ?2, ?3, ?4)
+             ON CONFLICT(id) DO UPDATE SET version = excluded.version, recognizer = excluded.recognizer,
+               created_at = excluded.created_at, applied_at = excluded.applied_at",
+            params![meta.version as i64, meta.recognizer, meta.created_at, now],
+        )
+        .map_err(sql)?;
+        tx.commit().map_err(sql)?;
+        // As for a removal: no copy of a removed template may linger in the WAL.
+        self.conn
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+            .map_err(self.sql())
+    }
+
     /// Every template of `recognizer`, decrypted: (person, groups, embedding).
     pub fn templates(&self, recognizer: &Arc<str>) -> Result<Vec<(String, Vec<String>, Embedding)>, StoreError> {
         let mut stmt = self
@@ -352,14 +444,15 @@ impl Store {
     }
 
     /// Records an attendance event unless this person already has one for `once_key` (the
-    /// session id, or the day outside sessions) in this room. Returns whether it was recorded.
+    /// session id, or the day outside sessions) in this room, and queues it in the outbox in the
+    /// same transaction. Returns whether it was recorded.
     pub fn record_attendance(&self, event: &AttendanceEvent, once_key: &str) -> Result<bool, StoreError> {
-        let n = self
-            .conn
+        let tx = self.conn.unchecked_transaction().map_err(self.sql())?;
+        let n = tx
             .execute(
                 "INSERT OR IGNORE INTO attendance (event_id, person_id, camera_id, room, session_id, once_key, status,
-                   first_seen, decided_at, similarity, margin, liveness, frames, recognizer)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                   first_seen, decided_at, similarity, margin, liveness, frames, recognizer, device, roster_version)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
                 params![
                     event.event_id,
                     event.person_id,
@@ -374,10 +467,17 @@ impl Store {
                     event.margin,
                     event.liveness,
                     event.frames,
-                    event.recognizer
+                    event.recognizer,
+                    event.device,
+                    event.roster_version as i64
                 ],
             )
             .map_err(self.sql())?;
+        if n == 1 {
+            let payload = serde_json::to_string(event).unwrap_or_default();
+            outbox::enqueue(&tx, EventKind::Attendance, &event.event_id, &payload).map_err(self.sql())?;
+        }
+        tx.commit().map_err(self.sql())?;
         Ok(n == 1)
     }
 
@@ -387,7 +487,8 @@ impl Store {
             .conn
             .prepare(
                 "SELECT event_id, person_id, camera_id, room, session_id, status, first_seen, decided_at,
-                   similarity, margin, liveness, frames, recognizer FROM attendance ORDER BY decided_at, event_id",
+                   similarity, margin, liveness, frames, recognizer, device, roster_version FROM attendance
+                 ORDER BY decided_at, event_id",
             )
             .map_err(self.sql())?;
         let rows = stmt
@@ -419,28 +520,33 @@ impl Store {
                     liveness: r.get(10)?,
                     frames: r.get(11)?,
                     recognizer: r.get(12)?,
+                    device: r.get(13)?,
+                    roster_version: r.get::<_, i64>(14)? as u64,
                 })
             })
             .map_err(self.sql())?;
         rows.collect::<Result<Vec<_>, _>>().map_err(self.sql())
     }
 
-    /// Records an alert.
+    /// Records an alert and queues it in the outbox, in one transaction.
     pub fn record_alert(&self, alert: &Alert) -> Result<(), StoreError> {
-        self.conn
-            .execute(
-                "INSERT INTO alerts (alert_id, kind, camera_id, room, at, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![
-                    alert.alert_id,
-                    alert.kind.as_str(),
-                    alert.camera_id,
-                    alert.room,
-                    alert.at.to_rfc3339(),
-                    alert.detail
-                ],
-            )
-            .map_err(self.sql())?;
-        Ok(())
+        let tx = self.conn.unchecked_transaction().map_err(self.sql())?;
+        tx.execute(
+            "INSERT INTO alerts (alert_id, kind, camera_id, room, at, detail, device) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                alert.event_id,
+                alert.kind.as_str(),
+                alert.camera_id,
+                alert.room,
+                alert.at.to_rfc3339(),
+                alert.detail,
+                alert.device
+            ],
+        )
+        .map_err(self.sql())?;
+        let payload = serde_json::to_string(alert).unwrap_or_default();
+        outbox::enqueue(&tx, EventKind::Alert, &alert.event_id, &payload).map_err(self.sql())?;
+        tx.commit().map_err(self.sql())
     }
 
     /// Number of alerts of `kind`.

@@ -48,6 +48,26 @@ const MIGRATIONS: &[&str] = &[
         room TEXT,
         at TEXT NOT NULL,
         detail TEXT NOT NULL);",
+    // 2: the outbox (every event, written with it, until the broker acknowledges it), the synced
+    // roster's version, and the device on each record.
+    "ALTER TABLE attendance ADD COLUMN device TEXT NOT NULL DEFAULT '';
+     ALTER TABLE attendance ADD COLUMN roster_version INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE alerts ADD COLUMN device TEXT NOT NULL DEFAULT '';
+     CREATE TABLE outbox (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_id TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        delivered_ms INTEGER,
+        dropped_ms INTEGER);
+     CREATE INDEX outbox_pending ON outbox(seq) WHERE delivered_ms IS NULL AND dropped_ms IS NULL;
+     CREATE TABLE roster_meta (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        version INTEGER NOT NULL,
+        recognizer TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        applied_at TEXT NOT NULL);",
 ];
 
 /// Brings the database up to the newest schema, all steps in one transaction.

@@ -1,0 +1,226 @@
+//! `[device]` and `[mqtt]`: who this box is, and how it talks to the backend.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::store::OutboxLimits;
+
+/// This box's identity on the wire.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeviceConfig {
+    /// Device id in topics and events; default the host name.
+    pub id: Option<String>,
+    /// Site (school) id in topics; default `default`.
+    pub site: Option<String>,
+}
+
+impl DeviceConfig {
+    /// The device id: configured, else the host name.
+    pub fn id(&self) -> String {
+        self.id.clone().unwrap_or_else(|| {
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_string())
+                .ok()
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| "rollcall".into())
+        })
+    }
+
+    /// The site id.
+    pub fn site(&self) -> String {
+        self.site.clone().unwrap_or_else(|| "default".into())
+    }
+}
+
+/// TLS to the broker.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// CA certificate(s) the broker's certificate must chain to (PEM).
+    pub ca_file: PathBuf,
+    /// Client certificate (PEM), for brokers that authenticate devices by certificate.
+    pub client_cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    pub client_key: Option<PathBuf>,
+}
+
+/// Bounds on the outbox of events waiting for the broker.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboxConfig {
+    /// Undelivered events kept at most; past it the oldest are dropped from the outbox (they stay
+    /// in the attendance log).
+    pub max_events: u64,
+    /// Undelivered events older than this many days are dropped likewise.
+    pub max_age_days: f64,
+    /// Undelivered events above which the status warns.
+    pub warn_events: u64,
+    /// Delivered events are deleted from the outbox after this many days.
+    pub retention_days: f64,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        OutboxConfig {
+            max_events: 1_000_000,
+            max_age_days: 30.0,
+            warn_events: 10_000,
+            retention_days: 7.0,
+        }
+    }
+}
+
+impl OutboxConfig {
+    /// The limits the outbox enforces.
+    pub fn limits(&self) -> OutboxLimits {
+        let days = |d: f64| Duration::from_secs_f64(d.max(0.0) * 86_400.0);
+        OutboxLimits {
+            max_rows: self.max_events,
+            max_age: days(self.max_age_days),
+            warn_rows: self.warn_events,
+            retention: days(self.retention_days),
+        }
+    }
+}
+
+/// The broker connection, topics and roster sync.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MqttConfig {
+    /// Broker host name or address.
+    pub host: String,
+    /// Broker port; default 1883, or 8883 with TLS.
+    pub port: Option<u16>,
+    /// MQTT client id; default `rollcall-{device}`.
+    pub client_id: Option<String>,
+    /// Seconds between keep-alive pings; a dead connection is noticed within 1.5 times this.
+    pub keep_alive_s: u64,
+    /// User name, if the broker wants one.
+    pub username: Option<String>,
+    /// File holding the password (first line); else the environment variable `password_env`.
+    pub password_file: Option<PathBuf>,
+    /// Environment variable holding the password.
+    pub password_env: String,
+    /// TLS; plain TCP when absent.
+    pub tls: Option<TlsConfig>,
+    /// Topic prefix; `{site}` is replaced by the site id.
+    pub topic_prefix: String,
+    /// Seconds between status updates (it is also sent whenever it changes).
+    pub status_interval_s: u64,
+    /// A published event not acknowledged within this many seconds means the broker is stuck:
+    /// the connection is dropped and made again.
+    pub ack_timeout_s: u64,
+    /// Events published and not yet acknowledged, at most.
+    pub max_inflight: u16,
+    /// First reconnect delay, seconds; doubles up to `reconnect_max_s`, with jitter.
+    pub reconnect_min_s: f64,
+    /// Longest reconnect delay, seconds.
+    pub reconnect_max_s: f64,
+    /// Take rosters from the backend (`{prefix}/roster` and `{prefix}/{device}/roster`).
+    pub accept_roster: bool,
+    /// Largest roster message accepted, bytes; larger ones are refused unread.
+    pub roster_max_bytes: usize,
+    /// Site key file that rosters are sealed with; else `ROLLCALL_SITE_KEY`,
+    /// `ROLLCALL_SITE_KEY_FILE` or the systemd credential `rollcall.site-key`.
+    pub roster_key_file: Option<PathBuf>,
+    /// Outbox bounds.
+    pub outbox: OutboxConfig,
+}
+
+impl Default for MqttConfig {
+    fn default() -> Self {
+        MqttConfig {
+            host: "localhost".into(),
+            port: None,
+            client_id: None,
+            keep_alive_s: 30,
+            username: None,
+            password_file: None,
+            password_env: "ROLLCALL_MQTT_PASSWORD".into(),
+            tls: None,
+            topic_prefix: "rollcall/v1/{site}".into(),
+            status_interval_s: 60,
+            ack_timeout_s: 20,
+            max_inflight: 32,
+            reconnect_min_s: 1.0,
+            reconnect_max_s: 60.0,
+            accept_roster: true,
+            // About 3000 people with three 512-d templates each.
+            roster_max_bytes: 32 << 20,
+            roster_key_file: None,
+            outbox: OutboxConfig::default(),
+        }
+    }
+}
+
+impl MqttConfig {
+    /// The port: configured, else the MQTT default for the transport.
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(if self.tls.is_some() { 8883 } else { 1883 })
+    }
+
+    /// Checks values; returns the key and the problem.
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        if self.host.trim().is_empty() {
+            return Err(("host", "must name the broker".into()));
+        }
+        if self.keep_alive_s == 0 || self.keep_alive_s > 65_535 {
+            return Err((
+                "keep_alive_s",
+                format!("{} must be between 1 and 65535", self.keep_alive_s),
+            ));
+        }
+        if self.ack_timeout_s == 0 {
+            return Err(("ack_timeout_s", "must be at least 1".into()));
+        }
+        if self.status_interval_s == 0 {
+            return Err(("status_interval_s", "must be at least 1".into()));
+        }
+        if self.max_inflight == 0 {
+            return Err(("max_inflight", "must be at least 1".into()));
+        }
+        if !(self.reconnect_min_s > 0.0 && self.reconnect_min_s <= self.reconnect_max_s) {
+            return Err((
+                "reconnect_min_s",
+                format!(
+                    "{} must be positive and at most reconnect_max_s ({})",
+                    self.reconnect_min_s, self.reconnect_max_s
+                ),
+            ));
+        }
+        if self.roster_max_bytes < 1024 {
+            return Err(("roster_max_bytes", "must be at least 1024".into()));
+        }
+        if !self.topic_prefix.is_empty() && (self.topic_prefix.contains(['#', '+']) || self.topic_prefix.ends_with('/'))
+        {
+            return Err((
+                "topic_prefix",
+                format!("`{}` may not contain wildcards (# +) or end with /", self.topic_prefix),
+            ));
+        }
+        if self.username.is_none() && self.password_file.is_some() {
+            return Err(("password_file", "a password needs a username".into()));
+        }
+        if let Some(tls) = &self.tls
+            && tls.client_cert.is_some() != tls.client_key.is_some()
+        {
+            return Err((
+                "tls",
+                "client_cert and client_key go together: give both or neither".into(),
+            ));
+        }
+        if self.outbox.max_events == 0 || self.outbox.warn_events > self.outbox.max_events {
+            return Err((
+                "outbox",
+                format!(
+                    "max_events ({}) must be positive and at least warn_events ({})",
+                    self.outbox.max_events, self.outbox.warn_events
+                ),
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,470 @@
+//! The connection loop: connect, drain the outbox, keep the status fresh, take rosters; on any
+//! loss, back off and start over from the outbox.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rumqttc::{AsyncClient, ConnectionError, Event, EventLoop, Incoming, Outgoing, QoS, StateError};
+use tokio::sync::{mpsc, watch};
+
+use super::{LinkState, MqttSettings};
+use crate::backoff::Backoff;
+use crate::roster::{RosterOutcome, RosterSync};
+use crate::status::{OutboxStatus, RosterStatus, StatusBoard, offline_payload};
+use crate::store::Outbox;
+
+/// How long a graceful shutdown waits for the broker to take the offline status.
+pub(super) const GOODBYE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How often acknowledgements are written, the outbox topped up and timeouts checked.
+const TICK: Duration = Duration::from_millis(200);
+/// How often the outbox's depth is measured for the status.
+const DEPTH_EVERY: Duration = Duration::from_secs(1);
+/// How often the outbox's bounds and retention are enforced.
+const MAINTAIN_EVERY: Duration = Duration::from_secs(60);
+/// After a roster too big to read, how long before the roster topics are subscribed again (each
+/// try costs a reconnect while the oversized message stays retained).
+const ROSTER_RETRY: Duration = Duration::from_secs(300);
+
+/// A publish handed to the client, waiting for its packet id and then its acknowledgement.
+#[derive(Debug, Clone, Copy)]
+enum Sent {
+    /// An outbox row.
+    Event { seq: i64, at: Instant },
+    /// A status update.
+    Status { at: Instant },
+}
+
+impl Sent {
+    fn at(&self) -> Instant {
+        match self {
+            Sent::Event { at, .. } | Sent::Status { at } => *at,
+        }
+    }
+}
+
+/// Why a connection ended.
+enum End {
+    /// Asked to stop; goodbye said.
+    Stopped,
+    /// Lost, for this reason.
+    Lost(String),
+}
+
+/// What one connection keeps: nothing of it survives the connection.
+struct Session {
+    client: AsyncClient,
+    /// Publishes handed to the client, in order, whose packet id is not known yet.
+    requested: VecDeque<Sent>,
+    /// Publishes sent, by packet id, waiting for PUBACK.
+    awaiting: HashMap<u16, Sent>,
+    /// Outbox rows in `requested` or `awaiting`.
+    events_in_flight: usize,
+    /// Highest outbox row handed to the client.
+    cursor: i64,
+    /// Outbox rows acknowledged, not yet marked delivered.
+    acked: Vec<i64>,
+    /// Subscribed to the roster topics.
+    roster_subscribed: bool,
+}
+
+/// Shared, long-lived parts of the loop.
+struct Link {
+    settings: MqttSettings,
+    outbox: Outbox,
+    status: StatusBoard,
+    roster: Option<Arc<Mutex<RosterSync>>>,
+    state: watch::Sender<LinkState>,
+    /// The status last published, without its uptime, to publish again only on change.
+    last_status: Option<String>,
+    last_status_at: Instant,
+    /// Roster topics are left alone until then, after an oversized roster.
+    roster_paused_until: Option<Instant>,
+}
+
+/// Runs until `stop` turns true.
+pub(super) async fn run(
+    settings: MqttSettings,
+    outbox: Outbox,
+    status: StatusBoard,
+    roster: Option<Arc<Mutex<RosterSync>>>,
+    mut stop: watch::Receiver<bool>,
+    state: watch::Sender<LinkState>,
+) {
+    let seed = settings
+        .device
+        .bytes()
+        .fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64));
+    let mut backoff = Backoff::new(settings.reconnect_min, settings.reconnect_max, seed);
+    let mut link = Link {
+        settings,
+        outbox,
+        status,
+        roster,
+        state,
+        last_status: None,
+        last_status_at: Instant::now(),
+        roster_paused_until: None,
+    };
+    link.maintain();
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let (host, port) = link.settings.options.broker_address();
+        match link.connection(&mut stop, &mut backoff).await {
+            End::Stopped => return,
+            End::Lost(reason) => {
+                link.state.send_modify(|s| {
+                    if s.connected {
+                        s.losses += 1;
+                    }
+                    s.connected = false;
+                    s.last_error = Some(reason.clone());
+                });
+                let delay = backoff.next_delay();
+                tracing::warn!(broker = %format!("{host}:{port}"), %reason, retry_in_s = delay.as_secs_f32(), "MQTT connection lost");
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = stop.changed() => return,
+                }
+            }
+        }
+    }
+}
+
+/// Reads one event after another off the event loop, on its own task, so the controller can
+/// wait on it alongside timers without ever cancelling a read half-way.
+fn pump(
+    mut eventloop: EventLoop,
+) -> (
+    mpsc::Receiver<Result<Event, ConnectionError>>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (tx, rx) = mpsc::channel(256);
+    let task = tokio::spawn(async move {
+        loop {
+            let ev = eventloop.poll().await;
+            let failed = ev.is_err();
+            if tx.send(ev).await.is_err() || failed {
+                return;
+            }
+        }
+    });
+    (rx, task)
+}
+
+/// The size of a message too big to read, if that is what `e` is.
+fn oversized(e: &ConnectionError) -> Option<usize> {
+    match e {
+        ConnectionError::MqttState(StateError::Deserialization(rumqttc::Error::PayloadSizeLimitExceeded(n))) => {
+            Some(*n)
+        }
+        _ => None,
+    }
+}
+
+impl Link {
+    async fn connection(&mut self, stop: &mut watch::Receiver<bool>, backoff: &mut Backoff) -> End {
+        let (client, eventloop) = AsyncClient::new(self.settings.options.clone(), self.settings.max_inflight + 16);
+        let (mut events, pump_task) = pump(eventloop);
+        let mut session = Session {
+            client,
+            requested: VecDeque::new(),
+            awaiting: HashMap::new(),
+            events_in_flight: 0,
+            cursor: 0,
+            acked: Vec::new(),
+            roster_subscribed: false,
+        };
+        let end = self.serve(&mut session, &mut events, stop, backoff).await;
+        self.flush_acks(&mut session);
+        pump_task.abort();
+        end
+    }
+
+    async fn serve(
+        &mut self,
+        session: &mut Session,
+        events: &mut mpsc::Receiver<Result<Event, ConnectionError>>,
+        stop: &mut watch::Receiver<bool>,
+        backoff: &mut Backoff,
+    ) -> End {
+        let mut tick = tokio::time::interval(TICK);
+        let mut last_depth = Instant::now() - DEPTH_EVERY;
+        let mut last_maintain = Instant::now();
+        let mut connected = false;
+        loop {
+            tokio::select! {
+                _ = stop.changed() => {
+                    if connected {
+                        self.goodbye(session, events).await;
+                    }
+                    return End::Stopped;
+                }
+                ev = events.recv() => {
+                    let ev = match ev {
+                        Some(Ok(ev)) => ev,
+                        Some(Err(e)) => {
+                            if let Some(size) = oversized(&e) {
+                                self.roster_too_big(size).await;
+                                return End::Lost(format!("a roster message of {size} bytes is over the limit; roster topics paused"));
+                            }
+                            return End::Lost(e.to_string());
+                        }
+                        None => return End::Lost("the MQTT event loop stopped".into()),
+                    };
+                    match ev {
+                        Event::Incoming(Incoming::ConnAck(_)) => {
+                            connected = true;
+                            backoff.reset();
+                            self.state.send_modify(|s| {
+                                s.connected = true;
+                                s.connects += 1;
+                            });
+                            tracing::info!(status = %self.settings.topics.status, "MQTT connected");
+                            self.last_status = None;
+                            self.publish_status(session, true);
+                            self.subscribe_rosters(session);
+                            self.drain(session);
+                        }
+                        Event::Outgoing(Outgoing::Publish(pkid)) => {
+                            // The client sends publishes in the order they were handed to it.
+                            if let Some(sent) = session.requested.pop_front() {
+                                session.awaiting.insert(pkid, sent);
+                            }
+                        }
+                        Event::Incoming(Incoming::PubAck(ack)) => {
+                            if let Some(Sent::Event { seq, .. }) = session.awaiting.remove(&ack.pkid) {
+                                session.events_in_flight -= 1;
+                                session.acked.push(seq);
+                                if session.events_in_flight <= self.settings.max_inflight / 2 {
+                                    self.flush_acks(session);
+                                    self.drain(session);
+                                }
+                            }
+                        }
+                        Event::Incoming(Incoming::Publish(p)) if self.settings.topics.is_roster(&p.topic) => {
+                            self.take_roster(p.topic.clone(), p.payload.to_vec()).await;
+                        }
+                        _ => {}
+                    }
+                }
+                _ = tick.tick() => {
+                    if !connected {
+                        continue;
+                    }
+                    if let Some(oldest) = session.requested.iter().chain(session.awaiting.values()).map(Sent::at).min()
+                        && oldest.elapsed() > self.settings.ack_timeout
+                    {
+                        return End::Lost(format!(
+                            "the broker acknowledged nothing for {} s (ack_timeout_s)",
+                            self.settings.ack_timeout.as_secs()
+                        ));
+                    }
+                    self.flush_acks(session);
+                    self.drain(session);
+                    if last_depth.elapsed() >= DEPTH_EVERY {
+                        last_depth = Instant::now();
+                        self.measure_outbox();
+                        self.publish_status(session, false);
+                    }
+                    if last_maintain.elapsed() >= MAINTAIN_EVERY {
+                        last_maintain = Instant::now();
+                        self.maintain();
+                    }
+                    if !session.roster_subscribed && self.roster_paused_until.is_some_and(|t| Instant::now() >= t) {
+                        self.roster_paused_until = None;
+                        self.subscribe_rosters(session);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Hands outbox rows to the client until the in-flight window is full.
+    fn drain(&mut self, session: &mut Session) {
+        let room = self.settings.max_inflight.saturating_sub(session.events_in_flight);
+        if room == 0 {
+            return;
+        }
+        let rows = match self.outbox.pending_after(session.cursor, room) {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the outbox");
+                return;
+            }
+        };
+        for row in rows {
+            let topic = self.settings.topics.event(row.kind).to_string();
+            if session
+                .client
+                .try_publish(topic, QoS::AtLeastOnce, false, row.payload.into_bytes())
+                .is_err()
+            {
+                return;
+            }
+            session.requested.push_back(Sent::Event {
+                seq: row.seq,
+                at: Instant::now(),
+            });
+            session.events_in_flight += 1;
+            session.cursor = row.seq;
+        }
+    }
+
+    /// Writes the acknowledged rows as delivered.
+    fn flush_acks(&mut self, session: &mut Session) {
+        if session.acked.is_empty() {
+            return;
+        }
+        match self.outbox.mark_delivered(&session.acked) {
+            Ok(()) => {
+                let n = session.acked.len() as u64;
+                self.state.send_modify(|s| s.delivered += n);
+                session.acked.clear();
+            }
+            // They stay unmarked and go out again after the next reconnect: a duplicate with the
+            // same event_id, never a loss.
+            Err(e) => tracing::error!(error = %e, "cannot mark events delivered"),
+        }
+    }
+
+    fn measure_outbox(&mut self) {
+        match self.outbox.depth() {
+            Ok(depth) => {
+                let warn = self.settings.outbox_limits.warn_rows;
+                self.status.update(|s| s.outbox = OutboxStatus::from_depth(depth, warn));
+            }
+            Err(e) => tracing::error!(error = %e, "cannot measure the outbox"),
+        }
+    }
+
+    fn maintain(&mut self) {
+        match self.outbox.maintain(&self.settings.outbox_limits) {
+            Ok(m) if m.dropped > 0 => tracing::error!(
+                dropped = m.dropped,
+                "outbox over its bounds ([mqtt.outbox] max_events / max_age_days): oldest undelivered events dropped; they remain in the attendance log"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "outbox maintenance failed"),
+        }
+        self.measure_outbox();
+    }
+
+    /// Publishes the status if it changed, if the interval passed, or if `force`d.
+    fn publish_status(&mut self, session: &mut Session, force: bool) {
+        let snapshot = self.status.snapshot();
+        let mut steady = snapshot.clone();
+        steady.uptime_s = 0;
+        let steady = serde_json::to_string(&steady).unwrap_or_default();
+        let due = self.last_status_at.elapsed() >= self.settings.status_interval;
+        if !force && !due && self.last_status.as_deref() == Some(steady.as_str()) {
+            return;
+        }
+        let payload = serde_json::to_vec(&snapshot).unwrap_or_default();
+        if session
+            .client
+            .try_publish(self.settings.topics.status.clone(), QoS::AtLeastOnce, true, payload)
+            .is_ok()
+        {
+            session.requested.push_back(Sent::Status { at: Instant::now() });
+            self.last_status = Some(steady);
+            self.last_status_at = Instant::now();
+        }
+    }
+
+    fn subscribe_rosters(&mut self, session: &mut Session) {
+        if self.roster.is_none() || !self.settings.accept_roster || self.roster_paused_until.is_some() {
+            return;
+        }
+        let topics = [
+            self.settings.topics.site_roster.clone(),
+            self.settings.topics.device_roster.clone(),
+        ];
+        let filters = topics.map(|t| rumqttc::SubscribeFilter::new(t, QoS::AtLeastOnce));
+        session.roster_subscribed = session.client.try_subscribe_many(filters).is_ok();
+    }
+
+    /// Applies or refuses a roster off the async threads (decryption and the store take a while).
+    async fn take_roster(&mut self, topic: String, payload: Vec<u8>) {
+        let Some(sync) = self.roster.clone() else { return };
+        let handled = tokio::task::spawn_blocking(move || {
+            let mut sync = match sync.lock() {
+                Ok(s) => s,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            let outcome = sync.receive(&topic, &payload);
+            (outcome, sync.roster_status())
+        })
+        .await;
+        self.roster_handled(handled);
+    }
+
+    /// Refuses (with an alert) a roster that could not even be read.
+    async fn roster_too_big(&mut self, size: usize) {
+        self.roster_paused_until = Some(Instant::now() + ROSTER_RETRY);
+        let Some(sync) = self.roster.clone() else { return };
+        let origin = format!(
+            "{} or {}",
+            self.settings.topics.site_roster, self.settings.topics.device_roster
+        );
+        let handled = tokio::task::spawn_blocking(move || {
+            let mut sync = match sync.lock() {
+                Ok(s) => s,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            let outcome = sync.refuse_unread(&origin, size);
+            (outcome, sync.roster_status())
+        })
+        .await;
+        self.roster_handled(handled);
+    }
+
+    fn roster_handled(
+        &mut self,
+        handled: Result<(Result<RosterOutcome, crate::store::StoreError>, RosterStatus), tokio::task::JoinError>,
+    ) {
+        match handled {
+            Ok((Ok(_), roster)) => self.status.update(|s| s.roster = roster),
+            Ok((Err(e), _)) => tracing::error!(error = %e, "cannot record the roster's outcome"),
+            Err(e) => tracing::error!(error = %e, "roster handling failed"),
+        }
+    }
+
+    /// Publishes the offline status and disconnects, waiting at most [`GOODBYE_TIMEOUT`].
+    async fn goodbye(&mut self, session: &mut Session, events: &mut mpsc::Receiver<Result<Event, ConnectionError>>) {
+        let payload = offline_payload(&self.settings.device);
+        if session
+            .client
+            .try_publish(self.settings.topics.status.clone(), QoS::AtLeastOnce, true, payload)
+            .is_err()
+        {
+            return;
+        }
+        let deadline = tokio::time::Instant::now() + GOODBYE_TIMEOUT;
+        let mut offline_pkid = None;
+        let mut pending_before = session.requested.len();
+        while let Ok(Some(Ok(ev))) = tokio::time::timeout_at(deadline, events.recv()).await {
+            match ev {
+                Event::Outgoing(Outgoing::Publish(pkid)) if pending_before == 0 => offline_pkid = Some(pkid),
+                Event::Outgoing(Outgoing::Publish(pkid)) => {
+                    pending_before -= 1;
+                    if let Some(sent) = session.requested.pop_front() {
+                        session.awaiting.insert(pkid, sent);
+                    }
+                }
+                Event::Incoming(Incoming::PubAck(ack)) if Some(ack.pkid) == offline_pkid => break,
+                Event::Incoming(Incoming::PubAck(ack)) => {
+                    if let Some(Sent::Event { seq, .. }) = session.awaiting.remove(&ack.pkid) {
+                        session.acked.push(seq);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let _ = session.client.try_disconnect();
+        let _ = tokio::time::timeout(Duration::from_millis(200), events.recv()).await;
+        self.state.send_modify(|s| s.connected = false);
+    }
+}

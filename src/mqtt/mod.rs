@@ -1,0 +1,219 @@
+//! MQTT: attendance events and alerts out, status with a last will, rosters in.
+//!
+//! Events go out at least once. The store writes each event into the outbox in the same
+//! transaction that records it; this task publishes the outbox oldest first with QoS 1 and marks
+//! a row delivered only when the broker's PUBACK for that very packet arrives. Nothing of a
+//! connection outlives it: after any loss the client is rebuilt and the outbox, not the client's
+//! memory, says what to send again. A broker that stops acknowledging (frozen, not closed) is
+//! caught by an acknowledgement timeout, not only by the socket.
+//!
+//! The contract (topics, payloads, examples) is in `docs/mqtt.md`.
+
+mod link;
+mod topics;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rumqttc::{LastWill, MqttOptions, QoS, TlsConfiguration, Transport};
+use tokio::sync::watch;
+
+pub use topics::Topics;
+
+use crate::config::{Config, MqttConfig};
+use crate::roster::RosterSync;
+use crate::status::{StatusBoard, offline_payload};
+use crate::store::{Outbox, OutboxLimits, StoreError};
+
+/// Why the MQTT side could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum MqttError {
+    /// A file named in `[mqtt]` could not be read.
+    #[error("[mqtt] {key}: cannot read {path}: {source}")]
+    File {
+        key: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// A username without any password source.
+    #[error(
+        "[mqtt] username is set but there is no password: set password_file, or the environment \
+         variable {0}"
+    )]
+    NoPassword(String),
+    /// The outbox could not be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Everything the MQTT task needs, resolved from the config: files read, topics built.
+#[derive(Clone)]
+pub struct MqttSettings {
+    /// Client options (broker, credentials, TLS, last will).
+    pub options: MqttOptions,
+    /// Topic names.
+    pub topics: Topics,
+    /// Device id.
+    pub device: String,
+    /// Status is republished at least this often.
+    pub status_interval: Duration,
+    /// An unacknowledged publish older than this drops the connection.
+    pub ack_timeout: Duration,
+    /// Events published and not yet acknowledged, at most.
+    pub max_inflight: usize,
+    /// First reconnect delay.
+    pub reconnect_min: Duration,
+    /// Longest reconnect delay.
+    pub reconnect_max: Duration,
+    /// Subscribe to the roster topics.
+    pub accept_roster: bool,
+    /// Outbox bounds and retention.
+    pub outbox_limits: OutboxLimits,
+}
+
+impl std::fmt::Debug for MqttSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (host, port) = self.options.broker_address();
+        f.debug_struct("MqttSettings")
+            .field("broker", &format!("{host}:{port}"))
+            .field("topics", &self.topics)
+            .finish()
+    }
+}
+
+fn read(key: &'static str, path: &Path) -> Result<Vec<u8>, MqttError> {
+    std::fs::read(path).map_err(|source| MqttError::File {
+        key,
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Bytes a roster message may have beyond its payload (topic and packet header).
+const PACKET_OVERHEAD: usize = 64 << 10;
+
+impl MqttSettings {
+    /// The settings of `config`'s `[mqtt]` section, or `None` when it has none.
+    pub fn from_config(config: &Config) -> Result<Option<MqttSettings>, MqttError> {
+        let Some(m) = &config.mqtt else { return Ok(None) };
+        let device = config.device.id();
+        MqttSettings::new(m, &device, &config.device.site()).map(Some)
+    }
+
+    /// The settings of one `[mqtt]` section for `device` at `site`.
+    pub fn new(m: &MqttConfig, device: &str, site: &str) -> Result<MqttSettings, MqttError> {
+        let topics = Topics::new(&m.topic_prefix, site, device);
+        let client_id = m.client_id.clone().unwrap_or_else(|| format!("rollcall-{device}"));
+        let mut options = MqttOptions::new(client_id, m.host.clone(), m.port());
+        options
+            .set_keep_alive(Duration::from_secs(m.keep_alive_s))
+            // The outbox holds the truth; a broker-side session would only replay what we resend anyway.
+            .set_clean_session(true)
+            .set_last_will(LastWill::new(
+                topics.status.clone(),
+                offline_payload(device),
+                QoS::AtLeastOnce,
+                true,
+            ))
+            .set_inflight(m.max_inflight)
+            .set_request_channel_capacity(m.max_inflight as usize + 16)
+            // Incoming: rosters up to the configured size; a bigger one fails the read before it
+            // is buffered (see `link`). Outgoing: events and status are small.
+            .set_max_packet_size(m.roster_max_bytes + PACKET_OVERHEAD, 1 << 20);
+        if let Some(user) = &m.username {
+            let password = match &m.password_file {
+                Some(path) => String::from_utf8_lossy(&read("password_file", path)?)
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string(),
+                None => std::env::var(&m.password_env).map_err(|_| MqttError::NoPassword(m.password_env.clone()))?,
+            };
+            options.set_credentials(user.clone(), password);
+        }
+        if let Some(tls) = &m.tls {
+            let ca = read("tls.ca_file", &tls.ca_file)?;
+            let client_auth = match (&tls.client_cert, &tls.client_key) {
+                (Some(cert), Some(key)) => Some((read("tls.client_cert", cert)?, read("tls.client_key", key)?)),
+                _ => None,
+            };
+            options.set_transport(Transport::tls_with_config(TlsConfiguration::Simple {
+                ca,
+                alpn: None,
+                client_auth,
+            }));
+        }
+        Ok(MqttSettings {
+            options,
+            topics,
+            device: device.to_string(),
+            status_interval: Duration::from_secs(m.status_interval_s),
+            ack_timeout: Duration::from_secs(m.ack_timeout_s),
+            max_inflight: m.max_inflight as usize,
+            reconnect_min: Duration::from_secs_f64(m.reconnect_min_s),
+            reconnect_max: Duration::from_secs_f64(m.reconnect_max_s),
+            accept_roster: m.accept_roster,
+            outbox_limits: m.outbox.limits(),
+        })
+    }
+}
+
+/// The state of the broker connection, for status and tests.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LinkState {
+    /// Connected now.
+    pub connected: bool,
+    /// Connections made so far.
+    pub connects: u64,
+    /// Connections lost so far (errors, timeouts).
+    pub losses: u64,
+    /// Why the last connection ended, or the last attempt failed.
+    pub last_error: Option<String>,
+    /// Events acknowledged by the broker since start.
+    pub delivered: u64,
+}
+
+/// The running MQTT task.
+#[derive(Debug)]
+pub struct Mqtt {
+    task: tokio::task::JoinHandle<()>,
+    stop: watch::Sender<bool>,
+    link: watch::Receiver<LinkState>,
+}
+
+impl Mqtt {
+    /// Starts the task on the current tokio runtime. `roster` is the sync that takes rosters from
+    /// the backend, if this device accepts them.
+    pub fn spawn(settings: MqttSettings, outbox: Outbox, status: StatusBoard, roster: Option<RosterSync>) -> Mqtt {
+        let (stop, stop_rx) = watch::channel(false);
+        let (link_tx, link) = watch::channel(LinkState::default());
+        let roster = roster.map(|r| Arc::new(Mutex::new(r)));
+        let task = tokio::spawn(link::run(settings, outbox, status, roster, stop_rx, link_tx));
+        Mqtt { task, stop, link }
+    }
+
+    /// The connection's state now.
+    pub fn link(&self) -> LinkState {
+        self.link.borrow().clone()
+    }
+
+    /// Waits until the connection state satisfies `until`, at most `timeout`; returns the last state.
+    pub async fn wait_for(&mut self, timeout: Duration, until: impl Fn(&LinkState) -> bool) -> LinkState {
+        let _ = tokio::time::timeout(timeout, self.link.wait_for(|s| until(s))).await;
+        self.link()
+    }
+
+    /// Says goodbye: publishes the offline status, disconnects, and returns within a few seconds
+    /// even when the broker is unreachable. Undelivered events stay in the outbox for next time.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let mut task = self.task;
+        if tokio::time::timeout(link::GOODBYE_TIMEOUT + Duration::from_secs(1), &mut task)
+            .await
+            .is_err()
+        {
+            task.abort();
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! The device's state as the backend sees it on `{prefix}/{device}/status`: cameras, roster,
+//! outbox, version and uptime. Every part of the daemon writes its own section; the MQTT task
+//! publishes the whole when it changes and at a fixed interval.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::store::OutboxDepth;
+
+/// One camera's state.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct CameraStatus {
+    /// `streaming`, `connecting`, `down`...
+    pub state: String,
+    /// Frames analysed per second, recently.
+    pub fps: f32,
+}
+
+/// The roster in use.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RosterStatus {
+    /// Synced roster version (0: enrolled locally).
+    pub version: u64,
+    /// People in the gallery.
+    pub people: usize,
+    /// Templates in the gallery.
+    pub templates: usize,
+    /// Recognizer the device runs.
+    pub recognizer: String,
+}
+
+impl RosterStatus {
+    /// The status of `gallery`.
+    pub fn of(gallery: &crate::matching::Gallery) -> RosterStatus {
+        RosterStatus {
+            version: gallery.version(),
+            people: gallery.people(),
+            templates: gallery.len(),
+            recognizer: gallery.recognizer().to_string(),
+        }
+    }
+}
+
+/// Events waiting for the broker.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct OutboxStatus {
+    /// Not yet acknowledged.
+    pub pending: u64,
+    /// Age of the oldest of them, seconds.
+    pub oldest_s: Option<f64>,
+    /// Dropped for exceeding the outbox's bounds (within the retention period).
+    pub dropped: u64,
+    /// Pending is above the configured warning level.
+    pub warning: bool,
+}
+
+impl OutboxStatus {
+    /// From a measured depth and the warning level.
+    pub fn from_depth(depth: OutboxDepth, warn_rows: u64) -> OutboxStatus {
+        OutboxStatus {
+            pending: depth.pending,
+            oldest_s: depth.oldest_s.map(|s| s.round()),
+            dropped: depth.dropped,
+            warning: depth.pending > warn_rows,
+        }
+    }
+}
+
+/// The whole status document.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeviceStatus {
+    /// `online` (the last will says `offline`).
+    pub state: &'static str,
+    /// Device id.
+    pub device: String,
+    /// rollcall's version.
+    pub version: &'static str,
+    /// When the daemon started.
+    pub started_at: DateTime<Utc>,
+    /// Seconds since then (filled in when published).
+    pub uptime_s: u64,
+    /// Cameras by id.
+    pub cameras: BTreeMap<String, CameraStatus>,
+    /// The roster in use.
+    pub roster: RosterStatus,
+    /// The outbox.
+    pub outbox: OutboxStatus,
+}
+
+/// What a device that went away leaves behind: the last will, and the graceful goodbye.
+pub fn offline_payload(device: &str) -> String {
+    serde_json::json!({ "state": "offline", "device": device }).to_string()
+}
+
+/// The shared status, written by each part of the daemon.
+#[derive(Debug, Clone)]
+pub struct StatusBoard(Arc<Mutex<DeviceStatus>>);
+
+impl StatusBoard {
+    /// A fresh board for `device`, started now.
+    pub fn new(device: &str) -> StatusBoard {
+        StatusBoard(Arc::new(Mutex::new(DeviceStatus {
+            state: "online",
+            device: device.to_string(),
+            version: env!("CARGO_PKG_VERSION"),
+            started_at: Utc::now(),
+            uptime_s: 0,
+            cameras: BTreeMap::new(),
+            roster: RosterStatus::default(),
+            outbox: OutboxStatus::default(),
+        })))
+    }
+
+    /// Changes the status under the lock.
+    pub fn update(&self, change: impl FnOnce(&mut DeviceStatus)) {
+        // A writer that panicked mid-update leaves at worst a stale field: keep going.
+        let mut guard = match self.0.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        change(&mut guard);
+    }
+
+    /// A copy, with the uptime filled in.
+    pub fn snapshot(&self) -> DeviceStatus {
+        let mut s = match self.0.lock() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        s.uptime_s = (Utc::now() - s.started_at).num_seconds().max(0) as u64;
+        s
+    }
+}

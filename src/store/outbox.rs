@@ -1,0 +1,257 @@
+//! The outbox: every attendance event and alert, written in the same transaction that records
+//! it, until the broker acknowledges it.
+//!
+//! The MQTT client keeps its queue only in memory, so the outbox is the truth about what still
+//! has to go out: after a reconnect or a restart, whatever is not marked delivered is sent again.
+//! It is read and marked through its own connection, so publishing never waits on the engine's
+//! writes (WAL lets a reader and a writer work at once).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, params};
+use serde::Serialize;
+
+use super::StoreError;
+
+/// What an outbox row carries; it names the topic the row is published on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventKind {
+    /// An attendance event.
+    Attendance,
+    /// An alert.
+    Alert,
+}
+
+impl EventKind {
+    /// The database spelling, which is also the last topic level.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            EventKind::Attendance => "attendance",
+            EventKind::Alert => "alert",
+        }
+    }
+
+    fn parse(s: &str) -> EventKind {
+        if s == "alert" {
+            EventKind::Alert
+        } else {
+            EventKind::Attendance
+        }
+    }
+}
+
+/// One event waiting for the broker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxRow {
+    /// Position in the outbox; rows go out in this order.
+    pub seq: i64,
+    /// Attendance or alert.
+    pub kind: EventKind,
+    /// The event's id (also inside the payload).
+    pub event_id: String,
+    /// The JSON published.
+    pub payload: String,
+}
+
+/// How big the outbox may grow, and how long delivered rows are kept.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OutboxLimits {
+    /// Undelivered rows kept at most; past it the oldest are dropped (still in the attendance log).
+    pub max_rows: u64,
+    /// Undelivered rows older than this are dropped.
+    pub max_age: Duration,
+    /// Undelivered rows above which the status warns.
+    pub warn_rows: u64,
+    /// Delivered and dropped rows are deleted after this long.
+    pub retention: Duration,
+}
+
+/// How much is waiting.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct OutboxDepth {
+    /// Rows not yet acknowledged by the broker.
+    pub pending: u64,
+    /// Age of the oldest of them, in seconds.
+    pub oldest_s: Option<f64>,
+    /// Rows dropped (outbox full or too old) within the retention period.
+    pub dropped: u64,
+}
+
+/// What one maintenance pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Maintenance {
+    /// Undelivered rows dropped for exceeding the limits.
+    pub dropped: u64,
+    /// Old delivered or dropped rows deleted.
+    pub purged: u64,
+}
+
+/// Milliseconds since the Unix epoch, the outbox's clock.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Inserts an outbox row inside whatever transaction `conn` is in.
+pub(super) fn enqueue(conn: &Connection, kind: EventKind, event_id: &str, payload: &str) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO outbox (event_id, kind, payload, created_ms) VALUES (?1, ?2, ?3, ?4)",
+        params![event_id, kind.as_str(), payload, now_ms()],
+    )?;
+    Ok(())
+}
+
+/// The outbox, through a connection of its own.
+pub struct Outbox {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Outbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outbox").field("path", &self.path).finish()
+    }
+}
+
+impl Outbox {
+    /// Opens the outbox of the database at `path`, which [`super::Store::open`] created.
+    pub fn open(path: &Path) -> Result<Outbox, StoreError> {
+        let sql = |source| StoreError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        };
+        if !path.exists() {
+            return Err(StoreError::Io {
+                path: path.to_path_buf(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no database here yet; the store creates it first",
+                ),
+            });
+        }
+        let conn = Connection::open(path).map_err(sql)?;
+        conn.busy_timeout(Duration::from_secs(5)).map_err(sql)?;
+        // Events are made durable by the store's own commit (synchronous FULL). A delivery mark
+        // lost in a power cut only means that event is sent once more, with the same event_id,
+        // so this connection need not wait for the disk on every acknowledgement.
+        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
+            .map_err(sql)?;
+        super::schema::migrate(&conn, path)?;
+        Ok(Outbox {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    fn sql(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+        |source| StoreError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// Up to `limit` undelivered rows after `after`, oldest first.
+    pub fn pending_after(&self, after: i64, limit: usize) -> Result<Vec<OutboxRow>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT seq, kind, event_id, payload FROM outbox
+                 WHERE seq > ?1 AND delivered_ms IS NULL AND dropped_ms IS NULL ORDER BY seq LIMIT ?2",
+            )
+            .map_err(self.sql())?;
+        let rows = stmt
+            .query_map(params![after, limit as i64], |r| {
+                Ok(OutboxRow {
+                    seq: r.get(0)?,
+                    kind: EventKind::parse(&r.get::<_, String>(1)?),
+                    event_id: r.get(2)?,
+                    payload: r.get(3)?,
+                })
+            })
+            .map_err(self.sql())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.sql())
+    }
+
+    /// Marks rows delivered (the broker acknowledged them), in one transaction.
+    pub fn mark_delivered(&mut self, seqs: &[i64]) -> Result<(), StoreError> {
+        if seqs.is_empty() {
+            return Ok(());
+        }
+        let path = self.path.clone();
+        let sql = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(sql)?;
+        {
+            let mut stmt = tx
+                .prepare_cached("UPDATE outbox SET delivered_ms = ?2 WHERE seq = ?1 AND delivered_ms IS NULL")
+                .map_err(sql)?;
+            let now = now_ms();
+            for seq in seqs {
+                stmt.execute(params![seq, now]).map_err(sql)?;
+            }
+        }
+        tx.commit().map_err(sql)
+    }
+
+    /// How much is waiting.
+    pub fn depth(&self) -> Result<OutboxDepth, StoreError> {
+        let (pending, oldest): (i64, Option<i64>) = self
+            .conn
+            .query_row(
+                "SELECT COUNT(*), MIN(created_ms) FROM outbox WHERE delivered_ms IS NULL AND dropped_ms IS NULL",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(self.sql())?;
+        let dropped: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM outbox WHERE dropped_ms IS NOT NULL", [], |r| {
+                r.get(0)
+            })
+            .map_err(self.sql())?;
+        Ok(OutboxDepth {
+            pending: pending as u64,
+            oldest_s: oldest.map(|t| (now_ms() - t).max(0) as f64 / 1000.0),
+            dropped: dropped as u64,
+        })
+    }
+
+    /// Enforces `limits`: drops undelivered rows past the size or age bound (oldest first), and
+    /// deletes delivered or dropped rows older than the retention period.
+    pub fn maintain(&mut self, limits: &OutboxLimits) -> Result<Maintenance, StoreError> {
+        let now = now_ms();
+        let path = self.path.clone();
+        let sql = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(sql)?;
+        let too_old = now - limits.max_age.as_millis() as i64;
+        let mut dropped = tx
+            .execute(
+                "UPDATE outbox SET dropped_ms = ?1 WHERE delivered_ms IS NULL AND dropped_ms IS NULL AND created_ms < ?2",
+                params![now, too_old],
+            )
+            .map_err(sql)? as u64;
+        dropped += tx
+            .execute(
+                "UPDATE outbox SET dropped_ms = ?1 WHERE seq IN (
+                   SELECT seq FROM outbox WHERE delivered_ms IS NULL AND dropped_ms IS NULL
+                   ORDER BY seq DESC LIMIT -1 OFFSET ?2)",
+                params![now, limits.max_rows as i64],
+            )
+            .map_err(sql)? as u64;
+        let expired = now - limits.retention.as_millis() as i64;
+        let purged = tx
+            .execute(
+                "DELETE FROM outbox WHERE COALESCE(delivered_ms, dropped_ms) < ?1",
+                params![expired],
+            )
+            .map_err(sql)? as u64;
+        tx.commit().map_err(sql)?;
+        Ok(Maintenance { dropped, purged })
+    }
+}
