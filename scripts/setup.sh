@@ -17,9 +17,10 @@ sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 packages=(build-essential pkg-config clang libclang-dev libopencv-dev python3 ca-certificates
     libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-plugins-base
     gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav)
-# Tests and benchmarks also serve RTSP (gst-rtsp-server) and encode H.264 (x264enc, in ugly).
+# Tests and benchmarks also serve RTSP (gst-rtsp-server), encode H.264 (x264enc, in ugly) and
+# start their own MQTT broker (mosquitto).
 if [ "${1:-}" = "--test-extras" ]; then
-    packages+=(libgstrtspserver-1.0-dev gstreamer1.0-plugins-ugly)
+    packages+=(libgstrtspserver-1.0-dev gstreamer1.0-plugins-ugly mosquitto)
 fi
 python3 -m pip --version >/dev/null 2>&1 || packages+=(python3-pip)
 missing=()

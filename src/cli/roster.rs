@@ -75,6 +75,26 @@ enum RosterCommand {
         #[arg(long, default_value_t = 1)]
         version: u64,
     },
+    /// Publish a roster to the site's devices over MQTT (retained), as a backend would.
+    ///
+    /// FILE is a plain roster (`{"people": [...]}`, sealed here with the site key and stamped with
+    /// --version) or an envelope already sealed with it (`roster export --key-file SITE_KEY`).
+    Publish {
+        /// Roster file.
+        file: PathBuf,
+        /// Site key (else [mqtt] roster_key_file, ROLLCALL_SITE_KEY, ROLLCALL_SITE_KEY_FILE).
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+        /// Version to stamp on a plain roster; default the time in milliseconds, which only grows.
+        #[arg(long)]
+        version: Option<u64>,
+        /// Recognizer the plain roster's templates come from (default the configured one).
+        #[arg(long)]
+        recognizer: Option<String>,
+        /// Publish to this device only, instead of the whole site.
+        #[arg(long)]
+        device: Option<String>,
+    },
     /// Read a sealed roster FILE into the store (each person's templates are replaced).
     Import {
         /// Input file.
@@ -225,9 +245,26 @@ pub fn enroll(mut config: Config, args: EnrollArgs) -> Result<(), CliError> {
 /// Runs `rollcall roster`.
 pub fn roster(mut config: Config, args: RosterArgs, models: &ModelArgs) -> Result<(), CliError> {
     models.apply(&mut config);
+    if let RosterCommand::Publish {
+        file,
+        key_file,
+        version,
+        recognizer,
+        device,
+    } = args.command
+    {
+        let how = PublishArgs {
+            key_file,
+            version,
+            recognizer,
+            device,
+        };
+        return publish(&config, &file, how);
+    }
     let mut store = open_store(&config)?;
     let usage = |e: crate::store::StoreError| CliError::Usage(e.to_string());
     match args.command {
+        RosterCommand::Publish { .. } => Ok(()),
         RosterCommand::List { json } => {
             for p in store.people().map_err(usage)? {
                 if json {
@@ -345,4 +382,75 @@ pub fn roster(mut config: Config, args: RosterArgs, models: &ModelArgs) -> Resul
             Ok(())
         }
     }
+}
+
+/// How `roster publish` seals and addresses the roster.
+struct PublishArgs {
+    key_file: Option<PathBuf>,
+    version: Option<u64>,
+    recognizer: Option<String>,
+    device: Option<String>,
+}
+
+/// Runs `rollcall roster publish`.
+fn publish(config: &Config, file: &Path, how: PublishArgs) -> Result<(), CliError> {
+    let usage = |e: String| CliError::Usage(format!("{}: {e}", file.display()));
+    let settings = crate::mqtt::MqttSettings::from_config(config)
+        .map_err(|e| CliError::Usage(e.to_string()))?
+        .ok_or_else(|| CliError::Usage("roster publish needs an [mqtt] section in the config (the broker)".into()))?;
+    let configured = config.mqtt.as_ref().and_then(|m| m.roster_key_file.clone());
+    let key = Key::locate_from(
+        &crate::store::SITE_KEY_SOURCE,
+        how.key_file.as_deref().or(configured.as_deref()),
+    )
+    .map_err(|e| CliError::Usage(e.to_string()))?;
+    let bytes = std::fs::read(file).map_err(|e| usage(format!("cannot read it: {e}")))?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| usage(format!("not JSON: {e}")))?;
+    let envelope = if value.get("format").is_some() {
+        crate::roster::parse_envelope(&bytes, usize::MAX).map_err(|e| usage(e.to_string()))?
+    } else {
+        let roster: Roster = serde_json::from_value(value).map_err(|e| usage(format!("not a roster: {e}")))?;
+        let recognizer = how.recognizer.unwrap_or_else(|| config.models.recognizer.clone());
+        let version = how
+            .version
+            .unwrap_or_else(|| chrono::Utc::now().timestamp_millis() as u64);
+        crate::roster::seal(&roster, version, &recognizer, &key)
+    };
+    // Check it as a device will, so a mistake shows here and not as alerts from every classroom.
+    let catalogue = crate::model::Catalogue::builtin().with(&config.models.custom)?;
+    let spec = catalogue.get(&envelope.recognizer, crate::model::ModelKind::Recognizer, "recognizer")?;
+    let dim = spec.recognizer.as_ref().map_or(0, |r| r.dim);
+    let roster = crate::roster::open(&envelope, &key, dim).map_err(|e| usage(e.to_string()))?;
+    let topics = &settings.topics;
+    let topic = match &how.device {
+        Some(d) => {
+            crate::mqtt::Topics::new(
+                &config.mqtt.as_ref().map(|m| m.topic_prefix.clone()).unwrap_or_default(),
+                &config.device.site(),
+                d,
+            )
+            .device_roster
+        }
+        None => topics.site_roster.clone(),
+    };
+    let payload = serde_json::to_vec(&envelope).unwrap_or_default();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Usage(format!("cannot start the async runtime: {e}")))?;
+    runtime
+        .block_on(crate::mqtt::publish_retained(
+            &settings,
+            &topic,
+            payload,
+            std::time::Duration::from_secs(10),
+        ))
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    println!(
+        "roster version {} of {} people ({}) published to {topic}",
+        envelope.version,
+        roster.people.len(),
+        envelope.recognizer
+    );
+    Ok(())
 }

@@ -42,6 +42,9 @@ pub enum MqttError {
          variable {0}"
     )]
     NoPassword(String),
+    /// A one-off publish did not get through.
+    #[error("publishing to {broker} failed: {reason}")]
+    Publish { broker: String, reason: String },
     /// The outbox could not be opened.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -157,6 +160,50 @@ impl MqttSettings {
             outbox_limits: m.outbox.limits(),
         })
     }
+}
+
+/// Publishes one retained message with QoS 1 and waits for the broker's acknowledgement: for
+/// `rollcall roster publish`, which speaks for the backend, so it connects under its own client id
+/// and without the device's last will.
+pub async fn publish_retained(
+    settings: &MqttSettings,
+    topic: &str,
+    payload: Vec<u8>,
+    timeout: Duration,
+) -> Result<(), MqttError> {
+    let (host, port) = settings.options.broker_address();
+    let broker = format!("{host}:{port}");
+    let mut options = MqttOptions::new(format!("rollcall-publish-{}", std::process::id()), host, port);
+    options
+        .set_transport(settings.options.transport())
+        .set_max_packet_size(1 << 20, payload.len() + PACKET_OVERHEAD);
+    if let Some(login) = settings.options.credentials() {
+        options.set_credentials(login.username, login.password);
+    }
+    let (client, mut eventloop) = rumqttc::AsyncClient::new(options, 4);
+    let failed = |reason: String| MqttError::Publish {
+        broker: broker.clone(),
+        reason,
+    };
+    client
+        .publish(topic, QoS::AtLeastOnce, true, payload)
+        .await
+        .map_err(|e| failed(e.to_string()))?;
+    let acked = async {
+        loop {
+            match eventloop.poll().await {
+                Ok(rumqttc::Event::Incoming(rumqttc::Incoming::PubAck(_))) => return Ok(()),
+                Ok(_) => {}
+                Err(e) => return Err(failed(e.to_string())),
+            }
+        }
+    };
+    tokio::time::timeout(timeout, acked)
+        .await
+        .map_err(|_| failed(format!("no acknowledgement within {} s", timeout.as_secs())))??;
+    let _ = client.disconnect().await;
+    let _ = tokio::time::timeout(Duration::from_millis(500), eventloop.poll()).await;
+    Ok(())
 }
 
 /// The state of the broker connection, for status and tests.

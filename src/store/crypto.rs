@@ -78,8 +78,8 @@ impl Key {
         Ok(Key(*aes_gcm::Key::<Aes256Gcm>::from_slice(&bytes)))
     }
 
-    /// The key as hex, for writing a key file.
-    fn to_hex(&self) -> String {
+    /// The key as 64 hex digits, as key files hold it.
+    pub fn to_hex(&self) -> String {
         hex::encode(self.0.as_slice())
     }
 

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod broker;
 pub mod encode;
 pub mod rtsp;
 

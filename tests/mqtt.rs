@@ -1,0 +1,337 @@
+//! Events out and status over a real mosquitto, started by each test on a free 127.0.0.1 port,
+//! stopped, restarted and frozen to inject faults; and a daemon process killed with SIGKILL.
+//!
+//! The "daemon" here is this test binary re-run as a child (`outbox_daemon_child`): it opens the
+//! store, runs the MQTT task, and records events one after another through the store, exactly as
+//! the engine does, so the whole path (store transaction, outbox, publish, PUBACK) is the real one.
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use common::broker::{Broker, Subscriber};
+use rollcall::config::MqttConfig;
+use rollcall::event::{AttendanceEvent, Status};
+use rollcall::mqtt::{Mqtt, MqttSettings};
+use rollcall::status::StatusBoard;
+use rollcall::store::{Key, Outbox, Store};
+
+const SITE: &str = "test";
+const CHILD_ENV: &str = "ROLLCALL_TEST_DAEMON";
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("rollcall-mqtt-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Broker settings for tests: quick to notice trouble and to come back.
+fn mqtt_config(port: u16) -> MqttConfig {
+    MqttConfig {
+        host: "127.0.0.1".into(),
+        port: Some(port),
+        keep_alive_s: 5,
+        ack_timeout_s: 3,
+        reconnect_min_s: 0.2,
+        reconnect_max_s: 1.0,
+        status_interval_s: 5,
+        ..MqttConfig::default()
+    }
+}
+
+fn event(i: usize, device: &str) -> AttendanceEvent {
+    AttendanceEvent {
+        event_id: rollcall::event::new_id(),
+        person_id: format!("p{i:04}"),
+        camera_id: "front".into(),
+        room: "101".into(),
+        session_id: Some("7B-MATHS@2026-11-23".into()),
+        status: Status::Present,
+        first_seen: Utc::now(),
+        decided_at: Utc::now(),
+        similarity: 0.7,
+        margin: 0.3,
+        liveness: 0.9,
+        frames: 4,
+        recognizer: "sface-2021dec".into(),
+        device: device.into(),
+        roster_version: 0,
+    }
+}
+
+/// The child: `db:key:port:total:device`. Records events up to `total` (continuing from what the
+/// store already holds), printing each, then keeps publishing until killed.
+#[test]
+fn outbox_daemon_child() {
+    let Ok(spec) = std::env::var(CHILD_ENV) else { return };
+    let parts: Vec<&str> = spec.split('|').collect();
+    let [db, key, port, total, device] = parts[..] else {
+        panic!("bad {CHILD_ENV}")
+    };
+    let store = Store::open(Path::new(db), Key::from_hex(key, "test").unwrap()).unwrap();
+    let outbox = Outbox::open(Path::new(db)).unwrap();
+    let settings = MqttSettings::new(&mqtt_config(port.parse().unwrap()), device, SITE).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let _mqtt = runtime.block_on(async { Mqtt::spawn(settings, outbox, StatusBoard::new(device), None) });
+    let total: usize = total.parse().unwrap();
+    for i in store.attendance().unwrap().len()..total {
+        store
+            .record_attendance(&event(i, device), &format!("once-{i}"))
+            .unwrap();
+        println!("recorded {}", i + 1);
+        std::thread::sleep(Duration::from_millis(4));
+    }
+    println!("done");
+    loop {
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+/// A daemon child process and the count of events it has recorded so far.
+struct Daemon {
+    child: Child,
+    recorded: mpsc::Receiver<usize>,
+}
+
+impl Daemon {
+    fn start(db: &Path, key: &Key, port: u16, total: usize, device: &str) -> Daemon {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args(["outbox_daemon_child", "--exact", "--nocapture", "--test-threads=1"])
+            .env(
+                CHILD_ENV,
+                format!("{}|{}|{port}|{total}|{device}", db.display(), key.to_hex()),
+            )
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, recorded) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(n) = line.strip_prefix("recorded ") {
+                    let _ = tx.send(n.trim().parse().unwrap_or(0));
+                }
+            }
+        });
+        Daemon { child, recorded }
+    }
+
+    /// Blocks until the daemon has recorded at least `n` events.
+    fn wait_recorded(&self, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while let Ok(k) = self
+            .recorded
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            if k >= n {
+                return;
+            }
+        }
+        panic!("the daemon did not record {n} events");
+    }
+
+    fn kill(mut self) {
+        let _ = self.child.kill(); // SIGKILL
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn event_ids(messages: &[common::broker::Message]) -> HashMap<String, Vec<Vec<u8>>> {
+    let mut ids: HashMap<String, Vec<Vec<u8>>> = HashMap::new();
+    for (topic, payload, _) in messages {
+        if topic.ends_with("/attendance") {
+            let v: serde_json::Value = serde_json::from_slice(payload).unwrap();
+            ids.entry(v["event_id"].as_str().unwrap().to_string())
+                .or_default()
+                .push(payload.clone());
+        }
+    }
+    ids
+}
+
+#[test]
+fn a_thousand_events_survive_broker_restarts_and_a_killed_daemon() {
+    const TOTAL: usize = 1000;
+    let dir = scratch("thousand");
+    let db = dir.join("rollcall.db");
+    let key = Key::generate();
+    let mut broker = Broker::start("thousand");
+    // The backend: subscribed, with a persistent session, before anything is published.
+    let backend = Subscriber::start(
+        broker.port,
+        "backend-thousand",
+        &[&format!("rollcall/v1/{SITE}/+/attendance")],
+        true,
+    );
+
+    let daemon = Daemon::start(&db, &key, broker.port, TOTAL, "box-a");
+    daemon.wait_recorded(150);
+    broker.stop();
+    std::thread::sleep(Duration::from_millis(800));
+    broker.restart();
+    daemon.wait_recorded(300);
+    broker.stop();
+    std::thread::sleep(Duration::from_millis(800));
+    broker.restart();
+    daemon.wait_recorded(450);
+    daemon.kill();
+    let daemon = Daemon::start(&db, &key, broker.port, TOTAL, "box-a");
+    daemon.wait_recorded(600);
+    broker.stop();
+    std::thread::sleep(Duration::from_millis(1500));
+    broker.restart();
+    daemon.wait_recorded(800);
+    broker.stop();
+    std::thread::sleep(Duration::from_millis(500));
+    broker.restart();
+    daemon.wait_recorded(TOTAL);
+
+    let store = Store::open(&db, key).unwrap();
+    let recorded: Vec<String> = store.attendance().unwrap().into_iter().map(|e| e.event_id).collect();
+    assert_eq!(recorded.len(), TOTAL);
+    let messages = backend.wait_for(Duration::from_secs(60), |m| {
+        let ids = event_ids(m);
+        recorded.iter().all(|id| ids.contains_key(id))
+    });
+    let ids = event_ids(&messages);
+    let missing: Vec<&String> = recorded.iter().filter(|id| !ids.contains_key(*id)).collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {TOTAL} events never arrived ({} still pending in the outbox)",
+        missing.len(),
+        Outbox::open(&db).unwrap().depth().unwrap().pending
+    );
+    assert_eq!(ids.len(), TOTAL, "no event the daemon did not record");
+    let duplicates: usize = ids.values().map(|v| v.len() - 1).sum();
+    for (id, copies) in &ids {
+        assert!(
+            copies.iter().all(|c| c == &copies[0]),
+            "copies of {id} differ: a duplicate must be the same event"
+        );
+    }
+    println!(
+        "{TOTAL} events through 4 broker restarts and one SIGKILL: all {} arrived, {duplicates} duplicate deliveries (same event_id)",
+        ids.len()
+    );
+    assert_eq!(Outbox::open(&db).unwrap().depth().unwrap().pending, 0);
+    drop(daemon);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_killed_daemon_is_reported_offline_by_its_last_will() {
+    let dir = scratch("will");
+    let db = dir.join("rollcall.db");
+    let key = Key::generate();
+    let broker = Broker::start("will");
+    let status_topic = format!("rollcall/v1/{SITE}/box-w/status");
+    let watcher = Subscriber::start(broker.port, "watcher-will", &[&status_topic], false);
+    let daemon = Daemon::start(&db, &key, broker.port, 0, "box-w");
+    let state = |m: &common::broker::Message| {
+        serde_json::from_slice::<serde_json::Value>(&m.1).unwrap()["state"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let seen = watcher.wait_for(Duration::from_secs(10), |m| m.iter().any(|x| state(x) == "online"));
+    let online = seen.iter().find(|x| state(x) == "online").expect("no online status");
+    let status: serde_json::Value = serde_json::from_slice(&online.1).unwrap();
+    assert_eq!(status["device"], "box-w");
+    assert!(
+        status["outbox"]["pending"].is_u64() && status["uptime_s"].is_u64(),
+        "{status}"
+    );
+    daemon.kill();
+    let seen = watcher.wait_for(Duration::from_secs(15), |m| {
+        m.last().is_some_and(|x| state(x) == "offline")
+    });
+    assert_eq!(seen.last().map(state).as_deref(), Some("offline"), "{seen:?}");
+    // Retained: a backend that connects later still learns the box is offline.
+    let late = Subscriber::start(broker.port, "late-will", &[&status_topic], false);
+    let got = late.wait_for(Duration::from_secs(5), |m| !m.is_empty());
+    assert!(got.first().is_some_and(|m| m.2 && state(m) == "offline"), "{got:?}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_frozen_broker_is_detected_by_the_ack_timeout_and_recovered_from() {
+    let dir = scratch("frozen");
+    let db = dir.join("rollcall.db");
+    let store = Store::open(&db, Key::generate()).unwrap();
+    let broker = Broker::start("frozen");
+    let backend = Subscriber::start(
+        broker.port,
+        "backend-frozen",
+        &[&format!("rollcall/v1/{SITE}/#")],
+        false,
+    );
+    // A long keep-alive: only the acknowledgement timeout can notice the freeze quickly.
+    let config = MqttConfig {
+        keep_alive_s: 60,
+        ack_timeout_s: 2,
+        ..mqtt_config(broker.port)
+    };
+    let settings = MqttSettings::new(&config, "box-f", SITE).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mut mqtt =
+        runtime.block_on(async { Mqtt::spawn(settings, Outbox::open(&db).unwrap(), StatusBoard::new("box-f"), None) });
+    let link = runtime.block_on(mqtt.wait_for(Duration::from_secs(10), |s| s.connected));
+    assert!(link.connected, "{link:?}");
+
+    let before = event(1, "box-f");
+    store.record_attendance(&before, "a").unwrap();
+    backend.wait_for(Duration::from_secs(10), |m| event_ids(m).contains_key(&before.event_id));
+
+    broker.freeze();
+    let frozen_at = Instant::now();
+    let during = event(2, "box-f");
+    store.record_attendance(&during, "b").unwrap();
+    let link = runtime.block_on(mqtt.wait_for(Duration::from_secs(20), |s| s.losses >= 1));
+    let noticed = frozen_at.elapsed();
+    assert!(
+        link.last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("acknowledged nothing")),
+        "{link:?}"
+    );
+    println!(
+        "frozen broker noticed after {:.1} s (ack_timeout_s = 2)",
+        noticed.as_secs_f32()
+    );
+    broker.thaw();
+    let link = runtime.block_on(mqtt.wait_for(Duration::from_secs(30), |s| s.connected && s.delivered >= 2));
+    assert!(link.connected && link.delivered >= 2, "{link:?}");
+    let got = backend.wait_for(Duration::from_secs(10), |m| event_ids(m).contains_key(&during.event_id));
+    assert!(event_ids(&got).contains_key(&during.event_id));
+    assert_eq!(Outbox::open(&db).unwrap().depth().unwrap().pending, 0);
+
+    // A graceful stop says offline itself, at once.
+    let started = Instant::now();
+    runtime.block_on(mqtt.shutdown());
+    assert!(started.elapsed() < Duration::from_secs(3));
+    let got = backend.wait_for(Duration::from_secs(5), |m| {
+        m.iter()
+            .any(|(t, p, _)| t.ends_with("/status") && String::from_utf8_lossy(p).contains("\"offline\""))
+    });
+    assert!(
+        got.iter()
+            .any(|(t, p, _)| t.ends_with("/status") && String::from_utf8_lossy(p).contains("\"offline\"")),
+        "no offline status after shutdown"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
