@@ -335,3 +335,267 @@ fn a_frozen_broker_is_detected_by_the_ack_timeout_and_recovered_from() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// Plays one still photo to the engine for two seconds at 5 fps during Monday's 09:00 session,
+/// then ends the track: what did the engine decide?
+fn show_photo(engine: &mut rollcall::engine::Engine, photo: &str, minute: i64) -> Vec<rollcall::engine::Outcome> {
+    let image = rollcall::image::load(&common::face(photo), u64::MAX).unwrap();
+    let start = chrono::DateTime::parse_from_rfc3339("2026-11-23T09:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc)
+        + chrono::Duration::minutes(minute);
+    let mut out = Vec::new();
+    for k in 0..10 {
+        out.extend(
+            engine
+                .process("front", "101", &image, start + chrono::Duration::milliseconds(200 * k))
+                .unwrap(),
+        );
+    }
+    out.extend(engine.finish("front", "101").unwrap());
+    out
+}
+
+#[test]
+fn rosters_are_checked_whole_and_a_good_one_is_used_at_once() {
+    use rollcall::engine::{Engine, Outcome};
+    use rollcall::roster::{Roster, RosterPerson, RosterSync, RosterSyncSettings, seal};
+    let dir = scratch("roster");
+    let db = dir.join("rollcall.db");
+    let key = Key::generate();
+    let site_key = Key::generate();
+    let site_key_file = dir.join("site.key");
+    site_key.write_new(&site_key_file).unwrap();
+    let broker = Broker::start("roster");
+    let backend = Subscriber::start(
+        broker.port,
+        "backend-roster",
+        &[&format!("rollcall/v1/{SITE}/box-r/alert")],
+        false,
+    );
+
+    let mut config = common::config("yunet-2023mar", "sface-2021dec");
+    config.timetable.sessions = vec![rollcall::config::SessionSlot {
+        id: "7B-MATHS".into(),
+        room: "101".into(),
+        days: vec!["mon".into()],
+        start: "09:00".into(),
+        end: "10:00".into(),
+        grace_min: 10,
+        group: None,
+    }];
+    config.device.id = Some("box-r".into());
+    let mut engine = Engine::new(
+        &config,
+        common::pipeline_for(&config),
+        Store::open(&db, key.clone()).unwrap(),
+    )
+    .unwrap();
+    assert!(engine.gallery().is_empty(), "nobody enrolled yet");
+    assert!(
+        matches!(
+            &show_photo(&mut engine, "ageitgey/identities/obama_2.jpg", 1)[..],
+            [Outcome::Unknown { .. }]
+        ),
+        "an empty roster knows no one"
+    );
+
+    let sync = RosterSync::new(RosterSyncSettings {
+        store: Store::open(&db, key.clone()).unwrap(),
+        site_key: site_key.clone(),
+        gallery: engine.shared_gallery(),
+        dim: 128,
+        max_bytes: MqttConfig::default().roster_max_bytes,
+        int8_above: 5000,
+        device: "box-r".into(),
+    });
+    let settings = MqttSettings::new(&mqtt_config(broker.port), "box-r", SITE).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mut mqtt = runtime.block_on(async {
+        Mqtt::spawn(
+            settings,
+            Outbox::open(&db).unwrap(),
+            StatusBoard::new("box-r"),
+            Some(sync),
+        )
+    });
+    assert!(
+        runtime
+            .block_on(mqtt.wait_for(Duration::from_secs(10), |s| s.connected))
+            .connected
+    );
+
+    // The backend's roster: real SFace templates of two people, published with the CLI.
+    let mut pipeline = common::pipeline_for(&config);
+    let mut template = |photo: &str| {
+        common::analyze(&mut pipeline, &common::face(photo))[0]
+            .embedding
+            .vector
+            .clone()
+    };
+    let people = vec![
+        RosterPerson {
+            person_id: "obama".into(),
+            name: Some("Barack Obama".into()),
+            groups: vec!["7B".into()],
+            templates: vec![template("ageitgey/identities/obama_1.jpg")],
+        },
+        RosterPerson {
+            person_id: "biden".into(),
+            name: None,
+            groups: vec!["7B".into()],
+            templates: vec![template("ageitgey/identities/biden_1.jpg")],
+        },
+    ];
+    let plain = dir.join("roster.json");
+    std::fs::write(&plain, serde_json::to_vec(&Roster { people: people.clone() }).unwrap()).unwrap();
+    let cli_config = dir.join("publish.toml");
+    std::fs::write(
+        &cli_config,
+        format!(
+            "[models]\nrecognizer = \"sface-2021dec\"\n[device]\nsite = \"{SITE}\"\n[mqtt]\nhost = \"127.0.0.1\"\nport = {}\n",
+            broker.port
+        ),
+    )
+    .unwrap();
+    let published = Command::new(env!("CARGO_BIN_EXE_rollcall"))
+        .arg("--config")
+        .arg(&cli_config)
+        .args(["roster", "publish"])
+        .arg(&plain)
+        .arg("--key-file")
+        .arg(&site_key_file)
+        .args(["--version", "2"])
+        .output()
+        .unwrap();
+    assert!(
+        published.status.success(),
+        "{}",
+        String::from_utf8_lossy(&published.stderr)
+    );
+    assert!(String::from_utf8_lossy(&published.stdout).contains("roster version 2 of 2 people"));
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while engine.gallery().version() != 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!((engine.gallery().version(), engine.gallery().people()), (2, 2));
+    let outcomes = show_photo(&mut engine, "ageitgey/identities/obama_2.jpg", 2);
+    assert!(
+        matches!(&outcomes[..], [Outcome::Attendance(e)] if e.person_id == "obama" && e.roster_version == 2),
+        "the new roster is used without a restart: {outcomes:?}"
+    );
+    assert_eq!(
+        Store::open(&db, key.clone())
+            .unwrap()
+            .roster_version()
+            .unwrap()
+            .map(|r| r.version),
+        Some(2),
+        "and persisted for the next start"
+    );
+
+    // Now everything a device must refuse. Each goes to the site's roster topic, retained,
+    // replacing the one before, as a faulty or hostile backend would send it.
+    let topic = format!("rollcall/v1/{SITE}/roster");
+    let sealed = |people: Vec<RosterPerson>, version: u64, recognizer: &str, key: &Key| {
+        serde_json::to_vec(&seal(&Roster { people }, version, recognizer, key)).unwrap()
+    };
+    let with_template = |t: Vec<f32>| {
+        vec![RosterPerson {
+            templates: vec![t],
+            ..people[0].clone()
+        }]
+    };
+    let mut tampered: serde_json::Value =
+        serde_json::from_slice(&sealed(people.clone(), 3, "sface-2021dec", &site_key)).unwrap();
+    let ct = tampered["ciphertext"].as_str().unwrap().to_string();
+    let flipped = if ct.starts_with('A') { "B" } else { "A" };
+    tampered["ciphertext"] = serde_json::Value::String(format!("{flipped}{}", &ct[1..]));
+    let mut nan = people[0].templates[0].clone();
+    nan[5] = f32::NAN;
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "tampered ciphertext",
+            serde_json::to_vec(&tampered).unwrap(),
+            "does not decrypt and authenticate",
+        ),
+        (
+            "wrong key",
+            sealed(people.clone(), 3, "sface-2021dec", &Key::generate()),
+            "does not decrypt and authenticate",
+        ),
+        (
+            "older version",
+            sealed(people.clone(), 1, "sface-2021dec", &site_key),
+            "version 1 is not newer than the roster in use (version 2)",
+        ),
+        (
+            "other recognizer",
+            sealed(people.clone(), 3, "arcface-w600k-mbf", &site_key),
+            "made by `arcface-w600k-mbf`, but this device runs `sface-2021dec`",
+        ),
+        (
+            "wrong dimension",
+            sealed(with_template(vec![0.125; 64]), 3, "sface-2021dec", &site_key),
+            "has 64 values, sface-2021dec takes 128",
+        ),
+        (
+            "NaN",
+            sealed(with_template(nan), 3, "sface-2021dec", &site_key),
+            "non-finite values",
+        ),
+        (
+            "garbage JSON",
+            b"{\"format\": \"rollcall-roster/1\", ".to_vec(),
+            "not a roster envelope",
+        ),
+        (
+            "50 MB",
+            vec![b' '; 50 << 20],
+            // Refused before it is read: the size is the whole packet's (payload and topic).
+            "bytes, above the limit of 33554432",
+        ),
+    ];
+    for (what, payload, reason) in cases {
+        backend.publish(&topic, payload, true);
+        let alerts = backend.wait_for(Duration::from_secs(20), |m| {
+            m.iter().any(|(_, p, _)| String::from_utf8_lossy(p).contains(reason))
+        });
+        let alert = alerts
+            .iter()
+            .map(|(_, p, _)| serde_json::from_slice::<serde_json::Value>(p).unwrap())
+            .find(|a| a["detail"].as_str().unwrap_or_default().contains(reason))
+            .unwrap_or_else(|| {
+                let got: Vec<_> = alerts
+                    .iter()
+                    .map(|m| String::from_utf8_lossy(&m.1).into_owned())
+                    .collect();
+                panic!("{what}: no alert saying {reason:?}; got {got:#?}")
+            });
+        assert_eq!(alert["kind"], "roster_rejected", "{what}");
+        assert_eq!(alert["device"], "box-r", "{what}");
+        let g = engine.gallery();
+        assert_eq!(
+            (g.version(), g.people(), g.len()),
+            (2, 2, 2),
+            "{what}: the gallery is unchanged"
+        );
+        println!("{what}: refused, alert: {}", alert["detail"]);
+    }
+    let link = runtime.block_on(mqtt.wait_for(Duration::from_secs(10), |s| s.connected));
+    assert!(
+        link.connected,
+        "the oversized roster cost one reconnect, not the link: {link:?}"
+    );
+    assert_eq!(
+        Store::open(&db, key)
+            .unwrap()
+            .roster_version()
+            .unwrap()
+            .map(|r| r.version),
+        Some(2)
+    );
+    runtime.block_on(mqtt.shutdown());
+    std::fs::remove_dir_all(dir).unwrap();
+}

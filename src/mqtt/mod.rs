@@ -235,6 +235,10 @@ impl Mqtt {
     pub fn spawn(settings: MqttSettings, outbox: Outbox, status: StatusBoard, roster: Option<RosterSync>) -> Mqtt {
         let (stop, stop_rx) = watch::channel(false);
         let (link_tx, link) = watch::channel(LinkState::default());
+        if let Some(r) = &roster {
+            let now = r.roster_status();
+            status.update(|s| s.roster = now);
+        }
         let roster = roster.map(|r| Arc::new(Mutex::new(r)));
         let task = tokio::spawn(link::run(settings, outbox, status, roster, stop_rx, link_tx));
         Mqtt { task, stop, link }
