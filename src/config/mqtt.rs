@@ -144,7 +144,9 @@ impl Default for MqttConfig {
             topic_prefix: "rollcall/v1/{site}".into(),
             status_interval_s: 60,
             ack_timeout_s: 20,
-            max_inflight: 32,
+            // Wide enough that a broker which delays its PUBACKs (Nagle: mosquitto's default)
+            // still drains a backlog at thousands of events per second.
+            max_inflight: 128,
             reconnect_min_s: 1.0,
             reconnect_max_s: 60.0,
             accept_roster: true,

@@ -166,7 +166,12 @@ fn oversized(e: &ConnectionError) -> Option<usize> {
 
 impl Link {
     async fn connection(&mut self, stop: &mut watch::Receiver<bool>, backoff: &mut Backoff) -> End {
-        let (client, eventloop) = AsyncClient::new(self.settings.options.clone(), self.settings.max_inflight + 16);
+        let (client, mut eventloop) = AsyncClient::new(self.settings.options.clone(), self.settings.max_inflight + 16);
+        // Small packets, each waited on: Nagle's algorithm would hold them back for the broker's
+        // delayed ACK.
+        let mut network = rumqttc::NetworkOptions::new();
+        network.set_tcp_nodelay(true);
+        eventloop.set_network_options(network);
         let (mut events, pump_task) = pump(eventloop);
         let mut session = Session {
             client,

@@ -29,8 +29,13 @@ fn signal(child: &Child, sig: libc::c_int) {
 }
 
 impl Broker {
-    /// Starts a broker for the test `name`.
+    /// Starts a broker for the test `name`, configured as mosquitto ships.
     pub fn start(name: &str) -> Broker {
+        Broker::start_with(name, "")
+    }
+
+    /// Starts a broker with `extra` lines appended to its config.
+    pub fn start_with(name: &str, extra: &str) -> Broker {
         let dir = std::env::temp_dir().join(format!("rollcall-broker-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
@@ -41,7 +46,7 @@ impl Broker {
         let conf = format!(
             "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {}/\n\
              autosave_interval 1\nmax_queued_messages 0\nlog_dest file {}/mosquitto.log\n\
-             log_type error\nlog_type warning\nlog_type notice\n",
+             log_type error\nlog_type warning\nlog_type notice\n{extra}",
             dir.display(),
             dir.display()
         );
