@@ -599,3 +599,107 @@ fn rosters_are_checked_whole_and_a_good_one_is_used_at_once() {
     runtime.block_on(mqtt.shutdown());
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// Checks `value` against the parts of a JSON Schema this project uses: `properties`,
+/// `required`, `additionalProperties: false`, and nested objects.
+fn conforms(path: &str, value: &serde_json::Value, schema: &serde_json::Value) {
+    let Some(obj) = value.as_object() else { return };
+    let props = schema["properties"].as_object();
+    for key in schema["required"].as_array().into_iter().flatten() {
+        let key = key.as_str().unwrap();
+        assert!(
+            obj.contains_key(key),
+            "{path}: `{key}` is required by the schema but not sent"
+        );
+    }
+    if schema["additionalProperties"] == serde_json::Value::Bool(false) {
+        for key in obj.keys() {
+            assert!(
+                props.is_some_and(|p| p.contains_key(key)),
+                "{path}: `{key}` is sent but not in the schema"
+            );
+        }
+    }
+    for (key, v) in obj {
+        let sub = props
+            .and_then(|p| p.get(key))
+            .or_else(|| schema.get("additionalProperties").filter(|a| a.is_object()));
+        if let Some(sub) = sub {
+            conforms(&format!("{path}.{key}"), v, sub);
+        }
+    }
+}
+
+fn schema(name: &str) -> serde_json::Value {
+    let path = common::root().join("docs/schema").join(name);
+    serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn the_documented_schemas_match_what_is_sent() {
+    use rollcall::event::{Alert, AlertKind};
+    use rollcall::roster::{Roster, RosterPerson, seal};
+    let attendance = serde_json::to_value(event(1, "box")).unwrap();
+    conforms("attendance", &attendance, &schema("attendance.json"));
+    let alert = Alert {
+        event_id: rollcall::event::new_id(),
+        kind: AlertKind::Spoof,
+        camera_id: Some("front".into()),
+        room: Some("101".into()),
+        at: Utc::now(),
+        detail: "live score 0.12".into(),
+        device: "box".into(),
+    };
+    conforms("alert", &serde_json::to_value(&alert).unwrap(), &schema("alert.json"));
+    let board = StatusBoard::new("box");
+    board.update(|s| {
+        s.cameras.insert(
+            "front".into(),
+            rollcall::status::CameraStatus {
+                state: "streaming".into(),
+                fps: 5.0,
+            },
+        );
+    });
+    let status = schema("status.json");
+    conforms("status", &serde_json::to_value(board.snapshot()).unwrap(), &status);
+    let offline: serde_json::Value = serde_json::from_str(&rollcall::status::offline_payload("box")).unwrap();
+    conforms("last will", &offline, &status);
+    let plain = Roster {
+        people: vec![RosterPerson {
+            person_id: "ann".into(),
+            name: Some("Ann".into()),
+            groups: vec!["7B".into()],
+            templates: vec![vec![0.6, 0.8]],
+        }],
+    };
+    let roster = schema("roster.json");
+    conforms(
+        "roster",
+        &serde_json::to_value(seal(&plain, 1, "sface-2021dec", &Key::generate())).unwrap(),
+        &roster,
+    );
+    conforms(
+        "plain roster",
+        &serde_json::to_value(&plain).unwrap(),
+        &roster["$defs"]["plain"],
+    );
+    // The examples in docs/mqtt.md conform too.
+    let doc = std::fs::read_to_string(common::root().join("docs/mqtt.md")).unwrap();
+    let examples: Vec<serde_json::Value> = doc
+        .split("```json")
+        .skip(1)
+        .filter_map(|b| b.split("```").next())
+        .filter_map(|b| serde_json::from_str(b).ok())
+        .collect();
+    assert_eq!(examples.len(), 5, "every payload example parses as JSON");
+    for (example, name) in examples
+        .iter()
+        .zip(["attendance.json", "alert.json", "status.json", "roster.json"])
+    {
+        conforms(&format!("docs/mqtt.md example for {name}"), example, &schema(name));
+    }
+    conforms("docs/mqtt.md plain roster", &examples[4], &roster["$defs"]["plain"]);
+    let example: AttendanceEvent = serde_json::from_value(examples[0].clone()).unwrap();
+    assert_eq!(example.status, Status::Late);
+}

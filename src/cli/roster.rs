@@ -76,25 +76,7 @@ enum RosterCommand {
         version: u64,
     },
     /// Publish a roster to the site's devices over MQTT (retained), as a backend would.
-    ///
-    /// FILE is a plain roster (`{"people": [...]}`, sealed here with the site key and stamped with
-    /// --version) or an envelope already sealed with it (`roster export --key-file SITE_KEY`).
-    Publish {
-        /// Roster file.
-        file: PathBuf,
-        /// Site key (else [mqtt] roster_key_file, ROLLCALL_SITE_KEY, ROLLCALL_SITE_KEY_FILE).
-        #[arg(long)]
-        key_file: Option<PathBuf>,
-        /// Version to stamp on a plain roster; default the time in milliseconds, which only grows.
-        #[arg(long)]
-        version: Option<u64>,
-        /// Recognizer the plain roster's templates come from (default the configured one).
-        #[arg(long)]
-        recognizer: Option<String>,
-        /// Publish to this device only, instead of the whole site.
-        #[arg(long)]
-        device: Option<String>,
-    },
+    Publish(PublishArgs),
     /// Read a sealed roster FILE into the store (each person's templates are replaced).
     Import {
         /// Input file.
@@ -245,26 +227,19 @@ pub fn enroll(mut config: Config, args: EnrollArgs) -> Result<(), CliError> {
 /// Runs `rollcall roster`.
 pub fn roster(mut config: Config, args: RosterArgs, models: &ModelArgs) -> Result<(), CliError> {
     models.apply(&mut config);
-    if let RosterCommand::Publish {
-        file,
-        key_file,
-        version,
-        recognizer,
-        device,
-    } = args.command
-    {
-        let how = PublishArgs {
-            key_file,
-            version,
-            recognizer,
-            device,
-        };
-        return publish(&config, &file, how);
-    }
-    let mut store = open_store(&config)?;
-    let usage = |e: crate::store::StoreError| CliError::Usage(e.to_string());
     match args.command {
-        RosterCommand::Publish { .. } => Ok(()),
+        // Publishing speaks for the backend: it needs the site key and the broker, not a store.
+        RosterCommand::Publish(how) => publish(&config, how),
+        local => local_roster(&config, local),
+    }
+}
+
+/// Runs the `roster` commands that work on the local store.
+fn local_roster(config: &Config, command: RosterCommand) -> Result<(), CliError> {
+    let mut store = open_store(config)?;
+    let usage = |e: crate::store::StoreError| CliError::Usage(e.to_string());
+    match command {
+        RosterCommand::Publish(how) => publish(config, how),
         RosterCommand::List { json } => {
             for p in store.people().map_err(usage)? {
                 if json {
@@ -384,16 +359,31 @@ pub fn roster(mut config: Config, args: RosterArgs, models: &ModelArgs) -> Resul
     }
 }
 
-/// How `roster publish` seals and addresses the roster.
-struct PublishArgs {
+/// Arguments of `rollcall roster publish`.
+///
+/// FILE is a plain roster (`{"people": [...]}`, sealed here with the site key and stamped with
+/// --version) or an envelope already sealed with it (`roster export --key-file SITE_KEY`).
+#[derive(Debug, clap::Args)]
+pub struct PublishArgs {
+    /// Roster file.
+    file: PathBuf,
+    /// Site key (else [mqtt] roster_key_file, ROLLCALL_SITE_KEY, ROLLCALL_SITE_KEY_FILE).
+    #[arg(long)]
     key_file: Option<PathBuf>,
+    /// Version to stamp on a plain roster; default the time in milliseconds, which only grows.
+    #[arg(long)]
     version: Option<u64>,
+    /// Recognizer the plain roster's templates come from (default the configured one).
+    #[arg(long)]
     recognizer: Option<String>,
+    /// Publish to this device only, instead of the whole site.
+    #[arg(long)]
     device: Option<String>,
 }
 
 /// Runs `rollcall roster publish`.
-fn publish(config: &Config, file: &Path, how: PublishArgs) -> Result<(), CliError> {
+fn publish(config: &Config, how: PublishArgs) -> Result<(), CliError> {
+    let file = how.file.as_path();
     let usage = |e: String| CliError::Usage(format!("{}: {e}", file.display()));
     let settings = crate::mqtt::MqttSettings::from_config(config)
         .map_err(|e| CliError::Usage(e.to_string()))?

@@ -518,6 +518,33 @@ mod tests {
     }
 
     #[test]
+    fn the_mqtt_section_resolves_its_files_and_checks_its_values() {
+        let c = Config::parse(
+            "[mqtt]\nhost = \"broker\"\nroster_key_file = \"site.key\"\n[mqtt.tls]\nca_file = \"ca.pem\"\n",
+            Path::new("/etc/rollcall/rollcall.toml"),
+        )
+        .unwrap();
+        let m = c.mqtt.unwrap();
+        assert_eq!(m.port(), 8883, "TLS defaults to 8883");
+        assert_eq!(m.roster_key_file, Some(PathBuf::from("/etc/rollcall/site.key")));
+        assert_eq!(m.tls.unwrap().ca_file, PathBuf::from("/etc/rollcall/ca.pem"));
+        let e = Config::parse("[mqtt]\ntopic_prefix = \"a/#\"\n", Path::new("a.toml")).unwrap_err();
+        assert!(e.to_string().contains("[mqtt] topic_prefix"), "{e}");
+        let e = Config::parse(
+            "[mqtt]\n[mqtt.tls]\nca_file = \"ca.pem\"\nclient_cert = \"c.pem\"\n",
+            Path::new("a.toml"),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("give both or neither"), "{e}");
+        let e = Config::parse("[mqtt]\nkeep_alive_s = 0\n", Path::new("a.toml")).unwrap_err();
+        assert!(e.to_string().contains("keep_alive_s"), "{e}");
+        assert!(
+            Config::parse("", Path::new("a.toml")).unwrap().mqtt.is_none(),
+            "no [mqtt], no MQTT"
+        );
+    }
+
+    #[test]
     fn unknown_keys_and_bad_values_are_reported_with_where_they_are() {
         let e = Config::parse("[detect]\nscore_treshold = 0.5\n", Path::new("a.toml")).unwrap_err();
         let msg = e.to_string();
