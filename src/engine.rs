@@ -21,7 +21,7 @@ use crate::liveness::{Motion, landmark_motion};
 use crate::matching::{Gallery, SharedGallery};
 use crate::model::ModelError;
 use crate::pipeline::FacePipeline;
-use crate::session::{Timetable, TimetableError};
+use crate::session::{SharedTimetable, Timetable, TimetableError};
 use crate::store::{Store, StoreError};
 use crate::track::{Track, Tracker, TrackerSettings};
 
@@ -97,7 +97,8 @@ pub struct Engine {
     gallery: SharedGallery,
     /// This box's id, stamped on every event.
     device: String,
-    timetable: Timetable,
+    /// Shared with the sync, which may replace it with the backend's.
+    timetable: SharedTimetable,
     store: Store,
     recognize: RecognizeConfig,
     liveness: LivenessConfig,
@@ -140,7 +141,10 @@ impl Engine {
             config.recognize.int8_search_above,
         )?);
         Ok(Engine {
-            timetable: Timetable::new(&config.timetable)?,
+            timetable: match store.timetable()? {
+                Some((version, synced)) => SharedTimetable::new(Timetable::new(&synced)?, version),
+                None => SharedTimetable::new(Timetable::new(&config.timetable)?, 0),
+            },
             recognize: config.recognize.clone(),
             liveness: config.liveness.clone(),
             tracker_settings: TrackerSettings {
@@ -183,6 +187,11 @@ impl Engine {
     /// The gallery in use now.
     pub fn gallery(&self) -> Arc<Gallery> {
         self.gallery.current()
+    }
+
+    /// A handle through which a timetable from the backend replaces the one in use.
+    pub fn shared_timetable(&self) -> SharedTimetable {
+        self.timetable.clone()
     }
 
     /// A handle through which a new roster replaces the gallery while the engine runs.
@@ -306,7 +315,10 @@ impl Engine {
         }
 
         let group = if self.recognize.per_class {
-            self.timetable.session_at(room, track.first_seen).and_then(|s| s.group)
+            self.timetable
+                .current()
+                .session_at(room, track.first_seen)
+                .and_then(|s| s.group)
         } else {
             None
         };
@@ -374,7 +386,7 @@ impl Engine {
             return Ok(None);
         };
         self.decided(track, true);
-        let Some(place) = self.timetable.place(room, track.first_seen) else {
+        let Some(place) = self.timetable.current().place(room, track.first_seen) else {
             tracing::info!(camera, room, person = %person_id, "recognised outside any session; ignored");
             return Ok(Some(Outcome::OutsideSession { person_id }));
         };

@@ -68,6 +68,8 @@ pub enum AlertKind {
     CameraDown,
     /// A roster update was refused.
     RosterRejected,
+    /// A timetable update was refused.
+    TimetableRejected,
 }
 
 impl AlertKind {
@@ -77,6 +79,7 @@ impl AlertKind {
             AlertKind::Spoof => "spoof",
             AlertKind::CameraDown => "camera_down",
             AlertKind::RosterRejected => "roster_rejected",
+            AlertKind::TimetableRejected => "timetable_rejected",
         }
     }
 }

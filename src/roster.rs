@@ -11,12 +11,17 @@ use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::config::TimetableConfig;
 use crate::event::{Alert, AlertKind, new_id};
 use crate::matching::SharedGallery;
+use crate::session::SharedTimetable;
 use crate::store::{Key, RosterVersion, Store, StoreError};
 
-/// The envelope's format tag.
+/// The envelope's format tag for a roster.
 pub const FORMAT: &str = "rollcall-roster/1";
+/// The format tag of a timetable sent the same way (no recognizer; the plaintext is a
+/// `[timetable]` section as JSON).
+pub const TIMETABLE_FORMAT: &str = "rollcall-timetable/1";
 
 /// The sealed roster, as stored or sent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -26,7 +31,8 @@ pub struct Envelope {
     pub format: String,
     /// Increases with every roster the backend issues.
     pub version: u64,
-    /// Recognizer every template was made with.
+    /// Recognizer every template was made with (empty, and left out, for a timetable).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub recognizer: String,
     /// When it was made.
     pub created_at: DateTime<Utc>,
@@ -106,11 +112,11 @@ pub struct Roster {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum RosterError {
     /// Not JSON of the envelope's shape.
-    #[error("not a roster envelope: {0}")]
+    #[error("not an envelope: {0}")]
     Malformed(String),
     /// Another format.
-    #[error("unknown roster format {0:?} (expected {FORMAT})")]
-    Format(String),
+    #[error("format {found:?}, expected {expected:?}")]
+    Format { found: String, expected: String },
     /// Too big to read.
     #[error("{size} bytes, above the limit of {max} ([mqtt] roster_max_bytes)")]
     TooLarge { size: usize, max: usize },
@@ -141,12 +147,21 @@ fn aad(format: &str, version: u64, recognizer: &str, created_at: &DateTime<Utc>)
 
 /// Seals `roster` for `recognizer` as `version`.
 pub fn seal(roster: &Roster, version: u64, recognizer: &str, key: &Key) -> Envelope {
+    seal_json(FORMAT, roster, version, recognizer, key)
+}
+
+/// Seals a timetable as `version`, to be sent like a roster.
+pub fn seal_timetable(timetable: &TimetableConfig, version: u64, key: &Key) -> Envelope {
+    seal_json(TIMETABLE_FORMAT, timetable, version, "", key)
+}
+
+fn seal_json(format: &str, body: &impl Serialize, version: u64, recognizer: &str, key: &Key) -> Envelope {
     let created_at = Utc::now();
-    let plain = serde_json::to_vec(roster).unwrap_or_default();
-    let (nonce, ct) = key.seal(&plain, &aad(FORMAT, version, recognizer, &created_at));
+    let plain = serde_json::to_vec(body).unwrap_or_default();
+    let (nonce, ct) = key.seal(&plain, &aad(format, version, recognizer, &created_at));
     let b64 = base64::engine::general_purpose::STANDARD;
     Envelope {
-        format: FORMAT.into(),
+        format: format.into(),
         version,
         recognizer: recognizer.into(),
         created_at,
@@ -155,8 +170,31 @@ pub fn seal(roster: &Roster, version: u64, recognizer: &str, key: &Key) -> Envel
     }
 }
 
-/// Parses envelope JSON, refusing anything over `max_bytes` before parsing.
-pub fn parse_envelope(bytes: &[u8], max_bytes: usize) -> Result<Envelope, RosterError> {
+/// Decrypts and authenticates an envelope's plaintext.
+fn open_bytes(env: &Envelope, key: &Key) -> Result<Vec<u8>, RosterError> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let nonce = b64.decode(&env.nonce).map_err(|_| RosterError::Unauthentic)?;
+    let ct = b64.decode(&env.ciphertext).map_err(|_| RosterError::Unauthentic)?;
+    key.open(
+        &nonce,
+        &ct,
+        &aad(&env.format, env.version, &env.recognizer, &env.created_at),
+    )
+    .ok_or(RosterError::Unauthentic)
+}
+
+/// Opens a timetable envelope and checks the timetable (days, times, zone, overlaps).
+pub fn open_timetable(env: &Envelope, key: &Key) -> Result<TimetableConfig, RosterError> {
+    let plain = open_bytes(env, key)?;
+    let timetable: TimetableConfig =
+        serde_json::from_slice(&plain).map_err(|e| RosterError::Contents(e.to_string()))?;
+    crate::session::Timetable::new(&timetable).map_err(|e| RosterError::Contents(e.to_string()))?;
+    Ok(timetable)
+}
+
+/// Parses envelope JSON of `format` ([`FORMAT`] or [`TIMETABLE_FORMAT`]), refusing anything over
+/// `max_bytes` before parsing.
+pub fn parse_envelope(bytes: &[u8], max_bytes: usize, format: &str) -> Result<Envelope, RosterError> {
     if bytes.len() > max_bytes {
         return Err(RosterError::TooLarge {
             size: bytes.len(),
@@ -164,24 +202,18 @@ pub fn parse_envelope(bytes: &[u8], max_bytes: usize) -> Result<Envelope, Roster
         });
     }
     let env: Envelope = serde_json::from_slice(bytes).map_err(|e| RosterError::Malformed(e.to_string()))?;
-    if env.format != FORMAT {
-        return Err(RosterError::Format(env.format));
+    if env.format != format {
+        return Err(RosterError::Format {
+            found: env.format,
+            expected: format.to_string(),
+        });
     }
     Ok(env)
 }
 
 /// Opens an envelope and checks every template: length `dim`, finite values.
 pub fn open(env: &Envelope, key: &Key, dim: usize) -> Result<Roster, RosterError> {
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let nonce = b64.decode(&env.nonce).map_err(|_| RosterError::Unauthentic)?;
-    let ct = b64.decode(&env.ciphertext).map_err(|_| RosterError::Unauthentic)?;
-    let plain = key
-        .open(
-            &nonce,
-            &ct,
-            &aad(&env.format, env.version, &env.recognizer, &env.created_at),
-        )
-        .ok_or(RosterError::Unauthentic)?;
+    let plain = open_bytes(env, key)?;
     let roster: Roster = serde_json::from_slice(&plain).map_err(|e| RosterError::Contents(e.to_string()))?;
     for p in &roster.people {
         if p.person_id.trim().is_empty() {
@@ -219,6 +251,13 @@ pub enum RosterOutcome {
         /// Templates in it.
         templates: usize,
     },
+    /// A timetable, now in use and stored.
+    TimetableApplied {
+        /// Its version.
+        version: u64,
+        /// Session slots in it.
+        sessions: usize,
+    },
     /// Refused whole; an alert says why.
     Rejected(RosterError),
     /// The message refused just before, delivered again (a retained message after a reconnect):
@@ -232,6 +271,7 @@ pub struct RosterSync {
     store: Store,
     site_key: Key,
     gallery: SharedGallery,
+    timetable: Option<SharedTimetable>,
     dim: usize,
     max_bytes: usize,
     int8_above: usize,
@@ -255,6 +295,8 @@ pub struct RosterSyncSettings {
     pub site_key: Key,
     /// The gallery the engine searches.
     pub gallery: SharedGallery,
+    /// The timetable the engine follows, if timetables are taken from the backend too.
+    pub timetable: Option<SharedTimetable>,
     /// The recognizer's embedding length.
     pub dim: usize,
     /// Largest message accepted.
@@ -279,6 +321,7 @@ impl RosterSync {
             store: settings.store,
             site_key: settings.site_key,
             gallery: settings.gallery,
+            timetable: settings.timetable,
             dim: settings.dim,
             max_bytes: settings.max_bytes,
             int8_above: settings.int8_above,
@@ -292,7 +335,45 @@ impl RosterSync {
         let checked = self.check(payload);
         match checked {
             Ok((env, roster)) => self.apply(&env, roster),
-            Err(e) => self.refuse(origin, e, fingerprint(payload)),
+            Err(e) => self.refuse(AlertKind::RosterRejected, origin, e, fingerprint(payload)),
+        }
+    }
+
+    /// True when this sync also takes timetables.
+    pub fn takes_timetables(&self) -> bool {
+        self.timetable.is_some()
+    }
+
+    /// Handles one timetable message from `origin`: checked whole (authentic, newer, a valid
+    /// timetable), then stored and put in use, or refused with an alert.
+    pub fn receive_timetable(&mut self, origin: &str, payload: &[u8]) -> Result<RosterOutcome, StoreError> {
+        let Some(shared) = self.timetable.clone() else {
+            return Ok(RosterOutcome::Repeated);
+        };
+        let checked = parse_envelope(payload, self.max_bytes, TIMETABLE_FORMAT).and_then(|env| {
+            if env.version <= shared.version() {
+                return Err(RosterError::Stale {
+                    version: env.version,
+                    current: shared.version(),
+                });
+            }
+            let timetable = open_timetable(&env, &self.site_key)?;
+            let compiled =
+                crate::session::Timetable::new(&timetable).map_err(|e| RosterError::Contents(e.to_string()))?;
+            Ok((env.version, timetable, compiled))
+        });
+        match checked {
+            Ok((version, timetable, compiled)) => {
+                self.store.replace_timetable(version, &timetable)?;
+                shared.replace(compiled, version);
+                self.last_refused = None;
+                tracing::info!(version, sessions = timetable.sessions.len(), "timetable applied");
+                Ok(RosterOutcome::TimetableApplied {
+                    version,
+                    sessions: timetable.sessions.len(),
+                })
+            }
+            Err(e) => self.refuse(AlertKind::TimetableRejected, origin, e, fingerprint(payload)),
         }
     }
 
@@ -307,11 +388,11 @@ impl RosterSync {
             size,
             max: self.max_bytes,
         };
-        self.refuse(origin, e, size as u64)
+        self.refuse(AlertKind::RosterRejected, origin, e, size as u64)
     }
 
     fn check(&self, payload: &[u8]) -> Result<(Envelope, Roster), RosterError> {
-        let env = parse_envelope(payload, self.max_bytes)?;
+        let env = parse_envelope(payload, self.max_bytes, FORMAT)?;
         let gallery = self.gallery.current();
         if env.recognizer != **gallery.recognizer() {
             return Err(RosterError::OtherRecognizer {
@@ -349,22 +430,31 @@ impl RosterSync {
         })
     }
 
-    fn refuse(&mut self, origin: &str, error: RosterError, fingerprint: u64) -> Result<RosterOutcome, StoreError> {
+    fn refuse(
+        &mut self,
+        kind: AlertKind,
+        origin: &str,
+        error: RosterError,
+        fingerprint: u64,
+    ) -> Result<RosterOutcome, StoreError> {
         if self.last_refused == Some(fingerprint) {
             return Ok(RosterOutcome::Repeated);
         }
         self.last_refused = Some(fingerprint);
-        let current = self.gallery.current().version();
+        let (what, current) = match (kind, &self.timetable) {
+            (AlertKind::TimetableRejected, Some(t)) => ("timetable", t.version()),
+            _ => ("roster", self.gallery.current().version()),
+        };
         let alert = Alert {
             event_id: new_id(),
-            kind: AlertKind::RosterRejected,
+            kind,
             camera_id: None,
             room: None,
             at: Utc::now(),
-            detail: format!("roster on {origin} refused: {error}; roster version {current} stays in use"),
+            detail: format!("{what} on {origin} refused: {error}; {what} version {current} stays in use"),
             device: self.device.clone(),
         };
-        tracing::warn!(origin, %error, current, "roster refused");
+        tracing::warn!(origin, %error, current, "{what} refused");
         self.store.record_alert(&alert)?;
         Ok(RosterOutcome::Rejected(error))
     }
@@ -390,7 +480,7 @@ mod tests {
         let key = Key::generate();
         let env = seal(&roster(vec![0.6, 0.8]), 3, "r", &key);
         let bytes = serde_json::to_vec(&env).unwrap();
-        let back = open(&parse_envelope(&bytes, 1 << 20).unwrap(), &key, 2).unwrap();
+        let back = open(&parse_envelope(&bytes, 1 << 20, FORMAT).unwrap(), &key, 2).unwrap();
         assert_eq!(back, roster(vec![0.6, 0.8]));
         assert_eq!(open(&env, &Key::generate(), 2), Err(RosterError::Unauthentic));
         let mut bumped = env.clone();
@@ -406,9 +496,12 @@ mod tests {
             matches!(open(&nan, &key, 2), Err(RosterError::Template { problem, .. }) if problem.contains("non-finite"))
         );
         assert!(matches!(
-            parse_envelope(b"{not json", 1 << 20),
+            parse_envelope(b"{not json", 1 << 20, FORMAT),
             Err(RosterError::Malformed(_))
         ));
-        assert!(matches!(parse_envelope(&bytes, 10), Err(RosterError::TooLarge { .. })));
+        assert!(matches!(
+            parse_envelope(&bytes, 10, FORMAT),
+            Err(RosterError::TooLarge { .. })
+        ));
     }
 }

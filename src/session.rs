@@ -61,6 +61,46 @@ pub struct Placement {
     pub status: Status,
 }
 
+/// The timetable in use, shared between the engine and the sync that replaces it with one from
+/// the backend; carries the synced version (0: the config's own).
+#[derive(Debug, Clone)]
+pub struct SharedTimetable(std::sync::Arc<std::sync::RwLock<(u64, std::sync::Arc<Timetable>)>>);
+
+impl SharedTimetable {
+    /// Shares `timetable`, synced as `version`.
+    pub fn new(timetable: Timetable, version: u64) -> SharedTimetable {
+        SharedTimetable(std::sync::Arc::new(std::sync::RwLock::new((
+            version,
+            std::sync::Arc::new(timetable),
+        ))))
+    }
+
+    /// The timetable now.
+    pub fn current(&self) -> std::sync::Arc<Timetable> {
+        match self.0.read() {
+            Ok(t) => t.1.clone(),
+            Err(poisoned) => poisoned.into_inner().1.clone(),
+        }
+    }
+
+    /// Its synced version (0: the config's own).
+    pub fn version(&self) -> u64 {
+        match self.0.read() {
+            Ok(t) => t.0,
+            Err(poisoned) => poisoned.into_inner().0,
+        }
+    }
+
+    /// Puts `timetable` in use from the next decision on.
+    pub fn replace(&self, timetable: Timetable, version: u64) {
+        let next = (version, std::sync::Arc::new(timetable));
+        match self.0.write() {
+            Ok(mut t) => *t = next,
+            Err(poisoned) => *poisoned.into_inner() = next,
+        }
+    }
+}
+
 /// The weekly timetable, checked.
 #[derive(Debug, Clone)]
 pub struct Timetable {

@@ -404,6 +404,7 @@ fn rosters_are_checked_whole_and_a_good_one_is_used_at_once() {
         store: Store::open(&db, key.clone()).unwrap(),
         site_key: site_key.clone(),
         gallery: engine.shared_gallery(),
+        timetable: Some(engine.shared_timetable()),
         dim: 128,
         max_bytes: MqttConfig::default().roster_max_bytes,
         int8_above: 5000,
@@ -495,6 +496,49 @@ fn rosters_are_checked_whole_and_a_good_one_is_used_at_once() {
         "and persisted for the next start"
     );
 
+    // The timetable comes the same way: a newer one is used at once, a bad one refused.
+    let mut timetable = config.timetable.clone();
+    timetable.sessions[0].id = "ART".into();
+    let timetable_topic = format!("rollcall/v1/{SITE}/box-r/timetable");
+    let art = serde_json::to_vec(&rollcall::roster::seal_timetable(&timetable, 1, &site_key)).unwrap();
+    backend.publish(&timetable_topic, art, true);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while engine.shared_timetable().version() != 1 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let outcomes = show_photo(&mut engine, "ageitgey/identities/biden_2.jpg", 3);
+    assert!(
+        outcomes.iter().any(|o| matches!(o, Outcome::Attendance(e)
+            if e.person_id == "biden" && e.session_id.as_deref() == Some("ART@2026-11-23"))),
+        "the synced timetable is used without a restart: {outcomes:?}"
+    );
+    let mut overlapping = timetable.clone();
+    overlapping.sessions.push(rollcall::config::SessionSlot {
+        id: "CLASH".into(),
+        ..timetable.sessions[0].clone()
+    });
+    let clash = serde_json::to_vec(&rollcall::roster::seal_timetable(&overlapping, 2, &site_key)).unwrap();
+    backend.publish(&timetable_topic, clash, true);
+    let alerts = backend.wait_for(Duration::from_secs(10), |m| {
+        m.iter()
+            .any(|(_, p, _)| String::from_utf8_lossy(p).contains("timetable_rejected"))
+    });
+    let refusal = alerts
+        .iter()
+        .map(|(_, p, _)| String::from_utf8_lossy(p).into_owned())
+        .find(|p| p.contains("timetable_rejected"))
+        .unwrap();
+    assert!(
+        refusal.contains("overlap") && refusal.contains("timetable version 1 stays in use"),
+        "{refusal}"
+    );
+    assert_eq!(engine.shared_timetable().version(), 1);
+    assert_eq!(
+        Store::open(&db, key.clone()).unwrap().timetable().unwrap().map(|t| t.0),
+        Some(1),
+        "the synced timetable is stored for the next start"
+    );
+
     // Now everything a device must refuse. Each goes to the site's roster topic, retained,
     // replacing the one before, as a faulty or hostile backend would send it.
     let topic = format!("rollcall/v1/{SITE}/roster");
@@ -548,7 +592,7 @@ fn rosters_are_checked_whole_and_a_good_one_is_used_at_once() {
         (
             "garbage JSON",
             b"{\"format\": \"rollcall-roster/1\", ".to_vec(),
-            "not a roster envelope",
+            "not an envelope",
         ),
         (
             "50 MB",
@@ -692,7 +736,7 @@ fn the_documented_schemas_match_what_is_sent() {
         .filter_map(|b| b.split("```").next())
         .filter_map(|b| serde_json::from_str(b).ok())
         .collect();
-    assert_eq!(examples.len(), 5, "every payload example parses as JSON");
+    assert_eq!(examples.len(), 6, "every payload example parses as JSON");
     for (example, name) in examples
         .iter()
         .zip(["attendance.json", "alert.json", "status.json", "roster.json"])
@@ -700,6 +744,8 @@ fn the_documented_schemas_match_what_is_sent() {
         conforms(&format!("docs/mqtt.md example for {name}"), example, &schema(name));
     }
     conforms("docs/mqtt.md plain roster", &examples[4], &roster["$defs"]["plain"]);
+    let timetable: rollcall::config::TimetableConfig = serde_json::from_value(examples[5].clone()).unwrap();
+    rollcall::session::Timetable::new(&timetable).unwrap();
     let example: AttendanceEvent = serde_json::from_value(examples[0].clone()).unwrap();
     assert_eq!(example.status, Status::Late);
 }

@@ -321,7 +321,7 @@ fn local_roster(config: &Config, command: RosterCommand) -> Result<(), CliError>
             };
             let bytes =
                 std::fs::read(&file).map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
-            let env = crate::roster::parse_envelope(&bytes, 256 << 20)
+            let env = crate::roster::parse_envelope(&bytes, 256 << 20, crate::roster::FORMAT)
                 .map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?;
             let catalogue = crate::model::Catalogue::builtin().with(&config.models.custom)?;
             let spec = catalogue.get(&env.recognizer, crate::model::ModelKind::Recognizer, "recognizer")?;
@@ -397,7 +397,7 @@ fn publish(config: &Config, how: PublishArgs) -> Result<(), CliError> {
     let bytes = std::fs::read(file).map_err(|e| usage(format!("cannot read it: {e}")))?;
     let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| usage(format!("not JSON: {e}")))?;
     let envelope = if value.get("format").is_some() {
-        crate::roster::parse_envelope(&bytes, usize::MAX).map_err(|e| usage(e.to_string()))?
+        crate::roster::parse_envelope(&bytes, usize::MAX, crate::roster::FORMAT).map_err(|e| usage(e.to_string()))?
     } else {
         let roster: Roster = serde_json::from_value(value).map_err(|e| usage(format!("not a roster: {e}")))?;
         let recognizer = how.recognizer.unwrap_or_else(|| config.models.recognizer.clone());

@@ -1,9 +1,9 @@
 //! `[timetable]`: when each room has which class session, in the school's time zone.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// What to do with someone recognised outside every session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OutsideSessions {
     /// No event.
@@ -14,7 +14,7 @@ pub enum OutsideSessions {
 }
 
 /// One weekly session slot.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SessionSlot {
     /// The session's id in the school's system (e.g. `7B-MATHS`).
@@ -40,7 +40,7 @@ fn default_grace() -> u32 {
 }
 
 /// The weekly timetable.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TimetableConfig {
     /// IANA time zone of the school, e.g. `Europe/London`.

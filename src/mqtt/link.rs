@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use rumqttc::{AsyncClient, ConnectionError, Event, EventLoop, Incoming, Outgoing, QoS, StateError};
 use tokio::sync::{mpsc, watch};
 
-use super::{LinkState, MqttSettings};
+use super::{Inbound, LinkState, MqttSettings};
 use crate::backoff::Backoff;
 use crate::roster::{RosterOutcome, RosterSync};
 use crate::status::{OutboxStatus, RosterStatus, StatusBoard, offline_payload};
@@ -249,8 +249,10 @@ impl Link {
                                 }
                             }
                         }
-                        Event::Incoming(Incoming::Publish(p)) if self.settings.topics.is_roster(&p.topic) => {
-                            self.take_roster(p.topic.clone(), p.payload.to_vec()).await;
+                        Event::Incoming(Incoming::Publish(p)) => {
+                            if let Some(kind) = self.settings.topics.inbound(&p.topic) {
+                                self.take_inbound(kind, p.topic.clone(), p.payload.to_vec()).await;
+                            }
                         }
                         _ => {}
                     }
@@ -383,23 +385,34 @@ impl Link {
         if self.roster.is_none() || !self.settings.accept_roster || self.roster_paused_until.is_some() {
             return;
         }
-        let topics = [
-            self.settings.topics.site_roster.clone(),
-            self.settings.topics.device_roster.clone(),
-        ];
-        let filters = topics.map(|t| rumqttc::SubscribeFilter::new(t, QoS::AtLeastOnce));
+        let topics = &self.settings.topics;
+        let mut wanted = vec![topics.site_roster.clone(), topics.device_roster.clone()];
+        if self
+            .roster
+            .as_ref()
+            .is_some_and(|r| r.lock().map(|r| r.takes_timetables()).unwrap_or(false))
+        {
+            wanted.extend([topics.site_timetable.clone(), topics.device_timetable.clone()]);
+        }
+        let filters = wanted
+            .into_iter()
+            .map(|t| rumqttc::SubscribeFilter::new(t, QoS::AtLeastOnce));
         session.roster_subscribed = session.client.try_subscribe_many(filters).is_ok();
     }
 
-    /// Applies or refuses a roster off the async threads (decryption and the store take a while).
-    async fn take_roster(&mut self, topic: String, payload: Vec<u8>) {
+    /// Applies or refuses a roster or timetable off the async threads (decryption and the store
+    /// take a while).
+    async fn take_inbound(&mut self, kind: Inbound, topic: String, payload: Vec<u8>) {
         let Some(sync) = self.roster.clone() else { return };
         let handled = tokio::task::spawn_blocking(move || {
             let mut sync = match sync.lock() {
                 Ok(s) => s,
                 Err(poisoned) => poisoned.into_inner(),
             };
-            let outcome = sync.receive(&topic, &payload);
+            let outcome = match kind {
+                Inbound::Roster => sync.receive(&topic, &payload),
+                Inbound::Timetable => sync.receive_timetable(&topic, &payload),
+            };
             (outcome, sync.roster_status())
         })
         .await;

@@ -19,7 +19,7 @@ use std::time::Duration;
 use rumqttc::{LastWill, MqttOptions, QoS, TlsConfiguration, Transport};
 use tokio::sync::watch;
 
-pub use topics::Topics;
+pub use topics::{Inbound, Topics};
 
 use crate::config::{Config, MqttConfig};
 use crate::roster::RosterSync;

@@ -15,6 +15,19 @@ pub struct Topics {
     pub site_roster: String,
     /// `{prefix}/{device}/roster`: a roster for this device only, retained.
     pub device_roster: String,
+    /// `{prefix}/timetable`: the site's timetable, retained.
+    pub site_timetable: String,
+    /// `{prefix}/{device}/timetable`: a timetable for this device only, retained.
+    pub device_timetable: String,
+}
+
+/// What arrived on a topic the device subscribes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inbound {
+    /// A roster envelope.
+    Roster,
+    /// A timetable envelope.
+    Timetable,
 }
 
 impl Topics {
@@ -34,6 +47,8 @@ impl Topics {
             status: under(&format!("{device}/status")),
             site_roster: under("roster"),
             device_roster: under(&format!("{device}/roster")),
+            site_timetable: under("timetable"),
+            device_timetable: under(&format!("{device}/timetable")),
         }
     }
 
@@ -45,9 +60,15 @@ impl Topics {
         }
     }
 
-    /// True for the two roster topics.
-    pub fn is_roster(&self, topic: &str) -> bool {
-        topic == self.site_roster || topic == self.device_roster
+    /// What `topic` carries, if it is one the device takes messages on.
+    pub fn inbound(&self, topic: &str) -> Option<Inbound> {
+        if topic == self.site_roster || topic == self.device_roster {
+            Some(Inbound::Roster)
+        } else if topic == self.site_timetable || topic == self.device_timetable {
+            Some(Inbound::Timetable)
+        } else {
+            None
+        }
     }
 }
 
@@ -62,6 +83,8 @@ mod tests {
         assert_eq!(t.status, "rollcall/v1/hillside/room-101/status");
         assert_eq!(t.site_roster, "rollcall/v1/hillside/roster");
         assert_eq!(t.device_roster, "rollcall/v1/hillside/room-101/roster");
+        assert_eq!(t.inbound("rollcall/v1/hillside/timetable"), Some(Inbound::Timetable));
+        assert_eq!(t.inbound(&t.status), None);
         assert_eq!(Topics::new("", "s", "d").alert, "d/alert");
     }
 }

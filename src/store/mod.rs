@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 pub use crypto::{KEY_SOURCE, Key, KeySource, NONCE_LEN, SITE_KEY_SOURCE, template_aad};
 pub use outbox::{EventKind, Maintenance, Outbox, OutboxDepth, OutboxLimits, OutboxRow, now_ms};
 
+use crate::config::TimetableConfig;
 use crate::embed::Embedding;
 use crate::event::{Alert, AttendanceEvent};
 use crate::matching::{Gallery, GalleryError};
@@ -394,6 +395,37 @@ impl Store {
         self.conn
             .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
             .map_err(self.sql())
+    }
+
+    /// The timetable synced from the backend, with its version, if one was ever applied.
+    pub fn timetable(&self) -> Result<Option<(u64, TimetableConfig)>, StoreError> {
+        let row: Option<(i64, String)> = self
+            .conn
+            .query_row("SELECT version, body FROM timetable_meta WHERE id = 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()
+            .map_err(self.sql())?;
+        let Some((version, body)) = row else { return Ok(None) };
+        let config = serde_json::from_str(&body).map_err(|e| StoreError::Tampered {
+            path: self.path.clone(),
+            what: format!("the synced timetable ({e})"),
+        })?;
+        Ok(Some((version as u64, config)))
+    }
+
+    /// Stores a timetable synced from the backend, replacing the one before.
+    pub fn replace_timetable(&self, version: u64, timetable: &TimetableConfig) -> Result<(), StoreError> {
+        let body = serde_json::to_string(timetable).unwrap_or_default();
+        self.conn
+            .execute(
+                "INSERT INTO timetable_meta (id, version, body, applied_at) VALUES (1, ?1, ?2, ?3)
+                 ON CONFLICT(id) DO UPDATE SET version = excluded.version, body = excluded.body,
+                   applied_at = excluded.applied_at",
+                params![version as i64, body, Utc::now().to_rfc3339()],
+            )
+            .map_err(self.sql())?;
+        Ok(())
     }
 
     /// Every template of `recognizer`, decrypted: (person, groups, embedding).

@@ -68,6 +68,12 @@ const MIGRATIONS: &[&str] = &[
         recognizer TEXT NOT NULL,
         created_at TEXT NOT NULL,
         applied_at TEXT NOT NULL);",
+    // 3: the timetable synced from the backend (JSON), which replaces the config's.
+    "CREATE TABLE timetable_meta (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        version INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        applied_at TEXT NOT NULL);",
 ];
 
 /// Brings the database up to the newest schema, all steps in one transaction.
