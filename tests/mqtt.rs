@@ -749,3 +749,130 @@ fn the_documented_schemas_match_what_is_sent() {
     let example: AttendanceEvent = serde_json::from_value(examples[0].clone()).unwrap();
     assert_eq!(example.status, Status::Late);
 }
+
+/// Runs a command, failing the test with its output if it fails.
+fn run(cmd: &mut Command) {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A CA and a server certificate for 127.0.0.1 signed by it, made with openssl in `dir`.
+fn make_certificates(dir: &Path, ca: &str) {
+    let at = |f: &str| dir.join(f);
+    run(Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=rollcall test CA",
+        ])
+        .arg("-keyout")
+        .arg(at(&format!("{ca}.key")))
+        .arg("-out")
+        .arg(at(&format!("{ca}.pem"))));
+    run(Command::new("openssl")
+        .args(["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1"])
+        .arg("-keyout")
+        .arg(at("server.key"))
+        .arg("-out")
+        .arg(at("server.csr")));
+    std::fs::write(
+        at("san.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    run(Command::new("openssl")
+        .args(["x509", "-req", "-days", "2", "-CAcreateserial"])
+        .arg("-in")
+        .arg(at("server.csr"))
+        .arg("-CA")
+        .arg(at(&format!("{ca}.pem")))
+        .arg("-CAkey")
+        .arg(at(&format!("{ca}.key")))
+        .arg("-extfile")
+        .arg(at("san.ext"))
+        .arg("-out")
+        .arg(at("server.pem")));
+}
+
+#[test]
+fn tls_and_a_password_file_are_used_and_wrong_ones_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = scratch("tls");
+    make_certificates(&dir, "ca");
+    run(Command::new("mosquitto_passwd")
+        .args(["-c", "-b"])
+        .arg(dir.join("passwd"))
+        .args(["room-101", "s3cret"]));
+    for f in ["server.key", "server.pem", "ca.pem", "passwd"] {
+        // mosquitto reads them after dropping to its own user.
+        std::fs::set_permissions(dir.join(f), std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let broker = Broker::start_with(
+        "tls",
+        &format!(
+            "cafile {0}/ca.pem\ncertfile {0}/server.pem\nkeyfile {0}/server.key\nallow_anonymous false\npassword_file {0}/passwd\n",
+            dir.display()
+        ),
+    );
+    std::fs::write(dir.join("good.password"), "s3cret\n").unwrap();
+    std::fs::write(dir.join("bad.password"), "guess\n").unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let connect = |ca: &str, password: &str, device: &str| {
+        let config = MqttConfig {
+            username: Some("room-101".into()),
+            password_file: Some(dir.join(password)),
+            tls: Some(rollcall::config::TlsConfig {
+                ca_file: dir.join(ca),
+                client_cert: None,
+                client_key: None,
+            }),
+            ..mqtt_config(broker.port)
+        };
+        let db = dir.join(format!("{device}.db"));
+        let store = Store::open(&db, Key::generate()).unwrap();
+        store.record_attendance(&event(1, device), "once").unwrap();
+        let settings = MqttSettings::new(&config, device, SITE).unwrap();
+        let mqtt = runtime
+            .block_on(async { Mqtt::spawn(settings, Outbox::open(&db).unwrap(), StatusBoard::new(device), None) });
+        (mqtt, db)
+    };
+
+    let (mut good, db) = connect("ca.pem", "good.password", "box-tls");
+    let link = runtime.block_on(good.wait_for(Duration::from_secs(10), |s| s.delivered >= 1));
+    assert!(
+        link.connected && link.delivered == 1,
+        "TLS with the right CA and password: {link:?}"
+    );
+    assert_eq!(Outbox::open(&db).unwrap().depth().unwrap().pending, 0);
+    runtime.block_on(good.shutdown());
+
+    let (mut bad, _) = connect("ca.pem", "bad.password", "box-badpw");
+    let link = runtime.block_on(bad.wait_for(Duration::from_secs(5), |s| s.last_error.is_some()));
+    assert!(
+        link.connects == 0 && link.last_error.as_deref().is_some_and(|e| e.contains("NotAuthorized")),
+        "a wrong password is refused: {link:?}"
+    );
+    runtime.block_on(bad.shutdown());
+
+    std::fs::create_dir_all(dir.join("other")).unwrap();
+    make_certificates(&dir.join("other"), "ca");
+    std::fs::copy(dir.join("other/ca.pem"), dir.join("other-ca.pem")).unwrap();
+    let (mut stranger, _) = connect("other-ca.pem", "good.password", "box-badca");
+    let link = runtime.block_on(stranger.wait_for(Duration::from_secs(5), |s| s.last_error.is_some()));
+    assert!(
+        link.connects == 0 && link.last_error.as_deref().is_some_and(|e| e.contains("TLS")),
+        "a broker whose certificate the CA did not sign is refused: {link:?}"
+    );
+    runtime.block_on(stranger.shutdown());
+    std::fs::remove_dir_all(dir).unwrap();
+}
