@@ -11,41 +11,21 @@
 #[allow(dead_code)]
 #[path = "../tests/common/broker.rs"]
 mod broker;
+#[path = "../tests/common/events.rs"]
+mod events;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use rollcall::config::MqttConfig;
-use rollcall::event::{AttendanceEvent, Status};
 use rollcall::mqtt::{Mqtt, MqttSettings};
 use rollcall::status::StatusBoard;
 use rollcall::store::{Key, Outbox, Store};
 
-fn event(i: usize) -> AttendanceEvent {
-    AttendanceEvent {
-        event_id: rollcall::event::new_id(),
-        person_id: format!("p{i:05}"),
-        camera_id: "front".into(),
-        room: "101".into(),
-        session_id: Some("7B-MATHS@2026-11-23".into()),
-        status: Status::Present,
-        first_seen: Utc::now(),
-        decided_at: Utc::now(),
-        similarity: 0.71,
-        margin: 0.32,
-        liveness: 0.93,
-        frames: 5,
-        recognizer: "arcface-w600k-mbf".into(),
-        device: "bench".into(),
-        roster_version: 7,
-    }
-}
-
 fn record(store: &Store, from: usize, n: usize) -> Duration {
     let t = Instant::now();
     for i in from..from + n {
-        if let Err(e) = store.record_attendance(&event(i), &format!("k{i}")) {
+        if let Err(e) = store.record_attendance(&events::attendance(&format!("p{i:05}"), "bench"), &format!("k{i}")) {
             panic!("recording failed: {e}");
         }
     }

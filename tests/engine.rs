@@ -7,16 +7,13 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Duration, Utc};
 use rollcall::capture::FileFrames;
-use rollcall::config::{Config, LivenessConfig, SessionSlot};
+use rollcall::config::{Config, LivenessConfig};
 use rollcall::engine::{Engine, Outcome};
 use rollcall::enroll::{EnrollPolicy, Enrollee, enroll_person};
 use rollcall::store::{Key, Store};
 
 fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("rollcall-engine-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    common::scratch_dir("engine", name)
 }
 
 /// Monday 2026-11-23, 09:00 UTC: the start of the test session.
@@ -28,15 +25,7 @@ fn session_start() -> DateTime<Utc> {
 
 fn config_with_session() -> Config {
     let mut c = common::config("yunet-2023mar", "sface-2021dec");
-    c.timetable.sessions = vec![SessionSlot {
-        id: "7B-MATHS".into(),
-        room: "101".into(),
-        days: vec!["mon".into()],
-        start: "09:00".into(),
-        end: "10:00".into(),
-        grace_min: 10,
-        group: None,
-    }];
+    c.timetable.sessions = vec![common::monday_session()];
     c
 }
 

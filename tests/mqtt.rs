@@ -26,10 +26,7 @@ const SITE: &str = "test";
 const CHILD_ENV: &str = "ROLLCALL_TEST_DAEMON";
 
 fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("rollcall-mqtt-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    common::scratch_dir("mqtt", name)
 }
 
 /// Broker settings for tests: quick to notice trouble and to come back.
@@ -47,23 +44,7 @@ fn mqtt_config(port: u16) -> MqttConfig {
 }
 
 fn event(i: usize, device: &str) -> AttendanceEvent {
-    AttendanceEvent {
-        event_id: rollcall::event::new_id(),
-        person_id: format!("p{i:04}"),
-        camera_id: "front".into(),
-        room: "101".into(),
-        session_id: Some("7B-MATHS@2026-11-23".into()),
-        status: Status::Present,
-        first_seen: Utc::now(),
-        decided_at: Utc::now(),
-        similarity: 0.7,
-        margin: 0.3,
-        liveness: 0.9,
-        frames: 4,
-        recognizer: "sface-2021dec".into(),
-        device: device.into(),
-        roster_version: 0,
-    }
+    common::events::attendance(&format!("p{i:04}"), device)
 }
 
 /// The child: `db:key:port:total:device`. Records events up to `total` (continuing from what the
@@ -375,15 +356,7 @@ fn rosters_are_checked_whole_and_a_good_one_is_used_at_once() {
     );
 
     let mut config = common::config("yunet-2023mar", "sface-2021dec");
-    config.timetable.sessions = vec![rollcall::config::SessionSlot {
-        id: "7B-MATHS".into(),
-        room: "101".into(),
-        days: vec!["mon".into()],
-        start: "09:00".into(),
-        end: "10:00".into(),
-        grace_min: 10,
-        group: None,
-    }];
+    config.timetable.sessions = vec![common::monday_session()];
     config.device.id = Some("box-r".into());
     let mut engine = Engine::new(
         &config,

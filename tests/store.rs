@@ -1,20 +1,19 @@
 //! The local store on a real SQLite file: encryption at rest, wrong keys, tampering, deletion for
 //! good, and the once-per-session guard surviving a restart.
 
+mod common;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::Utc;
 use rollcall::embed::Embedding;
-use rollcall::event::{AttendanceEvent, Status};
+use rollcall::event::AttendanceEvent;
 use rollcall::store::{Key, Store, StoreError};
 
 fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("rollcall-store-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    common::scratch_dir("store", name)
 }
 
 fn emb(seed: f32) -> Embedding {
@@ -26,24 +25,8 @@ fn emb(seed: f32) -> Embedding {
     }
 }
 
-fn event(person: &str, session: &str) -> AttendanceEvent {
-    AttendanceEvent {
-        event_id: rollcall::event::new_id(),
-        person_id: person.into(),
-        camera_id: "front".into(),
-        room: "101".into(),
-        session_id: Some(session.into()),
-        status: Status::Present,
-        first_seen: Utc::now(),
-        decided_at: Utc::now(),
-        similarity: 0.7,
-        margin: 0.3,
-        liveness: 0.9,
-        frames: 4,
-        recognizer: "sface-2021dec".into(),
-        device: "box-1".into(),
-        roster_version: 0,
-    }
+fn event(person: &str) -> AttendanceEvent {
+    common::events::attendance(person, "box-1")
 }
 
 #[test]
@@ -178,33 +161,15 @@ fn attendance_is_recorded_once_per_session_even_across_restarts() {
     let db = dir.join("rollcall.db");
     let key = Key::generate();
     let store = Store::open(&db, key.clone()).unwrap();
-    assert!(
-        store
-            .record_attendance(&event("ann", "MATH"), "MATH@2026-11-23")
-            .unwrap()
-    );
-    assert!(
-        !store
-            .record_attendance(&event("ann", "MATH"), "MATH@2026-11-23")
-            .unwrap()
-    );
-    assert!(
-        store
-            .record_attendance(&event("bob", "MATH"), "MATH@2026-11-23")
-            .unwrap()
-    );
+    assert!(store.record_attendance(&event("ann"), "MATH@2026-11-23").unwrap());
+    assert!(!store.record_attendance(&event("ann"), "MATH@2026-11-23").unwrap());
+    assert!(store.record_attendance(&event("bob"), "MATH@2026-11-23").unwrap());
     drop(store);
     // A restart in the middle of the session.
     let store = Store::open(&db, key).unwrap();
+    assert!(!store.record_attendance(&event("ann"), "MATH@2026-11-23").unwrap());
     assert!(
-        !store
-            .record_attendance(&event("ann", "MATH"), "MATH@2026-11-23")
-            .unwrap()
-    );
-    assert!(
-        store
-            .record_attendance(&event("ann", "MATH"), "MATH@2026-11-30")
-            .unwrap(),
+        store.record_attendance(&event("ann"), "MATH@2026-11-30").unwrap(),
         "next week's session is new"
     );
     assert_eq!(store.attendance().unwrap().len(), 3);
@@ -220,14 +185,10 @@ fn every_recorded_event_waits_in_the_outbox_until_delivered() {
     let db = dir.join("rollcall.db");
     let store = Store::open(&db, Key::generate()).unwrap();
     let mut outbox = Outbox::open(&db).unwrap();
-    let first = event("ann", "MATH");
+    let first = event("ann");
     assert!(store.record_attendance(&first, "MATH@2026-11-23").unwrap());
     // A repeat is not recorded, so nothing is queued for it either.
-    assert!(
-        !store
-            .record_attendance(&event("ann", "MATH"), "MATH@2026-11-23")
-            .unwrap()
-    );
+    assert!(!store.record_attendance(&event("ann"), "MATH@2026-11-23").unwrap());
     let alert = Alert {
         event_id: rollcall::event::new_id(),
         kind: AlertKind::Spoof,

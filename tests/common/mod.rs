@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 pub mod broker;
 pub mod encode;
+pub mod events;
 pub mod rtsp;
 
 use rollcall::config::Config;
@@ -18,6 +19,14 @@ pub fn root() -> PathBuf {
 /// `../shared` beside the repository (or `$ROLLCALL_SHARED`).
 pub fn shared() -> PathBuf {
     std::env::var_os("ROLLCALL_SHARED").map_or_else(|| root().join("..").join("shared"), PathBuf::from)
+}
+
+/// A fresh, empty scratch directory for the test `name` of the `suite`.
+pub fn scratch_dir(suite: &str, name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("rollcall-{suite}-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
 }
 
 /// A photo under `../shared/faces`.
@@ -71,6 +80,19 @@ pub fn photos_under(dir: &Path) -> Vec<PathBuf> {
     }
     out.sort();
     out
+}
+
+/// Monday's 09:00-10:00 maths session in room 101 (Monday 2026-11-23 is the tests' school day).
+pub fn monday_session() -> rollcall::config::SessionSlot {
+    rollcall::config::SessionSlot {
+        id: "7B-MATHS".into(),
+        room: "101".into(),
+        days: vec!["mon".into()],
+        start: "09:00".into(),
+        end: "10:00".into(),
+        grace_min: 10,
+        group: None,
+    }
 }
 
 /// The detector/recognizer pairs the project supports.
