@@ -1,5 +1,6 @@
-//! Reconnect delays: exponential, capped, with jitter so cameras that failed together (a switch
-//! rebooting) do not all hammer the network at the same instant.
+//! Reconnect delays, for cameras and the broker: exponential, capped, with jitter so cameras (or
+//! a site's devices) that failed together (a switch rebooting) do not all hammer the network at
+//! the same instant.
 
 use std::time::Duration;
 
@@ -14,7 +15,7 @@ pub struct Backoff {
 
 impl Backoff {
     /// Starts at `initial`, doubles per failure, never above `max`; `seed` varies the jitter
-    /// between cameras.
+    /// between cameras or devices.
     pub fn new(initial: Duration, max: Duration, seed: u64) -> Backoff {
         Backoff {
             initial,

@@ -258,6 +258,16 @@ impl Link {
                     }
                 }
                 _ = tick.tick() => {
+                    // The outbox is measured and kept in bounds whether or not the broker is there.
+                    let measure = last_depth.elapsed() >= DEPTH_EVERY;
+                    if measure {
+                        last_depth = Instant::now();
+                        self.measure_outbox();
+                    }
+                    if last_maintain.elapsed() >= MAINTAIN_EVERY {
+                        last_maintain = Instant::now();
+                        self.maintain();
+                    }
                     if !connected {
                         continue;
                     }
@@ -271,14 +281,8 @@ impl Link {
                     }
                     self.flush_acks(session);
                     self.drain(session);
-                    if last_depth.elapsed() >= DEPTH_EVERY {
-                        last_depth = Instant::now();
-                        self.measure_outbox();
+                    if measure {
                         self.publish_status(session, false);
-                    }
-                    if last_maintain.elapsed() >= MAINTAIN_EVERY {
-                        last_maintain = Instant::now();
-                        self.maintain();
                     }
                     if !session.roster_subscribed && self.roster_paused_until.is_some_and(|t| Instant::now() >= t) {
                         self.roster_paused_until = None;
