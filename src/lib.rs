@@ -18,7 +18,8 @@
 //! - [`liveness`]: passive anti-spoofing (the fused MiniFASNet pair) and landmark motion.
 //! - [`matching`]: embeddings against a gallery of known people.
 //! - [`pipeline`]: the stages above, wired and timed.
-//! - [`enroll`]: photos into encrypted templates, each photo checked (one good, live face).
+//! - [`enroll`]: photos into encrypted templates, each photo checked (one good, live face); or a
+//!   student live at a camera, guided through head poses that a photo cannot make.
 //! - [`engine`]: tracks decided once: liveness over the track, open-set vote, one event per session.
 //! - [`session`]: the weekly timetable: which class session a room is in, present or late.
 //! - [`event`]: attendance events and alerts, what goes out.

@@ -357,6 +357,7 @@ fn photos_waved_at_the_camera_raise_alerts_and_mark_no_one() {
             12,
             640,
             480,
+            0.0,
         );
         let mut engine = Engine::new(&config, common::pipeline_for(&config), store).unwrap();
         let outcomes: Vec<Outcome> = play(&mut engine, &clip, session_start() + Duration::minutes(1))
@@ -389,7 +390,14 @@ fn landmark_motion_flags_a_waved_photo_as_rigid() {
     let config = config_with_session();
     let mut p = common::pipeline_for(&config);
     let dir = scratch("motion");
-    let clip = common::make_moving_clip(&dir, &common::face("silent_face_samples/image_T1.jpg"), 12, 640, 480);
+    let clip = common::make_moving_clip(
+        &dir,
+        &common::face("silent_face_samples/image_T1.jpg"),
+        12,
+        640,
+        480,
+        0.0,
+    );
     let mut landmarks = Vec::new();
     for (image, _) in FileFrames::open(&clip, 5.0, 640).unwrap() {
         let obs = p.observe(&image).unwrap();

@@ -8,6 +8,7 @@ mod detect;
 mod embed;
 mod roster;
 mod snapshot;
+mod station;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -50,7 +51,8 @@ pub enum Command {
     Snapshot(snapshot::Args),
     /// Create a new encryption key file for the store.
     Keygen(roster::KeygenArgs),
-    /// Enroll people from photos (one person, a folder per person, or a CSV).
+    /// Enroll people from photos (one person, a folder per person, or a CSV), or one person live at
+    /// a camera (--camera), guided through a few head poses.
     Enroll(roster::EnrollArgs),
     /// The enrolled people: list, remove, export, import.
     Roster {
@@ -112,6 +114,9 @@ pub enum CliError {
     /// Arguments that parse but make no sense together.
     #[error("{0}")]
     Usage(String),
+    /// Stopped by Ctrl-C (or SIGTERM) before anything was written.
+    #[error("interrupted; nothing was written")]
+    Interrupted,
 }
 
 fn load_config(path: Option<&Path>) -> Result<Config, ConfigError> {
@@ -138,6 +143,11 @@ pub fn main() -> ExitCode {
     init_logging(&cli.log);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(CliError::Interrupted) => {
+            eprintln!("{}", CliError::Interrupted);
+            // The shell's convention for "ended by SIGINT".
+            ExitCode::from(130)
+        }
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE

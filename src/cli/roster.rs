@@ -32,8 +32,20 @@ pub struct EnrollArgs {
     #[arg(long = "group")]
     pub groups: Vec<String>,
     /// Photos of the person.
-    #[arg(requires = "person")]
+    #[arg(requires = "person", conflicts_with = "camera")]
     pub photos: Vec<PathBuf>,
+    /// Live: enroll the person standing at this camera (from the config), guided through poses.
+    #[arg(long, requires = "person")]
+    pub camera: Option<String>,
+    /// Live: the person is already enrolled; replace their templates.
+    #[arg(long, requires = "camera", conflicts_with = "add")]
+    pub replace: bool,
+    /// Live: the person is already enrolled; add to their templates.
+    #[arg(long, requires = "camera")]
+    pub add: bool,
+    /// Live: print the prompts as JSON lines on stdout (for a kiosk UI).
+    #[arg(long, requires = "camera")]
+    pub json: bool,
     /// Bulk: a folder holding one folder of photos per person, named by person id.
     #[arg(long, conflicts_with = "csv")]
     pub dir: Option<PathBuf>,
@@ -167,6 +179,20 @@ fn batch_from_csv(csv: &Path) -> Result<Batch, CliError> {
 /// Runs `rollcall enroll`.
 pub fn enroll(mut config: Config, args: EnrollArgs) -> Result<(), CliError> {
     args.models.apply(&mut config);
+    if let (Some(camera), Some(person)) = (&args.camera, &args.person) {
+        return super::station::run(
+            &config,
+            super::station::LiveEnrollee {
+                camera,
+                person,
+                name: args.name.as_deref(),
+                groups: &args.groups,
+                replace: args.replace,
+                may_update: args.replace || args.add,
+                json: args.json,
+            },
+        );
+    }
     let batch: Batch = match (&args.person, &args.dir, &args.csv) {
         (Some(id), _, _) => vec![(id.clone(), args.name.clone(), args.photos.clone())],
         (_, Some(dir), _) => batch_from_dir(dir)?,

@@ -4,6 +4,7 @@
 //! `../models` and work wherever it is started from.
 
 mod camera;
+mod enroll;
 mod mqtt;
 mod timetable;
 
@@ -12,6 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 pub use camera::{CameraConfig, Decode, PixelFormat, SourceKind, Transport};
+pub use enroll::{EnrollConfig, Pose};
 pub use mqtt::{DeviceConfig, MqttConfig, OutboxConfig, TlsConfig};
 pub use timetable::{OutsideSessions, SessionSlot, TimetableConfig};
 
@@ -289,6 +291,8 @@ pub struct Config {
     pub store: StoreConfig,
     /// This box's identity.
     pub device: DeviceConfig,
+    /// Live enrollment at a camera.
+    pub enroll: EnrollConfig,
     /// The backend's broker; no MQTT when absent.
     pub mqtt: Option<MqttConfig>,
 }
@@ -415,6 +419,23 @@ impl Config {
         }
         if self.images.max_pixels == 0 {
             return Err(bad("images", "max_pixels", "must be positive"));
+        }
+        if self.enroll.steps.is_empty() || self.enroll.hold_frames == 0 || self.enroll.timeout_s <= 0.0 {
+            return Err(bad(
+                "enroll",
+                "steps",
+                "steps must name at least one pose, hold_frames and timeout_s must be positive",
+            ));
+        }
+        if !(0.0 <= self.enroll.straight_max_deg && self.enroll.straight_max_deg < self.enroll.turn_min_deg) {
+            return Err(bad(
+                "enroll",
+                "straight_max_deg",
+                &format!(
+                    "{} must be at least 0 and below turn_min_deg ({})",
+                    self.enroll.straight_max_deg, self.enroll.turn_min_deg
+                ),
+            ));
         }
         if let Some(m) = &self.mqtt {
             m.check().map_err(|(key, problem)| ConfigError::BadValue {

@@ -255,6 +255,61 @@ impl Store {
         tx.commit().map_err(sql)
     }
 
+    /// Whether `person_id` is enrolled.
+    pub fn is_enrolled(&self, person_id: &str) -> Result<bool, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM people WHERE person_id = ?1",
+                params![person_id],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n > 0)
+            .map_err(self.sql())
+    }
+
+    /// Enrolls a person with `templates` in one transaction: all of it or none. With `replace`,
+    /// their earlier templates of the same recognizers go; without, the new ones are added.
+    pub fn enroll(
+        &mut self,
+        person_id: &str,
+        name: Option<&str>,
+        groups: &[String],
+        templates: &[(Embedding, f32)],
+        replace: bool,
+    ) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let sql = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(sql)?;
+        let groups_json = serde_json::to_string(groups).unwrap_or_else(|_| "[]".into());
+        tx.execute(
+            "INSERT INTO people (person_id, name, groups, created_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(person_id) DO UPDATE SET name = COALESCE(excluded.name, people.name),
+               groups = CASE WHEN excluded.groups = '[]' THEN people.groups ELSE excluded.groups END",
+            params![person_id, name, groups_json, Utc::now().to_rfc3339()],
+        )
+        .map_err(sql)?;
+        if replace {
+            for recognizer in templates
+                .iter()
+                .map(|t| t.0.recognizer.to_string())
+                .collect::<std::collections::BTreeSet<_>>()
+            {
+                tx.execute(
+                    "DELETE FROM templates WHERE person_id = ?1 AND recognizer = ?2",
+                    params![person_id, recognizer],
+                )
+                .map_err(sql)?;
+            }
+        }
+        for (t, q) in templates {
+            insert_template(&tx, &self.key, person_id, t, *q).map_err(sql)?;
+        }
+        tx.commit().map_err(sql)
+    }
+
     /// Removes a person and, for good, their templates. Returns false if they were not enrolled.
     pub fn remove_person(&self, person_id: &str) -> Result<bool, StoreError> {
         let n = self

@@ -122,8 +122,9 @@ pub fn make_clip(dir: &Path, photos: &[PathBuf], width: i32, height: i32, second
 }
 
 /// Encodes a clip of a photo moved as a flat picture would be: panned and zoomed a little each
-/// frame (a printed photo or a phone waved at the camera). `frames` frames at 5 fps.
-pub fn make_moving_clip(dir: &Path, photo: &Path, frames: usize, width: i32, height: i32) -> PathBuf {
+/// frame (a printed photo or a phone waved at the camera), and, with `squeeze` > 0, narrowed by
+/// up to that share and back, as a photo tilted to fake a head turn. `frames` frames at 5 fps.
+pub fn make_moving_clip(dir: &Path, photo: &Path, frames: usize, width: i32, height: i32, squeeze: f64) -> PathBuf {
     use opencv::core::{Rect, Size, Vector};
     use opencv::prelude::*;
     use opencv::{imgcodecs, imgproc};
@@ -141,14 +142,29 @@ pub fn make_moving_clip(dir: &Path, photo: &Path, frames: usize, width: i32, hei
         let x = ((img.cols() - w) as f64 * t) as i32;
         let y = ((img.rows() - h) as f64 * 0.5) as i32;
         let roi = Mat::roi(&img, Rect::new(x, y, w, h)).unwrap();
-        let mut out = Mat::default();
+        let narrow = 1.0 - squeeze * (t * std::f64::consts::PI).sin();
+        let inner = ((width as f64 * narrow) as i32).max(2) & !1;
+        let mut scaled = Mat::default();
         imgproc::resize(
             &roi,
-            &mut out,
-            Size::new(width, height),
+            &mut scaled,
+            Size::new(inner, height),
             0.0,
             0.0,
             imgproc::INTER_LINEAR,
+        )
+        .unwrap();
+        let mut out = Mat::default();
+        let side = (width - inner) / 2;
+        opencv::core::copy_make_border(
+            &scaled,
+            &mut out,
+            0,
+            0,
+            side,
+            width - inner - side,
+            opencv::core::BORDER_CONSTANT,
+            opencv::core::Scalar::all(40.0),
         )
         .unwrap();
         assert!(imgcodecs::imwrite(frames_dir.join(format!("{i:03}.jpg")), &out, &Vector::new()).unwrap());

@@ -2,6 +2,8 @@
 //! frontal enough, live); its embedding becomes an encrypted template. Rejected photos are
 //! reported with the reason, and a person with no accepted photo is not enrolled at all.
 
+pub mod station;
+
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
