@@ -15,6 +15,7 @@
 //! - [`quality`]: size, sharpness, pose and detector score, as one 0..1 score.
 //! - [`track`]: the same face followed across frames; its best few frames kept.
 //! - [`embed`]: recognizer (SFace or ArcFace), batched, L2-normalised, tagged with its id.
+//! - [`landmarks`]: optional 106-point landmarks (eyes open or closed).
 //! - [`liveness`]: passive anti-spoofing (the fused MiniFASNet pair) and landmark motion.
 //! - [`matching`]: embeddings against a gallery of known people.
 //! - [`pipeline`]: the stages above, wired and timed.
@@ -46,6 +47,7 @@ pub mod engine;
 pub mod enroll;
 pub mod event;
 pub mod image;
+pub mod landmarks;
 pub mod liveness;
 pub mod matching;
 pub mod model;

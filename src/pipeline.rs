@@ -13,6 +13,7 @@ use crate::align::align;
 use crate::config::Config;
 use crate::detect::{DetectSettings, Detector, Face};
 use crate::embed::{Embedding, Recognizer};
+use crate::landmarks::DenseLandmarks;
 use crate::liveness::{AntiSpoof, Liveness};
 use crate::model::{Catalogue, ModelError, ModelKind, OnnxModel, Runtime};
 use crate::quality::{Quality, assess};
@@ -80,6 +81,8 @@ pub struct FacePipeline {
     detector: Detector,
     recognizer: Recognizer,
     antispoof: Option<AntiSpoof>,
+    /// The 106-point model, when configured (live enrollment's eyes-open check).
+    landmarks: Option<DenseLandmarks>,
 }
 
 impl FacePipeline {
@@ -121,11 +124,31 @@ impl FacePipeline {
                 .collect::<Result<Vec<_>, _>>()?;
             Some(AntiSpoof::new(models, config.liveness.threshold)?)
         };
+        let landmarks = match &config.models.landmarks {
+            Some(name) => {
+                let spec = catalogue.get(name, ModelKind::Landmarks, "landmark model")?;
+                Some(DenseLandmarks::new(OnnxModel::load(&runtime, spec, dir)?))
+            }
+            None => None,
+        };
         Ok(FacePipeline {
             detector,
             recognizer,
             antispoof,
+            landmarks,
         })
+    }
+
+    /// The 106 landmarks of the face at `bbox`, if the dense landmark model is configured.
+    pub fn dense_landmarks(
+        &mut self,
+        frame: &Mat,
+        bbox: &crate::detect::BBox,
+    ) -> Result<Option<Vec<[f32; 2]>>, ModelError> {
+        match self.landmarks.as_mut() {
+            Some(m) => m.points(frame, bbox).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// The detector.

@@ -26,6 +26,11 @@ fn video() -> PathBuf {
 /// allowed up to 10 degrees and the sequence is straight then left; the attacks below face the
 /// same, looser, settings.
 fn setup(dir: &Path, clip: &Path, looping: bool) -> (PathBuf, Key) {
+    setup_with(dir, clip, looping, "", "")
+}
+
+/// [`setup`], with extra lines for `[models]` and `[enroll]`.
+fn setup_with(dir: &Path, clip: &Path, looping: bool, models: &str, enroll: &str) -> (PathBuf, Key) {
     let key = Key::generate();
     key.write_new(&dir.join("store.key")).unwrap();
     let root = common::root();
@@ -36,8 +41,8 @@ fn setup(dir: &Path, clip: &Path, looping: bool) -> (PathBuf, Key) {
     std::fs::write(
         &config,
         format!(
-            "[runtime]\nonnxruntime = {ort:?}\n[models]\ndir = {:?}\n[store]\npath = \"rollcall.db\"\nkey_file = \"store.key\"\n\
-             [enroll]\nsteps = [\"straight\", \"left\"]\nstraight_max_deg = 10.0\ntimeout_s = 10\n\
+            "[runtime]\nonnxruntime = {ort:?}\n[models]\ndir = {:?}\n{models}\n[store]\npath = \"rollcall.db\"\nkey_file = \"store.key\"\n\
+             [enroll]\nsteps = [\"straight\", \"left\"]\nstraight_max_deg = 10.0\ntimeout_s = 10\n{enroll}\n\
              [[cameras]]\nid = \"desk\"\nkind = \"uri\"\nuri = {clip:?}\nloop = {looping}\nanalysis_fps = 15\n",
             root.join("models")
         ),
@@ -209,5 +214,65 @@ fn ctrl_c_leaves_no_partial_enrollment() {
     assert_eq!(templates(&dir, &key), 0);
     let store = Store::open(&dir.join("rollcall.db"), key).unwrap();
     assert!(!store.is_enrolled("ann").unwrap(), "no person row either");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn the_eye_opening_drops_when_she_blinks() {
+    let mut config = common::config("yunet-2023mar", "sface-2021dec");
+    config.models.landmarks = Some("landmarks-2d106".into());
+    let mut p = common::pipeline_for(&config);
+    let (mut open, mut blink) = (Vec::new(), Vec::new());
+    for (image, pts) in rollcall::capture::FileFrames::open(&video(), 30.0, 1280).unwrap() {
+        let t = pts.as_secs_f32();
+        let window = if (2.5..3.5).contains(&t) {
+            &mut open
+        } else if (5.35..5.6).contains(&t) {
+            &mut blink
+        } else {
+            continue;
+        };
+        let faces = p.analyze(&image).unwrap().faces;
+        let face = faces
+            .iter()
+            .max_by(|a, b| a.quality.size_px.total_cmp(&b.quality.size_px))
+            .unwrap();
+        let points = p.dense_landmarks(&image, &face.face.bbox).unwrap().unwrap();
+        assert_eq!(points.len(), 106);
+        window.push(rollcall::landmarks::eye_openness(&points, &face.face.landmarks));
+    }
+    let lowest = |v: &[f32]| v.iter().copied().fold(f32::MAX, f32::min);
+    println!(
+        "eye opening: open {:.2}..{:.2}, mid-blink down to {:.2}",
+        lowest(&open),
+        open.iter().copied().fold(0.0, f32::max),
+        lowest(&blink)
+    );
+    let min_open = rollcall::config::EnrollConfig::default().eyes_open_min;
+    assert!(lowest(&open) > min_open, "open eyes read {open:?}");
+    assert!(lowest(&blink) < min_open, "the blink at 5.5 s reads {blink:?}");
+}
+
+#[test]
+fn with_the_106_point_model_the_straight_pose_needs_open_eyes() {
+    let dir = scratch("eyes");
+    let models = "landmarks = \"landmarks-2d106\"";
+    let (config, key) = setup_with(&dir, &video(), false, models, "");
+    let out = enroll(&config, &[]);
+    assert!(
+        out.status.success(),
+        "her eyes are open: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(templates(&dir, &key), 3);
+    // Demand more opening than any eye has: the straight pose can never count, and the refusal says why.
+    let strict = dir.join("strict");
+    std::fs::create_dir_all(&strict).unwrap();
+    let (config, key) = setup_with(&strict, &video(), true, models, "eyes_open_min = 0.9");
+    let out = enroll(&config, &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("the eyes looked closed"), "{stderr}");
+    assert_eq!(templates(&strict, &key), 0);
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -34,6 +34,9 @@ pub struct EnrollConfig {
     pub keep_mean: bool,
     /// The camera's picture is mirrored (a selfie view): swaps left and right.
     pub mirrored: bool,
+    /// With `[models] landmarks` set: the eye opening (outline height over width; about 0.3
+    /// open, under 0.2 mid-blink) straight frames need.
+    pub eyes_open_min: f32,
 }
 
 impl Default for EnrollConfig {
@@ -47,6 +50,7 @@ impl Default for EnrollConfig {
             min_face_px: 80.0,
             keep_mean: true,
             mirrored: false,
+            eyes_open_min: 0.2,
         }
     }
 }

@@ -98,6 +98,9 @@ pub struct ModelsConfig {
     pub recognizer: String,
     /// Anti-spoofing models, fused; empty turns passive liveness off.
     pub antispoof: Vec<String>,
+    /// Dense landmark model (`landmarks-2d106`, non-commercial licence), for live enrollment's
+    /// eyes-open check; none by default.
+    pub landmarks: Option<String>,
     /// Extra model descriptions (same schema as models/manifest.toml).
     pub custom: Vec<ModelSpec>,
 }
@@ -109,6 +112,7 @@ impl Default for ModelsConfig {
             detector: "yunet-2023mar".into(),
             recognizer: "sface-2021dec".into(),
             antispoof: vec!["minifasnet-v2".into(), "minifasnet-v1se".into()],
+            landmarks: None,
             custom: Vec::new(),
         }
     }

@@ -18,6 +18,7 @@ use serde::Serialize;
 use crate::config::{EnrollConfig, LivenessConfig, Pose};
 use crate::detect::Landmarks;
 use crate::embed::{Embedding, l2_normalise};
+use crate::landmarks::eye_openness;
 use crate::liveness::{Motion, landmark_motion};
 use crate::model::ModelError;
 use crate::pipeline::{AnalyzedFace, FacePipeline};
@@ -161,6 +162,7 @@ pub struct Station<'a> {
     /// Counts for the timeout message.
     seen_faces: u32,
     not_live: u32,
+    eyes_closed: u32,
     /// Yaw of the last `hold_frames` counted frames, to report the largest turn held, not the
     /// largest single-frame reading (landmarks jitter by several degrees).
     recent_yaw: std::collections::VecDeque<f32>,
@@ -184,6 +186,7 @@ impl<'a> Station<'a> {
             lowest_live: 1.0,
             seen_faces: 0,
             not_live: 0,
+            eyes_closed: 0,
             recent_yaw: std::collections::VecDeque::new(),
             max_held_yaw: 0.0,
         }
@@ -336,6 +339,15 @@ impl<'a> Station<'a> {
             self.holding = None;
             return Ok(None);
         };
+        if pose == Pose::Straight
+            && !self.done.contains_key(&pose)
+            && let Some(points) = self.pipeline.dense_landmarks(frame, &face.face.bbox)?
+            && eye_openness(&points, &face.face.landmarks) < self.settings.eyes_open_min
+        {
+            self.eyes_closed += 1;
+            self.holding = None;
+            return Ok(Some("Keep your eyes open and look at the camera".into()));
+        }
         let held = match self.holding {
             Some((p, n)) if p == pose => n + 1,
             _ => 1,
@@ -437,6 +449,12 @@ impl<'a> Station<'a> {
         if self.not_live * 2 > self.seen_faces {
             why += "; the face did not look live (a photo or a screen?)";
             return why;
+        }
+        if missing.contains(&"look straight") && self.eyes_closed > 0 {
+            why += &format!(
+                "; the eyes looked closed in {} frames facing the camera (opening under {:.2})",
+                self.eyes_closed, self.settings.eyes_open_min
+            );
         }
         let motion = landmark_motion(&self.track);
         let turns_missing = missing.iter().any(|m| m.starts_with("turn"));
