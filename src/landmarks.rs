@@ -32,7 +32,7 @@ impl DenseLandmarks {
 
     /// The 106 points of the face at `bbox`, in frame pixels.
     pub fn points(&mut self, frame: &Mat, bbox: &BBox) -> Result<Vec<[f32; 2]>, ModelError> {
-        let input = self.model.spec().input.clone();
+        let input = self.model.spec().input;
         let side = input.width as f32;
         let cv = |source| ModelError::OpenCv {
             name: self.model.spec().name.clone(),
