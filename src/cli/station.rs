@@ -73,6 +73,7 @@ pub fn run(config: &Config, who: LiveEnrollee<'_>) -> Result<(), CliError> {
         bar
     };
     let hold = config.enroll.hold_frames as u64;
+    let mut poses_done = 0u64;
     let mut guide = |g: &Guidance| {
         if who.json {
             println!("{}", serde_json::to_string(g).unwrap_or_default());
@@ -80,13 +81,11 @@ pub fn run(config: &Config, who: LiveEnrollee<'_>) -> Result<(), CliError> {
         }
         match g {
             Guidance::Step { prompt, done, .. } => {
-                bar.set_position(*done as u64 * hold);
+                poses_done = *done as u64;
+                bar.set_position(poses_done * hold);
                 bar.set_message(prompt.to_string());
             }
-            Guidance::Holding { held, .. } => bar.set_position(
-                bar.position()
-                    .max((bar.position() / hold) * hold + u64::from(*held).min(hold)),
-            ),
+            Guidance::Holding { held, .. } => bar.set_position(poses_done * hold + u64::from(*held).min(hold)),
             Guidance::StepDone { step } => bar.suspend(|| println!("  done: {step:?}")),
             Guidance::Hint { message } => bar.set_message(message.clone()),
         }

@@ -131,6 +131,30 @@ fn insert_template(conn: &Connection, key: &Key, person_id: &str, t: &Embedding,
     Ok(())
 }
 
+/// Writes a person's new templates inside a transaction; with `replace`, their earlier templates
+/// of the same recognizers are deleted first.
+fn write_templates(
+    conn: &Connection,
+    key: &Key,
+    person_id: &str,
+    templates: &[(Embedding, f32)],
+    replace: bool,
+) -> rusqlite::Result<()> {
+    if replace {
+        let recognizers: std::collections::BTreeSet<&str> = templates.iter().map(|t| &*t.0.recognizer).collect();
+        for recognizer in recognizers {
+            conn.execute(
+                "DELETE FROM templates WHERE person_id = ?1 AND recognizer = ?2",
+                params![person_id, recognizer],
+            )?;
+        }
+    }
+    for (t, q) in templates {
+        insert_template(conn, key, person_id, t, *q)?;
+    }
+    Ok(())
+}
+
 impl Store {
     /// Opens (creating, owner-only, if needed) the database at `path`, migrates it, and checks the key.
     pub fn open(path: &Path, key: Key) -> Result<Store, StoreError> {
@@ -238,20 +262,7 @@ impl Store {
             source,
         };
         let tx = self.conn.transaction().map_err(sql)?;
-        for recognizer in templates
-            .iter()
-            .map(|t| t.0.recognizer.to_string())
-            .collect::<std::collections::BTreeSet<_>>()
-        {
-            tx.execute(
-                "DELETE FROM templates WHERE person_id = ?1 AND recognizer = ?2",
-                params![person_id, recognizer],
-            )
-            .map_err(sql)?;
-        }
-        for (t, q) in templates {
-            insert_template(&tx, &self.key, person_id, t, *q).map_err(sql)?;
-        }
+        write_templates(&tx, &self.key, person_id, templates, true).map_err(sql)?;
         tx.commit().map_err(sql)
     }
 
@@ -291,22 +302,7 @@ impl Store {
             params![person_id, name, groups_json, Utc::now().to_rfc3339()],
         )
         .map_err(sql)?;
-        if replace {
-            for recognizer in templates
-                .iter()
-                .map(|t| t.0.recognizer.to_string())
-                .collect::<std::collections::BTreeSet<_>>()
-            {
-                tx.execute(
-                    "DELETE FROM templates WHERE person_id = ?1 AND recognizer = ?2",
-                    params![person_id, recognizer],
-                )
-                .map_err(sql)?;
-            }
-        }
-        for (t, q) in templates {
-            insert_template(&tx, &self.key, person_id, t, *q).map_err(sql)?;
-        }
+        write_templates(&tx, &self.key, person_id, templates, replace).map_err(sql)?;
         tx.commit().map_err(sql)
     }
 
