@@ -116,7 +116,33 @@ fn her_turning_head_enrolls_her_and_a_second_time_needs_replace_or_add() {
     assert!(String::from_utf8_lossy(&again.stderr).contains("already enrolled: add --replace"));
     assert!(enroll(&config, &["--add"]).status.success());
     assert_eq!(templates(&dir, &key), 6);
-    assert!(enroll(&config, &["--replace"]).status.success());
+    // Without --json, a person reads the prompts (here without a terminal, one per line).
+    let plain = Command::new(env!("CARGO_BIN_EXE_rollcall"))
+        .arg("--config")
+        .arg(&config)
+        .args([
+            "--log",
+            "error",
+            "enroll",
+            "--camera",
+            "desk",
+            "--person",
+            "ann",
+            "--replace",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&plain.stdout);
+    assert!(plain.status.success(), "{text}");
+    // She turns left before she is asked to: a pose counts whenever it is made.
+    for line in [
+        "Look straight at the camera",
+        "done: Left",
+        "done: Straight",
+        "ann enrolled with 3 templates",
+    ] {
+        assert!(text.contains(line), "{line:?} not in:\n{text}");
+    }
     assert_eq!(templates(&dir, &key), 3);
     // Nothing but the database and the files this test wrote: no frame, no crop.
     let mut files: Vec<String> = std::fs::read_dir(&dir)

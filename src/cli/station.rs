@@ -84,10 +84,19 @@ pub fn run(config: &Config, who: LiveEnrollee<'_>) -> Result<(), CliError> {
                 poses_done = *done as u64;
                 bar.set_position(poses_done * hold);
                 bar.set_message(prompt.to_string());
+                // Without a terminal there is no bar to show the prompt: say it on its own line.
+                if bar.is_hidden() {
+                    println!("{prompt}");
+                }
             }
             Guidance::Holding { held, .. } => bar.set_position(poses_done * hold + u64::from(*held).min(hold)),
             Guidance::StepDone { step } => bar.suspend(|| println!("  done: {step:?}")),
-            Guidance::Hint { message } => bar.set_message(message.clone()),
+            Guidance::Hint { message } => {
+                bar.set_message(message.clone());
+                if bar.is_hidden() {
+                    println!("  {message}");
+                }
+            }
         }
     };
     let mut station = Station::new(&mut pipeline, &config.enroll, &config.liveness);
