@@ -31,6 +31,7 @@
 //!   the gallery.
 //! - [`status`]: the device's state as the backend and `rollcall status` see it.
 //! - [`backoff`]: reconnect delays with jitter, for cameras and the broker.
+//! - [`daemon`]: all of it wired: cameras in turn through one engine, events out, until stopped.
 //! - [`config`]: the TOML configuration.
 //! - [`bench`]: throughput figures for the pipeline.
 //! - [`cli`]: the `rollcall` command line (the binary is a thin wrapper over it).
@@ -41,6 +42,7 @@ pub mod bench;
 pub mod capture;
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod detect;
 pub mod embed;
 pub mod engine;

@@ -7,6 +7,8 @@ mod compare;
 mod detect;
 mod embed;
 mod roster;
+mod run;
+mod signals;
 mod snapshot;
 mod station;
 
@@ -37,6 +39,8 @@ pub struct Cli {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the daemon: watch the cameras, record attendance, publish it (until SIGINT/SIGTERM).
+    Run(run::Args),
     /// Find faces in photos: boxes, landmarks, quality, liveness (and names, with --known).
     Detect(detect::Args),
     /// Print the embedding of each face in a photo.
@@ -164,6 +168,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Compare(args) => compare::run(config, args),
         Command::Bench(args) => bench::run(config, args),
         Command::Cameras(args) => cameras::run(config, args),
+        Command::Run(args) => run::run(&config, args),
         Command::Snapshot(args) => snapshot::run(config, args),
         Command::Keygen(args) => roster::keygen(args),
         Command::Enroll(args) => roster::enroll(config, args),

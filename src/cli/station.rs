@@ -1,6 +1,5 @@
 //! `rollcall enroll --camera ID --person ID`: guided live enrollment at a camera.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -11,21 +10,6 @@ use crate::config::Config;
 use crate::embed::Embedding;
 use crate::enroll::station::{Guidance, Station, StationError};
 use crate::pipeline::FacePipeline;
-
-/// Set by SIGINT / SIGTERM: the capture stops and nothing is written.
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_interrupt(_: libc::c_int) {
-    INTERRUPTED.store(true, Ordering::SeqCst);
-}
-
-fn catch_interrupts() {
-    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-    unsafe {
-        libc::signal(libc::SIGINT, on_interrupt as *const () as libc::sighandler_t);
-        libc::signal(libc::SIGTERM, on_interrupt as *const () as libc::sighandler_t);
-    }
-}
 
 /// Who is enrolled, and whether earlier templates go.
 pub struct LiveEnrollee<'a> {
@@ -62,7 +46,7 @@ pub fn run(config: &Config, who: LiveEnrollee<'_>) -> Result<(), CliError> {
             "live enrollment needs the anti-spoofing models ([models] antispoof)".into(),
         ));
     }
-    catch_interrupts();
+    let stop = super::signals::catch_stop();
     let camera = Camera::start(cam_config).map_err(|e| CliError::Usage(e.to_string()))?;
     let steps = config.enroll.steps.len() as u64 * config.enroll.hold_frames as u64;
     let bar = if who.json {
@@ -103,7 +87,7 @@ pub fn run(config: &Config, who: LiveEnrollee<'_>) -> Result<(), CliError> {
     let outcome = station.run(
         || camera.next_frame(Duration::from_millis(500)).map(|f| f.image),
         &mut guide,
-        &INTERRUPTED,
+        stop,
     );
     bar.finish_and_clear();
     camera.stop();

@@ -1,0 +1,44 @@
+//! `rollcall run`: the daemon. Prints each decision as it is made (attendance and alerts; a line
+//! of text, or JSON with `--json`) while it records and publishes them.
+
+use super::CliError;
+use crate::config::Config;
+use crate::engine::Outcome;
+
+/// Arguments of `rollcall run`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Print decisions as JSON lines (the MQTT payloads) instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn print(outcome: &Outcome, json: bool) {
+    match outcome {
+        Outcome::Attendance(e) if json => println!("{}", serde_json::to_string(e).unwrap_or_default()),
+        Outcome::Attendance(e) => println!(
+            "attendance  {:<16} {:<8} camera {} room {} session {} similarity {:.2} liveness {:.2}",
+            e.person_id,
+            e.status.as_str(),
+            e.camera_id,
+            e.room,
+            e.session_id.as_deref().unwrap_or("-"),
+            e.similarity,
+            e.liveness
+        ),
+        Outcome::Spoof(a) if json => println!("{}", serde_json::to_string(a).unwrap_or_default()),
+        Outcome::Spoof(a) => println!(
+            "alert       spoof camera {}: {}",
+            a.camera_id.as_deref().unwrap_or("-"),
+            a.detail
+        ),
+        // Unknown faces, repeats and arrivals outside sessions are in the log, not the output.
+        _ => {}
+    }
+}
+
+/// Runs the daemon until SIGINT or SIGTERM.
+pub fn run(config: &Config, args: Args) -> Result<(), CliError> {
+    let stop = super::signals::catch_stop();
+    crate::daemon::run(config, stop, &mut |o| print(o, args.json)).map_err(|e| CliError::Usage(e.to_string()))
+}

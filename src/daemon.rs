@@ -1,0 +1,206 @@
+//! The daemon: every configured camera into one engine, attendance into the store and out over
+//! MQTT, until asked to stop.
+//!
+//! One analysis thread takes the cameras in turn, each time the newest frame of the next camera
+//! that has one. That is the inference pool: the models run on all cores inside each call (ONNX
+//! Runtime's threads), and the turn-taking makes an overloaded box slow every camera alike
+//! instead of starving one or queueing frames (a camera keeps only its newest frame).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::capture::{Camera, CameraState, CaptureError};
+use crate::config::Config;
+use crate::engine::{Engine, EngineError, Outcome};
+use crate::model::ModelError;
+use crate::mqtt::{Mqtt, MqttError, MqttSettings};
+use crate::pipeline::FacePipeline;
+use crate::roster::{RosterSync, RosterSyncSettings};
+use crate::status::{CameraStatus, RosterStatus, StatusBoard};
+use crate::store::{Key, Outbox, SITE_KEY_SOURCE, Store, StoreError};
+
+/// Why the daemon could not start or stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The store or its key.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The models or ONNX Runtime.
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    /// The engine.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// The MQTT settings.
+    #[error(transparent)]
+    Mqtt(#[from] MqttError),
+    /// A camera could not be set up.
+    #[error(transparent)]
+    Capture(#[from] CaptureError),
+    /// No cameras configured.
+    #[error("the config has no [[cameras]]: there is nothing to watch")]
+    NoCameras,
+    /// The async runtime for MQTT.
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+/// Tells systemd (when it started us with `Type=notify`) how we are: `READY=1`, `STATUS=...`,
+/// `WATCHDOG=1`, `STOPPING=1`. Without `NOTIFY_SOCKET` it does nothing.
+pub fn notify_systemd(state: &str) {
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
+        return;
+    };
+    let Ok(socket) = std::os::unix::net::UnixDatagram::unbound() else {
+        return;
+    };
+    let bytes = path.as_encoded_bytes();
+    let sent = if let Some(name) = bytes.strip_prefix(b"@") {
+        use std::os::linux::net::SocketAddrExt;
+        std::os::unix::net::SocketAddr::from_abstract_name(name)
+            .and_then(|addr| socket.send_to_addr(state.as_bytes(), &addr))
+    } else {
+        socket.send_to(state.as_bytes(), &path)
+    };
+    if let Err(e) = sent {
+        tracing::debug!(error = %e, "sd_notify failed");
+    }
+}
+
+/// A camera and the room it watches.
+struct Watched {
+    camera: Camera,
+    room: String,
+    /// Frames analysed at the last status update, for the analysis rate.
+    taken: u64,
+}
+
+/// Runs until `stop` is set: then takes no more frames, decides the tracks in flight, says
+/// goodbye to the broker and returns. Every decision is handed to `on_outcome` as it is made.
+pub fn run(config: &Config, stop: &AtomicBool, on_outcome: &mut dyn FnMut(&Outcome)) -> Result<(), DaemonError> {
+    if config.cameras.is_empty() {
+        return Err(DaemonError::NoCameras);
+    }
+    let key = Key::locate(config.store.key_file.as_deref())?;
+    let store = Store::open(&config.store.path, key.clone())?;
+    let pipeline = FacePipeline::from_config(config)?;
+    let dim = pipeline.recognizer().dim();
+    let mut engine = Engine::new(config, pipeline, store)?;
+    let device = config.device.id();
+    let status = StatusBoard::new(&device);
+    status.update(|s| s.roster = RosterStatus::of(&engine.gallery()));
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .map_err(DaemonError::Runtime)?;
+    let mqtt = match MqttSettings::from_config(config)? {
+        Some(settings) => {
+            let roster = match &config.mqtt {
+                Some(m) if m.accept_roster => match Key::locate_from(&SITE_KEY_SOURCE, m.roster_key_file.as_deref()) {
+                    Ok(site_key) => Some(RosterSync::new(RosterSyncSettings {
+                        store: Store::open(&config.store.path, key.clone())?,
+                        site_key,
+                        gallery: engine.shared_gallery(),
+                        timetable: Some(engine.shared_timetable()),
+                        dim,
+                        max_bytes: m.roster_max_bytes,
+                        int8_above: config.recognize.int8_search_above,
+                        device: device.clone(),
+                    })),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "rosters from the backend are not accepted");
+                        None
+                    }
+                },
+                _ => None,
+            };
+            let outbox = Outbox::open(&config.store.path)?;
+            let _inside = runtime.enter();
+            Some(Mqtt::spawn(settings, outbox, status.clone(), roster))
+        }
+        None => None,
+    };
+
+    let mut watched = Vec::new();
+    for cam in &config.cameras {
+        let room = cam.room.clone().unwrap_or_else(|| cam.id.clone());
+        watched.push(Watched {
+            camera: Camera::start(cam.clone())?,
+            room,
+            taken: 0,
+        });
+    }
+    tracing::info!(cameras = watched.len(), device, "rollcall running");
+    notify_systemd(&format!("READY=1\nSTATUS=watching {} camera(s)", watched.len()));
+
+    let mut last_tick = Instant::now();
+    while !stop.load(Ordering::SeqCst) {
+        let mut analysed = false;
+        for w in &watched {
+            let Some(frame) = w.camera.next_frame(Duration::from_millis(2)) else {
+                continue;
+            };
+            analysed = true;
+            match engine.process(w.camera.id(), &w.room, &frame.image, frame.captured_at.into()) {
+                Ok(outcomes) => outcomes.iter().for_each(|o| on_outcome(o)),
+                // One bad frame or a store hiccup must not stop attendance for the whole school.
+                Err(e) => tracing::error!(camera = w.camera.id(), error = %e, "frame not analysed"),
+            }
+        }
+        if !analysed {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if last_tick.elapsed() >= Duration::from_secs(1) {
+            let elapsed = last_tick.elapsed().as_secs_f32();
+            last_tick = Instant::now();
+            report(&mut watched, &status, &engine, elapsed);
+            notify_systemd("WATCHDOG=1");
+        }
+    }
+
+    notify_systemd("STOPPING=1");
+    tracing::info!("stopping: deciding the tracks in flight");
+    for w in &watched {
+        match engine.finish(w.camera.id(), &w.room) {
+            Ok(outcomes) => outcomes.iter().for_each(|o| on_outcome(o)),
+            Err(e) => tracing::error!(camera = w.camera.id(), error = %e, "tracks not decided"),
+        }
+    }
+    for w in watched {
+        w.camera.stop();
+    }
+    if let Some(mqtt) = mqtt {
+        runtime.block_on(mqtt.shutdown());
+    }
+    Ok(())
+}
+
+/// Puts the cameras' state and analysis rate, and the roster, on the status board.
+fn report(watched: &mut [Watched], status: &StatusBoard, engine: &Engine, elapsed: f32) {
+    let mut cameras = Vec::new();
+    for w in watched.iter_mut() {
+        let s = w.camera.status();
+        let fps = (s.frames_taken - w.taken) as f32 / elapsed.max(1e-3);
+        w.taken = s.frames_taken;
+        let state = match s.state {
+            CameraState::Connecting => "connecting",
+            CameraState::Streaming => "streaming",
+            CameraState::BackingOff => "down",
+            CameraState::Stopped => "stopped",
+        };
+        cameras.push((
+            s.id,
+            CameraStatus {
+                state: state.into(),
+                fps: (fps * 10.0).round() / 10.0,
+            },
+        ));
+    }
+    let roster = RosterStatus::of(&engine.gallery());
+    status.update(|s| {
+        s.cameras = cameras.into_iter().collect();
+        s.roster = roster;
+    });
+}
