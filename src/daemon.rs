@@ -144,7 +144,7 @@ pub fn run(config: &Config, stop: &AtomicBool, on_outcome: &mut dyn FnMut(&Outco
             };
             analysed = true;
             match engine.process(w.camera.id(), &w.room, &frame.image, frame.captured_at.into()) {
-                Ok(outcomes) => outcomes.iter().for_each(|o| on_outcome(o)),
+                Ok(outcomes) => outcomes.iter().for_each(&mut *on_outcome),
                 // One bad frame or a store hiccup must not stop attendance for the whole school.
                 Err(e) => tracing::error!(camera = w.camera.id(), error = %e, "frame not analysed"),
             }
@@ -164,7 +164,7 @@ pub fn run(config: &Config, stop: &AtomicBool, on_outcome: &mut dyn FnMut(&Outco
     tracing::info!("stopping: deciding the tracks in flight");
     for w in &watched {
         match engine.finish(w.camera.id(), &w.room) {
-            Ok(outcomes) => outcomes.iter().for_each(|o| on_outcome(o)),
+            Ok(outcomes) => outcomes.iter().for_each(&mut *on_outcome),
             Err(e) => tracing::error!(camera = w.camera.id(), error = %e, "tracks not decided"),
         }
     }
