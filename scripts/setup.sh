@@ -18,9 +18,10 @@ packages=(build-essential pkg-config clang libclang-dev libopencv-dev python3 ca
     libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-plugins-base
     gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav)
 # Tests and benchmarks also serve RTSP (gst-rtsp-server), encode H.264 (x264enc, in ugly) and
-# start their own MQTT broker (mosquitto, with TLS certificates made by openssl).
+# start their own MQTT broker (mosquitto, with TLS certificates made by openssl), and score the
+# service unit with systemd-analyze.
 if [ "${1:-}" = "--test-extras" ]; then
-    packages+=(libgstrtspserver-1.0-dev gstreamer1.0-plugins-ugly mosquitto openssl)
+    packages+=(libgstrtspserver-1.0-dev gstreamer1.0-plugins-ugly mosquitto openssl systemd)
 fi
 python3 -m pip --version >/dev/null 2>&1 || packages+=(python3-pip)
 missing=()

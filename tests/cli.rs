@@ -12,7 +12,10 @@ fn rollcall(args: &[&str]) -> Output {
 
 fn rollcall_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_rollcall"));
-    cmd.current_dir(common::root()).args(args).env_remove("ROLLCALL_CONFIG");
+    cmd.current_dir(common::root())
+        .args(args)
+        .env_remove("ROLLCALL_CONFIG")
+        .env_remove("JOURNAL_STREAM");
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -265,4 +268,23 @@ fn bench_prints_stage_figures() {
         assert!(out.contains(needle), "{needle} missing from:\n{out}");
     }
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn logs_are_json_under_the_journal_and_text_on_a_terminal() {
+    let obama = photo("ageitgey/identities/obama_1.jpg");
+    let args = ["--log", "debug", "detect", obama.as_str()];
+    // systemd sets JOURNAL_STREAM for a service whose output goes to the journal.
+    let (_, journal) = text(&rollcall_env(&args, &[("JOURNAL_STREAM", "8:12345")]));
+    let lines: Vec<&str> = journal.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(!lines.is_empty());
+    for line in &lines {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(v["level"].is_string() && v["message"].is_string(), "{line}");
+    }
+    let (_, terminal) = text(&rollcall(&args));
+    assert!(
+        terminal.contains("ONNX Runtime loaded") && !terminal.trim_start().starts_with('{'),
+        "{terminal}"
+    );
 }

@@ -31,9 +31,23 @@ pub struct Cli {
     /// Log filter, e.g. `info` or `rollcall=debug`.
     #[arg(long, global = true, env = "ROLLCALL_LOG", default_value = "warn")]
     pub log: String,
+    /// Log lines as text or JSON; `auto` is JSON under systemd's journal, text otherwise.
+    #[arg(long, global = true, env = "ROLLCALL_LOG_FORMAT", value_enum, default_value_t = LogFormat::Auto)]
+    pub log_format: LogFormat,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// JSON when stderr goes to the systemd journal, text otherwise.
+    Auto,
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// The commands.
@@ -130,21 +144,31 @@ fn load_config(path: Option<&Path>) -> Result<Config, ConfigError> {
     }
 }
 
-fn init_logging(filter: &str) {
+fn init_logging(filter: &str, format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"))
         // ONNX Runtime warns about harmless graph details of the shipped models.
         .add_directive("ort=error".parse().unwrap_or_default());
-    let _ = tracing_subscriber::fmt()
+    // systemd sets JOURNAL_STREAM when a service's output goes to the journal.
+    let json = match format {
+        LogFormat::Json => true,
+        LogFormat::Text => false,
+        LogFormat::Auto => std::env::var_os("JOURNAL_STREAM").is_some(),
+    };
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().flatten_event(true).try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 /// Parses the command line, runs the command, and turns errors into a message and exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(&cli.log);
+    init_logging(&cli.log, cli.log_format);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(CliError::Interrupted) => {
