@@ -67,6 +67,9 @@ pub fn notify_systemd(state: &str) {
     }
 }
 
+/// How often attendance and alerts past the retention period are deleted.
+const PURGE_EVERY: Duration = Duration::from_secs(3600);
+
 /// A camera and the room it watches.
 struct Watched {
     camera: Camera,
@@ -135,6 +138,9 @@ pub fn run(config: &Config, stop: &AtomicBool, on_outcome: &mut dyn FnMut(&Outco
     tracing::info!(cameras = watched.len(), device, "rollcall running");
     notify_systemd(&format!("READY=1\nSTATUS=watching {} camera(s)", watched.len()));
 
+    let status_path = crate::status::status_file(&config.store.path);
+    let retention = chrono::Duration::days(i64::from(config.store.retention_days));
+    let mut last_purge: Option<Instant> = None;
     let mut last_tick = Instant::now();
     while !stop.load(Ordering::SeqCst) {
         let mut analysed = false;
@@ -156,7 +162,18 @@ pub fn run(config: &Config, stop: &AtomicBool, on_outcome: &mut dyn FnMut(&Outco
             let elapsed = last_tick.elapsed().as_secs_f32();
             last_tick = Instant::now();
             report(&mut watched, &status, &engine, elapsed);
+            if let Err(e) = crate::status::write_status_file(&status_path, &status.snapshot()) {
+                tracing::warn!(path = %status_path.display(), error = %e, "cannot write the status file");
+            }
             notify_systemd("WATCHDOG=1");
+            if last_purge.is_none_or(|t| t.elapsed() >= PURGE_EVERY) {
+                last_purge = Some(Instant::now());
+                match engine.store().purge_before(chrono::Utc::now() - retention) {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(rows = n, "attendance and alerts past the retention period deleted"),
+                    Err(e) => tracing::error!(error = %e, "retention purge failed"),
+                }
+            }
         }
     }
 
@@ -174,6 +191,8 @@ pub fn run(config: &Config, stop: &AtomicBool, on_outcome: &mut dyn FnMut(&Outco
     if let Some(mqtt) = mqtt {
         runtime.block_on(mqtt.shutdown());
     }
+    // Gone: `rollcall status` reads the store from now on.
+    let _ = std::fs::remove_file(&status_path);
     Ok(())
 }
 

@@ -90,6 +90,28 @@ pub struct DeviceStatus {
     pub outbox: OutboxStatus,
 }
 
+/// Where the running daemon keeps its status for `rollcall status`: beside the database.
+pub fn status_file(store: &std::path::Path) -> std::path::PathBuf {
+    let mut name = store.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".status.json");
+    store.with_file_name(name)
+}
+
+/// Writes `status` to `path` whole (a temporary file renamed over it), owner-only.
+pub fn write_status_file(path: &std::path::Path, status: &DeviceStatus) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    f.write_all(&serde_json::to_vec_pretty(status).unwrap_or_default())?;
+    std::fs::rename(&tmp, path)
+}
+
 /// What a device that went away leaves behind: the last will, and the graceful goodbye.
 pub fn offline_payload(device: &str) -> String {
     serde_json::json!({ "state": "offline", "device": device }).to_string()

@@ -116,6 +116,20 @@ fn the_daemon_publishes_attendance_and_stops_cleanly_on_sigterm() {
     }
     assert_eq!(lines.len(), 2, "{lines:?}");
 
+    // `rollcall status` reads the running daemon's state.
+    let status = Command::new(rollcall)
+        .arg("--config")
+        .arg(&config)
+        .arg("status")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        text.contains("running on room-101") && text.contains("camera front"),
+        "{text}"
+    );
+    assert!(text.contains("roster: version 0, 3 people"), "{text}");
+
     let asked = Instant::now();
     // SAFETY: kill(2) on our own child.
     assert_eq!(unsafe { libc::kill(daemon.id() as libc::pid_t, libc::SIGTERM) }, 0);

@@ -237,3 +237,17 @@ fn every_recorded_event_waits_in_the_outbox_until_delivered() {
     assert!(outbox.pending_after(0, 10).unwrap().is_empty());
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn attendance_and_alerts_past_the_retention_period_are_purged() {
+    let dir = scratch("retention");
+    let store = Store::open(&dir.join("rollcall.db"), Key::generate()).unwrap();
+    let mut old = event("ann");
+    old.decided_at = Utc::now() - chrono::Duration::days(400);
+    store.record_attendance(&old, "MATH@2025-10-18").unwrap();
+    store.record_attendance(&event("bob"), "MATH@2026-11-23").unwrap();
+    assert_eq!(store.purge_before(Utc::now() - chrono::Duration::days(365)).unwrap(), 1);
+    let left: Vec<String> = store.attendance().unwrap().into_iter().map(|e| e.person_id).collect();
+    assert_eq!(left, ["bob"]);
+    std::fs::remove_dir_all(dir).unwrap();
+}

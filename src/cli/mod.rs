@@ -6,11 +6,13 @@ mod cameras;
 mod compare;
 mod detect;
 mod embed;
+mod events;
 mod roster;
 mod run;
 mod signals;
 mod snapshot;
 mod station;
+mod status;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -55,6 +57,10 @@ pub enum LogFormat {
 pub enum Command {
     /// Run the daemon: watch the cameras, record attendance, publish it (until SIGINT/SIGTERM).
     Run(run::Args),
+    /// The daemon's state (cameras, roster, outbox) and the last events.
+    Status,
+    /// The local attendance log: tail it, or export days of it as CSV.
+    Events(events::Args),
     /// Find faces in photos: boxes, landmarks, quality, liveness (and names, with --known).
     Detect(detect::Args),
     /// Print the embedding of each face in a photo.
@@ -193,6 +199,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Bench(args) => bench::run(config, args),
         Command::Cameras(args) => cameras::run(config, args),
         Command::Run(args) => run::run(&config, args),
+        Command::Status => status::run(&config),
+        Command::Events(args) => events::run(&config, args),
         Command::Snapshot(args) => snapshot::run(config, args),
         Command::Keygen(args) => roster::keygen(args),
         Command::Enroll(args) => roster::enroll(config, args),

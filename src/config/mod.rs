@@ -242,6 +242,8 @@ pub struct StoreConfig {
     /// File holding the 256-bit key (64 hex digits, mode 0600); else `ROLLCALL_KEY`,
     /// `ROLLCALL_KEY_FILE` or the systemd credential `rollcall.key`. Never the key itself.
     pub key_file: Option<PathBuf>,
+    /// Attendance rows and alerts older than this many days are deleted.
+    pub retention_days: u32,
 }
 
 impl Default for StoreConfig {
@@ -249,6 +251,7 @@ impl Default for StoreConfig {
         StoreConfig {
             path: PathBuf::from("rollcall.db"),
             key_file: None,
+            retention_days: 365,
         }
     }
 }

@@ -566,16 +566,24 @@ impl Store {
 
     /// Attendance recorded, oldest first.
     pub fn attendance(&self) -> Result<Vec<AttendanceEvent>, StoreError> {
+        let mut all: Vec<AttendanceEvent> = self.attendance_since(0)?.into_iter().map(|(_, e)| e).collect();
+        all.sort_by(|a, b| (a.decided_at, &a.event_id).cmp(&(b.decided_at, &b.event_id)));
+        Ok(all)
+    }
+
+    /// Attendance recorded after row `after` (0: all), in the order it was recorded, with each
+    /// row's number: what `events tail --follow` polls.
+    pub fn attendance_since(&self, after: i64) -> Result<Vec<(i64, AttendanceEvent)>, StoreError> {
         let mut stmt = self
             .conn
             .prepare(
                 "SELECT event_id, person_id, camera_id, room, session_id, status, first_seen, decided_at,
-                   similarity, margin, liveness, frames, recognizer, device, roster_version FROM attendance
-                 ORDER BY decided_at, event_id",
+                   similarity, margin, liveness, frames, recognizer, device, roster_version, rowid FROM attendance
+                 WHERE rowid > ?1 ORDER BY rowid",
             )
             .map_err(self.sql())?;
         let rows = stmt
-            .query_map([], |r| {
+            .query_map(params![after], |r| {
                 let time = |i: usize| -> rusqlite::Result<chrono::DateTime<Utc>> {
                     let s: String = r.get(i)?;
                     chrono::DateTime::parse_from_rfc3339(&s)
@@ -585,7 +593,7 @@ impl Store {
                         })
                 };
                 let status: String = r.get(5)?;
-                Ok(AttendanceEvent {
+                let event = AttendanceEvent {
                     event_id: r.get(0)?,
                     person_id: r.get(1)?,
                     camera_id: r.get(2)?,
@@ -605,10 +613,28 @@ impl Store {
                     recognizer: r.get(12)?,
                     device: r.get(13)?,
                     roster_version: r.get::<_, i64>(14)? as u64,
-                })
+                };
+                Ok((r.get::<_, i64>(15)?, event))
             })
             .map_err(self.sql())?;
         rows.collect::<Result<Vec<_>, _>>().map_err(self.sql())
+    }
+
+    /// Deletes attendance rows and alerts decided before `before` (the retention period); returns
+    /// how many went.
+    pub fn purge_before(&self, before: chrono::DateTime<Utc>) -> Result<usize, StoreError> {
+        // Both columns hold RFC 3339 UTC text, which sorts as time does at whole-second precision
+        // and finer: compare as text.
+        let cutoff = before.to_rfc3339();
+        let a = self
+            .conn
+            .execute("DELETE FROM attendance WHERE decided_at < ?1", params![cutoff])
+            .map_err(self.sql())?;
+        let b = self
+            .conn
+            .execute("DELETE FROM alerts WHERE at < ?1", params![cutoff])
+            .map_err(self.sql())?;
+        Ok(a + b)
     }
 
     /// Records an alert and queues it in the outbox, in one transaction.

@@ -1,0 +1,156 @@
+//! `rollcall events tail | export`: the local attendance log, for audits and for schools without a
+//! backend yet.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::CliError;
+use crate::config::Config;
+use crate::event::AttendanceEvent;
+
+/// Arguments of `rollcall events`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: EventsCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum EventsCommand {
+    /// The latest attendance events; with --follow, new ones as they are recorded.
+    Tail {
+        /// How many to show first.
+        #[arg(short = 'n', long, default_value_t = 10)]
+        lines: usize,
+        /// Keep printing new events until Ctrl-C.
+        #[arg(short, long)]
+        follow: bool,
+    },
+    /// Attendance decided between two days (inclusive, UTC), as CSV.
+    Export {
+        /// First day, YYYY-MM-DD (or an RFC 3339 time).
+        #[arg(long)]
+        from: String,
+        /// Last day, YYYY-MM-DD (or an RFC 3339 time).
+        #[arg(long)]
+        to: String,
+        /// CSV (the only format, and the default; the flag says so in scripts).
+        #[arg(long)]
+        csv: bool,
+        /// Write here instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+/// A day (from its start, or with `end` to its end) or an exact time.
+fn parse_time(text: &str, end: bool) -> Result<DateTime<Utc>, CliError> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let day = NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|_| CliError::Usage(format!("`{text}` is neither a day (2026-11-23) nor an RFC 3339 time")))?;
+    let t = if end {
+        day.and_hms_milli_opt(23, 59, 59, 999)
+    } else {
+        day.and_hms_opt(0, 0, 0)
+    };
+    t.map(|t| t.and_utc())
+        .ok_or_else(|| CliError::Usage(format!("`{text}` is not a valid day")))
+}
+
+fn line(e: &AttendanceEvent) -> String {
+    format!(
+        "{}  {:<16} {:<8} camera {} room {} session {} similarity {:.2}",
+        e.decided_at.format("%Y-%m-%d %H:%M:%S"),
+        e.person_id,
+        e.status.as_str(),
+        e.camera_id,
+        e.room,
+        e.session_id.as_deref().unwrap_or("-"),
+        e.similarity
+    )
+}
+
+/// Quotes a CSV field when it needs it.
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// Runs `rollcall events`.
+pub fn run(config: &Config, args: Args) -> Result<(), CliError> {
+    let store = super::roster::open_store(config)?;
+    let usage = |e: crate::store::StoreError| CliError::Usage(e.to_string());
+    match args.command {
+        EventsCommand::Tail { lines, follow } => {
+            let all = store.attendance_since(0).map_err(usage)?;
+            let mut last = all.last().map_or(0, |(row, _)| *row);
+            for (_, e) in all.iter().skip(all.len().saturating_sub(lines)) {
+                println!("{}", line(e));
+            }
+            if !follow {
+                return Ok(());
+            }
+            let stop = super::signals::catch_stop();
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(500));
+                for (row, e) in store.attendance_since(last).map_err(usage)? {
+                    println!("{}", line(&e));
+                    last = row;
+                }
+                let _ = std::io::stdout().flush();
+            }
+            Ok(())
+        }
+        EventsCommand::Export { from, to, csv: _, out } => {
+            let (from, to) = (parse_time(&from, false)?, parse_time(&to, true)?);
+            let mut text = String::from(
+                "event_id,person_id,status,session_id,room,camera_id,first_seen,decided_at,similarity,margin,liveness,frames,recognizer,device,roster_version\n",
+            );
+            let mut n = 0;
+            for e in store.attendance().map_err(usage)? {
+                if e.decided_at < from || e.decided_at > to {
+                    continue;
+                }
+                n += 1;
+                let fields = [
+                    e.event_id.clone(),
+                    e.person_id.clone(),
+                    e.status.as_str().to_string(),
+                    e.session_id.clone().unwrap_or_default(),
+                    e.room.clone(),
+                    e.camera_id.clone(),
+                    e.first_seen.to_rfc3339(),
+                    e.decided_at.to_rfc3339(),
+                    format!("{:.4}", e.similarity),
+                    format!("{:.4}", e.margin),
+                    format!("{:.4}", e.liveness),
+                    e.frames.to_string(),
+                    e.recognizer.clone(),
+                    e.device.clone(),
+                    e.roster_version.to_string(),
+                ];
+                text += &fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(",");
+                text.push('\n');
+            }
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, text).map_err(|e| CliError::Write {
+                        path: path.clone(),
+                        reason: e.to_string(),
+                    })?;
+                    eprintln!("{n} events written to {}", path.display());
+                }
+                None => print!("{text}"),
+            }
+            Ok(())
+        }
+    }
+}

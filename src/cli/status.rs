@@ -1,0 +1,82 @@
+//! `rollcall status`: the running daemon's state (cameras, roster, outbox) from its status file,
+//! or, when it is not running, what the store says; and the last events.
+
+use super::CliError;
+use crate::config::Config;
+use crate::status::status_file;
+use crate::store::Outbox;
+
+/// A status file older than this belongs to a daemon that is no longer running.
+const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Runs `rollcall status`.
+pub fn run(config: &Config) -> Result<(), CliError> {
+    let store = super::roster::open_store(config)?;
+    let usage = |e: crate::store::StoreError| CliError::Usage(e.to_string());
+    let path = status_file(&config.store.path);
+    let live = std::fs::metadata(&path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|age| age < STALE_AFTER);
+    let running: Option<serde_json::Value> = if live {
+        std::fs::read(&path).ok().and_then(|b| serde_json::from_slice(&b).ok())
+    } else {
+        None
+    };
+    match &running {
+        Some(s) => {
+            println!(
+                "rollcall {} running on {} for {} s",
+                s["version"].as_str().unwrap_or("?"),
+                s["device"].as_str().unwrap_or("?"),
+                s["uptime_s"]
+            );
+            if let Some(cams) = s["cameras"].as_object() {
+                for (id, c) in cams {
+                    println!(
+                        "  camera {id:<16} {:<10} {} fps",
+                        c["state"].as_str().unwrap_or("?"),
+                        c["fps"]
+                    );
+                }
+            }
+        }
+        None => println!("rollcall is not running (no fresh status at {})", path.display()),
+    }
+    let people = store.people().map_err(usage)?;
+    let templates: usize = people.iter().flat_map(|p| p.templates.iter().map(|t| t.1)).sum();
+    let version = store.roster_version().map_err(usage)?.map_or(0, |r| r.version);
+    println!(
+        "  roster: version {version}, {} people, {templates} templates",
+        people.len()
+    );
+    let depth = Outbox::open(&config.store.path)
+        .and_then(|o| o.depth())
+        .map_err(usage)?;
+    println!(
+        "  outbox: {} waiting for the broker{}, {} dropped",
+        depth.pending,
+        depth
+            .oldest_s
+            .map(|s| format!(" (oldest {s:.0} s)"))
+            .unwrap_or_default(),
+        depth.dropped
+    );
+    let events = store.attendance_since(0).map_err(usage)?;
+    println!("  last events:");
+    for (_, e) in events.iter().skip(events.len().saturating_sub(5)) {
+        println!(
+            "    {}  {} {} (camera {}, session {})",
+            e.decided_at.format("%Y-%m-%d %H:%M:%S"),
+            e.person_id,
+            e.status.as_str(),
+            e.camera_id,
+            e.session_id.as_deref().unwrap_or("-")
+        );
+    }
+    if events.is_empty() {
+        println!("    none");
+    }
+    Ok(())
+}
