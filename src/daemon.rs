@@ -74,13 +74,91 @@ const PURGE_EVERY: Duration = Duration::from_secs(3600);
 struct Watched {
     camera: Camera,
     room: String,
+    /// Its config, to tell on reload whether it changed.
+    config: crate::config::CameraConfig,
     /// Frames analysed at the last status update, for the analysis rate.
     taken: u64,
 }
 
-/// Runs until `stop` is set: then takes no more frames, decides the tracks in flight, says
-/// goodbye to the broker and returns. Every decision is handed to `on_outcome` as it is made.
-pub fn run(config: &Config, stop: &AtomicBool, on_outcome: &mut dyn FnMut(&Outcome)) -> Result<(), DaemonError> {
+impl Watched {
+    fn start(cam: &crate::config::CameraConfig) -> Result<Watched, CaptureError> {
+        Ok(Watched {
+            camera: Camera::start(cam.clone())?,
+            room: cam.room.clone().unwrap_or_else(|| cam.id.clone()),
+            config: cam.clone(),
+            taken: 0,
+        })
+    }
+}
+
+/// SIGHUP: reads the config again. An invalid one is refused and the running one kept. Cameras
+/// whose entry did not change keep streaming; changed and new ones (re)start; removed ones stop,
+/// their tracks decided first. Other sections take effect at the next start.
+fn reload(
+    path: &std::path::Path,
+    running: &mut Config,
+    watched: &mut Vec<Watched>,
+    engine: &mut Engine,
+    on_outcome: &mut dyn FnMut(&Outcome),
+) {
+    let next = match Config::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "config not reloaded; the running one stays");
+            return;
+        }
+    };
+    let (mut kept, mut started, mut stopped) = (Vec::new(), Vec::new(), Vec::new());
+    let old = std::mem::take(watched);
+    for w in old {
+        if next.cameras.iter().any(|c| *c == w.config) {
+            kept.push(w.config.id.clone());
+            watched.push(w);
+        } else {
+            if let Ok(outcomes) = engine.finish(w.camera.id(), &w.room) {
+                outcomes.iter().for_each(&mut *on_outcome);
+            }
+            stopped.push(w.config.id.clone());
+            w.camera.stop();
+        }
+    }
+    for cam in &next.cameras {
+        if watched.iter().any(|w| w.config == *cam) {
+            continue;
+        }
+        match Watched::start(cam) {
+            Ok(w) => {
+                started.push(cam.id.clone());
+                watched.push(w);
+            }
+            Err(e) => tracing::error!(camera = cam.id, error = %e, "camera not started"),
+        }
+    }
+    let mut others = next.clone();
+    others.cameras = running.cameras.clone();
+    if others != *running {
+        tracing::warn!("config changes outside [[cameras]] take effect at the next start");
+    }
+    tracing::info!(?kept, ?started, ?stopped, "config reloaded");
+    notify_systemd(&format!("STATUS=watching {} camera(s)", watched.len()));
+    running.cameras = next.cameras;
+}
+
+/// What the daemon listens to from outside.
+#[derive(Debug)]
+pub struct Signals<'a> {
+    /// Set (by SIGINT or SIGTERM) to stop.
+    pub stop: &'a AtomicBool,
+    /// Set (by SIGHUP) to reload the config; the daemon clears it.
+    pub reload: &'a AtomicBool,
+    /// The config file to reload.
+    pub config_path: Option<&'a std::path::Path>,
+}
+
+/// Runs until `signals.stop` is set: then takes no more frames, decides the tracks in flight,
+/// says goodbye to the broker and returns. Every decision is handed to `on_outcome` as it is made.
+pub fn run(config: &Config, signals: &Signals<'_>, on_outcome: &mut dyn FnMut(&Outcome)) -> Result<(), DaemonError> {
+    let stop = signals.stop;
     if config.cameras.is_empty() {
         return Err(DaemonError::NoCameras);
     }
@@ -128,12 +206,7 @@ pub fn run(config: &Config, stop: &AtomicBool, on_outcome: &mut dyn FnMut(&Outco
 
     let mut watched = Vec::new();
     for cam in &config.cameras {
-        let room = cam.room.clone().unwrap_or_else(|| cam.id.clone());
-        watched.push(Watched {
-            camera: Camera::start(cam.clone())?,
-            room,
-            taken: 0,
-        });
+        watched.push(Watched::start(cam)?);
     }
     tracing::info!(cameras = watched.len(), device, "rollcall running");
     notify_systemd(&format!("READY=1\nSTATUS=watching {} camera(s)", watched.len()));
@@ -142,7 +215,13 @@ pub fn run(config: &Config, stop: &AtomicBool, on_outcome: &mut dyn FnMut(&Outco
     let retention = chrono::Duration::days(i64::from(config.store.retention_days));
     let mut last_purge: Option<Instant> = None;
     let mut last_tick = Instant::now();
+    let mut running = config.clone();
     while !stop.load(Ordering::SeqCst) {
+        if signals.reload.swap(false, Ordering::SeqCst)
+            && let Some(path) = signals.config_path
+        {
+            reload(path, &mut running, &mut watched, &mut engine, on_outcome);
+        }
         let mut analysed = false;
         for w in &watched {
             let Some(frame) = w.camera.next_frame(Duration::from_millis(2)) else {

@@ -153,3 +153,108 @@ fn the_daemon_publishes_attendance_and_stops_cleanly_on_sigterm() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// Waits until the daemon's status file lists exactly `cameras`.
+fn wait_for_cameras(status: &std::path::Path, cameras: &[&str]) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(s) = std::fs::read(status)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        {
+            let mut ids: Vec<&str> = s["cameras"]
+                .as_object()
+                .map(|m| m.keys().map(|k| k.as_str()).collect())
+                .unwrap_or_default();
+            ids.sort();
+            if ids == cameras {
+                return s;
+            }
+        }
+        assert!(Instant::now() < deadline, "the status never listed {cameras:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn sighup_reloads_the_cameras_and_refuses_a_broken_config() {
+    let dir = common::scratch_dir("daemon", "reload");
+    let ort = std::env::var("ORT_DYLIB_PATH")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| common::root().join(rollcall::model::DEFAULT_ORT_LIBRARY));
+    let clip = common::shared().join("videos/short_hamilton_clip.mp4");
+    let base = format!(
+        "[runtime]\nonnxruntime = {ort:?}\n[models]\ndir = {:?}\n[store]\npath = \"rollcall.db\"\nkey_file = \"key\"\n\
+         [[cameras]]\nid = \"front\"\nkind = \"uri\"\nuri = {clip:?}\nloop = true\n",
+        common::root().join("models")
+    );
+    let config = dir.join("rollcall.toml");
+    std::fs::write(&config, &base).unwrap();
+    let rollcall = env!("CARGO_BIN_EXE_rollcall");
+    assert!(
+        Command::new(rollcall)
+            .args(["keygen", "--out"])
+            .arg(dir.join("key"))
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut daemon = Command::new(rollcall)
+        .arg("--config")
+        .arg(&config)
+        .args(["--log", "rollcall::daemon=info", "run"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = BufReader::new(daemon.stderr.take().unwrap());
+    let (tx, logged) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let wait_log = |needle: &str| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while let Ok(line) = logged.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            if line.contains(needle) {
+                return line;
+            }
+        }
+        panic!("the daemon never logged {needle:?}");
+    };
+    let status = dir.join("rollcall.db.status.json");
+    wait_for_cameras(&status, &["front"]);
+    let hup = |pid: u32| {
+        // SAFETY: kill(2) on our own child.
+        assert_eq!(unsafe { libc::kill(pid as libc::pid_t, libc::SIGHUP) }, 0);
+    };
+
+    // A second camera: the first keeps streaming, the second starts.
+    std::fs::write(
+        &config,
+        format!("{base}[[cameras]]\nid = \"back\"\nkind = \"uri\"\nuri = {clip:?}\nloop = true\n"),
+    )
+    .unwrap();
+    hup(daemon.id());
+    let line = wait_log("config reloaded");
+    assert!(
+        line.contains(r#"kept=["front"]"#) && line.contains(r#"started=["back"]"#),
+        "{line}"
+    );
+    wait_for_cameras(&status, &["back", "front"]);
+
+    // A broken config is refused; both cameras go on.
+    std::fs::write(&config, format!("{base}[[cameras]]\nid = \"front\"\nkind = \"usb\"\n")).unwrap();
+    hup(daemon.id());
+    let line = wait_log("config not reloaded");
+    assert!(line.contains("rollcall.toml"), "the refusal names the file: {line}");
+    std::thread::sleep(Duration::from_secs(2));
+    wait_for_cameras(&status, &["back", "front"]);
+
+    // SAFETY: kill(2) on our own child.
+    assert_eq!(unsafe { libc::kill(daemon.id() as libc::pid_t, libc::SIGTERM) }, 0);
+    assert!(daemon.wait().unwrap().success());
+    assert!(!status.exists(), "a stopped daemon leaves no status file behind");
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -161,9 +161,12 @@ fn init_logging(filter: &str, format: LogFormat) {
         LogFormat::Text => false,
         LogFormat::Auto => std::env::var_os("JOURNAL_STREAM").is_some(),
     };
+    use std::io::IsTerminal;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal, not in files, pipes or the journal.
+        .with_ansi(std::io::stderr().is_terminal());
     let _ = if json {
         builder.json().flatten_event(true).try_init()
     } else {
@@ -198,7 +201,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Compare(args) => compare::run(config, args),
         Command::Bench(args) => bench::run(config, args),
         Command::Cameras(args) => cameras::run(config, args),
-        Command::Run(args) => run::run(&config, args),
+        Command::Run(args) => run::run(&config, cli.config.as_deref(), args),
         Command::Status => status::run(&config),
         Command::Events(args) => events::run(&config, args),
         Command::Snapshot(args) => snapshot::run(config, args),

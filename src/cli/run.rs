@@ -37,8 +37,12 @@ fn print(outcome: &Outcome, json: bool) {
     }
 }
 
-/// Runs the daemon until SIGINT or SIGTERM.
-pub fn run(config: &Config, args: Args) -> Result<(), CliError> {
-    let stop = super::signals::catch_stop();
-    crate::daemon::run(config, stop, &mut |o| print(o, args.json)).map_err(|e| CliError::Usage(e.to_string()))
+/// Runs the daemon until SIGINT or SIGTERM; SIGHUP reloads `config_path`.
+pub fn run(config: &Config, config_path: Option<&std::path::Path>, args: Args) -> Result<(), CliError> {
+    let signals = crate::daemon::Signals {
+        stop: super::signals::catch_stop(),
+        reload: super::signals::catch_reload(),
+        config_path,
+    };
+    crate::daemon::run(config, &signals, &mut |o| print(o, args.json)).map_err(|e| CliError::Usage(e.to_string()))
 }
