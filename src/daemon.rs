@@ -111,7 +111,7 @@ fn reload(
     let (mut kept, mut started, mut stopped) = (Vec::new(), Vec::new(), Vec::new());
     let old = std::mem::take(watched);
     for w in old {
-        if next.cameras.iter().any(|c| *c == w.config) {
+        if next.cameras.contains(&w.config) {
             kept.push(w.config.id.clone());
             watched.push(w);
         } else {
