@@ -546,6 +546,16 @@ mod tests {
     }
 
     #[test]
+    fn the_classroom_example_parses_as_written() {
+        let text = include_str!("../../config/classroom.toml");
+        let c = Config::parse(text, Path::new("/etc/rollcall/rollcall.toml")).unwrap();
+        assert_eq!(c.cameras.len(), 3);
+        assert_eq!(c.timetable.sessions.len(), 2);
+        let m = c.mqtt.unwrap();
+        assert_eq!((m.port(), m.tls.is_some()), (8883, true));
+    }
+
+    #[test]
     fn the_mqtt_section_resolves_its_files_and_checks_its_values() {
         let c = Config::parse(
             "[mqtt]\nhost = \"broker\"\nroster_key_file = \"site.key\"\n[mqtt.tls]\nca_file = \"ca.pem\"\n",
