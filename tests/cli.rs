@@ -288,3 +288,60 @@ fn logs_are_json_under_the_journal_and_text_on_a_terminal() {
         "{terminal}"
     );
 }
+
+#[test]
+fn check_config_lists_every_problem_with_where_it_is() {
+    let dir = scratch("check-config");
+    let check = |name: &str, text: &str| {
+        let file = dir.join(name);
+        std::fs::write(&file, text).unwrap();
+        let out = rollcall(&["check-config", file.to_str().unwrap()]);
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let models = format!("[models]\ndir = {:?}\n", common::root().join("models"));
+
+    let (ok, text) = check("typo.toml", &format!("{models}[detect]\nscore_treshold = 0.5\n"));
+    assert!(
+        !ok && text.contains("line 4, column 1") && text.contains("score_treshold"),
+        "{text}"
+    );
+    let (ok, text) = check("type.toml", &format!("{models}[track]\nbest_frames = \"five\"\n"));
+    assert!(
+        !ok && text.contains("line 4") && text.contains("invalid type"),
+        "{text}"
+    );
+
+    let broken = format!(
+        "{models}[detect]\nscore_threshold = 1.5\n[liveness]\nthreshold = 2.0\n[store]\nkey_file = \"no-such.key\"\n\
+         [[cameras]]\nid = \"front\"\nkind = \"v4l2\"\ndevice = \"/dev/video0\"\n\
+         [[cameras]]\nid = \"front\"\nkind = \"v4l2\"\ndevice = \"/dev/video1\"\n\
+         [[timetable.sessions]]\nid = \"MATHS\"\nroom = \"101\"\ndays = [\"mon\"]\nstart = \"09:00\"\nend = \"10:00\"\n\
+         [[timetable.sessions]]\nid = \"ART\"\nroom = \"101\"\ndays = [\"mon\"]\nstart = \"09:30\"\nend = \"10:30\"\n"
+    );
+    let (ok, text) = check("broken.toml", &broken);
+    assert!(!ok);
+    let file = dir.join("broken.toml").display().to_string();
+    for expected in [
+        format!("{file}:4:1: [detect] score_threshold: 1.5 must be between 0 and 1"),
+        format!("{file}:6:1: [liveness] threshold: 2 must be between 0 and 1"),
+        format!(
+            "{file}:8:1: [store] key_file: {}/no-such.key does not exist",
+            dir.display()
+        ),
+        format!("{file}:14:1: camera `front`: another camera has the same id"),
+        format!("{file}:24:1: [timetable] sessions `MATHS` and `ART` overlap in room 101"),
+    ] {
+        assert!(text.contains(&expected), "{expected:?} not in:\n{text}");
+    }
+    assert_eq!(text.lines().count(), 5, "one line per problem, no more:\n{text}");
+
+    let (ok, text) = check(
+        "good.toml",
+        &format!("{models}[[cameras]]\nid = \"a\"\nkind = \"v4l2\"\ndevice = \"/dev/video0\"\n"),
+    );
+    assert!(
+        ok && text.contains("OK (1 camera(s), 0 session(s), MQTT off)"),
+        "{text}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}

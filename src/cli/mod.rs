@@ -3,6 +3,7 @@
 mod annotate;
 mod bench;
 mod cameras;
+mod check_config;
 mod compare;
 mod detect;
 mod embed;
@@ -57,6 +58,8 @@ pub enum LogFormat {
 pub enum Command {
     /// Run the daemon: watch the cameras, record attendance, publish it (until SIGINT/SIGTERM).
     Run(run::Args),
+    /// Check a config file: every problem, with file:line:column and the fix.
+    CheckConfig(check_config::Args),
     /// The daemon's state (cameras, roster, outbox) and the last events.
     Status,
     /// The local attendance log: tail it, or export days of it as CSV.
@@ -203,6 +206,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Cameras(args) => cameras::run(config, args),
         Command::Run(args) => run::run(&config, cli.config.as_deref(), args),
         Command::Status => status::run(&config),
+        Command::CheckConfig(args) => check_config::run(args),
         Command::Events(args) => events::run(&config, args),
         Command::Snapshot(args) => snapshot::run(config, args),
         Command::Keygen(args) => roster::keygen(args),

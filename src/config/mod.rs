@@ -320,14 +320,68 @@ impl Config {
 
     /// Parses and checks config text; `path` names it in errors and anchors relative paths.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let config = Config::parse_unchecked(text, path)?;
+        config.check(path)?;
+        Ok(config)
+    }
+
+    /// Parses config text (syntax, keys, types) and anchors relative paths, without checking
+    /// values: `check-config` then lists every problem, not only the first.
+    pub fn parse_unchecked(text: &str, path: &Path) -> Result<Config, ConfigError> {
         let mut config: Config = toml::from_str(text).map_err(|e| ConfigError::Invalid {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
         config.resolve_paths(base);
-        config.check(path)?;
         Ok(config)
+    }
+
+    /// Files the config names that do not exist: (section, key, path). Models are looked up in
+    /// `[models] dir` by their description.
+    pub fn missing_files(&self) -> Vec<(&'static str, &'static str, PathBuf)> {
+        let mut named: Vec<(&'static str, &'static str, PathBuf)> = Vec::new();
+        if let Ok(catalogue) = crate::model::Catalogue::builtin().with(&self.models.custom) {
+            let models = [&self.models.detector, &self.models.recognizer]
+                .into_iter()
+                .chain(&self.models.antispoof)
+                .chain(&self.models.landmarks);
+            for name in models {
+                if let Some(spec) = catalogue.iter().find(|s| s.name == *name) {
+                    named.push(("models", "dir", self.models.dir.join(&spec.file)));
+                }
+            }
+        }
+        if let Some(p) = &self.runtime.onnxruntime {
+            named.push(("runtime", "onnxruntime", p.clone()));
+        }
+        if let Some(p) = &self.store.key_file {
+            named.push(("store", "key_file", p.clone()));
+        }
+        if let Some(m) = &self.mqtt {
+            for (key, p) in [
+                ("password_file", &m.password_file),
+                ("roster_key_file", &m.roster_key_file),
+            ] {
+                if let Some(p) = p {
+                    named.push(("mqtt", key, p.clone()));
+                }
+            }
+            if let Some(tls) = &m.tls {
+                named.push(("mqtt.tls", "ca_file", tls.ca_file.clone()));
+                for (key, p) in [("client_cert", &tls.client_cert), ("client_key", &tls.client_key)] {
+                    if let Some(p) = p {
+                        named.push(("mqtt.tls", key, p.clone()));
+                    }
+                }
+            }
+        }
+        for cam in &self.cameras {
+            if let Some(p) = &cam.password_file {
+                named.push(("cameras", "password_file", p.clone()));
+            }
+        }
+        named.into_iter().filter(|(_, _, p)| !p.exists()).collect()
     }
 
     fn resolve_paths(&mut self, base: &Path) {
@@ -376,8 +430,17 @@ impl Config {
         }
     }
 
-    /// Checks value ranges; `path` names the file in errors.
+    /// Checks value ranges; `path` names the file in errors. The first problem, if any.
     pub fn check(&self, path: &Path) -> Result<(), ConfigError> {
+        match self.problems(path).into_iter().next() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Every value problem, not only the first (for `check-config`).
+    pub fn problems(&self, path: &Path) -> Vec<ConfigError> {
+        let mut problems = Vec::new();
         let bad = |section, key, problem: &str| ConfigError::BadValue {
             path: path.to_path_buf(),
             section,
@@ -386,56 +449,56 @@ impl Config {
         };
         let unit = "must be between 0 and 1";
         if let Some(v) = self.detect.score_threshold.filter(|v| !in_unit_range(*v)) {
-            return Err(bad("detect", "score_threshold", &format!("{v} {unit}")));
+            problems.push(bad("detect", "score_threshold", &format!("{v} {unit}")));
         }
         if let Some(v) = self.detect.nms_threshold.filter(|v| !in_unit_range(*v)) {
-            return Err(bad("detect", "nms_threshold", &format!("{v} {unit}")));
+            problems.push(bad("detect", "nms_threshold", &format!("{v} {unit}")));
         }
         if self.detect.min_face_px.is_nan() || self.detect.min_face_px < 0.0 {
-            return Err(bad("detect", "min_face_px", "must be zero or more"));
+            problems.push(bad("detect", "min_face_px", "must be zero or more"));
         }
         if let Some([w, h]) = self.detect.input_size
             && (w == 0 || h == 0 || !w.is_multiple_of(32) || !h.is_multiple_of(32))
         {
-            return Err(bad(
+            problems.push(bad(
                 "detect",
                 "input_size",
                 &format!("[{w}, {h}]: both must be positive multiples of 32"),
             ));
         }
         if let Some(v) = self.recognize.threshold.filter(|v| !(-1.0..=1.0).contains(v)) {
-            return Err(bad(
+            problems.push(bad(
                 "recognize",
                 "threshold",
                 &format!("{v} must be a cosine similarity between -1 and 1"),
             ));
         }
         if !in_unit_range(self.liveness.threshold) {
-            return Err(bad(
+            problems.push(bad(
                 "liveness",
                 "threshold",
                 &format!("{} {unit}", self.liveness.threshold),
             ));
         }
         if self.runtime.threads == Some(0) {
-            return Err(bad(
+            problems.push(bad(
                 "runtime",
                 "threads",
                 "must be at least 1 (leave it out for one per core)",
             ));
         }
         if self.images.max_pixels == 0 {
-            return Err(bad("images", "max_pixels", "must be positive"));
+            problems.push(bad("images", "max_pixels", "must be positive"));
         }
         if self.enroll.steps.is_empty() || self.enroll.hold_frames == 0 || self.enroll.timeout_s <= 0.0 {
-            return Err(bad(
+            problems.push(bad(
                 "enroll",
                 "steps",
                 "steps must name at least one pose, hold_frames and timeout_s must be positive",
             ));
         }
         if !(0.0 <= self.enroll.straight_max_deg && self.enroll.straight_max_deg < self.enroll.turn_min_deg) {
-            return Err(bad(
+            problems.push(bad(
                 "enroll",
                 "straight_max_deg",
                 &format!(
@@ -444,34 +507,40 @@ impl Config {
                 ),
             ));
         }
-        if let Some(m) = &self.mqtt {
-            m.check().map_err(|(key, problem)| ConfigError::BadValue {
+        if let Some(m) = &self.mqtt
+            && let Err((key, problem)) = m.check()
+        {
+            problems.push(ConfigError::BadValue {
                 path: path.to_path_buf(),
                 section: "mqtt",
                 key,
                 problem,
-            })?;
+            });
         }
-        crate::session::Timetable::new(&self.timetable).map_err(|source| ConfigError::Timetable {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        if let Err(source) = crate::session::Timetable::new(&self.timetable) {
+            problems.push(ConfigError::Timetable {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
         let mut seen = std::collections::HashSet::new();
         for cam in &self.cameras {
-            cam.check().map_err(|problem| ConfigError::Camera {
-                path: path.to_path_buf(),
-                id: cam.id.clone(),
-                problem,
-            })?;
+            if let Err(problem) = cam.check() {
+                problems.push(ConfigError::Camera {
+                    path: path.to_path_buf(),
+                    id: cam.id.clone(),
+                    problem,
+                });
+            }
             if !seen.insert(cam.id.as_str()) {
-                return Err(ConfigError::Camera {
+                problems.push(ConfigError::Camera {
                     path: path.to_path_buf(),
                     id: cam.id.clone(),
                     problem: "another camera has the same id; ids must be unique".into(),
                 });
             }
         }
-        Ok(())
+        problems
     }
 
     /// The runtime settings this config asks for.
