@@ -110,9 +110,15 @@ fn the_daemon_publishes_attendance_and_stops_cleanly_on_sigterm() {
     assert_eq!(status["roster"]["people"], 3, "{status}");
     assert!(status["cameras"]["front"]["state"].is_string(), "{status}");
     // What it printed is what it published.
+    // A decision reaches the outbox inside the frame's analysis, and the printout only when that
+    // frame is done: the broker may be first. Wait for both lines.
     let mut lines = Vec::new();
-    while let Ok(l) = printed.recv_timeout(Duration::from_millis(200)) {
-        lines.push(l);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while lines.len() < 2 {
+        match printed.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(l) => lines.push(l),
+            Err(_) => break,
+        }
     }
     assert_eq!(lines.len(), 2, "{lines:?}");
 
