@@ -11,6 +11,18 @@ use std::time::{Duration, Instant};
 
 use common::broker::{Broker, Subscriber};
 
+/// The daemon as a child process, killed if the test fails before it is stopped.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 #[test]
 fn the_daemon_publishes_attendance_and_stops_cleanly_on_sigterm() {
     let dir = common::scratch_dir("daemon", "run");
@@ -60,15 +72,17 @@ fn the_daemon_publishes_attendance_and_stops_cleanly_on_sigterm() {
             .unwrap());
     }
 
-    let mut daemon = Command::new(rollcall)
-        .arg("--config")
-        .arg(&config)
-        .args(["--log", "error", "run", "--json"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = BufReader::new(daemon.stdout.take().unwrap());
+    let mut daemon = Running(
+        Command::new(rollcall)
+            .arg("--config")
+            .arg(&config)
+            .args(["--log", "error", "run", "--json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = BufReader::new(daemon.0.stdout.take().unwrap());
     let (tx, printed) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in stdout.lines().map_while(Result::ok) {
@@ -138,8 +152,8 @@ fn the_daemon_publishes_attendance_and_stops_cleanly_on_sigterm() {
 
     let asked = Instant::now();
     // SAFETY: kill(2) on our own child.
-    assert_eq!(unsafe { libc::kill(daemon.id() as libc::pid_t, libc::SIGTERM) }, 0);
-    let exit = daemon.wait().unwrap();
+    assert_eq!(unsafe { libc::kill(daemon.0.id() as libc::pid_t, libc::SIGTERM) }, 0);
+    let exit = daemon.0.wait().unwrap();
     let took = asked.elapsed();
     assert!(exit.success(), "exit status {exit:?}");
     assert!(took < Duration::from_secs(8), "stopping took {took:?}");
@@ -205,15 +219,17 @@ fn sighup_reloads_the_cameras_and_refuses_a_broken_config() {
             .unwrap()
             .success()
     );
-    let mut daemon = Command::new(rollcall)
-        .arg("--config")
-        .arg(&config)
-        .args(["--log", "rollcall::daemon=info", "run"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = BufReader::new(daemon.stderr.take().unwrap());
+    let mut daemon = Running(
+        Command::new(rollcall)
+            .arg("--config")
+            .arg(&config)
+            .args(["--log", "rollcall::daemon=info", "run"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stderr = BufReader::new(daemon.0.stderr.take().unwrap());
     let (tx, logged) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in stderr.lines().map_while(Result::ok) {
@@ -242,7 +258,7 @@ fn sighup_reloads_the_cameras_and_refuses_a_broken_config() {
         format!("{base}[[cameras]]\nid = \"back\"\nkind = \"uri\"\nuri = {clip:?}\nloop = true\n"),
     )
     .unwrap();
-    hup(daemon.id());
+    hup(daemon.0.id());
     let line = wait_log("config reloaded");
     assert!(
         line.contains(r#"kept=["front"]"#) && line.contains(r#"started=["back"]"#),
@@ -252,15 +268,15 @@ fn sighup_reloads_the_cameras_and_refuses_a_broken_config() {
 
     // A broken config is refused; both cameras go on.
     std::fs::write(&config, format!("{base}[[cameras]]\nid = \"front\"\nkind = \"usb\"\n")).unwrap();
-    hup(daemon.id());
+    hup(daemon.0.id());
     let line = wait_log("config not reloaded");
     assert!(line.contains("rollcall.toml"), "the refusal names the file: {line}");
     std::thread::sleep(Duration::from_secs(2));
     wait_for_cameras(&status, &["back", "front"]);
 
     // SAFETY: kill(2) on our own child.
-    assert_eq!(unsafe { libc::kill(daemon.id() as libc::pid_t, libc::SIGTERM) }, 0);
-    assert!(daemon.wait().unwrap().success());
+    assert_eq!(unsafe { libc::kill(daemon.0.id() as libc::pid_t, libc::SIGTERM) }, 0);
+    assert!(daemon.0.wait().unwrap().success());
     assert!(!status.exists(), "a stopped daemon leaves no status file behind");
     std::fs::remove_dir_all(dir).unwrap();
 }

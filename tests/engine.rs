@@ -12,6 +12,15 @@ use rollcall::engine::{Engine, Outcome};
 use rollcall::enroll::{EnrollPolicy, Enrollee, enroll_person};
 use rollcall::store::{Key, Store};
 
+/// The Hamilton test plays its clip through a real-time camera: frames it cannot analyse in time
+/// are dropped, so it runs alone (write) while the other tests, which read files at their own
+/// pace, share the machine (read).
+static CPU: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+fn shared_cpu() -> std::sync::RwLockReadGuard<'static, ()> {
+    CPU.read().unwrap_or_else(|e| e.into_inner())
+}
+
 fn scratch(name: &str) -> PathBuf {
     common::scratch_dir("engine", name)
 }
@@ -96,6 +105,7 @@ fn slide_at(start: DateTime<Utc>, t: DateTime<Utc>) -> usize {
 
 #[test]
 fn a_slideshow_of_students_and_strangers_marks_each_student_once() {
+    let _cpu = shared_cpu();
     let dir = scratch("slideshow");
     let config = config_with_session();
     let key = Key::generate();
@@ -183,6 +193,7 @@ fn a_slideshow_of_students_and_strangers_marks_each_student_once() {
 
 #[test]
 fn per_class_matching_and_late_arrivals() {
+    let _cpu = shared_cpu();
     let dir = scratch("class");
     let mut config = config_with_session();
     config.timetable.sessions[0].group = Some("7b".into());
@@ -216,6 +227,7 @@ fn per_class_matching_and_late_arrivals() {
 
 #[test]
 fn outside_sessions_nobody_is_marked_by_default() {
+    let _cpu = shared_cpu();
     let dir = scratch("outside");
     let config = config_with_session();
     let mut store = Store::open(&dir.join("rollcall.db"), Key::generate()).unwrap();
@@ -240,6 +252,7 @@ fn outside_sessions_nobody_is_marked_by_default() {
 
 #[test]
 fn the_hamilton_clip_marks_obama_and_lin_manuel_once_and_no_one_else() {
+    let _alone = CPU.write().unwrap_or_else(|e| e.into_inner());
     use rollcall::capture::Camera;
     use rollcall::config::{CameraConfig, SourceKind};
     let dir = scratch("hamilton");
@@ -329,6 +342,7 @@ fn the_hamilton_clip_marks_obama_and_lin_manuel_once_and_no_one_else() {
 
 #[test]
 fn photos_waved_at_the_camera_raise_alerts_and_mark_no_one() {
+    let _cpu = shared_cpu();
     let config = config_with_session();
     for sample in ["image_F1.jpg", "image_F2.jpg"] {
         let dir = scratch(&format!("wave-{sample}"));
@@ -387,6 +401,7 @@ fn photos_waved_at_the_camera_raise_alerts_and_mark_no_one() {
 /// is flagged rigid (its figures are printed; real faces' are in the Hamilton test's log).
 #[test]
 fn landmark_motion_flags_a_waved_photo_as_rigid() {
+    let _cpu = shared_cpu();
     let config = config_with_session();
     let mut p = common::pipeline_for(&config);
     let dir = scratch("motion");
