@@ -58,6 +58,22 @@ pub struct AttendanceEvent {
     pub roster_version: u64,
 }
 
+/// One line for people reading a terminal: who, present or late, where, which session, how sure.
+impl std::fmt::Display for AttendanceEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:<16} {:<8} camera {} room {} session {} similarity {:.2}",
+            self.person_id,
+            self.status.as_str(),
+            self.camera_id,
+            self.room,
+            self.session_id.as_deref().unwrap_or("-"),
+            self.similarity
+        )
+    }
+}
+
 /// Kinds of alert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -11,6 +11,17 @@ use std::time::{Duration, Instant};
 
 use common::broker::{Broker, Subscriber};
 
+/// The lines a child writes to `pipe`, as they come.
+fn lines_of(pipe: impl std::io::Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    rx
+}
+
 /// The daemon as a child process, killed if the test fails before it is stopped.
 struct Running(std::process::Child);
 
@@ -82,13 +93,7 @@ fn the_daemon_publishes_attendance_and_stops_cleanly_on_sigterm() {
             .spawn()
             .unwrap(),
     );
-    let stdout = BufReader::new(daemon.0.stdout.take().unwrap());
-    let (tx, printed) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in stdout.lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let printed = lines_of(daemon.0.stdout.take().unwrap());
     let arrived = backend.wait_for(Duration::from_secs(90), |m| {
         let people: Vec<String> = m
             .iter()
@@ -229,13 +234,7 @@ fn sighup_reloads_the_cameras_and_refuses_a_broken_config() {
             .spawn()
             .unwrap(),
     );
-    let stderr = BufReader::new(daemon.0.stderr.take().unwrap());
-    let (tx, logged) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in stderr.lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let logged = lines_of(daemon.0.stderr.take().unwrap());
     let wait_log = |needle: &str| {
         let deadline = Instant::now() + Duration::from_secs(20);
         while let Ok(line) = logged.recv_timeout(deadline.saturating_duration_since(Instant::now())) {

@@ -62,17 +62,9 @@ fn parse_time(text: &str, end: bool) -> Result<DateTime<Utc>, CliError> {
         .ok_or_else(|| CliError::Usage(format!("`{text}` is not a valid day")))
 }
 
-fn line(e: &AttendanceEvent) -> String {
-    format!(
-        "{}  {:<16} {:<8} camera {} room {} session {} similarity {:.2}",
-        e.decided_at.format("%Y-%m-%d %H:%M:%S"),
-        e.person_id,
-        e.status.as_str(),
-        e.camera_id,
-        e.room,
-        e.session_id.as_deref().unwrap_or("-"),
-        e.similarity
-    )
+/// An event with the time it was decided, as `events tail` and `status` list it.
+pub(super) fn line(e: &AttendanceEvent) -> String {
+    format!("{}  {e}", e.decided_at.format("%Y-%m-%d %H:%M:%S"))
 }
 
 /// Quotes a CSV field when it needs it.

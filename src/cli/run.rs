@@ -16,16 +16,7 @@ pub struct Args {
 fn print(outcome: &Outcome, json: bool) {
     match outcome {
         Outcome::Attendance(e) if json => println!("{}", serde_json::to_string(e).unwrap_or_default()),
-        Outcome::Attendance(e) => println!(
-            "attendance  {:<16} {:<8} camera {} room {} session {} similarity {:.2} liveness {:.2}",
-            e.person_id,
-            e.status.as_str(),
-            e.camera_id,
-            e.room,
-            e.session_id.as_deref().unwrap_or("-"),
-            e.similarity,
-            e.liveness
-        ),
+        Outcome::Attendance(e) => println!("attendance  {e} liveness {:.2}", e.liveness),
         Outcome::Spoof(a) if json => println!("{}", serde_json::to_string(a).unwrap_or_default()),
         Outcome::Spoof(a) => println!(
             "alert       spoof camera {}: {}",

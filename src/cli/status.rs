@@ -66,14 +66,7 @@ pub fn run(config: &Config) -> Result<(), CliError> {
     let events = store.attendance_since(0).map_err(usage)?;
     println!("  last events:");
     for (_, e) in events.iter().skip(events.len().saturating_sub(5)) {
-        println!(
-            "    {}  {} {} (camera {}, session {})",
-            e.decided_at.format("%Y-%m-%d %H:%M:%S"),
-            e.person_id,
-            e.status.as_str(),
-            e.camera_id,
-            e.session_id.as_deref().unwrap_or("-")
-        );
+        println!("    {}", super::events::line(e));
     }
     if events.is_empty() {
         println!("    none");

@@ -74,6 +74,8 @@ struct Link {
     outbox: Outbox,
     status: StatusBoard,
     roster: Option<Arc<Mutex<RosterSync>>>,
+    /// The roster sync also takes timetables: subscribe to their topics too.
+    takes_timetables: bool,
     state: watch::Sender<LinkState>,
     /// The status last published, without its uptime, to publish again only on change.
     last_status: Option<String>,
@@ -88,6 +90,7 @@ pub(super) async fn run(
     outbox: Outbox,
     status: StatusBoard,
     roster: Option<Arc<Mutex<RosterSync>>>,
+    takes_timetables: bool,
     mut stop: watch::Receiver<bool>,
     state: watch::Sender<LinkState>,
 ) {
@@ -101,6 +104,7 @@ pub(super) async fn run(
         outbox,
         status,
         roster,
+        takes_timetables,
         state,
         last_status: None,
         last_status_at: Instant::now(),
@@ -391,11 +395,7 @@ impl Link {
         }
         let topics = &self.settings.topics;
         let mut wanted = vec![topics.site_roster.clone(), topics.device_roster.clone()];
-        if self
-            .roster
-            .as_ref()
-            .is_some_and(|r| r.lock().map(|r| r.takes_timetables()).unwrap_or(false))
-        {
+        if self.takes_timetables {
             wanted.extend([topics.site_timetable.clone(), topics.device_timetable.clone()]);
         }
         let filters = wanted

@@ -239,8 +239,18 @@ impl Mqtt {
             let now = r.roster_status();
             status.update(|s| s.roster = now);
         }
+        // Asked once here: the link must not wait on the sync's lock while a roster is applied.
+        let takes_timetables = roster.as_ref().is_some_and(|r| r.takes_timetables());
         let roster = roster.map(|r| Arc::new(Mutex::new(r)));
-        let task = tokio::spawn(link::run(settings, outbox, status, roster, stop_rx, link_tx));
+        let task = tokio::spawn(link::run(
+            settings,
+            outbox,
+            status,
+            roster,
+            takes_timetables,
+            stop_rx,
+            link_tx,
+        ));
         Mqtt { task, stop, link }
     }
 
