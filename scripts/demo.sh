@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
-# The main job, from a fresh machine: install what is missing, build, then run the daemon on a
-# demo camera (a real video of people in ../shared, looping) with a roster enrolled from the
-# shared identity photos and a class session running now, printing attendance as it happens.
-#
-#   scripts/demo.sh                      events printed here
-#   ROLLCALL_DEMO_MQTT=host:port scripts/demo.sh   also published to that broker
+# The main job, from a fresh machine: install what is missing, build, then run the daemon with
+# config/demo.toml: a looping video made from the shared photos as the camera, a roster enrolled
+# from other photos of the same people (config/demo-roster.csv), and a class session running now.
+# Attendance and alerts are printed as they happen; uncomment [mqtt] in config/demo.toml to
+# publish them too. Extra arguments go to `rollcall run` (e.g. --json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -12,65 +11,30 @@ export PATH="$HOME/.cargo/bin:$PATH"
 echo "[demo] building rollcall (release)"
 cargo build --release --quiet
 rollcall=./target/release/rollcall
+config=config/demo.toml
 
-shared="$(realpath "${ROLLCALL_SHARED:-../shared}")"
+if [ ! -d ../shared/faces ]; then
+    echo "[demo] the shared photos are missing: ../shared/faces should be beside this repository" >&2
+    exit 1
+fi
 demo=.local/demo
 mkdir -p "$demo"
-[ -f "$demo/rollcall.key" ] || "$rollcall" keygen --out "$demo/rollcall.key" >/dev/null
-# A fresh store each run: the demo's session is today's, and everyone would already be marked.
-rm -f "$demo"/rollcall.db*
-
-today=$(date -u +%a | tr 'A-Z' 'a-z')
-mqtt=""
-if [ -n "${ROLLCALL_DEMO_MQTT:-}" ]; then
-    mqtt="[mqtt]
-host = \"${ROLLCALL_DEMO_MQTT%:*}\"
-port = ${ROLLCALL_DEMO_MQTT##*:}
-accept_roster = false"
+if [ -f "$demo/rollcall.key" ]; then
+    echo "[demo] store key present ($demo/rollcall.key)"
+else
+    echo "[demo] making a store key ($demo/rollcall.key)"
+    "$rollcall" keygen --out "$demo/rollcall.key" >/dev/null
 fi
-cat > "$demo/rollcall.toml" <<TOML
-# Written by scripts/demo.sh. Paths are relative to this file.
-[models]
-dir = "../../models"
-[runtime]
-onnxruntime = "../onnxruntime/libonnxruntime.so.1.31.1"
-[store]
-path = "rollcall.db"
-key_file = "rollcall.key"
-[device]
-id = "demo"
-site = "demo"
-[timetable]
-timezone = "UTC"
-# A session running all of today, so that the demo marks people now.
-[[timetable.sessions]]
-id = "DEMO"
-room = "demo-room"
-days = ["$today"]
-start = "00:00"
-end = "23:59"
-grace_min = 1439
-[[cameras]]
-id = "hamilton"
-kind = "uri"
-uri = "$shared/videos/short_hamilton_clip.mp4"
-loop = true
-room = "demo-room"
-analysis_fps = 5
-$mqtt
-TOML
-
-ids="$shared/faces/ageitgey/identities"
-{
-    echo "id,name,path"
-    for f in obama_1.jpg obama_2.jpg obama_3.jpg obama_4.jpg; do echo "obama,Barack Obama,$ids/$f"; done
-    echo "linmanuel,Lin-Manuel Miranda,$ids/linmanuel_1.png"
-    echo "biden,Joe Biden,$ids/biden_1.jpg"
-    echo "kit,Kit Harington,$ids/kit_1.jpg"
-    echo "rose,Rose Leslie,$ids/rose_1.jpg"
-    echo "alex,Alex Lacamoire,$ids/alex_1.jpg"
-} > "$demo/roster.csv"
-echo "[demo] enrolling the roster from $ids"
-"$rollcall" --config "$demo/rollcall.toml" enroll --csv "$demo/roster.csv" 2>&1 | sed 's/^/[demo]   /'
-echo "[demo] watching $shared/videos/short_hamilton_clip.mp4 (looping) in session DEMO; Ctrl-C to stop"
-exec "$rollcall" --config "$demo/rollcall.toml" run "$@"
+if [ -f "$demo/classroom.webm" ]; then
+    echo "[demo] camera video present ($demo/classroom.webm)"
+else
+    echo "[demo] making the camera video from the photos in config/demo-slides.txt"
+    "$rollcall" slideshow --list config/demo-slides.txt --out "$demo/classroom.webm" | sed 's/^/[demo]   /'
+fi
+# A fresh store each run: the session is today's, and everyone would already be marked.
+rm -f "$demo"/rollcall.db*
+echo "[demo] enrolling the roster in config/demo-roster.csv"
+"$rollcall" --config "$config" enroll --csv config/demo-roster.csv 2>&1 | sed 's/^/[demo]   /'
+"$rollcall" check-config "$config" | sed 's/^/[demo]   /'
+echo "[demo] running the daemon on $demo/classroom.webm (looping) in session DEMO; Ctrl-C to stop"
+exec "$rollcall" --config "$config" --log "${ROLLCALL_LOG:-warn}" run "$@"

@@ -101,7 +101,7 @@ fn reload(
     engine: &mut Engine,
     on_outcome: &mut dyn FnMut(&Outcome),
 ) {
-    let next = match Config::load(path) {
+    let next = match Config::load_to_run(path) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "config not reloaded; the running one stays");

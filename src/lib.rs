@@ -30,6 +30,7 @@
 //! - [`roster`]: sealed rosters (AES-256-GCM under a site key), checked whole before they replace
 //!   the gallery.
 //! - [`status`]: the device's state as the backend and `rollcall status` see it.
+//! - [`slideshow`]: a video made from photos, a stand-in camera for the demo and for trials.
 //! - [`backoff`]: reconnect delays with jitter, for cameras and the broker.
 //! - [`daemon`]: all of it wired: cameras in turn through one engine, events out, until stopped.
 //! - [`config`]: the TOML configuration.
@@ -58,6 +59,7 @@ pub mod pipeline;
 pub mod quality;
 pub mod roster;
 pub mod session;
+pub mod slideshow;
 pub mod status;
 pub mod store;
 pub mod track;

@@ -334,6 +334,38 @@ fn check_config_lists_every_problem_with_where_it_is() {
         assert!(text.contains(&expected), "{expected:?} not in:\n{text}");
     }
     assert_eq!(text.lines().count(), 5, "one line per problem, no more:\n{text}");
+    // `run` checks the same first, and starts nothing.
+    let out = rollcall(&["--config", &file, "run"]);
+    let refused = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{refused}");
+    for line in text.lines() {
+        assert!(refused.contains(line), "{line:?} not in:\n{refused}");
+    }
+
+    // Unknown models and the files an MQTT link needs.
+    let (ok, text) = check(
+        "mqtt.toml",
+        &format!(
+            "{models}detector = \"yolo-face\"\n[mqtt]\nhost = \"broker.school.example\"\nusername = \"room-101\"\n\
+             password_file = \"mqtt.pass\"\n[mqtt.tls]\nca_file = \"school-ca.pem\"\n"
+        ),
+    );
+    let file = dir.join("mqtt.toml").display().to_string();
+    assert!(!ok);
+    for expected in [
+        format!("{file}:3:1: [models] detector: unknown model `yolo-face`; known models: arcface-w600k-mbf"),
+        format!(
+            "{file}:7:1: [mqtt] password_file: {}/mqtt.pass does not exist",
+            dir.display()
+        ),
+        format!(
+            "{file}:9:1: [mqtt.tls] ca_file: {}/school-ca.pem does not exist",
+            dir.display()
+        ),
+    ] {
+        assert!(text.contains(&expected), "{expected:?} not in:\n{text}");
+    }
+    assert_eq!(text.lines().count(), 3, "one line per problem, no more:\n{text}");
 
     let (ok, text) = check(
         "good.toml",

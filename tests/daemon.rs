@@ -1,6 +1,7 @@
-//! `rollcall run` end to end: a real video as the camera, a roster enrolled from the shared
-//! photos, a broker started by the test; attendance arrives over MQTT, and SIGTERM stops the
-//! daemon cleanly with the device reported offline.
+//! `rollcall run` end to end on the demo config (`config/demo.toml`, with its roster and its
+//! camera video made from the shared photos), a broker started by the test: attendance arrives
+//! over MQTT, SIGHUP reloads the cameras, and SIGTERM stops the daemon cleanly with the device
+//! reported offline.
 
 mod common;
 
@@ -34,54 +35,88 @@ impl Drop for Running {
     }
 }
 
+const ROLLCALL: &str = env!("CARGO_BIN_EXE_rollcall");
+
+/// Runs `rollcall ARGS` and fails with its stderr if it fails.
+fn rollcall_ok(args: &[&std::ffi::OsStr]) {
+    let out = Command::new(ROLLCALL).args(args).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// `config/demo.toml` made to run in `dir`: the same cameras, timetable and device, with the
+/// store, key and camera video in `dir` (made here as `scripts/demo.sh` makes them: the slideshow,
+/// a key, the demo roster enrolled) and, given a broker port, MQTT to it.
+fn demo_in(dir: &std::path::Path, broker: Option<u16>) -> PathBuf {
+    let demo = common::root().join("config");
+    let text = std::fs::read_to_string(demo.join("demo.toml")).unwrap();
+    let mut config: toml::Table = text.parse().unwrap();
+    let absolute = |v: &toml::Value| toml::Value::from(demo.join(v.as_str().unwrap()).to_string_lossy().as_ref());
+    let clip = dir.join("classroom.webm");
+    let key = dir.join("key");
+    let set = |config: &mut toml::Table, section: &str, key: &str, value: toml::Value| {
+        config[section].as_table_mut().unwrap().insert(key.into(), value);
+    };
+    let models = absolute(&config["models"]["dir"]);
+    set(&mut config, "models", "dir", models);
+    if std::env::var_os("ORT_DYLIB_PATH").is_some() {
+        config.remove("runtime");
+    } else {
+        let ort = absolute(&config["runtime"]["onnxruntime"]);
+        set(&mut config, "runtime", "onnxruntime", ort);
+    }
+    set(
+        &mut config,
+        "store",
+        "path",
+        dir.join("rollcall.db").to_string_lossy().as_ref().into(),
+    );
+    set(&mut config, "store", "key_file", key.to_string_lossy().as_ref().into());
+    let cameras = config["cameras"].as_array_mut().unwrap();
+    assert_eq!(cameras.len(), 1, "the demo has one camera");
+    cameras[0]
+        .as_table_mut()
+        .unwrap()
+        .insert("uri".into(), clip.to_string_lossy().as_ref().into());
+    if let Some(port) = broker {
+        let mqtt: toml::Table =
+            format!("host = \"127.0.0.1\"\nport = {port}\nstatus_interval_s = 2\naccept_roster = false")
+                .parse()
+                .unwrap();
+        config.insert("mqtt".into(), mqtt.into());
+    }
+    let path = dir.join("rollcall.toml");
+    std::fs::write(&path, toml::to_string(&config).unwrap()).unwrap();
+
+    let list = demo.join("demo-slides.txt");
+    rollcall_ok(&[
+        "slideshow".as_ref(),
+        "--list".as_ref(),
+        list.as_os_str(),
+        "--out".as_ref(),
+        clip.as_os_str(),
+    ]);
+    rollcall_ok(&["keygen".as_ref(), "--out".as_ref(), key.as_os_str()]);
+    let roster = demo.join("demo-roster.csv");
+    rollcall_ok(&[
+        "--config".as_ref(),
+        path.as_os_str(),
+        "enroll".as_ref(),
+        "--csv".as_ref(),
+        roster.as_os_str(),
+    ]);
+    path
+}
+
+/// The five students of the demo roster.
+const STUDENTS: [&str; 5] = ["alex", "biden", "kit", "obama", "rose"];
+
 #[test]
-fn the_daemon_publishes_attendance_and_stops_cleanly_on_sigterm() {
+fn the_demo_publishes_attendance_and_stops_cleanly_on_sigterm() {
     let dir = common::scratch_dir("daemon", "run");
     let broker = Broker::start("daemon");
-    let backend = Subscriber::start(broker.port, "backend-daemon", &["rollcall/v1/school/#"], true);
-    let ort = std::env::var("ORT_DYLIB_PATH")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| common::root().join(rollcall::model::DEFAULT_ORT_LIBRARY));
-    let today = chrono::Utc::now().format("%a").to_string().to_lowercase();
-    let config = dir.join("rollcall.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[runtime]\nonnxruntime = {ort:?}\n[models]\ndir = {models:?}\n[store]\npath = \"rollcall.db\"\nkey_file = \"key\"\n\
-             [device]\nid = \"room-101\"\nsite = \"school\"\n\
-             [timetable]\ntimezone = \"UTC\"\noutside_sessions = \"once_per_day\"\n\
-             [[timetable.sessions]]\nid = \"ALLDAY\"\nroom = \"101\"\ndays = [\"{today}\"]\nstart = \"00:00\"\nend = \"23:59\"\ngrace_min = 1439\n\
-             [[cameras]]\nid = \"front\"\nkind = \"uri\"\nuri = {clip:?}\nloop = true\nroom = \"101\"\n\
-             [mqtt]\nhost = \"127.0.0.1\"\nport = {port}\nstatus_interval_s = 2\naccept_roster = false\n",
-            models = common::root().join("models"),
-            clip = common::shared().join("videos/short_hamilton_clip.mp4"),
-            port = broker.port
-        ),
-    )
-    .unwrap();
-    let rollcall = env!("CARGO_BIN_EXE_rollcall");
-    let ok = |out: std::process::Output| {
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    };
-    ok(Command::new(rollcall)
-        .args(["keygen", "--out"])
-        .arg(dir.join("key"))
-        .output()
-        .unwrap());
-    let ids = common::shared().join("faces/ageitgey/identities");
-    for (person, photo) in [
-        ("obama", "obama_1.jpg"),
-        ("linmanuel", "linmanuel_1.png"),
-        ("biden", "biden_1.jpg"),
-    ] {
-        ok(Command::new(rollcall)
-            .arg("--config")
-            .arg(&config)
-            .args(["enroll", "--person", person])
-            .arg(ids.join(photo))
-            .output()
-            .unwrap());
-    }
+    let backend = Subscriber::start(broker.port, "backend-daemon", &["rollcall/v1/demo/#"], true);
+    let config = demo_in(&dir, Some(broker.port));
+    let rollcall = ROLLCALL;
 
     let mut daemon = Running(
         Command::new(rollcall)
@@ -94,30 +129,36 @@ fn the_daemon_publishes_attendance_and_stops_cleanly_on_sigterm() {
             .unwrap(),
     );
     let printed = lines_of(daemon.0.stdout.take().unwrap());
-    let arrived = backend.wait_for(Duration::from_secs(90), |m| {
-        let people: Vec<String> = m
-            .iter()
-            .filter(|(t, _, _)| t.ends_with("/attendance"))
-            .map(|(_, p, _)| serde_json::from_slice::<serde_json::Value>(p).unwrap()["person_id"].to_string())
-            .collect();
-        people.iter().any(|p| p.contains("obama")) && people.iter().any(|p| p.contains("linmanuel"))
-    });
-    let attendance: Vec<serde_json::Value> = arrived
-        .iter()
-        .filter(|(t, _, _)| t == "rollcall/v1/school/room-101/attendance")
-        .map(|(_, p, _)| serde_json::from_slice(p).unwrap())
-        .collect();
+    let attendance_of = |m: &[common::broker::Message]| -> Vec<serde_json::Value> {
+        m.iter()
+            .filter(|(t, _, _)| t == "rollcall/v1/demo/demo/attendance")
+            .map(|(_, p, _)| serde_json::from_slice(p).unwrap())
+            .collect()
+    };
+    // One pass of the video is 24 s; everyone is in the first.
+    let arrived = backend.wait_for(Duration::from_secs(120), |m| attendance_of(m).len() >= STUDENTS.len());
+    let attendance = attendance_of(&arrived);
     let mut people: Vec<&str> = attendance.iter().map(|e| e["person_id"].as_str().unwrap()).collect();
     people.sort();
-    assert_eq!(
-        people,
-        ["linmanuel", "obama"],
-        "each once, no one else: {attendance:#?}"
-    );
+    assert_eq!(people, STUDENTS, "each student once, no one else: {attendance:#?}");
     assert!(
         attendance
             .iter()
-            .all(|e| e["session_id"].as_str().unwrap().starts_with("ALLDAY@"))
+            .all(|e| e["session_id"].as_str().unwrap().starts_with("DEMO@") && e["status"] == "present"),
+        "{attendance:#?}"
+    );
+    // The photos of photos raise alerts, and nothing else does.
+    let alerts = backend.wait_for(Duration::from_secs(30), |m| {
+        m.iter().filter(|(t, _, _)| t.ends_with("/alert")).count() >= 2
+    });
+    let alerts: Vec<serde_json::Value> = alerts
+        .iter()
+        .filter(|(t, _, _)| t.ends_with("/alert"))
+        .map(|(_, p, _)| serde_json::from_slice(p).unwrap())
+        .collect();
+    assert!(
+        alerts.len() >= 2 && alerts.iter().all(|a| a["kind"] == "spoof"),
+        "{alerts:#?}"
     );
     let status = arrived
         .iter()
@@ -126,20 +167,28 @@ fn the_daemon_publishes_attendance_and_stops_cleanly_on_sigterm() {
         .map(|(_, p, _)| serde_json::from_slice::<serde_json::Value>(p).unwrap())
         .expect("a status");
     assert_eq!(status["state"], "online");
-    assert_eq!(status["roster"]["people"], 3, "{status}");
-    assert!(status["cameras"]["front"]["state"].is_string(), "{status}");
-    // What it printed is what it published.
-    // A decision reaches the outbox inside the frame's analysis, and the printout only when that
-    // frame is done: the broker may be first. Wait for both lines.
-    let mut lines = Vec::new();
+    assert_eq!(status["roster"]["people"], 5, "{status}");
+    assert!(status["cameras"]["classroom"]["state"].is_string(), "{status}");
+    // What it printed is what it published. A decision reaches the outbox inside the frame's
+    // analysis, and the printout only when that frame is done: the broker may be first.
+    let mut printed_ids = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(10);
-    while lines.len() < 2 {
-        match printed.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok(l) => lines.push(l),
-            Err(_) => break,
+    while printed_ids.len() < STUDENTS.len() {
+        let Ok(line) = printed.recv_timeout(deadline.saturating_duration_since(Instant::now())) else {
+            break;
+        };
+        let decision: serde_json::Value = serde_json::from_str(&line).unwrap();
+        if decision.get("person_id").is_some() {
+            printed_ids.push(decision["event_id"].as_str().unwrap().to_string());
         }
     }
-    assert_eq!(lines.len(), 2, "{lines:?}");
+    let mut published_ids: Vec<String> = attendance
+        .iter()
+        .map(|e| e["event_id"].as_str().unwrap().into())
+        .collect();
+    printed_ids.sort();
+    published_ids.sort();
+    assert_eq!(printed_ids, published_ids);
 
     // `rollcall status` reads the running daemon's state.
     let status = Command::new(rollcall)
@@ -150,10 +199,10 @@ fn the_daemon_publishes_attendance_and_stops_cleanly_on_sigterm() {
         .unwrap();
     let text = String::from_utf8_lossy(&status.stdout);
     assert!(
-        text.contains("running on room-101") && text.contains("camera front"),
+        text.contains("running on demo") && text.contains("camera classroom"),
         "{text}"
     );
-    assert!(text.contains("roster: version 0, 3 people"), "{text}");
+    assert!(text.contains("roster: version 0, 5 people"), "{text}");
 
     let asked = Instant::now();
     // SAFETY: kill(2) on our own child.
@@ -204,26 +253,10 @@ fn wait_for_cameras(status: &std::path::Path, cameras: &[&str]) -> serde_json::V
 #[test]
 fn sighup_reloads_the_cameras_and_refuses_a_broken_config() {
     let dir = common::scratch_dir("daemon", "reload");
-    let ort = std::env::var("ORT_DYLIB_PATH")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| common::root().join(rollcall::model::DEFAULT_ORT_LIBRARY));
+    let config = demo_in(&dir, None);
+    let base = std::fs::read_to_string(&config).unwrap();
     let clip = common::shared().join("videos/short_hamilton_clip.mp4");
-    let base = format!(
-        "[runtime]\nonnxruntime = {ort:?}\n[models]\ndir = {:?}\n[store]\npath = \"rollcall.db\"\nkey_file = \"key\"\n\
-         [[cameras]]\nid = \"front\"\nkind = \"uri\"\nuri = {clip:?}\nloop = true\n",
-        common::root().join("models")
-    );
-    let config = dir.join("rollcall.toml");
-    std::fs::write(&config, &base).unwrap();
-    let rollcall = env!("CARGO_BIN_EXE_rollcall");
-    assert!(
-        Command::new(rollcall)
-            .args(["keygen", "--out"])
-            .arg(dir.join("key"))
-            .status()
-            .unwrap()
-            .success()
-    );
+    let rollcall = ROLLCALL;
     let mut daemon = Running(
         Command::new(rollcall)
             .arg("--config")
@@ -245,7 +278,7 @@ fn sighup_reloads_the_cameras_and_refuses_a_broken_config() {
         panic!("the daemon never logged {needle:?}");
     };
     let status = dir.join("rollcall.db.status.json");
-    wait_for_cameras(&status, &["front"]);
+    wait_for_cameras(&status, &["classroom"]);
     let hup = |pid: u32| {
         // SAFETY: kill(2) on our own child.
         assert_eq!(unsafe { libc::kill(pid as libc::pid_t, libc::SIGHUP) }, 0);
@@ -254,24 +287,30 @@ fn sighup_reloads_the_cameras_and_refuses_a_broken_config() {
     // A second camera: the first keeps streaming, the second starts.
     std::fs::write(
         &config,
-        format!("{base}[[cameras]]\nid = \"back\"\nkind = \"uri\"\nuri = {clip:?}\nloop = true\n"),
+        format!(
+            "{base}[[cameras]]\nid = \"door\"\nkind = \"uri\"\nuri = {clip:?}\nloop = true\nroom = \"demo-room\"\n"
+        ),
     )
     .unwrap();
     hup(daemon.0.id());
     let line = wait_log("config reloaded");
     assert!(
-        line.contains(r#"kept=["front"]"#) && line.contains(r#"started=["back"]"#),
+        line.contains(r#"kept=["classroom"]"#) && line.contains(r#"started=["door"]"#),
         "{line}"
     );
-    wait_for_cameras(&status, &["back", "front"]);
+    wait_for_cameras(&status, &["classroom", "door"]);
 
     // A broken config is refused; both cameras go on.
-    std::fs::write(&config, format!("{base}[[cameras]]\nid = \"front\"\nkind = \"usb\"\n")).unwrap();
+    std::fs::write(
+        &config,
+        format!("{base}[[cameras]]\nid = \"classroom\"\nkind = \"usb\"\n"),
+    )
+    .unwrap();
     hup(daemon.0.id());
     let line = wait_log("config not reloaded");
     assert!(line.contains("rollcall.toml"), "the refusal names the file: {line}");
     std::thread::sleep(Duration::from_secs(2));
-    wait_for_cameras(&status, &["back", "front"]);
+    wait_for_cameras(&status, &["classroom", "door"]);
 
     // SAFETY: kill(2) on our own child.
     assert_eq!(unsafe { libc::kill(daemon.0.id() as libc::pid_t, libc::SIGTERM) }, 0);

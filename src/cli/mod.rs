@@ -11,6 +11,7 @@ mod events;
 mod roster;
 mod run;
 mod signals;
+mod slideshow;
 mod snapshot;
 mod station;
 mod status;
@@ -76,6 +77,8 @@ pub enum Command {
     Cameras(cameras::Args),
     /// Grab one frame from a camera and draw the faces found, with their size and quality.
     Snapshot(snapshot::Args),
+    /// Make a video from photos, to use as a camera before any is installed (as the demo does).
+    Slideshow(slideshow::Args),
     /// Create a new encryption key file for the store.
     Keygen(roster::KeygenArgs),
     /// Enroll people from photos (one person, a folder per person, or a CSV), or one person live at
@@ -197,7 +200,11 @@ pub fn main() -> ExitCode {
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<(), CliError> {
-    let config = load_config(cli.config.as_deref())?;
+    let config = match (&cli.command, cli.config.as_deref()) {
+        // The daemon checks everything check-config does before it starts.
+        (Command::Run(_), Some(path)) => Config::load_to_run(path)?,
+        (_, path) => load_config(path)?,
+    };
     match cli.command {
         Command::Detect(args) => detect::run(config, args),
         Command::Embed(args) => embed::run(config, args),
@@ -209,6 +216,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::CheckConfig(args) => check_config::run(args),
         Command::Events(args) => events::run(&config, args),
         Command::Snapshot(args) => snapshot::run(config, args),
+        Command::Slideshow(args) => slideshow::run(args),
         Command::Keygen(args) => roster::keygen(args),
         Command::Enroll(args) => roster::enroll(config, args),
         Command::Roster { args, models } => roster::roster(config, args, &models),

@@ -5,6 +5,7 @@
 
 mod camera;
 mod enroll;
+mod locate;
 mod mqtt;
 mod timetable;
 
@@ -14,6 +15,7 @@ use serde::Deserialize;
 
 pub use camera::{CameraConfig, Decode, PixelFormat, SourceKind, Transport};
 pub use enroll::{EnrollConfig, Pose};
+pub use locate::{Depth, Finding, examine, render};
 pub use mqtt::{DeviceConfig, MqttConfig, OutboxConfig, TlsConfig};
 pub use timetable::{OutsideSessions, SessionSlot, TimetableConfig};
 
@@ -46,6 +48,9 @@ pub enum ConfigError {
     /// A camera entry is incomplete or contradictory.
     #[error("config {path}: camera `{id}`: {problem}")]
     Camera { path: PathBuf, id: String, problem: String },
+    /// Every problem of a file, each at its line and column.
+    #[error("{} problem(s) in {}:\n{}", found.len(), path.display(), render(path, found))]
+    Problems { path: PathBuf, found: Vec<Finding> },
 }
 
 /// Splits `user:password@` out of a URL: the URL without it, and the credentials.
@@ -309,13 +314,16 @@ fn in_unit_range(v: f32) -> bool {
 }
 
 impl Config {
-    /// Reads, parses and checks a config file.
+    /// Reads, parses and checks the values of a config file; every problem is reported, each
+    /// with its line and column.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Unreadable {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Config::parse(&text, path)
+        locate::load(path, Depth::Values)
+    }
+
+    /// As [`Config::load`], and also the model names and every file the config names: what the
+    /// daemon checks before it starts, and before it takes a reloaded config.
+    pub fn load_to_run(path: &Path) -> Result<Config, ConfigError> {
+        locate::load(path, Depth::Everything)
     }
 
     /// Parses and checks config text; `path` names it in errors and anchors relative paths.
