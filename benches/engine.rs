@@ -5,6 +5,7 @@
 //!
 //!     cargo bench --bench engine            (ROLLCALL_BENCH_SECONDS=30 by default)
 
+#[allow(dead_code)]
 #[path = "../tests/common/encode.rs"]
 mod encode;
 
@@ -37,34 +38,6 @@ fn quantile(v: &mut [f64], q: f64) -> f64 {
     v[((q * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1]
 }
 
-/// The Hamilton clip six times over (a minute), so a run never waits on a file looping back.
-fn long_clip(shared: &std::path::Path) -> PathBuf {
-    let out = std::env::temp_dir().join("rollcall-bench-hamilton-x6.mp4");
-    if out.exists() {
-        return out;
-    }
-    let src = shared.join("videos/short_hamilton_clip.mp4");
-    let parts: String = (0..6)
-        .map(|_| {
-            format!(
-                " filesrc location=\"{}\" ! qtdemux ! h264parse ! avdec_h264 ! videoconvert ! c.",
-                src.display()
-            )
-        })
-        .collect();
-    let tmp = out.with_extension("part.mp4");
-    encode::run_to_eos(
-        &format!(
-            "concat name=c ! videoconvert ! video/x-raw,format=I420 ! x264enc speed-preset=ultrafast key-int-max=30 \
-         ! mp4mux ! filesink location=\"{}\"{parts}",
-            tmp.display()
-        ),
-        600,
-    );
-    std::fs::rename(&tmp, &out).unwrap();
-    out
-}
-
 fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
@@ -93,7 +66,7 @@ fn main() {
     }];
     config.timetable.outside_sessions = rollcall::config::OutsideSessions::OncePerDay;
     // Each camera count runs in a fresh process, so memory figures are not inflated by earlier runs.
-    let clip = long_clip(&shared);
+    let clip = encode::long_hamilton_clip(&shared);
     let Some(cameras) = std::env::var("ROLLCALL_BENCH_CAMERAS")
         .ok()
         .and_then(|v| v.parse::<usize>().ok())
@@ -167,6 +140,7 @@ fn main() {
             }
         }
         let wall = start.elapsed().as_secs_f64();
+        let busy_share = busy.iter().sum::<f64>() / 10.0 / wall;
         let all = engine.decision_latencies();
         let mut lat: Vec<f64> = all.iter().filter(|d| d.1).map(|d| d.0.as_secs_f64() * 1e3).collect();
         let mut lat_all: Vec<f64> = all.iter().map(|d| d.0.as_secs_f64() * 1e3).collect();
@@ -174,7 +148,7 @@ fn main() {
         let stats = engine.stats();
         println!(
             "{cameras} camera(s): frames/s per camera [{}]; recognised decisions {}: latency median {:.0} ms, p95 {:.0} ms (all {} decisions, unknowns included: median {:.0} ms); \
-             recognizer runs {} for {} faces; engine time per frame median {:.0} ms, p95 {:.0} ms; resident memory {:.0} MB (models loaded {:.0}, cameras up {:.0})",
+             recognizer runs {} for {} faces; engine time per frame median {:.0} ms, p95 {:.0} ms (busy {:.0}% of the time); resident memory {:.0} MB (models loaded {:.0}, cameras up {:.0})",
             fps.join(", "),
             lat.len(),
             quantile(&mut lat, 0.5),
@@ -185,6 +159,7 @@ fn main() {
             stats.faces,
             quantile(&mut busy, 0.5),
             quantile(&mut busy, 0.95),
+            busy_share,
             rss_mb(),
             rss_models,
             rss_cameras

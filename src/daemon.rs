@@ -78,6 +78,8 @@ struct Watched {
     config: crate::config::CameraConfig,
     /// Frames analysed at the last status update, for the analysis rate.
     taken: u64,
+    /// The longest capture-to-decision time since the last status update.
+    lag: Duration,
 }
 
 impl Watched {
@@ -87,6 +89,7 @@ impl Watched {
             room: cam.room.clone().unwrap_or_else(|| cam.id.clone()),
             config: cam.clone(),
             taken: 0,
+            lag: Duration::ZERO,
         })
     }
 }
@@ -223,7 +226,7 @@ pub fn run(config: &Config, signals: &Signals<'_>, on_outcome: &mut dyn FnMut(&O
             reload(path, &mut running, &mut watched, &mut engine, on_outcome);
         }
         let mut analysed = false;
-        for w in &watched {
+        for w in &mut watched {
             let Some(frame) = w.camera.next_frame(Duration::from_millis(2)) else {
                 continue;
             };
@@ -233,6 +236,7 @@ pub fn run(config: &Config, signals: &Signals<'_>, on_outcome: &mut dyn FnMut(&O
                 // One bad frame or a store hiccup must not stop attendance for the whole school.
                 Err(e) => tracing::error!(camera = w.camera.id(), error = %e, "frame not analysed"),
             }
+            w.lag = w.lag.max(frame.age());
         }
         if !analysed {
             std::thread::sleep(Duration::from_millis(5));
@@ -293,6 +297,7 @@ fn report(watched: &mut [Watched], status: &StatusBoard, engine: &Engine, elapse
             CameraStatus {
                 state: state.into(),
                 fps: (fps * 10.0).round() / 10.0,
+                lag_ms: u32::try_from(std::mem::take(&mut w.lag).as_millis()).unwrap_or(u32::MAX),
             },
         ));
     }

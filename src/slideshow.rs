@@ -2,9 +2,10 @@
 //! photos before any camera is installed.
 //!
 //! Each photo is fitted whole onto a frame over a blurred, enlarged copy of itself, so no hard
-//! border frames the face the way a printed photo's edge would, and nothing is cropped. The video
-//! is VP8 in WebM: both come with GStreamer's good plugins, which every install has.
-//! Frames go from memory to the encoder; no slide is written to disk.
+//! border frames the face the way a printed photo's edge would, and nothing is cropped. A `.webm`
+//! video is VP8 (GStreamer's good plugins, which every install has); an `.mp4` is H.264, which
+//! needs x264 (gstreamer1.0-plugins-ugly), as real cameras send. Frames go from memory to the
+//! encoder; no slide is written to disk.
 
 use std::path::{Path, PathBuf};
 
@@ -62,38 +63,28 @@ impl Default for Slideshow {
 }
 
 impl Slideshow {
-    /// Writes `photos`, in order, as a WebM video at `out`. The file appears only when whole: an
-    /// interrupted run leaves no half video that a later run would take for a finished one.
+    /// Writes `photos`, in order, as a video at `out` (see [`write_video`] for formats).
     pub fn write(&self, photos: &[PathBuf], out: &Path) -> Result<(), SlideshowError> {
         if photos.is_empty() {
             return Err(SlideshowError::NoPhotos);
-        }
-        if self.width < 16 || self.height < 16 || self.width % 2 == 1 || self.height % 2 == 1 {
-            return Err(SlideshowError::Settings(format!(
-                "frame size {}x{} must be even and at least 16x16",
-                self.width, self.height
-            )));
         }
         if self.fps == 0 || self.seconds_each == 0 {
             return Err(SlideshowError::Settings(
                 "fps and seconds per photo must be at least 1".into(),
             ));
         }
+        check_size(self.width, self.height)?;
         let slides = photos.iter().map(|p| self.slide(p)).collect::<Result<Vec<_>, _>>()?;
-        let partial = out.with_extension("partial.webm");
-        let encode = |reason: String| SlideshowError::Encode {
-            path: out.to_path_buf(),
-            reason,
-        };
-        self.encode(&slides, &partial).map_err(|reason| {
-            let _ = std::fs::remove_file(&partial);
-            encode(reason)
-        })?;
-        std::fs::rename(&partial, out).map_err(|e| encode(e.to_string()))
+        let per_slide = (self.seconds_each * self.fps) as usize;
+        let frames = slides
+            .iter()
+            .flat_map(|slide| std::iter::repeat_n(slide, per_slide))
+            .map(|slide| Ok(slide.clone()));
+        write_video(frames, self.fps, out)
     }
 
-    /// One photo fitted onto a frame, as packed BGR bytes.
-    fn slide(&self, path: &Path) -> Result<Vec<u8>, SlideshowError> {
+    /// One photo fitted onto a frame.
+    fn slide(&self, path: &Path) -> Result<Mat, SlideshowError> {
         let photo = crate::image::load(path, DEFAULT_MAX_PIXELS)?;
         self.fit(&photo).map_err(|source| SlideshowError::Fit {
             path: path.to_path_buf(),
@@ -101,7 +92,7 @@ impl Slideshow {
         })
     }
 
-    fn fit(&self, photo: &Mat) -> opencv::Result<Vec<u8>> {
+    fn fit(&self, photo: &Mat) -> opencv::Result<Mat> {
         let (width, height) = (self.width as i32, self.height as i32);
         let (cols, rows) = (photo.cols() as f64, photo.rows() as f64);
         let (sx, sy) = (width as f64 / cols, height as f64 / rows);
@@ -130,61 +121,161 @@ impl Slideshow {
         imgproc::gaussian_blur_def(&cover, &mut canvas, Size::new(51, 51), 20.0)?;
         let mut middle = Mat::roi_mut(&mut canvas, centre(frame, whole.size()?))?;
         whole.copy_to(&mut middle)?;
-        Ok(canvas.data_bytes()?.to_vec())
+        Ok(canvas)
     }
+}
 
-    /// Pushes every frame through VP8 into WebM at `path`, and waits for the file to be closed.
-    fn encode(&self, slides: &[Vec<u8>], path: &Path) -> Result<(), String> {
+fn check_size(width: u32, height: u32) -> Result<(), SlideshowError> {
+    if width < 16 || height < 16 || width % 2 == 1 || height % 2 == 1 {
+        return Err(SlideshowError::Settings(format!(
+            "frame size {width}x{height} must be even and at least 16x16"
+        )));
+    }
+    Ok(())
+}
+
+/// Encodes BGR `frames` (all of one size) at `fps` into `out`: VP8 in WebM for `.webm`, H.264 in
+/// MP4 for `.mp4`. Timestamps run on without a gap from frame to frame. The file appears only
+/// when whole: an interrupted run leaves no half video that a later run would take for a
+/// finished one.
+pub fn write_video(
+    frames: impl IntoIterator<Item = Result<Mat, SlideshowError>>,
+    fps: u32,
+    out: &Path,
+) -> Result<(), SlideshowError> {
+    let encode = |reason: String| SlideshowError::Encode {
+        path: out.to_path_buf(),
+        reason,
+    };
+    let (encoder, extension) = match out.extension().and_then(|e| e.to_str()) {
+        Some("webm") => (
+            format!("vp8enc deadline=1 cpu-used=8 target-bitrate=3000000 keyframe-max-dist={fps} ! webmmux"),
+            "webm",
+        ),
+        Some("mp4") => (
+            format!("x264enc speed-preset=ultrafast key-int-max={fps} ! mp4mux"),
+            "mp4",
+        ),
+        _ => {
+            return Err(SlideshowError::Settings(format!(
+                "{}: name the video .webm (VP8) or .mp4 (H.264)",
+                out.display()
+            )));
+        }
+    };
+    if fps == 0 {
+        return Err(SlideshowError::Settings("fps must be at least 1".into()));
+    }
+    let mut frames = frames.into_iter().peekable();
+    let (width, height) = match frames.peek() {
+        Some(Ok(first)) => (first.cols() as u32, first.rows() as u32),
+        Some(Err(_)) => return Err(frames.next().and_then(Result::err).unwrap_or(SlideshowError::NoPhotos)),
+        None => return Err(SlideshowError::NoPhotos),
+    };
+    check_size(width, height)?;
+    let partial = out.with_extension(format!("partial.{extension}"));
+    let description = format!(
+        "appsrc name=frames format=time caps=video/x-raw,format=BGR,width={width},height={height},framerate={fps}/1 \
+         ! videoconvert ! video/x-raw,format=I420 ! {encoder} ! filesink name=file"
+    );
+    let pipeline = Encoder::start(&description, &partial).map_err(encode)?;
+    let result = pipeline.push_all(frames, fps, (width, height), out);
+    let finished = pipeline.finish();
+    let outcome = match (result, finished) {
+        (Err(e), _) => Err(e),
+        (Ok(()), Err(reason)) => Err(encode(reason)),
+        (Ok(()), Ok(())) => std::fs::rename(&partial, out).map_err(|e| encode(e.to_string())),
+    };
+    if outcome.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    outcome
+}
+
+/// A running encoding pipeline: frames in through its appsrc, a file out.
+struct Encoder {
+    pipeline: gst::Pipeline,
+    src: gst_app::AppSrc,
+}
+
+impl Encoder {
+    fn start(description: &str, path: &Path) -> Result<Encoder, String> {
         gst::init().map_err(|e| e.to_string())?;
-        let description = format!(
-            "appsrc name=slides format=time caps=video/x-raw,format=BGR,width={w},height={h},framerate={fps}/1 \
-             ! videoconvert ! vp8enc deadline=1 cpu-used=8 target-bitrate=3000000 keyframe-max-dist={fps} \
-             ! webmmux ! filesink name=file",
-            w = self.width,
-            h = self.height,
-            fps = self.fps,
-        );
-        let pipeline = gst::parse::launch(&description)
+        let pipeline = gst::parse::launch(description)
             .map_err(|e| e.to_string())?
             .downcast::<gst::Pipeline>()
             .map_err(|_| "not a pipeline".to_string())?;
         let sink = pipeline.by_name("file").ok_or("no file sink")?;
         sink.set_property("location", path.to_string_lossy().as_ref());
         let src = pipeline
-            .by_name("slides")
+            .by_name("frames")
             .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
             .ok_or("no appsrc")?;
         pipeline
             .set_state(gst::State::Playing)
             .map_err(|e| format!("cannot start encoding: {e}"))?;
-        let result = self.push(&src, slides).and_then(|()| wait_for_end(&pipeline));
-        let _ = pipeline.set_state(gst::State::Null);
-        result
+        Ok(Encoder { pipeline, src })
     }
 
-    fn push(&self, src: &gst_app::AppSrc, slides: &[Vec<u8>]) -> Result<(), String> {
-        let frame_ns = 1_000_000_000 / u64::from(self.fps);
-        let per_slide = u64::from(self.seconds_each) * u64::from(self.fps);
-        let mut n = 0u64;
-        for slide in slides {
-            for _ in 0..per_slide {
-                let mut buffer = gst::Buffer::from_slice(slide.clone());
-                if let Some(b) = buffer.get_mut() {
-                    b.set_pts(gst::ClockTime::from_nseconds(n * frame_ns));
-                    b.set_duration(gst::ClockTime::from_nseconds(frame_ns));
-                }
-                // appsrc queues without limit by default: a 24 s clip at 720p is about 650 MB
-                // raw, so wait for the encoder instead.
-                while src.current_level_bytes() > 64 * slide.len() as u64 {
-                    std::thread::sleep(std::time::Duration::from_millis(5));
-                }
-                src.push_buffer(buffer)
-                    .map_err(|e| format!("encoder refused a frame: {e}"))?;
-                n += 1;
+    fn push_all(
+        &self,
+        frames: impl Iterator<Item = Result<Mat, SlideshowError>>,
+        fps: u32,
+        size: (u32, u32),
+        out: &Path,
+    ) -> Result<(), SlideshowError> {
+        let failed = |reason: String| SlideshowError::Encode {
+            path: out.to_path_buf(),
+            reason,
+        };
+        let frame_ns = 1_000_000_000 / u64::from(fps);
+        let frame_bytes = size.0 as u64 * size.1 as u64 * 3;
+        for (n, frame) in frames.enumerate() {
+            let frame = frame?;
+            if (frame.cols() as u32, frame.rows() as u32) != size || frame.typ() != opencv::core::CV_8UC3 {
+                return Err(failed(format!(
+                    "frame {n} is {}x{}, not {}x{} BGR like the first",
+                    frame.cols(),
+                    frame.rows(),
+                    size.0,
+                    size.1
+                )));
             }
+            let bytes = frame
+                .data_bytes()
+                .map_err(|e| failed(format!("frame {n}: {e}")))?
+                .to_vec();
+            let mut buffer = gst::Buffer::from_slice(bytes);
+            if let Some(b) = buffer.get_mut() {
+                b.set_pts(gst::ClockTime::from_nseconds(n as u64 * frame_ns));
+                b.set_duration(gst::ClockTime::from_nseconds(frame_ns));
+            }
+            // appsrc queues without limit by default: wait for the encoder instead of holding
+            // the whole video raw in memory.
+            while self.src.current_level_bytes() > 16 * frame_bytes {
+                if let Some(msg) = self
+                    .pipeline
+                    .bus()
+                    .and_then(|b| b.pop_filtered(&[gst::MessageType::Error]))
+                    && let gst::MessageView::Error(e) = msg.view()
+                {
+                    return Err(failed(format!("encoding stopped at frame {n}: {}", e.error())));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            self.src
+                .push_buffer(buffer)
+                .map_err(|e| failed(format!("the encoder refused frame {n}: {e}")))?;
         }
-        src.end_of_stream().map_err(|e| e.to_string())?;
         Ok(())
+    }
+
+    /// Ends the stream and waits for the file to be closed.
+    fn finish(self) -> Result<(), String> {
+        let ended = self.src.end_of_stream().map_err(|e| e.to_string());
+        let result = ended.and_then(|_| wait_for_end(&self.pipeline));
+        let _ = self.pipeline.set_state(gst::State::Null);
+        result
     }
 }
 

@@ -17,6 +17,10 @@ pub struct CameraStatus {
     pub state: String,
     /// Frames analysed per second, recently.
     pub fps: f32,
+    /// The longest a frame waited, from capture to the end of its analysis, recently (ms): what
+    /// a decision lags behind the camera. It stays flat when the box is overloaded, because a
+    /// camera keeps only its newest frame; each camera's fps drops instead.
+    pub lag_ms: u32,
 }
 
 /// The roster in use.

@@ -373,3 +373,35 @@ fn probe_and_snapshot_tell_an_installer_what_a_camera_sees() {
     assert_eq!((img.cols(), img.rows()), (640, 480));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn a_slideshow_is_a_gapless_video_of_its_photos() {
+    let dir = std::env::temp_dir().join(format!("rollcall-slideshow-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let photos = ["ageitgey/identities/obama_2.jpg", "ageitgey/identities/linmanuel_1.png"].map(common::face);
+    let show = rollcall::slideshow::Slideshow {
+        width: 640,
+        height: 360,
+        seconds_each: 1,
+        fps: 10,
+    };
+    let clip = dir.join("show.webm");
+    show.write(&photos, &clip).unwrap();
+    assert!(!dir.join("show.partial.webm").exists());
+    // Every frame, evenly spaced, at the size asked for: 2 photos x 1 s x 10 fps.
+    let frames: Vec<_> = rollcall::capture::FileFrames::open(&clip, 10.0, 640).unwrap().collect();
+    assert_eq!(frames.len(), 20);
+    for (n, (image, pts)) in frames.iter().enumerate() {
+        use opencv::prelude::*;
+        assert_eq!((image.cols(), image.rows()), (640, 360));
+        assert_eq!(pts.as_millis(), n as u128 * 100, "frame {n}");
+    }
+    // The two halves show different photos.
+    let mean = |i: usize| opencv::core::mean_def(&frames[i].0).unwrap()[0];
+    assert!((mean(5) - mean(15)).abs() > 1.0, "{} {}", mean(5), mean(15));
+    // Anything but .webm or .mp4 is refused before work; so is a photo that is not there.
+    assert!(show.write(&photos, &dir.join("show.avi")).is_err());
+    let missing = show.write(&[dir.join("nobody.jpg")], &dir.join("x.webm")).unwrap_err();
+    assert!(missing.to_string().contains("nobody.jpg"), "{missing}");
+    std::fs::remove_dir_all(dir).unwrap();
+}

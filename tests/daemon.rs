@@ -168,7 +168,8 @@ fn the_demo_publishes_attendance_and_stops_cleanly_on_sigterm() {
         .expect("a status");
     assert_eq!(status["state"], "online");
     assert_eq!(status["roster"]["people"], 5, "{status}");
-    assert!(status["cameras"]["classroom"]["state"].is_string(), "{status}");
+    let camera = &status["cameras"]["classroom"];
+    assert!(camera["state"].is_string() && camera["lag_ms"].is_u64(), "{status}");
     // What it printed is what it published. A decision reaches the outbox inside the frame's
     // analysis, and the printout only when that frame is done: the broker may be first.
     let mut printed_ids = Vec::new();

@@ -675,6 +675,7 @@ fn the_documented_schemas_match_what_is_sent() {
             rollcall::status::CameraStatus {
                 state: "streaming".into(),
                 fps: 5.0,
+                lag_ms: 180,
             },
         );
     });

@@ -268,7 +268,12 @@ impl Camera {
                 .0;
         }
         let now = Instant::now();
-        let base = slot.next_due.map_or(now, |due| due.max(now - 2 * self.period));
+        // A turn that came late (the engine was busy with other cameras) is made up by taking
+        // the next frames sooner, for up to a second behind; later than that is forgiven, so a
+        // long stall is not followed by a burst.
+        let base = slot
+            .next_due
+            .map_or(now, |due| due.max(now - CATCH_UP_PERIODS * self.period));
         slot.next_due = Some(base + self.period);
         self.shared.frames_taken.fetch_add(1, Ordering::Relaxed);
         slot.frame.take()
@@ -294,6 +299,9 @@ impl Drop for Camera {
         self.shutdown();
     }
 }
+
+/// How many analysis periods a camera may fall behind and still make them up (a second at 5 fps).
+const CATCH_UP_PERIODS: u32 = 5;
 
 /// Hardware decoders by element name: NVIDIA Jetson, Intel/AMD VA-API (new and old plugins),
 /// and stateful V4L2 decoders on ARM boards.

@@ -9,7 +9,7 @@ use crate::slideshow::Slideshow;
 /// Arguments of `rollcall slideshow`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The video to write (WebM, VP8).
+    /// The video to write: `.webm` (VP8) or `.mp4` (H.264, needs gstreamer1.0-plugins-ugly).
     #[arg(long)]
     pub out: PathBuf,
     /// The photos, shown in this order.

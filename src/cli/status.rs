@@ -35,9 +35,10 @@ pub fn run(config: &Config) -> Result<(), CliError> {
             if let Some(cams) = s["cameras"].as_object() {
                 for (id, c) in cams {
                     println!(
-                        "  camera {id:<16} {:<10} {} fps",
+                        "  camera {id:<16} {:<10} {} fps, lag {} ms",
                         c["state"].as_str().unwrap_or("?"),
-                        c["fps"]
+                        c["fps"],
+                        c["lag_ms"]
                     );
                 }
             }
