@@ -17,7 +17,8 @@ use serde::Serialize;
 use crate::config::{Config, LivenessConfig, RecognizeConfig};
 use crate::embed::{Embedding, l2_normalise};
 use crate::event::{Alert, AlertKind, AttendanceEvent, new_id};
-use crate::liveness::{Motion, landmark_motion};
+use crate::landmarks::eye_openness;
+use crate::liveness::{Motion, blinked, landmark_motion};
 use crate::matching::{Gallery, SharedGallery};
 use crate::model::ModelError;
 use crate::pipeline::FacePipeline;
@@ -81,6 +82,8 @@ pub struct EngineStats {
     pub embeddings: u64,
     /// Tracks decided.
     pub decisions: u64,
+    /// Tracks decided after they were seen to blink (with the 106-point model configured).
+    pub blinked: u64,
 }
 
 /// A track's liveness verdict.
@@ -88,6 +91,8 @@ pub struct EngineStats {
 struct LiveVerdict {
     score: f32,
     motion: Motion,
+    /// The eyes closed and opened again during the track.
+    blinked: bool,
 }
 
 /// The engine and everything it holds.
@@ -177,6 +182,7 @@ impl Engine {
     fn decided(&mut self, track: &mut Track, recognised: bool) {
         track.decided = true;
         self.stats.decisions += 1;
+        self.stats.blinked += u64::from(blinked(&track.eyes));
         if self.latencies.len() == 1024 {
             self.latencies.pop_front();
         }
@@ -217,18 +223,24 @@ impl Engine {
         self.stats.faces += observations.len() as u64;
         let settings = self.tracker_settings;
         let mut tracker = self.trackers.remove(camera).unwrap_or_else(|| Tracker::new(settings));
-        let boxes: Vec<_> = observations.iter().map(|o| o.face.bbox).collect();
+        let faces: Vec<_> = observations.iter().map(|o| (o.face.bbox, o.face.landmarks)).collect();
         let ids = tracker.update(at, observations);
         let mut outcomes = Vec::new();
         let result = (|| {
             // Passive liveness only for tracks still undecided: a seated class costs detection only.
-            for (&id, bbox) in ids.iter().zip(&boxes) {
-                if let Some(track) = tracker
-                    .get_mut(id)
-                    .filter(|t| !t.decided && t.liveness.len() < LIVENESS_SAMPLES)
+            for (&id, (bbox, five)) in ids.iter().zip(&faces) {
+                let Some(track) = tracker.get_mut(id).filter(|t| !t.decided) else {
+                    continue;
+                };
+                if track.liveness.len() < LIVENESS_SAMPLES
                     && let Some(score) = self.pipeline.live_score(image, bbox)?
                 {
                     track.liveness.push(score);
+                }
+                // Eyes on every frame until the decision: a blink is brief, and a track that
+                // waits for one (see `decide`) must be watched for it.
+                if let Some(points) = self.pipeline.dense_landmarks(image, bbox)? {
+                    track.eyes.push(eye_openness(&points, five));
                 }
             }
             for id in ids {
@@ -262,22 +274,26 @@ impl Engine {
         Ok(outcomes)
     }
 
-    /// Liveness over the track: the mean passive score, less a penalty if it moved like a flat picture.
+    /// Liveness over the track: the mean passive score, less a penalty if it moved like a flat
+    /// picture, unless it blinked (a flat picture cannot: five landmarks on a real face that
+    /// hardly moves can look as rigid as a photo's, and a blink settles it).
     fn liveness(&self, track: &Track) -> Option<LiveVerdict> {
+        let motion = landmark_motion(&track.landmarks);
+        let blinked = blinked(&track.eyes);
         if track.liveness.is_empty() {
             // No anti-spoofing configured: every track counts as live.
             return Some(LiveVerdict {
                 score: 1.0,
-                motion: landmark_motion(&track.landmarks),
+                motion,
+                blinked,
             });
         }
         if (track.liveness.len() as u32) < self.liveness.min_frames {
             return None;
         }
-        let motion = landmark_motion(&track.landmarks);
-        let rigid = motion.looks_rigid(self.liveness.rigid_min_travel, self.liveness.rigid_max_deformation);
+        let rigid = !blinked && motion.looks_rigid(self.liveness.rigid_min_travel, self.liveness.rigid_max_deformation);
         let score = mean(&track.liveness) - if rigid { self.liveness.rigid_penalty } else { 0.0 };
-        Some(LiveVerdict { score, motion })
+        Some(LiveVerdict { score, motion, blinked })
     }
 
     /// Tries to decide a track; `final_call` when no more frames will come.
@@ -291,6 +307,16 @@ impl Engine {
         let Some(live) = self.liveness(track) else {
             return Ok(None);
         };
+        // Failing only for moving like a flat picture, with the eyes watched: wait for the track
+        // to end, in case it blinks.
+        let rigid_only = live.score < self.liveness.threshold
+            && live.score + self.liveness.rigid_penalty >= self.liveness.threshold
+            && live
+                .motion
+                .looks_rigid(self.liveness.rigid_min_travel, self.liveness.rigid_max_deformation);
+        if rigid_only && self.pipeline.has_dense_landmarks() && !final_call {
+            return Ok(None);
+        }
         if live.score < self.liveness.threshold {
             self.decided(track, false);
             let alert = Alert {
@@ -409,7 +435,7 @@ impl Engine {
             roster_version: gallery.version(),
         };
         if self.store.record_attendance(&event, &place.once_key)? {
-            tracing::info!(camera, room, person = %person_id, session = ?event.session_id, status = event.status.as_str(), similarity, "attendance");
+            tracing::info!(camera, room, person = %person_id, session = ?event.session_id, status = event.status.as_str(), similarity, liveness = event.liveness, blinked = live.blinked, "attendance");
             Ok(Some(Outcome::Attendance(event)))
         } else {
             Ok(Some(Outcome::AlreadyMarked {

@@ -146,6 +146,59 @@ impl AntiSpoof {
     }
 }
 
+/// Eye opening (see [`crate::landmarks::eye_openness`]) at or above which eyes count as open:
+/// open eyes read 0.30 to 0.36 on the shared video, 0.26 and up on the shared photos.
+pub const EYES_OPEN: f32 = 0.25;
+
+/// Eye opening under which eyes count as closed: a blink reads 0.14 at its deepest.
+pub const EYES_CLOSED: f32 = 0.2;
+
+/// Whether a track's eye openings, in frame order, show a blink: a frame with the eyes closed
+/// (under [`EYES_CLOSED`] and under 60% of the track's median), between frames with them open,
+/// and deeper than 4 times the readings' own scatter (median absolute deviation). A flat
+/// picture keeps one opening, give or take landmark noise; on a small, waved print that noise
+/// is large (0.11 to 0.54 over 12 frames of image_T1, median 0.19: never open enough to blink).
+/// At 5 fps a blink (100 to 300 ms) falls on a frame or on none, so a face that did
+/// not blink is no less live: the cue only ever helps.
+pub fn blinked(openings: &[f32]) -> bool {
+    if openings.len() < 3 {
+        return false;
+    }
+    let median_of = |v: &mut Vec<f32>| {
+        v.sort_by(f32::total_cmp);
+        v[v.len() / 2]
+    };
+    let median = median_of(&mut openings.to_vec());
+    if median < EYES_OPEN {
+        return false;
+    }
+    let scatter = median_of(&mut openings.iter().map(|o| (o - median).abs()).collect());
+    let closed = EYES_CLOSED.min(0.6 * median).min(median - 4.0 * scatter);
+    openings.iter().enumerate().any(|(i, &o)| {
+        o < closed && openings[..i].iter().any(|&b| b >= EYES_OPEN) && openings[i + 1..].iter().any(|&a| a >= EYES_OPEN)
+    })
+}
+
+#[cfg(test)]
+mod blink_tests {
+    use super::*;
+
+    #[test]
+    fn a_dip_between_open_frames_is_a_blink_and_noise_is_not() {
+        // Her blink at 5 fps (tests/engine.rs prints the real readings).
+        assert!(blinked(&[0.35, 0.35, 0.23, 0.17, 0.28, 0.32, 0.32]));
+        // Closed and never opened again, or never open: no blink.
+        assert!(!blinked(&[0.32, 0.33, 0.31, 0.12, 0.11]));
+        assert!(!blinked(&[0.15, 0.12, 0.16, 0.13]));
+        // image_T1 printed and waved (tests/engine.rs): its readings scatter as deep as a blink.
+        assert!(!blinked(&[
+            0.39, 0.11, 0.54, 0.15, 0.34, 0.16, 0.21, 0.17, 0.19, 0.19, 0.19, 0.34
+        ]));
+        // Open eyes whose readings scatter by 0.05: a dip must go 4 times deeper than that.
+        assert!(!blinked(&[0.40, 0.30, 0.35, 0.45, 0.19, 0.35, 0.30, 0.40, 0.35]));
+    }
+}
+
 /// How a face's landmarks moved over a track.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Motion {

@@ -151,6 +151,11 @@ impl FacePipeline {
         }
     }
 
+    /// Whether the dense landmark model (eyes open or closed) is configured.
+    pub fn has_dense_landmarks(&self) -> bool {
+        self.landmarks.is_some()
+    }
+
     /// The detector.
     pub fn detector(&self) -> &Detector {
         &self.detector

@@ -118,6 +118,8 @@ pub struct Track {
     pub liveness: Vec<f32>,
     /// Per-frame landmarks (frame pixels), for motion-based liveness.
     pub landmarks: Vec<Landmarks>,
+    /// Eye openings of the frames sampled for liveness, when the 106-point model is configured.
+    pub eyes: Vec<f32>,
     /// Set once the track has been decided; it is then only followed, never decided again.
     pub decided: bool,
     last_box: BBox,
@@ -246,6 +248,7 @@ impl Tracker {
                         frames: 0,
                         best: Vec::new(),
                         liveness: Vec::new(),
+                        eyes: Vec::new(),
                         landmarks: Vec::new(),
                         decided: false,
                         last_box: obs.face.bbox,

@@ -432,3 +432,95 @@ fn landmark_motion_flags_a_waved_photo_as_rigid() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// Eye openings of the largest face on each frame of `clip`, read at `fps`.
+fn eye_openings(p: &mut rollcall::pipeline::FacePipeline, clip: &std::path::Path, fps: f64) -> Vec<f32> {
+    let mut out = Vec::new();
+    for (image, _) in FileFrames::open(clip, fps, 1280).unwrap() {
+        let obs = p.observe(&image).unwrap();
+        if let Some(o) = obs
+            .into_iter()
+            .max_by(|a, b| a.face.bbox.area().total_cmp(&b.face.bbox.area()))
+        {
+            let points = p.dense_landmarks(&image, &o.face.bbox).unwrap().unwrap();
+            out.push(rollcall::landmarks::eye_openness(&points, &o.face.landmarks));
+        }
+    }
+    out
+}
+
+/// The measurement behind the blink half of the liveness fusion: her blink is seen at 5 fps, and
+/// photos waved at the camera (flat pictures: the live sample printed, the two spoof samples)
+/// never blink.
+#[test]
+fn a_blink_is_seen_on_a_real_face_and_never_on_a_waved_photo() {
+    let _cpu = shared_cpu();
+    let mut config = config_with_session();
+    config.models.landmarks = Some("landmarks-2d106".into());
+    let mut p = common::pipeline_for(&config);
+    let dir = scratch("blink");
+    let real = common::shared().join("videos/liveportrait_s18.mp4");
+    let fmt = |v: &[f32]| v.iter().map(|o| format!("{o:.2}")).collect::<Vec<_>>().join(" ");
+    for fps in [5.0, 10.0] {
+        let eyes = eye_openings(&mut p, &real, fps);
+        println!("liveportrait_s18 at {fps} fps: {}", fmt(&eyes));
+        assert!(rollcall::liveness::blinked(&eyes), "no blink seen at {fps} fps");
+    }
+    for (name, squeeze) in [
+        ("silent_face_samples/image_T1.jpg", 0.0),
+        ("silent_face_samples/image_T1.jpg", 0.3),
+        ("silent_face_samples/image_F1.jpg", 0.0),
+        ("silent_face_samples/image_F2.jpg", 0.0),
+        ("ageitgey/identities/obama_2.jpg", 0.3),
+    ] {
+        let clip = common::make_moving_clip(&dir, &common::face(name), 12, 640, 480, squeeze);
+        let eyes = eye_openings(&mut p, &clip, 5.0);
+        println!("{name} waved (squeeze {squeeze}): {}", fmt(&eyes));
+        assert!(!rollcall::liveness::blinked(&eyes), "{name} blinked: {eyes:?}");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// The blink cue in the engine, with the 106-point model configured: her track is decided after
+/// a blink; the waved print of
+/// image_T1, which moves like a flat picture, never blinks and so keeps its flat-picture penalty.
+#[test]
+fn the_engine_sees_her_blink_and_no_blink_on_a_waved_print() {
+    let _cpu = shared_cpu();
+    let dir = scratch("engine-blink");
+    let mut config = config_with_session();
+    config.models.landmarks = Some("landmarks-2d106".into());
+    // Tracks decided after 8 frames (1.6 s), not 3: her first blink comes at 0.4 to 0.8 s.
+    config.recognize.min_frames = 8;
+    let store = Store::open(&dir.join("rollcall.db"), Key::generate()).unwrap();
+    let mut engine = Engine::new(&config, common::pipeline_for(&config), store).unwrap();
+    let start = session_start();
+    let real = common::shared().join("videos/liveportrait_s18.mp4");
+    let her = play(&mut engine, &real, start);
+    println!(
+        "her clip: {:?}; {:?}",
+        her.iter().map(|o| &o.1).collect::<Vec<_>>(),
+        engine.stats()
+    );
+    assert!(engine.stats().blinked >= 1, "{:?}", engine.stats());
+    assert!(!her.iter().any(|(_, o)| matches!(o, Outcome::Spoof(_))), "{her:?}");
+
+    let before = engine.stats();
+    let clip = common::make_moving_clip(
+        &dir,
+        &common::face("silent_face_samples/image_T1.jpg"),
+        12,
+        640,
+        480,
+        0.0,
+    );
+    let print = play(&mut engine, &clip, start + Duration::minutes(1));
+    let after = engine.stats();
+    println!(
+        "waved print of image_T1: {:?}; {after:?}",
+        print.iter().map(|o| &o.1).collect::<Vec<_>>()
+    );
+    assert!(after.decisions > before.decisions, "the print's track was decided");
+    assert_eq!(after.blinked, before.blinked, "a print cannot blink");
+    std::fs::remove_dir_all(dir).unwrap();
+}

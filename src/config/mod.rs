@@ -104,7 +104,7 @@ pub struct ModelsConfig {
     /// Anti-spoofing models, fused; empty turns passive liveness off.
     pub antispoof: Vec<String>,
     /// Dense landmark model (`landmarks-2d106`, non-commercial licence), for live enrollment's
-    /// eyes-open check; none by default.
+    /// eyes-open check and for seeing blinks in tracks; none by default.
     pub landmarks: Option<String>,
     /// Extra model descriptions (same schema as models/manifest.toml).
     pub custom: Vec<ModelSpec>,
