@@ -233,7 +233,7 @@ mod tests {
         cam.analysis_fps = 2.5;
         let spec = pipeline_spec(&cam, None);
         assert!(spec.description.contains("uri=\"file:///tmp/x.mp4\""));
-        assert!(spec.description.contains("max-rate=4"));
+        assert!(spec.description.contains("max-rate=5"));
         assert!(
             spec.description
                 .contains("appsink name=rollcall_sink max-buffers=1 drop=true sync=true")
