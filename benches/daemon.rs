@@ -6,67 +6,28 @@
 //!
 //!     cargo bench --bench daemon            (ROLLCALL_BENCH_SECONDS=30 by default)
 
-#[allow(dead_code)]
-#[path = "../tests/common/encode.rs"]
-mod encode;
+mod support;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use rollcall::config::{CameraConfig, Config, SourceKind};
+use rollcall::config::{CameraConfig, SourceKind};
 use rollcall::daemon::Signals;
 use rollcall::store::Key;
 
-fn rss_mb() -> f64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|v| v.parse::<f64>().ok())
-        .unwrap_or(0.0)
-        * 4096.0
-        / 1e6
-}
-
 fn main() {
-    if !std::env::args().any(|a| a == "--bench") {
-        return;
-    }
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let shared = std::env::var_os("ROLLCALL_SHARED").map_or_else(|| root.join("../shared"), PathBuf::from);
-    let seconds: u64 = std::env::var("ROLLCALL_BENCH_SECONDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(30);
-    let clip = encode::long_hamilton_clip(&shared);
-    // Each camera count runs in a fresh process, so memory figures are not inflated by earlier runs.
-    let Some(cameras) = std::env::var("ROLLCALL_BENCH_CAMERAS")
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok())
-    else {
-        println!(
-            "rollcall daemon bench: SCRFD-500M + w600k_mbf + MiniFASNet pair, analysis_fps 5, {seconds} s per run"
-        );
-        for n in [2, 4, 6, 8] {
-            let status = std::process::Command::new(std::env::current_exe().unwrap_or_default())
-                .arg("--bench")
-                .env("ROLLCALL_BENCH_CAMERAS", n.to_string())
-                .status()
-                .unwrap();
-            assert!(status.success());
-        }
+    let Some(cameras) = support::camera_count(
+        "rollcall daemon bench: SCRFD-500M + w600k_mbf + MiniFASNet pair, analysis_fps 5",
+        &[2, 4, 6, 8],
+    ) else {
         return;
     };
-
+    let seconds = support::seconds();
+    let clip = support::encode::long_hamilton_clip(&support::shared());
     let dir = std::env::temp_dir().join(format!("rollcall-daemon-bench-{}-{cameras}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let mut config = Config::default();
-    config.models.dir = root.join("models");
-    config.models.detector = "scrfd-500m".into();
-    config.models.recognizer = "arcface-w600k-mbf".into();
-    config.runtime.onnxruntime = Some(root.join(rollcall::model::DEFAULT_ORT_LIBRARY));
+    let mut config = support::config();
     config.store.path = dir.join("bench.db");
     config.store.key_file = Some(dir.join("bench.key"));
     Key::generate().write_new(&dir.join("bench.key")).unwrap();
@@ -114,7 +75,7 @@ fn main() {
                     .or_default()
                     .push(c["lag_ms"].as_f64().unwrap_or(0.0));
             }
-            rss = rss.max(rss_mb());
+            rss = rss.max(support::rss_mb());
         }
         stop.store(true, std::sync::atomic::Ordering::SeqCst);
         daemon.join().unwrap().unwrap();

@@ -5,30 +5,17 @@
 //!
 //!     cargo bench --bench engine            (ROLLCALL_BENCH_SECONDS=30 by default)
 
-#[allow(dead_code)]
-#[path = "../tests/common/encode.rs"]
-mod encode;
+mod support;
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use rollcall::capture::Camera;
-use rollcall::config::{CameraConfig, Config, SessionSlot, SourceKind};
+use rollcall::config::{CameraConfig, SessionSlot, SourceKind};
 use rollcall::engine::Engine;
 use rollcall::enroll::{EnrollPolicy, Enrollee, enroll_person};
 use rollcall::pipeline::FacePipeline;
 use rollcall::store::{Key, Store};
-
-fn rss_mb() -> f64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|v| v.parse::<f64>().ok())
-        .unwrap_or(0.0)
-        * 4096.0
-        / 1e6
-}
+use support::rss_mb;
 
 fn quantile(v: &mut [f64], q: f64) -> f64 {
     if v.is_empty() {
@@ -39,20 +26,16 @@ fn quantile(v: &mut [f64], q: f64) -> f64 {
 }
 
 fn main() {
-    if !std::env::args().any(|a| a == "--bench") {
+    let Some(cameras) = support::camera_count(
+        "rollcall engine bench: SCRFD-500M + w600k_mbf + MiniFASNet pair, analysis_fps 5",
+        &[1, 2, 4],
+    ) else {
         return;
-    }
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let shared = std::env::var_os("ROLLCALL_SHARED").map_or_else(|| root.join("../shared"), PathBuf::from);
-    let seconds: u64 = std::env::var("ROLLCALL_BENCH_SECONDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(30);
-    let mut config = Config::default();
-    config.models.dir = root.join("models");
-    config.models.detector = "scrfd-500m".into();
-    config.models.recognizer = "arcface-w600k-mbf".into();
-    config.runtime.onnxruntime = Some(root.join(rollcall::model::DEFAULT_ORT_LIBRARY));
+    };
+    let shared = support::shared();
+    let seconds = support::seconds();
+    let clip = support::encode::long_hamilton_clip(&shared);
+    let mut config = support::config();
     config.timetable.sessions = vec![SessionSlot {
         id: "BENCH".into(),
         room: "101".into(),
@@ -65,25 +48,6 @@ fn main() {
         group: None,
     }];
     config.timetable.outside_sessions = rollcall::config::OutsideSessions::OncePerDay;
-    // Each camera count runs in a fresh process, so memory figures are not inflated by earlier runs.
-    let clip = encode::long_hamilton_clip(&shared);
-    let Some(cameras) = std::env::var("ROLLCALL_BENCH_CAMERAS")
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok())
-    else {
-        println!(
-            "rollcall engine bench: SCRFD-500M + w600k_mbf + MiniFASNet pair, analysis_fps 5, {seconds} s per run"
-        );
-        for n in [1, 2, 4] {
-            let status = std::process::Command::new(std::env::current_exe().unwrap())
-                .arg("--bench")
-                .env("ROLLCALL_BENCH_CAMERAS", n.to_string())
-                .status()
-                .unwrap();
-            assert!(status.success());
-        }
-        return;
-    };
     {
         let dir = std::env::temp_dir().join(format!("rollcall-engine-bench-{}-{cameras}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

@@ -482,8 +482,8 @@ fn a_blink_is_seen_on_a_real_face_and_never_on_a_waved_photo() {
 }
 
 /// The blink cue in the engine, with the 106-point model configured: her track is decided after
-/// a blink; the waved print of
-/// image_T1, which moves like a flat picture, never blinks and so keeps its flat-picture penalty.
+/// a blink; the waved print of image_T1, which moves like a flat picture, never blinks and so
+/// keeps its flat-picture penalty.
 #[test]
 fn the_engine_sees_her_blink_and_no_blink_on_a_waved_print() {
     let _cpu = shared_cpu();
