@@ -74,7 +74,7 @@ impl Slideshow {
             ));
         }
         check_size(self.width, self.height)?;
-        let slides = photos.iter().map(|p| self.slide(p)).collect::<Result<Vec<_>, _>>()?;
+        let slides = photos.iter().map(|p| self.frame(p)).collect::<Result<Vec<_>, _>>()?;
         let per_slide = (self.seconds_each * self.fps) as usize;
         let frames = slides
             .iter()
@@ -83,8 +83,8 @@ impl Slideshow {
         write_video(frames, self.fps, out)
     }
 
-    /// One photo fitted onto a frame.
-    fn slide(&self, path: &Path) -> Result<Mat, SlideshowError> {
+    /// One photo fitted onto a frame, as the video shows it.
+    pub fn frame(&self, path: &Path) -> Result<Mat, SlideshowError> {
         let photo = crate::image::load(path, DEFAULT_MAX_PIXELS)?;
         self.fit(&photo).map_err(|source| SlideshowError::Fit {
             path: path.to_path_buf(),

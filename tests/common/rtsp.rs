@@ -29,43 +29,25 @@ pub fn make_slides(dir: &Path, photos: &[PathBuf], width: i32, height: i32) {
     make_slides_fitted(dir, photos, width, height, false)
 }
 
-/// Like [`make_slides`]; with `cover` each photo fills the whole slide (centre-cropped), so no
-/// border frames a face the way the edge of a printed photo would.
+/// Like [`make_slides`]; with `cover` each photo is fitted as `rollcall slideshow` fits it (whole,
+/// on a blurred copy of itself filling the slide), so no border frames a face the way the edge of
+/// a printed photo would.
 pub fn make_slides_fitted(dir: &Path, photos: &[PathBuf], width: i32, height: i32, cover: bool) {
     std::fs::create_dir_all(dir).unwrap();
+    let show = rollcall::slideshow::Slideshow {
+        width: width as u32,
+        height: height as u32,
+        ..Default::default()
+    };
     for (i, p) in photos.iter().enumerate() {
-        let img = imgcodecs::imread(p.as_path(), imgcodecs::IMREAD_COLOR).unwrap();
-        let (sx, sy) = (width as f64 / img.cols() as f64, height as f64 / img.rows() as f64);
-        let s = sx.min(sy);
-        let (w, h) = ((img.cols() as f64 * s) as i32, (img.rows() as f64 * s) as i32);
-        let mut small = Mat::default();
-        imgproc::resize(&img, &mut small, Size::new(w, h), 0.0, 0.0, imgproc::INTER_AREA).unwrap();
         let canvas = if cover {
-            // The photo fitted, on a blurred copy of itself filling the slide: no hard border
-            // frames the face (the way a printed photo's edge would), and nothing is cropped.
-            let s_fill = sx.max(sy);
-            let (fw, fh) = ((img.cols() as f64 * s_fill) as i32, (img.rows() as f64 * s_fill) as i32);
-            let mut fill = Mat::default();
-            imgproc::resize(
-                &img,
-                &mut fill,
-                Size::new(fw.max(width), fh.max(height)),
-                0.0,
-                0.0,
-                imgproc::INTER_AREA,
-            )
-            .unwrap();
-            let fill = Mat::roi(
-                &fill,
-                Rect::new((fill.cols() - width) / 2, (fill.rows() - height) / 2, width, height),
-            )
-            .unwrap();
-            let mut canvas = Mat::default();
-            imgproc::gaussian_blur_def(&fill, &mut canvas, Size::new(51, 51), 20.0).unwrap();
-            let mut roi = Mat::roi_mut(&mut canvas, Rect::new((width - w) / 2, (height - h) / 2, w, h)).unwrap();
-            small.copy_to(&mut roi).unwrap();
-            canvas
+            show.frame(p).unwrap()
         } else {
+            let img = imgcodecs::imread(p.as_path(), imgcodecs::IMREAD_COLOR).unwrap();
+            let s = (width as f64 / img.cols() as f64).min(height as f64 / img.rows() as f64);
+            let (w, h) = ((img.cols() as f64 * s) as i32, (img.rows() as f64 * s) as i32);
+            let mut small = Mat::default();
+            imgproc::resize(&img, &mut small, Size::new(w, h), 0.0, 0.0, imgproc::INTER_AREA).unwrap();
             let mut canvas = Mat::new_rows_cols_with_default(height, width, CV_8UC3, Scalar::all(40.0)).unwrap();
             let mut roi = Mat::roi_mut(&mut canvas, Rect::new((width - w) / 2, (height - h) / 2, w, h)).unwrap();
             small.copy_to(&mut roi).unwrap();
