@@ -94,6 +94,14 @@ impl Watched {
     }
 }
 
+/// Decides the tracks of a camera that is going away (stopped, or removed by a reload).
+fn decide_in_flight(engine: &mut Engine, w: &Watched, on_outcome: &mut dyn FnMut(&Outcome)) {
+    match engine.finish(w.camera.id(), &w.room) {
+        Ok(outcomes) => outcomes.iter().for_each(on_outcome),
+        Err(e) => tracing::error!(camera = w.camera.id(), error = %e, "tracks not decided"),
+    }
+}
+
 /// SIGHUP: reads the config again. An invalid one is refused and the running one kept. Cameras
 /// whose entry did not change keep streaming; changed and new ones (re)start; removed ones stop,
 /// their tracks decided first. Other sections take effect at the next start.
@@ -118,9 +126,7 @@ fn reload(
             kept.push(w.config.id.clone());
             watched.push(w);
         } else {
-            if let Ok(outcomes) = engine.finish(w.camera.id(), &w.room) {
-                outcomes.iter().for_each(&mut *on_outcome);
-            }
+            decide_in_flight(engine, &w, on_outcome);
             stopped.push(w.config.id.clone());
             w.camera.stop();
         }
@@ -263,10 +269,7 @@ pub fn run(config: &Config, signals: &Signals<'_>, on_outcome: &mut dyn FnMut(&O
     notify_systemd("STOPPING=1");
     tracing::info!("stopping: deciding the tracks in flight");
     for w in &watched {
-        match engine.finish(w.camera.id(), &w.room) {
-            Ok(outcomes) => outcomes.iter().for_each(&mut *on_outcome),
-            Err(e) => tracing::error!(camera = w.camera.id(), error = %e, "tracks not decided"),
-        }
+        decide_in_flight(&mut engine, w, on_outcome);
     }
     for w in watched {
         w.camera.stop();

@@ -81,7 +81,7 @@ pub struct FacePipeline {
     detector: Detector,
     recognizer: Recognizer,
     antispoof: Option<AntiSpoof>,
-    /// The 106-point model, when configured (live enrollment's eyes-open check).
+    /// The 106-point model, when configured (live enrollment's eyes-open check, blinks in tracks).
     landmarks: Option<DenseLandmarks>,
 }
 

@@ -118,7 +118,7 @@ pub struct Track {
     pub liveness: Vec<f32>,
     /// Per-frame landmarks (frame pixels), for motion-based liveness.
     pub landmarks: Vec<Landmarks>,
-    /// Eye openings of the frames sampled for liveness, when the 106-point model is configured.
+    /// Eye openings of every frame until the decision, when the 106-point model is configured.
     pub eyes: Vec<f32>,
     /// Set once the track has been decided; it is then only followed, never decided again.
     pub decided: bool,
