@@ -198,7 +198,9 @@ pub fn run(config: &Config, signals: &Signals<'_>, on_outcome: &mut dyn FnMut(&O
                         max_bytes: m.roster_max_bytes,
                         int8_above: config.recognize.int8_search_above,
                         device: device.clone(),
-                    })),
+                        site: config.device.site(),
+                        refusal_window: crate::config::duration_s(m.refusal_alert_interval_s),
+                    })?),
                     Err(e) => {
                         tracing::warn!(error = %e, "rosters from the backend are not accepted");
                         None

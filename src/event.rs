@@ -80,12 +80,22 @@ impl std::fmt::Display for AttendanceEvent {
 pub enum AlertKind {
     /// A presentation attack: photo, screen or mask held to a camera.
     Spoof,
-    /// A camera has been down for a long time.
+    /// A camera has not streamed for `camera_down_after_s`.
     CameraDown,
+    /// A camera that was down streams again.
+    CameraUp,
     /// A roster update was refused.
     RosterRejected,
     /// A timetable update was refused.
     TimetableRejected,
+    /// A store with no synced roster (or timetable) took the first authentic one it saw.
+    FirstUse,
+    /// Attendance events were dropped from the outbox (its bounds); they stay in the local log.
+    OutboxDropped,
+    /// An outbox row the broker cannot take was set aside so the rows behind it go on.
+    OutboxSetAside,
+    /// Writing to the store failed for a while; decisions were held and are now recorded.
+    StoreFailed,
 }
 
 impl AlertKind {
@@ -94,8 +104,13 @@ impl AlertKind {
         match self {
             AlertKind::Spoof => "spoof",
             AlertKind::CameraDown => "camera_down",
+            AlertKind::CameraUp => "camera_up",
             AlertKind::RosterRejected => "roster_rejected",
             AlertKind::TimetableRejected => "timetable_rejected",
+            AlertKind::FirstUse => "first_use",
+            AlertKind::OutboxDropped => "outbox_dropped",
+            AlertKind::OutboxSetAside => "outbox_set_aside",
+            AlertKind::StoreFailed => "store_failed",
         }
     }
 }

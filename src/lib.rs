@@ -32,6 +32,7 @@
 //! - [`status`]: the device's state as the backend and `rollcall status` see it.
 //! - [`slideshow`]: a video made from photos, a stand-in camera for the demo and for trials.
 //! - [`backoff`]: reconnect delays with jitter, for cameras and the broker.
+//! - [`untrusted`]: text from outside made short and printable before it is echoed anywhere.
 //! - [`daemon`]: all of it wired: cameras in turn through one engine, events out, until stopped.
 //! - [`config`]: the TOML configuration.
 //! - [`bench`]: throughput figures for the pipeline.
@@ -63,3 +64,4 @@ pub mod slideshow;
 pub mod status;
 pub mod store;
 pub mod track;
+pub mod untrusted;

@@ -57,6 +57,10 @@ pub struct OutboxStatus {
     pub oldest_s: Option<f64>,
     /// Dropped for exceeding the outbox's bounds (within the retention period).
     pub dropped: u64,
+    /// Set aside because the broker cannot take them (within the retention period).
+    pub set_aside: u64,
+    /// Attendance events ever dropped from the outbox (never reset).
+    pub attendance_dropped: u64,
     /// Pending is above the configured warning level.
     pub warning: bool,
 }
@@ -68,6 +72,8 @@ impl OutboxStatus {
             pending: depth.pending,
             oldest_s: depth.oldest_s.map(|s| s.round()),
             dropped: depth.dropped,
+            set_aside: depth.set_aside,
+            attendance_dropped: depth.attendance_dropped,
             warning: depth.pending > warn_rows,
         }
     }

@@ -350,7 +350,7 @@ fn show_photo(engine: &mut rollcall::engine::Engine, photo: &str, minute: i64) -
 #[test]
 fn rosters_are_checked_whole_and_a_good_one_is_used_at_once() {
     use rollcall::engine::{Engine, Outcome};
-    use rollcall::roster::{Roster, RosterPerson, RosterSync, RosterSyncSettings, seal};
+    use rollcall::roster::{Roster, RosterPerson, RosterSync, RosterSyncSettings, Scope, seal};
     let dir = scratch("roster");
     let db = dir.join("rollcall.db");
     let key = Key::generate();
@@ -392,7 +392,10 @@ fn rosters_are_checked_whole_and_a_good_one_is_used_at_once() {
         max_bytes: MqttConfig::default().roster_max_bytes,
         int8_above: 5000,
         device: "box-r".into(),
-    });
+        site: SITE.into(),
+        refusal_window: Duration::from_secs(1),
+    })
+    .unwrap();
     let settings = MqttSettings::new(&mqtt_config(broker.port), "box-r", SITE).unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let mut mqtt = runtime.block_on(async {
@@ -483,7 +486,11 @@ fn rosters_are_checked_whole_and_a_good_one_is_used_at_once() {
     let mut timetable = config.timetable.clone();
     timetable.sessions[0].id = "ART".into();
     let timetable_topic = format!("rollcall/v1/{SITE}/box-r/timetable");
-    let art = serde_json::to_vec(&rollcall::roster::seal_timetable(&timetable, 1, &site_key)).unwrap();
+    let for_box = Scope::Device {
+        site: SITE.into(),
+        device: "box-r".into(),
+    };
+    let art = serde_json::to_vec(&rollcall::roster::seal_timetable(&timetable, 1, &for_box, &site_key)).unwrap();
     backend.publish(&timetable_topic, art, true);
     let deadline = Instant::now() + Duration::from_secs(10);
     while engine.shared_timetable().version() != 1 && Instant::now() < deadline {
@@ -500,7 +507,7 @@ fn rosters_are_checked_whole_and_a_good_one_is_used_at_once() {
         id: "CLASH".into(),
         ..timetable.sessions[0].clone()
     });
-    let clash = serde_json::to_vec(&rollcall::roster::seal_timetable(&overlapping, 2, &site_key)).unwrap();
+    let clash = serde_json::to_vec(&rollcall::roster::seal_timetable(&overlapping, 2, &for_box, &site_key)).unwrap();
     backend.publish(&timetable_topic, clash, true);
     let alerts = backend.wait_for(Duration::from_secs(10), |m| {
         m.iter()
@@ -526,7 +533,7 @@ fn rosters_are_checked_whole_and_a_good_one_is_used_at_once() {
     // replacing the one before, as a faulty or hostile backend would send it.
     let topic = format!("rollcall/v1/{SITE}/roster");
     let sealed = |people: Vec<RosterPerson>, version: u64, recognizer: &str, key: &Key| {
-        serde_json::to_vec(&seal(&Roster { people }, version, recognizer, key)).unwrap()
+        serde_json::to_vec(&seal(&Roster { people }, version, recognizer, &Scope::Site(SITE.into()), key)).unwrap()
     };
     let with_template = |t: Vec<f32>| {
         vec![RosterPerson {
@@ -555,7 +562,7 @@ fn rosters_are_checked_whole_and_a_good_one_is_used_at_once() {
         (
             "older version",
             sealed(people.clone(), 1, "sface-2021dec", &site_key),
-            "version 1 is not newer than the roster in use (version 2)",
+            "version 1 is not newer than version 2, the newest applied",
         ),
         (
             "other recognizer",
@@ -585,6 +592,9 @@ fn rosters_are_checked_whole_and_a_good_one_is_used_at_once() {
         ),
     ];
     for (what, payload, reason) in cases {
+        // Refusals for one reason within the gate's window (1 s here) would be summed up in one
+        // alert: let each case have a window of its own.
+        std::thread::sleep(Duration::from_millis(2200));
         backend.publish(&topic, payload, true);
         let alerts = backend.wait_for(Duration::from_secs(20), |m| {
             m.iter().any(|(_, p, _)| String::from_utf8_lossy(p).contains(reason))
@@ -704,7 +714,14 @@ fn the_documented_schemas_match_what_is_sent() {
     let roster = schema("roster.json");
     conforms(
         "roster",
-        &serde_json::to_value(seal(&plain, 1, "sface-2021dec", &Key::generate())).unwrap(),
+        &serde_json::to_value(seal(
+            &plain,
+            1,
+            "sface-2021dec",
+            &rollcall::roster::Scope::Site("hillside".into()),
+            &Key::generate(),
+        ))
+        .unwrap(),
         &roster,
     );
     conforms(

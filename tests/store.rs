@@ -232,7 +232,7 @@ fn every_recorded_event_waits_in_the_outbox_until_delivered() {
         retention: Duration::ZERO,
     };
     std::thread::sleep(Duration::from_millis(5)); // so the delivered row is strictly older than "now"
-    let m = outbox.maintain(&tight).unwrap();
+    let m = outbox.maintain(&tight, "box").unwrap();
     assert_eq!((m.dropped, m.purged), (1, 1));
     assert!(outbox.pending_after(0, 10).unwrap().is_empty());
     std::fs::remove_dir_all(dir).unwrap();

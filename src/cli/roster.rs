@@ -86,6 +86,9 @@ enum RosterCommand {
         /// Roster version to stamp.
         #[arg(long, default_value_t = 1)]
         version: u64,
+        /// Seal it for this device only (else for every device of the configured site).
+        #[arg(long)]
+        device: Option<String>,
     },
     /// Publish a roster to the site's devices over MQTT (retained), as a backend would.
     Publish(PublishArgs),
@@ -295,7 +298,9 @@ fn local_roster(config: &Config, command: RosterCommand) -> Result<(), CliError>
             file,
             key_file,
             version,
+            device,
         } => {
+            let scope = scope_of(config, device.as_deref())?;
             let key = match key_file {
                 Some(k) => Key::from_file(&k).map_err(usage)?,
                 None => Key::locate(config.store.key_file.as_deref()).map_err(usage)?,
@@ -318,7 +323,7 @@ fn local_roster(config: &Config, command: RosterCommand) -> Result<(), CliError>
                 }
             }
             let exported = people.len();
-            let env = crate::roster::seal(&Roster { people }, version, &recognizer, &key);
+            let env = crate::roster::seal(&Roster { people }, version, &recognizer, &scope, &key);
             let text = serde_json::to_vec_pretty(&env).unwrap_or_default();
             use std::io::Write;
             use std::os::unix::fs::OpenOptionsExt;
@@ -347,12 +352,13 @@ fn local_roster(config: &Config, command: RosterCommand) -> Result<(), CliError>
             };
             let bytes =
                 std::fs::read(&file).map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
-            let env = crate::roster::parse_envelope(&bytes, 256 << 20, crate::roster::FORMAT)
+            let env = crate::roster::parse_envelope(&bytes, 256 << 20)
                 .map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?;
             let catalogue = crate::model::Catalogue::builtin().with(&config.models.custom)?;
             let spec = catalogue.get(&env.recognizer, crate::model::ModelKind::Recognizer, "recognizer")?;
             let dim = spec.recognizer.as_ref().map_or(0, |r| r.dim);
-            let roster = crate::roster::open(&env, &key, dim)
+            // A local import is the admin's own act: any scope the envelope was sealed for will do.
+            let roster = crate::roster::open_roster(&env, &key, &env.scope(), dim)
                 .map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?;
             let recognizer: std::sync::Arc<str> = env.recognizer.as_str().into();
             for p in &roster.people {
@@ -381,6 +387,22 @@ fn local_roster(config: &Config, command: RosterCommand) -> Result<(), CliError>
                 file.display()
             );
             Ok(())
+        }
+    }
+}
+
+/// The scope a roster is sealed for: the configured site, or one device of it. A device id that
+/// could not be a topic level is refused here rather than published where no device listens.
+fn scope_of(config: &Config, device: Option<&str>) -> Result<crate::roster::Scope, CliError> {
+    let site = config.device.site();
+    match device {
+        None => Ok(crate::roster::Scope::Site(site)),
+        Some(d) => {
+            crate::config::check_id(d).map_err(|problem| CliError::Usage(format!("--device: {problem}")))?;
+            Ok(crate::roster::Scope::Device {
+                site,
+                device: d.to_string(),
+            })
         }
     }
 }
@@ -422,21 +444,22 @@ fn publish(config: &Config, how: PublishArgs) -> Result<(), CliError> {
     .map_err(|e| CliError::Usage(e.to_string()))?;
     let bytes = std::fs::read(file).map_err(|e| usage(format!("cannot read it: {e}")))?;
     let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| usage(format!("not JSON: {e}")))?;
+    let scope = scope_of(config, how.device.as_deref())?;
     let envelope = if value.get("format").is_some() {
-        crate::roster::parse_envelope(&bytes, usize::MAX, crate::roster::FORMAT).map_err(|e| usage(e.to_string()))?
+        crate::roster::parse_envelope(&bytes, usize::MAX).map_err(|e| usage(e.to_string()))?
     } else {
         let roster: Roster = serde_json::from_value(value).map_err(|e| usage(format!("not a roster: {e}")))?;
         let recognizer = how.recognizer.unwrap_or_else(|| config.models.recognizer.clone());
         let version = how
             .version
             .unwrap_or_else(|| chrono::Utc::now().timestamp_millis() as u64);
-        crate::roster::seal(&roster, version, &recognizer, &key)
+        crate::roster::seal(&roster, version, &recognizer, &scope, &key)
     };
     // Check it as a device will, so a mistake shows here and not as alerts from every classroom.
     let catalogue = crate::model::Catalogue::builtin().with(&config.models.custom)?;
     let spec = catalogue.get(&envelope.recognizer, crate::model::ModelKind::Recognizer, "recognizer")?;
     let dim = spec.recognizer.as_ref().map_or(0, |r| r.dim);
-    let roster = crate::roster::open(&envelope, &key, dim).map_err(|e| usage(e.to_string()))?;
+    let roster = crate::roster::open_roster(&envelope, &key, &scope, dim).map_err(|e| usage(e.to_string()))?;
     let topics = &settings.topics;
     let topic = match &how.device {
         Some(d) => {

@@ -16,7 +16,7 @@ use serde::Deserialize;
 pub use camera::{CameraConfig, Decode, PixelFormat, SourceKind, Transport};
 pub use enroll::{EnrollConfig, Pose};
 pub use locate::{Depth, Finding, examine, render};
-pub use mqtt::{DeviceConfig, MqttConfig, OutboxConfig, TlsConfig};
+pub use mqtt::{DeviceConfig, MAX_ID_BYTES, MqttConfig, OutboxConfig, TlsConfig, check_id};
 pub use timetable::{OutsideSessions, SessionSlot, TimetableConfig};
 
 use crate::image::DEFAULT_MAX_PIXELS;
@@ -51,6 +51,12 @@ pub enum ConfigError {
     /// Every problem of a file, each at its line and column.
     #[error("{} problem(s) in {}:\n{}", found.len(), path.display(), render(path, found))]
     Problems { path: PathBuf, found: Vec<Finding> },
+}
+
+/// `seconds` as a duration, whatever the number: negative and NaN are zero, too large is the
+/// longest duration. Config checks refuse such values first; this keeps a slip from panicking.
+pub fn duration_s(seconds: f64) -> std::time::Duration {
+    std::time::Duration::try_from_secs_f64(seconds.max(0.0)).unwrap_or(std::time::Duration::MAX)
 }
 
 /// Splits `user:password@` out of a URL: the URL without it, and the credentials.

@@ -1,7 +1,6 @@
 //! `[device]` and `[mqtt]`: who this box is, and how it talks to the backend.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -33,6 +32,28 @@ impl DeviceConfig {
     pub fn site(&self) -> String {
         self.site.clone().unwrap_or_else(|| "default".into())
     }
+}
+
+/// The longest device or site id, in bytes.
+pub const MAX_ID_BYTES: usize = 64;
+
+/// Checks a device or site id: it becomes a topic level and part of every event, so it may not
+/// hold a topic separator or wildcard (`/`, `+`, `#`), NUL or any control character, and is at
+/// most [`MAX_ID_BYTES`] long.
+pub fn check_id(id: &str) -> Result<(), String> {
+    let shown = crate::untrusted::summary(id);
+    if id.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if id.len() > MAX_ID_BYTES {
+        return Err(format!("`{shown}` is {} bytes; at most {MAX_ID_BYTES}", id.len()));
+    }
+    if let Some(c) = id.chars().find(|c| matches!(c, '/' | '+' | '#') || c.is_control()) {
+        return Err(format!(
+            "`{shown}` holds {c:?}; ids are topic levels and may not hold /, +, #, NUL or control characters"
+        ));
+    }
+    Ok(())
 }
 
 /// TLS to the broker.
@@ -76,7 +97,7 @@ impl Default for OutboxConfig {
 impl OutboxConfig {
     /// The limits the outbox enforces.
     pub fn limits(&self) -> OutboxLimits {
-        let days = |d: f64| Duration::from_secs_f64(d.max(0.0) * 86_400.0);
+        let days = |d: f64| super::duration_s(d * 86_400.0);
         OutboxLimits {
             max_rows: self.max_events,
             max_age: days(self.max_age_days),
@@ -123,6 +144,13 @@ pub struct MqttConfig {
     pub accept_roster: bool,
     /// Largest roster message accepted, bytes; larger ones are refused unread.
     pub roster_max_bytes: usize,
+    /// Refused roster or timetable messages: the first on a topic for a reason raises an alert at
+    /// once, the rest within this many seconds are summed up in one alert, so a flood of junk
+    /// costs a bounded number of alerts.
+    pub refusal_alert_interval_s: f64,
+    /// Send a username and password over plain TCP (no `[mqtt.tls]`), where anyone on the path
+    /// can read them. Off: such a config is refused.
+    pub allow_plaintext_password: bool,
     /// Site key file that rosters are sealed with; else `ROLLCALL_SITE_KEY`,
     /// `ROLLCALL_SITE_KEY_FILE` or the systemd credential `rollcall.site-key`.
     pub roster_key_file: Option<PathBuf>,
@@ -152,6 +180,8 @@ impl Default for MqttConfig {
             accept_roster: true,
             // About 3000 people with three 512-d templates each.
             roster_max_bytes: 32 << 20,
+            refusal_alert_interval_s: 60.0,
+            allow_plaintext_password: false,
             roster_key_file: None,
             outbox: OutboxConfig::default(),
         }

@@ -168,6 +168,21 @@ fn oversized(e: &ConnectionError) -> Option<usize> {
     }
 }
 
+/// Why the broker could not take a publish of `payload` on `topic`, if it could not.
+fn unpublishable(topic: &str, payload: &str) -> Option<String> {
+    if !rumqttc::valid_topic(topic) {
+        return Some(format!("`{}` is not a valid topic", crate::untrusted::summary(topic)));
+    }
+    // Fixed header (at most 5 bytes), topic length and name, packet id, payload.
+    let size = 5 + 2 + topic.len() + 2 + payload.len();
+    (size > super::MAX_OUTGOING).then(|| {
+        format!(
+            "a packet of {size} bytes is above the limit of {} bytes",
+            super::MAX_OUTGOING
+        )
+    })
+}
+
 impl Link {
     async fn connection(&mut self, stop: &mut watch::Receiver<bool>, backoff: &mut Backoff) -> End {
         let (client, mut eventloop) = AsyncClient::new(self.settings.options.clone(), self.settings.max_inflight + 16);
@@ -267,6 +282,7 @@ impl Link {
                     if measure {
                         last_depth = Instant::now();
                         self.measure_outbox();
+                        self.sum_up_refusals().await;
                     }
                     if last_maintain.elapsed() >= MAINTAIN_EVERY {
                         last_maintain = Instant::now();
@@ -312,6 +328,16 @@ impl Link {
         };
         for row in rows {
             let topic = self.settings.topics.event(row.kind).to_string();
+            if let Some(reason) = unpublishable(&topic, &row.payload) {
+                // Retrying it would hold back every row behind it, for ever.
+                if let Err(e) = self.outbox.set_aside(&row, &reason, &self.settings.device) {
+                    tracing::error!(error = %e, "cannot set an unpublishable outbox row aside");
+                    return;
+                }
+                tracing::error!(event_id = %row.event_id, %reason, "outbox row set aside");
+                session.cursor = row.seq;
+                continue;
+            }
             if session
                 .client
                 .try_publish(topic, QoS::AtLeastOnce, false, row.payload.into_bytes())
@@ -356,10 +382,11 @@ impl Link {
     }
 
     fn maintain(&mut self) {
-        match self.outbox.maintain(&self.settings.outbox_limits) {
+        match self.outbox.maintain(&self.settings.outbox_limits, &self.settings.device) {
             Ok(m) if m.dropped > 0 => tracing::error!(
                 dropped = m.dropped,
-                "outbox over its bounds ([mqtt.outbox] max_events / max_age_days): oldest undelivered events dropped; they remain in the attendance log"
+                attendance = m.attendance_dropped,
+                "outbox over its bounds ([mqtt.outbox] max_events / max_age_days): oldest undelivered events dropped, alerts first; they remain in the attendance log"
             ),
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "outbox maintenance failed"),
@@ -413,30 +440,37 @@ impl Link {
                 Ok(s) => s,
                 Err(poisoned) => poisoned.into_inner(),
             };
-            let outcome = match kind {
-                Inbound::Roster => sync.receive(&topic, &payload),
-                Inbound::Timetable => sync.receive_timetable(&topic, &payload),
-            };
+            let outcome = sync.receive(kind.what, kind.for_device, &topic, &payload);
             (outcome, sync.roster_status())
         })
         .await;
         self.roster_handled(handled);
     }
 
+    /// Raises the alerts summing up refused messages whose window is over. Skipped while a
+    /// roster is being applied: it is asked again a second later.
+    async fn sum_up_refusals(&mut self) {
+        let Some(sync) = self.roster.clone() else { return };
+        let done = tokio::task::spawn_blocking(move || match sync.try_lock() {
+            Ok(mut s) => s.sum_up_refusals(),
+            Err(_) => Ok(()),
+        })
+        .await;
+        if let Ok(Err(e)) = done {
+            tracing::error!(error = %e, "cannot record the refusals' summary");
+        }
+    }
+
     /// Refuses (with an alert) a roster that could not even be read.
     async fn roster_too_big(&mut self, size: usize) {
         self.roster_paused_until = Some(Instant::now() + ROSTER_RETRY);
         let Some(sync) = self.roster.clone() else { return };
-        let origin = format!(
-            "{} or {}",
-            self.settings.topics.site_roster, self.settings.topics.device_roster
-        );
         let handled = tokio::task::spawn_blocking(move || {
             let mut sync = match sync.lock() {
                 Ok(s) => s,
                 Err(poisoned) => poisoned.into_inner(),
             };
-            let outcome = sync.refuse_unread(&origin, size);
+            let outcome = sync.refuse_unread(size);
             (outcome, sync.roster_status())
         })
         .await;

@@ -95,6 +95,9 @@ fn read(key: &'static str, path: &Path) -> Result<Vec<u8>, MqttError> {
 
 /// Bytes a roster message may have beyond its payload (topic and packet header).
 const PACKET_OVERHEAD: usize = 64 << 10;
+/// The largest packet the device sends. Events and status are far smaller; an outbox row that
+/// would not fit is set aside rather than retried for ever.
+pub(crate) const MAX_OUTGOING: usize = 1 << 20;
 
 impl MqttSettings {
     /// The settings of `config`'s `[mqtt]` section, or `None` when it has none.
@@ -123,7 +126,7 @@ impl MqttSettings {
             .set_request_channel_capacity(m.max_inflight as usize + 16)
             // Incoming: rosters up to the configured size; a bigger one fails the read before it
             // is buffered (see `link`). Outgoing: events and status are small.
-            .set_max_packet_size(m.roster_max_bytes + PACKET_OVERHEAD, 1 << 20);
+            .set_max_packet_size(m.roster_max_bytes + PACKET_OVERHEAD, MAX_OUTGOING);
         if let Some(user) = &m.username {
             let password = match &m.password_file {
                 Some(path) => String::from_utf8_lossy(&read("password_file", path)?)
@@ -154,8 +157,8 @@ impl MqttSettings {
             status_interval: Duration::from_secs(m.status_interval_s),
             ack_timeout: Duration::from_secs(m.ack_timeout_s),
             max_inflight: m.max_inflight as usize,
-            reconnect_min: Duration::from_secs_f64(m.reconnect_min_s),
-            reconnect_max: Duration::from_secs_f64(m.reconnect_max_s),
+            reconnect_min: crate::config::duration_s(m.reconnect_min_s),
+            reconnect_max: crate::config::duration_s(m.reconnect_max_s),
             accept_roster: m.accept_roster,
             outbox_limits: m.outbox.limits(),
         })
@@ -176,7 +179,7 @@ pub async fn publish_retained(
     let mut options = MqttOptions::new(format!("rollcall-publish-{}", std::process::id()), host, port);
     options
         .set_transport(settings.options.transport())
-        .set_max_packet_size(1 << 20, payload.len() + PACKET_OVERHEAD);
+        .set_max_packet_size(MAX_OUTGOING, payload.len() + PACKET_OVERHEAD);
     if let Some(login) = settings.options.credentials() {
         options.set_credentials(login.username, login.password);
     }

@@ -1,5 +1,6 @@
 //! Topic names, from the configured prefix, the site and the device.
 
+use crate::roster::Synced;
 use crate::store::EventKind;
 
 /// Every topic this device uses.
@@ -21,13 +22,14 @@ pub struct Topics {
     pub device_timetable: String,
 }
 
-/// What arrived on a topic the device subscribes to.
+/// What arrived on a topic the device subscribes to, and for whom it was published.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Inbound {
-    /// A roster envelope.
-    Roster,
-    /// A timetable envelope.
-    Timetable,
+pub struct Inbound {
+    /// A roster or a timetable envelope.
+    pub what: Synced,
+    /// On this device's own topic (else the site's): the envelope must be sealed for this
+    /// device, not the site.
+    pub for_device: bool,
 }
 
 impl Topics {
@@ -62,13 +64,18 @@ impl Topics {
 
     /// What `topic` carries, if it is one the device takes messages on.
     pub fn inbound(&self, topic: &str) -> Option<Inbound> {
-        if topic == self.site_roster || topic == self.device_roster {
-            Some(Inbound::Roster)
-        } else if topic == self.site_timetable || topic == self.device_timetable {
-            Some(Inbound::Timetable)
+        let (what, for_device) = if topic == self.site_roster {
+            (Synced::Roster, false)
+        } else if topic == self.device_roster {
+            (Synced::Roster, true)
+        } else if topic == self.site_timetable {
+            (Synced::Timetable, false)
+        } else if topic == self.device_timetable {
+            (Synced::Timetable, true)
         } else {
-            None
-        }
+            return None;
+        };
+        Some(Inbound { what, for_device })
     }
 }
 
@@ -83,7 +90,20 @@ mod tests {
         assert_eq!(t.status, "rollcall/v1/hillside/room-101/status");
         assert_eq!(t.site_roster, "rollcall/v1/hillside/roster");
         assert_eq!(t.device_roster, "rollcall/v1/hillside/room-101/roster");
-        assert_eq!(t.inbound("rollcall/v1/hillside/timetable"), Some(Inbound::Timetable));
+        assert_eq!(
+            t.inbound("rollcall/v1/hillside/timetable"),
+            Some(Inbound {
+                what: Synced::Timetable,
+                for_device: false
+            })
+        );
+        assert_eq!(
+            t.inbound("rollcall/v1/hillside/room-101/roster"),
+            Some(Inbound {
+                what: Synced::Roster,
+                for_device: true
+            })
+        );
         assert_eq!(t.inbound(&t.status), None);
         assert_eq!(Topics::new("", "s", "d").alert, "d/alert");
     }

@@ -10,6 +10,7 @@ mod outbox;
 mod schema;
 
 use std::os::unix::fs::OpenOptionsExt;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -24,7 +25,7 @@ use crate::config::TimetableConfig;
 use crate::embed::Embedding;
 use crate::event::{Alert, AttendanceEvent};
 use crate::matching::{Gallery, GalleryError};
-use crate::roster::RosterPerson;
+use crate::roster::{RosterPerson, Synced};
 
 /// Why the store could not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +58,9 @@ pub enum StoreError {
     /// A template that does not fit the gallery.
     #[error("person `{person}`: {source}")]
     Template { person: String, source: GalleryError },
+    /// A synced roster or timetable older than the one stored.
+    #[error("{what} version {version} is not newer than the stored version {stored}; versions only go forward")]
+    Backwards { what: &'static str, version: u64, stored: u64 },
     /// The database was written by a newer rollcall.
     #[error("database {path} has schema version {found}, newer than this rollcall ({known}); upgrade rollcall")]
     TooNew { path: PathBuf, found: u32, known: u32 },
@@ -99,6 +103,9 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// The longest alert detail stored or sent, in bytes.
+pub const MAX_ALERT_DETAIL: usize = 2000;
+
 const KEY_CHECK: &[u8] = b"rollcall key check";
 const KEY_CHECK_AAD: &[u8] = b"rollcall-key-check/1";
 
@@ -129,6 +136,39 @@ fn insert_template(conn: &Connection, key: &Key, person_id: &str, t: &Embedding,
         ],
     )?;
     Ok(())
+}
+
+/// Records an alert and queues it in the outbox, inside whatever transaction `conn` is in. A
+/// detail longer than [`MAX_ALERT_DETAIL`] is cut.
+pub(crate) fn insert_alert(conn: &Connection, alert: &Alert) -> rusqlite::Result<()> {
+    let bounded;
+    let alert = if alert.detail.len() > MAX_ALERT_DETAIL {
+        let mut cut = MAX_ALERT_DETAIL;
+        while !alert.detail.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        bounded = Alert {
+            detail: format!("{}...", &alert.detail[..cut]),
+            ..alert.clone()
+        };
+        &bounded
+    } else {
+        alert
+    };
+    conn.execute(
+        "INSERT INTO alerts (alert_id, kind, camera_id, room, at, detail, device) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            alert.event_id,
+            alert.kind.as_str(),
+            alert.camera_id,
+            alert.room,
+            alert.at.to_rfc3339(),
+            alert.detail,
+            alert.device
+        ],
+    )?;
+    let payload = serde_json::to_string(alert).unwrap_or_default();
+    outbox::enqueue(conn, EventKind::Alert, &alert.event_id, &payload)
 }
 
 /// Writes a person's new templates inside a transaction; with `replace`, their earlier templates
@@ -408,7 +448,15 @@ impl Store {
 
     /// Replaces everyone enrolled with a synced roster, all or nothing: people not in it are
     /// removed with their templates, everyone in it gets exactly the templates it carries.
-    pub fn replace_roster(&mut self, meta: &RosterVersion, people: &[RosterPerson]) -> Result<(), StoreError> {
+    /// `fingerprint` is the message's, so that the same message delivered again is known.
+    ///
+    /// Versions only go forward: a roster not newer than the stored one is an error, whoever asks.
+    pub fn replace_roster(
+        &mut self,
+        meta: &RosterVersion,
+        people: &[RosterPerson],
+        fingerprint: &str,
+    ) -> Result<(), StoreError> {
         let path = self.path.clone();
         let sql = |source| StoreError::Sqlite {
             path: path.clone(),
@@ -416,6 +464,17 @@ impl Store {
         };
         let recognizer: Arc<str> = meta.recognizer.as_str().into();
         let tx = self.conn.transaction().map_err(sql)?;
+        let stored: Option<i64> = tx
+            .query_row("SELECT version FROM roster_meta WHERE id = 1", [], |r| r.get(0))
+            .optional()
+            .map_err(sql)?;
+        if let Some(stored) = stored.filter(|v| *v as u64 >= meta.version) {
+            return Err(StoreError::Backwards {
+                what: "roster",
+                version: meta.version,
+                stored: stored as u64,
+            });
+        }
         tx.execute("DELETE FROM people", []).map_err(sql)?;
         let now = Utc::now().to_rfc3339();
         for p in people {
@@ -435,10 +494,11 @@ impl Store {
             }
         }
         tx.execute(
-            "INSERT INTO roster_meta (id, version, recognizer, created_at, applied_at) VALUES (1, ?1, ?2, ?3, ?4)
+            "INSERT INTO roster_meta (id, version, recognizer, created_at, applied_at, fingerprint)
+             VALUES (1, ?1, ?2, ?3, ?4, ?5)
              ON CONFLICT(id) DO UPDATE SET version = excluded.version, recognizer = excluded.recognizer,
-               created_at = excluded.created_at, applied_at = excluded.applied_at",
-            params![meta.version as i64, meta.recognizer, meta.created_at, now],
+               created_at = excluded.created_at, applied_at = excluded.applied_at, fingerprint = excluded.fingerprint",
+            params![meta.version as i64, meta.recognizer, meta.created_at, now, fingerprint],
         )
         .map_err(sql)?;
         tx.commit().map_err(sql)?;
@@ -465,18 +525,51 @@ impl Store {
         Ok(Some((version as u64, config)))
     }
 
-    /// Stores a timetable synced from the backend, replacing the one before.
-    pub fn replace_timetable(&self, version: u64, timetable: &TimetableConfig) -> Result<(), StoreError> {
+    /// Stores a timetable synced from the backend, replacing the one before; `fingerprint` is the
+    /// message's. Versions only go forward, as for rosters.
+    pub fn replace_timetable(
+        &self,
+        version: u64,
+        timetable: &TimetableConfig,
+        fingerprint: &str,
+    ) -> Result<(), StoreError> {
         let body = serde_json::to_string(timetable).unwrap_or_default();
-        self.conn
+        let changed = self
+            .conn
             .execute(
-                "INSERT INTO timetable_meta (id, version, body, applied_at) VALUES (1, ?1, ?2, ?3)
+                "INSERT INTO timetable_meta (id, version, body, applied_at, fingerprint) VALUES (1, ?1, ?2, ?3, ?4)
                  ON CONFLICT(id) DO UPDATE SET version = excluded.version, body = excluded.body,
-                   applied_at = excluded.applied_at",
-                params![version as i64, body, Utc::now().to_rfc3339()],
+                   applied_at = excluded.applied_at, fingerprint = excluded.fingerprint
+                 WHERE excluded.version > timetable_meta.version",
+                params![version as i64, body, Utc::now().to_rfc3339(), fingerprint],
             )
             .map_err(self.sql())?;
+        if changed == 0 {
+            let stored = self.timetable()?.map_or(0, |t| t.0);
+            return Err(StoreError::Backwards {
+                what: "timetable",
+                version,
+                stored,
+            });
+        }
         Ok(())
+    }
+
+    /// Fingerprints of the roster and timetable messages in use, for those synced from the
+    /// backend.
+    pub fn applied_fingerprints(&self) -> Result<HashMap<Synced, String>, StoreError> {
+        let mut out = HashMap::new();
+        for (what, table) in [(Synced::Roster, "roster_meta"), (Synced::Timetable, "timetable_meta")] {
+            let print: Option<String> = self
+                .conn
+                .query_row(&format!("SELECT fingerprint FROM {table} WHERE id = 1"), [], |r| r.get(0))
+                .optional()
+                .map_err(self.sql())?;
+            if let Some(p) = print.filter(|p| !p.is_empty()) {
+                out.insert(what, p);
+            }
+        }
+        Ok(out)
     }
 
     /// Every template of `recognizer`, decrypted: (person, groups, embedding).
@@ -637,24 +730,11 @@ impl Store {
         Ok(a + b)
     }
 
-    /// Records an alert and queues it in the outbox, in one transaction.
+    /// Records an alert and queues it in the outbox, in one transaction. A detail longer than
+    /// [`MAX_ALERT_DETAIL`] is cut: no alert may grow past what the broker takes.
     pub fn record_alert(&self, alert: &Alert) -> Result<(), StoreError> {
         let tx = self.conn.unchecked_transaction().map_err(self.sql())?;
-        tx.execute(
-            "INSERT INTO alerts (alert_id, kind, camera_id, room, at, detail, device) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
-                alert.event_id,
-                alert.kind.as_str(),
-                alert.camera_id,
-                alert.room,
-                alert.at.to_rfc3339(),
-                alert.detail,
-                alert.device
-            ],
-        )
-        .map_err(self.sql())?;
-        let payload = serde_json::to_string(alert).unwrap_or_default();
-        outbox::enqueue(&tx, EventKind::Alert, &alert.event_id, &payload).map_err(self.sql())?;
+        insert_alert(&tx, alert).map_err(self.sql())?;
         tx.commit().map_err(self.sql())
     }
 

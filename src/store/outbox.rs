@@ -5,14 +5,21 @@
 //! has to go out: after a reconnect or a restart, whatever is not marked delivered is sent again.
 //! It is read and marked through its own connection, so publishing never waits on the engine's
 //! writes (WAL lets a reader and a writer work at once).
+//!
+//! No row may hold back the rows behind it: one the broker cannot take (too large for a packet,
+//! an invalid topic) is set aside with its reason, stays in the local log, and raises an alert.
+//! When the outbox is over its bounds, alerts go before attendance; every attendance event
+//! dropped raises an alert and is counted for good (`counters`, never purged).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use super::StoreError;
+use crate::event::{Alert, AlertKind, new_id};
+use crate::untrusted::summary;
 
 /// What an outbox row carries; it names the topic the row is published on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -77,6 +84,10 @@ pub struct OutboxDepth {
     pub oldest_s: Option<f64>,
     /// Rows dropped (outbox full or too old) within the retention period.
     pub dropped: u64,
+    /// Rows set aside because the broker cannot take them, within the retention period.
+    pub set_aside: u64,
+    /// Attendance events ever dropped from the outbox: never purged.
+    pub attendance_dropped: u64,
 }
 
 /// What one maintenance pass did.
@@ -84,6 +95,8 @@ pub struct OutboxDepth {
 pub struct Maintenance {
     /// Undelivered rows dropped for exceeding the limits.
     pub dropped: u64,
+    /// Of those, attendance events.
+    pub attendance_dropped: u64,
     /// Old delivered or dropped rows deleted.
     pub purged: u64,
 }
@@ -206,22 +219,62 @@ impl Outbox {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .map_err(self.sql())?;
-        let dropped: i64 = self
+        let (dropped, set_aside): (i64, i64) = self
             .conn
-            .query_row("SELECT COUNT(*) FROM outbox WHERE dropped_ms IS NOT NULL", [], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT COUNT(*) FILTER (WHERE set_aside IS NULL), COUNT(*) FILTER (WHERE set_aside IS NOT NULL)
+                 FROM outbox WHERE dropped_ms IS NOT NULL",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .map_err(self.sql())?;
+        let attendance_dropped = counter(&self.conn, ATTENDANCE_DROPPED).map_err(self.sql())?;
         Ok(OutboxDepth {
             pending: pending as u64,
             oldest_s: oldest.map(|t| (now_ms() - t).max(0) as f64 / 1000.0),
             dropped: dropped as u64,
+            set_aside: set_aside as u64,
+            attendance_dropped,
         })
     }
 
-    /// Enforces `limits`: drops undelivered rows past the size or age bound (oldest first), and
+    /// Sets a row aside that the broker cannot take (`reason`), so the rows behind it go on: it
+    /// is marked dropped with its reason, stays in the attendance log or alerts, and an alert
+    /// (small, whatever the row was) says so, in the same transaction.
+    pub fn set_aside(&mut self, row: &OutboxRow, reason: &str, device: &str) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let sql = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(sql)?;
+        tx.execute(
+            "UPDATE outbox SET dropped_ms = ?2, set_aside = ?3 WHERE seq = ?1",
+            params![row.seq, now_ms(), reason],
+        )
+        .map_err(sql)?;
+        let alert = Alert {
+            event_id: new_id(),
+            kind: AlertKind::OutboxSetAside,
+            camera_id: None,
+            room: None,
+            at: chrono::Utc::now(),
+            detail: format!(
+                "{} event {} ({} bytes) set aside, not published: {reason}; it stays in the local log",
+                row.kind.as_str(),
+                summary(&row.event_id),
+                row.payload.len()
+            ),
+            device: device.to_string(),
+        };
+        super::insert_alert(&tx, &alert).map_err(sql)?;
+        tx.commit().map_err(sql)
+    }
+
+    /// Enforces `limits`: drops undelivered rows past the age bound, then past the size bound
+    /// (alerts first, then attendance, oldest first); counts and alerts dropped attendance; and
     /// deletes delivered or dropped rows older than the retention period.
-    pub fn maintain(&mut self, limits: &OutboxLimits) -> Result<Maintenance, StoreError> {
+    pub fn maintain(&mut self, limits: &OutboxLimits, device: &str) -> Result<Maintenance, StoreError> {
         let now = now_ms();
         let path = self.path.clone();
         let sql = |source| StoreError::Sqlite {
@@ -229,22 +282,67 @@ impl Outbox {
             source,
         };
         let tx = self.conn.transaction().map_err(sql)?;
-        let too_old = now - limits.max_age.as_millis() as i64;
-        let mut dropped = tx
-            .execute(
-                "UPDATE outbox SET dropped_ms = ?1 WHERE delivered_ms IS NULL AND dropped_ms IS NULL AND created_ms < ?2",
-                params![now, too_old],
-            )
-            .map_err(sql)? as u64;
-        dropped += tx
-            .execute(
+        let too_old = now.saturating_sub(i64::try_from(limits.max_age.as_millis()).unwrap_or(i64::MAX));
+        // Drops up to `limit` (-1: all) undelivered rows of `kind` created before `before`, oldest first.
+        let drop = |kind: EventKind, before: i64, limit: i64| {
+            tx.execute(
                 "UPDATE outbox SET dropped_ms = ?1 WHERE seq IN (
-                   SELECT seq FROM outbox WHERE delivered_ms IS NULL AND dropped_ms IS NULL
-                   ORDER BY seq DESC LIMIT -1 OFFSET ?2)",
-                params![now, limits.max_rows as i64],
+                   SELECT seq FROM outbox WHERE delivered_ms IS NULL AND dropped_ms IS NULL AND kind = ?2
+                     AND created_ms < ?3 ORDER BY seq LIMIT ?4)",
+                params![now, kind.as_str(), before, limit],
             )
-            .map_err(sql)? as u64;
-        let expired = now - limits.retention.as_millis() as i64;
+            .map(|n| n as u64)
+        };
+        let mut dropped = 0;
+        let mut attendance_dropped = 0;
+        for kind in [EventKind::Alert, EventKind::Attendance] {
+            let n = drop(kind, too_old, -1).map_err(sql)?;
+            dropped += n;
+            if kind == EventKind::Attendance {
+                attendance_dropped += n;
+            }
+        }
+        for kind in [EventKind::Alert, EventKind::Attendance] {
+            let pending: i64 = tx
+                .query_row(
+                    "SELECT COUNT(*) FROM outbox WHERE delivered_ms IS NULL AND dropped_ms IS NULL",
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(sql)?;
+            let excess = pending.saturating_sub(i64::try_from(limits.max_rows).unwrap_or(i64::MAX));
+            if excess > 0 {
+                let n = drop(kind, i64::MAX, excess).map_err(sql)?;
+                dropped += n;
+                if kind == EventKind::Attendance {
+                    attendance_dropped += n;
+                }
+            }
+        }
+        if attendance_dropped > 0 {
+            tx.execute(
+                "INSERT INTO counters (name, value) VALUES (?1, ?2)
+                 ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
+                params![ATTENDANCE_DROPPED, attendance_dropped as i64],
+            )
+            .map_err(sql)?;
+            let alert = Alert {
+                event_id: new_id(),
+                kind: AlertKind::OutboxDropped,
+                camera_id: None,
+                room: None,
+                at: chrono::Utc::now(),
+                detail: format!(
+                    "{attendance_dropped} undelivered attendance events dropped from the outbox, past its bounds \
+                     ([mqtt.outbox] max_events {} / max_age_days); they stay in the local attendance log \
+                     (`rollcall events export`)",
+                    limits.max_rows
+                ),
+                device: device.to_string(),
+            };
+            super::insert_alert(&tx, &alert).map_err(sql)?;
+        }
+        let expired = now.saturating_sub(i64::try_from(limits.retention.as_millis()).unwrap_or(i64::MAX));
         let purged = tx
             .execute(
                 "DELETE FROM outbox WHERE COALESCE(delivered_ms, dropped_ms) < ?1",
@@ -252,6 +350,21 @@ impl Outbox {
             )
             .map_err(sql)? as u64;
         tx.commit().map_err(sql)?;
-        Ok(Maintenance { dropped, purged })
+        Ok(Maintenance {
+            dropped,
+            attendance_dropped,
+            purged,
+        })
     }
+}
+
+/// The counter of attendance events ever dropped from the outbox.
+const ATTENDANCE_DROPPED: &str = "attendance_dropped";
+
+fn counter(conn: &Connection, name: &str) -> rusqlite::Result<u64> {
+    conn.query_row("SELECT value FROM counters WHERE name = ?1", params![name], |r| {
+        r.get::<_, i64>(0)
+    })
+    .optional()
+    .map(|v| v.unwrap_or(0).max(0) as u64)
 }

@@ -74,6 +74,13 @@ const MIGRATIONS: &[&str] = &[
         version INTEGER NOT NULL,
         body TEXT NOT NULL,
         applied_at TEXT NOT NULL);",
+    // 4: what the roster and timetable in use were as messages (so a redelivery costs nothing),
+    // outbox rows the broker cannot take (set aside with the reason), and counters that outlive
+    // every retention period.
+    "ALTER TABLE roster_meta ADD COLUMN fingerprint TEXT NOT NULL DEFAULT '';
+     ALTER TABLE timetable_meta ADD COLUMN fingerprint TEXT NOT NULL DEFAULT '';
+     ALTER TABLE outbox ADD COLUMN set_aside TEXT;
+     CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);",
 ];
 
 /// Brings the database up to the newest schema, all steps in one transaction.

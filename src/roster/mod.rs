@@ -1,0 +1,508 @@
+//! Rosters and timetables from the backend: the enrolled people with their templates, and the
+//! class timetable, each sealed under the site key in an [`Envelope`].
+//!
+//! A message is accepted only whole ([`RosterSync`]): it must authenticate before anything it says
+//! is looked at, be meant for this device (its site, or this device by id), be newer than the
+//! newest version ever applied, be made by the recognizer this device runs, and hold only unit
+//! templates of the right length. Then it replaces the stored roster (encrypted) and the gallery
+//! in one step. Anything else is refused and the current one stays; refusals raise alerts through
+//! a [`RefusalGate`], so a flood of junk costs a bounded number of them. A retained message that
+//! is already in use, delivered again on every reconnect or restart, is recognised by its
+//! fingerprint and costs nothing.
+//!
+//! First use: a device with no synced roster (a new box, or a store reset) takes the first
+//! authentic roster it sees, whatever its version, and says so with a `first_use` alert. From then
+//! on only newer versions are taken. The box's clock plays no part: a box without a real-time
+//! clock may boot in 1970.
+
+mod envelope;
+mod gate;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+
+pub use envelope::{
+    Envelope, FORMAT, RosterError, Scope, TIMETABLE_FORMAT, UNIT_TOLERANCE, open, parse_envelope, seal_json,
+    template_problem,
+};
+pub use gate::{RefusalGate, Summary};
+
+use crate::config::TimetableConfig;
+use crate::event::{Alert, AlertKind, new_id};
+use crate::matching::SharedGallery;
+use crate::session::SharedTimetable;
+use crate::store::{Key, RosterVersion, Store, StoreError};
+use crate::untrusted::summary;
+
+/// One person in a roster.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RosterPerson {
+    /// Stable id.
+    pub person_id: String,
+    /// Display name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Class groups.
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// Templates (unit vectors of the envelope's recognizer), each on the wire as base64 of
+    /// little-endian `f32`s: exact, a third the size of decimal JSON, and able to carry (and so
+    /// to have refused) a NaN.
+    #[serde(with = "template_base64")]
+    pub templates: Vec<Vec<f32>>,
+}
+
+mod template_base64 {
+    use base64::Engine as _;
+    use serde::{Deserialize, Deserializer, Serializer, de::Error as _, ser::SerializeSeq};
+
+    const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+    pub fn serialize<S: Serializer>(templates: &[Vec<f32>], s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(templates.len()))?;
+        for t in templates {
+            let bytes: Vec<u8> = t.iter().flat_map(|v| v.to_le_bytes()).collect();
+            seq.serialize_element(&B64.encode(bytes))?;
+        }
+        seq.end()
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<f32>>, D::Error> {
+        let encoded = Vec::<String>::deserialize(d)?;
+        encoded
+            .iter()
+            .enumerate()
+            .map(|(i, text)| {
+                let bytes = B64
+                    .decode(text)
+                    .map_err(|_| D::Error::custom(format!("template {i} is not base64")))?;
+                if bytes.len() % 4 != 0 {
+                    return Err(D::Error::custom(format!(
+                        "template {i} has {} bytes, not a whole number of f32s",
+                        bytes.len()
+                    )));
+                }
+                Ok(bytes
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect())
+            })
+            .collect()
+    }
+}
+
+/// The roster inside the envelope.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Roster {
+    /// Everyone.
+    pub people: Vec<RosterPerson>,
+}
+
+/// Seals `roster` for `recognizer` as `version`, for `scope`.
+pub fn seal(roster: &Roster, version: u64, recognizer: &str, scope: &Scope, key: &Key) -> Envelope {
+    seal_json(FORMAT, roster, version, recognizer, scope, key)
+}
+
+/// Seals a timetable as `version`, for `scope`, to be sent like a roster.
+pub fn seal_timetable(timetable: &TimetableConfig, version: u64, scope: &Scope, key: &Key) -> Envelope {
+    seal_json(TIMETABLE_FORMAT, timetable, version, "", scope, key)
+}
+
+/// Opens a roster envelope meant for `scope` and checks every template: length `dim`, finite
+/// values, unit length.
+pub fn open_roster(env: &Envelope, key: &Key, scope: &Scope, dim: usize) -> Result<Roster, RosterError> {
+    let plain = open(env, key, FORMAT, scope)?;
+    let roster: Roster =
+        serde_json::from_slice(&plain).map_err(|e| RosterError::Contents(summary(&e.to_string())))?;
+    for p in &roster.people {
+        if p.person_id.trim().is_empty() {
+            return Err(RosterError::Contents("a person has an empty person_id".into()));
+        }
+        for (index, t) in p.templates.iter().enumerate() {
+            if let Some(problem) = template_problem(t, dim, &env.recognizer) {
+                return Err(RosterError::Template {
+                    person: summary(&p.person_id),
+                    index,
+                    problem,
+                });
+            }
+        }
+    }
+    Ok(roster)
+}
+
+/// Opens a timetable envelope meant for `scope` and checks the timetable (days, times, zone,
+/// overlaps).
+pub fn open_timetable(env: &Envelope, key: &Key, scope: &Scope) -> Result<TimetableConfig, RosterError> {
+    let plain = open(env, key, TIMETABLE_FORMAT, scope)?;
+    let timetable: TimetableConfig =
+        serde_json::from_slice(&plain).map_err(|e| RosterError::Contents(summary(&e.to_string())))?;
+    crate::session::Timetable::new(&timetable).map_err(|e| RosterError::Contents(summary(&e.to_string())))?;
+    Ok(timetable)
+}
+
+/// Which of the two synced things a message carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Synced {
+    /// The enrolled people.
+    Roster,
+    /// The class timetable.
+    Timetable,
+}
+
+impl Synced {
+    /// The word in messages and alerts.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Synced::Roster => "roster",
+            Synced::Timetable => "timetable",
+        }
+    }
+
+    fn refused_alert(&self) -> AlertKind {
+        match self {
+            Synced::Roster => AlertKind::RosterRejected,
+            Synced::Timetable => AlertKind::TimetableRejected,
+        }
+    }
+}
+
+/// The SHA-256 of a message, in hex: how a message already in use, or already refused, is known
+/// again without opening it.
+pub fn fingerprint(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// What became of a roster or timetable message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RosterOutcome {
+    /// Now in use, and stored.
+    Applied {
+        /// Its version.
+        version: u64,
+        /// People in it.
+        people: usize,
+        /// Templates in it.
+        templates: usize,
+    },
+    /// A timetable, now in use and stored.
+    TimetableApplied {
+        /// Its version.
+        version: u64,
+        /// Session slots in it.
+        sessions: usize,
+    },
+    /// Refused whole; an alert says why, unless the gate only counted it.
+    Rejected(RosterError),
+    /// The very message already in use (a retained message after a reconnect or a restart):
+    /// nothing to do, nothing to say.
+    InUse,
+    /// The message refused just before on the same topic, delivered again: refused again,
+    /// without a second alert.
+    Repeated,
+}
+
+/// The gate's name for messages too big to read, whose topic is never known.
+const UNREAD: &str = "(too large to read)";
+
+/// Takes rosters and timetables from the backend: checks each whole, then swaps it in (store and
+/// gallery or timetable) or refuses it with an alert.
+pub struct RosterSync {
+    store: Store,
+    site_key: Key,
+    gallery: SharedGallery,
+    timetable: Option<SharedTimetable>,
+    dim: usize,
+    max_bytes: usize,
+    int8_above: usize,
+    device: String,
+    site: String,
+    /// Fingerprints of the roster and the timetable in use.
+    in_use: HashMap<Synced, String>,
+    /// Fingerprint of the message last refused on each topic (the device's few inbound ones),
+    /// so a redelivered one is not alerted twice, and roster and timetable never mix.
+    refused: HashMap<String, String>,
+    gate: RefusalGate,
+    window: Duration,
+}
+
+impl std::fmt::Debug for RosterSync {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RosterSync").field("store", &self.store).finish()
+    }
+}
+
+/// Where a [`RosterSync`] keeps and puts what it accepts, and its limits.
+#[derive(Debug)]
+pub struct RosterSyncSettings {
+    /// Its own connection to the store, for the roster and the alerts.
+    pub store: Store,
+    /// The site key rosters are sealed with.
+    pub site_key: Key,
+    /// The gallery the engine searches.
+    pub gallery: SharedGallery,
+    /// The timetable the engine follows, if timetables are taken from the backend too.
+    pub timetable: Option<SharedTimetable>,
+    /// The recognizer's embedding length.
+    pub dim: usize,
+    /// Largest message accepted.
+    pub max_bytes: usize,
+    /// Galleries larger than this get an 8-bit search copy.
+    pub int8_above: usize,
+    /// Device id: what a device-scoped envelope must name, and the device on alerts.
+    pub device: String,
+    /// Site id: what every envelope must name.
+    pub site: String,
+    /// How long refusals on a topic for one reason are counted before they are summed up in one
+    /// alert (`[mqtt] refusal_alert_interval_s`).
+    pub refusal_window: Duration,
+}
+
+impl RosterSync {
+    /// A sync that applies rosters to `settings.gallery` and `settings.store`.
+    pub fn new(settings: RosterSyncSettings) -> Result<RosterSync, StoreError> {
+        let in_use = settings.store.applied_fingerprints()?;
+        Ok(RosterSync {
+            store: settings.store,
+            site_key: settings.site_key,
+            gallery: settings.gallery,
+            timetable: settings.timetable,
+            dim: settings.dim,
+            max_bytes: settings.max_bytes,
+            int8_above: settings.int8_above,
+            device: settings.device,
+            site: settings.site,
+            in_use,
+            refused: HashMap::new(),
+            gate: RefusalGate::new(settings.refusal_window),
+            window: settings.refusal_window,
+        })
+    }
+
+    /// True when this sync also takes timetables.
+    pub fn takes_timetables(&self) -> bool {
+        self.timetable.is_some()
+    }
+
+    /// The roster in use now, for the status.
+    pub fn roster_status(&self) -> crate::status::RosterStatus {
+        crate::status::RosterStatus::of(&self.gallery.current())
+    }
+
+    /// Handles one message of `what` that came on `topic`, which is this device's own topic when
+    /// `for_device`, else the site's.
+    pub fn receive(
+        &mut self,
+        what: Synced,
+        for_device: bool,
+        topic: &str,
+        payload: &[u8],
+    ) -> Result<RosterOutcome, StoreError> {
+        let print = fingerprint(payload);
+        if self.in_use.get(&what) == Some(&print) {
+            return Ok(RosterOutcome::InUse);
+        }
+        if self.refused.get(topic) == Some(&print) {
+            return Ok(RosterOutcome::Repeated);
+        }
+        let scope = if for_device {
+            Scope::Device {
+                site: self.site.clone(),
+                device: self.device.clone(),
+            }
+        } else {
+            Scope::Site(self.site.clone())
+        };
+        let outcome = match what {
+            Synced::Roster => self.take_roster(payload, &scope, &print),
+            Synced::Timetable => self.take_timetable(payload, &scope, &print),
+        };
+        match outcome {
+            Ok(Ok(applied)) => {
+                self.in_use.insert(what, print);
+                self.refused.remove(topic);
+                Ok(applied)
+            }
+            Ok(Err(error)) => {
+                self.refused.insert(topic.to_string(), print);
+                self.refuse(what, topic, error)
+            }
+            Err(store) => Err(store),
+        }
+    }
+
+    /// Refuses a message of `size` bytes that was too big to be read at all (its topic unknown).
+    pub fn refuse_unread(&mut self, size: usize) -> Result<RosterOutcome, StoreError> {
+        let e = RosterError::TooLarge {
+            size,
+            max: self.max_bytes,
+        };
+        self.refuse(Synced::Roster, UNREAD, e)
+    }
+
+    /// Raises the alerts that sum up refusals counted by the gate, when their window is over.
+    /// Called every second or so.
+    pub fn sum_up_refusals(&mut self) -> Result<(), StoreError> {
+        for due in self.gate.due(Instant::now()) {
+            let what = if due.topic.ends_with("timetable") {
+                Synced::Timetable
+            } else {
+                Synced::Roster
+            };
+            let detail = format!(
+                "{} more {} messages on {} refused ({}) in the last {} s; {}",
+                due.count,
+                what.as_str(),
+                due.topic,
+                due.reason,
+                self.window.as_secs_f32().round(),
+                self.still_in_use(what)
+            );
+            tracing::warn!(topic = %due.topic, count = due.count, "refusals summed up");
+            self.alert(what.refused_alert(), detail)?;
+        }
+        Ok(())
+    }
+
+    fn still_in_use(&self, what: Synced) -> String {
+        let current = match (what, &self.timetable) {
+            (Synced::Timetable, Some(t)) => t.version(),
+            _ => self.gallery.current().version(),
+        };
+        format!("{} version {current} stays in use", what.as_str())
+    }
+
+    fn alert(&self, kind: AlertKind, detail: String) -> Result<(), StoreError> {
+        self.store.record_alert(&Alert {
+            event_id: new_id(),
+            kind,
+            camera_id: None,
+            room: None,
+            at: Utc::now(),
+            detail,
+            device: self.device.clone(),
+        })
+    }
+
+    /// Checks a roster whole and applies it. The outer error is the store failing; the inner,
+    /// the roster refused.
+    fn take_roster(
+        &mut self,
+        payload: &[u8],
+        scope: &Scope,
+        print: &str,
+    ) -> Result<Result<RosterOutcome, RosterError>, StoreError> {
+        let checked = (|| {
+            let env = parse_envelope(payload, self.max_bytes)?;
+            let roster = open_roster(&env, &self.site_key, scope, self.dim)?;
+            let gallery = self.gallery.current();
+            if env.recognizer != **gallery.recognizer() {
+                return Err(RosterError::OtherRecognizer {
+                    found: summary(&env.recognizer),
+                    expected: gallery.recognizer().to_string(),
+                });
+            }
+            if env.version <= gallery.version() {
+                return Err(RosterError::Stale {
+                    version: env.version,
+                    current: gallery.version(),
+                });
+            }
+            Ok((env, roster))
+        })();
+        let (env, roster) = match checked {
+            Ok(ok) => ok,
+            Err(e) => return Ok(Err(e)),
+        };
+        let first_use = self.store.roster_version()?.is_none();
+        let meta = RosterVersion {
+            version: env.version,
+            recognizer: env.recognizer.clone(),
+            created_at: env.created_at.clone(),
+        };
+        self.store.replace_roster(&meta, &roster.people, print)?;
+        let recognizer = self.gallery.current().recognizer().clone();
+        let gallery = self.store.gallery_for_search(&recognizer, self.dim, self.int8_above)?;
+        let (people, templates) = (gallery.people(), gallery.len());
+        self.gallery.replace(gallery);
+        tracing::info!(version = env.version, people, templates, "roster applied");
+        if first_use {
+            self.first_use(Synced::Roster, env.version)?;
+        }
+        Ok(Ok(RosterOutcome::Applied {
+            version: env.version,
+            people,
+            templates,
+        }))
+    }
+
+    /// Checks a timetable whole (authentic, newer, valid) and puts it in use.
+    fn take_timetable(
+        &mut self,
+        payload: &[u8],
+        scope: &Scope,
+        print: &str,
+    ) -> Result<Result<RosterOutcome, RosterError>, StoreError> {
+        let Some(shared) = self.timetable.clone() else {
+            return Ok(Ok(RosterOutcome::Repeated));
+        };
+        let checked = (|| {
+            let env = parse_envelope(payload, self.max_bytes)?;
+            let timetable = open_timetable(&env, &self.site_key, scope)?;
+            if env.version <= shared.version() {
+                return Err(RosterError::Stale {
+                    version: env.version,
+                    current: shared.version(),
+                });
+            }
+            let compiled = crate::session::Timetable::new(&timetable)
+                .map_err(|e| RosterError::Contents(summary(&e.to_string())))?;
+            Ok((env.version, timetable, compiled))
+        })();
+        let (version, timetable, compiled) = match checked {
+            Ok(ok) => ok,
+            Err(e) => return Ok(Err(e)),
+        };
+        let first_use = self.store.timetable()?.is_none();
+        self.store.replace_timetable(version, &timetable, print)?;
+        shared.replace(compiled, version);
+        tracing::info!(version, sessions = timetable.sessions.len(), "timetable applied");
+        if first_use {
+            self.first_use(Synced::Timetable, version)?;
+        }
+        Ok(Ok(RosterOutcome::TimetableApplied {
+            version,
+            sessions: timetable.sessions.len(),
+        }))
+    }
+
+    fn first_use(&self, what: Synced, version: u64) -> Result<(), StoreError> {
+        let w = what.as_str();
+        self.alert(
+            AlertKind::FirstUse,
+            format!(
+                "{w} version {version} accepted on first use: this store held no {w} from the backend, so \
+                 the newest authentic one was taken whatever its version; only newer ones are taken from now on"
+            ),
+        )
+    }
+
+    fn refuse(&mut self, what: Synced, topic: &str, error: RosterError) -> Result<RosterOutcome, StoreError> {
+        tracing::warn!(topic, %error, "{} refused", what.as_str());
+        if self.gate.admit(topic, error.reason(), Instant::now()) {
+            let detail = format!(
+                "{} on {topic} refused: {error}; {}",
+                what.as_str(),
+                self.still_in_use(what)
+            );
+            self.alert(what.refused_alert(), detail)?;
+        }
+        Ok(RosterOutcome::Rejected(error))
+    }
+}
