@@ -18,10 +18,10 @@ packages=(build-essential pkg-config clang libclang-dev libopencv-dev python3 ca
     libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-plugins-base
     gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav)
 # Tests and benchmarks also serve RTSP (gst-rtsp-server), encode H.264 (x264enc, in ugly) and
-# start their own MQTT broker (mosquitto, with TLS certificates made by openssl), and score the
-# service unit with systemd-analyze.
+# start their own MQTT broker (mosquitto, with TLS certificates made by openssl), attack it with
+# mosquitto_pub (mosquitto-clients), and score the service unit with systemd-analyze.
 if [ "${1:-}" = "--test-extras" ]; then
-    packages+=(libgstrtspserver-1.0-dev gstreamer1.0-plugins-ugly mosquitto openssl systemd)
+    packages+=(libgstrtspserver-1.0-dev gstreamer1.0-plugins-ugly mosquitto mosquitto-clients openssl systemd)
 fi
 python3 -m pip --version >/dev/null 2>&1 || packages+=(python3-pip)
 missing=()
@@ -49,6 +49,14 @@ if [ "$rust_minor" -lt 92 ]; then
     rustup update stable >/dev/null
 fi
 say "$(cargo --version)"
+
+# The documented backend example (docs/backend_seal.py) seals rosters with Python's cryptography.
+if [ "${1:-}" = "--test-extras" ] && ! python3 -c 'import cryptography' 2>/dev/null; then
+    say "installing the Python cryptography package (for the backend example)"
+    python3 -m pip install --quiet cryptography 2>/dev/null \
+        || python3 -m pip install --quiet --break-system-packages cryptography 2>/dev/null \
+        || DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq python3-cryptography >/dev/null
+fi
 
 # ONNX Runtime and the models.
 python3 scripts/fetch_models.py "$@"

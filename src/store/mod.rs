@@ -463,7 +463,12 @@ impl Store {
             source,
         };
         let recognizer: Arc<str> = meta.recognizer.as_str().into();
-        let tx = self.conn.transaction().map_err(sql)?;
+        // Immediate: it reads the stored version before it writes, and a deferred transaction
+        // that must upgrade after another connection committed fails at once with SQLITE_BUSY.
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(sql)?;
         let stored: Option<i64> = tx
             .query_row("SELECT version FROM roster_meta WHERE id = 1", [], |r| r.get(0))
             .optional()
