@@ -252,6 +252,8 @@ pub fn run(config: &Config, signals: &Signals<'_>, on_outcome: &mut dyn FnMut(&O
         if last_tick.elapsed() >= Duration::from_secs(1) {
             let elapsed = last_tick.elapsed().as_secs_f32();
             last_tick = Instant::now();
+            // Held decisions are retried with every frame, and here when no frame comes.
+            engine.retry_held().iter().for_each(&mut *on_outcome);
             report(&mut watched, &status, &engine, elapsed);
             if let Err(e) = crate::status::write_status_file(&status_path, &status.snapshot()) {
                 tracing::warn!(path = %status_path.display(), error = %e, "cannot write the status file");
@@ -276,12 +278,29 @@ pub fn run(config: &Config, signals: &Signals<'_>, on_outcome: &mut dyn FnMut(&O
     for w in watched {
         w.camera.stop();
     }
+    write_held_before_exit(&mut engine, on_outcome);
     if let Some(mqtt) = mqtt {
         runtime.block_on(mqtt.shutdown());
     }
     // Gone: `rollcall status` reads the store from now on.
     let _ = std::fs::remove_file(&status_path);
     Ok(())
+}
+
+/// How long a stopping daemon keeps trying to write decisions the store has not taken.
+const HELD_GRACE: Duration = Duration::from_secs(10);
+
+/// Gives held decisions a last chance when the daemon stops; what the store still refuses is
+/// logged whole, at error level, so the journal keeps it.
+fn write_held_before_exit(engine: &mut Engine, on_outcome: &mut dyn FnMut(&Outcome)) {
+    let deadline = Instant::now() + HELD_GRACE;
+    while engine.store_health().held > 0 && Instant::now() < deadline {
+        engine.retry_held().iter().for_each(&mut *on_outcome);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for lost in engine.abandon_held() {
+        tracing::error!(decision = ?lost, "the store never took this decision; it is only in this log");
+    }
 }
 
 /// Puts the cameras' state and analysis rate, and the roster, on the status board.
@@ -307,8 +326,20 @@ fn report(watched: &mut [Watched], status: &StatusBoard, engine: &Engine, elapse
         ));
     }
     let roster = RosterStatus::of(&engine.gallery());
+    let store = engine.store_health();
+    if store.held > 0 {
+        notify_systemd(&format!(
+            "STATUS=store failing: {} decisions held ({})",
+            store.held,
+            store.last_error.as_deref().unwrap_or("")
+        ));
+    }
     status.update(|s| {
         s.cameras = cameras.into_iter().collect();
         s.roster = roster;
+        if s.store.held > 0 && store.held == 0 {
+            notify_systemd(&format!("STATUS=watching {} camera(s)", s.cameras.len()));
+        }
+        s.store = store;
     });
 }

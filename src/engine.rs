@@ -17,6 +17,7 @@ use serde::Serialize;
 use crate::config::{Config, LivenessConfig, RecognizeConfig};
 use crate::embed::{Embedding, l2_normalise};
 use crate::event::{Alert, AlertKind, AttendanceEvent, new_id};
+use crate::held::{Held, Pending, StoreHealth};
 use crate::landmarks::eye_openness;
 use crate::liveness::{Motion, blinked, landmark_motion};
 use crate::matching::{Gallery, SharedGallery};
@@ -69,6 +70,8 @@ pub enum Outcome {
     },
     /// Judged a presentation attack; the alert was recorded.
     Spoof(Alert),
+    /// An alert about the device itself (the store failed and recovered), recorded.
+    Alert(Alert),
 }
 
 /// Counters for benchmarks and status.
@@ -113,6 +116,8 @@ pub struct Engine {
     /// Wall time from each decided track's first frame to its decision, and whether it was
     /// recognised (the most recent 1024).
     latencies: std::collections::VecDeque<(std::time::Duration, bool)>,
+    /// Decisions the store has not taken yet.
+    held: Held,
 }
 
 impl std::fmt::Debug for Engine {
@@ -161,6 +166,7 @@ impl Engine {
             trackers: HashMap::new(),
             stats: EngineStats::default(),
             latencies: std::collections::VecDeque::new(),
+            held: Held::new(),
             pipeline,
             gallery,
             device: config.device.id(),
@@ -210,7 +216,97 @@ impl Engine {
         &self.store
     }
 
-    /// Processes one frame of `camera` (watching `room`) captured at `at`.
+    /// How the store is doing: `failing` while decisions are held for it.
+    pub fn store_health(&self) -> StoreHealth {
+        self.held.health()
+    }
+
+    /// Writes a decision, or holds it when the store fails (or older ones still wait). Returns
+    /// its outcome once it is committed.
+    fn commit(&mut self, pending: Pending) -> Option<Outcome> {
+        if self.held.is_waiting() {
+            self.held.hold(pending, None);
+            return None;
+        }
+        match self.write(&pending) {
+            Ok(outcome) => Some(outcome),
+            Err(e) => {
+                tracing::error!(error = %e, "the store refused a decision; it is held and retried");
+                self.held.hold(pending, Some(crate::untrusted::summary(&e.to_string())));
+                None
+            }
+        }
+    }
+
+    fn write(&self, pending: &Pending) -> Result<Outcome, StoreError> {
+        match pending {
+            Pending::Attendance { event, once_key } => {
+                if self.store.record_attendance(event, once_key)? {
+                    tracing::info!(camera = event.camera_id, room = event.room, person = %event.person_id, session = ?event.session_id, status = event.status.as_str(), similarity = event.similarity, liveness = event.liveness, "attendance");
+                    Ok(Outcome::Attendance(event.clone()))
+                } else {
+                    Ok(Outcome::AlreadyMarked {
+                        person_id: event.person_id.clone(),
+                        once_key: once_key.clone(),
+                    })
+                }
+            }
+            Pending::Alert(alert) => {
+                self.store.record_alert(alert)?;
+                Ok(match alert.kind {
+                    AlertKind::Spoof => Outcome::Spoof(alert.clone()),
+                    _ => Outcome::Alert(alert.clone()),
+                })
+            }
+        }
+    }
+
+    /// Writes the decisions held for the store, oldest first, when their retry is due; returns
+    /// the outcomes of those now committed. When the last is written after a failure, a
+    /// `store_failed` alert says how long and how many.
+    pub fn retry_held(&mut self) -> Vec<Outcome> {
+        let mut out = Vec::new();
+        while let Some(pending) = self.held.due().cloned() {
+            match self.write(&pending) {
+                Ok(outcome) => {
+                    out.push(outcome);
+                    if let Some(r) = self.held.written() {
+                        let detail = format!(
+                            "the store failed from {} to {} ({}); {} decisions were held and are now recorded with their original times",
+                            r.since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                            Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                            r.error,
+                            r.held
+                        );
+                        tracing::warn!(%detail, "store recovered");
+                        let alert = Alert {
+                            event_id: new_id(),
+                            kind: AlertKind::StoreFailed,
+                            camera_id: None,
+                            room: None,
+                            at: Utc::now(),
+                            detail,
+                            device: self.device.clone(),
+                        };
+                        out.extend(self.commit(Pending::Alert(alert)));
+                    }
+                }
+                Err(e) => {
+                    self.held.failed(crate::untrusted::summary(&e.to_string()));
+                    break;
+                }
+            }
+        }
+        out
+    }
+
+    /// Takes everything still held (the daemon is stopping and the store never recovered).
+    pub fn abandon_held(&mut self) -> Vec<Pending> {
+        self.held.drain()
+    }
+
+    /// Processes one frame of `camera` (watching `room`) captured at `at`. The outcomes include
+    /// those of held decisions the store took meanwhile.
     pub fn process(
         &mut self,
         camera: &str,
@@ -218,6 +314,7 @@ impl Engine {
         image: &Mat,
         at: DateTime<Utc>,
     ) -> Result<Vec<Outcome>, EngineError> {
+        let retried = self.retry_held();
         let observations = self.pipeline.observe(image)?;
         self.stats.frames += 1;
         self.stats.faces += observations.len() as u64;
@@ -225,7 +322,7 @@ impl Engine {
         let mut tracker = self.trackers.remove(camera).unwrap_or_else(|| Tracker::new(settings));
         let faces: Vec<_> = observations.iter().map(|o| (o.face.bbox, o.face.landmarks)).collect();
         let ids = tracker.update(at, observations);
-        let mut outcomes = Vec::new();
+        let mut outcomes = retried;
         let result = (|| {
             // Passive liveness only for tracks still undecided: a seated class costs detection only.
             for (&id, (bbox, five)) in ids.iter().zip(&faces) {
@@ -336,8 +433,7 @@ impl Engine {
                 device: self.device.clone(),
             };
             tracing::warn!(camera, room, detail = %alert.detail, "spoof alert");
-            self.store.record_alert(&alert)?;
-            return Ok(Some(Outcome::Spoof(alert)));
+            return Ok(self.commit(Pending::Alert(alert)));
         }
 
         let group = if self.recognize.per_class {
@@ -434,14 +530,10 @@ impl Engine {
             device: self.device.clone(),
             roster_version: gallery.version(),
         };
-        if self.store.record_attendance(&event, &place.once_key)? {
-            tracing::info!(camera, room, person = %person_id, session = ?event.session_id, status = event.status.as_str(), similarity, liveness = event.liveness, blinked = live.blinked, "attendance");
-            Ok(Some(Outcome::Attendance(event)))
-        } else {
-            Ok(Some(Outcome::AlreadyMarked {
-                person_id,
-                once_key: place.once_key,
-            }))
-        }
+        tracing::debug!(camera, room, person = %person_id, blinked = live.blinked, "recognised");
+        Ok(self.commit(Pending::Attendance {
+            event,
+            once_key: place.once_key,
+        }))
     }
 }

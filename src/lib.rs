@@ -22,6 +22,7 @@
 //! - [`enroll`]: photos into encrypted templates, each photo checked (one good, live face); or a
 //!   student live at a camera, guided through head poses that a photo cannot make.
 //! - [`engine`]: tracks decided once: liveness over the track, open-set vote, one event per session.
+//! - [`held`]: decisions the store could not take yet, held in order and retried with backoff.
 //! - [`session`]: the weekly timetable: which class session a room is in, present or late.
 //! - [`event`]: attendance events and alerts, what goes out.
 //! - [`store`]: SQLite: the encrypted roster, the attendance log and its once-per-session guard,
@@ -50,6 +51,7 @@ pub mod embed;
 pub mod engine;
 pub mod enroll;
 pub mod event;
+pub mod held;
 pub mod image;
 pub mod landmarks;
 pub mod liveness;

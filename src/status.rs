@@ -98,6 +98,8 @@ pub struct DeviceStatus {
     pub roster: RosterStatus,
     /// The outbox.
     pub outbox: OutboxStatus,
+    /// Whether the store takes decisions (`failing` while they are held in memory).
+    pub store: crate::held::StoreHealth,
 }
 
 /// Where the running daemon keeps its status for `rollcall status`: beside the database.
@@ -143,6 +145,10 @@ impl StatusBoard {
             cameras: BTreeMap::new(),
             roster: RosterStatus::default(),
             outbox: OutboxStatus::default(),
+            store: crate::held::StoreHealth {
+                state: "ok",
+                ..Default::default()
+            },
         })))
     }
 

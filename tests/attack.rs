@@ -481,3 +481,37 @@ fn a_retained_roster_and_timetable_cost_nothing_on_every_reconnect_and_restart()
     assert_eq!(got, produced.len());
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn a_roster_sealed_by_the_documented_python_backend_is_accepted() {
+    let dir = common::scratch_dir("attack", "python");
+    let broker = Broker::start("attack-python");
+    let backend = backend(&broker, "python");
+    let site_key = Key::generate();
+    let key_file = dir.join("site.key");
+    site_key.write_new(&key_file).unwrap();
+    let device = Device::start(&dir, broker.port, &site_key, "box-a");
+    let people: Vec<serde_json::Value> = ["ann", "bob"]
+        .iter()
+        .enumerate()
+        .map(|(i, id)| serde_json::json!({"person_id": id, "name": null, "groups": ["7B"], "templates": person(id, i as f32).templates}))
+        .collect();
+    let plain = dir.join("roster.json");
+    std::fs::write(&plain, serde_json::json!({ "people": people }).to_string()).unwrap();
+    let example = common::root().join("docs/examples/backend_seal.py");
+    for (scope, t, version) in [(None, "roster", "7"), (Some("box-a"), "box-a/roster", "8")] {
+        let mut cmd = Command::new("python3");
+        cmd.arg(&example).arg(&key_file).arg(&plain).args([version, RECOGNIZER, SITE]);
+        cmd.args(scope);
+        let out = cmd.output().expect("python3");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        backend.publish(&topic(t), out.stdout, true);
+        let want: u64 = version.parse().unwrap();
+        wait_until("the Python backend's roster", Duration::from_secs(10), || {
+            device.gallery.current().version() == want
+        });
+        assert_eq!(device.gallery.current().people(), 2);
+    }
+    assert!(device.alerts("roster_rejected").is_empty(), "{:?}", device.alerts("roster_rejected"));
+    std::fs::remove_dir_all(dir).unwrap();
+}

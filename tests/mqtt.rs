@@ -327,26 +327,6 @@ fn a_frozen_broker_is_detected_by_the_ack_timeout_and_recovered_from() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
-/// Plays one still photo to the engine for two seconds at 5 fps during Monday's 09:00 session,
-/// then ends the track: what did the engine decide?
-fn show_photo(engine: &mut rollcall::engine::Engine, photo: &str, minute: i64) -> Vec<rollcall::engine::Outcome> {
-    let image = rollcall::image::load(&common::face(photo), u64::MAX).unwrap();
-    let start = chrono::DateTime::parse_from_rfc3339("2026-11-23T09:00:00Z")
-        .unwrap()
-        .with_timezone(&Utc)
-        + chrono::Duration::minutes(minute);
-    let mut out = Vec::new();
-    for k in 0..10 {
-        out.extend(
-            engine
-                .process("front", "101", &image, start + chrono::Duration::milliseconds(200 * k))
-                .unwrap(),
-        );
-    }
-    out.extend(engine.finish("front", "101").unwrap());
-    out
-}
-
 #[test]
 fn rosters_are_checked_whole_and_a_good_one_is_used_at_once() {
     use rollcall::engine::{Engine, Outcome};
@@ -377,7 +357,7 @@ fn rosters_are_checked_whole_and_a_good_one_is_used_at_once() {
     assert!(engine.gallery().is_empty(), "nobody enrolled yet");
     assert!(
         matches!(
-            &show_photo(&mut engine, "ageitgey/identities/obama_2.jpg", 1)[..],
+            &common::show_photo(&mut engine, "ageitgey/identities/obama_2.jpg", 1)[..],
             [Outcome::Unknown { .. }]
         ),
         "an empty roster knows no one"
@@ -467,7 +447,7 @@ fn rosters_are_checked_whole_and_a_good_one_is_used_at_once() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!((engine.gallery().version(), engine.gallery().people()), (2, 2));
-    let outcomes = show_photo(&mut engine, "ageitgey/identities/obama_2.jpg", 2);
+    let outcomes = common::show_photo(&mut engine, "ageitgey/identities/obama_2.jpg", 2);
     assert!(
         matches!(&outcomes[..], [Outcome::Attendance(e)] if e.person_id == "obama" && e.roster_version == 2),
         "the new roster is used without a restart: {outcomes:?}"
@@ -496,7 +476,7 @@ fn rosters_are_checked_whole_and_a_good_one_is_used_at_once() {
     while engine.shared_timetable().version() != 1 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
-    let outcomes = show_photo(&mut engine, "ageitgey/identities/biden_2.jpg", 3);
+    let outcomes = common::show_photo(&mut engine, "ageitgey/identities/biden_2.jpg", 3);
     assert!(
         outcomes.iter().any(|o| matches!(o, Outcome::Attendance(e)
             if e.person_id == "biden" && e.session_id.as_deref() == Some("ART@2026-11-23"))),

@@ -17,7 +17,8 @@ fn print(outcome: &Outcome, json: bool) {
     match outcome {
         Outcome::Attendance(e) if json => println!("{}", serde_json::to_string(e).unwrap_or_default()),
         Outcome::Attendance(e) => println!("attendance  {e} liveness {:.2}", e.liveness),
-        Outcome::Spoof(a) if json => println!("{}", serde_json::to_string(a).unwrap_or_default()),
+        Outcome::Spoof(a) | Outcome::Alert(a) if json => println!("{}", serde_json::to_string(a).unwrap_or_default()),
+        Outcome::Alert(a) => println!("alert       {}: {}", a.kind.as_str(), a.detail),
         Outcome::Spoof(a) => println!(
             "alert       spoof camera {}: {}",
             a.camera_id.as_deref().unwrap_or("-"),

@@ -329,6 +329,65 @@ mod tests {
         ));
     }
 
+    mod fuzz {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        fn sealed() -> (Key, Vec<u8>) {
+            let key = Key::from_hex(&"ab".repeat(32), "test").unwrap();
+            let env = seal_json(FORMAT, &serde_json::json!({"people": []}), 9, "r", &site(), &key);
+            (key, serde_json::to_vec(&env).unwrap())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+
+            /// Whatever the bytes, parsing and opening end in an answer, never a panic, and no
+            /// error repeats more than a short summary of them.
+            #[test]
+            fn arbitrary_bytes_are_refused_briefly(bytes in proptest::collection::vec(any::<u8>(), 0..4096)) {
+                let (key, _) = sealed();
+                match parse_envelope(&bytes, 1 << 20) {
+                    Ok(env) => prop_assert!(open(&env, &key, FORMAT, &site()).is_err()),
+                    Err(e) => prop_assert!(e.to_string().len() < 200, "{}", e),
+                }
+            }
+
+            /// A sealed envelope with any byte changed, dropped or inserted never opens as
+            /// something else: it is refused, or it is the very same envelope.
+            #[test]
+            fn an_altered_envelope_never_opens(at in any::<prop::sample::Index>(), byte in any::<u8>(), how in 0..3u8) {
+                let (key, good) = sealed();
+                let mut bytes = good.clone();
+                let i = at.index(bytes.len());
+                match how {
+                    0 => bytes[i] = byte,
+                    1 => { bytes.remove(i); }
+                    _ => bytes.insert(i, byte),
+                }
+                let original = parse_envelope(&good, 1 << 20).unwrap();
+                if let Ok(env) = parse_envelope(&bytes, 1 << 20) {
+                    match open(&env, &key, FORMAT, &site()) {
+                        Ok(_) => prop_assert_eq!(env, original),
+                        Err(e) => prop_assert!(e.to_string().len() < 200),
+                    }
+                }
+            }
+
+            /// Any string in any header field is echoed, at most, as a short summary.
+            #[test]
+            fn header_fields_are_summarised(text in ".{0,3000}") {
+                let (key, good) = sealed();
+                let mut env = parse_envelope(&good, 1 << 20).unwrap();
+                env.format = text.clone();
+                env.site = text;
+                let e = open(&env, &key, FORMAT, &site()).unwrap_err();
+                prop_assert!(e.to_string().len() < 300);
+            }
+        }
+    }
+
     #[test]
     fn templates_must_be_unit_vectors_of_the_right_length() {
         assert_eq!(template_problem(&[0.6, 0.8], 2, "r"), None);

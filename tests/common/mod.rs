@@ -95,6 +95,26 @@ pub fn monday_session() -> rollcall::config::SessionSlot {
     }
 }
 
+/// Plays one still photo to the engine for two seconds at 5 fps during Monday's 09:00 session
+/// (`minute` minutes in), then ends the track: what did the engine decide?
+pub fn show_photo(engine: &mut rollcall::engine::Engine, photo: &str, minute: i64) -> Vec<rollcall::engine::Outcome> {
+    let image = rollcall::image::load(&face(photo), u64::MAX).unwrap();
+    let start = chrono::DateTime::parse_from_rfc3339("2026-11-23T09:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc)
+        + chrono::Duration::minutes(minute);
+    let mut out = Vec::new();
+    for k in 0..10 {
+        out.extend(
+            engine
+                .process("front", "101", &image, start + chrono::Duration::milliseconds(200 * k))
+                .unwrap(),
+        );
+    }
+    out.extend(engine.finish("front", "101").unwrap());
+    out
+}
+
 /// The detector/recognizer pairs the project supports.
 pub const PAIRS: [(&str, &str); 2] = [("yunet-2023mar", "sface-2021dec"), ("scrfd-500m", "arcface-w600k-mbf")];
 
