@@ -74,7 +74,8 @@ impl Device {
     fn connect(&mut self, port: u16, site_key: &Key) {
         let store = Store::open(&self.db, self.key.clone()).unwrap();
         let version = store.roster_version().unwrap().map_or(0, |r| r.version);
-        self.gallery.replace(Gallery::new(RECOGNIZER.into(), 128).with_version(version));
+        self.gallery
+            .replace(Gallery::new(RECOGNIZER.into(), 128).with_version(version));
         let timetable_version = store.timetable().unwrap().map_or(0, |t| t.0);
         let sync = RosterSync::new(RosterSyncSettings {
             store,
@@ -275,9 +276,17 @@ fn an_oversized_field_from_an_unkeyed_publisher_silences_nothing() {
         "nonce": "AAAAAAAAAAAAAAAA", "ciphertext": "AAAA"});
     let file = dir.join("junk.json");
     std::fs::write(&file, junk.to_string()).unwrap();
-    attacker(&broker, &["-t", &topic("roster"), "-r", "-f", file.to_str().unwrap()], None);
+    attacker(
+        &broker,
+        &["-t", &topic("roster"), "-r", "-f", file.to_str().unwrap()],
+        None,
+    );
     std::fs::write(&file, format!("{{\"{huge}\": 1}}")).unwrap();
-    attacker(&broker, &["-t", &topic("box-a/roster"), "-r", "-f", file.to_str().unwrap()], None);
+    attacker(
+        &broker,
+        &["-t", &topic("box-a/roster"), "-r", "-f", file.to_str().unwrap()],
+        None,
+    );
     std::thread::sleep(Duration::from_secs(4));
     let produced = device.stop_recording();
     let got = wait_delivered(&backend, &produced);
@@ -286,8 +295,14 @@ fn an_oversized_field_from_an_unkeyed_publisher_silences_nothing() {
     let refusals = device.alerts("roster_rejected");
     assert_eq!(refusals.len(), 2, "one alert per message: {refusals:?}");
     for detail in &refusals {
-        assert!(detail.len() < 400, "the refusal is a short summary: {} bytes", detail.len());
-        assert!(!detail.contains("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"));
+        assert!(
+            detail.len() < 400,
+            "the refusal is a short summary: {} bytes",
+            detail.len()
+        );
+        assert!(!detail.contains(
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+        ));
     }
     let status = device.mqtt.as_ref().unwrap().link();
     assert!(status.connected, "{status:?}");
@@ -322,7 +337,10 @@ fn a_junk_flood_costs_a_bounded_number_of_rows() {
     let started = Instant::now();
     attacker(&broker, &["-t", &topic("roster"), "-l"], Some(lines("roster")));
     attacker(&broker, &["-t", &topic("timetable"), "-l"], Some(lines("timetable")));
-    println!("flood: 20 000 messages published in {:.1} s", started.elapsed().as_secs_f32());
+    println!(
+        "flood: 20 000 messages published in {:.1} s",
+        started.elapsed().as_secs_f32()
+    );
     // Let the device read them all and the gate's window close.
     std::thread::sleep(WINDOW * 3);
     let produced = device.stop_recording();
@@ -362,9 +380,14 @@ fn rosters_for_someone_else_and_old_ones_are_refused() {
         attacker(&broker, &["-t", &topic(t), "-r", "-f", file.to_str().unwrap()], None);
     };
     // The backend's roster for box-a, version 5: applied on first use.
-    publish("box-a/roster", sealed_roster(vec![person("ann", 0.0)], 5, &for_device("box-a"), &site_key));
+    publish(
+        "box-a/roster",
+        sealed_roster(vec![person("ann", 0.0)], 5, &for_device("box-a"), &site_key),
+    );
     let t = Instant::now();
-    wait_until("roster 5", Duration::from_secs(10), || device.gallery.current().version() == 5);
+    wait_until("roster 5", Duration::from_secs(10), || {
+        device.gallery.current().version() == 5
+    });
     println!("roster 5 applied after {:?}", t.elapsed());
     assert_eq!(device.alerts("first_use").len(), 1, "first use is said");
     let cases: Vec<(&str, &str, Vec<u8>, &str)> = vec![
@@ -423,7 +446,10 @@ fn rosters_for_someone_else_and_old_ones_are_refused() {
     }
     let produced = device.stop_recording();
     let got = wait_delivered(&backend, &produced);
-    println!("rosters for someone else: {} events produced, {got} delivered", produced.len());
+    println!(
+        "rosters for someone else: {} events produced, {got} delivered",
+        produced.len()
+    );
     assert_eq!(got, produced.len());
     std::fs::remove_dir_all(dir).unwrap();
 }
@@ -501,7 +527,10 @@ fn a_roster_sealed_by_the_documented_python_backend_is_accepted() {
     let example = common::root().join("docs/examples/backend_seal.py");
     for (scope, t, version) in [(None, "roster", "7"), (Some("box-a"), "box-a/roster", "8")] {
         let mut cmd = Command::new("python3");
-        cmd.arg(&example).arg(&key_file).arg(&plain).args([version, RECOGNIZER, SITE]);
+        cmd.arg(&example)
+            .arg(&key_file)
+            .arg(&plain)
+            .args([version, RECOGNIZER, SITE]);
         cmd.args(scope);
         let out = cmd.output().expect("python3");
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -512,6 +541,10 @@ fn a_roster_sealed_by_the_documented_python_backend_is_accepted() {
         });
         assert_eq!(device.gallery.current().people(), 2);
     }
-    assert!(device.alerts("roster_rejected").is_empty(), "{:?}", device.alerts("roster_rejected"));
+    assert!(
+        device.alerts("roster_rejected").is_empty(),
+        "{:?}",
+        device.alerts("roster_rejected")
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }

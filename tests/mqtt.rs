@@ -513,7 +513,14 @@ fn rosters_are_checked_whole_and_a_good_one_is_used_at_once() {
     // replacing the one before, as a faulty or hostile backend would send it.
     let topic = format!("rollcall/v1/{SITE}/roster");
     let sealed = |people: Vec<RosterPerson>, version: u64, recognizer: &str, key: &Key| {
-        serde_json::to_vec(&seal(&Roster { people }, version, recognizer, &Scope::Site(SITE.into()), key)).unwrap()
+        serde_json::to_vec(&seal(
+            &Roster { people },
+            version,
+            recognizer,
+            &Scope::Site(SITE.into()),
+            key,
+        ))
+        .unwrap()
     };
     let with_template = |t: Vec<f32>| {
         vec![RosterPerson {
@@ -807,6 +814,20 @@ fn tls_and_a_password_file_are_used_and_wrong_ones_refused() {
     );
     std::fs::write(dir.join("good.password"), "s3cret\n").unwrap();
     std::fs::write(dir.join("bad.password"), "guess\n").unwrap();
+    let open_to_others = MqttSettings::new(
+        &MqttConfig {
+            username: Some("room-101".into()),
+            password_file: Some(dir.join("good.password")),
+            ..mqtt_config(broker.port)
+        },
+        "room-101",
+        SITE,
+    )
+    .unwrap_err();
+    assert!(open_to_others.to_string().contains("chmod 600"), "{open_to_others}");
+    for f in ["good.password", "bad.password"] {
+        std::fs::set_permissions(dir.join(f), std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    }
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let connect = |ca: &str, password: &str, device: &str| {
         let config = MqttConfig {

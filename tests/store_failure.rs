@@ -90,10 +90,14 @@ fn decisions_made_while_the_disk_is_full_are_held_then_recorded_and_delivered() 
     };
     let settings = MqttSettings::new(&mqtt_config, "box-s", "test").unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let mqtt = runtime.block_on(async { Mqtt::spawn(settings, Outbox::open(&db).unwrap(), StatusBoard::new("box-s"), None) });
+    let mqtt =
+        runtime.block_on(async { Mqtt::spawn(settings, Outbox::open(&db).unwrap(), StatusBoard::new("box-s"), None) });
 
     let before = common::show_photo(&mut engine, "ageitgey/identities/obama_2.jpg", 1);
-    assert!(matches!(&before[..], [Outcome::Attendance(e)] if e.person_id == "obama"), "{before:?}");
+    assert!(
+        matches!(&before[..], [Outcome::Attendance(e)] if e.person_id == "obama"),
+        "{before:?}"
+    );
 
     let filler = disk.fill();
     let while_full: Vec<Outcome> = [
@@ -117,7 +121,10 @@ fn decisions_made_while_the_disk_is_full_are_held_then_recorded_and_delivered() 
     let space_back = Instant::now();
     let mut after = Vec::new();
     while engine.store_health().held > 0 {
-        assert!(space_back.elapsed() < Duration::from_secs(30), "the held decisions were never written");
+        assert!(
+            space_back.elapsed() < Duration::from_secs(30),
+            "the held decisions were never written"
+        );
         after.extend(engine.retry_held());
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -132,9 +139,9 @@ fn decisions_made_while_the_disk_is_full_are_held_then_recorded_and_delivered() 
     assert!(biden.decided_at < decided_while_full, "it keeps its original time");
     assert!(after.iter().any(|o| matches!(o, Outcome::Spoof(_))), "{after:?}");
     assert!(
-        after
-            .iter()
-            .any(|o| matches!(o, Outcome::Alert(a) if a.kind.as_str() == "store_failed" && a.detail.contains("2 decisions"))),
+        after.iter().any(
+            |o| matches!(o, Outcome::Alert(a) if a.kind.as_str() == "store_failed" && a.detail.contains("2 decisions"))
+        ),
         "{after:?}"
     );
     assert_eq!(engine.store_health().state, "ok");
@@ -153,9 +160,13 @@ fn decisions_made_while_the_disk_is_full_are_held_then_recorded_and_delivered() 
     }
     let drained_in = space_back.elapsed();
     let got = backend.wait_for(Duration::from_secs(10), |m| {
-        m.iter().any(|(_, p, _)| String::from_utf8_lossy(p).contains(&biden.event_id))
+        m.iter()
+            .any(|(_, p, _)| String::from_utf8_lossy(p).contains(&biden.event_id))
     });
-    assert!(got.iter().any(|(_, p, _)| String::from_utf8_lossy(p).contains(&biden.event_id)));
+    assert!(
+        got.iter()
+            .any(|(_, p, _)| String::from_utf8_lossy(p).contains(&biden.event_id))
+    );
     println!(
         "space returned: held decisions written in {} ms, outbox empty after {} ms",
         written_in.as_millis(),

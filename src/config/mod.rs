@@ -64,7 +64,12 @@ pub fn split_credentials(url: &str) -> (String, Option<(String, String)>) {
     let Some((scheme, rest)) = url.split_once("://") else {
         return (url.to_string(), None);
     };
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    // The credentials end at the last `@` before the host, even when the password holds a `/`
+    // (which should be %-encoded, but is often typed as is); an `@` in the path only makes this
+    // cut too much, never leave a password in.
+    let host_start = rest.rfind('@').map_or(0, |at| at + 1);
+    let path_start = rest[host_start..].find('/').map_or(rest.len(), |i| host_start + i);
+    let (authority, path) = rest.split_at(path_start);
     match authority.rsplit_once('@') {
         Some((userinfo, host)) => {
             let (user, pass) = userinfo.split_once(':').unwrap_or((userinfo, ""));
@@ -521,6 +526,73 @@ impl Config {
                 ),
             ));
         }
+        let mut in_range = |section, key, v: f64, min: f64, max: f64| {
+            if !(v.is_finite() && (min..=max).contains(&v)) {
+                problems.push(bad(section, key, &format!("{v} must be a number from {min} to {max}")));
+            }
+        };
+        in_range(
+            "detect",
+            "min_face_px",
+            f64::from(self.detect.min_face_px),
+            0.0,
+            10_000.0,
+        );
+        in_range("recognize", "margin", f64::from(self.recognize.margin), 0.0, 2.0);
+        in_range(
+            "recognize",
+            "vote_share",
+            f64::from(self.recognize.vote_share),
+            0.0,
+            1.0,
+        );
+        in_range("track", "iou_threshold", f64::from(self.track.iou_threshold), 0.0, 1.0);
+        in_range("track", "max_unseen_s", self.track.max_unseen_s, 0.0, 3600.0);
+        in_range("track", "min_likeness", f64::from(self.track.min_likeness), -1.0, 1.0);
+        in_range(
+            "liveness",
+            "rigid_min_travel",
+            f64::from(self.liveness.rigid_min_travel),
+            0.0,
+            100.0,
+        );
+        in_range(
+            "liveness",
+            "rigid_max_deformation",
+            f64::from(self.liveness.rigid_max_deformation),
+            0.0,
+            100.0,
+        );
+        in_range(
+            "liveness",
+            "rigid_penalty",
+            f64::from(self.liveness.rigid_penalty),
+            0.0,
+            1.0,
+        );
+        in_range("enroll", "timeout_s", self.enroll.timeout_s, 0.0, 86_400.0);
+        in_range("enroll", "turn_min_deg", f64::from(self.enroll.turn_min_deg), 0.0, 90.0);
+        in_range(
+            "enroll",
+            "min_face_px",
+            f64::from(self.enroll.min_face_px),
+            0.0,
+            10_000.0,
+        );
+        in_range(
+            "enroll",
+            "eyes_open_min",
+            f64::from(self.enroll.eyes_open_min),
+            0.0,
+            1.0,
+        );
+        for (key, id) in [("id", &self.device.id), ("site", &self.device.site)] {
+            if let Some(id) = id
+                && let Err(problem) = check_id(id)
+            {
+                problems.push(bad("device", key, &problem));
+            }
+        }
         if let Some(m) = &self.mqtt
             && let Err((key, problem)) = m.check()
         {
@@ -585,6 +657,18 @@ mod tests {
             "rtsp://***@10.0.0.5:554/s1"
         );
         assert_eq!(redact_url("rtsp://10.0.0.5/s1"), "rtsp://10.0.0.5/s1");
+        assert_eq!(
+            redact_url("rtsp://admin:pa/ss@word@10.0.0.5:554/s1"),
+            "rtsp://***@10.0.0.5:554/s1",
+            "a password holding / and @"
+        );
+        assert_eq!(
+            split_credentials("rtsp://admin:pa/ss@10.0.0.5/s1"),
+            (
+                "rtsp://10.0.0.5/s1".to_string(),
+                Some(("admin".to_string(), "pa/ss".to_string()))
+            )
+        );
     }
 
     #[test]
@@ -662,6 +746,50 @@ mod tests {
         assert!(
             Config::parse("", Path::new("a.toml")).unwrap().mqtt.is_none(),
             "no [mqtt], no MQTT"
+        );
+    }
+
+    #[test]
+    fn no_number_or_id_can_panic_the_daemon() {
+        for (text, expected) in [
+            ("[mqtt]\nreconnect_max_s = inf\n", "[mqtt] reconnect_max_s"),
+            ("[mqtt]\nreconnect_min_s = nan\n", "[mqtt] reconnect_min_s"),
+            ("[mqtt.outbox]\nretention_days = inf\n", "[mqtt] outbox.retention_days"),
+            ("[mqtt.outbox]\nmax_age_days = -1.0\n", "[mqtt] outbox.max_age_days"),
+            ("[track]\nmax_unseen_s = inf\n", "[track] max_unseen_s"),
+            ("[recognize]\nvote_share = nan\n", "[recognize] vote_share"),
+            ("[enroll]\ntimeout_s = 1e300\n", "[enroll] timeout_s"),
+            ("[device]\nid = \"room/101\"\n", "[device] id"),
+            ("[device]\nsite = \"#\"\n", "[device] site"),
+            ("[device]\nid = \"a\\u0000b\"\n", "[device] id"),
+            (
+                "[device]\nid = \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"\n",
+                "[device] id",
+            ),
+        ] {
+            let e = Config::parse(text, Path::new("a.toml")).unwrap_err();
+            assert!(e.to_string().contains(expected), "{text}: {e}");
+        }
+        assert!(
+            Config::parse(
+                "[device]\nid = \"room-101\"\nsite = \"hillside\"\n",
+                Path::new("a.toml")
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_password_in_clear_text_needs_to_be_allowed() {
+        let plain = "[mqtt]\nusername = \"room\"\n";
+        let e = Config::parse(plain, Path::new("a.toml")).unwrap_err();
+        assert!(e.to_string().contains("clear text"), "{e}");
+        assert!(
+            Config::parse(
+                &format!("{plain}allow_plaintext_password = true\n"),
+                Path::new("a.toml")
+            )
+            .is_ok()
         );
     }
 

@@ -223,6 +223,37 @@ impl MqttConfig {
                 ),
             ));
         }
+        if !(self.reconnect_max_s.is_finite() && self.reconnect_max_s <= 3600.0) {
+            return Err((
+                "reconnect_max_s",
+                format!("{} must be a number of seconds up to 3600", self.reconnect_max_s),
+            ));
+        }
+        if !(self.refusal_alert_interval_s.is_finite() && (0.1..=86_400.0).contains(&self.refusal_alert_interval_s)) {
+            return Err((
+                "refusal_alert_interval_s",
+                format!(
+                    "{} must be between 0.1 and 86400 seconds",
+                    self.refusal_alert_interval_s
+                ),
+            ));
+        }
+        for (key, days) in [
+            ("outbox.max_age_days", self.outbox.max_age_days),
+            ("outbox.retention_days", self.outbox.retention_days),
+        ] {
+            if !(days.is_finite() && (0.0..=36_500.0).contains(&days)) {
+                return Err((key, format!("{days} must be a number of days from 0 to 36500")));
+            }
+        }
+        if self.username.is_some() && self.tls.is_none() && !self.allow_plaintext_password {
+            return Err((
+                "username",
+                "a password would cross the network in clear text: add [mqtt.tls] (and a port such as 8883), \
+                 or set allow_plaintext_password = true on a network you trust"
+                    .into(),
+            ));
+        }
         if self.roster_max_bytes < 1024 {
             return Err(("roster_max_bytes", "must be at least 1024".into()));
         }

@@ -382,7 +382,10 @@ impl Link {
     }
 
     fn maintain(&mut self) {
-        match self.outbox.maintain(&self.settings.outbox_limits, &self.settings.device) {
+        match self
+            .outbox
+            .maintain(&self.settings.outbox_limits, &self.settings.device)
+        {
             Ok(m) if m.dropped > 0 => tracing::error!(
                 dropped = m.dropped,
                 attendance = m.attendance_dropped,

@@ -93,6 +93,35 @@ fn read(key: &'static str, path: &Path) -> Result<Vec<u8>, MqttError> {
     })
 }
 
+/// Reads a file holding a secret, refusing one that group or others may read or write (a
+/// systemd credential, readable by the service only, passes).
+fn read_private(key: &'static str, path: &Path) -> Result<zeroize::Zeroizing<Vec<u8>>, MqttError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path)
+        .map_err(|source| MqttError::File {
+            key,
+            path: path.to_path_buf(),
+            source,
+        })?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        return Err(MqttError::File {
+            key,
+            path: path.to_path_buf(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                format!(
+                    "it is open to group or others (mode {:o}); run `chmod 600 {}`",
+                    mode & 0o777,
+                    path.display()
+                ),
+            ),
+        });
+    }
+    read(key, path).map(zeroize::Zeroizing::new)
+}
+
 /// Bytes a roster message may have beyond its payload (topic and packet header).
 const PACKET_OVERHEAD: usize = 64 << 10;
 /// The largest packet the device sends. Events and status are far smaller; an outbox row that
@@ -129,7 +158,7 @@ impl MqttSettings {
             .set_max_packet_size(m.roster_max_bytes + PACKET_OVERHEAD, MAX_OUTGOING);
         if let Some(user) = &m.username {
             let password = match &m.password_file {
-                Some(path) => String::from_utf8_lossy(&read("password_file", path)?)
+                Some(path) => String::from_utf8_lossy(&read_private("password_file", path)?)
                     .lines()
                     .next()
                     .unwrap_or_default()

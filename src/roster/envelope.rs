@@ -271,7 +271,10 @@ mod tests {
         let parsed = parse_envelope(&bytes, 1 << 20).unwrap();
         assert!(parsed.created_at.ends_with('Z'), "{}", parsed.created_at);
         assert!(open(&parsed, &key, FORMAT, &site()).is_ok());
-        assert_eq!(open(&env, &Key::generate(), FORMAT, &site()), Err(RosterError::Unauthentic));
+        assert_eq!(
+            open(&env, &Key::generate(), FORMAT, &site()),
+            Err(RosterError::Unauthentic)
+        );
         for tamper in [
             |e: &mut Envelope| e.version = 4,
             |e: &mut Envelope| e.site = "elsewhere".into(),
@@ -295,7 +298,10 @@ mod tests {
             site: "hillside".into(),
             device: "room-1".into(),
         };
-        assert!(matches!(open(&env, &key, FORMAT, &room), Err(RosterError::OutOfScope { .. })));
+        assert!(matches!(
+            open(&env, &key, FORMAT, &room),
+            Err(RosterError::OutOfScope { .. })
+        ));
         let for_room = seal_json(FORMAT, &serde_json::json!({}), 3, "r", &room, &key);
         assert!(open(&for_room, &key, FORMAT, &room).is_ok());
         assert!(matches!(
@@ -392,7 +398,11 @@ mod tests {
     fn templates_must_be_unit_vectors_of_the_right_length() {
         assert_eq!(template_problem(&[0.6, 0.8], 2, "r"), None);
         assert!(template_problem(&[0.6, 0.8], 3, "r").unwrap().contains("has 2 values"));
-        assert!(template_problem(&[f32::NAN, 0.0], 2, "r").unwrap().contains("non-finite"));
+        assert!(
+            template_problem(&[f32::NAN, 0.0], 2, "r")
+                .unwrap()
+                .contains("non-finite")
+        );
         assert!(template_problem(&[6.0, 8.0], 2, "r").unwrap().contains("length 10.000"));
         assert!(template_problem(&[0.0, 0.0], 2, "r").is_some());
     }

@@ -117,8 +117,7 @@ pub fn seal_timetable(timetable: &TimetableConfig, version: u64, scope: &Scope, 
 /// values, unit length.
 pub fn open_roster(env: &Envelope, key: &Key, scope: &Scope, dim: usize) -> Result<Roster, RosterError> {
     let plain = open(env, key, FORMAT, scope)?;
-    let roster: Roster =
-        serde_json::from_slice(&plain).map_err(|e| RosterError::Contents(summary(&e.to_string())))?;
+    let roster: Roster = serde_json::from_slice(&plain).map_err(|e| RosterError::Contents(summary(&e.to_string())))?;
     for p in &roster.people {
         if p.person_id.trim().is_empty() {
             return Err(RosterError::Contents("a person has an empty person_id".into()));

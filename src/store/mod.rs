@@ -9,8 +9,8 @@ mod crypto;
 mod outbox;
 mod schema;
 
-use std::os::unix::fs::OpenOptionsExt;
 use std::collections::HashMap;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -60,7 +60,11 @@ pub enum StoreError {
     Template { person: String, source: GalleryError },
     /// A synced roster or timetable older than the one stored.
     #[error("{what} version {version} is not newer than the stored version {stored}; versions only go forward")]
-    Backwards { what: &'static str, version: u64, stored: u64 },
+    Backwards {
+        what: &'static str,
+        version: u64,
+        stored: u64,
+    },
     /// The database was written by a newer rollcall.
     #[error("database {path} has schema version {found}, newer than this rollcall ({known}); upgrade rollcall")]
     TooNew { path: PathBuf, found: u32, known: u32 },
@@ -567,7 +571,9 @@ impl Store {
         for (what, table) in [(Synced::Roster, "roster_meta"), (Synced::Timetable, "timetable_meta")] {
             let print: Option<String> = self
                 .conn
-                .query_row(&format!("SELECT fingerprint FROM {table} WHERE id = 1"), [], |r| r.get(0))
+                .query_row(&format!("SELECT fingerprint FROM {table} WHERE id = 1"), [], |r| {
+                    r.get(0)
+                })
                 .optional()
                 .map_err(self.sql())?;
             if let Some(p) = print.filter(|p| !p.is_empty()) {
