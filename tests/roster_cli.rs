@@ -130,7 +130,7 @@ fn enroll_list_remove_export_import() {
     assert!(run(&cfg, &["roster", "export", &file.to_string_lossy()]).0);
     let sealed = std::fs::read_to_string(&file).unwrap();
     assert!(
-        sealed.contains("rollcall-roster/1") && !sealed.contains("Barack"),
+        sealed.contains("rollcall-roster/2") && !sealed.contains("Barack"),
         "names are sealed too"
     );
     let cfg_b = config(&dir, "b.db");
