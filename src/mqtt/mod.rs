@@ -93,31 +93,19 @@ fn read(key: &'static str, path: &Path) -> Result<Vec<u8>, MqttError> {
     })
 }
 
-/// Reads a file holding a secret, refusing one that group or others may read or write (a
-/// systemd credential, readable by the service only, passes).
+/// Reads a file holding a secret, refusing one that group or others may read or write.
 fn read_private(key: &'static str, path: &Path) -> Result<zeroize::Zeroizing<Vec<u8>>, MqttError> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(path)
-        .map_err(|source| MqttError::File {
-            key,
-            path: path.to_path_buf(),
-            source,
-        })?
-        .permissions()
-        .mode();
-    if mode & 0o077 != 0 {
-        return Err(MqttError::File {
-            key,
-            path: path.to_path_buf(),
-            source: std::io::Error::new(
-                std::io::ErrorKind::PermissionDenied,
-                format!(
-                    "it is open to group or others (mode {:o}); run `chmod 600 {}`",
-                    mode & 0o777,
-                    path.display()
-                ),
-            ),
-        });
+    let failed = |source| MqttError::File {
+        key,
+        path: path.to_path_buf(),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(failed)?;
+    if let Some(problem) = crate::store::open_to_others(&meta, path) {
+        return Err(failed(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            problem,
+        )));
     }
     read(key, path).map(zeroize::Zeroizing::new)
 }

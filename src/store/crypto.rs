@@ -47,6 +47,19 @@ pub const SITE_KEY_SOURCE: KeySource = KeySource {
     credential: "rollcall.site-key",
 };
 
+/// Why a file holding a secret (a key, a password) must not be used, if it must not: group or
+/// others may read or write it. A systemd credential, readable by the service only, passes.
+pub fn open_to_others(meta: &std::fs::Metadata, path: &Path) -> Option<String> {
+    let mode = meta.permissions().mode();
+    (mode & 0o077 != 0).then(|| {
+        format!(
+            "it is open to group or others (mode {:o}); run `chmod 600 {}`",
+            mode & 0o777,
+            path.display()
+        )
+    })
+}
+
 /// A 256-bit key. Never printed.
 #[derive(Clone)]
 pub struct Key(aes_gcm::Key<Aes256Gcm>);
@@ -83,20 +96,17 @@ impl Key {
         hex::encode(self.0.as_slice())
     }
 
-    /// Reads a key file, refusing one that others can read.
+    /// Reads a key file, refusing one that group or others can read or write.
     pub fn from_file(path: &Path) -> Result<Key, StoreError> {
         let origin = path.display().to_string();
         let meta = std::fs::metadata(path).map_err(|e| StoreError::BadKey {
             origin: origin.clone(),
             problem: format!("cannot read it: {e}. Create one with `rollcall keygen --out {origin}`"),
         })?;
-        if meta.permissions().mode() & 0o077 != 0 {
+        if let Some(problem) = open_to_others(&meta, path) {
             return Err(StoreError::BadKey {
                 origin: origin.clone(),
-                problem: format!(
-                    "it is readable by others (mode {:o}); run `chmod 600 {origin}`",
-                    meta.permissions().mode() & 0o777
-                ),
+                problem,
             });
         }
         let text = std::fs::read_to_string(path).map_err(|e| StoreError::BadKey {
