@@ -7,10 +7,10 @@
 //!
 //! A pure state machine over plain time: the sync asks, and records what it is told to.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-/// The refusals counted on one topic for one reason.
+/// The refusals counted for one key (a topic and a reason).
 #[derive(Debug, Clone, PartialEq)]
 struct Window {
     /// Until then, refusals are counted, not alerted.
@@ -19,37 +19,40 @@ struct Window {
     counted: u64,
 }
 
-/// Refusals summed up since the last alert about a topic and reason.
+/// Refusals summed up since the last alert about `key`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Summary {
-    /// The topic (or the name standing for messages too big to have one).
-    pub topic: String,
-    /// Why they were refused, in fixed words.
-    pub reason: &'static str,
+pub struct Summary<K> {
+    /// What they were refused as: whatever the caller keys refusals by.
+    pub key: K,
     /// Refusals not alerted one by one.
     pub count: u64,
 }
 
-/// Coalesces refusals per topic and reason.
+/// Coalesces refusals per key: the sync keys them by what, topic and reason.
 #[derive(Debug, Clone)]
-pub struct RefusalGate {
+pub struct RefusalGate<K> {
     window: Duration,
-    topics: HashMap<(String, &'static str), Window>,
+    keys: BTreeMap<K, Window>,
 }
 
-impl RefusalGate {
-    /// A gate that alerts at most once per `window` per topic, plus one summary.
-    pub fn new(window: Duration) -> RefusalGate {
+impl<K: Ord + Clone> RefusalGate<K> {
+    /// A gate that alerts at most once per `window` per key, plus one summary.
+    pub fn new(window: Duration) -> RefusalGate<K> {
         RefusalGate {
             window,
-            topics: HashMap::new(),
+            keys: BTreeMap::new(),
         }
     }
 
-    /// A refusal on `topic` for `reason` at `now`: true when it gets an alert of its own, false
-    /// when it is only counted.
-    pub fn admit(&mut self, topic: &str, reason: &'static str, now: Instant) -> bool {
-        match self.topics.get_mut(&(topic.to_string(), reason)) {
+    /// How long refusals for one key are counted before they are summed up.
+    pub fn window(&self) -> Duration {
+        self.window
+    }
+
+    /// A refusal as `key` at `now`: true when it gets an alert of its own, false when it is only
+    /// counted.
+    pub fn admit(&mut self, key: K, now: Instant) -> bool {
+        match self.keys.get_mut(&key) {
             // Within the window, or after a window that ended with refusals still to be summed
             // up by `due`: counted.
             Some(w) if now < w.until || w.counted > 0 => {
@@ -57,8 +60,8 @@ impl RefusalGate {
                 false
             }
             _ => {
-                self.topics.insert(
-                    (topic.to_string(), reason),
+                self.keys.insert(
+                    key,
                     Window {
                         until: now + self.window,
                         counted: 0,
@@ -69,11 +72,11 @@ impl RefusalGate {
         }
     }
 
-    /// The summaries due at `now`: one per topic whose window ended with refusals counted. Each
-    /// starts a new window, so a flood that goes on is summed up once per window.
-    pub fn due(&mut self, now: Instant) -> Vec<Summary> {
+    /// The summaries due at `now`, in key order: one per key whose window ended with refusals
+    /// counted. Each starts a new window, so a flood that goes on is summed up once per window.
+    pub fn due(&mut self, now: Instant) -> Vec<Summary<K>> {
         let mut out = Vec::new();
-        self.topics.retain(|(topic, reason), w| {
+        self.keys.retain(|key, w| {
             if now < w.until {
                 return true;
             }
@@ -81,14 +84,12 @@ impl RefusalGate {
                 return false;
             }
             out.push(Summary {
-                topic: topic.clone(),
-                reason,
+                key: key.clone(),
                 count: std::mem::take(&mut w.counted),
             });
             w.until = now + self.window;
             true
         });
-        out.sort_by(|a, b| (&a.topic, a.reason).cmp(&(&b.topic, b.reason)));
         out
     }
 }
@@ -107,7 +108,7 @@ mod tests {
         for i in 0..20_000u64 {
             let now = t0 + Duration::from_millis(i * 3);
             let topic = if i % 2 == 0 { "site/roster" } else { "site/timetable" };
-            alerts += u32::from(gate.admit(topic, "not authentic", now));
+            alerts += u32::from(gate.admit((topic, "not authentic"), now));
             if i % 333 == 0 {
                 summaries.extend(gate.due(now));
             }
@@ -118,26 +119,25 @@ mod tests {
         assert_eq!(summaries.iter().map(|s| s.count).sum::<u64>(), 19_998);
         // Quiet afterwards: the next window ends with nothing to say, and the topic is forgotten.
         assert!(gate.due(t0 + Duration::from_secs(122)).is_empty());
-        assert!(gate.topics.is_empty());
-        assert!(gate.admit("site/roster", "not authentic", t0 + Duration::from_secs(123)));
+        assert!(gate.keys.is_empty());
+        assert!(gate.admit(("site/roster", "not authentic"), t0 + Duration::from_secs(123)));
     }
 
     #[test]
     fn refusals_after_a_window_with_counts_wait_for_its_summary() {
         let t0 = Instant::now();
         let mut gate = RefusalGate::new(Duration::from_secs(10));
-        assert!(gate.admit("a", "x", t0));
-        assert!(!gate.admit("a", "x", t0 + Duration::from_secs(1)));
+        assert!(gate.admit(("a", "x"), t0));
+        assert!(!gate.admit(("a", "x"), t0 + Duration::from_secs(1)));
         // The window ended, but nobody asked for its summary yet: still counted, not alerted.
-        assert!(!gate.admit("a", "x", t0 + Duration::from_secs(11)));
+        assert!(!gate.admit(("a", "x"), t0 + Duration::from_secs(11)));
         // Another reason on the same topic is news.
-        assert!(gate.admit("a", "y", t0 + Duration::from_secs(11)));
+        assert!(gate.admit(("a", "y"), t0 + Duration::from_secs(11)));
         let due = gate.due(t0 + Duration::from_secs(11));
         assert_eq!(
             due,
             vec![Summary {
-                topic: "a".into(),
-                reason: "x",
+                key: ("a", "x"),
                 count: 2,
             }]
         );

@@ -146,7 +146,7 @@ pub fn open_timetable(env: &Envelope, key: &Key, scope: &Scope) -> Result<Timeta
 }
 
 /// Which of the two synced things a message carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Synced {
     /// The enrolled people.
     Roster,
@@ -227,8 +227,8 @@ pub struct RosterSync {
     /// Fingerprint of the message last refused on each topic (the device's few inbound ones),
     /// so a redelivered one is not alerted twice, and roster and timetable never mix.
     refused: HashMap<String, String>,
-    gate: RefusalGate,
-    window: Duration,
+    /// Refusals by what was refused, on which topic, and why.
+    gate: RefusalGate<(Synced, String, &'static str)>,
 }
 
 impl std::fmt::Debug for RosterSync {
@@ -280,7 +280,6 @@ impl RosterSync {
             in_use,
             refused: HashMap::new(),
             gate: RefusalGate::new(settings.refusal_window),
-            window: settings.refusal_window,
         })
     }
 
@@ -349,21 +348,15 @@ impl RosterSync {
     /// Called every second or so.
     pub fn sum_up_refusals(&mut self) -> Result<(), StoreError> {
         for due in self.gate.due(Instant::now()) {
-            let what = if due.topic.ends_with("timetable") {
-                Synced::Timetable
-            } else {
-                Synced::Roster
-            };
+            let (what, topic, reason) = due.key;
             let detail = format!(
-                "{} more {} messages on {} refused ({}) in the last {} s; {}",
+                "{} more {} messages on {topic} refused ({reason}) in the last {} s; {}",
                 due.count,
                 what.as_str(),
-                due.topic,
-                due.reason,
-                self.window.as_secs_f32().round(),
+                self.gate.window().as_secs_f32().round(),
                 self.still_in_use(what)
             );
-            tracing::warn!(topic = %due.topic, count = due.count, "refusals summed up");
+            tracing::warn!(%topic, count = due.count, "refusals summed up");
             self.alert(what.refused_alert(), detail)?;
         }
         Ok(())
@@ -494,7 +487,10 @@ impl RosterSync {
 
     fn refuse(&mut self, what: Synced, topic: &str, error: RosterError) -> Result<RosterOutcome, StoreError> {
         tracing::warn!(topic, %error, "{} refused", what.as_str());
-        if self.gate.admit(topic, error.reason(), Instant::now()) {
+        if self
+            .gate
+            .admit((what, topic.to_string(), error.reason()), Instant::now())
+        {
             let detail = format!(
                 "{} on {topic} refused: {error}; {}",
                 what.as_str(),
