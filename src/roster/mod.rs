@@ -136,13 +136,18 @@ pub fn open_roster(env: &Envelope, key: &Key, scope: &Scope, dim: usize) -> Resu
 }
 
 /// Opens a timetable envelope meant for `scope` and checks the timetable (days, times, zone,
-/// overlaps).
-pub fn open_timetable(env: &Envelope, key: &Key, scope: &Scope) -> Result<TimetableConfig, RosterError> {
+/// overlaps) by compiling it: the timetable as sent, and as the engine follows it.
+pub fn open_timetable(
+    env: &Envelope,
+    key: &Key,
+    scope: &Scope,
+) -> Result<(TimetableConfig, crate::session::Timetable), RosterError> {
     let plain = open(env, key, TIMETABLE_FORMAT, scope)?;
     let timetable: TimetableConfig =
         serde_json::from_slice(&plain).map_err(|e| RosterError::Contents(summary(&e.to_string())))?;
-    crate::session::Timetable::new(&timetable).map_err(|e| RosterError::Contents(summary(&e.to_string())))?;
-    Ok(timetable)
+    let compiled =
+        crate::session::Timetable::new(&timetable).map_err(|e| RosterError::Contents(summary(&e.to_string())))?;
+    Ok((timetable, compiled))
 }
 
 /// Which of the two synced things a message carries.
@@ -446,15 +451,13 @@ impl RosterSync {
         };
         let checked = (|| {
             let env = parse_envelope(payload, self.max_bytes)?;
-            let timetable = open_timetable(&env, &self.site_key, scope)?;
+            let (timetable, compiled) = open_timetable(&env, &self.site_key, scope)?;
             if env.version <= shared.version() {
                 return Err(RosterError::Stale {
                     version: env.version,
                     current: shared.version(),
                 });
             }
-            let compiled = crate::session::Timetable::new(&timetable)
-                .map_err(|e| RosterError::Contents(summary(&e.to_string())))?;
             Ok((env.version, timetable, compiled))
         })();
         let (version, timetable, compiled) = match checked {
