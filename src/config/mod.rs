@@ -526,66 +526,40 @@ impl Config {
                 ),
             ));
         }
-        let mut in_range = |section, key, v: f64, min: f64, max: f64| {
+        // Every float not checked above: NaN, infinity and out-of-range values would panic or
+        // silently misbehave far from the config.
+        let f = f64::from;
+        for (section, key, v, min, max) in [
+            ("detect", "min_face_px", f(self.detect.min_face_px), 0.0, 10_000.0),
+            ("recognize", "margin", f(self.recognize.margin), 0.0, 2.0),
+            ("recognize", "vote_share", f(self.recognize.vote_share), 0.0, 1.0),
+            ("track", "iou_threshold", f(self.track.iou_threshold), 0.0, 1.0),
+            ("track", "max_unseen_s", self.track.max_unseen_s, 0.0, 3600.0),
+            ("track", "min_likeness", f(self.track.min_likeness), -1.0, 1.0),
+            (
+                "liveness",
+                "rigid_min_travel",
+                f(self.liveness.rigid_min_travel),
+                0.0,
+                100.0,
+            ),
+            (
+                "liveness",
+                "rigid_max_deformation",
+                f(self.liveness.rigid_max_deformation),
+                0.0,
+                100.0,
+            ),
+            ("liveness", "rigid_penalty", f(self.liveness.rigid_penalty), 0.0, 1.0),
+            ("enroll", "timeout_s", self.enroll.timeout_s, 0.0, 86_400.0),
+            ("enroll", "turn_min_deg", f(self.enroll.turn_min_deg), 0.0, 90.0),
+            ("enroll", "min_face_px", f(self.enroll.min_face_px), 0.0, 10_000.0),
+            ("enroll", "eyes_open_min", f(self.enroll.eyes_open_min), 0.0, 1.0),
+        ] {
             if !(v.is_finite() && (min..=max).contains(&v)) {
                 problems.push(bad(section, key, &format!("{v} must be a number from {min} to {max}")));
             }
-        };
-        in_range(
-            "detect",
-            "min_face_px",
-            f64::from(self.detect.min_face_px),
-            0.0,
-            10_000.0,
-        );
-        in_range("recognize", "margin", f64::from(self.recognize.margin), 0.0, 2.0);
-        in_range(
-            "recognize",
-            "vote_share",
-            f64::from(self.recognize.vote_share),
-            0.0,
-            1.0,
-        );
-        in_range("track", "iou_threshold", f64::from(self.track.iou_threshold), 0.0, 1.0);
-        in_range("track", "max_unseen_s", self.track.max_unseen_s, 0.0, 3600.0);
-        in_range("track", "min_likeness", f64::from(self.track.min_likeness), -1.0, 1.0);
-        in_range(
-            "liveness",
-            "rigid_min_travel",
-            f64::from(self.liveness.rigid_min_travel),
-            0.0,
-            100.0,
-        );
-        in_range(
-            "liveness",
-            "rigid_max_deformation",
-            f64::from(self.liveness.rigid_max_deformation),
-            0.0,
-            100.0,
-        );
-        in_range(
-            "liveness",
-            "rigid_penalty",
-            f64::from(self.liveness.rigid_penalty),
-            0.0,
-            1.0,
-        );
-        in_range("enroll", "timeout_s", self.enroll.timeout_s, 0.0, 86_400.0);
-        in_range("enroll", "turn_min_deg", f64::from(self.enroll.turn_min_deg), 0.0, 90.0);
-        in_range(
-            "enroll",
-            "min_face_px",
-            f64::from(self.enroll.min_face_px),
-            0.0,
-            10_000.0,
-        );
-        in_range(
-            "enroll",
-            "eyes_open_min",
-            f64::from(self.enroll.eyes_open_min),
-            0.0,
-            1.0,
-        );
+        }
         for (key, id) in [("id", &self.device.id), ("site", &self.device.site)] {
             if let Some(id) = id
                 && let Err(problem) = check_id(id)
