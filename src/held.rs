@@ -122,10 +122,9 @@ impl Held {
 
     /// The oldest held decision, if it is time to try it again.
     pub fn due(&self) -> Option<&Pending> {
-        if Instant::now() < self.next_try {
-            return None;
-        }
-        self.queue.front()
+        // Asked before every frame: an empty queue answers without reading the clock.
+        let front = self.queue.front()?;
+        (Instant::now() >= self.next_try).then_some(front)
     }
 
     /// The oldest held decision was written: it is dropped from the queue. When that emptied the
