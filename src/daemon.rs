@@ -334,12 +334,15 @@ fn report(watched: &mut [Watched], status: &StatusBoard, engine: &Engine, elapse
             store.last_error.as_deref().unwrap_or("")
         ));
     }
+    let watching = cameras.len();
+    let mut recovered = false;
     status.update(|s| {
         s.cameras = cameras.into_iter().collect();
         s.roster = roster;
-        if s.store.held > 0 && store.held == 0 {
-            notify_systemd(&format!("STATUS=watching {} camera(s)", s.cameras.len()));
-        }
+        recovered = s.store.held > 0 && store.held == 0;
         s.store = store;
     });
+    if recovered {
+        notify_systemd(&format!("STATUS=watching {watching} camera(s)"));
+    }
 }
