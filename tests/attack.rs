@@ -93,16 +93,7 @@ impl Device {
             refusal_window: WINDOW,
         })
         .unwrap();
-        let config = MqttConfig {
-            host: "127.0.0.1".into(),
-            port: Some(port),
-            keep_alive_s: 5,
-            ack_timeout_s: 3,
-            reconnect_min_s: 0.2,
-            reconnect_max_s: 1.0,
-            ..MqttConfig::default()
-        };
-        let settings = MqttSettings::new(&config, &self.name, SITE).unwrap();
+        let settings = MqttSettings::new(&common::broker::device_config(port), &self.name, SITE).unwrap();
         let outbox = Outbox::open(&self.db).unwrap();
         let name = self.name.clone();
         let mut mqtt = self
@@ -197,17 +188,25 @@ fn delivered(backend: &Subscriber) -> HashSet<String> {
         .collect()
 }
 
-/// Waits until the backend holds every produced event; returns how many it holds of them.
-fn wait_delivered(backend: &Subscriber, produced: &[String]) -> usize {
+/// Stops the device's recording and waits until the backend holds every event it produced;
+/// prints how many were produced and delivered under `attack`, and fails unless all were.
+fn every_event_delivered(device: &Device, backend: &Subscriber, attack: &str) {
+    let produced = device.stop_recording();
     let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
+    let got = loop {
         let got = delivered(backend);
         let n = produced.iter().filter(|id| got.contains(*id)).count();
         if n == produced.len() || Instant::now() >= deadline {
-            return n;
+            break n;
         }
         std::thread::sleep(Duration::from_millis(100));
-    }
+    };
+    println!("{attack}: {} events produced, {got} delivered", produced.len());
+    assert_eq!(
+        got,
+        produced.len(),
+        "{attack}: every attendance event reaches the backend"
+    );
 }
 
 /// `mosquitto_pub` as the attacker: no key, its own client id, `args` after the broker's address.
@@ -288,10 +287,7 @@ fn an_oversized_field_from_an_unkeyed_publisher_silences_nothing() {
         None,
     );
     std::thread::sleep(Duration::from_secs(4));
-    let produced = device.stop_recording();
-    let got = wait_delivered(&backend, &produced);
-    println!("oversized fields: {} events produced, {got} delivered", produced.len());
-    assert_eq!(got, produced.len(), "every attendance event reaches the backend");
+    every_event_delivered(&device, &backend, "oversized fields");
     let refusals = device.alerts("roster_rejected");
     assert_eq!(refusals.len(), 2, "one alert per message: {refusals:?}");
     for detail in &refusals {
@@ -343,10 +339,7 @@ fn a_junk_flood_costs_a_bounded_number_of_rows() {
     );
     // Let the device read them all and the gate's window close.
     std::thread::sleep(WINDOW * 3);
-    let produced = device.stop_recording();
-    let got = wait_delivered(&backend, &produced);
-    println!("junk flood: {} events produced, {got} delivered", produced.len());
-    assert_eq!(got, produced.len(), "every attendance event reaches the backend");
+    every_event_delivered(&device, &backend, "junk flood");
     let (alerts_after, _) = device.rows();
     let written = alerts_after - alerts_before;
     println!("junk flood: {written} alert rows written for 20 000 junk messages");
@@ -444,13 +437,7 @@ fn rosters_for_someone_else_and_old_ones_are_refused() {
         assert_eq!((g.version(), g.people()), (5, 1), "{what}: the roster in use stays");
         println!("{what}: refused");
     }
-    let produced = device.stop_recording();
-    let got = wait_delivered(&backend, &produced);
-    println!(
-        "rosters for someone else: {} events produced, {got} delivered",
-        produced.len()
-    );
-    assert_eq!(got, produced.len());
+    every_event_delivered(&device, &backend, "rosters for someone else");
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -498,13 +485,12 @@ fn a_retained_roster_and_timetable_cost_nothing_on_every_reconnect_and_restart()
     let after_restart = device.rows().0;
     assert_eq!(after_restart, alerts, "a restart costs no alert");
     assert_eq!(device.gallery.current().version(), 3);
-    let produced = device.stop_recording();
-    let got = wait_delivered(&backend, &produced);
-    println!(
-        "retained roster and timetable through 3 reconnects and a restart: {} events produced, {got} delivered; alerts {alerts} -> {after_restart}",
-        produced.len()
+    println!("retained roster and timetable: alerts {alerts} -> {after_restart}");
+    every_event_delivered(
+        &device,
+        &backend,
+        "retained roster and timetable through 3 reconnects and a restart",
     );
-    assert_eq!(got, produced.len());
     std::fs::remove_dir_all(dir).unwrap();
 }
 

@@ -29,20 +29,6 @@ fn scratch(name: &str) -> PathBuf {
     common::scratch_dir("mqtt", name)
 }
 
-/// Broker settings for tests: quick to notice trouble and to come back.
-fn mqtt_config(port: u16) -> MqttConfig {
-    MqttConfig {
-        host: "127.0.0.1".into(),
-        port: Some(port),
-        keep_alive_s: 5,
-        ack_timeout_s: 3,
-        reconnect_min_s: 0.2,
-        reconnect_max_s: 1.0,
-        status_interval_s: 5,
-        ..MqttConfig::default()
-    }
-}
-
 fn event(i: usize, device: &str) -> AttendanceEvent {
     common::events::attendance(&format!("p{i:04}"), device)
 }
@@ -58,7 +44,7 @@ fn outbox_daemon_child() {
     };
     let store = Store::open(Path::new(db), Key::from_hex(key, "test").unwrap()).unwrap();
     let outbox = Outbox::open(Path::new(db)).unwrap();
-    let settings = MqttSettings::new(&mqtt_config(port.parse().unwrap()), device, SITE).unwrap();
+    let settings = MqttSettings::new(&common::broker::device_config(port.parse().unwrap()), device, SITE).unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let _mqtt = runtime.block_on(async { Mqtt::spawn(settings, outbox, StatusBoard::new(device), None) });
     let total: usize = total.parse().unwrap();
@@ -275,7 +261,7 @@ fn a_frozen_broker_is_detected_by_the_ack_timeout_and_recovered_from() {
     let config = MqttConfig {
         keep_alive_s: 60,
         ack_timeout_s: 2,
-        ..mqtt_config(broker.port)
+        ..common::broker::device_config(broker.port)
     };
     let settings = MqttSettings::new(&config, "box-f", SITE).unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -376,7 +362,7 @@ fn rosters_are_checked_whole_and_a_good_one_is_used_at_once() {
         refusal_window: Duration::from_secs(1),
     })
     .unwrap();
-    let settings = MqttSettings::new(&mqtt_config(broker.port), "box-r", SITE).unwrap();
+    let settings = MqttSettings::new(&common::broker::device_config(broker.port), "box-r", SITE).unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let mut mqtt = runtime.block_on(async {
         Mqtt::spawn(
@@ -818,7 +804,7 @@ fn tls_and_a_password_file_are_used_and_wrong_ones_refused() {
         &MqttConfig {
             username: Some("room-101".into()),
             password_file: Some(dir.join("good.password")),
-            ..mqtt_config(broker.port)
+            ..common::broker::device_config(broker.port)
         },
         "room-101",
         SITE,
@@ -838,7 +824,7 @@ fn tls_and_a_password_file_are_used_and_wrong_ones_refused() {
                 client_cert: None,
                 client_key: None,
             }),
-            ..mqtt_config(broker.port)
+            ..common::broker::device_config(broker.port)
         };
         let db = dir.join(format!("{device}.db"));
         let store = Store::open(&db, Key::generate()).unwrap();

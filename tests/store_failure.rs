@@ -10,7 +10,6 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::broker::{Broker, Subscriber};
-use rollcall::config::MqttConfig;
 use rollcall::engine::{Engine, Outcome};
 use rollcall::mqtt::{Mqtt, MqttSettings};
 use rollcall::status::StatusBoard;
@@ -81,14 +80,7 @@ fn decisions_made_while_the_disk_is_full_are_held_then_recorded_and_delivered() 
 
     let broker = Broker::start("store-failure");
     let backend = Subscriber::start(broker.port, "backend-full", &["rollcall/v1/test/+/attendance"], true);
-    let mqtt_config = MqttConfig {
-        host: "127.0.0.1".into(),
-        port: Some(broker.port),
-        reconnect_min_s: 0.2,
-        reconnect_max_s: 1.0,
-        ..MqttConfig::default()
-    };
-    let settings = MqttSettings::new(&mqtt_config, "box-s", "test").unwrap();
+    let settings = MqttSettings::new(&common::broker::device_config(broker.port), "box-s", "test").unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let mqtt =
         runtime.block_on(async { Mqtt::spawn(settings, Outbox::open(&db).unwrap(), StatusBoard::new("box-s"), None) });

@@ -104,6 +104,21 @@ impl Drop for Broker {
     }
 }
 
+/// A device's `[mqtt]` for tests, on the broker at `port`: quick to notice trouble and to come
+/// back.
+pub fn device_config(port: u16) -> rollcall::config::MqttConfig {
+    rollcall::config::MqttConfig {
+        host: "127.0.0.1".into(),
+        port: Some(port),
+        keep_alive_s: 5,
+        ack_timeout_s: 3,
+        reconnect_min_s: 0.2,
+        reconnect_max_s: 1.0,
+        status_interval_s: 5,
+        ..rollcall::config::MqttConfig::default()
+    }
+}
+
 /// One message received: topic, payload, retained flag.
 pub type Message = (String, Vec<u8>, bool);
 
