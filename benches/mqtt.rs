@@ -48,7 +48,7 @@ fn spawn(runtime: &tokio::runtime::Runtime, db: &Path, port: u16) -> Mqtt {
         Ok(o) => o,
         Err(e) => panic!("{e}"),
     };
-    runtime.block_on(async { Mqtt::spawn(settings, outbox, StatusBoard::new("bench"), None) })
+    runtime.block_on(async { Mqtt::spawn(settings, outbox, StatusBoard::new("bench"), None).unwrap() })
 }
 
 fn run(runtime: &tokio::runtime::Runtime, dir: &Path, extra: &str) {

@@ -9,15 +9,16 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::capture::{Camera, CameraState, CaptureError};
+use crate::capture::{Availability, Camera, CameraState, CaptureError, DownWatch};
 use crate::config::Config;
 use crate::engine::{Engine, EngineError, Outcome};
+use crate::event::{Alert, AlertKind, new_id};
 use crate::model::ModelError;
 use crate::mqtt::{Mqtt, MqttError, MqttSettings};
 use crate::pipeline::FacePipeline;
 use crate::roster::{RosterSync, RosterSyncSettings};
 use crate::status::{CameraStatus, RosterStatus, StatusBoard};
-use crate::store::{Key, Outbox, SITE_KEY_SOURCE, Store, StoreError};
+use crate::store::{Key, Outbox, OutboxLimits, SITE_KEY_SOURCE, Store, StoreError};
 
 /// Why the daemon could not start or stopped early.
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +81,8 @@ struct Watched {
     taken: u64,
     /// The longest capture-to-decision time since the last status update.
     lag: Duration,
+    /// Whether it has been silent long enough to say so.
+    down: DownWatch,
 }
 
 impl Watched {
@@ -90,6 +93,40 @@ impl Watched {
             config: cam.clone(),
             taken: 0,
             lag: Duration::ZERO,
+            down: DownWatch::new(cam.down_after(), Instant::now()),
+        })
+    }
+
+    /// The `camera_down` or `camera_up` alert due now, if any.
+    fn availability_alert(&mut self, device: &str) -> Option<Alert> {
+        let status = self.camera.status();
+        let (kind, detail) = match self.down.observe(status.frames_in, Instant::now())? {
+            Availability::Down { silent, ever_streamed } => (
+                AlertKind::CameraDown,
+                format!(
+                    "no frame for {} s{} (down_after_s = {}); last error: {}",
+                    silent.as_secs(),
+                    if ever_streamed { "" } else { " since the daemon started" },
+                    self.config.down_after_s,
+                    status
+                        .last_error
+                        .as_deref()
+                        .map_or_else(|| "none".into(), crate::untrusted::summary)
+                ),
+            ),
+            Availability::Up { down_for } => (
+                AlertKind::CameraUp,
+                format!("streaming again after {} s without frames", down_for.as_secs()),
+            ),
+        };
+        Some(Alert {
+            event_id: new_id(),
+            kind,
+            camera_id: Some(self.config.id.clone()),
+            room: Some(self.room.clone()),
+            at: chrono::Utc::now(),
+            detail,
+            device: device.to_string(),
         })
     }
 }
@@ -185,6 +222,11 @@ pub fn run(config: &Config, signals: &Signals<'_>, on_outcome: &mut dyn FnMut(&O
         .enable_all()
         .build()
         .map_err(DaemonError::Runtime)?;
+    // Without a broker nothing delivers the outbox, so nothing else keeps it in bounds.
+    let mut unsent = match config.mqtt {
+        Some(_) => None,
+        None => Some(Outbox::open(&config.store.path)?),
+    };
     let mqtt = match MqttSettings::from_config(config)? {
         Some(settings) => {
             let roster = match &config.mqtt {
@@ -210,7 +252,7 @@ pub fn run(config: &Config, signals: &Signals<'_>, on_outcome: &mut dyn FnMut(&O
             };
             let outbox = Outbox::open(&config.store.path)?;
             let _inside = runtime.enter();
-            Some(Mqtt::spawn(settings, outbox, status.clone(), roster))
+            Some(Mqtt::spawn(settings, outbox, status.clone(), roster)?)
         }
         None => None,
     };
@@ -254,6 +296,12 @@ pub fn run(config: &Config, signals: &Signals<'_>, on_outcome: &mut dyn FnMut(&O
             last_tick = Instant::now();
             // Held decisions are retried with every frame, and here when no frame comes.
             engine.retry_held().iter().for_each(&mut *on_outcome);
+            for w in &mut watched {
+                if let Some(alert) = w.availability_alert(&device) {
+                    tracing::warn!(camera = w.camera.id(), kind = alert.kind.as_str(), detail = %alert.detail, "camera availability");
+                    engine.raise(alert).iter().for_each(&mut *on_outcome);
+                }
+            }
             report(&mut watched, &status, &engine, elapsed);
             if let Err(e) = crate::status::write_status_file(&status_path, &status.snapshot()) {
                 tracing::warn!(path = %status_path.display(), error = %e, "cannot write the status file");
@@ -265,6 +313,9 @@ pub fn run(config: &Config, signals: &Signals<'_>, on_outcome: &mut dyn FnMut(&O
                     Ok(0) => {}
                     Ok(n) => tracing::info!(rows = n, "attendance and alerts past the retention period deleted"),
                     Err(e) => tracing::error!(error = %e, "retention purge failed"),
+                }
+                if let Some(outbox) = &mut unsent {
+                    keep_outbox_in_bounds(outbox, &device, &status);
                 }
             }
         }
@@ -285,6 +336,25 @@ pub fn run(config: &Config, signals: &Signals<'_>, on_outcome: &mut dyn FnMut(&O
     // Gone: `rollcall status` reads the store from now on.
     let _ = std::fs::remove_file(&status_path);
     Ok(())
+}
+
+/// Enforces the outbox's default bounds and retention when there is no `[mqtt]` to deliver it
+/// (the MQTT link does this itself otherwise), and shows its depth in the status.
+fn keep_outbox_in_bounds(outbox: &mut Outbox, device: &str, status: &StatusBoard) {
+    let limits: OutboxLimits = crate::config::OutboxConfig::default().limits();
+    match outbox.maintain(&limits, device) {
+        Ok(m) if m.dropped > 0 => tracing::warn!(
+            dropped = m.dropped,
+            attendance = m.attendance_dropped,
+            "outbox kept in bounds without [mqtt]: undelivered events past its default bounds dropped (they remain in the attendance log)"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::error!(error = %e, "outbox maintenance failed"),
+    }
+    match outbox.depth() {
+        Ok(depth) => status.update(|s| s.outbox = crate::status::OutboxStatus::from_depth(depth, limits.warn_rows)),
+        Err(e) => tracing::error!(error = %e, "cannot measure the outbox"),
+    }
 }
 
 /// How long a stopping daemon keeps trying to write decisions the store has not taken.

@@ -261,6 +261,13 @@ impl Engine {
         }
     }
 
+    /// Records an alert about the device (a camera down or back), through the same hold and
+    /// retry as decisions: it is not lost when the store fails. Returns its outcome once
+    /// recorded.
+    pub fn raise(&mut self, alert: Alert) -> Option<Outcome> {
+        self.commit(Pending::Alert(alert))
+    }
+
     /// Writes the decisions held for the store, oldest first, when their retry is due; returns
     /// the outcomes of those now committed. When the last is written after a failure, a
     /// `store_failed` alert says how long and how many.

@@ -98,7 +98,7 @@ impl Device {
         let name = self.name.clone();
         let mut mqtt = self
             .runtime
-            .block_on(async { Mqtt::spawn(settings, outbox, StatusBoard::new(&name), Some(sync)) });
+            .block_on(async { Mqtt::spawn(settings, outbox, StatusBoard::new(&name), Some(sync)).unwrap() });
         let link = self
             .runtime
             .block_on(mqtt.wait_for(Duration::from_secs(10), |s| s.connected));

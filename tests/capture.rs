@@ -405,3 +405,89 @@ fn a_slideshow_is_a_gapless_video_of_its_photos() {
     assert!(missing.to_string().contains("nobody.jpg"), "{missing}");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn a_camera_silent_for_down_after_s_raises_camera_down_once_and_camera_up_when_back() {
+    use rollcall::event::AlertKind;
+    use std::sync::atomic::AtomicBool;
+    let dir = slides("down");
+    let mut server = RtspServer::start(&dir, 10);
+    let scratch = common::scratch_dir("capture", "down");
+    let mut config = common::config("yunet-2023mar", "sface-2021dec");
+    let key = scratch.join("key");
+    rollcall::store::Key::generate().write_new(&key).unwrap();
+    config.store.path = scratch.join("rollcall.db");
+    config.store.key_file = Some(key);
+    let mut cam = rtsp_camera("door", &server.url());
+    cam.analysis_fps = 2.0;
+    cam.backoff_max_s = 1.0;
+    cam.down_after_s = 3.0;
+    config.cameras = vec![cam];
+
+    let stop = AtomicBool::new(false);
+    let (tx, alerts) = std::sync::mpsc::channel();
+    std::thread::scope(|scope| {
+        let daemon = scope.spawn(|| {
+            let signals = rollcall::daemon::Signals {
+                stop: &stop,
+                reload: &AtomicBool::new(false),
+                config_path: None,
+            };
+            rollcall::daemon::run(&config, &signals, &mut |o| {
+                if let rollcall::engine::Outcome::Alert(a) = o {
+                    let _ = tx.send((Instant::now(), a.clone()));
+                }
+            })
+        });
+        let next = |limit: Duration| alerts.recv_timeout(limit).ok();
+        // Streaming from the start: nothing to say for longer than down_after_s.
+        assert!(
+            next(Duration::from_secs(8)).is_none(),
+            "an alert while the camera streams"
+        );
+        server.kill();
+        let killed = Instant::now();
+        let (at, down) = next(Duration::from_secs(20)).expect("no camera_down after the server died");
+        assert_eq!(down.kind, AlertKind::CameraDown, "{down:?}");
+        assert_eq!(
+            (down.camera_id.as_deref(), down.room.as_deref()),
+            (Some("door"), Some("door"))
+        );
+        assert!(
+            at - killed >= Duration::from_secs(3),
+            "down before down_after_s: {:?}",
+            at - killed
+        );
+        println!(
+            "camera_down {:.1} s after the server died: {}",
+            (at - killed).as_secs_f32(),
+            down.detail
+        );
+        // Down is said once, however often the camera retries meanwhile.
+        assert!(
+            next(Duration::from_secs(5)).is_none(),
+            "a second alert while still down"
+        );
+        server.restart();
+        let restarted = Instant::now();
+        let (at, up) = next(Duration::from_secs(20)).expect("no camera_up after the server came back");
+        assert_eq!(up.kind, AlertKind::CameraUp, "{up:?}");
+        println!(
+            "camera_up {:.1} s after the server came back: {}",
+            (at - restarted).as_secs_f32(),
+            up.detail
+        );
+        assert!(next(Duration::from_secs(5)).is_none(), "a second alert once back");
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        daemon.join().unwrap().unwrap();
+    });
+    // Both are in the store's alerts, and so in the outbox for the backend.
+    let store = rollcall::store::Store::open(
+        &config.store.path,
+        rollcall::store::Key::from_file(config.store.key_file.as_ref().unwrap()).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(store.alert_count(AlertKind::CameraDown).unwrap(), 1);
+    assert_eq!(store.alert_count(AlertKind::CameraUp).unwrap(), 1);
+    let _ = std::fs::remove_dir_all(scratch);
+}

@@ -46,7 +46,7 @@ fn outbox_daemon_child() {
     let outbox = Outbox::open(Path::new(db)).unwrap();
     let settings = MqttSettings::new(&common::broker::device_config(port.parse().unwrap()), device, SITE).unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let _mqtt = runtime.block_on(async { Mqtt::spawn(settings, outbox, StatusBoard::new(device), None) });
+    let _mqtt = runtime.block_on(async { Mqtt::spawn(settings, outbox, StatusBoard::new(device), None).unwrap() });
     let total: usize = total.parse().unwrap();
     for i in store.attendance().unwrap().len()..total {
         store
@@ -265,8 +265,9 @@ fn a_frozen_broker_is_detected_by_the_ack_timeout_and_recovered_from() {
     };
     let settings = MqttSettings::new(&config, "box-f", SITE).unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let mut mqtt =
-        runtime.block_on(async { Mqtt::spawn(settings, Outbox::open(&db).unwrap(), StatusBoard::new("box-f"), None) });
+    let mut mqtt = runtime.block_on(async {
+        Mqtt::spawn(settings, Outbox::open(&db).unwrap(), StatusBoard::new("box-f"), None).unwrap()
+    });
     let link = runtime.block_on(mqtt.wait_for(Duration::from_secs(10), |s| s.connected));
     assert!(link.connected, "{link:?}");
 
@@ -371,6 +372,7 @@ fn rosters_are_checked_whole_and_a_good_one_is_used_at_once() {
             StatusBoard::new("box-r"),
             Some(sync),
         )
+        .unwrap()
     });
     assert!(
         runtime
@@ -830,8 +832,9 @@ fn tls_and_a_password_file_are_used_and_wrong_ones_refused() {
         let store = Store::open(&db, Key::generate()).unwrap();
         store.record_attendance(&event(1, device), "once").unwrap();
         let settings = MqttSettings::new(&config, device, SITE).unwrap();
-        let mqtt = runtime
-            .block_on(async { Mqtt::spawn(settings, Outbox::open(&db).unwrap(), StatusBoard::new(device), None) });
+        let mqtt = runtime.block_on(async {
+            Mqtt::spawn(settings, Outbox::open(&db).unwrap(), StatusBoard::new(device), None).unwrap()
+        });
         (mqtt, db)
     };
 

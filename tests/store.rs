@@ -251,3 +251,143 @@ fn attendance_and_alerts_past_the_retention_period_are_purged() {
     assert_eq!(left, ["bob"]);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// An alert of `kind` as the engine would raise it.
+fn alert(kind: rollcall::event::AlertKind) -> rollcall::event::Alert {
+    rollcall::event::Alert {
+        event_id: rollcall::event::new_id(),
+        kind,
+        camera_id: Some("front".into()),
+        room: Some("101".into()),
+        at: Utc::now(),
+        detail: "test".into(),
+        device: "box-1".into(),
+    }
+}
+
+#[test]
+fn an_outbox_over_its_bounds_drops_alerts_before_attendance_and_counts_every_attendance_dropped() {
+    use rollcall::event::AlertKind;
+    use rollcall::store::{EventKind, Outbox, OutboxLimits};
+    use std::time::Duration;
+    let dir = scratch("eviction");
+    let db = dir.join("rollcall.db");
+    let store = Store::open(&db, Key::generate()).unwrap();
+    let mut outbox = Outbox::open(&db).unwrap();
+    // Alerts older than the attendance: age alone would drop attendance first.
+    for _ in 0..3 {
+        store.record_alert(&alert(AlertKind::Spoof)).unwrap();
+    }
+    let people = ["ann", "bob", "cat"];
+    for (i, p) in people.iter().enumerate() {
+        store.record_attendance(&event(p), &format!("MATH-{i}")).unwrap();
+    }
+    let limits = OutboxLimits {
+        max_rows: 2,
+        max_age: Duration::from_secs(3600),
+        warn_rows: 0,
+        retention: Duration::from_secs(3600),
+    };
+    let m = outbox.maintain(&limits, "box-1").unwrap();
+    assert_eq!(
+        (m.dropped, m.attendance_dropped),
+        (4, 1),
+        "three alerts, then the oldest attendance"
+    );
+    let pending = outbox.pending_after(0, 10).unwrap();
+    let kept: Vec<(EventKind, String)> = pending
+        .iter()
+        .map(|r| {
+            let person = serde_json::from_str::<serde_json::Value>(&r.payload).unwrap()["person_id"]
+                .as_str()
+                .unwrap_or("-")
+                .to_string();
+            (r.kind, person)
+        })
+        .collect();
+    assert_eq!(
+        kept,
+        [
+            (EventKind::Attendance, "bob".to_string()),
+            (EventKind::Attendance, "cat".to_string()),
+            (EventKind::Alert, "-".to_string()),
+        ],
+        "the two newest attendance events stay, and the alert that says one was dropped"
+    );
+    assert_eq!(store.alert_count(AlertKind::OutboxDropped).unwrap(), 1);
+    let depth = outbox.depth().unwrap();
+    assert_eq!((depth.dropped, depth.attendance_dropped), (4, 1), "{depth:?}");
+    // The alert is the newest row, so the next pass (still over by one) drops it, not attendance.
+    let m = outbox.maintain(&limits, "box-1").unwrap();
+    assert_eq!((m.dropped, m.attendance_dropped), (1, 0));
+
+    // Dropped attendance is counted for good: purging every row leaves the count.
+    store.record_attendance(&event("dan"), "MATH-3").unwrap();
+    store.record_attendance(&event("eve"), "MATH-4").unwrap();
+    let m = outbox.maintain(&limits, "box-1").unwrap();
+    assert_eq!(m.attendance_dropped, 2);
+    std::thread::sleep(Duration::from_millis(5));
+    let purge_all = OutboxLimits {
+        max_rows: 1_000,
+        retention: Duration::ZERO,
+        ..limits
+    };
+    outbox.maintain(&purge_all, "box-1").unwrap();
+    assert_eq!(outbox.depth().unwrap().attendance_dropped, 3);
+    // Every dropped attendance event is still in the attendance log.
+    assert_eq!(store.attendance().unwrap().len(), 5);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn without_mqtt_the_daemon_still_keeps_the_outbox_in_bounds() {
+    use rollcall::config::{CameraConfig, SourceKind};
+    use rollcall::store::Outbox;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = scratch("no-mqtt");
+    let db = dir.join("rollcall.db");
+    let key_file = dir.join("key");
+    let key = Key::generate();
+    key.write_new(&key_file).unwrap();
+    let store = Store::open(&db, key).unwrap();
+    store.record_attendance(&event("ann"), "MATH-1").unwrap();
+    store.record_attendance(&event("bob"), "MATH-2").unwrap();
+    drop(store);
+    // Forty days undelivered: past the default max_age_days of 30.
+    let forty_days_ms = 40 * 86_400_000i64;
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute("UPDATE outbox SET created_ms = created_ms - ?1", [forty_days_ms])
+        .unwrap();
+
+    let mut config = common::config("yunet-2023mar", "sface-2021dec");
+    config.store.path = db.clone();
+    config.store.key_file = Some(key_file);
+    let mut camera = CameraConfig::new("pattern", SourceKind::Pipeline);
+    camera.pipeline = Some("videotestsrc is-live=true pattern=snow".into());
+    camera.analysis_fps = 2.0;
+    config.cameras = vec![camera];
+    assert!(config.mqtt.is_none());
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let daemon = scope.spawn(|| {
+            let signals = rollcall::daemon::Signals {
+                stop: &stop,
+                reload: &AtomicBool::new(false),
+                config_path: None,
+            };
+            rollcall::daemon::run(&config, &signals, &mut |_| {})
+        });
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while Outbox::open(&db).unwrap().depth().unwrap().attendance_dropped < 2 && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        stop.store(true, Ordering::SeqCst);
+        daemon.join().unwrap().unwrap();
+    });
+    let depth = Outbox::open(&db).unwrap().depth().unwrap();
+    assert_eq!(depth.attendance_dropped, 2, "{depth:?}");
+    assert_eq!(depth.pending, 1, "only the outbox_dropped alert waits: {depth:?}");
+    std::fs::remove_dir_all(dir).unwrap();
+}

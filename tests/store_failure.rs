@@ -82,8 +82,9 @@ fn decisions_made_while_the_disk_is_full_are_held_then_recorded_and_delivered() 
     let backend = Subscriber::start(broker.port, "backend-full", &["rollcall/v1/test/+/attendance"], true);
     let settings = MqttSettings::new(&common::broker::device_config(broker.port), "box-s", "test").unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let mqtt =
-        runtime.block_on(async { Mqtt::spawn(settings, Outbox::open(&db).unwrap(), StatusBoard::new("box-s"), None) });
+    let mqtt = runtime.block_on(async {
+        Mqtt::spawn(settings, Outbox::open(&db).unwrap(), StatusBoard::new("box-s"), None).unwrap()
+    });
 
     let before = common::show_photo(&mut engine, "ageitgey/identities/obama_2.jpg", 1);
     assert!(

@@ -208,7 +208,7 @@ impl Camera {
             stop: AtomicBool::new(false),
             wake: Condvar::new(),
         });
-        let period = Duration::from_secs_f64(1.0 / cam.analysis_fps);
+        let period = crate::config::duration_s(1.0 / cam.analysis_fps);
         let worker = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name(format!("camera-{}", cam.id))
@@ -612,8 +612,8 @@ fn supervise(shared: &Arc<Shared>, cam: &CameraConfig, spec: &PipelineSpec) {
         (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
     });
     let mut backoff = Backoff::new(
-        Duration::from_secs_f64(cam.backoff_initial_s),
-        Duration::from_secs_f64(cam.backoff_max_s),
+        crate::config::duration_s(cam.backoff_initial_s),
+        crate::config::duration_s(cam.backoff_max_s),
         seed,
     );
     tracing::info!(camera = %shared.id, pipeline = %spec.description, "camera starting");

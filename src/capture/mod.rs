@@ -8,10 +8,12 @@
 //! another's thread.
 
 mod camera;
+mod down;
 mod frame;
 mod source;
 
 pub use camera::{Camera, CameraState, CameraStatus};
+pub use down::{Availability, DownWatch};
 pub use frame::Frame;
 pub use source::{PipelineSpec, display_location, pipeline_spec};
 

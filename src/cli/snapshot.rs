@@ -2,7 +2,6 @@
 //! the detected faces drawn, their size in pixels and quality, so an installer can judge placement.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use super::{CliError, ModelArgs};
 use crate::capture::Camera;
@@ -35,7 +34,7 @@ pub fn run(mut config: Config, args: Args) -> Result<(), CliError> {
     let mut pipeline = FacePipeline::from_config(&config)?;
     let camera = Camera::start(cam_config).map_err(|e| CliError::Usage(e.to_string()))?;
     let frame = camera
-        .next_frame(Duration::from_secs_f64(args.timeout))
+        .next_frame(crate::config::duration_s(args.timeout))
         .ok_or_else(|| {
             let s = camera.status();
             CliError::Usage(format!(

@@ -132,6 +132,10 @@ pub struct CameraConfig {
     /// Longest reconnect delay, seconds.
     #[serde(default = "default_backoff_max_s")]
     pub backoff_max_s: f64,
+    /// Raise a `camera_down` alert once no frame has arrived for this many seconds (and a
+    /// `camera_up` when frames return). Reconnects shorter than this stay out of the alerts.
+    #[serde(default = "default_down_after_s")]
+    pub down_after_s: f64,
 }
 
 fn default_latency_ms() -> u32 {
@@ -151,6 +155,9 @@ fn default_backoff_initial_s() -> f64 {
 }
 fn default_backoff_max_s() -> f64 {
     30.0
+}
+fn default_down_after_s() -> f64 {
+    60.0
 }
 
 impl CameraConfig {
@@ -180,12 +187,18 @@ impl CameraConfig {
             stall_timeout_s: default_stall_timeout_s(),
             backoff_initial_s: default_backoff_initial_s(),
             backoff_max_s: default_backoff_max_s(),
+            down_after_s: default_down_after_s(),
         }
     }
 
     /// Stall watchdog timeout.
     pub fn stall_timeout(&self) -> Duration {
-        Duration::from_secs_f64(self.stall_timeout_s)
+        super::duration_s(self.stall_timeout_s)
+    }
+
+    /// How long without frames before the camera is reported down.
+    pub fn down_after(&self) -> Duration {
+        super::duration_s(self.down_after_s)
     }
 
     /// Checks the settings this kind of source needs; the message names the key and the fix.
@@ -238,17 +251,19 @@ impl CameraConfig {
         if self.password_file.is_some() && self.password_env.is_some() {
             return Err("give `password_file` or `password_env`, not both".into());
         }
-        let positive = |v: f64, key: &str| {
-            if v.is_finite() && v > 0.0 {
+        // Bounded above as well: a duration out of range would panic where it is used.
+        let within = |v: f64, key: &str, min: f64, max: f64| {
+            if v.is_finite() && min <= v && v <= max {
                 Ok(())
             } else {
-                Err(format!("`{key}` must be a positive number, got {v}"))
+                Err(format!("`{key}` must be a number from {min} to {max}, got {v}"))
             }
         };
-        positive(self.analysis_fps, "analysis_fps")?;
-        positive(self.stall_timeout_s, "stall_timeout_s")?;
-        positive(self.backoff_initial_s, "backoff_initial_s")?;
-        positive(self.backoff_max_s, "backoff_max_s")?;
+        within(self.analysis_fps, "analysis_fps", 0.01, 1000.0)?;
+        within(self.stall_timeout_s, "stall_timeout_s", 0.1, 86_400.0)?;
+        within(self.backoff_initial_s, "backoff_initial_s", 0.01, 86_400.0)?;
+        within(self.backoff_max_s, "backoff_max_s", 0.01, 86_400.0)?;
+        within(self.down_after_s, "down_after_s", 1.0, 7.0 * 86_400.0)?;
         if self.backoff_max_s < self.backoff_initial_s {
             return Err("`backoff_max_s` must not be below `backoff_initial_s`".into());
         }

@@ -1,5 +1,8 @@
 //! The connection loop: connect, drain the outbox, keep the status fresh, take rosters; on any
 //! loss, back off and start over from the outbox.
+//!
+//! The loop never waits on the database: the outbox lives on its own thread
+//! ([`super::outbox_thread`]), which it asks and whose answers it selects on.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -8,11 +11,11 @@ use std::time::{Duration, Instant};
 use rumqttc::{AsyncClient, ConnectionError, Event, EventLoop, Incoming, Outgoing, QoS, StateError};
 use tokio::sync::{mpsc, watch};
 
+use super::outbox_thread::{Answer, NextRows, OutboxThread};
 use super::{Inbound, LinkState, MqttSettings};
 use crate::backoff::Backoff;
 use crate::roster::{RosterOutcome, RosterSync};
 use crate::status::{OutboxStatus, RosterStatus, StatusBoard, offline_payload};
-use crate::store::Outbox;
 
 /// How long a graceful shutdown waits for the broker to take the offline status.
 pub(super) const GOODBYE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -53,6 +56,8 @@ enum End {
 
 /// What one connection keeps: nothing of it survives the connection.
 struct Session {
+    /// Which connection this is, to know outbox rows read for an earlier one.
+    number: u64,
     client: AsyncClient,
     /// Publishes handed to the client, in order, whose packet id is not known yet.
     requested: VecDeque<Sent>,
@@ -62,8 +67,6 @@ struct Session {
     events_in_flight: usize,
     /// Highest outbox row handed to the client.
     cursor: i64,
-    /// Outbox rows acknowledged, not yet marked delivered.
-    acked: Vec<i64>,
     /// Subscribed to the roster topics.
     roster_subscribed: bool,
 }
@@ -71,7 +74,14 @@ struct Session {
 /// Shared, long-lived parts of the loop.
 struct Link {
     settings: MqttSettings,
-    outbox: Outbox,
+    outbox: OutboxThread,
+    /// Outbox rows acknowledged, not yet marked delivered. Kept across connections: an
+    /// acknowledgement stays true after the connection that carried it is gone.
+    acked: Vec<i64>,
+    /// Connections made, numbering each [`Session`].
+    connections: u64,
+    /// The last summing-up of refused rosters, while it runs.
+    summing: Option<tokio::task::JoinHandle<()>>,
     status: StatusBoard,
     roster: Option<Arc<Mutex<RosterSync>>>,
     /// The roster sync also takes timetables: subscribe to their topics too.
@@ -87,7 +97,7 @@ struct Link {
 /// Runs until `stop` turns true.
 pub(super) async fn run(
     settings: MqttSettings,
-    outbox: Outbox,
+    outbox: OutboxThread,
     status: StatusBoard,
     roster: Option<Arc<Mutex<RosterSync>>>,
     takes_timetables: bool,
@@ -102,6 +112,9 @@ pub(super) async fn run(
     let mut link = Link {
         settings,
         outbox,
+        acked: Vec::new(),
+        connections: 0,
+        summing: None,
         status,
         roster,
         takes_timetables,
@@ -110,14 +123,14 @@ pub(super) async fn run(
         last_status_at: Instant::now(),
         roster_paused_until: None,
     };
-    link.maintain();
+    link.outbox.maintain();
     loop {
         if *stop.borrow() {
-            return;
+            return link.close().await;
         }
         let (host, port) = link.settings.options.broker_address();
         match link.connection(&mut stop, &mut backoff).await {
-            End::Stopped => return,
+            End::Stopped => return link.close().await,
             End::Lost(reason) => {
                 link.state.send_modify(|s| {
                     if s.connected {
@@ -128,9 +141,14 @@ pub(super) async fn run(
                 });
                 let delay = backoff.next_delay();
                 tracing::warn!(broker = %format!("{host}:{port}"), %reason, retry_in_s = delay.as_secs_f32(), "MQTT connection lost");
-                tokio::select! {
-                    _ = tokio::time::sleep(delay) => {}
-                    _ = stop.changed() => return,
+                let wake = tokio::time::sleep(delay);
+                tokio::pin!(wake);
+                loop {
+                    tokio::select! {
+                        _ = &mut wake => break,
+                        _ = stop.changed() => return link.close().await,
+                        answer = link.outbox.answer() => link.answered(None, answer),
+                    }
                 }
             }
         }
@@ -168,21 +186,6 @@ fn oversized(e: &ConnectionError) -> Option<usize> {
     }
 }
 
-/// Why the broker could not take a publish of `payload` on `topic`, if it could not.
-fn unpublishable(topic: &str, payload: &str) -> Option<String> {
-    if !rumqttc::valid_topic(topic) {
-        return Some(format!("`{}` is not a valid topic", crate::untrusted::summary(topic)));
-    }
-    // Fixed header (at most 5 bytes), topic length and name, packet id, payload.
-    let size = 5 + 2 + topic.len() + 2 + payload.len();
-    (size > super::MAX_OUTGOING).then(|| {
-        format!(
-            "a packet of {size} bytes is above the limit of {} bytes",
-            super::MAX_OUTGOING
-        )
-    })
-}
-
 impl Link {
     async fn connection(&mut self, stop: &mut watch::Receiver<bool>, backoff: &mut Backoff) -> End {
         let (client, mut eventloop) = AsyncClient::new(self.settings.options.clone(), self.settings.max_inflight + 16);
@@ -192,17 +195,18 @@ impl Link {
         network.set_tcp_nodelay(true);
         eventloop.set_network_options(network);
         let (mut events, pump_task) = pump(eventloop);
+        self.connections += 1;
         let mut session = Session {
+            number: self.connections,
             client,
             requested: VecDeque::new(),
             awaiting: HashMap::new(),
             events_in_flight: 0,
             cursor: 0,
-            acked: Vec::new(),
             roster_subscribed: false,
         };
         let end = self.serve(&mut session, &mut events, stop, backoff).await;
-        self.flush_acks(&mut session);
+        self.outbox.mark_delivered(&mut self.acked);
         pump_task.abort();
         end
     }
@@ -261,9 +265,9 @@ impl Link {
                         Event::Incoming(Incoming::PubAck(ack)) => {
                             if let Some(Sent::Event { seq, .. }) = session.awaiting.remove(&ack.pkid) {
                                 session.events_in_flight -= 1;
-                                session.acked.push(seq);
+                                self.acked.push(seq);
                                 if session.events_in_flight <= self.settings.max_inflight / 2 {
-                                    self.flush_acks(session);
+                                    self.outbox.mark_delivered(&mut self.acked);
                                     self.drain(session);
                                 }
                             }
@@ -276,17 +280,18 @@ impl Link {
                         _ => {}
                     }
                 }
+                answer = self.outbox.answer() => self.answered(Some(&mut *session), answer),
                 _ = tick.tick() => {
                     // The outbox is measured and kept in bounds whether or not the broker is there.
                     let measure = last_depth.elapsed() >= DEPTH_EVERY;
                     if measure {
                         last_depth = Instant::now();
-                        self.measure_outbox();
-                        self.sum_up_refusals().await;
+                        self.outbox.measure();
+                        self.sum_up_refusals();
                     }
                     if last_maintain.elapsed() >= MAINTAIN_EVERY {
                         last_maintain = Instant::now();
-                        self.maintain();
+                        self.outbox.maintain();
                     }
                     if !connected {
                         continue;
@@ -299,7 +304,7 @@ impl Link {
                             self.settings.ack_timeout.as_secs()
                         ));
                     }
-                    self.flush_acks(session);
+                    self.outbox.mark_delivered(&mut self.acked);
                     self.drain(session);
                     if measure {
                         self.publish_status(session, false);
@@ -313,36 +318,26 @@ impl Link {
         }
     }
 
-    /// Hands outbox rows to the client until the in-flight window is full.
-    fn drain(&mut self, session: &mut Session) {
+    /// Asks for outbox rows to fill the in-flight window; they are sent when they come
+    /// ([`Link::send_rows`]).
+    fn drain(&mut self, session: &Session) {
         let room = self.settings.max_inflight.saturating_sub(session.events_in_flight);
-        if room == 0 {
-            return;
+        self.outbox.read_next(session.number, session.cursor, room);
+    }
+
+    /// Hands rows read for `session` to the client, in order, and asks for more if they all went.
+    fn send_rows(&mut self, session: &mut Session, next: NextRows) {
+        if next.connection != session.number {
+            // Read for a connection that is gone: this one reads from its own cursor.
+            return self.drain(session);
         }
-        let rows = match self.outbox.pending_after(session.cursor, room) {
-            Ok(rows) => rows,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot read the outbox");
-                return;
-            }
-        };
-        for row in rows {
-            let topic = self.settings.topics.event(row.kind).to_string();
-            if let Some(reason) = unpublishable(&topic, &row.payload) {
-                // Retrying it would hold back every row behind it, for ever.
-                if let Err(e) = self.outbox.set_aside(&row, &reason, &self.settings.device) {
-                    tracing::error!(error = %e, "cannot set an unpublishable outbox row aside");
-                    return;
-                }
-                tracing::error!(event_id = %row.event_id, %reason, "outbox row set aside");
-                session.cursor = row.seq;
-                continue;
-            }
+        for (topic, row) in next.rows {
             if session
                 .client
                 .try_publish(topic, QoS::AtLeastOnce, false, row.payload.into_bytes())
                 .is_err()
             {
+                // The client's queue is full: the rest are read again from the cursor.
                 return;
             }
             session.requested.push_back(Sent::Event {
@@ -352,49 +347,57 @@ impl Link {
             session.events_in_flight += 1;
             session.cursor = row.seq;
         }
+        if let Some(seq) = next.read_up_to {
+            // Past the rows set aside too; and there may be more.
+            session.cursor = session.cursor.max(seq);
+            self.drain(session);
+        }
     }
 
-    /// Writes the acknowledged rows as delivered.
-    fn flush_acks(&mut self, session: &mut Session) {
-        if session.acked.is_empty() {
-            return;
-        }
-        match self.outbox.mark_delivered(&session.acked) {
-            Ok(()) => {
-                let n = session.acked.len() as u64;
-                self.state.send_modify(|s| s.delivered += n);
-                session.acked.clear();
+    /// Acts on what the outbox thread answered. `session` is the live connection, if any.
+    fn answered(&mut self, session: Option<&mut Session>, answer: Answer) {
+        match answer {
+            Answer::Next(Ok(next)) => {
+                if let Some(session) = session {
+                    self.send_rows(session, next);
+                }
             }
-            // They stay unmarked and go out again after the next reconnect: a duplicate with the
-            // same event_id, never a loss.
-            Err(e) => tracing::error!(error = %e, "cannot mark events delivered"),
-        }
-    }
-
-    fn measure_outbox(&mut self) {
-        match self.outbox.depth() {
-            Ok(depth) => {
+            Answer::Next(Err(e)) => tracing::error!(error = %e, "cannot read the outbox"),
+            Answer::Delivered(seqs, Ok(())) => {
+                let n = seqs.len() as u64;
+                self.state.send_modify(|s| s.delivered += n);
+            }
+            Answer::Delivered(seqs, Err(e)) => {
+                // Tried again at the next tick. Should the daemon stop first, they go out again
+                // after the next start: a duplicate with the same event_id, never a loss.
+                tracing::error!(error = %e, "cannot mark events delivered");
+                self.acked.extend(seqs);
+            }
+            Answer::Measured(Ok(depth)) => {
                 let warn = self.settings.outbox_limits.warn_rows;
                 self.status.update(|s| s.outbox = OutboxStatus::from_depth(depth, warn));
             }
-            Err(e) => tracing::error!(error = %e, "cannot measure the outbox"),
+            Answer::Measured(Err(e)) => tracing::error!(error = %e, "cannot measure the outbox"),
+            Answer::Maintained(Ok(m)) => {
+                if m.dropped > 0 {
+                    tracing::error!(
+                        dropped = m.dropped,
+                        attendance = m.attendance_dropped,
+                        "outbox over its bounds ([mqtt.outbox] max_events / max_age_days): oldest undelivered events dropped, alerts first; they remain in the attendance log"
+                    );
+                }
+                self.outbox.measure();
+            }
+            Answer::Maintained(Err(e)) => tracing::error!(error = %e, "outbox maintenance failed"),
         }
     }
 
-    fn maintain(&mut self) {
-        match self
-            .outbox
-            .maintain(&self.settings.outbox_limits, &self.settings.device)
-        {
-            Ok(m) if m.dropped > 0 => tracing::error!(
-                dropped = m.dropped,
-                attendance = m.attendance_dropped,
-                "outbox over its bounds ([mqtt.outbox] max_events / max_age_days): oldest undelivered events dropped, alerts first; they remain in the attendance log"
-            ),
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "outbox maintenance failed"),
+    /// Marks what was acknowledged and lets the outbox thread finish, waiting a moment for it.
+    async fn close(mut self) {
+        self.outbox.mark_delivered(&mut self.acked);
+        for answer in self.outbox.close(Duration::from_secs(1)).await {
+            self.answered(None, answer);
         }
-        self.measure_outbox();
     }
 
     /// Publishes the status if it changed, if the interval passed, or if `force`d.
@@ -450,18 +453,21 @@ impl Link {
         self.roster_handled(handled);
     }
 
-    /// Raises the alerts summing up refused messages whose window is over. Skipped while a
-    /// roster is being applied: it is asked again a second later.
-    async fn sum_up_refusals(&mut self) {
+    /// Raises the alerts summing up refused messages whose window is over, off the async
+    /// thread and without waiting for it. Skipped while a roster is being applied or the last
+    /// summing-up still runs: it is asked again a second later.
+    fn sum_up_refusals(&mut self) {
         let Some(sync) = self.roster.clone() else { return };
-        let done = tokio::task::spawn_blocking(move || match sync.try_lock() {
-            Ok(mut s) => s.sum_up_refusals(),
-            Err(_) => Ok(()),
-        })
-        .await;
-        if let Ok(Err(e)) = done {
-            tracing::error!(error = %e, "cannot record the refusals' summary");
+        if self.summing.as_ref().is_some_and(|t| !t.is_finished()) {
+            return;
         }
+        self.summing = Some(tokio::task::spawn_blocking(move || {
+            if let Ok(mut s) = sync.try_lock()
+                && let Err(e) = s.sum_up_refusals()
+            {
+                tracing::error!(error = %e, "cannot record the refusals' summary");
+            }
+        }));
     }
 
     /// Refuses (with an alert) a roster that could not even be read.
@@ -516,7 +522,7 @@ impl Link {
                 Event::Incoming(Incoming::PubAck(ack)) if Some(ack.pkid) == offline_pkid => break,
                 Event::Incoming(Incoming::PubAck(ack)) => {
                     if let Some(Sent::Event { seq, .. }) = session.awaiting.remove(&ack.pkid) {
-                        session.acked.push(seq);
+                        self.acked.push(seq);
                     }
                 }
                 _ => {}

@@ -10,6 +10,7 @@
 //! The contract (topics, payloads, examples) is in `docs/mqtt.md`.
 
 mod link;
+mod outbox_thread;
 mod topics;
 
 use std::path::{Path, PathBuf};
@@ -48,6 +49,9 @@ pub enum MqttError {
     /// The outbox could not be opened.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The thread that keeps the outbox could not be started.
+    #[error("cannot start the outbox thread: {0}")]
+    Thread(std::io::Error),
 }
 
 /// Everything the MQTT task needs, resolved from the config: files read, topics built.
@@ -250,9 +254,23 @@ pub struct Mqtt {
 }
 
 impl Mqtt {
-    /// Starts the task on the current tokio runtime. `roster` is the sync that takes rosters from
-    /// the backend, if this device accepts them.
-    pub fn spawn(settings: MqttSettings, outbox: Outbox, status: StatusBoard, roster: Option<RosterSync>) -> Mqtt {
+    /// Starts the task on the current tokio runtime, and the outbox on a thread of its own.
+    /// `roster` is the sync that takes rosters from the backend, if this device accepts them.
+    pub fn spawn(
+        settings: MqttSettings,
+        outbox: Outbox,
+        status: StatusBoard,
+        roster: Option<RosterSync>,
+    ) -> Result<Mqtt, MqttError> {
+        let outbox = outbox_thread::OutboxThread::start(
+            outbox,
+            outbox_thread::Publishing {
+                topics: settings.topics.clone(),
+                device: settings.device.clone(),
+                limits: settings.outbox_limits,
+            },
+        )
+        .map_err(MqttError::Thread)?;
         let (stop, stop_rx) = watch::channel(false);
         let (link_tx, link) = watch::channel(LinkState::default());
         if let Some(r) = &roster {
@@ -271,7 +289,7 @@ impl Mqtt {
             stop_rx,
             link_tx,
         ));
-        Mqtt { task, stop, link }
+        Ok(Mqtt { task, stop, link })
     }
 
     /// The connection's state now.
