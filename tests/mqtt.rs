@@ -867,3 +867,143 @@ fn tls_and_a_password_file_are_used_and_wrong_ones_refused() {
     runtime.block_on(stranger.shutdown());
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// The device's `[mqtt]` at `port`, running on the store at `db`, with a backend subscribed to
+/// everything the device publishes.
+fn device_and_backend(
+    db: &Path,
+    port: u16,
+    device: &str,
+    config: MqttConfig,
+) -> (tokio::runtime::Runtime, Mqtt, Subscriber) {
+    let backend = Subscriber::start(
+        port,
+        &format!("backend-{device}"),
+        &[&format!("rollcall/v1/{SITE}/#")],
+        false,
+    );
+    let settings = MqttSettings::new(&config, device, SITE).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mqtt = runtime
+        .block_on(async { Mqtt::spawn(settings, Outbox::open(db).unwrap(), StatusBoard::new(device), None) })
+        .unwrap();
+    (runtime, mqtt, backend)
+}
+
+#[test]
+fn an_outbox_row_the_broker_cannot_take_is_set_aside_and_delivery_goes_on() {
+    let dir = scratch("set-aside");
+    let db = dir.join("rollcall.db");
+    let store = Store::open(&db, Key::generate()).unwrap();
+    let broker = Broker::start("set-aside");
+    let before = event(1, "box-a");
+    store.record_attendance(&before, "s1").unwrap();
+    // A row above the 1 MiB packet limit, first in line for everything recorded after it.
+    let huge = format!(r#"{{"event_id":"oversized","person_id":"{}"}}"#, "x".repeat(2 << 20));
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute(
+            "INSERT INTO outbox (event_id, kind, payload, created_ms) VALUES ('oversized', 'attendance', ?1, ?2)",
+            rusqlite::params![huge, rollcall::store::now_ms()],
+        )
+        .unwrap();
+    let after: Vec<AttendanceEvent> = (2..=5).map(|i| event(i, "box-a")).collect();
+    for (i, e) in after.iter().enumerate() {
+        store.record_attendance(e, &format!("s{}", i + 2)).unwrap();
+    }
+
+    let (runtime, mut mqtt, backend) =
+        device_and_backend(&db, broker.port, "box-a", common::broker::device_config(broker.port));
+    let set_aside_alert = |m: &[common::broker::Message]| {
+        m.iter()
+            .any(|(t, p, _)| t.ends_with("/alert") && String::from_utf8_lossy(p).contains("\"outbox_set_aside\""))
+    };
+    let got = backend.wait_for(Duration::from_secs(20), |m| {
+        event_ids(m).len() == 5 && set_aside_alert(m)
+    });
+    let ids = event_ids(&got);
+    for e in std::iter::once(&before).chain(&after) {
+        assert!(
+            ids.contains_key(&e.event_id),
+            "{} not delivered: {:?}",
+            e.person_id,
+            ids.keys()
+        );
+    }
+    assert!(set_aside_alert(&got), "no outbox_set_aside alert");
+    let link = runtime.block_on(mqtt.wait_for(Duration::from_secs(5), |s| s.delivered >= 6));
+    assert_eq!(link.losses, 0, "the connection never dropped: {link:?}");
+    let depth = Outbox::open(&db).unwrap().depth().unwrap();
+    assert_eq!((depth.pending, depth.set_aside), (0, 1), "{depth:?}");
+    // Kept locally with its reason.
+    let reason: String = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row("SELECT set_aside FROM outbox WHERE event_id = 'oversized'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert!(reason.contains("above the limit"), "{reason}");
+    println!("set aside: {reason}; {} of 5 events delivered", ids.len());
+    runtime.block_on(mqtt.shutdown());
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_write_lock_held_on_the_store_never_stops_status_updates_or_delivery() {
+    let dir = scratch("locked");
+    let db = dir.join("rollcall.db");
+    let store = Store::open(&db, Key::generate()).unwrap();
+    let broker = Broker::start("locked");
+    let events: Vec<AttendanceEvent> = (0..30).map(|i| event(i, "box-l")).collect();
+    for (i, e) in events.iter().enumerate() {
+        store.record_attendance(e, &format!("s{i}")).unwrap();
+    }
+    // Another process holds the write lock, as a slow or busy disk would: every write through
+    // the outbox waits its busy timeout (5 s), then fails. Reads go on (WAL).
+    let locker = rusqlite::Connection::open(&db).unwrap();
+    locker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let config = MqttConfig {
+        status_interval_s: 1,
+        max_inflight: 4,
+        ..common::broker::device_config(broker.port)
+    };
+    let (runtime, mut mqtt, backend) = device_and_backend(&db, broker.port, "box-l", config);
+    let status_count = |m: &[common::broker::Message]| m.iter().filter(|(t, _, _)| t.ends_with("/status")).count();
+    let locked_at = Instant::now();
+    let mut arrivals = Vec::new();
+    let mut seen = 0;
+    while locked_at.elapsed() < Duration::from_secs(10) {
+        let n = status_count(&backend.messages());
+        if n > seen {
+            seen = n;
+            arrivals.push(locked_at.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    locker.execute_batch("COMMIT").unwrap();
+    let gaps: Vec<f32> = std::iter::once(Duration::ZERO)
+        .chain(arrivals.iter().copied())
+        .collect::<Vec<_>>()
+        .windows(2)
+        .map(|w| (w[1] - w[0]).as_secs_f32())
+        .chain(arrivals.last().map(|l| (Duration::from_secs(10) - *l).as_secs_f32()))
+        .collect();
+    let longest = gaps.iter().copied().fold(0.0, f32::max);
+    println!(
+        "write lock held 10 s: {} status messages, longest gap {longest:.1} s",
+        arrivals.len()
+    );
+    assert!(
+        longest < 3.0,
+        "status stopped for {longest:.1} s while the store was locked: {gaps:?}"
+    );
+
+    // Once the lock goes, every event is delivered and marked.
+    let got = backend.wait_for(Duration::from_secs(30), |m| event_ids(m).len() == events.len());
+    assert_eq!(event_ids(&got).len(), events.len());
+    let link = runtime.block_on(mqtt.wait_for(Duration::from_secs(20), |s| s.delivered >= events.len() as u64));
+    assert!(link.delivered >= events.len() as u64, "{link:?}");
+    assert_eq!(Outbox::open(&db).unwrap().depth().unwrap().pending, 0);
+    runtime.block_on(mqtt.shutdown());
+    std::fs::remove_dir_all(dir).unwrap();
+}
