@@ -34,6 +34,7 @@
 //! - [`slideshow`]: a video made from photos, a stand-in camera for the demo and for trials.
 //! - [`backoff`]: reconnect delays with jitter, for cameras and the broker.
 //! - [`untrusted`]: text from outside made short and printable before it is echoed anywhere.
+//! - [`private_file`]: files with personal data or secrets, written owner-only (0600).
 //! - [`daemon`]: all of it wired: cameras in turn through one engine, events out, until stopped.
 //! - [`config`]: the TOML configuration.
 //! - [`bench`]: throughput figures for the pipeline.
@@ -59,6 +60,7 @@ pub mod matching;
 pub mod model;
 pub mod mqtt;
 pub mod pipeline;
+pub mod private_file;
 pub mod quality;
 pub mod roster;
 pub mod session;

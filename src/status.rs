@@ -111,16 +111,8 @@ pub fn status_file(store: &std::path::Path) -> std::path::PathBuf {
 
 /// Writes `status` to `path` whole (a temporary file renamed over it), owner-only.
 pub fn write_status_file(path: &std::path::Path, status: &DeviceStatus) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
     let tmp = path.with_extension("tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    f.write_all(&serde_json::to_vec_pretty(status).unwrap_or_default())?;
+    crate::private_file::write(&tmp, &serde_json::to_vec_pretty(status).unwrap_or_default())?;
     std::fs::rename(&tmp, path)
 }
 

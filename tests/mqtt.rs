@@ -73,7 +73,7 @@ impl Daemon {
             .args(["outbox_daemon_child", "--exact", "--nocapture", "--test-threads=1"])
             .env(
                 CHILD_ENV,
-                format!("{}|{}|{port}|{total}|{device}", db.display(), key.to_hex()),
+                format!("{}|{}|{port}|{total}|{device}", db.display(), *key.to_hex()),
             )
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -150,3 +150,54 @@ fn enroll_list_remove_export_import() {
     assert!(!ok && err.contains("does not decrypt"), "{err}");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn files_with_personal_data_are_written_owner_only_even_over_an_existing_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = scratch("private");
+    let cfg = config(&dir, "p.db");
+    let key = dir.join("site.key");
+    assert!(run(&cfg, &["keygen", "--out", &key.to_string_lossy()]).0);
+    let store =
+        rollcall::store::Store::open(&dir.join("p.db"), rollcall::store::Key::from_file(&key).unwrap()).unwrap();
+    store
+        .record_attendance(&common::events::attendance("ann", "box-1"), "MATH@2026-11-23")
+        .unwrap();
+    drop(store);
+    // Files left open to everyone by an earlier tool, or a careless `touch`.
+    let exported = dir.join("attendance.csv");
+    let roster = dir.join("roster.json");
+    let annotated = dir.join("faces.jpg");
+    for f in [&exported, &roster, &annotated] {
+        std::fs::write(f, "old").unwrap();
+        std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let runs: [&[&str]; 3] = [
+        &[
+            "events",
+            "export",
+            "--from",
+            "2000-01-01",
+            "--to",
+            "2100-01-01",
+            "--out",
+            &exported.to_string_lossy(),
+        ],
+        &["roster", "export", &roster.to_string_lossy()],
+        &["detect", "--annotate", &annotated.to_string_lossy(), &id("obama_1.jpg")],
+    ];
+    for args in runs {
+        let (ok, out, err) = run(&cfg, args);
+        assert!(ok, "{args:?}: {out}{err}");
+    }
+    for f in [&exported, &roster, &annotated] {
+        let mode = std::fs::metadata(f).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{} is mode {mode:o}", f.display());
+    }
+    assert!(std::fs::read_to_string(&exported).unwrap().contains(",ann,"));
+    assert!(
+        rollcall::image::load(&annotated, u64::MAX).is_ok(),
+        "the picture is a picture"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}

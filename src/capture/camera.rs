@@ -151,8 +151,12 @@ fn read_password(cam: &CameraConfig) -> Result<Option<String>, CaptureError> {
         problem: p,
     };
     if let Some(path) = &cam.password_file {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| problem(format!("cannot read password_file {}: {e}", path.display())))?;
+        let unreadable = |e: std::io::Error| problem(format!("cannot read password_file {}: {e}", path.display()));
+        let meta = std::fs::metadata(path).map_err(unreadable)?;
+        if let Some(open) = crate::store::open_to_others(&meta, path) {
+            return Err(problem(format!("password_file {}: {open}", path.display())));
+        }
+        let text = zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(unreadable)?);
         return Ok(Some(text.trim_end_matches(['\r', '\n']).to_string()));
     }
     if let Some(var) = &cam.password_env {
@@ -642,4 +646,29 @@ fn supervise(shared: &Arc<Shared>, cam: &CameraConfig, spec: &PipelineSpec) {
         shared.sleep(delay);
     }
     shared.set_state(CameraState::Stopped);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_camera_password_file_open_to_others_is_refused() {
+        let dir = std::env::temp_dir().join(format!("rollcall-campw-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("cam-pw");
+        std::fs::write(&file, "s3cret/with@odd\n").unwrap();
+        let mut cam = CameraConfig::new("front", crate::config::SourceKind::Rtsp);
+        cam.password_file = Some(file.clone());
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let refused = read_password(&cam).map(|_| ()).unwrap_err().to_string();
+        assert!(
+            refused.contains("chmod 600") && !refused.contains("s3cret"),
+            "{refused}"
+        );
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(read_password(&cam).unwrap().as_deref(), Some("s3cret/with@odd"));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }

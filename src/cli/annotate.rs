@@ -67,12 +67,19 @@ pub fn save(
         reason,
     };
     draw(frame, faces, names).map_err(|e| failed(e.to_string()))?;
-    let ok = imgcodecs::imwrite(&*out.to_string_lossy(), frame, &Vector::new()).map_err(|e| failed(e.to_string()))?;
+    // Encoded in memory and written owner-only: the picture shows people's faces.
+    let unsupported = || failed("unsupported extension (use .jpg or .png)".into());
+    let ext = out
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(|e| format!(".{}", e.to_ascii_lowercase()))
+        .ok_or_else(unsupported)?;
+    let mut encoded = Vector::<u8>::new();
+    let ok = imgcodecs::imencode(&ext, frame, &mut encoded, &Vector::new()).unwrap_or(false);
     if !ok {
-        return Err(failed(
-            "unsupported extension or unwritable path (use .jpg or .png)".into(),
-        ));
+        return Err(unsupported());
     }
+    crate::private_file::write(out, encoded.as_slice()).map_err(|e| failed(e.to_string()))?;
     eprintln!("annotated picture written to {}", out.display());
     Ok(())
 }

@@ -134,7 +134,7 @@ pub fn run(config: &Config, args: Args) -> Result<(), CliError> {
             }
             match out {
                 Some(path) => {
-                    std::fs::write(&path, text).map_err(|e| CliError::Write {
+                    crate::private_file::write(&path, text.as_bytes()).map_err(|e| CliError::Write {
                         path: path.clone(),
                         reason: e.to_string(),
                     })?;

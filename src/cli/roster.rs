@@ -325,20 +325,10 @@ fn local_roster(config: &Config, command: RosterCommand) -> Result<(), CliError>
             let exported = people.len();
             let env = crate::roster::seal(&Roster { people }, version, &recognizer, &scope, &key);
             let text = serde_json::to_vec_pretty(&env).unwrap_or_default();
-            use std::io::Write;
-            use std::os::unix::fs::OpenOptionsExt;
-            let write = |e: std::io::Error| CliError::Write {
+            crate::private_file::write(&file, &text).map_err(|e| CliError::Write {
                 path: file.clone(),
                 reason: e.to_string(),
-            };
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&file)
-                .and_then(|mut f| f.write_all(&text))
-                .map_err(write)?;
+            })?;
             println!(
                 "roster of {exported} people ({recognizer}) sealed into {}",
                 file.display()

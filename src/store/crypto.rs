@@ -6,8 +6,10 @@ use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use aes_gcm::aead::rand_core::RngCore;
 use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
+use zeroize::Zeroizing;
 
 use super::StoreError;
 
@@ -60,9 +62,11 @@ pub fn open_to_others(meta: &std::fs::Metadata, path: &Path) -> Option<String> {
     })
 }
 
-/// A 256-bit key. Never printed.
+/// A 256-bit key. Never printed, and wiped from memory when dropped, as is every copy made on
+/// the way in (file text, hex, bytes) and the cipher built from it for each use (aes-gcm's
+/// `zeroize` feature).
 #[derive(Clone)]
-pub struct Key(aes_gcm::Key<Aes256Gcm>);
+pub struct Key(Zeroizing<[u8; 32]>);
 
 impl std::fmt::Debug for Key {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -73,27 +77,31 @@ impl std::fmt::Debug for Key {
 impl Key {
     /// A fresh random key.
     pub fn generate() -> Key {
-        Key(Aes256Gcm::generate_key(OsRng))
+        let mut key = Zeroizing::new([0u8; 32]);
+        OsRng.fill_bytes(key.as_mut_slice());
+        Key(key)
     }
 
     /// Parses 64 hex digits (surrounding whitespace allowed); `origin` names the source in errors.
     pub fn from_hex(text: &str, origin: &str) -> Result<Key, StoreError> {
-        let bytes = hex::decode(text.trim()).map_err(|_| StoreError::BadKey {
+        let bytes = Zeroizing::new(hex::decode(text.trim()).map_err(|_| StoreError::BadKey {
             origin: origin.to_string(),
             problem: "it is not hexadecimal".into(),
-        })?;
+        })?);
         if bytes.len() != 32 {
             return Err(StoreError::BadKey {
                 origin: origin.to_string(),
                 problem: format!("it has {} bytes, a key has 32 (64 hex digits)", bytes.len()),
             });
         }
-        Ok(Key(*aes_gcm::Key::<Aes256Gcm>::from_slice(&bytes)))
+        let mut key = Zeroizing::new([0u8; 32]);
+        key.copy_from_slice(&bytes);
+        Ok(Key(key))
     }
 
     /// The key as 64 hex digits, as key files hold it.
-    pub fn to_hex(&self) -> String {
-        hex::encode(self.0.as_slice())
+    pub fn to_hex(&self) -> Zeroizing<String> {
+        Zeroizing::new(hex::encode(self.0.as_slice()))
     }
 
     /// Reads a key file, refusing one that group or others can read or write.
@@ -109,10 +117,10 @@ impl Key {
                 problem,
             });
         }
-        let text = std::fs::read_to_string(path).map_err(|e| StoreError::BadKey {
+        let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| StoreError::BadKey {
             origin: origin.clone(),
             problem: format!("cannot read it: {e}"),
-        })?;
+        })?);
         Key::from_hex(&text, &origin)
     }
 
@@ -128,7 +136,7 @@ impl Key {
         if let Some(p) = configured {
             return Key::from_file(p);
         }
-        if let Ok(hex) = std::env::var(source.env) {
+        if let Ok(hex) = std::env::var(source.env).map(Zeroizing::new) {
             return Key::from_hex(&hex, source.env);
         }
         if let Some(p) = std::env::var_os(source.file_env) {
@@ -155,12 +163,12 @@ impl Key {
             .mode(0o600)
             .open(path)
             .map_err(failed)?;
-        writeln!(f, "{}", self.to_hex()).map_err(failed)?;
+        writeln!(f, "{}", *self.to_hex()).map_err(failed)?;
         f.sync_all().map_err(failed)
     }
 
     fn cipher(&self) -> Aes256Gcm {
-        Aes256Gcm::new(&self.0)
+        Aes256Gcm::new(aes_gcm::Key::<Aes256Gcm>::from_slice(self.0.as_slice()))
     }
 
     /// Encrypts `plaintext` bound to `aad`: returns (nonce, ciphertext with tag).
@@ -193,6 +201,19 @@ pub fn template_aad(person_id: &str, recognizer: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_material_is_wiped_when_dropped() {
+        fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+        // The key's own bytes, and the AES key schedule inside the cipher made for each use.
+        wiped_on_drop::<Zeroizing<[u8; 32]>>();
+        wiped_on_drop::<aes::Aes256>();
+        let k = Key::generate();
+        assert_eq!(
+            Key::from_hex(&k.to_hex(), "test").map(|k| k.to_hex()).ok(),
+            Some(k.to_hex())
+        );
+    }
 
     #[test]
     fn sealed_data_opens_only_with_the_same_key_and_identity() {

@@ -1,0 +1,49 @@
+//! Files holding personal data or secrets (exports, annotated pictures, the status file),
+//! readable and writable by their owner only.
+//!
+//! `OpenOptions::mode` only applies when a file is created, so a file that already exists with a
+//! wider mode is narrowed too: rewriting an export never leaves it readable by others.
+
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+/// Owner read and write, nothing for group or others.
+pub const MODE: u32 = 0o600;
+
+/// Writes `bytes` to `path` whole, creating or truncating it, and leaves it mode 0600.
+pub fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(MODE)
+        .open(path)?;
+    // Before the data goes in, for a file that existed with a wider mode.
+    f.set_permissions(std::fs::Permissions::from_mode(MODE))?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_and_existing_files_end_up_owner_only() {
+        let dir = std::env::temp_dir().join(format!("rollcall-private-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let new = dir.join("new.csv");
+        write(&new, b"a").unwrap();
+        let existing = dir.join("existing.csv");
+        std::fs::write(&existing, b"old").unwrap();
+        std::fs::set_permissions(&existing, std::fs::Permissions::from_mode(0o644)).unwrap();
+        write(&existing, b"b").unwrap();
+        for (path, text) in [(&new, "a"), (&existing, "b")] {
+            let mode = std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, MODE, "{}", path.display());
+            assert_eq!(std::fs::read_to_string(path).unwrap(), text);
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
