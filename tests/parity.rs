@@ -2,11 +2,19 @@
 //!
 //! The fixtures were made once by tools/reference/make_fixtures.py: OpenCV's FaceDetectorYN +
 //! FaceRecognizerSF for YuNet/SFace, the insightface package for SCRFD/ArcFace. Boxes and
-//! landmarks must agree within 2 px and embeddings with cosine >= 0.99.
+//! landmarks must agree within [`MAX_PX`] and embeddings with cosine >= [`MIN_COSINE`]: the same
+//! numbers as the README.
 
 mod common;
 
 use serde_json::Value;
+
+/// The fixtures hold coordinates to 3 decimals (0.0005 px of rounding); measured here, the worst
+/// is 0.0006 px. The bound leaves room for another CPU's kernels (AVX2 against AVX-512), and is
+/// still far below anything a crop or a decision could notice.
+const MAX_PX: f64 = 0.01;
+/// Measured: 0.99997 (SFace) and 0.99998 (ArcFace) at worst.
+const MIN_COSINE: f64 = 0.9999;
 
 /// Faces this close to the score threshold may legitimately flip between implementations.
 const BORDERLINE: f64 = 0.03;
@@ -72,10 +80,10 @@ fn check(fixture: &str) {
                 .sum();
             worst_cos = worst_cos.min(cos);
             assert!(
-                worst_px <= 2.0,
-                "{rel}: box/landmarks off by {worst_px:.2} px from the reference"
+                worst_px <= MAX_PX,
+                "{rel}: box/landmarks off by {worst_px:.4} px from the reference"
             );
-            assert!(cos >= 0.99, "{rel}: embedding cosine {cos:.4} with the reference");
+            assert!(cos >= MIN_COSINE, "{rel}: embedding cosine {cos:.6} with the reference");
             faces += 1;
         }
         let strong = |s: f64| s >= threshold + BORDERLINE;
@@ -87,7 +95,7 @@ fn check(fixture: &str) {
         );
     }
     println!(
-        "{fixture}: {faces} faces, worst box/landmark error {worst_px:.3} px, worst embedding cosine {worst_cos:.5}"
+        "{fixture}: {faces} faces, worst box/landmark error {worst_px:.5} px, worst embedding cosine {worst_cos:.6}"
     );
     assert!(faces >= 40, "only {faces} faces compared");
 }
