@@ -40,7 +40,7 @@ fn main() {
             c
         })
         .collect();
-    let status_path = rollcall::status::status_file(&config.store.path);
+    let status_path = rollcall::sync::status::status_file(&config.store.path);
 
     let stop = AtomicBool::new(false);
     let reload = AtomicBool::new(false);

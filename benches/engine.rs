@@ -9,12 +9,12 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use rollcall::attend::engine::Engine;
 use rollcall::capture::Camera;
 use rollcall::config::{CameraConfig, SessionSlot, SourceKind};
-use rollcall::engine::Engine;
 use rollcall::enroll::{EnrollPolicy, Enrollee, enroll_person};
-use rollcall::pipeline::FacePipeline;
 use rollcall::store::{Key, Store};
+use rollcall::vision::pipeline::FacePipeline;
 use support::rss_mb;
 
 fn quantile(v: &mut [f64], q: f64) -> f64 {

@@ -6,8 +6,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use rollcall::embed::{Embedding, l2_normalise};
-use rollcall::matching::{Gallery, PersonScore};
+use rollcall::attend::matching::{Gallery, PersonScore};
+use rollcall::vision::embed::{Embedding, l2_normalise};
 
 /// Deterministic pseudo-random unit vectors (splitmix64).
 fn vectors(n: usize, dim: usize, seed: u64) -> Vec<Vec<f32>> {

@@ -18,9 +18,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use rollcall::config::MqttConfig;
-use rollcall::mqtt::{Mqtt, MqttSettings};
-use rollcall::status::StatusBoard;
 use rollcall::store::{Key, Outbox, Store};
+use rollcall::sync::mqtt::{Mqtt, MqttSettings};
+use rollcall::sync::status::StatusBoard;
 
 fn record(store: &Store, from: usize, n: usize) -> Duration {
     let t = Instant::now();

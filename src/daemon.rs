@@ -9,16 +9,16 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::attend::engine::{Engine, EngineError, Outcome};
+use crate::attend::event::{Alert, AlertKind, new_id};
 use crate::capture::{Availability, Camera, CameraState, CaptureError, DownWatch};
 use crate::config::Config;
-use crate::engine::{Engine, EngineError, Outcome};
-use crate::event::{Alert, AlertKind, new_id};
-use crate::model::ModelError;
-use crate::mqtt::{Mqtt, MqttError, MqttSettings};
-use crate::pipeline::FacePipeline;
-use crate::roster::{RosterSync, RosterSyncSettings};
-use crate::status::{CameraStatus, RosterStatus, StatusBoard};
 use crate::store::{Key, Outbox, OutboxLimits, SITE_KEY_SOURCE, Store, StoreError};
+use crate::sync::mqtt::{Mqtt, MqttError, MqttSettings};
+use crate::sync::roster::{RosterSync, RosterSyncSettings};
+use crate::sync::status::{CameraStatus, RosterStatus, StatusBoard};
+use crate::vision::model::ModelError;
+use crate::vision::pipeline::FacePipeline;
 
 /// Why the daemon could not start or stopped early.
 #[derive(Debug, thiserror::Error)]
@@ -264,7 +264,7 @@ pub fn run(config: &Config, signals: &Signals<'_>, on_outcome: &mut dyn FnMut(&O
     tracing::info!(cameras = watched.len(), device, "rollcall running");
     notify_systemd(&format!("READY=1\nSTATUS=watching {} camera(s)", watched.len()));
 
-    let status_path = crate::status::status_file(&config.store.path);
+    let status_path = crate::sync::status::status_file(&config.store.path);
     let retention = chrono::Duration::days(i64::from(config.store.retention_days));
     let mut last_purge: Option<Instant> = None;
     let mut last_tick = Instant::now();
@@ -303,7 +303,7 @@ pub fn run(config: &Config, signals: &Signals<'_>, on_outcome: &mut dyn FnMut(&O
                 }
             }
             report(&mut watched, &status, &engine, elapsed);
-            if let Err(e) = crate::status::write_status_file(&status_path, &status.snapshot()) {
+            if let Err(e) = crate::sync::status::write_status_file(&status_path, &status.snapshot()) {
                 tracing::warn!(path = %status_path.display(), error = %e, "cannot write the status file");
             }
             notify_systemd("WATCHDOG=1");
@@ -352,7 +352,9 @@ fn keep_outbox_in_bounds(outbox: &mut Outbox, device: &str, status: &StatusBoard
         Err(e) => tracing::error!(error = %e, "outbox maintenance failed"),
     }
     match outbox.depth() {
-        Ok(depth) => status.update(|s| s.outbox = crate::status::OutboxStatus::from_depth(depth, limits.warn_rows)),
+        Ok(depth) => {
+            status.update(|s| s.outbox = crate::sync::status::OutboxStatus::from_depth(depth, limits.warn_rows))
+        }
         Err(e) => tracing::error!(error = %e, "cannot measure the outbox"),
     }
 }

@@ -18,13 +18,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::broker::{Broker, Subscriber};
+use rollcall::attend::matching::{Gallery, SharedGallery};
+use rollcall::attend::session::{SharedTimetable, Timetable};
 use rollcall::config::{MqttConfig, TimetableConfig};
-use rollcall::matching::{Gallery, SharedGallery};
-use rollcall::mqtt::{Mqtt, MqttSettings};
-use rollcall::roster::{Roster, RosterPerson, RosterSync, RosterSyncSettings, Scope, seal, seal_timetable};
-use rollcall::session::{SharedTimetable, Timetable};
-use rollcall::status::StatusBoard;
 use rollcall::store::{Key, Outbox, Store};
+use rollcall::sync::mqtt::{Mqtt, MqttSettings};
+use rollcall::sync::roster::{Roster, RosterPerson, RosterSync, RosterSyncSettings, Scope, seal, seal_timetable};
+use rollcall::sync::status::StatusBoard;
 
 const SITE: &str = "test";
 const RECOGNIZER: &str = "sface-2021dec";

@@ -288,7 +288,7 @@ fn config_file(dir: &std::path::Path, cameras: &str) -> PathBuf {
     let root = common::root();
     let text = format!(
         "[runtime]\nonnxruntime = \"{}\"\n[models]\ndir = \"{}\"\n{cameras}",
-        root.join(rollcall::model::DEFAULT_ORT_LIBRARY).display(),
+        root.join(rollcall::vision::model::DEFAULT_ORT_LIBRARY).display(),
         root.join("models").display()
     );
     let path = dir.join("rollcall.toml");
@@ -368,7 +368,7 @@ fn probe_and_snapshot_tell_an_installer_what_a_camera_sees() {
     ]);
     assert!(ok, "{out}{err}");
     assert!(out.contains("camera front:") && out.contains(" px, quality "), "{out}");
-    let img = rollcall::image::load(&shot, u64::MAX).unwrap();
+    let img = rollcall::capture::image::load(&shot, u64::MAX).unwrap();
     use opencv::prelude::*;
     assert_eq!((img.cols(), img.rows()), (640, 480));
     std::fs::remove_dir_all(dir).unwrap();
@@ -379,7 +379,7 @@ fn a_slideshow_is_a_gapless_video_of_its_photos() {
     let dir = std::env::temp_dir().join(format!("rollcall-slideshow-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let photos = ["ageitgey/identities/obama_2.jpg", "ageitgey/identities/linmanuel_1.png"].map(common::face);
-    let show = rollcall::slideshow::Slideshow {
+    let show = rollcall::capture::slideshow::Slideshow {
         width: 640,
         height: 360,
         seconds_each: 1,
@@ -408,7 +408,7 @@ fn a_slideshow_is_a_gapless_video_of_its_photos() {
 
 #[test]
 fn a_camera_silent_for_down_after_s_raises_camera_down_once_and_camera_up_when_back() {
-    use rollcall::event::AlertKind;
+    use rollcall::attend::event::AlertKind;
     use std::sync::atomic::AtomicBool;
     let dir = slides("down");
     let mut server = RtspServer::start(&dir, 10);
@@ -434,7 +434,7 @@ fn a_camera_silent_for_down_after_s_raises_camera_down_once_and_camera_up_when_b
                 config_path: None,
             };
             rollcall::daemon::run(&config, &signals, &mut |o| {
-                if let rollcall::engine::Outcome::Alert(a) = o {
+                if let rollcall::attend::engine::Outcome::Alert(a) = o {
                     let _ = tx.send((Instant::now(), a.clone()));
                 }
             })

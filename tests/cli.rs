@@ -137,8 +137,8 @@ fn annotate_writes_a_picture_of_the_same_size() {
         &photo("ageitgey/group/two_people.jpg"),
     ]);
     assert!(o.status.success(), "{:?}", text(&o));
-    let a = rollcall::image::load(&out, u64::MAX).unwrap();
-    let b = rollcall::image::load(&common::face("ageitgey/group/two_people.jpg"), u64::MAX).unwrap();
+    let a = rollcall::capture::image::load(&out, u64::MAX).unwrap();
+    let b = rollcall::capture::image::load(&common::face("ageitgey/group/two_people.jpg"), u64::MAX).unwrap();
     use opencv::prelude::*;
     assert_eq!((a.cols(), a.rows()), (b.cols(), b.rows()));
     std::fs::remove_dir_all(dir).unwrap();

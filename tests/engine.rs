@@ -6,9 +6,9 @@ mod common;
 use std::path::PathBuf;
 
 use chrono::{DateTime, Duration, Utc};
+use rollcall::attend::engine::{Engine, Outcome};
 use rollcall::capture::FileFrames;
 use rollcall::config::{Config, LivenessConfig};
-use rollcall::engine::{Engine, Outcome};
 use rollcall::enroll::{EnrollPolicy, Enrollee, enroll_person};
 use rollcall::store::{Key, Store};
 
@@ -154,7 +154,7 @@ fn a_slideshow_of_students_and_strangers_marks_each_student_once() {
                     e.person_id
                 );
                 assert_eq!(e.session_id.as_deref(), Some("7B-MATHS@2026-11-23"));
-                assert_eq!(e.status, rollcall::event::Status::Present);
+                assert_eq!(e.status, rollcall::attend::event::Status::Present);
                 marked.push(e.person_id.clone());
             }
             Outcome::AlreadyMarked { person_id, .. } => assert_eq!(Some(person_id.as_str()), shows, "{photo}"),
@@ -175,7 +175,13 @@ fn a_slideshow_of_students_and_strangers_marks_each_student_once() {
     // Only kept frames are embedded, each at most once.
     assert!(stats.embeddings < stats.faces, "{stats:?}");
     assert_eq!(engine.store().attendance().unwrap().len(), 5);
-    assert!(engine.store().alert_count(rollcall::event::AlertKind::Spoof).unwrap() >= 2);
+    assert!(
+        engine
+            .store()
+            .alert_count(rollcall::attend::event::AlertKind::Spoof)
+            .unwrap()
+            >= 2
+    );
 
     // Restart in the middle of the session: the same clip again marks no one twice.
     drop(engine);
@@ -215,7 +221,7 @@ fn per_class_matching_and_late_arrivals() {
     assert_eq!(events[0].person_id, "kit");
     assert_eq!(
         events[0].status,
-        rollcall::event::Status::Late,
+        rollcall::attend::event::Status::Late,
         "15 minutes in, grace 10"
     );
     assert!(
@@ -423,7 +429,7 @@ fn landmark_motion_flags_a_waved_photo_as_rigid() {
             landmarks.push(o.face.landmarks);
         }
     }
-    let photo = rollcall::liveness::landmark_motion(&landmarks);
+    let photo = rollcall::vision::liveness::landmark_motion(&landmarks);
     let l = LivenessConfig::default();
     println!("waved photo of image_T1 over {} frames: {photo:?}", landmarks.len());
     assert!(
@@ -434,7 +440,7 @@ fn landmark_motion_flags_a_waved_photo_as_rigid() {
 }
 
 /// Eye openings of the largest face on each frame of `clip`, read at `fps`.
-fn eye_openings(p: &mut rollcall::pipeline::FacePipeline, clip: &std::path::Path, fps: f64) -> Vec<f32> {
+fn eye_openings(p: &mut rollcall::vision::pipeline::FacePipeline, clip: &std::path::Path, fps: f64) -> Vec<f32> {
     let mut out = Vec::new();
     for (image, _) in FileFrames::open(clip, fps, 1280).unwrap() {
         let obs = p.observe(&image).unwrap();
@@ -443,7 +449,7 @@ fn eye_openings(p: &mut rollcall::pipeline::FacePipeline, clip: &std::path::Path
             .max_by(|a, b| a.face.bbox.area().total_cmp(&b.face.bbox.area()))
         {
             let points = p.dense_landmarks(&image, &o.face.bbox).unwrap().unwrap();
-            out.push(rollcall::landmarks::eye_openness(&points, &o.face.landmarks));
+            out.push(rollcall::vision::landmarks::eye_openness(&points, &o.face.landmarks));
         }
     }
     out
@@ -464,7 +470,7 @@ fn a_blink_is_seen_on_a_real_face_and_never_on_a_waved_photo() {
     for fps in [5.0, 10.0] {
         let eyes = eye_openings(&mut p, &real, fps);
         println!("liveportrait_s18 at {fps} fps: {}", fmt(&eyes));
-        assert!(rollcall::liveness::blinked(&eyes), "no blink seen at {fps} fps");
+        assert!(rollcall::vision::liveness::blinked(&eyes), "no blink seen at {fps} fps");
     }
     for (name, squeeze) in [
         ("silent_face_samples/image_T1.jpg", 0.0),
@@ -476,7 +482,7 @@ fn a_blink_is_seen_on_a_real_face_and_never_on_a_waved_photo() {
         let clip = common::make_moving_clip(&dir, &common::face(name), 12, 640, 480, squeeze);
         let eyes = eye_openings(&mut p, &clip, 5.0);
         println!("{name} waved (squeeze {squeeze}): {}", fmt(&eyes));
-        assert!(!rollcall::liveness::blinked(&eyes), "{name} blinked: {eyes:?}");
+        assert!(!rollcall::vision::liveness::blinked(&eyes), "{name} blinked: {eyes:?}");
     }
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -36,7 +36,7 @@ fn setup_with(dir: &Path, clip: &Path, looping: bool, models: &str, enroll: &str
     let root = common::root();
     let ort = std::env::var("ORT_DYLIB_PATH")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| root.join(rollcall::model::DEFAULT_ORT_LIBRARY));
+        .unwrap_or_else(|_| root.join(rollcall::vision::model::DEFAULT_ORT_LIBRARY));
     let config = dir.join("rollcall.toml");
     std::fs::write(
         &config,
@@ -265,7 +265,7 @@ fn the_eye_opening_drops_when_she_blinks() {
             .unwrap();
         let points = p.dense_landmarks(&image, &face.face.bbox).unwrap().unwrap();
         assert_eq!(points.len(), 106);
-        window.push(rollcall::landmarks::eye_openness(&points, &face.face.landmarks));
+        window.push(rollcall::vision::landmarks::eye_openness(&points, &face.face.landmarks));
     }
     let lowest = |v: &[f32]| v.iter().copied().fold(f32::MAX, f32::min);
     println!(

@@ -6,9 +6,9 @@
 
 mod common;
 
-use rollcall::liveness::DEFAULT_THRESHOLD;
+use rollcall::vision::liveness::DEFAULT_THRESHOLD;
 
-fn score(p: &mut rollcall::pipeline::FacePipeline, photo: &std::path::Path) -> f32 {
+fn score(p: &mut rollcall::vision::pipeline::FacePipeline, photo: &std::path::Path) -> f32 {
     let faces = common::analyze(p, photo);
     let main = faces
         .iter()

@@ -4,7 +4,7 @@
 mod common;
 
 use rollcall::config::Config;
-use rollcall::pipeline::FacePipeline;
+use rollcall::vision::pipeline::FacePipeline;
 
 fn with_custom(toml: &str, detector: &str, recognizer: &str) -> Config {
     let parsed = Config::parse(toml, &common::root().join("config/test.toml")).unwrap();

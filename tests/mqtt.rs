@@ -16,11 +16,11 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use common::broker::{Broker, Subscriber};
+use rollcall::attend::event::{AttendanceEvent, Status};
 use rollcall::config::MqttConfig;
-use rollcall::event::{AttendanceEvent, Status};
-use rollcall::mqtt::{Mqtt, MqttSettings};
-use rollcall::status::StatusBoard;
 use rollcall::store::{Key, Outbox, Store};
+use rollcall::sync::mqtt::{Mqtt, MqttSettings};
+use rollcall::sync::status::StatusBoard;
 
 const SITE: &str = "test";
 const CHILD_ENV: &str = "ROLLCALL_TEST_DAEMON";
@@ -316,8 +316,8 @@ fn a_frozen_broker_is_detected_by_the_ack_timeout_and_recovered_from() {
 
 #[test]
 fn rosters_are_checked_whole_and_a_good_one_is_used_at_once() {
-    use rollcall::engine::{Engine, Outcome};
-    use rollcall::roster::{Roster, RosterPerson, RosterSync, RosterSyncSettings, Scope, seal};
+    use rollcall::attend::engine::{Engine, Outcome};
+    use rollcall::sync::roster::{Roster, RosterPerson, RosterSync, RosterSyncSettings, Scope, seal};
     let dir = scratch("roster");
     let db = dir.join("rollcall.db");
     let key = Key::generate();
@@ -458,7 +458,10 @@ fn rosters_are_checked_whole_and_a_good_one_is_used_at_once() {
         site: SITE.into(),
         device: "box-r".into(),
     };
-    let art = serde_json::to_vec(&rollcall::roster::seal_timetable(&timetable, 1, &for_box, &site_key)).unwrap();
+    let art = serde_json::to_vec(&rollcall::sync::roster::seal_timetable(
+        &timetable, 1, &for_box, &site_key,
+    ))
+    .unwrap();
     backend.publish(&timetable_topic, art, true);
     let deadline = Instant::now() + Duration::from_secs(10);
     while engine.shared_timetable().version() != 1 && Instant::now() < deadline {
@@ -475,7 +478,13 @@ fn rosters_are_checked_whole_and_a_good_one_is_used_at_once() {
         id: "CLASH".into(),
         ..timetable.sessions[0].clone()
     });
-    let clash = serde_json::to_vec(&rollcall::roster::seal_timetable(&overlapping, 2, &for_box, &site_key)).unwrap();
+    let clash = serde_json::to_vec(&rollcall::sync::roster::seal_timetable(
+        &overlapping,
+        2,
+        &for_box,
+        &site_key,
+    ))
+    .unwrap();
     backend.publish(&timetable_topic, clash, true);
     let alerts = backend.wait_for(Duration::from_secs(10), |m| {
         m.iter()
@@ -649,12 +658,12 @@ fn schema(name: &str) -> serde_json::Value {
 
 #[test]
 fn the_documented_schemas_match_what_is_sent() {
-    use rollcall::event::{Alert, AlertKind};
-    use rollcall::roster::{Roster, RosterPerson, seal};
+    use rollcall::attend::event::{Alert, AlertKind};
+    use rollcall::sync::roster::{Roster, RosterPerson, seal};
     let attendance = serde_json::to_value(event(1, "box")).unwrap();
     conforms("attendance", &attendance, &schema("attendance.json"));
     let alert = Alert {
-        event_id: rollcall::event::new_id(),
+        event_id: rollcall::attend::event::new_id(),
         kind: AlertKind::Spoof,
         camera_id: Some("front".into()),
         room: Some("101".into()),
@@ -667,7 +676,7 @@ fn the_documented_schemas_match_what_is_sent() {
     board.update(|s| {
         s.cameras.insert(
             "front".into(),
-            rollcall::status::CameraStatus {
+            rollcall::sync::status::CameraStatus {
                 state: "streaming".into(),
                 fps: 5.0,
                 lag_ms: 180,
@@ -676,7 +685,7 @@ fn the_documented_schemas_match_what_is_sent() {
     });
     let status = schema("status.json");
     conforms("status", &serde_json::to_value(board.snapshot()).unwrap(), &status);
-    let offline: serde_json::Value = serde_json::from_str(&rollcall::status::offline_payload("box")).unwrap();
+    let offline: serde_json::Value = serde_json::from_str(&rollcall::sync::status::offline_payload("box")).unwrap();
     conforms("last will", &offline, &status);
     let plain = Roster {
         people: vec![RosterPerson {
@@ -693,7 +702,7 @@ fn the_documented_schemas_match_what_is_sent() {
             &plain,
             1,
             "sface-2021dec",
-            &rollcall::roster::Scope::Site("hillside".into()),
+            &rollcall::sync::roster::Scope::Site("hillside".into()),
             &Key::generate(),
         ))
         .unwrap(),
@@ -721,7 +730,7 @@ fn the_documented_schemas_match_what_is_sent() {
     }
     conforms("docs/mqtt.md plain roster", &examples[4], &roster["$defs"]["plain"]);
     let timetable: rollcall::config::TimetableConfig = serde_json::from_value(examples[5].clone()).unwrap();
-    rollcall::session::Timetable::new(&timetable).unwrap();
+    rollcall::attend::session::Timetable::new(&timetable).unwrap();
     let example: AttendanceEvent = serde_json::from_value(examples[0].clone()).unwrap();
     assert_eq!(example.status, Status::Late);
 }

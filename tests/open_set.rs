@@ -7,12 +7,12 @@
 
 mod common;
 
+use rollcall::attend::matching::{Gallery, PersonScore};
 use rollcall::config::RecognizeConfig;
-use rollcall::matching::{Gallery, PersonScore};
 
 const ENROLLED: [&str; 5] = ["obama", "biden", "kit", "rose", "alex"];
 
-fn main_face(p: &mut rollcall::pipeline::FacePipeline, rel: &str) -> rollcall::embed::Embedding {
+fn main_face(p: &mut rollcall::vision::pipeline::FacePipeline, rel: &str) -> rollcall::vision::embed::Embedding {
     let faces = common::analyze(p, &common::face(rel));
     faces
         .into_iter()

@@ -3,7 +3,7 @@
 
 mod common;
 
-use rollcall::embed::Embedding;
+use rollcall::vision::embed::Embedding;
 
 /// The person in an identity photo: `obama_partial_face.jpg` and `obama_3.jpg` are both "obama".
 fn person(file: &str) -> &str {

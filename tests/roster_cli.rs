@@ -14,7 +14,7 @@ fn config(dir: &Path, db: &str) -> PathBuf {
     let root = common::root();
     let text = format!(
         "[runtime]\nonnxruntime = \"{}\"\n[models]\ndir = \"{}\"\n[store]\npath = \"{db}\"\nkey_file = \"site.key\"\n",
-        root.join(rollcall::model::DEFAULT_ORT_LIBRARY).display(),
+        root.join(rollcall::vision::model::DEFAULT_ORT_LIBRARY).display(),
         root.join("models").display()
     );
     let path = dir.join(format!("{db}.toml"));
@@ -196,7 +196,7 @@ fn files_with_personal_data_are_written_owner_only_even_over_an_existing_file() 
     }
     assert!(std::fs::read_to_string(&exported).unwrap().contains(",ann,"));
     assert!(
-        rollcall::image::load(&annotated, u64::MAX).is_ok(),
+        rollcall::capture::image::load(&annotated, u64::MAX).is_ok(),
         "the picture is a picture"
     );
     std::fs::remove_dir_all(dir).unwrap();

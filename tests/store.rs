@@ -8,9 +8,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::Utc;
-use rollcall::embed::Embedding;
-use rollcall::event::AttendanceEvent;
+use rollcall::attend::event::AttendanceEvent;
 use rollcall::store::{Key, Store, StoreError};
+use rollcall::vision::embed::Embedding;
 
 fn scratch(name: &str) -> PathBuf {
     common::scratch_dir("store", name)
@@ -18,7 +18,7 @@ fn scratch(name: &str) -> PathBuf {
 
 fn emb(seed: f32) -> Embedding {
     let mut v: Vec<f32> = (0..128).map(|i| ((i as f32 + seed) * 0.37).sin()).collect();
-    rollcall::embed::l2_normalise(&mut v);
+    rollcall::vision::embed::l2_normalise(&mut v);
     Embedding {
         recognizer: Arc::from("sface-2021dec"),
         vector: v,
@@ -178,7 +178,7 @@ fn attendance_is_recorded_once_per_session_even_across_restarts() {
 
 #[test]
 fn every_recorded_event_waits_in_the_outbox_until_delivered() {
-    use rollcall::event::{Alert, AlertKind};
+    use rollcall::attend::event::{Alert, AlertKind};
     use rollcall::store::{EventKind, Outbox, OutboxLimits};
     use std::time::Duration;
     let dir = scratch("outbox");
@@ -190,7 +190,7 @@ fn every_recorded_event_waits_in_the_outbox_until_delivered() {
     // A repeat is not recorded, so nothing is queued for it either.
     assert!(!store.record_attendance(&event("ann"), "MATH@2026-11-23").unwrap());
     let alert = Alert {
-        event_id: rollcall::event::new_id(),
+        event_id: rollcall::attend::event::new_id(),
         kind: AlertKind::Spoof,
         camera_id: Some("front".into()),
         room: Some("101".into()),
@@ -253,9 +253,9 @@ fn attendance_and_alerts_past_the_retention_period_are_purged() {
 }
 
 /// An alert of `kind` as the engine would raise it.
-fn alert(kind: rollcall::event::AlertKind) -> rollcall::event::Alert {
-    rollcall::event::Alert {
-        event_id: rollcall::event::new_id(),
+fn alert(kind: rollcall::attend::event::AlertKind) -> rollcall::attend::event::Alert {
+    rollcall::attend::event::Alert {
+        event_id: rollcall::attend::event::new_id(),
         kind,
         camera_id: Some("front".into()),
         room: Some("101".into()),
@@ -267,7 +267,7 @@ fn alert(kind: rollcall::event::AlertKind) -> rollcall::event::Alert {
 
 #[test]
 fn an_outbox_over_its_bounds_drops_alerts_before_attendance_and_counts_every_attendance_dropped() {
-    use rollcall::event::AlertKind;
+    use rollcall::attend::event::AlertKind;
     use rollcall::store::{EventKind, Outbox, OutboxLimits};
     use std::time::Duration;
     let dir = scratch("eviction");

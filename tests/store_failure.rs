@@ -10,10 +10,10 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::broker::{Broker, Subscriber};
-use rollcall::engine::{Engine, Outcome};
-use rollcall::mqtt::{Mqtt, MqttSettings};
-use rollcall::status::StatusBoard;
+use rollcall::attend::engine::{Engine, Outcome};
 use rollcall::store::{Key, Outbox, Store};
+use rollcall::sync::mqtt::{Mqtt, MqttSettings};
+use rollcall::sync::status::StatusBoard;
 
 /// A small tmpfs mounted for one test, unmounted when dropped.
 struct SmallDisk {

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use super::{CliError, ModelArgs};
 use crate::config::Config;
-use crate::pipeline::FacePipeline;
+use crate::vision::pipeline::FacePipeline;
 
 /// Arguments of `rollcall bench`.
 #[derive(Debug, clap::Args)]
@@ -70,7 +70,7 @@ pub fn run(mut config: Config, args: Args) -> Result<(), CliError> {
             .threads
             .map_or_else(|| "one per core".to_string(), |t| t.to_string()),
     );
-    let report = crate::bench::photos(&mut pipeline, &photos, args.rounds.max(1), config.images.max_pixels)?;
+    let report = crate::vision::bench::photos(&mut pipeline, &photos, args.rounds.max(1), config.images.max_pixels)?;
     print!("{report}");
     Ok(())
 }

@@ -3,10 +3,10 @@
 use std::path::{Path, PathBuf};
 
 use super::{CliError, ModelArgs};
+use crate::capture::image;
 use crate::config::Config;
-use crate::embed::Embedding;
-use crate::image;
-use crate::pipeline::FacePipeline;
+use crate::vision::embed::Embedding;
+use crate::vision::pipeline::FacePipeline;
 
 /// Arguments of `rollcall compare`.
 #[derive(Debug, clap::Args)]

@@ -6,10 +6,10 @@ use opencv::prelude::*;
 use serde_json::json;
 
 use super::{CliError, ModelArgs};
+use crate::attend::matching::Gallery;
+use crate::capture::image;
 use crate::config::Config;
-use crate::image;
-use crate::matching::Gallery;
-use crate::pipeline::{AnalyzedFace, FacePipeline};
+use crate::vision::pipeline::{AnalyzedFace, FacePipeline};
 
 /// Arguments of `rollcall detect`.
 #[derive(Debug, clap::Args)]

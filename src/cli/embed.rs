@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use serde_json::json;
 
 use super::{CliError, ModelArgs};
+use crate::capture::image;
 use crate::config::Config;
-use crate::image;
-use crate::pipeline::FacePipeline;
+use crate::vision::pipeline::FacePipeline;
 
 /// Arguments of `rollcall embed`.
 #[derive(Debug, clap::Args)]

@@ -8,8 +8,8 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::CliError;
+use crate::attend::event::AttendanceEvent;
 use crate::config::Config;
-use crate::event::AttendanceEvent;
 
 /// Arguments of `rollcall events`.
 #[derive(Debug, clap::Args)]

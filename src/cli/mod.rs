@@ -21,9 +21,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::capture::image::ImageError;
 use crate::config::{Config, ConfigError};
-use crate::image::ImageError;
-use crate::model::ModelError;
+use crate::vision::model::ModelError;
 
 /// Takes classroom attendance from cameras: detect, anti-spoof, recognise, publish.
 #[derive(Debug, Parser)]
@@ -102,7 +102,7 @@ pub struct ModelArgs {
     /// Recognizer model (overrides the config), e.g. `sface-2021dec` or `arcface-w600k-mbf`.
     #[arg(long)]
     pub recognizer: Option<String>,
-    /// Skip passive anti-spoofing (overrides [models] antispoof).
+    /// Skip passive anti-spoofing (overrides `[models] antispoof`).
     #[arg(long)]
     pub no_antispoof: bool,
 }

@@ -7,9 +7,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::{CliError, ModelArgs};
 use crate::config::Config;
 use crate::enroll::{EnrollError, EnrollPolicy, Enrollee, enroll_person};
-use crate::pipeline::FacePipeline;
-use crate::roster::{Roster, RosterPerson};
 use crate::store::{Key, Store};
+use crate::sync::roster::{Roster, RosterPerson};
+use crate::vision::pipeline::FacePipeline;
 
 /// Arguments of `rollcall keygen`.
 #[derive(Debug, clap::Args)]
@@ -323,7 +323,7 @@ fn local_roster(config: &Config, command: RosterCommand) -> Result<(), CliError>
                 }
             }
             let exported = people.len();
-            let env = crate::roster::seal(&Roster { people }, version, &recognizer, &scope, &key);
+            let env = crate::sync::roster::seal(&Roster { people }, version, &recognizer, &scope, &key);
             let text = serde_json::to_vec_pretty(&env).unwrap_or_default();
             crate::private_file::write(&file, &text).map_err(|e| CliError::Write {
                 path: file.clone(),
@@ -342,13 +342,17 @@ fn local_roster(config: &Config, command: RosterCommand) -> Result<(), CliError>
             };
             let bytes =
                 std::fs::read(&file).map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
-            let env = crate::roster::parse_envelope(&bytes, 256 << 20)
+            let env = crate::sync::roster::parse_envelope(&bytes, 256 << 20)
                 .map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?;
-            let catalogue = crate::model::Catalogue::builtin().with(&config.models.custom)?;
-            let spec = catalogue.get(&env.recognizer, crate::model::ModelKind::Recognizer, "recognizer")?;
+            let catalogue = crate::vision::model::Catalogue::builtin().with(&config.models.custom)?;
+            let spec = catalogue.get(
+                &env.recognizer,
+                crate::vision::model::ModelKind::Recognizer,
+                "recognizer",
+            )?;
             let dim = spec.recognizer.as_ref().map_or(0, |r| r.dim);
             // A local import is the admin's own act: any scope the envelope was sealed for will do.
-            let roster = crate::roster::open_roster(&env, &key, &env.scope(), dim)
+            let roster = crate::sync::roster::open_roster(&env, &key, &env.scope(), dim)
                 .map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?;
             let recognizer: std::sync::Arc<str> = env.recognizer.as_str().into();
             for p in &roster.people {
@@ -360,7 +364,7 @@ fn local_roster(config: &Config, command: RosterCommand) -> Result<(), CliError>
                     .iter()
                     .map(|t| {
                         (
-                            crate::embed::Embedding {
+                            crate::vision::embed::Embedding {
                                 recognizer: recognizer.clone(),
                                 vector: t.clone(),
                             },
@@ -383,13 +387,13 @@ fn local_roster(config: &Config, command: RosterCommand) -> Result<(), CliError>
 
 /// The scope a roster is sealed for: the configured site, or one device of it. A device id that
 /// could not be a topic level is refused here rather than published where no device listens.
-fn scope_of(config: &Config, device: Option<&str>) -> Result<crate::roster::Scope, CliError> {
+fn scope_of(config: &Config, device: Option<&str>) -> Result<crate::sync::roster::Scope, CliError> {
     let site = config.device.site();
     match device {
-        None => Ok(crate::roster::Scope::Site(site)),
+        None => Ok(crate::sync::roster::Scope::Site(site)),
         Some(d) => {
             crate::config::check_id(d).map_err(|problem| CliError::Usage(format!("--device: {problem}")))?;
-            Ok(crate::roster::Scope::Device {
+            Ok(crate::sync::roster::Scope::Device {
                 site,
                 device: d.to_string(),
             })
@@ -423,7 +427,7 @@ pub struct PublishArgs {
 fn publish(config: &Config, how: PublishArgs) -> Result<(), CliError> {
     let file = how.file.as_path();
     let usage = |e: String| CliError::Usage(format!("{}: {e}", file.display()));
-    let settings = crate::mqtt::MqttSettings::from_config(config)
+    let settings = crate::sync::mqtt::MqttSettings::from_config(config)
         .map_err(|e| CliError::Usage(e.to_string()))?
         .ok_or_else(|| CliError::Usage("roster publish needs an [mqtt] section in the config (the broker)".into()))?;
     let configured = config.mqtt.as_ref().and_then(|m| m.roster_key_file.clone());
@@ -436,24 +440,28 @@ fn publish(config: &Config, how: PublishArgs) -> Result<(), CliError> {
     let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| usage(format!("not JSON: {e}")))?;
     let scope = scope_of(config, how.device.as_deref())?;
     let envelope = if value.get("format").is_some() {
-        crate::roster::parse_envelope(&bytes, usize::MAX).map_err(|e| usage(e.to_string()))?
+        crate::sync::roster::parse_envelope(&bytes, usize::MAX).map_err(|e| usage(e.to_string()))?
     } else {
         let roster: Roster = serde_json::from_value(value).map_err(|e| usage(format!("not a roster: {e}")))?;
         let recognizer = how.recognizer.unwrap_or_else(|| config.models.recognizer.clone());
         let version = how
             .version
             .unwrap_or_else(|| chrono::Utc::now().timestamp_millis() as u64);
-        crate::roster::seal(&roster, version, &recognizer, &scope, &key)
+        crate::sync::roster::seal(&roster, version, &recognizer, &scope, &key)
     };
     // Check it as a device will, so a mistake shows here and not as alerts from every classroom.
-    let catalogue = crate::model::Catalogue::builtin().with(&config.models.custom)?;
-    let spec = catalogue.get(&envelope.recognizer, crate::model::ModelKind::Recognizer, "recognizer")?;
+    let catalogue = crate::vision::model::Catalogue::builtin().with(&config.models.custom)?;
+    let spec = catalogue.get(
+        &envelope.recognizer,
+        crate::vision::model::ModelKind::Recognizer,
+        "recognizer",
+    )?;
     let dim = spec.recognizer.as_ref().map_or(0, |r| r.dim);
-    let roster = crate::roster::open_roster(&envelope, &key, &scope, dim).map_err(|e| usage(e.to_string()))?;
+    let roster = crate::sync::roster::open_roster(&envelope, &key, &scope, dim).map_err(|e| usage(e.to_string()))?;
     let topics = &settings.topics;
     let topic = match &how.device {
         Some(d) => {
-            crate::mqtt::Topics::new(
+            crate::sync::mqtt::Topics::new(
                 &config.mqtt.as_ref().map(|m| m.topic_prefix.clone()).unwrap_or_default(),
                 &config.device.site(),
                 d,
@@ -468,7 +476,7 @@ fn publish(config: &Config, how: PublishArgs) -> Result<(), CliError> {
         .build()
         .map_err(|e| CliError::Usage(format!("cannot start the async runtime: {e}")))?;
     runtime
-        .block_on(crate::mqtt::publish_retained(
+        .block_on(crate::sync::mqtt::publish_retained(
             &settings,
             &topic,
             payload,

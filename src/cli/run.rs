@@ -2,8 +2,8 @@
 //! of text, or JSON with `--json`) while it records and publishes them.
 
 use super::CliError;
+use crate::attend::engine::Outcome;
 use crate::config::Config;
-use crate::engine::Outcome;
 
 /// Arguments of `rollcall run`.
 #[derive(Debug, clap::Args)]

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::CliError;
-use crate::slideshow::Slideshow;
+use crate::capture::slideshow::Slideshow;
 
 /// Arguments of `rollcall slideshow`.
 #[derive(Debug, clap::Args)]

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use super::{CliError, ModelArgs};
 use crate::capture::Camera;
 use crate::config::Config;
-use crate::pipeline::FacePipeline;
+use crate::vision::pipeline::FacePipeline;
 
 /// Arguments of `rollcall snapshot`.
 #[derive(Debug, clap::Args)]

@@ -7,9 +7,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::CliError;
 use crate::capture::Camera;
 use crate::config::Config;
-use crate::embed::Embedding;
 use crate::enroll::station::{Guidance, Station, StationError};
-use crate::pipeline::FacePipeline;
+use crate::vision::embed::Embedding;
+use crate::vision::pipeline::FacePipeline;
 
 /// Who is enrolled, and whether earlier templates go.
 pub struct LiveEnrollee<'a> {

@@ -3,8 +3,8 @@
 
 use super::CliError;
 use crate::config::Config;
-use crate::status::status_file;
 use crate::store::Outbox;
+use crate::sync::status::status_file;
 
 /// A status file older than this belongs to a daemon that is no longer running.
 const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(10);

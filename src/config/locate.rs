@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use super::{Config, ConfigError};
-use crate::model::{Catalogue, ModelKind};
-use crate::session::TimetableError;
+use crate::attend::session::TimetableError;
+use crate::vision::model::{Catalogue, ModelKind};
 
 /// One problem of a config file and where it is.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]

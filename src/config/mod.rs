@@ -19,8 +19,8 @@ pub use locate::{Depth, Finding, examine, render};
 pub use mqtt::{DeviceConfig, MAX_ID_BYTES, MqttConfig, OutboxConfig, TlsConfig, check_id};
 pub use timetable::{OutsideSessions, SessionSlot, TimetableConfig};
 
-use crate::image::DEFAULT_MAX_PIXELS;
-use crate::model::{ModelSpec, RuntimeSettings};
+use crate::capture::image::DEFAULT_MAX_PIXELS;
+use crate::vision::model::{ModelSpec, RuntimeSettings};
 
 /// Why a config could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -43,7 +43,7 @@ pub enum ConfigError {
     #[error("config {path}: {source}")]
     Timetable {
         path: PathBuf,
-        source: crate::session::TimetableError,
+        source: crate::attend::session::TimetableError,
     },
     /// A camera entry is incomplete or contradictory.
     #[error("config {path}: camera `{id}`: {problem}")]
@@ -168,7 +168,7 @@ pub struct RecognizeConfig {
     /// How far the best person must lead the second-best; closer calls are unknown.
     pub margin: f32,
     /// Score a person by their best template or their mean template.
-    pub person_score: crate::matching::PersonScore,
+    pub person_score: crate::attend::matching::PersonScore,
     /// During a session whose slot names a group, match only that class's students.
     pub per_class: bool,
     /// Frames a track needs before it may be decided.
@@ -186,7 +186,7 @@ impl Default for RecognizeConfig {
         RecognizeConfig {
             threshold: None,
             margin: 0.08,
-            person_score: crate::matching::PersonScore::Best,
+            person_score: crate::attend::matching::PersonScore::Best,
             per_class: true,
             min_frames: 3,
             max_frames: 15,
@@ -240,7 +240,7 @@ pub struct LivenessConfig {
 impl Default for LivenessConfig {
     fn default() -> Self {
         LivenessConfig {
-            threshold: crate::liveness::DEFAULT_THRESHOLD,
+            threshold: crate::vision::liveness::DEFAULT_THRESHOLD,
             min_frames: 3,
             rigid_min_travel: 0.3,
             rigid_max_deformation: 0.02,
@@ -360,7 +360,7 @@ impl Config {
     /// `[models] dir` by their description.
     pub fn missing_files(&self) -> Vec<(&'static str, &'static str, PathBuf)> {
         let mut named: Vec<(&'static str, &'static str, PathBuf)> = Vec::new();
-        if let Ok(catalogue) = crate::model::Catalogue::builtin().with(&self.models.custom) {
+        if let Ok(catalogue) = crate::vision::model::Catalogue::builtin().with(&self.models.custom) {
             let models = [&self.models.detector, &self.models.recognizer]
                 .into_iter()
                 .chain(&self.models.antispoof)
@@ -577,7 +577,7 @@ impl Config {
                 problem,
             });
         }
-        if let Err(source) = crate::session::Timetable::new(&self.timetable) {
+        if let Err(source) = crate::attend::session::Timetable::new(&self.timetable) {
             problems.push(ConfigError::Timetable {
                 path: path.to_path_buf(),
                 source,
@@ -682,7 +682,7 @@ mod tests {
     fn the_example_config_in_the_repo_parses() {
         let text = include_str!("../../config/rollcall.toml");
         let c = Config::parse(text, Path::new("config/rollcall.toml")).unwrap();
-        assert_eq!(c.liveness.threshold, crate::liveness::DEFAULT_THRESHOLD);
+        assert_eq!(c.liveness.threshold, crate::vision::liveness::DEFAULT_THRESHOLD);
         assert_eq!(c.models.dir, PathBuf::from("config/../models"));
     }
 

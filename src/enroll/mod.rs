@@ -8,11 +8,11 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::embed::Embedding;
-use crate::image;
-use crate::model::ModelError;
-use crate::pipeline::FacePipeline;
+use crate::capture::image;
 use crate::store::{Store, StoreError};
+use crate::vision::embed::Embedding;
+use crate::vision::model::ModelError;
+use crate::vision::pipeline::FacePipeline;
 
 /// What a photo must be to become a template.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -16,12 +16,12 @@ use opencv::prelude::*;
 use serde::Serialize;
 
 use crate::config::{EnrollConfig, LivenessConfig, Pose};
-use crate::detect::Landmarks;
-use crate::embed::{Embedding, l2_normalise};
-use crate::landmarks::eye_openness;
-use crate::liveness::{Motion, landmark_motion};
-use crate::model::ModelError;
-use crate::pipeline::{AnalyzedFace, FacePipeline};
+use crate::vision::detect::Landmarks;
+use crate::vision::embed::{Embedding, l2_normalise};
+use crate::vision::landmarks::eye_openness;
+use crate::vision::liveness::{Motion, landmark_motion};
+use crate::vision::model::ModelError;
+use crate::vision::pipeline::{AnalyzedFace, FacePipeline};
 
 /// The nose tip sits about half an eye distance in front of the eyes, so a head turned by
 /// `yaw` moves it sideways by `0.5 * tan(yaw)` eye distances: the inverse gives degrees from the

@@ -21,11 +21,11 @@ use serde::{Deserialize, Serialize};
 pub use crypto::{KEY_SOURCE, Key, KeySource, NONCE_LEN, SITE_KEY_SOURCE, open_to_others, template_aad};
 pub use outbox::{EventKind, Maintenance, Outbox, OutboxDepth, OutboxLimits, OutboxRow, now_ms};
 
+use crate::attend::event::{Alert, AttendanceEvent};
+use crate::attend::matching::{Gallery, GalleryError};
 use crate::config::TimetableConfig;
-use crate::embed::Embedding;
-use crate::event::{Alert, AttendanceEvent};
-use crate::matching::{Gallery, GalleryError};
-use crate::roster::{RosterPerson, Synced};
+use crate::sync::roster::{RosterPerson, Synced};
+use crate::vision::embed::Embedding;
 
 /// Why the store could not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -704,9 +704,9 @@ impl Store {
                     room: r.get(3)?,
                     session_id: r.get(4)?,
                     status: if status == "late" {
-                        crate::event::Status::Late
+                        crate::attend::event::Status::Late
                     } else {
-                        crate::event::Status::Present
+                        crate::attend::event::Status::Present
                     },
                     first_seen: time(6)?,
                     decided_at: time(7)?,
@@ -750,7 +750,7 @@ impl Store {
     }
 
     /// Number of alerts of `kind`.
-    pub fn alert_count(&self, kind: crate::event::AlertKind) -> Result<usize, StoreError> {
+    pub fn alert_count(&self, kind: crate::attend::event::AlertKind) -> Result<usize, StoreError> {
         self.conn
             .query_row(
                 "SELECT COUNT(*) FROM alerts WHERE kind = ?1",

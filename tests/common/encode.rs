@@ -36,6 +36,6 @@ pub fn long_hamilton_clip(shared: &std::path::Path) -> PathBuf {
             .unwrap()
             .map(|(image, _)| Ok(image))
     });
-    rollcall::slideshow::write_video(frames, 30, &out).unwrap();
+    rollcall::capture::slideshow::write_video(frames, 30, &out).unwrap();
     out
 }

@@ -9,7 +9,7 @@ pub mod events;
 pub mod rtsp;
 
 use rollcall::config::Config;
-use rollcall::pipeline::{AnalyzedFace, FacePipeline};
+use rollcall::vision::pipeline::{AnalyzedFace, FacePipeline};
 
 /// The repository root.
 pub fn root() -> PathBuf {
@@ -41,7 +41,7 @@ pub fn config(detector: &str, recognizer: &str) -> Config {
     c.models.detector = detector.into();
     c.models.recognizer = recognizer.into();
     if std::env::var_os("ORT_DYLIB_PATH").is_none() {
-        c.runtime.onnxruntime = Some(root().join(rollcall::model::DEFAULT_ORT_LIBRARY));
+        c.runtime.onnxruntime = Some(root().join(rollcall::vision::model::DEFAULT_ORT_LIBRARY));
     }
     c
 }
@@ -58,7 +58,8 @@ pub fn pipeline(detector: &str, recognizer: &str) -> FacePipeline {
 
 /// All faces in a photo.
 pub fn analyze(p: &mut FacePipeline, photo: &Path) -> Vec<AnalyzedFace> {
-    let frame = rollcall::image::load(photo, rollcall::image::DEFAULT_MAX_PIXELS).unwrap_or_else(|e| panic!("{e}"));
+    let frame = rollcall::capture::image::load(photo, rollcall::capture::image::DEFAULT_MAX_PIXELS)
+        .unwrap_or_else(|e| panic!("{e}"));
     p.analyze(&frame)
         .unwrap_or_else(|e| panic!("{}: {e}", photo.display()))
         .faces
@@ -97,8 +98,12 @@ pub fn monday_session() -> rollcall::config::SessionSlot {
 
 /// Plays one still photo to the engine for two seconds at 5 fps during Monday's 09:00 session
 /// (`minute` minutes in), then ends the track: what did the engine decide?
-pub fn show_photo(engine: &mut rollcall::engine::Engine, photo: &str, minute: i64) -> Vec<rollcall::engine::Outcome> {
-    let image = rollcall::image::load(&face(photo), u64::MAX).unwrap();
+pub fn show_photo(
+    engine: &mut rollcall::attend::engine::Engine,
+    photo: &str,
+    minute: i64,
+) -> Vec<rollcall::attend::engine::Outcome> {
+    let image = rollcall::capture::image::load(&face(photo), u64::MAX).unwrap();
     let start = chrono::DateTime::parse_from_rfc3339("2026-11-23T09:00:00Z")
         .unwrap()
         .with_timezone(&chrono::Utc)

@@ -34,7 +34,7 @@ pub fn make_slides(dir: &Path, photos: &[PathBuf], width: i32, height: i32) {
 /// a printed photo would.
 pub fn make_slides_fitted(dir: &Path, photos: &[PathBuf], width: i32, height: i32, cover: bool) {
     std::fs::create_dir_all(dir).unwrap();
-    let show = rollcall::slideshow::Slideshow {
+    let show = rollcall::capture::slideshow::Slideshow {
         width: width as u32,
         height: height as u32,
         ..Default::default()

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::ModelError;
 
 /// The built-in catalogue, the same file `scripts/fetch_models.py` fetches from.
-const BUILTIN_MANIFEST: &str = include_str!("../../models/manifest.toml");
+const BUILTIN_MANIFEST: &str = include_str!("../../../models/manifest.toml");
 
 /// What a model is used for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

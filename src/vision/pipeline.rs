@@ -9,15 +9,15 @@ use std::time::{Duration, Instant};
 use opencv::core::Mat;
 use serde::Serialize;
 
-use crate::align::align;
+use crate::attend::track::Observation;
 use crate::config::Config;
-use crate::detect::{DetectSettings, Detector, Face};
-use crate::embed::{Embedding, Recognizer};
-use crate::landmarks::DenseLandmarks;
-use crate::liveness::{AntiSpoof, Liveness};
-use crate::model::{Catalogue, ModelError, ModelKind, OnnxModel, Runtime};
-use crate::quality::{Quality, assess};
-use crate::track::Observation;
+use crate::vision::align::align;
+use crate::vision::detect::{DetectSettings, Detector, Face};
+use crate::vision::embed::{Embedding, Recognizer};
+use crate::vision::landmarks::DenseLandmarks;
+use crate::vision::liveness::{AntiSpoof, Liveness};
+use crate::vision::model::{Catalogue, ModelError, ModelKind, OnnxModel, Runtime};
+use crate::vision::quality::{Quality, assess};
 
 /// One face and everything the pipeline learned about it.
 #[derive(Debug, Clone, Serialize)]
@@ -143,7 +143,7 @@ impl FacePipeline {
     pub fn dense_landmarks(
         &mut self,
         frame: &Mat,
-        bbox: &crate::detect::BBox,
+        bbox: &crate::vision::detect::BBox,
     ) -> Result<Option<Vec<[f32; 2]>>, ModelError> {
         match self.landmarks.as_mut() {
             Some(m) => m.points(frame, bbox).map(Some),
@@ -195,7 +195,7 @@ impl FacePipeline {
                 name: self.recognizer.id().to_string(),
                 source,
             })?;
-            let thumb = crate::track::thumbnail(&aligned);
+            let thumb = crate::attend::track::thumbnail(&aligned);
             out.push(Observation {
                 face,
                 quality,
@@ -207,7 +207,7 @@ impl FacePipeline {
     }
 
     /// Passive live score of the face at `bbox`, if anti-spoofing is configured.
-    pub fn live_score(&mut self, frame: &Mat, bbox: &crate::detect::BBox) -> Result<Option<f32>, ModelError> {
+    pub fn live_score(&mut self, frame: &Mat, bbox: &crate::vision::detect::BBox) -> Result<Option<f32>, ModelError> {
         match self.antispoof.as_mut() {
             Some(a) => Ok(Some(a.check(frame, bbox)?.score)),
             None => Ok(None),

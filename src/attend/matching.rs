@@ -9,7 +9,7 @@ use std::sync::Arc;
 use ndarray::{Array1, Array2, ArrayView1};
 use serde::Serialize;
 
-use crate::embed::{CompareError, Embedding};
+use crate::vision::embed::{CompareError, Embedding};
 
 /// Why a template cannot go in the gallery.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -296,7 +296,7 @@ impl Gallery {
             mean += &self.templates.row(row);
         }
         let mut v = mean.to_vec();
-        crate::embed::l2_normalise(&mut v);
+        crate::vision::embed::l2_normalise(&mut v);
         self.means.row_mut(person).assign(&ArrayView1::from(&v));
     }
 
@@ -407,7 +407,7 @@ mod tests {
         let mut g = Gallery::new("r".into(), 64);
         let vec = |seed: usize| {
             let mut v: Vec<f32> = (0..64).map(|i| ((i * 7 + seed * 13) as f32 * 0.61).sin()).collect();
-            crate::embed::l2_normalise(&mut v);
+            crate::vision::embed::l2_normalise(&mut v);
             v
         };
         for p in 0..300 {

@@ -6,7 +6,7 @@ use ndarray::{Array4, Axis, s};
 use opencv::core::Mat;
 use serde::Serialize;
 
-use crate::model::{ModelError, OnnxModel, fill_chw};
+use crate::vision::model::{ModelError, OnnxModel, fill_chw};
 
 /// One face's embedding, carrying the id of the recognizer that made it: embeddings of different
 /// models live in different spaces and must never be compared.

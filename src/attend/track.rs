@@ -9,9 +9,9 @@
 use chrono::{DateTime, Duration, Utc};
 use opencv::core::Mat;
 
-use crate::detect::{BBox, Face, Landmarks};
-use crate::embed::Embedding;
-use crate::quality::Quality;
+use crate::vision::detect::{BBox, Face, Landmarks};
+use crate::vision::embed::Embedding;
+use crate::vision::quality::Quality;
 
 /// Tracking settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -64,7 +64,7 @@ pub fn thumbnail(aligned: &Mat) -> Vec<f32> {
         .unwrap_or_default();
     let mean = v.iter().sum::<f32>() / v.len().max(1) as f32;
     let mut v: Vec<f32> = v.into_iter().map(|x| x - mean).collect();
-    crate::embed::l2_normalise(&mut v);
+    crate::vision::embed::l2_normalise(&mut v);
     v
 }
 

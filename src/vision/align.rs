@@ -3,7 +3,7 @@
 use opencv::core::{BORDER_CONSTANT, Mat, Scalar, Size};
 use opencv::imgproc;
 
-use crate::detect::Landmarks;
+use crate::vision::detect::Landmarks;
 
 /// Where the 5 landmarks go in a 112x112 ArcFace crop (InsightFace's `arcface_dst`).
 pub const ARCFACE_TEMPLATE: Landmarks = [

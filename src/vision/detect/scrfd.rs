@@ -1,7 +1,7 @@
 //! SCRFD decoding, as InsightFace's `SCRFD.forward` does it.
 
 use super::{BBox, Face, Grid};
-use crate::model::OutputTensor;
+use crate::vision::model::OutputTensor;
 
 /// Outputs are score, bbox, kps for each stride. Each cell has `anchors` anchors centred on the
 /// cell's top-left corner; boxes are distances to the four sides and landmarks offsets from the

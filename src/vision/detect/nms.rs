@@ -20,7 +20,7 @@ pub fn nms(mut faces: Vec<Face>, iou_threshold: f32) -> Vec<Face> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detect::BBox;
+    use crate::vision::detect::BBox;
 
     fn face(x: f32, score: f32) -> Face {
         Face {

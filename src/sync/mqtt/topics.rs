@@ -1,7 +1,7 @@
 //! Topic names, from the configured prefix, the site and the device.
 
-use crate::roster::Synced;
 use crate::store::EventKind;
+use crate::sync::roster::Synced;
 
 /// Every topic this device uses.
 #[derive(Debug, Clone, PartialEq, Eq)]

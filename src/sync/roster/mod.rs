@@ -30,10 +30,10 @@ pub use envelope::{
 };
 pub use gate::{RefusalGate, Summary};
 
+use crate::attend::event::{Alert, AlertKind, new_id};
+use crate::attend::matching::SharedGallery;
+use crate::attend::session::SharedTimetable;
 use crate::config::TimetableConfig;
-use crate::event::{Alert, AlertKind, new_id};
-use crate::matching::SharedGallery;
-use crate::session::SharedTimetable;
 use crate::store::{Key, RosterVersion, Store, StoreError};
 use crate::untrusted::summary;
 
@@ -141,12 +141,12 @@ pub fn open_timetable(
     env: &Envelope,
     key: &Key,
     scope: &Scope,
-) -> Result<(TimetableConfig, crate::session::Timetable), RosterError> {
+) -> Result<(TimetableConfig, crate::attend::session::Timetable), RosterError> {
     let plain = open(env, key, TIMETABLE_FORMAT, scope)?;
     let timetable: TimetableConfig =
         serde_json::from_slice(&plain).map_err(|e| RosterError::Contents(summary(&e.to_string())))?;
-    let compiled =
-        crate::session::Timetable::new(&timetable).map_err(|e| RosterError::Contents(summary(&e.to_string())))?;
+    let compiled = crate::attend::session::Timetable::new(&timetable)
+        .map_err(|e| RosterError::Contents(summary(&e.to_string())))?;
     Ok((timetable, compiled))
 }
 
@@ -294,8 +294,8 @@ impl RosterSync {
     }
 
     /// The roster in use now, for the status.
-    pub fn roster_status(&self) -> crate::status::RosterStatus {
-        crate::status::RosterStatus::of(&self.gallery.current())
+    pub fn roster_status(&self) -> crate::sync::status::RosterStatus {
+        crate::sync::status::RosterStatus::of(&self.gallery.current())
     }
 
     /// Handles one message of `what` that came on `topic`, which is this device's own topic when

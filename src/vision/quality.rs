@@ -8,7 +8,7 @@ use opencv::core::{Mat, Vector};
 use opencv::imgproc;
 use serde::Serialize;
 
-use crate::detect::Face;
+use crate::vision::detect::Face;
 
 /// A face's quality and the measurements behind it.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -91,8 +91,8 @@ pub fn assess(face: &Face, aligned: &Mat) -> opencv::Result<Quality> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::align::ARCFACE_TEMPLATE;
-    use crate::detect::BBox;
+    use crate::vision::align::ARCFACE_TEMPLATE;
+    use crate::vision::detect::BBox;
 
     fn face(landmarks: [[f32; 2]; 5]) -> Face {
         Face {

@@ -16,7 +16,7 @@ use opencv::core::{Mat, Rect, Size};
 use opencv::imgproc;
 use opencv::prelude::*;
 
-use crate::image::{DEFAULT_MAX_PIXELS, ImageError};
+use crate::capture::image::{DEFAULT_MAX_PIXELS, ImageError};
 
 /// Why a slideshow could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -85,7 +85,7 @@ impl Slideshow {
 
     /// One photo fitted onto a frame, as the video shows it.
     pub fn frame(&self, path: &Path) -> Result<Mat, SlideshowError> {
-        let photo = crate::image::load(path, DEFAULT_MAX_PIXELS)?;
+        let photo = crate::capture::image::load(path, DEFAULT_MAX_PIXELS)?;
         self.fit(&photo).map_err(|source| SlideshowError::Fit {
             path: path.to_path_buf(),
             source,

@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::image;
-use crate::model::ModelError;
-use crate::pipeline::FacePipeline;
+use crate::capture::image;
+use crate::vision::model::ModelError;
+use crate::vision::pipeline::FacePipeline;
 
 /// Samples of one measured quantity, in milliseconds.
 #[derive(Debug, Clone, Default)]

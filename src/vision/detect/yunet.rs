@@ -1,7 +1,7 @@
 //! YuNet decoding, as OpenCV's FaceDetectorYN does it.
 
 use super::{BBox, Face, Grid};
-use crate::model::OutputTensor;
+use crate::vision::model::OutputTensor;
 
 /// Outputs are cls, obj, bbox, kps for each stride, in that grouping. Score is
 /// `sqrt(cls * obj)`; the box is a centre offset and log size per cell; landmarks are offsets

@@ -14,8 +14,8 @@ use tokio::sync::{mpsc, watch};
 use super::outbox_thread::{Answer, NextRows, OutboxThread};
 use super::{Inbound, LinkState, MqttSettings};
 use crate::backoff::Backoff;
-use crate::roster::{RosterOutcome, RosterSync};
-use crate::status::{OutboxStatus, RosterStatus, StatusBoard, offline_payload};
+use crate::sync::roster::{RosterOutcome, RosterSync};
+use crate::sync::status::{OutboxStatus, RosterStatus, StatusBoard, offline_payload};
 
 /// How long a graceful shutdown waits for the broker to take the offline status.
 pub(super) const GOODBYE_TIMEOUT: Duration = Duration::from_secs(2);

@@ -7,8 +7,8 @@ use ndarray::{Array4, Axis};
 use opencv::core::{Mat, Scalar, Size};
 use opencv::imgproc;
 
-use crate::detect::{BBox, Landmarks};
-use crate::model::{ModelError, OnnxModel, fill_chw};
+use crate::vision::detect::{BBox, Landmarks};
+use crate::vision::model::{ModelError, OnnxModel, fill_chw};
 
 /// The 106-point landmark model.
 #[derive(Debug)]

@@ -38,7 +38,7 @@ pub struct RosterStatus {
 
 impl RosterStatus {
     /// The status of `gallery`.
-    pub fn of(gallery: &crate::matching::Gallery) -> RosterStatus {
+    pub fn of(gallery: &crate::attend::matching::Gallery) -> RosterStatus {
         RosterStatus {
             version: gallery.version(),
             people: gallery.people(),
@@ -99,7 +99,7 @@ pub struct DeviceStatus {
     /// The outbox.
     pub outbox: OutboxStatus,
     /// Whether the store takes decisions (`failing` while they are held in memory).
-    pub store: crate::held::StoreHealth,
+    pub store: crate::attend::held::StoreHealth,
 }
 
 /// Where the running daemon keeps its status for `rollcall status`: beside the database.
@@ -137,7 +137,7 @@ impl StatusBoard {
             cameras: BTreeMap::new(),
             roster: RosterStatus::default(),
             outbox: OutboxStatus::default(),
-            store: crate::held::StoreHealth {
+            store: crate::attend::held::StoreHealth {
                 state: "ok",
                 ..Default::default()
             },

@@ -23,9 +23,9 @@ use tokio::sync::watch;
 pub use topics::{Inbound, Topics};
 
 use crate::config::{Config, MqttConfig};
-use crate::roster::RosterSync;
-use crate::status::{StatusBoard, offline_payload};
 use crate::store::{Outbox, OutboxLimits, StoreError};
+use crate::sync::roster::RosterSync;
+use crate::sync::status::{StatusBoard, offline_payload};
 
 /// Why the MQTT side could not start.
 #[derive(Debug, thiserror::Error)]

@@ -14,18 +14,18 @@ use chrono::{DateTime, Utc};
 use opencv::core::Mat;
 use serde::Serialize;
 
+use crate::attend::event::{Alert, AlertKind, AttendanceEvent, new_id};
+use crate::attend::held::{Held, Pending, StoreHealth};
+use crate::attend::matching::{Gallery, SharedGallery};
+use crate::attend::session::{SharedTimetable, Timetable, TimetableError};
+use crate::attend::track::{Track, Tracker, TrackerSettings};
 use crate::config::{Config, LivenessConfig, RecognizeConfig};
-use crate::embed::{Embedding, l2_normalise};
-use crate::event::{Alert, AlertKind, AttendanceEvent, new_id};
-use crate::held::{Held, Pending, StoreHealth};
-use crate::landmarks::eye_openness;
-use crate::liveness::{Motion, blinked, landmark_motion};
-use crate::matching::{Gallery, SharedGallery};
-use crate::model::ModelError;
-use crate::pipeline::FacePipeline;
-use crate::session::{SharedTimetable, Timetable, TimetableError};
 use crate::store::{Store, StoreError};
-use crate::track::{Track, Tracker, TrackerSettings};
+use crate::vision::embed::{Embedding, l2_normalise};
+use crate::vision::landmarks::eye_openness;
+use crate::vision::liveness::{Motion, blinked, landmark_motion};
+use crate::vision::model::ModelError;
+use crate::vision::pipeline::FacePipeline;
 
 /// Why the engine could not go on.
 #[derive(Debug, thiserror::Error)]

@@ -12,7 +12,7 @@ use opencv::core::Mat;
 use opencv::prelude::*;
 use serde::Serialize;
 
-use crate::model::{InputSpec, ModelError, ModelFamily, OnnxModel, OutputTensor, fill_chw, letterbox};
+use crate::vision::model::{InputSpec, ModelError, ModelFamily, OnnxModel, OutputTensor, fill_chw, letterbox};
 
 pub use nms::nms;
 

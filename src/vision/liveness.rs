@@ -10,8 +10,8 @@ use opencv::imgproc;
 use opencv::prelude::*;
 use serde::Serialize;
 
-use crate::detect::{BBox, Landmarks};
-use crate::model::{AntispoofSpec, ModelError, OnnxModel, fill_chw};
+use crate::vision::detect::{BBox, Landmarks};
+use crate::vision::model::{AntispoofSpec, ModelError, OnnxModel, fill_chw};
 
 /// Default live threshold on the fused score, calibrated on rollcall's own detector boxes
 /// (docs/calibration.md tells how).
@@ -146,7 +146,7 @@ impl AntiSpoof {
     }
 }
 
-/// Eye opening (see [`crate::landmarks::eye_openness`]) at or above which eyes count as open:
+/// Eye opening (see [`crate::vision::landmarks::eye_openness`]) at or above which eyes count as open:
 /// open eyes read 0.30 to 0.36 on the shared video, 0.26 and up on the shared photos.
 pub const EYES_OPEN: f32 = 0.25;
 

@@ -1,0 +1,20 @@
+//! Attendance: analysed faces in, decisions out, with one attendance event per person per class
+//! session.
+//!
+//! This part owns:
+//! - following a face across frames ([`track`]);
+//! - matching its embeddings against the gallery ([`matching`]);
+//! - the weekly timetable that places a decision in a session, present or late ([`session`]);
+//! - deciding each track ([`engine`]);
+//! - decisions the store could not take yet ([`held`]);
+//! - what goes out, the attendance events and alerts ([`event`]).
+//!
+//! It may import `vision` (what a face is), `store` (where a decision is committed) and `config`.
+//! It knows nothing of MQTT or cameras: the daemon feeds it frames and takes its outcomes.
+
+pub mod engine;
+pub mod event;
+pub mod held;
+pub mod matching;
+pub mod session;
+pub mod track;
