@@ -26,8 +26,8 @@
 //! - [`config`]: the TOML configuration, checked with line and column.
 //! - [`cli`]: the `rollcall` command line (the binary is a thin wrapper over it).
 //! - Shared helpers: [`backoff`] (reconnect delays with jitter), [`untrusted`] (text from outside
-//!   made short and printable before it is echoed) and [`private_file`] (files with personal
-//!   data, written 0600).
+//!   made short and printable before it is echoed), [`private_file`] (files with personal
+//!   data, written 0600) and [`lock`] (locks that outlive a panic).
 
 pub mod attend;
 pub mod backoff;
@@ -36,6 +36,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod enroll;
+pub mod lock;
 pub mod private_file;
 pub mod store;
 pub mod sync;

@@ -25,6 +25,18 @@ pub fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     f.sync_all()
 }
 
+/// Creates `path` with `bytes`, mode 0600, and fails if it exists: for keys, which are never
+/// overwritten, and for a new database.
+pub fn create_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(MODE)
+        .open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -39,6 +51,10 @@ mod tests {
         std::fs::write(&existing, b"old").unwrap();
         std::fs::set_permissions(&existing, std::fs::Permissions::from_mode(0o644)).unwrap();
         write(&existing, b"b").unwrap();
+        assert!(create_new(&existing, b"c").is_err(), "create_new never overwrites");
+        let created = dir.join("created.key");
+        create_new(&created, b"c").unwrap();
+        assert_eq!(std::fs::metadata(&created).unwrap().permissions().mode() & 0o777, MODE);
         for (path, text) in [(&new, "a"), (&existing, "b")] {
             let mode = std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode, MODE, "{}", path.display());

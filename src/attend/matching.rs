@@ -107,20 +107,13 @@ impl SharedGallery {
 
     /// The gallery now.
     pub fn current(&self) -> Arc<Gallery> {
-        // A panic while holding the lock cannot leave a half-written Arc: take it either way.
-        match self.0.read() {
-            Ok(g) => g.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        crate::lock::read(&self.0).clone()
     }
 
     /// Puts `gallery` in use from the next search on.
     pub fn replace(&self, gallery: Gallery) {
         let gallery = Arc::new(gallery);
-        match self.0.write() {
-            Ok(mut g) => *g = gallery,
-            Err(poisoned) => *poisoned.into_inner() = gallery,
-        }
+        *crate::lock::write(&self.0) = gallery;
     }
 }
 

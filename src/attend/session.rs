@@ -77,27 +77,18 @@ impl SharedTimetable {
 
     /// The timetable now.
     pub fn current(&self) -> std::sync::Arc<Timetable> {
-        match self.0.read() {
-            Ok(t) => t.1.clone(),
-            Err(poisoned) => poisoned.into_inner().1.clone(),
-        }
+        crate::lock::read(&self.0).1.clone()
     }
 
     /// Its synced version (0: the config's own).
     pub fn version(&self) -> u64 {
-        match self.0.read() {
-            Ok(t) => t.0,
-            Err(poisoned) => poisoned.into_inner().0,
-        }
+        crate::lock::read(&self.0).0
     }
 
     /// Puts `timetable` in use from the next decision on.
     pub fn replace(&self, timetable: Timetable, version: u64) {
         let next = (version, std::sync::Arc::new(timetable));
-        match self.0.write() {
-            Ok(mut t) => *t = next,
-            Err(poisoned) => *poisoned.into_inner() = next,
-        }
+        *crate::lock::write(&self.0) = next;
     }
 }
 

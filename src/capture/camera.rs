@@ -2,7 +2,7 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -19,6 +19,7 @@ use super::source::{SINK_NAME, SOURCE_NAME};
 use super::{CaptureError, Frame, PipelineSpec, display_location, pipeline_spec};
 use crate::backoff::Backoff;
 use crate::config::{CameraConfig, Decode};
+use crate::lock::lock;
 
 /// Where a camera is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -99,11 +100,6 @@ struct Shared {
     stop: AtomicBool,
     /// Wakes the supervisor out of a backoff sleep when stopping.
     wake: Condvar,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while holding one of these locks leaves plain data behind; keep going.
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Shared {

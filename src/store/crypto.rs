@@ -2,8 +2,7 @@
 //! (person id, recognizer id) as associated data, so a template cannot be moved to another person
 //! or model without failing authentication.
 
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use aes_gcm::aead::rand_core::RngCore;
@@ -157,14 +156,8 @@ impl Key {
             path: path.to_path_buf(),
             source: e,
         };
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-            .map_err(failed)?;
-        writeln!(f, "{}", *self.to_hex()).map_err(failed)?;
-        f.sync_all().map_err(failed)
+        let line = Zeroizing::new(format!("{}\n", *self.to_hex()));
+        crate::private_file::create_new(path, line.as_bytes()).map_err(failed)
     }
 
     fn cipher(&self) -> Aes256Gcm {

@@ -10,7 +10,6 @@ mod outbox;
 mod schema;
 
 use std::collections::HashMap;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -209,15 +208,10 @@ impl Store {
             })?;
         }
         if !path.exists() {
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(path)
-                .map_err(|e| StoreError::Io {
-                    path: path.to_path_buf(),
-                    source: e,
-                })?;
+            crate::private_file::create_new(path, b"").map_err(|e| StoreError::Io {
+                path: path.to_path_buf(),
+                source: e,
+            })?;
         }
         let sql = |source| StoreError::Sqlite {
             path: path.to_path_buf(),

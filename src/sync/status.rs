@@ -146,20 +146,12 @@ impl StatusBoard {
 
     /// Changes the status under the lock.
     pub fn update(&self, change: impl FnOnce(&mut DeviceStatus)) {
-        // A writer that panicked mid-update leaves at worst a stale field: keep going.
-        let mut guard = match self.0.lock() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        change(&mut guard);
+        change(&mut crate::lock::lock(&self.0));
     }
 
     /// A copy, with the uptime filled in.
     pub fn snapshot(&self) -> DeviceStatus {
-        let mut s = match self.0.lock() {
-            Ok(g) => g.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        };
+        let mut s = crate::lock::lock(&self.0).clone();
         s.uptime_s = (Utc::now() - s.started_at).num_seconds().max(0) as u64;
         s
     }

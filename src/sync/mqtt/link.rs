@@ -442,10 +442,7 @@ impl Link {
     async fn take_inbound(&mut self, kind: Inbound, topic: String, payload: Vec<u8>) {
         let Some(sync) = self.roster.clone() else { return };
         let handled = tokio::task::spawn_blocking(move || {
-            let mut sync = match sync.lock() {
-                Ok(s) => s,
-                Err(poisoned) => poisoned.into_inner(),
-            };
+            let mut sync = crate::lock::lock(&sync);
             let outcome = sync.receive(kind.what, kind.for_device, &topic, &payload);
             (outcome, sync.roster_status())
         })
@@ -475,10 +472,7 @@ impl Link {
         self.roster_paused_until = Some(Instant::now() + ROSTER_RETRY);
         let Some(sync) = self.roster.clone() else { return };
         let handled = tokio::task::spawn_blocking(move || {
-            let mut sync = match sync.lock() {
-                Ok(s) => s,
-                Err(poisoned) => poisoned.into_inner(),
-            };
+            let mut sync = crate::lock::lock(&sync);
             let outcome = sync.refuse_unread(size);
             (outcome, sync.roster_status())
         })

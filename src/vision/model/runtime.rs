@@ -60,7 +60,7 @@ impl Runtime {
     /// Checks the file exists before handing it to the loader, so a missing library is an error
     /// that says how to fix it rather than a `dlopen` message.
     pub fn load(settings: &RuntimeSettings) -> Result<Runtime, ModelError> {
-        let mut slot = RUNTIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut slot = crate::lock::lock(&RUNTIME);
         if let Some(rt) = slot.as_ref() {
             return Ok(rt.clone());
         }
