@@ -14,7 +14,7 @@ use rollcall::capture::Camera;
 use rollcall::config::{CameraConfig, SessionSlot, SourceKind};
 use rollcall::enroll::{EnrollPolicy, Enrollee, enroll_person};
 use rollcall::store::{Key, Store};
-use rollcall::vision::pipeline::FacePipeline;
+use rollcall::vision::analyze::FaceAnalyzer;
 use support::rss_mb;
 
 fn quantile(v: &mut [f64], q: f64) -> f64 {
@@ -52,7 +52,7 @@ fn main() {
         let dir = std::env::temp_dir().join(format!("rollcall-engine-bench-{}-{cameras}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let mut store = Store::open(&dir.join("bench.db"), Key::generate()).unwrap();
-        let mut pipeline = FacePipeline::from_config(&config).unwrap();
+        let mut pipeline = FaceAnalyzer::from_config(&config).unwrap();
         for (person, photo) in [
             ("obama", "obama_1.jpg"),
             ("linmanuel", "linmanuel_1.png"),

@@ -16,9 +16,9 @@ use crate::config::Config;
 use crate::store::{Key, Outbox, OutboxLimits, SITE_KEY_SOURCE, Store, StoreError};
 use crate::sync::mqtt::{Mqtt, MqttError, MqttSettings};
 use crate::sync::roster::{RosterSync, RosterSyncSettings};
-use crate::sync::status::{CameraStatus, RosterStatus, StatusBoard};
+use crate::sync::status::{CameraHealth, CameraReport, RosterStatus, StatusBoard};
+use crate::vision::analyze::FaceAnalyzer;
 use crate::vision::model::ModelError;
-use crate::vision::pipeline::FacePipeline;
 
 /// Why the daemon could not start or stopped early.
 #[derive(Debug, thiserror::Error)]
@@ -210,7 +210,7 @@ pub fn run(config: &Config, signals: &Signals<'_>, on_outcome: &mut dyn FnMut(&O
     }
     let key = Key::locate(config.store.key_file.as_deref())?;
     let store = Store::open(&config.store.path, key.clone())?;
-    let pipeline = FacePipeline::from_config(config)?;
+    let pipeline = FaceAnalyzer::from_config(config)?;
     let dim = pipeline.recognizer().dim();
     let mut engine = Engine::new(config, pipeline, store)?;
     let device = config.device.id();
@@ -383,15 +383,15 @@ fn report(watched: &mut [Watched], status: &StatusBoard, engine: &Engine, elapse
         let fps = (s.frames_taken - w.taken) as f32 / elapsed.max(1e-3);
         w.taken = s.frames_taken;
         let state = match s.state {
-            CameraState::Connecting => "connecting",
-            CameraState::Streaming => "streaming",
-            CameraState::BackingOff => "down",
-            CameraState::Stopped => "stopped",
+            CameraState::Connecting => CameraHealth::Connecting,
+            CameraState::Streaming => CameraHealth::Streaming,
+            CameraState::BackingOff => CameraHealth::Down,
+            CameraState::Stopped => CameraHealth::Stopped,
         };
         cameras.push((
             s.id,
-            CameraStatus {
-                state: state.into(),
+            CameraReport {
+                state,
                 fps: (fps * 10.0).round() / 10.0,
                 lag_ms: u32::try_from(std::mem::take(&mut w.lag).as_millis()).unwrap_or(u32::MAX),
             },

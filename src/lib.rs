@@ -12,7 +12,7 @@
 //! - [`capture`]: pictures in. Cameras (RTSP, V4L2, files) as newest-only frames that reconnect
 //!   for ever, photos from disk, and the demo's slideshow.
 //! - [`vision`]: a frame into analysed faces. Models and ONNX Runtime, detection, alignment,
-//!   quality, landmarks, embeddings, liveness, and the pipeline that wires and times them.
+//!   quality, landmarks, embeddings, liveness, and the analyzer that wires and times them.
 //! - [`attend`]: analysed faces into decisions. Tracks, matching against the gallery, the
 //!   timetable, the engine that decides each track once, held decisions, events and alerts.
 //! - [`store`]: SQLite. The encrypted roster, the attendance log with its once-per-session guard,

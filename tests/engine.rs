@@ -440,7 +440,7 @@ fn landmark_motion_flags_a_waved_photo_as_rigid() {
 }
 
 /// Eye openings of the largest face on each frame of `clip`, read at `fps`.
-fn eye_openings(p: &mut rollcall::vision::pipeline::FacePipeline, clip: &std::path::Path, fps: f64) -> Vec<f32> {
+fn eye_openings(p: &mut rollcall::vision::analyze::FaceAnalyzer, clip: &std::path::Path, fps: f64) -> Vec<f32> {
     let mut out = Vec::new();
     for (image, _) in FileFrames::open(clip, fps, 1280).unwrap() {
         let obs = p.observe(&image).unwrap();

@@ -8,7 +8,7 @@ mod common;
 
 use rollcall::vision::liveness::DEFAULT_THRESHOLD;
 
-fn score(p: &mut rollcall::vision::pipeline::FacePipeline, photo: &std::path::Path) -> f32 {
+fn score(p: &mut rollcall::vision::analyze::FaceAnalyzer, photo: &std::path::Path) -> f32 {
     let faces = common::analyze(p, photo);
     let main = faces
         .iter()

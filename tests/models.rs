@@ -4,7 +4,7 @@
 mod common;
 
 use rollcall::config::Config;
-use rollcall::vision::pipeline::FacePipeline;
+use rollcall::vision::analyze::FaceAnalyzer;
 
 fn with_custom(toml: &str, detector: &str, recognizer: &str) -> Config {
     let parsed = Config::parse(toml, &common::root().join("config/test.toml")).unwrap();
@@ -14,7 +14,7 @@ fn with_custom(toml: &str, detector: &str, recognizer: &str) -> Config {
 }
 
 fn load_error(config: &Config) -> String {
-    match FacePipeline::from_config(config) {
+    match FaceAnalyzer::from_config(config) {
         Ok(_) => panic!("the model loaded, but it should have been refused"),
         Err(e) => e.to_string(),
     }

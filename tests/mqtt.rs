@@ -676,8 +676,8 @@ fn the_documented_schemas_match_what_is_sent() {
     board.update(|s| {
         s.cameras.insert(
             "front".into(),
-            rollcall::sync::status::CameraStatus {
-                state: "streaming".into(),
+            rollcall::sync::status::CameraReport {
+                state: rollcall::sync::status::CameraHealth::Streaming,
                 fps: 5.0,
                 lag_ms: 180,
             },

@@ -12,7 +12,7 @@ use rollcall::config::RecognizeConfig;
 
 const ENROLLED: [&str; 5] = ["obama", "biden", "kit", "rose", "alex"];
 
-fn main_face(p: &mut rollcall::vision::pipeline::FacePipeline, rel: &str) -> rollcall::vision::embed::Embedding {
+fn main_face(p: &mut rollcall::vision::analyze::FaceAnalyzer, rel: &str) -> rollcall::vision::embed::Embedding {
     let faces = common::analyze(p, &common::face(rel));
     faces
         .into_iter()

@@ -47,7 +47,7 @@ fn check(fixture: &str) {
                 .map(|v| v.as_f64().unwrap())
                 .collect();
             // The face whose top-left corner is nearest the reference's, if within 10 px.
-            let corner_gap = |f: &&rollcall::vision::pipeline::AnalyzedFace| {
+            let corner_gap = |f: &&rollcall::vision::analyze::AnalyzedFace| {
                 (f.face.bbox.x1 as f64 - ebox[0])
                     .abs()
                     .max((f.face.bbox.y1 as f64 - ebox[1]).abs())

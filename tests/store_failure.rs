@@ -106,7 +106,11 @@ fn decisions_made_while_the_disk_is_full_are_held_then_recorded_and_delivered() 
             .any(|o| matches!(o, Outcome::Attendance(_) | Outcome::Spoof(_))),
         "nothing counts as recorded while the store cannot write: {while_full:?}"
     );
-    assert_eq!((health.state, health.held), ("failing", 2), "{health:?}");
+    assert_eq!(
+        (health.state, health.held),
+        (rollcall::attend::held::StoreState::Failing, 2),
+        "{health:?}"
+    );
     assert!(health.last_error.is_some_and(|e| e.contains("full")));
     let decided_while_full = chrono::Utc::now();
 
@@ -137,7 +141,7 @@ fn decisions_made_while_the_disk_is_full_are_held_then_recorded_and_delivered() 
         ),
         "{after:?}"
     );
-    assert_eq!(engine.store_health().state, "ok");
+    assert_eq!(engine.store_health().state, rollcall::attend::held::StoreState::Ok);
     let logged: Vec<String> = engine
         .store()
         .attendance()

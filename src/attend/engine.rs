@@ -21,11 +21,11 @@ use crate::attend::session::{SharedTimetable, Timetable, TimetableError};
 use crate::attend::track::{Track, Tracker, TrackerSettings};
 use crate::config::{Config, LivenessConfig, RecognizeConfig};
 use crate::store::{Store, StoreError};
+use crate::vision::analyze::FaceAnalyzer;
 use crate::vision::embed::{Embedding, l2_normalise};
 use crate::vision::landmarks::eye_openness;
 use crate::vision::liveness::{Motion, blinked, landmark_motion};
 use crate::vision::model::ModelError;
-use crate::vision::pipeline::FacePipeline;
 
 /// Why the engine could not go on.
 #[derive(Debug, thiserror::Error)]
@@ -100,7 +100,7 @@ struct LiveVerdict {
 
 /// The engine and everything it holds.
 pub struct Engine {
-    pipeline: FacePipeline,
+    pipeline: FaceAnalyzer,
     /// Shared with the roster sync, which swaps in new rosters while the engine runs.
     gallery: SharedGallery,
     /// This box's id, stamped on every event.
@@ -143,7 +143,7 @@ fn mean(v: &[f32]) -> f32 {
 
 impl Engine {
     /// Builds the engine: the roster of the pipeline's recognizer is loaded from the store.
-    pub fn new(config: &Config, pipeline: FacePipeline, store: Store) -> Result<Engine, EngineError> {
+    pub fn new(config: &Config, pipeline: FaceAnalyzer, store: Store) -> Result<Engine, EngineError> {
         let recognizer = pipeline.recognizer();
         let gallery = SharedGallery::new(store.gallery_for_search(
             recognizer.id(),

@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::attend::event::{Alert, AttendanceEvent};
 use crate::backoff::Backoff;
@@ -33,11 +33,22 @@ pub enum Pending {
     Alert(Alert),
 }
 
+/// Whether the store takes decisions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreState {
+    /// Every decision is written as it is made.
+    #[default]
+    Ok,
+    /// Writes fail; decisions wait in memory, in order.
+    Failing,
+}
+
 /// How the store is doing, for the status and systemd.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StoreHealth {
     /// `ok`, or `failing` while decisions are held.
-    pub state: &'static str,
+    pub state: StoreState,
     /// Decisions held in memory, waiting for the store.
     pub held: usize,
     /// When writing began to fail.
@@ -147,7 +158,11 @@ impl Held {
     /// How the store is doing.
     pub fn health(&self) -> StoreHealth {
         StoreHealth {
-            state: if self.failing_since.is_some() { "failing" } else { "ok" },
+            state: if self.failing_since.is_some() {
+                StoreState::Failing
+            } else {
+                StoreState::Ok
+            },
             held: self.queue.len(),
             failing_since: self.failing_since,
             last_error: self.last_error.clone(),
@@ -180,13 +195,13 @@ mod tests {
     #[test]
     fn held_decisions_wait_in_order_and_recovery_is_reported_once() {
         let mut held = Held::new();
-        assert_eq!(held.health().state, "ok");
+        assert_eq!(held.health().state, StoreState::Ok);
         held.hold(alert("a"), Some("disk full".into()));
         held.hold(alert("b"), None);
         let h = held.health();
         assert_eq!(
             (h.state, h.held, h.last_error.as_deref()),
-            ("failing", 2, Some("disk full"))
+            (StoreState::Failing, 2, Some("disk full"))
         );
         assert!(held.due().is_none(), "backing off");
         // The first retry comes after 0.2 s, with up to a quarter more of jitter.
@@ -195,7 +210,7 @@ mod tests {
         assert_eq!(held.written(), None, "b still waits");
         let r = held.written().unwrap();
         assert_eq!((r.held, r.error.as_str()), (2, "disk full"));
-        assert_eq!(held.health().state, "ok");
+        assert_eq!(held.health().state, StoreState::Ok);
         assert!(held.written().is_none());
     }
 }

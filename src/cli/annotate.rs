@@ -7,7 +7,7 @@ use opencv::core::{Mat, Point, Rect, Scalar, Vector};
 use opencv::{imgcodecs, imgproc};
 
 use super::CliError;
-use crate::vision::pipeline::AnalyzedFace;
+use crate::vision::analyze::AnalyzedFace;
 
 /// Draws each face's box, landmarks, size, quality, liveness and name onto the frame.
 pub fn draw(frame: &mut Mat, faces: &[AnalyzedFace], names: &[Option<(String, f32)>]) -> opencv::Result<()> {

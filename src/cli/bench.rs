@@ -1,10 +1,10 @@
-//! `rollcall bench [PHOTO|DIR]...`: per-stage timing of the face pipeline.
+//! `rollcall bench [PHOTO|DIR]...`: per-stage timing of the face analyzer.
 
 use std::path::PathBuf;
 
 use super::{CliError, ModelArgs};
 use crate::config::Config;
-use crate::vision::pipeline::FacePipeline;
+use crate::vision::analyze::FaceAnalyzer;
 
 /// Arguments of `rollcall bench`.
 #[derive(Debug, clap::Args)]
@@ -55,7 +55,7 @@ pub fn collect_photos(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
 pub fn run(mut config: Config, args: Args) -> Result<(), CliError> {
     args.models.apply(&mut config);
     let photos = collect_photos(&args.paths)?;
-    let mut pipeline = FacePipeline::from_config(&config)?;
+    let mut pipeline = FaceAnalyzer::from_config(&config)?;
     let antispoof = if config.models.antispoof.is_empty() {
         "none".to_string()
     } else {

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use super::{CliError, ModelArgs};
 use crate::capture::image;
 use crate::config::Config;
+use crate::vision::analyze::FaceAnalyzer;
 use crate::vision::embed::Embedding;
-use crate::vision::pipeline::FacePipeline;
 
 /// Arguments of `rollcall compare`.
 #[derive(Debug, clap::Args)]
@@ -20,7 +20,7 @@ pub struct Args {
 }
 
 /// The embedding of the best-quality face in a photo.
-fn main_face(pipeline: &mut FacePipeline, path: &Path, max_pixels: u64) -> Result<Embedding, CliError> {
+fn main_face(pipeline: &mut FaceAnalyzer, path: &Path, max_pixels: u64) -> Result<Embedding, CliError> {
     let frame = image::load(path, max_pixels)?;
     pipeline
         .analyze(&frame)?
@@ -34,7 +34,7 @@ fn main_face(pipeline: &mut FacePipeline, path: &Path, max_pixels: u64) -> Resul
 /// Runs `rollcall compare`.
 pub fn run(mut config: Config, args: Args) -> Result<(), CliError> {
     args.models.apply(&mut config);
-    let mut pipeline = FacePipeline::from_config(&config)?;
+    let mut pipeline = FaceAnalyzer::from_config(&config)?;
     let a = main_face(&mut pipeline, &args.a, config.images.max_pixels)?;
     let b = main_face(&mut pipeline, &args.b, config.images.max_pixels)?;
     let sim = a.similarity(&b).map_err(|e| CliError::Usage(e.to_string()))?;

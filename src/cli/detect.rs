@@ -9,7 +9,7 @@ use super::{CliError, ModelArgs};
 use crate::attend::matching::Gallery;
 use crate::capture::image;
 use crate::config::Config;
-use crate::vision::pipeline::{AnalyzedFace, FacePipeline};
+use crate::vision::analyze::{AnalyzedFace, FaceAnalyzer};
 
 /// Arguments of `rollcall detect`.
 #[derive(Debug, clap::Args)]
@@ -44,7 +44,7 @@ fn person_of(path: &Path) -> String {
 
 /// Builds a gallery from the best face of each photo in `dir`; photos without a face are skipped
 /// with a warning.
-fn known_gallery(pipeline: &mut FacePipeline, dir: &Path, max_pixels: u64) -> Result<Gallery, CliError> {
+fn known_gallery(pipeline: &mut FaceAnalyzer, dir: &Path, max_pixels: u64) -> Result<Gallery, CliError> {
     let r = pipeline.recognizer();
     let mut gallery = Gallery::new(r.id().clone(), r.dim());
     for photo in super::bench::collect_photos(&[dir.to_path_buf()])? {
@@ -71,7 +71,7 @@ pub fn run(mut config: Config, args: Args) -> Result<(), CliError> {
         return Err(CliError::Usage("--annotate takes exactly one input photo".into()));
     }
     let max_pixels = config.images.max_pixels;
-    let mut pipeline = FacePipeline::from_config(&config)?;
+    let mut pipeline = FaceAnalyzer::from_config(&config)?;
     let gallery = args
         .known
         .as_deref()
@@ -108,7 +108,7 @@ fn identity(gallery: Option<&Gallery>, face: &AnalyzedFace, threshold: f32, marg
 }
 
 fn detect_one(
-    pipeline: &mut FacePipeline,
+    pipeline: &mut FaceAnalyzer,
     gallery: Option<&Gallery>,
     path: &Path,
     args: &Args,
@@ -150,7 +150,7 @@ fn detect_one(
     Ok(())
 }
 
-fn print_table(pipeline: &FacePipeline, path: &Path, faces: &[AnalyzedFace], names: &[Option<(String, f32)>]) {
+fn print_table(pipeline: &FaceAnalyzer, path: &Path, faces: &[AnalyzedFace], names: &[Option<(String, f32)>]) {
     println!(
         "{}: {} face{} ({} + {})",
         path.display(),

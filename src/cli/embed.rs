@@ -7,7 +7,7 @@ use serde_json::json;
 use super::{CliError, ModelArgs};
 use crate::capture::image;
 use crate::config::Config;
-use crate::vision::pipeline::FacePipeline;
+use crate::vision::analyze::FaceAnalyzer;
 
 /// Arguments of `rollcall embed`.
 #[derive(Debug, clap::Args)]
@@ -25,7 +25,7 @@ pub struct Args {
 pub fn run(mut config: Config, args: Args) -> Result<(), CliError> {
     args.models.apply(&mut config);
     let frame = image::load(&args.image, config.images.max_pixels)?;
-    let mut pipeline = FacePipeline::from_config(&config)?;
+    let mut pipeline = FaceAnalyzer::from_config(&config)?;
     let faces = pipeline.analyze(&frame)?.faces;
     if faces.is_empty() {
         return Err(CliError::NoFace(args.image));

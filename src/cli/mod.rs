@@ -7,13 +7,13 @@ mod check_config;
 mod compare;
 mod detect;
 mod embed;
+mod enroll_live;
 mod events;
 mod roster;
 mod run;
 mod signals;
 mod slideshow;
 mod snapshot;
-mod station;
 mod status;
 
 use std::path::{Path, PathBuf};

@@ -9,7 +9,7 @@ use crate::config::Config;
 use crate::enroll::{EnrollError, EnrollPolicy, Enrollee, enroll_person};
 use crate::store::{Key, Store};
 use crate::sync::roster::{Roster, RosterPerson};
-use crate::vision::pipeline::FacePipeline;
+use crate::vision::analyze::FaceAnalyzer;
 
 /// Arguments of `rollcall keygen`.
 #[derive(Debug, clap::Args)]
@@ -183,9 +183,9 @@ fn batch_from_csv(csv: &Path) -> Result<Batch, CliError> {
 pub fn enroll(mut config: Config, args: EnrollArgs) -> Result<(), CliError> {
     args.models.apply(&mut config);
     if let (Some(camera), Some(person)) = (&args.camera, &args.person) {
-        return super::station::run(
+        return super::enroll_live::run(
             &config,
-            super::station::LiveEnrollee {
+            super::enroll_live::LiveEnrollee {
                 camera,
                 person,
                 name: args.name.as_deref(),
@@ -207,7 +207,7 @@ pub fn enroll(mut config: Config, args: EnrollArgs) -> Result<(), CliError> {
         }
     };
     let mut store = open_store(&config)?;
-    let mut pipeline = FacePipeline::from_config(&config)?;
+    let mut pipeline = FaceAnalyzer::from_config(&config)?;
     let policy = EnrollPolicy::default();
     let bar = ProgressBar::new(batch.len() as u64);
     bar.set_style(

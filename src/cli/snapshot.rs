@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use super::{CliError, ModelArgs};
 use crate::capture::Camera;
 use crate::config::Config;
-use crate::vision::pipeline::FacePipeline;
+use crate::vision::analyze::FaceAnalyzer;
 
 /// Arguments of `rollcall snapshot`.
 #[derive(Debug, clap::Args)]
@@ -31,7 +31,7 @@ const GOOD_FACE_PX: f32 = 80.0;
 pub fn run(mut config: Config, args: Args) -> Result<(), CliError> {
     args.models.apply(&mut config);
     let cam_config = super::cameras::select(&config, Some(&args.camera))?.remove(0);
-    let mut pipeline = FacePipeline::from_config(&config)?;
+    let mut pipeline = FaceAnalyzer::from_config(&config)?;
     let camera = Camera::start(cam_config).map_err(|e| CliError::Usage(e.to_string()))?;
     let frame = camera
         .next_frame(crate::config::duration_s(args.timeout))

@@ -2,9 +2,10 @@
 //! or, when it is not running, what the store says; and the last events.
 
 use super::CliError;
+use crate::attend::held::StoreState;
 use crate::config::Config;
 use crate::store::Outbox;
-use crate::sync::status::status_file;
+use crate::sync::status::{DeviceStatus, status_file};
 
 /// A status file older than this belongs to a daemon that is no longer running.
 const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
@@ -19,28 +20,31 @@ pub fn run(config: &Config) -> Result<(), CliError> {
         .ok()
         .and_then(|t| t.elapsed().ok())
         .is_some_and(|age| age < STALE_AFTER);
-    let running: Option<serde_json::Value> = if live {
+    // Written by the daemon, read as the same type; one from another version that does not
+    // parse counts as no status rather than a guess.
+    let running: Option<DeviceStatus> = if live {
         std::fs::read(&path).ok().and_then(|b| serde_json::from_slice(&b).ok())
     } else {
         None
     };
     match &running {
         Some(s) => {
-            println!(
-                "rollcall {} running on {} for {} s",
-                s["version"].as_str().unwrap_or("?"),
-                s["device"].as_str().unwrap_or("?"),
-                s["uptime_s"]
-            );
-            if let Some(cams) = s["cameras"].as_object() {
-                for (id, c) in cams {
-                    println!(
-                        "  camera {id:<16} {:<10} {} fps, lag {} ms",
-                        c["state"].as_str().unwrap_or("?"),
-                        c["fps"],
-                        c["lag_ms"]
-                    );
-                }
+            println!("rollcall {} running on {} for {} s", s.version, s.device, s.uptime_s);
+            for (id, c) in &s.cameras {
+                let state = serde_json::to_value(c.state).ok();
+                println!(
+                    "  camera {id:<16} {:<10} {} fps, lag {} ms",
+                    state.as_ref().and_then(|v| v.as_str()).unwrap_or("?"),
+                    c.fps,
+                    c.lag_ms
+                );
+            }
+            if s.store.state == StoreState::Failing {
+                println!(
+                    "  store: FAILING, {} decisions held in memory ({})",
+                    s.store.held,
+                    s.store.last_error.as_deref().unwrap_or("")
+                );
             }
         }
         None => println!("rollcall is not running (no fresh status at {})", path.display()),

@@ -47,7 +47,7 @@ pub enum Decode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PixelFormat {
-    /// OpenCV's order, what the face pipeline takes.
+    /// OpenCV's order, what the face analyzer takes.
     #[default]
     Bgr,
     /// Red, green, blue.

@@ -1,8 +1,10 @@
 //! Enrollment from photos: each photo must hold exactly one good face (big enough, sharp,
 //! frontal enough, live); its embedding becomes an encrypted template. Rejected photos are
 //! reported with the reason, and a person with no accepted photo is not enrolled at all.
+//!
+//! Live enrollment, a student at a camera guided through head poses, is in [`live`].
 
-pub mod station;
+pub mod live;
 
 use std::path::{Path, PathBuf};
 
@@ -10,9 +12,9 @@ use serde::Serialize;
 
 use crate::capture::image;
 use crate::store::{Store, StoreError};
+use crate::vision::analyze::FaceAnalyzer;
 use crate::vision::embed::Embedding;
 use crate::vision::model::ModelError;
-use crate::vision::pipeline::FacePipeline;
 
 /// What a photo must be to become a template.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -114,7 +116,7 @@ pub struct Enrollee<'a> {
 
 /// Checks one photo against the policy and returns its template.
 pub fn assess_photo(
-    pipeline: &mut FacePipeline,
+    pipeline: &mut FaceAnalyzer,
     photo: &Path,
     policy: &EnrollPolicy,
     max_pixels: u64,
@@ -158,7 +160,7 @@ pub fn assess_photo(
 /// Enrolls `person` from `photos`: their accepted templates replace any earlier ones of this
 /// recognizer. Nothing is stored if no photo is accepted.
 pub fn enroll_person(
-    pipeline: &mut FacePipeline,
+    pipeline: &mut FaceAnalyzer,
     store: &mut Store,
     who: &Enrollee<'_>,
     photos: &[PathBuf],

@@ -6,15 +6,30 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::store::OutboxDepth;
 
-/// One camera's state.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct CameraStatus {
-    /// `streaming`, `connecting`, `down`...
-    pub state: String,
+/// A camera as the backend needs to know it: is it watching?
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CameraHealth {
+    /// Starting, or reconnecting: no frame yet on this connection.
+    #[default]
+    Connecting,
+    /// Frames are arriving.
+    Streaming,
+    /// Failed, waiting to try again.
+    Down,
+    /// Stopped on request.
+    Stopped,
+}
+
+/// One camera in the status document (the capture side's full `CameraStatus` says far more).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CameraReport {
+    /// Whether it is watching.
+    pub state: CameraHealth,
     /// Frames analysed per second, recently.
     pub fps: f32,
     /// The longest a frame waited, from capture to the end of its analysis, recently (ms): what
@@ -24,7 +39,7 @@ pub struct CameraStatus {
 }
 
 /// The roster in use.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RosterStatus {
     /// Synced roster version (0: enrolled locally).
     pub version: u64,
@@ -49,7 +64,7 @@ impl RosterStatus {
 }
 
 /// Events waiting for the broker.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct OutboxStatus {
     /// Not yet acknowledged.
     pub pending: u64,
@@ -79,21 +94,32 @@ impl OutboxStatus {
     }
 }
 
-/// The whole status document.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// Whether the device is there. Only a running daemon says `online`; the last will and a
+/// graceful stop say `offline` ([`offline_payload`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Presence {
+    /// Running.
+    Online,
+    /// Gone.
+    Offline,
+}
+
+/// The whole status document, as published and as `rollcall status` reads it back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeviceStatus {
     /// `online` (the last will says `offline`).
-    pub state: &'static str,
+    pub state: Presence,
     /// Device id.
     pub device: String,
     /// rollcall's version.
-    pub version: &'static str,
+    pub version: String,
     /// When the daemon started.
     pub started_at: DateTime<Utc>,
     /// Seconds since then (filled in when published).
     pub uptime_s: u64,
     /// Cameras by id.
-    pub cameras: BTreeMap<String, CameraStatus>,
+    pub cameras: BTreeMap<String, CameraReport>,
     /// The roster in use.
     pub roster: RosterStatus,
     /// The outbox.
@@ -118,7 +144,7 @@ pub fn write_status_file(path: &std::path::Path, status: &DeviceStatus) -> std::
 
 /// What a device that went away leaves behind: the last will, and the graceful goodbye.
 pub fn offline_payload(device: &str) -> String {
-    serde_json::json!({ "state": "offline", "device": device }).to_string()
+    serde_json::json!({ "state": Presence::Offline, "device": device }).to_string()
 }
 
 /// The shared status, written by each part of the daemon.
@@ -129,18 +155,15 @@ impl StatusBoard {
     /// A fresh board for `device`, started now.
     pub fn new(device: &str) -> StatusBoard {
         StatusBoard(Arc::new(Mutex::new(DeviceStatus {
-            state: "online",
+            state: Presence::Online,
             device: device.to_string(),
-            version: env!("CARGO_PKG_VERSION"),
+            version: env!("CARGO_PKG_VERSION").to_string(),
             started_at: Utc::now(),
             uptime_s: 0,
             cameras: BTreeMap::new(),
             roster: RosterStatus::default(),
             outbox: OutboxStatus::default(),
-            store: crate::attend::held::StoreHealth {
-                state: "ok",
-                ..Default::default()
-            },
+            store: crate::attend::held::StoreHealth::default(),
         })))
     }
 

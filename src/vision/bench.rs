@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::capture::image;
+use crate::vision::analyze::FaceAnalyzer;
 use crate::vision::model::ModelError;
-use crate::vision::pipeline::FacePipeline;
 
 /// Samples of one measured quantity, in milliseconds.
 #[derive(Debug, Clone, Default)]
@@ -70,7 +70,7 @@ pub struct PhotoBench {
 /// Photos that fail to load are reported on stderr and skipped: a benchmark over a folder
 /// should not stop at one odd file.
 pub fn photos(
-    pipeline: &mut FacePipeline,
+    pipeline: &mut FaceAnalyzer,
     photos: &[PathBuf],
     rounds: usize,
     max_pixels: u64,

@@ -4,19 +4,19 @@
 //! This part owns the models and everything that runs them: the model catalogue and ONNX Runtime
 //! ([`model`]), detection ([`detect`]), alignment ([`align`]), the quality score ([`quality`]),
 //! the optional 106-point landmarks ([`landmarks`]), the recognizer ([`embed`]), passive
-//! anti-spoofing ([`liveness`]), and the stages wired and timed ([`pipeline`], [`bench`](mod@bench)).
+//! anti-spoofing ([`liveness`]), and the stages wired and timed ([`analyze`], [`bench`](mod@bench)).
 //!
 //! It may import `config` (model choices and thresholds) and `capture::image` (photos, for the
 //! bench). It decides nothing about people: who a face is, and whether to mark them, belong to
 //! `attend`. One exception: a face's thumbnail is made here for `attend::track`'s likeness test,
-//! because only the pipeline has the aligned crop.
+//! because only the analyzer has the aligned crop.
 
 pub mod align;
+pub mod analyze;
 pub mod bench;
 pub mod detect;
 pub mod embed;
 pub mod landmarks;
 pub mod liveness;
 pub mod model;
-pub mod pipeline;
 pub mod quality;

@@ -9,7 +9,7 @@ pub mod events;
 pub mod rtsp;
 
 use rollcall::config::Config;
-use rollcall::vision::pipeline::{AnalyzedFace, FacePipeline};
+use rollcall::vision::analyze::{AnalyzedFace, FaceAnalyzer};
 
 /// The repository root.
 pub fn root() -> PathBuf {
@@ -47,17 +47,17 @@ pub fn config(detector: &str, recognizer: &str) -> Config {
 }
 
 /// A pipeline for `config`, with a hint when setup was not run.
-pub fn pipeline_for(config: &Config) -> FacePipeline {
-    FacePipeline::from_config(config).unwrap_or_else(|e| panic!("{e}\n(hint: run scripts/setup.sh first)"))
+pub fn pipeline_for(config: &Config) -> FaceAnalyzer {
+    FaceAnalyzer::from_config(config).unwrap_or_else(|e| panic!("{e}\n(hint: run scripts/setup.sh first)"))
 }
 
 /// The default pipeline of a detector + recognizer pair.
-pub fn pipeline(detector: &str, recognizer: &str) -> FacePipeline {
+pub fn pipeline(detector: &str, recognizer: &str) -> FaceAnalyzer {
     pipeline_for(&config(detector, recognizer))
 }
 
 /// All faces in a photo.
-pub fn analyze(p: &mut FacePipeline, photo: &Path) -> Vec<AnalyzedFace> {
+pub fn analyze(p: &mut FaceAnalyzer, photo: &Path) -> Vec<AnalyzedFace> {
     let frame = rollcall::capture::image::load(photo, rollcall::capture::image::DEFAULT_MAX_PIXELS)
         .unwrap_or_else(|e| panic!("{e}"));
     p.analyze(&frame)

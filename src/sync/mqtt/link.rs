@@ -55,7 +55,7 @@ enum End {
 }
 
 /// What one connection keeps: nothing of it survives the connection.
-struct Session {
+struct Connection {
     /// Which connection this is, to know outbox rows read for an earlier one.
     number: u64,
     client: AsyncClient,
@@ -78,7 +78,7 @@ struct Link {
     /// Outbox rows acknowledged, not yet marked delivered. Kept across connections: an
     /// acknowledgement stays true after the connection that carried it is gone.
     acked: Vec<i64>,
-    /// Connections made, numbering each [`Session`].
+    /// Connections made, numbering each [`Connection`].
     connections: u64,
     /// The last summing-up of refused rosters, while it runs.
     summing: Option<tokio::task::JoinHandle<()>>,
@@ -129,7 +129,7 @@ pub(super) async fn run(
             return link.close().await;
         }
         let (host, port) = link.settings.options.broker_address();
-        match link.connection(&mut stop, &mut backoff).await {
+        match link.connect_and_serve(&mut stop, &mut backoff).await {
             End::Stopped => return link.close().await,
             End::Lost(reason) => {
                 link.state.send_modify(|s| {
@@ -187,7 +187,7 @@ fn oversized(e: &ConnectionError) -> Option<usize> {
 }
 
 impl Link {
-    async fn connection(&mut self, stop: &mut watch::Receiver<bool>, backoff: &mut Backoff) -> End {
+    async fn connect_and_serve(&mut self, stop: &mut watch::Receiver<bool>, backoff: &mut Backoff) -> End {
         let (client, mut eventloop) = AsyncClient::new(self.settings.options.clone(), self.settings.max_inflight + 16);
         // Small packets, each waited on: Nagle's algorithm would hold them back for the broker's
         // delayed ACK.
@@ -196,7 +196,7 @@ impl Link {
         eventloop.set_network_options(network);
         let (mut events, pump_task) = pump(eventloop);
         self.connections += 1;
-        let mut session = Session {
+        let mut conn = Connection {
             number: self.connections,
             client,
             requested: VecDeque::new(),
@@ -205,7 +205,7 @@ impl Link {
             cursor: 0,
             roster_subscribed: false,
         };
-        let end = self.serve(&mut session, &mut events, stop, backoff).await;
+        let end = self.serve(&mut conn, &mut events, stop, backoff).await;
         self.outbox.mark_delivered(&mut self.acked);
         pump_task.abort();
         end
@@ -213,7 +213,7 @@ impl Link {
 
     async fn serve(
         &mut self,
-        session: &mut Session,
+        conn: &mut Connection,
         events: &mut mpsc::Receiver<Result<Event, ConnectionError>>,
         stop: &mut watch::Receiver<bool>,
         backoff: &mut Backoff,
@@ -226,7 +226,7 @@ impl Link {
             tokio::select! {
                 _ = stop.changed() => {
                     if connected {
-                        self.goodbye(session, events).await;
+                        self.goodbye(conn, events).await;
                     }
                     return End::Stopped;
                 }
@@ -252,23 +252,23 @@ impl Link {
                             });
                             tracing::info!(status = %self.settings.topics.status, "MQTT connected");
                             self.last_status = None;
-                            self.publish_status(session, true);
-                            self.subscribe_rosters(session);
-                            self.drain(session);
+                            self.publish_status(conn, true);
+                            self.subscribe_rosters(conn);
+                            self.drain(conn);
                         }
                         Event::Outgoing(Outgoing::Publish(pkid)) => {
                             // The client sends publishes in the order they were handed to it.
-                            if let Some(sent) = session.requested.pop_front() {
-                                session.awaiting.insert(pkid, sent);
+                            if let Some(sent) = conn.requested.pop_front() {
+                                conn.awaiting.insert(pkid, sent);
                             }
                         }
                         Event::Incoming(Incoming::PubAck(ack)) => {
-                            if let Some(Sent::Event { seq, .. }) = session.awaiting.remove(&ack.pkid) {
-                                session.events_in_flight -= 1;
+                            if let Some(Sent::Event { seq, .. }) = conn.awaiting.remove(&ack.pkid) {
+                                conn.events_in_flight -= 1;
                                 self.acked.push(seq);
-                                if session.events_in_flight <= self.settings.max_inflight / 2 {
+                                if conn.events_in_flight <= self.settings.max_inflight / 2 {
                                     self.outbox.mark_delivered(&mut self.acked);
-                                    self.drain(session);
+                                    self.drain(conn);
                                 }
                             }
                         }
@@ -280,7 +280,7 @@ impl Link {
                         _ => {}
                     }
                 }
-                answer = self.outbox.answer() => self.answered(Some(&mut *session), answer),
+                answer = self.outbox.answer() => self.answered(Some(&mut *conn), answer),
                 _ = tick.tick() => {
                     // The outbox is measured and kept in bounds whether or not the broker is there.
                     let measure = last_depth.elapsed() >= DEPTH_EVERY;
@@ -296,7 +296,7 @@ impl Link {
                     if !connected {
                         continue;
                     }
-                    if let Some(oldest) = session.requested.iter().chain(session.awaiting.values()).map(Sent::at).min()
+                    if let Some(oldest) = conn.requested.iter().chain(conn.awaiting.values()).map(Sent::at).min()
                         && oldest.elapsed() > self.settings.ack_timeout
                     {
                         return End::Lost(format!(
@@ -305,13 +305,13 @@ impl Link {
                         ));
                     }
                     self.outbox.mark_delivered(&mut self.acked);
-                    self.drain(session);
+                    self.drain(conn);
                     if measure {
-                        self.publish_status(session, false);
+                        self.publish_status(conn, false);
                     }
-                    if !session.roster_subscribed && self.roster_paused_until.is_some_and(|t| Instant::now() >= t) {
+                    if !conn.roster_subscribed && self.roster_paused_until.is_some_and(|t| Instant::now() >= t) {
                         self.roster_paused_until = None;
-                        self.subscribe_rosters(session);
+                        self.subscribe_rosters(conn);
                     }
                 }
             }
@@ -320,19 +320,19 @@ impl Link {
 
     /// Asks for outbox rows to fill the in-flight window; they are sent when they come
     /// ([`Link::send_rows`]).
-    fn drain(&mut self, session: &Session) {
-        let room = self.settings.max_inflight.saturating_sub(session.events_in_flight);
-        self.outbox.read_next(session.number, session.cursor, room);
+    fn drain(&mut self, conn: &Connection) {
+        let room = self.settings.max_inflight.saturating_sub(conn.events_in_flight);
+        self.outbox.read_next(conn.number, conn.cursor, room);
     }
 
-    /// Hands rows read for `session` to the client, in order, and asks for more if they all went.
-    fn send_rows(&mut self, session: &mut Session, next: NextRows) {
-        if next.connection != session.number {
+    /// Hands rows read for `conn` to the client, in order, and asks for more if they all went.
+    fn send_rows(&mut self, conn: &mut Connection, next: NextRows) {
+        if next.connection != conn.number {
             // Read for a connection that is gone: this one reads from its own cursor.
-            return self.drain(session);
+            return self.drain(conn);
         }
         for (topic, row) in next.rows {
-            if session
+            if conn
                 .client
                 .try_publish(topic, QoS::AtLeastOnce, false, row.payload.into_bytes())
                 .is_err()
@@ -340,26 +340,26 @@ impl Link {
                 // The client's queue is full: the rest are read again from the cursor.
                 return;
             }
-            session.requested.push_back(Sent::Event {
+            conn.requested.push_back(Sent::Event {
                 seq: row.seq,
                 at: Instant::now(),
             });
-            session.events_in_flight += 1;
-            session.cursor = row.seq;
+            conn.events_in_flight += 1;
+            conn.cursor = row.seq;
         }
         if let Some(seq) = next.read_up_to {
             // Past the rows set aside too; and there may be more.
-            session.cursor = session.cursor.max(seq);
-            self.drain(session);
+            conn.cursor = conn.cursor.max(seq);
+            self.drain(conn);
         }
     }
 
-    /// Acts on what the outbox thread answered. `session` is the live connection, if any.
-    fn answered(&mut self, session: Option<&mut Session>, answer: Answer) {
+    /// Acts on what the outbox thread answered. `conn` is the live connection, if any.
+    fn answered(&mut self, conn: Option<&mut Connection>, answer: Answer) {
         match answer {
             Answer::Next(Ok(next)) => {
-                if let Some(session) = session {
-                    self.send_rows(session, next);
+                if let Some(conn) = conn {
+                    self.send_rows(conn, next);
                 }
             }
             Answer::Next(Err(e)) => tracing::error!(error = %e, "cannot read the outbox"),
@@ -401,7 +401,7 @@ impl Link {
     }
 
     /// Publishes the status if it changed, if the interval passed, or if `force`d.
-    fn publish_status(&mut self, session: &mut Session, force: bool) {
+    fn publish_status(&mut self, conn: &mut Connection, force: bool) {
         let snapshot = self.status.snapshot();
         let mut steady = snapshot.clone();
         steady.uptime_s = 0;
@@ -411,18 +411,18 @@ impl Link {
             return;
         }
         let payload = serde_json::to_vec(&snapshot).unwrap_or_default();
-        if session
+        if conn
             .client
             .try_publish(self.settings.topics.status.clone(), QoS::AtLeastOnce, true, payload)
             .is_ok()
         {
-            session.requested.push_back(Sent::Status { at: Instant::now() });
+            conn.requested.push_back(Sent::Status { at: Instant::now() });
             self.last_status = Some(steady);
             self.last_status_at = Instant::now();
         }
     }
 
-    fn subscribe_rosters(&mut self, session: &mut Session) {
+    fn subscribe_rosters(&mut self, conn: &mut Connection) {
         if self.roster.is_none() || !self.settings.accept_roster || self.roster_paused_until.is_some() {
             return;
         }
@@ -434,7 +434,7 @@ impl Link {
         let filters = wanted
             .into_iter()
             .map(|t| rumqttc::SubscribeFilter::new(t, QoS::AtLeastOnce));
-        session.roster_subscribed = session.client.try_subscribe_many(filters).is_ok();
+        conn.roster_subscribed = conn.client.try_subscribe_many(filters).is_ok();
     }
 
     /// Applies or refuses a roster or timetable off the async threads (decryption and the store
@@ -492,9 +492,9 @@ impl Link {
     }
 
     /// Publishes the offline status and disconnects, waiting at most [`GOODBYE_TIMEOUT`].
-    async fn goodbye(&mut self, session: &mut Session, events: &mut mpsc::Receiver<Result<Event, ConnectionError>>) {
+    async fn goodbye(&mut self, conn: &mut Connection, events: &mut mpsc::Receiver<Result<Event, ConnectionError>>) {
         let payload = offline_payload(&self.settings.device);
-        if session
+        if conn
             .client
             .try_publish(self.settings.topics.status.clone(), QoS::AtLeastOnce, true, payload)
             .is_err()
@@ -503,26 +503,26 @@ impl Link {
         }
         let deadline = tokio::time::Instant::now() + GOODBYE_TIMEOUT;
         let mut offline_pkid = None;
-        let mut pending_before = session.requested.len();
+        let mut pending_before = conn.requested.len();
         while let Ok(Some(Ok(ev))) = tokio::time::timeout_at(deadline, events.recv()).await {
             match ev {
                 Event::Outgoing(Outgoing::Publish(pkid)) if pending_before == 0 => offline_pkid = Some(pkid),
                 Event::Outgoing(Outgoing::Publish(pkid)) => {
                     pending_before -= 1;
-                    if let Some(sent) = session.requested.pop_front() {
-                        session.awaiting.insert(pkid, sent);
+                    if let Some(sent) = conn.requested.pop_front() {
+                        conn.awaiting.insert(pkid, sent);
                     }
                 }
                 Event::Incoming(Incoming::PubAck(ack)) if Some(ack.pkid) == offline_pkid => break,
                 Event::Incoming(Incoming::PubAck(ack)) => {
-                    if let Some(Sent::Event { seq, .. }) = session.awaiting.remove(&ack.pkid) {
+                    if let Some(Sent::Event { seq, .. }) = conn.awaiting.remove(&ack.pkid) {
                         self.acked.push(seq);
                     }
                 }
                 _ => {}
             }
         }
-        let _ = session.client.try_disconnect();
+        let _ = conn.client.try_disconnect();
         let _ = tokio::time::timeout(Duration::from_millis(200), events.recv()).await;
         self.state.send_modify(|s| s.connected = false);
     }

@@ -16,12 +16,12 @@ use opencv::prelude::*;
 use serde::Serialize;
 
 use crate::config::{EnrollConfig, LivenessConfig, Pose};
+use crate::vision::analyze::{AnalyzedFace, FaceAnalyzer};
 use crate::vision::detect::Landmarks;
 use crate::vision::embed::{Embedding, l2_normalise};
 use crate::vision::landmarks::eye_openness;
 use crate::vision::liveness::{Motion, landmark_motion};
 use crate::vision::model::ModelError;
-use crate::vision::pipeline::{AnalyzedFace, FacePipeline};
 
 /// The nose tip sits about half an eye distance in front of the eyes, so a head turned by
 /// `yaw` moves it sideways by `0.5 * tan(yaw)` eye distances: the inverse gives degrees from the
@@ -56,7 +56,7 @@ impl Pose {
     }
 }
 
-/// What the station tells the person at the camera (or a kiosk UI, as JSON lines).
+/// What live enrollment tells the person at the camera (or a kiosk UI, as JSON lines).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Guidance {
@@ -94,7 +94,7 @@ pub enum Guidance {
 
 /// Why a live enrollment did not happen.
 #[derive(Debug, thiserror::Error)]
-pub enum StationError {
+pub enum LiveEnrollError {
     /// The time ran out; the message says what was missing and, where it shows, why.
     #[error("{0}")]
     TimedOut(String),
@@ -142,8 +142,8 @@ struct Best {
 }
 
 /// A guided capture in progress.
-pub struct Station<'a> {
-    pipeline: &'a mut FacePipeline,
+pub struct LiveEnrollment<'a> {
+    pipeline: &'a mut FaceAnalyzer,
     settings: EnrollConfig,
     live_threshold: f32,
     rigid_min_travel: f32,
@@ -169,10 +169,14 @@ pub struct Station<'a> {
     max_held_yaw: f32,
 }
 
-impl<'a> Station<'a> {
-    /// A station using `pipeline` (which must run anti-spoofing) with these settings.
-    pub fn new(pipeline: &'a mut FacePipeline, settings: &EnrollConfig, liveness: &LivenessConfig) -> Station<'a> {
-        Station {
+impl<'a> LiveEnrollment<'a> {
+    /// Live enrollment using `pipeline` (which must run anti-spoofing) with these settings.
+    pub fn new(
+        pipeline: &'a mut FaceAnalyzer,
+        settings: &EnrollConfig,
+        liveness: &LivenessConfig,
+    ) -> LiveEnrollment<'a> {
+        LiveEnrollment {
             pipeline,
             settings: settings.clone(),
             live_threshold: liveness.threshold,
@@ -226,7 +230,7 @@ impl<'a> Station<'a> {
         mut frames: impl FnMut() -> Option<Mat>,
         guide: &mut dyn FnMut(&Guidance),
         cancel: &AtomicBool,
-    ) -> Result<Captured, StationError> {
+    ) -> Result<Captured, LiveEnrollError> {
         let deadline = Instant::now() + Duration::from_secs_f64(self.settings.timeout_s);
         let mut last_frame = Instant::now();
         if let Some(g) = self.step_guidance() {
@@ -235,14 +239,14 @@ impl<'a> Station<'a> {
         let mut last_hint: Option<String> = None;
         loop {
             if cancel.load(Ordering::SeqCst) {
-                return Err(StationError::Cancelled);
+                return Err(LiveEnrollError::Cancelled);
             }
             if Instant::now() >= deadline {
-                return Err(StationError::TimedOut(self.why_not_done()));
+                return Err(LiveEnrollError::TimedOut(self.why_not_done()));
             }
             let Some(frame) = frames() else {
                 if last_frame.elapsed() > Duration::from_secs(10) {
-                    return Err(StationError::NoFrames(10));
+                    return Err(LiveEnrollError::NoFrames(10));
                 }
                 continue;
             };
@@ -263,7 +267,7 @@ impl<'a> Station<'a> {
     }
 
     /// Takes one frame; returns a hint when the frame could not count.
-    fn observe(&mut self, frame: &Mat, guide: &mut dyn FnMut(&Guidance)) -> Result<Option<String>, StationError> {
+    fn observe(&mut self, frame: &Mat, guide: &mut dyn FnMut(&Guidance)) -> Result<Option<String>, LiveEnrollError> {
         let analysis = self.pipeline.analyze(frame)?;
         let mut faces: Vec<AnalyzedFace> = analysis.faces;
         faces.sort_by(|a, b| b.quality.size_px.total_cmp(&a.quality.size_px));
@@ -310,7 +314,7 @@ impl<'a> Station<'a> {
                 let similarity = first.similarity(&face.embedding).unwrap_or(-1.0);
                 let needed = self.pipeline.recognizer().threshold();
                 if similarity < needed {
-                    return Err(StationError::DifferentPerson { similarity, needed });
+                    return Err(LiveEnrollError::DifferentPerson { similarity, needed });
                 }
             }
         }
@@ -391,10 +395,10 @@ impl<'a> Station<'a> {
     }
 
     /// Every pose is done: the flat-picture check, then the templates.
-    fn finish(&mut self) -> Result<Captured, StationError> {
+    fn finish(&mut self) -> Result<Captured, LiveEnrollError> {
         let motion = landmark_motion(&self.track);
         if motion.looks_rigid(self.rigid_min_travel, self.rigid_max_deformation) {
-            return Err(StationError::Flat {
+            return Err(LiveEnrollError::Flat {
                 travel: motion.travel,
                 deformation: motion.deformation,
             });

@@ -1,4 +1,5 @@
-//! The face pipeline: a frame in; faces with quality, liveness and embeddings out.
+//! The face analyzer: a frame in; faces with quality, liveness and embeddings out. ("Pipeline"
+//! is kept for GStreamer pipelines, in `capture`.)
 //!
 //! Detect, align, assess quality, embed (one batch for all faces of the frame), and score
 //! liveness, timing each stage so benchmarks and status reports can say where time goes.
@@ -77,7 +78,7 @@ pub struct Analysis {
 
 /// The loaded models and their settings.
 #[derive(Debug)]
-pub struct FacePipeline {
+pub struct FaceAnalyzer {
     detector: Detector,
     recognizer: Recognizer,
     antispoof: Option<AntiSpoof>,
@@ -85,9 +86,9 @@ pub struct FacePipeline {
     landmarks: Option<DenseLandmarks>,
 }
 
-impl FacePipeline {
+impl FaceAnalyzer {
     /// Loads ONNX Runtime and every configured model, checking each against its description.
-    pub fn from_config(config: &Config) -> Result<FacePipeline, ModelError> {
+    pub fn from_config(config: &Config) -> Result<FaceAnalyzer, ModelError> {
         let runtime = Runtime::load(&config.runtime_settings())?;
         let catalogue = Catalogue::builtin().with(&config.models.custom)?;
         let dir: &Path = &config.models.dir;
@@ -131,7 +132,7 @@ impl FacePipeline {
             }
             None => None,
         };
-        Ok(FacePipeline {
+        Ok(FaceAnalyzer {
             detector,
             recognizer,
             antispoof,

@@ -7,9 +7,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::CliError;
 use crate::capture::Camera;
 use crate::config::Config;
-use crate::enroll::station::{Guidance, Station, StationError};
+use crate::enroll::live::{Guidance, LiveEnrollError, LiveEnrollment};
+use crate::vision::analyze::FaceAnalyzer;
 use crate::vision::embed::Embedding;
-use crate::vision::pipeline::FacePipeline;
 
 /// Who is enrolled, and whether earlier templates go.
 pub struct LiveEnrollee<'a> {
@@ -40,7 +40,7 @@ pub fn run(config: &Config, who: LiveEnrollee<'_>) -> Result<(), CliError> {
         )));
     }
     let cam_config = super::cameras::select(config, Some(who.camera))?.remove(0);
-    let mut pipeline = FacePipeline::from_config(config)?;
+    let mut pipeline = FaceAnalyzer::from_config(config)?;
     if pipeline.antispoof().is_none() {
         return Err(CliError::Usage(
             "live enrollment needs the anti-spoofing models ([models] antispoof)".into(),
@@ -83,8 +83,8 @@ pub fn run(config: &Config, who: LiveEnrollee<'_>) -> Result<(), CliError> {
             }
         }
     };
-    let mut station = Station::new(&mut pipeline, &config.enroll, &config.liveness);
-    let outcome = station.run(
+    let mut enrollment = LiveEnrollment::new(&mut pipeline, &config.enroll, &config.liveness);
+    let outcome = enrollment.run(
         || camera.next_frame(Duration::from_millis(500)).map(|f| f.image),
         &mut guide,
         stop,
@@ -93,7 +93,7 @@ pub fn run(config: &Config, who: LiveEnrollee<'_>) -> Result<(), CliError> {
     camera.stop();
     let captured = match outcome {
         Ok(c) => c,
-        Err(StationError::Cancelled) => {
+        Err(LiveEnrollError::Cancelled) => {
             if who.json {
                 println!("{}", serde_json::json!({"event": "cancelled"}));
             }
