@@ -14,17 +14,20 @@ use chrono::{DateTime, Utc};
 use opencv::core::Mat;
 use serde::Serialize;
 
+use crate::attend::decide::{
+    LiveCall, LiveEvidence, LiveVerdict, OpenSet, Unrecognised, judge_liveness, mean, tally, unknown_now,
+};
 use crate::attend::event::{Alert, AlertKind, AttendanceEvent, new_id};
 use crate::attend::held::{Held, Pending, StoreHealth};
-use crate::attend::matching::{Gallery, SharedGallery};
+use crate::attend::matching::{Candidates, Gallery, SharedGallery};
 use crate::attend::session::{SharedTimetable, Timetable, TimetableError};
 use crate::attend::track::{Track, Tracker, TrackerSettings};
 use crate::config::{Config, LivenessConfig, RecognizeConfig};
 use crate::store::{Store, StoreError};
 use crate::vision::analyze::FaceAnalyzer;
-use crate::vision::embed::{Embedding, l2_normalise};
+use crate::vision::embed::{CompareError, Embedding, l2_normalise};
 use crate::vision::landmarks::eye_openness;
-use crate::vision::liveness::{Motion, blinked, landmark_motion};
+use crate::vision::liveness::{blinked, landmark_motion};
 use crate::vision::model::ModelError;
 
 /// Why the engine could not go on.
@@ -36,6 +39,9 @@ pub enum EngineError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Matching against the gallery failed (an embedding of the wrong length or recognizer).
+    #[error("matching against the gallery failed: {0}")]
+    Matching(#[from] CompareError),
     /// The timetable is inconsistent.
     #[error(transparent)]
     Timetable(#[from] TimetableError),
@@ -89,15 +95,6 @@ pub struct EngineStats {
     pub blinked: u64,
 }
 
-/// A track's liveness verdict.
-#[derive(Debug, Clone, Copy)]
-struct LiveVerdict {
-    score: f32,
-    motion: Motion,
-    /// The eyes closed and opened again during the track.
-    blinked: bool,
-}
-
 /// The engine and everything it holds.
 pub struct Engine {
     pipeline: FaceAnalyzer,
@@ -128,18 +125,6 @@ impl std::fmt::Debug for Engine {
 
 /// Passive liveness samples a track collects at most: enough to average out one odd frame.
 const LIVENESS_SAMPLES: usize = 6;
-/// Kept frames of at least this mean quality show a face well enough to call a stranger early.
-const GOOD_QUALITY: f32 = 0.6;
-/// A best similarity this far below the threshold is a clear stranger.
-const STRANGER_GAP: f32 = 0.15;
-
-fn mean(v: &[f32]) -> f32 {
-    if v.is_empty() {
-        0.0
-    } else {
-        v.iter().sum::<f32>() / v.len() as f32
-    }
-}
 
 impl Engine {
     /// Builds the engine: the roster of the pipeline's recognizer is loaded from the store.
@@ -378,29 +363,8 @@ impl Engine {
         Ok(outcomes)
     }
 
-    /// Liveness over the track: the mean passive score, less a penalty if it moved like a flat
-    /// picture, unless it blinked (a flat picture cannot: five landmarks on a real face that
-    /// hardly moves can look as rigid as a photo's, and a blink settles it).
-    fn liveness(&self, track: &Track) -> Option<LiveVerdict> {
-        let motion = landmark_motion(&track.landmarks);
-        let blinked = blinked(&track.eyes);
-        if track.liveness.is_empty() {
-            // No anti-spoofing configured: every track counts as live.
-            return Some(LiveVerdict {
-                score: 1.0,
-                motion,
-                blinked,
-            });
-        }
-        if (track.liveness.len() as u32) < self.liveness.min_frames {
-            return None;
-        }
-        let rigid = !blinked && motion.looks_rigid(self.liveness.rigid_min_travel, self.liveness.rigid_max_deformation);
-        let score = mean(&track.liveness) - if rigid { self.liveness.rigid_penalty } else { 0.0 };
-        Some(LiveVerdict { score, motion, blinked })
-    }
-
-    /// Tries to decide a track; `final_call` when no more frames will come.
+    /// Tries to decide a track; `final_call` when no more frames will come. The rules are in
+    /// [`crate::attend::decide`]; this gathers their evidence and acts on their verdicts.
     fn decide(
         &mut self,
         track: &mut Track,
@@ -408,41 +372,23 @@ impl Engine {
         room: &str,
         final_call: bool,
     ) -> Result<Option<Outcome>, EngineError> {
-        let Some(live) = self.liveness(track) else {
-            return Ok(None);
+        let evidence = LiveEvidence {
+            scores: &track.liveness,
+            motion: landmark_motion(&track.landmarks),
+            blinked: blinked(&track.eyes),
+            eyes_watched: self.pipeline.has_dense_landmarks(),
+            final_call,
         };
-        // Failing only for moving like a flat picture, with the eyes watched: wait for the track
-        // to end, in case it blinks.
-        let rigid_only = live.score < self.liveness.threshold
-            && live.score + self.liveness.rigid_penalty >= self.liveness.threshold
-            && live
-                .motion
-                .looks_rigid(self.liveness.rigid_min_travel, self.liveness.rigid_max_deformation);
-        if rigid_only && self.pipeline.has_dense_landmarks() && !final_call {
-            return Ok(None);
-        }
-        if live.score < self.liveness.threshold {
-            self.decided(track, false);
-            let alert = Alert {
-                event_id: new_id(),
-                kind: AlertKind::Spoof,
-                camera_id: Some(camera.to_string()),
-                room: Some(room.to_string()),
-                at: track.last_seen,
-                detail: format!(
-                    "presentation attack suspected: live score {:.2} over {} frames (threshold {:.2}); landmarks travelled {:.2} and deformed {:.3} eye distances",
-                    live.score,
-                    track.liveness.len(),
-                    self.liveness.threshold,
-                    live.motion.travel,
-                    live.motion.deformation
-                ),
-                device: self.device.clone(),
-            };
-            tracing::warn!(camera, room, detail = %alert.detail, "spoof alert");
-            return Ok(self.commit(Pending::Alert(alert)));
-        }
-
+        let live = match judge_liveness(&evidence, &self.liveness) {
+            LiveCall::Wait => return Ok(None),
+            LiveCall::Spoof(verdict) => {
+                self.decided(track, false);
+                let alert = self.spoof_alert(track, &verdict, camera, room);
+                tracing::warn!(camera, room, detail = %alert.detail, "spoof alert");
+                return Ok(self.commit(Pending::Alert(alert)));
+            }
+            LiveCall::Live(verdict) => verdict,
+        };
         let group = if self.recognize.per_class {
             self.timetable
                 .current()
@@ -451,75 +397,39 @@ impl Engine {
         } else {
             None
         };
-        // Embed the kept frames that have no embedding yet, in one batch.
-        let pending: Vec<usize> = (0..track.best.len())
-            .filter(|&i| track.best[i].embedding.is_none())
-            .collect();
-        if !pending.is_empty() {
-            let crops: Vec<Mat> = pending.iter().map(|&i| track.best[i].aligned.clone()).collect();
-            let embeddings = self.pipeline.embed(&crops)?;
-            self.stats.embeddings += embeddings.len() as u64;
-            for (i, e) in pending.into_iter().zip(embeddings) {
-                track.best[i].embedding = Some(e);
-            }
-        }
+        self.embed_kept(track)?;
         let gallery = self.gallery.current();
-        let threshold = self.pipeline.recognizer().threshold();
-        let (margin, score) = (self.recognize.margin, self.recognize.person_score);
-        let mut votes: HashMap<String, f32> = HashMap::new();
-        let mut total = 0.0;
-        let mut sum = vec![0.0f32; self.pipeline.recognizer().dim()];
-        for kept in &track.best {
-            let Some(e) = &kept.embedding else { continue };
-            total += kept.quality;
-            sum.iter_mut().zip(&e.vector).for_each(|(s, v)| *s += kept.quality * v);
-            let c = gallery
-                .search_in(e, group.as_deref(), score)
-                .map_err(|e| ModelError::Inference {
-                    name: "matching".into(),
-                    reason: e.to_string(),
-                })?;
-            if let Some(p) = c.accepted(threshold, margin) {
-                *votes.entry(p.to_string()).or_default() += kept.quality;
-            }
-        }
-        l2_normalise(&mut sum);
-        let mean_embedding = Embedding {
-            recognizer: self.pipeline.recognizer().id().clone(),
-            vector: sum,
+        let (frames, overall) = self.candidates(&gallery, track, group.as_deref())?;
+        let rules = OpenSet {
+            threshold: self.pipeline.recognizer().threshold(),
+            margin: self.recognize.margin,
+            vote_share: self.recognize.vote_share,
         };
-        let overall = gallery
-            .search_in(&mean_embedding, group.as_deref(), score)
-            .map_err(|e| ModelError::Inference {
-                name: "matching".into(),
-                reason: e.to_string(),
-            })?;
-        let winner = votes.into_iter().max_by(|a, b| a.1.total_cmp(&b.1));
-        let accepted = match (&winner, overall.accepted(threshold, margin)) {
-            (Some((p, w)), Some(m)) if p == m && *w >= self.recognize.vote_share * total => Some(p.clone()),
-            _ => None,
-        };
-        let Some(person_id) = accepted else {
-            // A clear stranger seen in good frames need not wait for more.
-            let seen_well = mean(&track.best.iter().map(|k| k.quality).collect::<Vec<_>>()) >= GOOD_QUALITY;
-            let far_off = overall.best.as_ref().is_none_or(|b| b.1 < threshold - STRANGER_GAP);
-            if final_call || track.frames >= self.recognize.max_frames || (seen_well && far_off) {
-                self.decided(track, false);
-                tracing::info!(camera, frames = track.frames, best = ?overall.best, "unknown face");
-                return Ok(Some(Outcome::Unknown {
-                    camera_id: camera.to_string(),
-                    best: overall.best,
-                    frames: track.frames,
-                }));
+        let Some(person_id) = tally(&frames, &overall, &rules) else {
+            let unrecognised = Unrecognised {
+                final_call,
+                frames: track.frames,
+                max_frames: self.recognize.max_frames,
+                mean_quality: mean(&track.best.iter().map(|k| k.quality).collect::<Vec<_>>()),
+                best_similarity: overall.best.as_ref().map(|b| b.1),
+                threshold: rules.threshold,
+            };
+            if !unknown_now(&unrecognised) {
+                return Ok(None);
             }
-            return Ok(None);
+            self.decided(track, false);
+            tracing::info!(camera, frames = track.frames, best = ?overall.best, "unknown face");
+            return Ok(Some(Outcome::Unknown {
+                camera_id: camera.to_string(),
+                best: overall.best,
+                frames: track.frames,
+            }));
         };
         self.decided(track, true);
         let Some(place) = self.timetable.current().place(room, track.first_seen) else {
             tracing::info!(camera, room, person = %person_id, "recognised outside any session; ignored");
             return Ok(Some(Outcome::OutsideSession { person_id }));
         };
-        let similarity = overall.best.as_ref().map_or(0.0, |b| b.1);
         let event = AttendanceEvent {
             event_id: new_id(),
             person_id: person_id.clone(),
@@ -529,7 +439,7 @@ impl Engine {
             status: place.status,
             first_seen: track.first_seen,
             decided_at: Utc::now(),
-            similarity,
+            similarity: overall.best.as_ref().map_or(0.0, |b| b.1),
             margin: overall.margin(),
             liveness: live.score.min(1.0),
             frames: track.frames,
@@ -542,5 +452,67 @@ impl Engine {
             event,
             once_key: place.once_key,
         }))
+    }
+
+    /// The alert for a track judged a presentation attack, with the evidence in its detail.
+    fn spoof_alert(&self, track: &Track, verdict: &LiveVerdict, camera: &str, room: &str) -> Alert {
+        Alert {
+            event_id: new_id(),
+            kind: AlertKind::Spoof,
+            camera_id: Some(camera.to_string()),
+            room: Some(room.to_string()),
+            at: track.last_seen,
+            detail: format!(
+                "presentation attack suspected: live score {:.2} over {} frames (threshold {:.2}); landmarks travelled {:.2} and deformed {:.3} eye distances",
+                verdict.score,
+                track.liveness.len(),
+                self.liveness.threshold,
+                verdict.motion.travel,
+                verdict.motion.deformation
+            ),
+            device: self.device.clone(),
+        }
+    }
+
+    /// Embeds the kept frames that have no embedding yet, in one batch: a track's frames are
+    /// embedded only when it is about to be matched, and never twice.
+    fn embed_kept(&mut self, track: &mut Track) -> Result<(), EngineError> {
+        let pending: Vec<usize> = (0..track.best.len())
+            .filter(|&i| track.best[i].embedding.is_none())
+            .collect();
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let crops: Vec<Mat> = pending.iter().map(|&i| track.best[i].aligned.clone()).collect();
+        let embeddings = self.pipeline.embed(&crops)?;
+        self.stats.embeddings += embeddings.len() as u64;
+        for (i, e) in pending.into_iter().zip(embeddings) {
+            track.best[i].embedding = Some(e);
+        }
+        Ok(())
+    }
+
+    /// The gallery's candidates for each kept frame (with its quality), and for their
+    /// quality-weighted mean embedding, among `group` when sessions name one.
+    fn candidates(
+        &self,
+        gallery: &Gallery,
+        track: &Track,
+        group: Option<&str>,
+    ) -> Result<(Vec<(f32, Candidates)>, Candidates), EngineError> {
+        let score = self.recognize.person_score;
+        let mut frames = Vec::with_capacity(track.best.len());
+        let mut sum = vec![0.0f32; self.pipeline.recognizer().dim()];
+        for kept in &track.best {
+            let Some(e) = &kept.embedding else { continue };
+            sum.iter_mut().zip(&e.vector).for_each(|(s, v)| *s += kept.quality * v);
+            frames.push((kept.quality, gallery.search_in(e, group, score)?));
+        }
+        l2_normalise(&mut sum);
+        let mean_embedding = Embedding {
+            recognizer: self.pipeline.recognizer().id().clone(),
+            vector: sum,
+        };
+        Ok((frames, gallery.search_in(&mean_embedding, group, score)?))
     }
 }

@@ -5,13 +5,15 @@
 //! - following a face across frames ([`track`]);
 //! - matching its embeddings against the gallery ([`matching`]);
 //! - the weekly timetable that places a decision in a session, present or late ([`session`]);
-//! - deciding each track ([`engine`]);
+//! - the rules that decide a track, as pure functions ([`decide`]), and the engine that
+//!   gathers their evidence and acts on their verdicts ([`engine`]);
 //! - decisions the store could not take yet ([`held`]);
 //! - what goes out, the attendance events and alerts ([`event`]).
 //!
 //! It may import `vision` (what a face is), `store` (where a decision is committed) and `config`.
 //! It knows nothing of MQTT or cameras: the daemon feeds it frames and takes its outcomes.
 
+pub mod decide;
 pub mod engine;
 pub mod event;
 pub mod held;
