@@ -59,6 +59,9 @@ pub fn duration_s(seconds: f64) -> std::time::Duration {
     std::time::Duration::try_from_secs_f64(seconds.max(0.0)).unwrap_or(std::time::Duration::MAX)
 }
 
+/// A value problem: section, key, and what is wrong with it.
+type Problem = (&'static str, &'static str, String);
+
 /// Splits `user:password@` out of a URL: the URL without it, and the credentials.
 pub fn split_credentials(url: &str) -> (String, Option<(String, String)>) {
     let Some((scheme, rest)) = url.split_once("://") else {
@@ -457,15 +460,47 @@ impl Config {
         }
     }
 
-    /// Every value problem, not only the first (for `check-config`).
+    /// Every value problem, not only the first (for `check-config`), in the order of the file's
+    /// sections.
     pub fn problems(&self, path: &Path) -> Vec<ConfigError> {
-        let mut problems = Vec::new();
-        let bad = |section, key, problem: &str| ConfigError::BadValue {
+        let bad = |(section, key, problem): Problem| ConfigError::BadValue {
             path: path.to_path_buf(),
             section,
             key,
-            problem: problem.to_string(),
+            problem,
         };
+        let mut problems: Vec<ConfigError> = self
+            .section_problems()
+            .into_iter()
+            .chain(self.range_problems())
+            .map(bad)
+            .collect();
+        for (key, id) in [("id", &self.device.id), ("site", &self.device.site)] {
+            if let Some(id) = id
+                && let Err(problem) = check_id(id)
+            {
+                problems.push(bad(("device", key, problem)));
+            }
+        }
+        if let Some(m) = &self.mqtt
+            && let Err((key, problem)) = m.check()
+        {
+            problems.push(bad(("mqtt", key, problem)));
+        }
+        if let Err(source) = crate::attend::session::Timetable::new(&self.timetable) {
+            problems.push(ConfigError::Timetable {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+        problems.extend(self.camera_problems(path));
+        problems
+    }
+
+    /// The checks that need more than a range, section by section.
+    fn section_problems(&self) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        let bad = |section, key, problem: &str| (section, key, problem.to_string());
         let unit = "must be between 0 and 1";
         if let Some(v) = self.detect.score_threshold.filter(|v| !in_unit_range(*v)) {
             problems.push(bad("detect", "score_threshold", &format!("{v} {unit}")));
@@ -526,6 +561,13 @@ impl Config {
                 ),
             ));
         }
+        problems
+    }
+
+    /// Every float not checked in [`Config::section_problems`], against its range.
+    fn range_problems(&self) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        let bad = |section, key, problem: &str| (section, key, problem.to_string());
         // Every float not checked above: NaN, infinity and out-of-range values would panic or
         // silently misbehave far from the config.
         let f = f64::from;
@@ -560,29 +602,12 @@ impl Config {
                 problems.push(bad(section, key, &format!("{v} must be a number from {min} to {max}")));
             }
         }
-        for (key, id) in [("id", &self.device.id), ("site", &self.device.site)] {
-            if let Some(id) = id
-                && let Err(problem) = check_id(id)
-            {
-                problems.push(bad("device", key, &problem));
-            }
-        }
-        if let Some(m) = &self.mqtt
-            && let Err((key, problem)) = m.check()
-        {
-            problems.push(ConfigError::BadValue {
-                path: path.to_path_buf(),
-                section: "mqtt",
-                key,
-                problem,
-            });
-        }
-        if let Err(source) = crate::attend::session::Timetable::new(&self.timetable) {
-            problems.push(ConfigError::Timetable {
-                path: path.to_path_buf(),
-                source,
-            });
-        }
+        problems
+    }
+
+    /// Each camera's own checks, and ids that repeat.
+    fn camera_problems(&self, path: &Path) -> Vec<ConfigError> {
+        let mut problems = Vec::new();
         let mut seen = std::collections::HashSet::new();
         for cam in &self.cameras {
             if let Err(problem) = cam.check() {
