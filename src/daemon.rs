@@ -204,15 +204,14 @@ pub struct Signals<'a> {
 /// Runs until `signals.stop` is set: then takes no more frames, decides the tracks in flight,
 /// says goodbye to the broker and returns. Every decision is handed to `on_outcome` as it is made.
 pub fn run(config: &Config, signals: &Signals<'_>, on_outcome: &mut dyn FnMut(&Outcome)) -> Result<(), DaemonError> {
-    let stop = signals.stop;
     if config.cameras.is_empty() {
         return Err(DaemonError::NoCameras);
     }
     let key = Key::locate(config.store.key_file.as_deref())?;
     let store = Store::open(&config.store.path, key.clone())?;
-    let pipeline = FaceAnalyzer::from_config(config)?;
-    let dim = pipeline.recognizer().dim();
-    let mut engine = Engine::new(config, pipeline, store)?;
+    let analyzer = FaceAnalyzer::from_config(config)?;
+    let dim = analyzer.recognizer().dim();
+    let mut engine = Engine::new(config, analyzer, store)?;
     let device = config.device.id();
     let status = StatusBoard::new(&device);
     status.update(|s| s.roster = RosterStatus::of(&engine.gallery()));
@@ -222,40 +221,8 @@ pub fn run(config: &Config, signals: &Signals<'_>, on_outcome: &mut dyn FnMut(&O
         .enable_all()
         .build()
         .map_err(DaemonError::Runtime)?;
-    // Without a broker nothing delivers the outbox, so nothing else keeps it in bounds.
-    let mut unsent = match config.mqtt {
-        Some(_) => None,
-        None => Some(Outbox::open(&config.store.path)?),
-    };
-    let mqtt = match MqttSettings::from_config(config)? {
-        Some(settings) => {
-            let roster = match &config.mqtt {
-                Some(m) if m.accept_roster => match Key::locate_from(&SITE_KEY_SOURCE, m.roster_key_file.as_deref()) {
-                    Ok(site_key) => Some(RosterSync::new(RosterSyncSettings {
-                        store: Store::open(&config.store.path, key.clone())?,
-                        site_key,
-                        gallery: engine.shared_gallery(),
-                        timetable: Some(engine.shared_timetable()),
-                        dim,
-                        max_bytes: m.roster_max_bytes,
-                        int8_above: config.recognize.int8_search_above,
-                        device: device.clone(),
-                        site: config.device.site(),
-                        refusal_window: crate::config::duration_s(m.refusal_alert_interval_s),
-                    })?),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "rosters from the backend are not accepted");
-                        None
-                    }
-                },
-                _ => None,
-            };
-            let outbox = Outbox::open(&config.store.path)?;
-            let _inside = runtime.enter();
-            Some(Mqtt::spawn(settings, outbox, status.clone(), roster)?)
-        }
-        None => None,
-    };
+    let mqtt = start_sync(config, &key, &engine, dim, &status, &runtime)?;
+    let mut chores = Chores::new(config, &device, status.clone())?;
 
     let mut watched = Vec::new();
     for cam in &config.cameras {
@@ -264,61 +231,17 @@ pub fn run(config: &Config, signals: &Signals<'_>, on_outcome: &mut dyn FnMut(&O
     tracing::info!(cameras = watched.len(), device, "rollcall running");
     notify_systemd(&format!("READY=1\nSTATUS=watching {} camera(s)", watched.len()));
 
-    let status_path = crate::sync::status::status_file(&config.store.path);
-    let retention = chrono::Duration::days(i64::from(config.store.retention_days));
-    let mut last_purge: Option<Instant> = None;
-    let mut last_tick = Instant::now();
     let mut running = config.clone();
-    while !stop.load(Ordering::SeqCst) {
+    while !signals.stop.load(Ordering::SeqCst) {
         if signals.reload.swap(false, Ordering::SeqCst)
             && let Some(path) = signals.config_path
         {
             reload(path, &mut running, &mut watched, &mut engine, on_outcome);
         }
-        let mut analysed = false;
-        for w in &mut watched {
-            let Some(frame) = w.camera.next_frame(Duration::from_millis(2)) else {
-                continue;
-            };
-            analysed = true;
-            match engine.process(w.camera.id(), &w.room, &frame.image, frame.captured_at.into()) {
-                Ok(outcomes) => outcomes.iter().for_each(&mut *on_outcome),
-                // One bad frame or a store hiccup must not stop attendance for the whole school.
-                Err(e) => tracing::error!(camera = w.camera.id(), error = %e, "frame not analysed"),
-            }
-            w.lag = w.lag.max(frame.age());
-        }
-        if !analysed {
+        if !analyse_ready_frames(&mut watched, &mut engine, on_outcome) {
             std::thread::sleep(Duration::from_millis(5));
         }
-        if last_tick.elapsed() >= Duration::from_secs(1) {
-            let elapsed = last_tick.elapsed().as_secs_f32();
-            last_tick = Instant::now();
-            // Held decisions are retried with every frame, and here when no frame comes.
-            engine.retry_held().iter().for_each(&mut *on_outcome);
-            for w in &mut watched {
-                if let Some(alert) = w.availability_alert(&device) {
-                    tracing::warn!(camera = w.camera.id(), kind = alert.kind.as_str(), detail = %alert.detail, "camera availability");
-                    engine.raise(alert).iter().for_each(&mut *on_outcome);
-                }
-            }
-            report(&mut watched, &status, &engine, elapsed);
-            if let Err(e) = crate::sync::status::write_status_file(&status_path, &status.snapshot()) {
-                tracing::warn!(path = %status_path.display(), error = %e, "cannot write the status file");
-            }
-            notify_systemd("WATCHDOG=1");
-            if last_purge.is_none_or(|t| t.elapsed() >= PURGE_EVERY) {
-                last_purge = Some(Instant::now());
-                match engine.store().purge_before(chrono::Utc::now() - retention) {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(rows = n, "attendance and alerts past the retention period deleted"),
-                    Err(e) => tracing::error!(error = %e, "retention purge failed"),
-                }
-                if let Some(outbox) = &mut unsent {
-                    keep_outbox_in_bounds(outbox, &device, &status);
-                }
-            }
-        }
+        chores.run_due(&mut watched, &mut engine, on_outcome);
     }
 
     notify_systemd("STOPPING=1");
@@ -334,8 +257,131 @@ pub fn run(config: &Config, signals: &Signals<'_>, on_outcome: &mut dyn FnMut(&O
         runtime.block_on(mqtt.shutdown());
     }
     // Gone: `rollcall status` reads the store from now on.
-    let _ = std::fs::remove_file(&status_path);
+    let _ = std::fs::remove_file(&chores.status_path);
     Ok(())
+}
+
+/// Starts the MQTT link on `runtime`, with the roster sync when the backend's rosters are
+/// accepted and the site key is there; `None` without `[mqtt]`.
+fn start_sync(
+    config: &Config,
+    key: &Key,
+    engine: &Engine,
+    dim: usize,
+    status: &StatusBoard,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<Option<Mqtt>, DaemonError> {
+    let (Some(settings), Some(m)) = (MqttSettings::from_config(config)?, &config.mqtt) else {
+        return Ok(None);
+    };
+    let roster = if !m.accept_roster {
+        None
+    } else {
+        match Key::locate_from(&SITE_KEY_SOURCE, m.roster_key_file.as_deref()) {
+            Ok(site_key) => Some(RosterSync::new(RosterSyncSettings {
+                store: Store::open(&config.store.path, key.clone())?,
+                site_key,
+                gallery: engine.shared_gallery(),
+                timetable: Some(engine.shared_timetable()),
+                dim,
+                max_bytes: m.roster_max_bytes,
+                int8_above: config.recognize.int8_search_above,
+                device: config.device.id(),
+                site: config.device.site(),
+                refusal_window: crate::config::duration_s(m.refusal_alert_interval_s),
+            })?),
+            Err(e) => {
+                tracing::warn!(error = %e, "rosters from the backend are not accepted");
+                None
+            }
+        }
+    };
+    let outbox = Outbox::open(&config.store.path)?;
+    let _inside = runtime.enter();
+    Ok(Some(Mqtt::spawn(settings, outbox, status.clone(), roster)?))
+}
+
+/// Takes the newest frame of each camera that has one through the engine; says whether any
+/// camera had one.
+fn analyse_ready_frames(watched: &mut [Watched], engine: &mut Engine, on_outcome: &mut dyn FnMut(&Outcome)) -> bool {
+    let mut analysed = false;
+    for w in watched {
+        let Some(frame) = w.camera.next_frame(Duration::from_millis(2)) else {
+            continue;
+        };
+        analysed = true;
+        match engine.process(w.camera.id(), &w.room, &frame.image, frame.captured_at.into()) {
+            Ok(outcomes) => outcomes.iter().for_each(&mut *on_outcome),
+            // One bad frame or a store hiccup must not stop attendance for the whole school.
+            Err(e) => tracing::error!(camera = w.camera.id(), error = %e, "frame not analysed"),
+        }
+        w.lag = w.lag.max(frame.age());
+    }
+    analysed
+}
+
+/// What the daemon does besides analysing frames: every second, held decisions, camera alerts,
+/// the status and the watchdog; every hour, the retention purge (and the outbox's bounds when
+/// there is no broker).
+struct Chores {
+    device: String,
+    status: StatusBoard,
+    status_path: std::path::PathBuf,
+    retention: chrono::Duration,
+    /// The outbox, kept here only without `[mqtt]`: nothing else keeps it in bounds then.
+    unsent: Option<Outbox>,
+    last_tick: Instant,
+    last_purge: Option<Instant>,
+}
+
+impl Chores {
+    fn new(config: &Config, device: &str, status: StatusBoard) -> Result<Chores, DaemonError> {
+        Ok(Chores {
+            device: device.to_string(),
+            status,
+            status_path: crate::sync::status::status_file(&config.store.path),
+            retention: chrono::Duration::days(i64::from(config.store.retention_days)),
+            unsent: match config.mqtt {
+                Some(_) => None,
+                None => Some(Outbox::open(&config.store.path)?),
+            },
+            last_tick: Instant::now(),
+            last_purge: None,
+        })
+    }
+
+    /// Runs whatever is due.
+    fn run_due(&mut self, watched: &mut [Watched], engine: &mut Engine, on_outcome: &mut dyn FnMut(&Outcome)) {
+        if self.last_tick.elapsed() < Duration::from_secs(1) {
+            return;
+        }
+        let elapsed = self.last_tick.elapsed().as_secs_f32();
+        self.last_tick = Instant::now();
+        // Held decisions are retried with every frame, and here when no frame comes.
+        engine.retry_held().iter().for_each(&mut *on_outcome);
+        for w in watched.iter_mut() {
+            if let Some(alert) = w.availability_alert(&self.device) {
+                tracing::warn!(camera = w.camera.id(), kind = alert.kind.as_str(), detail = %alert.detail, "camera availability");
+                engine.raise(alert).iter().for_each(&mut *on_outcome);
+            }
+        }
+        report(watched, &self.status, engine, elapsed);
+        if let Err(e) = crate::sync::status::write_status_file(&self.status_path, &self.status.snapshot()) {
+            tracing::warn!(path = %self.status_path.display(), error = %e, "cannot write the status file");
+        }
+        notify_systemd("WATCHDOG=1");
+        if self.last_purge.is_none_or(|t| t.elapsed() >= PURGE_EVERY) {
+            self.last_purge = Some(Instant::now());
+            match engine.store().purge_before(chrono::Utc::now() - self.retention) {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(rows = n, "attendance and alerts past the retention period deleted"),
+                Err(e) => tracing::error!(error = %e, "retention purge failed"),
+            }
+            if let Some(outbox) = &mut self.unsent {
+                keep_outbox_in_bounds(outbox, &self.device, &self.status);
+            }
+        }
+    }
 }
 
 /// Enforces the outbox's default bounds and retention when there is no `[mqtt]` to deliver it
