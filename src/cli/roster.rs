@@ -8,7 +8,7 @@ use super::{CliError, ModelArgs};
 use crate::config::Config;
 use crate::enroll::{EnrollError, EnrollPolicy, Enrollee, enroll_person};
 use crate::store::{Key, Store};
-use crate::sync::roster::{Roster, RosterPerson};
+use crate::sync::roster::Roster;
 use crate::vision::analyze::FaceAnalyzer;
 
 /// Arguments of `rollcall keygen`.
@@ -266,28 +266,11 @@ pub fn roster(mut config: Config, args: RosterArgs, models: &ModelArgs) -> Resul
 /// Runs the `roster` commands that work on the local store.
 fn local_roster(config: &Config, command: RosterCommand) -> Result<(), CliError> {
     let mut store = open_store(config)?;
-    let usage = |e: crate::store::StoreError| CliError::Usage(e.to_string());
     match command {
         RosterCommand::Publish(how) => publish(config, how),
-        RosterCommand::List { json } => {
-            for p in store.people().map_err(usage)? {
-                if json {
-                    println!("{}", serde_json::to_string(&p).unwrap_or_default());
-                } else {
-                    let t: Vec<String> = p.templates.iter().map(|(r, n)| format!("{n} x {r}")).collect();
-                    println!(
-                        "{:<20} {:<24} groups [{}]  templates {}",
-                        p.person_id,
-                        p.name.unwrap_or_default(),
-                        p.groups.join(", "),
-                        t.join(", ")
-                    );
-                }
-            }
-            Ok(())
-        }
+        RosterCommand::List { json } => list(&store, json),
         RosterCommand::Remove { id } => {
-            if store.remove_person(&id).map_err(usage)? {
+            if store.remove_person(&id).map_err(store_failed)? {
                 println!("{id} removed; their templates are deleted");
                 Ok(())
             } else {
@@ -301,45 +284,24 @@ fn local_roster(config: &Config, command: RosterCommand) -> Result<(), CliError>
             device,
         } => {
             let scope = scope_of(config, device.as_deref())?;
-            let key = match key_file {
-                Some(k) => Key::from_file(&k).map_err(usage)?,
-                None => Key::locate(config.store.key_file.as_deref()).map_err(usage)?,
-            };
+            let key = roster_key(config, key_file.as_deref())?;
             let recognizer: std::sync::Arc<str> = config.models.recognizer.as_str().into();
-            let mut people: Vec<RosterPerson> = Vec::new();
-            let listed = store.people().map_err(usage)?;
-            for (person, groups, e) in store.templates(&recognizer).map_err(usage)? {
-                match people.iter_mut().find(|p| p.person_id == person) {
-                    Some(p) => p.templates.push(e.vector),
-                    None => people.push(RosterPerson {
-                        name: listed
-                            .iter()
-                            .find(|l| l.person_id == person)
-                            .and_then(|l| l.name.clone()),
-                        person_id: person,
-                        groups,
-                        templates: vec![e.vector],
-                    }),
-                }
-            }
-            let exported = people.len();
-            let env = crate::sync::roster::seal(&Roster { people }, version, &recognizer, &scope, &key);
+            let roster = crate::sync::roster::file::from_store(&store, &recognizer).map_err(store_failed)?;
+            let env = crate::sync::roster::seal(&roster, version, &recognizer, &scope, &key);
             let text = serde_json::to_vec_pretty(&env).unwrap_or_default();
             crate::private_file::write(&file, &text).map_err(|e| CliError::Write {
                 path: file.clone(),
                 reason: e.to_string(),
             })?;
             println!(
-                "roster of {exported} people ({recognizer}) sealed into {}",
+                "roster of {} people ({recognizer}) sealed into {}",
+                roster.people.len(),
                 file.display()
             );
             Ok(())
         }
         RosterCommand::Import { file, key_file } => {
-            let key = match key_file {
-                Some(k) => Key::from_file(&k).map_err(usage)?,
-                None => Key::locate(config.store.key_file.as_deref()).map_err(usage)?,
-            };
+            let key = roster_key(config, key_file.as_deref())?;
             let bytes =
                 std::fs::read(&file).map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
             let env = crate::sync::roster::parse_envelope(&bytes, 256 << 20)
@@ -355,25 +317,7 @@ fn local_roster(config: &Config, command: RosterCommand) -> Result<(), CliError>
             let roster = crate::sync::roster::open_roster(&env, &key, &env.scope(), dim)
                 .map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?;
             let recognizer: std::sync::Arc<str> = env.recognizer.as_str().into();
-            for p in &roster.people {
-                store
-                    .upsert_person(&p.person_id, p.name.as_deref(), &p.groups)
-                    .map_err(usage)?;
-                let templates: Vec<_> = p
-                    .templates
-                    .iter()
-                    .map(|t| {
-                        (
-                            crate::vision::embed::Embedding {
-                                recognizer: recognizer.clone(),
-                                vector: t.clone(),
-                            },
-                            1.0,
-                        )
-                    })
-                    .collect();
-                store.replace_templates(&p.person_id, &templates).map_err(usage)?;
-            }
+            crate::sync::roster::file::merge_into(&mut store, &roster, &recognizer).map_err(store_failed)?;
             println!(
                 "imported {} people ({}) from {}",
                 roster.people.len(),
@@ -383,6 +327,38 @@ fn local_roster(config: &Config, command: RosterCommand) -> Result<(), CliError>
             Ok(())
         }
     }
+}
+
+/// A store error, as the CLI reports it.
+fn store_failed(e: crate::store::StoreError) -> CliError {
+    CliError::Usage(e.to_string())
+}
+
+/// The key a roster file is sealed with: the one named, else the store's own.
+fn roster_key(config: &Config, key_file: Option<&std::path::Path>) -> Result<Key, CliError> {
+    match key_file {
+        Some(k) => Key::from_file(k).map_err(store_failed),
+        None => Key::locate(config.store.key_file.as_deref()).map_err(store_failed),
+    }
+}
+
+/// `roster list`: one line per person, or one JSON object per line.
+fn list(store: &crate::store::Store, json: bool) -> Result<(), CliError> {
+    for p in store.people().map_err(store_failed)? {
+        if json {
+            println!("{}", serde_json::to_string(&p).unwrap_or_default());
+        } else {
+            let t: Vec<String> = p.templates.iter().map(|(r, n)| format!("{n} x {r}")).collect();
+            println!(
+                "{:<20} {:<24} groups [{}]  templates {}",
+                p.person_id,
+                p.name.unwrap_or_default(),
+                p.groups.join(", "),
+                t.join(", ")
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The scope a roster is sealed for: the configured site, or one device of it. A device id that

@@ -16,6 +16,7 @@
 //! clock may boot in 1970.
 
 mod envelope;
+pub mod file;
 mod gate;
 
 use std::collections::HashMap;

@@ -1,0 +1,52 @@
+//! Rosters as the admin moves them by hand: the local store's people gathered into a roster
+//! (for `roster export`, sealed like the backend's), and a roster's people merged into the store
+//! (for `roster import`). The daemon's sync replaces the whole roster instead
+//! ([`super::RosterSync`]); an import adds to what is there.
+
+use std::sync::Arc;
+
+use super::{Roster, RosterPerson};
+use crate::store::{Store, StoreError};
+use crate::vision::embed::Embedding;
+
+/// Everyone enrolled for `recognizer`, with their names, groups and templates.
+pub fn from_store(store: &Store, recognizer: &Arc<str>) -> Result<Roster, StoreError> {
+    let listed = store.people()?;
+    let mut people: Vec<RosterPerson> = Vec::new();
+    for (person, groups, e) in store.templates(recognizer)? {
+        match people.iter_mut().find(|p| p.person_id == person) {
+            Some(p) => p.templates.push(e.vector),
+            None => people.push(RosterPerson {
+                name: listed
+                    .iter()
+                    .find(|l| l.person_id == person)
+                    .and_then(|l| l.name.clone()),
+                person_id: person,
+                groups,
+                templates: vec![e.vector],
+            }),
+        }
+    }
+    Ok(Roster { people })
+}
+
+/// Adds or updates each person of `roster` (templates of `recognizer`), leaving everyone else
+/// as they are.
+pub fn merge_into(store: &mut Store, roster: &Roster, recognizer: &Arc<str>) -> Result<(), StoreError> {
+    for p in &roster.people {
+        store.upsert_person(&p.person_id, p.name.as_deref(), &p.groups)?;
+        let templates: Vec<(Embedding, f32)> = p
+            .templates
+            .iter()
+            .map(|t| {
+                let e = Embedding {
+                    recognizer: recognizer.clone(),
+                    vector: t.clone(),
+                };
+                (e, 1.0)
+            })
+            .collect();
+        store.replace_templates(&p.person_id, &templates)?;
+    }
+    Ok(())
+}
