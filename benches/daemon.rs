@@ -42,7 +42,7 @@ fn main() {
         .collect();
     let status_path = rollcall::sync::status::status_file(&config.store.path);
 
-    let stop = AtomicBool::new(false);
+    let stop = rollcall::shutdown::Shutdown::new();
     let reload = AtomicBool::new(false);
     // Per camera: the status's fps and lag_ms, once a second after a warm-up.
     let mut fps: BTreeMap<String, Vec<f64>> = BTreeMap::new();
@@ -77,7 +77,7 @@ fn main() {
             }
             rss = rss.max(support::rss_mb());
         }
-        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        stop.trigger();
         daemon.join().unwrap().unwrap();
     });
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;

@@ -7,6 +7,8 @@
 //! instead of starving one or queueing frames (a camera keeps only its newest frame).
 
 use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::shutdown::Shutdown;
 use std::time::{Duration, Instant};
 
 use crate::attend::engine::{Engine, EngineError, Outcome};
@@ -86,9 +88,10 @@ struct Watched {
 }
 
 impl Watched {
-    fn start(cam: &crate::config::CameraConfig) -> Result<Watched, CaptureError> {
+    /// Starts `cam`, to stop with `cameras` (or alone, when a reload removes it).
+    fn start(cam: &crate::config::CameraConfig, cameras: &Shutdown) -> Result<Watched, CaptureError> {
         Ok(Watched {
-            camera: Camera::start(cam.clone())?,
+            camera: Camera::start_until(cam.clone(), cameras.child())?,
             room: cam.room.clone().unwrap_or_else(|| cam.id.clone()),
             config: cam.clone(),
             taken: 0,
@@ -146,6 +149,7 @@ fn reload(
     path: &std::path::Path,
     running: &mut Config,
     watched: &mut Vec<Watched>,
+    cameras: &Shutdown,
     engine: &mut Engine,
     on_outcome: &mut dyn FnMut(&Outcome),
 ) {
@@ -172,7 +176,7 @@ fn reload(
         if watched.iter().any(|w| w.config == *cam) {
             continue;
         }
-        match Watched::start(cam) {
+        match Watched::start(cam, cameras) {
             Ok(w) => {
                 started.push(cam.id.clone());
                 watched.push(w);
@@ -193,8 +197,8 @@ fn reload(
 /// What the daemon listens to from outside.
 #[derive(Debug)]
 pub struct Signals<'a> {
-    /// Set (by SIGINT or SIGTERM) to stop.
-    pub stop: &'a AtomicBool,
+    /// Triggered (by SIGINT or SIGTERM) to stop.
+    pub stop: &'a Shutdown,
     /// Set (by SIGHUP) to reload the config; the daemon clears it.
     pub reload: &'a AtomicBool,
     /// The config file to reload.
@@ -224,19 +228,21 @@ pub fn run(config: &Config, signals: &Signals<'_>, on_outcome: &mut dyn FnMut(&O
     let mqtt = start_sync(config, &key, &engine, dim, &status, &runtime)?;
     let mut chores = Chores::new(config, &device, status.clone())?;
 
+    // The cameras stop with this token, after their tracks are decided.
+    let cameras = Shutdown::new();
     let mut watched = Vec::new();
     for cam in &config.cameras {
-        watched.push(Watched::start(cam)?);
+        watched.push(Watched::start(cam, &cameras)?);
     }
     tracing::info!(cameras = watched.len(), device, "rollcall running");
     notify_systemd(&format!("READY=1\nSTATUS=watching {} camera(s)", watched.len()));
 
     let mut running = config.clone();
-    while !signals.stop.load(Ordering::SeqCst) {
+    while !signals.stop.is_triggered() {
         if signals.reload.swap(false, Ordering::SeqCst)
             && let Some(path) = signals.config_path
         {
-            reload(path, &mut running, &mut watched, &mut engine, on_outcome);
+            reload(path, &mut running, &mut watched, &cameras, &mut engine, on_outcome);
         }
         if !analyse_ready_frames(&mut watched, &mut engine, on_outcome) {
             std::thread::sleep(Duration::from_millis(5));
@@ -249,6 +255,7 @@ pub fn run(config: &Config, signals: &Signals<'_>, on_outcome: &mut dyn FnMut(&O
     for w in &watched {
         decide_in_flight(&mut engine, w, on_outcome);
     }
+    cameras.trigger();
     for w in watched {
         w.camera.stop();
     }

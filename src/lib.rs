@@ -27,7 +27,8 @@
 //! - [`cli`]: the `rollcall` command line (the binary is a thin wrapper over it).
 //! - Shared helpers: [`backoff`] (reconnect delays with jitter), [`untrusted`] (text from outside
 //!   made short and printable before it is echoed), [`private_file`] (files with personal
-//!   data, written 0600) and [`lock`] (locks that outlive a panic).
+//!   data, written 0600), [`lock`] (locks that outlive a panic) and [`shutdown`] (one way to ask
+//!   any part, thread or task, to stop).
 
 pub mod attend;
 pub mod backoff;
@@ -38,6 +39,7 @@ pub mod daemon;
 pub mod enroll;
 pub mod lock;
 pub mod private_file;
+pub mod shutdown;
 pub mod store;
 pub mod sync;
 pub mod untrusted;

@@ -424,7 +424,7 @@ fn a_camera_silent_for_down_after_s_raises_camera_down_once_and_camera_up_when_b
     cam.down_after_s = 3.0;
     config.cameras = vec![cam];
 
-    let stop = AtomicBool::new(false);
+    let stop = rollcall::shutdown::Shutdown::new();
     let (tx, alerts) = std::sync::mpsc::channel();
     std::thread::scope(|scope| {
         let daemon = scope.spawn(|| {
@@ -478,7 +478,7 @@ fn a_camera_silent_for_down_after_s_raises_camera_down_once_and_camera_up_when_b
             up.detail
         );
         assert!(next(Duration::from_secs(5)).is_none(), "a second alert once back");
-        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        stop.trigger();
         daemon.join().unwrap().unwrap();
     });
     // Both are in the store's alerts, and so in the outbox for the backend.

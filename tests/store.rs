@@ -343,7 +343,7 @@ fn an_outbox_over_its_bounds_drops_alerts_before_attendance_and_counts_every_att
 fn without_mqtt_the_daemon_still_keeps_the_outbox_in_bounds() {
     use rollcall::config::{CameraConfig, SourceKind};
     use rollcall::store::Outbox;
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::atomic::AtomicBool;
     let dir = scratch("no-mqtt");
     let db = dir.join("rollcall.db");
     let key_file = dir.join("key");
@@ -368,7 +368,7 @@ fn without_mqtt_the_daemon_still_keeps_the_outbox_in_bounds() {
     camera.analysis_fps = 2.0;
     config.cameras = vec![camera];
     assert!(config.mqtt.is_none());
-    let stop = AtomicBool::new(false);
+    let stop = rollcall::shutdown::Shutdown::new();
     std::thread::scope(|scope| {
         let daemon = scope.spawn(|| {
             let signals = rollcall::daemon::Signals {
@@ -383,7 +383,7 @@ fn without_mqtt_the_daemon_still_keeps_the_outbox_in_bounds() {
         {
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
-        stop.store(true, Ordering::SeqCst);
+        stop.trigger();
         daemon.join().unwrap().unwrap();
     });
     let depth = Outbox::open(&db).unwrap().depth().unwrap();

@@ -1,7 +1,7 @@
 //! One camera: its supervisor thread, its newest-frame slot, and its status.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
@@ -20,6 +20,7 @@ use super::{CaptureError, Frame, PipelineSpec, display_location, pipeline_spec};
 use crate::backoff::Backoff;
 use crate::config::{CameraConfig, Decode};
 use crate::lock::lock;
+use crate::shutdown::Shutdown;
 
 /// Where a camera is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -97,9 +98,8 @@ struct Shared {
     frames_in: AtomicU64,
     frames_dropped: AtomicU64,
     frames_taken: AtomicU64,
-    stop: AtomicBool,
-    /// Wakes the supervisor out of a backoff sleep when stopping.
-    wake: Condvar,
+    /// Asked to stop: wakes the supervisor out of a backoff sleep too.
+    shutdown: Shutdown,
 }
 
 impl Shared {
@@ -118,13 +118,12 @@ impl Shared {
     }
 
     fn stopping(&self) -> bool {
-        self.stop.load(Ordering::Acquire)
+        self.shutdown.is_triggered()
     }
 
     /// Sleeps up to `d`, returning early when asked to stop.
     fn sleep(&self, d: Duration) {
-        let guard = lock(&self.status);
-        let _ = self.wake.wait_timeout_while(guard, d, |_| !self.stopping());
+        self.shutdown.sleep(d);
     }
 }
 
@@ -166,6 +165,12 @@ fn read_password(cam: &CameraConfig) -> Result<Option<String>, CaptureError> {
 impl Camera {
     /// Starts the camera's supervisor; it connects, and keeps reconnecting, in the background.
     pub fn start(cam: CameraConfig) -> Result<Camera, CaptureError> {
+        Camera::start_until(cam, Shutdown::new())
+    }
+
+    /// Starts the camera, to stop when `shutdown` is triggered (or [`Camera::stop`] is called,
+    /// which triggers it).
+    pub fn start_until(cam: CameraConfig, shutdown: Shutdown) -> Result<Camera, CaptureError> {
         super::init()?;
         if cam.decode == Decode::Auto {
             prefer_hardware_decoders();
@@ -205,8 +210,7 @@ impl Camera {
             frames_in: AtomicU64::new(0),
             frames_dropped: AtomicU64::new(0),
             frames_taken: AtomicU64::new(0),
-            stop: AtomicBool::new(false),
-            wake: Condvar::new(),
+            shutdown,
         });
         let period = crate::config::duration_s(1.0 / cam.analysis_fps);
         let worker = Arc::clone(&shared);
@@ -285,8 +289,7 @@ impl Camera {
     }
 
     fn shutdown(&mut self) {
-        self.shared.stop.store(true, Ordering::Release);
-        self.shared.wake.notify_all();
+        self.shared.shutdown.trigger();
         self.shared.frame_ready.notify_all();
         if let Some(t) = self.thread.take() {
             let _ = t.join();

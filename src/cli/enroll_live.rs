@@ -87,7 +87,7 @@ pub fn run(config: &Config, who: LiveEnrollee<'_>) -> Result<(), CliError> {
     let outcome = enrollment.run(
         || camera.next_frame(Duration::from_millis(500)).map(|f| f.image),
         &mut guide,
-        stop,
+        &stop,
     );
     bar.finish_and_clear();
     camera.stop();

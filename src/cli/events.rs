@@ -91,8 +91,7 @@ pub fn run(config: &Config, args: Args) -> Result<(), CliError> {
                 return Ok(());
             }
             let stop = super::signals::catch_stop();
-            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
-                std::thread::sleep(Duration::from_millis(500));
+            while !stop.sleep(Duration::from_millis(500)) {
                 for (row, e) in store.attendance_since(last).map_err(usage)? {
                     println!("{}", line(&e));
                     last = row;

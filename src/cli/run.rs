@@ -31,8 +31,9 @@ fn print(outcome: &Outcome, json: bool) {
 
 /// Runs the daemon until SIGINT or SIGTERM; SIGHUP reloads `config_path`.
 pub fn run(config: &Config, config_path: Option<&std::path::Path>, args: Args) -> Result<(), CliError> {
+    let stop = super::signals::catch_stop();
     let signals = crate::daemon::Signals {
-        stop: super::signals::catch_stop(),
+        stop: &stop,
         reload: super::signals::catch_reload(),
         config_path,
     };

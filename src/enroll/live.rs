@@ -7,8 +7,8 @@
 //! depth, so a flat picture never reaches a turn; and its landmarks move as one rigid plane,
 //! which [`landmark_motion`] measures, so the refusal can say why.
 
+use crate::shutdown::Shutdown;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use opencv::core::Mat;
@@ -229,7 +229,7 @@ impl<'a> LiveEnrollment<'a> {
         &mut self,
         mut frames: impl FnMut() -> Option<Mat>,
         guide: &mut dyn FnMut(&Guidance),
-        cancel: &AtomicBool,
+        cancel: &Shutdown,
     ) -> Result<Captured, LiveEnrollError> {
         let deadline = Instant::now() + Duration::from_secs_f64(self.settings.timeout_s);
         let mut last_frame = Instant::now();
@@ -238,7 +238,7 @@ impl<'a> LiveEnrollment<'a> {
         }
         let mut last_hint: Option<String> = None;
         loop {
-            if cancel.load(Ordering::SeqCst) {
+            if cancel.is_triggered() {
                 return Err(LiveEnrollError::Cancelled);
             }
             if Instant::now() >= deadline {

@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, watch};
 use super::outbox_thread::{Answer, NextRows, OutboxThread};
 use super::{Inbound, LinkState, MqttSettings};
 use crate::backoff::Backoff;
+use crate::shutdown::Shutdown;
 use crate::sync::roster::{RosterOutcome, RosterSync};
 use crate::sync::status::{OutboxStatus, RosterStatus, StatusBoard, offline_payload};
 
@@ -94,14 +95,14 @@ struct Link {
     roster_paused_until: Option<Instant>,
 }
 
-/// Runs until `stop` turns true.
+/// Runs until `stop` is triggered.
 pub(super) async fn run(
     settings: MqttSettings,
     outbox: OutboxThread,
     status: StatusBoard,
     roster: Option<Arc<Mutex<RosterSync>>>,
     takes_timetables: bool,
-    mut stop: watch::Receiver<bool>,
+    stop: Shutdown,
     state: watch::Sender<LinkState>,
 ) {
     let seed = settings
@@ -125,11 +126,11 @@ pub(super) async fn run(
     };
     link.outbox.maintain();
     loop {
-        if *stop.borrow() {
+        if stop.is_triggered() {
             return link.close().await;
         }
         let (host, port) = link.settings.options.broker_address();
-        match link.connect_and_serve(&mut stop, &mut backoff).await {
+        match link.connect_and_serve(&stop, &mut backoff).await {
             End::Stopped => return link.close().await,
             End::Lost(reason) => {
                 link.state.send_modify(|s| {
@@ -146,7 +147,7 @@ pub(super) async fn run(
                 loop {
                     tokio::select! {
                         _ = &mut wake => break,
-                        _ = stop.changed() => return link.close().await,
+                        _ = stop.triggered() => return link.close().await,
                         answer = link.outbox.answer() => link.answered(None, answer),
                     }
                 }
@@ -187,7 +188,7 @@ fn oversized(e: &ConnectionError) -> Option<usize> {
 }
 
 impl Link {
-    async fn connect_and_serve(&mut self, stop: &mut watch::Receiver<bool>, backoff: &mut Backoff) -> End {
+    async fn connect_and_serve(&mut self, stop: &Shutdown, backoff: &mut Backoff) -> End {
         let (client, mut eventloop) = AsyncClient::new(self.settings.options.clone(), self.settings.max_inflight + 16);
         // Small packets, each waited on: Nagle's algorithm would hold them back for the broker's
         // delayed ACK.
@@ -215,7 +216,7 @@ impl Link {
         &mut self,
         conn: &mut Connection,
         events: &mut mpsc::Receiver<Result<Event, ConnectionError>>,
-        stop: &mut watch::Receiver<bool>,
+        stop: &Shutdown,
         backoff: &mut Backoff,
     ) -> End {
         let mut tick = tokio::time::interval(TICK);
@@ -224,7 +225,7 @@ impl Link {
         let mut connected = false;
         loop {
             tokio::select! {
-                _ = stop.changed() => {
+                _ = stop.triggered() => {
                     if connected {
                         self.goodbye(conn, events).await;
                     }

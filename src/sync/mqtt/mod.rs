@@ -23,6 +23,7 @@ use tokio::sync::watch;
 pub use topics::{Inbound, Topics};
 
 use crate::config::{Config, MqttConfig};
+use crate::shutdown::Shutdown;
 use crate::store::{Outbox, OutboxLimits, StoreError};
 use crate::sync::roster::RosterSync;
 use crate::sync::status::{StatusBoard, offline_payload};
@@ -249,7 +250,7 @@ pub struct LinkState {
 #[derive(Debug)]
 pub struct Mqtt {
     task: tokio::task::JoinHandle<()>,
-    stop: watch::Sender<bool>,
+    stop: Shutdown,
     link: watch::Receiver<LinkState>,
 }
 
@@ -271,7 +272,7 @@ impl Mqtt {
             },
         )
         .map_err(MqttError::Thread)?;
-        let (stop, stop_rx) = watch::channel(false);
+        let stop = Shutdown::new();
         let (link_tx, link) = watch::channel(LinkState::default());
         if let Some(r) = &roster {
             let now = r.roster_status();
@@ -286,7 +287,7 @@ impl Mqtt {
             status,
             roster,
             takes_timetables,
-            stop_rx,
+            stop.clone(),
             link_tx,
         ));
         Ok(Mqtt { task, stop, link })
@@ -306,7 +307,7 @@ impl Mqtt {
     /// Says goodbye: publishes the offline status, disconnects, and returns within a few seconds
     /// even when the broker is unreachable. Undelivered events stay in the outbox for next time.
     pub async fn shutdown(self) {
-        let _ = self.stop.send(true);
+        self.stop.trigger();
         let mut task = self.task;
         if tokio::time::timeout(link::GOODBYE_TIMEOUT + Duration::from_secs(1), &mut task)
             .await
