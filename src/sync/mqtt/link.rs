@@ -70,6 +70,8 @@ struct Connection {
     cursor: i64,
     /// Subscribed to the roster topics.
     roster_subscribed: bool,
+    /// The broker accepted the connection (CONNACK).
+    connected: bool,
 }
 
 /// Shared, long-lived parts of the loop.
@@ -205,6 +207,7 @@ impl Link {
             events_in_flight: 0,
             cursor: 0,
             roster_subscribed: false,
+            connected: false,
         };
         let end = self.serve(&mut conn, &mut events, stop, backoff).await;
         self.outbox.mark_delivered(&mut self.acked);
@@ -222,65 +225,25 @@ impl Link {
         let mut tick = tokio::time::interval(TICK);
         let mut last_depth = Instant::now() - DEPTH_EVERY;
         let mut last_maintain = Instant::now();
-        let mut connected = false;
         loop {
             tokio::select! {
                 _ = stop.triggered() => {
-                    if connected {
+                    if conn.connected {
                         self.goodbye(conn, events).await;
                     }
                     return End::Stopped;
                 }
-                ev = events.recv() => {
-                    let ev = match ev {
-                        Some(Ok(ev)) => ev,
-                        Some(Err(e)) => {
-                            if let Some(size) = oversized(&e) {
-                                self.roster_too_big(size).await;
-                                return End::Lost(format!("a roster message of {size} bytes is over the limit; roster topics paused"));
-                            }
-                            return End::Lost(e.to_string());
+                ev = events.recv() => match ev {
+                    Some(Ok(ev)) => self.on_event(conn, ev, backoff).await,
+                    Some(Err(e)) => {
+                        if let Some(size) = oversized(&e) {
+                            self.roster_too_big(size).await;
+                            return End::Lost(format!("a roster message of {size} bytes is over the limit; roster topics paused"));
                         }
-                        None => return End::Lost("the MQTT event loop stopped".into()),
-                    };
-                    match ev {
-                        Event::Incoming(Incoming::ConnAck(_)) => {
-                            connected = true;
-                            backoff.reset();
-                            self.state.send_modify(|s| {
-                                s.connected = true;
-                                s.connects += 1;
-                            });
-                            tracing::info!(status = %self.settings.topics.status, "MQTT connected");
-                            self.last_status = None;
-                            self.publish_status(conn, true);
-                            self.subscribe_rosters(conn);
-                            self.drain(conn);
-                        }
-                        Event::Outgoing(Outgoing::Publish(pkid)) => {
-                            // The client sends publishes in the order they were handed to it.
-                            if let Some(sent) = conn.requested.pop_front() {
-                                conn.awaiting.insert(pkid, sent);
-                            }
-                        }
-                        Event::Incoming(Incoming::PubAck(ack)) => {
-                            if let Some(Sent::Event { seq, .. }) = conn.awaiting.remove(&ack.pkid) {
-                                conn.events_in_flight -= 1;
-                                self.acked.push(seq);
-                                if conn.events_in_flight <= self.settings.max_inflight / 2 {
-                                    self.outbox.mark_delivered(&mut self.acked);
-                                    self.drain(conn);
-                                }
-                            }
-                        }
-                        Event::Incoming(Incoming::Publish(p)) => {
-                            if let Some(kind) = self.settings.topics.inbound(&p.topic) {
-                                self.take_inbound(kind, p.topic.clone(), p.payload.to_vec()).await;
-                            }
-                        }
-                        _ => {}
+                        return End::Lost(e.to_string());
                     }
-                }
+                    None => return End::Lost("the MQTT event loop stopped".into()),
+                },
                 answer = self.outbox.answer() => self.answered(Some(&mut *conn), answer),
                 _ = tick.tick() => {
                     // The outbox is measured and kept in bounds whether or not the broker is there.
@@ -294,29 +257,80 @@ impl Link {
                         last_maintain = Instant::now();
                         self.outbox.maintain();
                     }
-                    if !connected {
-                        continue;
-                    }
-                    if let Some(oldest) = conn.requested.iter().chain(conn.awaiting.values()).map(Sent::at).min()
-                        && oldest.elapsed() > self.settings.ack_timeout
-                    {
-                        return End::Lost(format!(
-                            "the broker acknowledged nothing for {} s (ack_timeout_s)",
-                            self.settings.ack_timeout.as_secs()
-                        ));
-                    }
-                    self.outbox.mark_delivered(&mut self.acked);
-                    self.drain(conn);
-                    if measure {
-                        self.publish_status(conn, false);
-                    }
-                    if !conn.roster_subscribed && self.roster_paused_until.is_some_and(|t| Instant::now() >= t) {
-                        self.roster_paused_until = None;
-                        self.subscribe_rosters(conn);
+                    if let Some(end) = self.on_tick(conn, measure) {
+                        return end;
                     }
                 }
             }
         }
+    }
+
+    /// Acts on one event of the connection.
+    async fn on_event(&mut self, conn: &mut Connection, ev: Event, backoff: &mut Backoff) {
+        match ev {
+            Event::Incoming(Incoming::ConnAck(_)) => {
+                conn.connected = true;
+                backoff.reset();
+                self.state.send_modify(|s| {
+                    s.connected = true;
+                    s.connects += 1;
+                });
+                tracing::info!(status = %self.settings.topics.status, "MQTT connected");
+                self.last_status = None;
+                self.publish_status(conn, true);
+                self.subscribe_rosters(conn);
+                self.drain(conn);
+            }
+            Event::Outgoing(Outgoing::Publish(pkid)) => {
+                // The client sends publishes in the order they were handed to it.
+                if let Some(sent) = conn.requested.pop_front() {
+                    conn.awaiting.insert(pkid, sent);
+                }
+            }
+            Event::Incoming(Incoming::PubAck(ack)) => {
+                if let Some(Sent::Event { seq, .. }) = conn.awaiting.remove(&ack.pkid) {
+                    conn.events_in_flight -= 1;
+                    self.acked.push(seq);
+                    if conn.events_in_flight <= self.settings.max_inflight / 2 {
+                        self.outbox.mark_delivered(&mut self.acked);
+                        self.drain(conn);
+                    }
+                }
+            }
+            Event::Incoming(Incoming::Publish(p)) => {
+                if let Some(kind) = self.settings.topics.inbound(&p.topic) {
+                    self.take_inbound(kind, p.topic.clone(), p.payload.to_vec()).await;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The connection's chores on each tick, once connected: the acknowledgement timeout,
+    /// delivery marks, the next rows, the status (when `measure`d) and a paused roster
+    /// subscription. Returns how the connection ends, if it must.
+    fn on_tick(&mut self, conn: &mut Connection, measure: bool) -> Option<End> {
+        if !conn.connected {
+            return None;
+        }
+        if let Some(oldest) = conn.requested.iter().chain(conn.awaiting.values()).map(Sent::at).min()
+            && oldest.elapsed() > self.settings.ack_timeout
+        {
+            return Some(End::Lost(format!(
+                "the broker acknowledged nothing for {} s (ack_timeout_s)",
+                self.settings.ack_timeout.as_secs()
+            )));
+        }
+        self.outbox.mark_delivered(&mut self.acked);
+        self.drain(conn);
+        if measure {
+            self.publish_status(conn, false);
+        }
+        if !conn.roster_subscribed && self.roster_paused_until.is_some_and(|t| Instant::now() >= t) {
+            self.roster_paused_until = None;
+            self.subscribe_rosters(conn);
+        }
+        None
     }
 
     /// Asks for outbox rows to fill the in-flight window; they are sent when they come
