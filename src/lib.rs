@@ -6,8 +6,9 @@
 //! # Layout
 //!
 //! Seven parts, in the order data flows (frames in, events out), then the shell around them.
-//! Every module below is public: the `rollcall` binary and the tests use the library as any
-//! other program would. Each part's own doc says what it owns and what it may import.
+//! Every module below is public: the `rollcall` binary (whose command line lives in
+//! `src/cli/`, outside this library) and the tests use the library as any other program would.
+//! Each part's own doc says what it owns and what it may import.
 //!
 //! - [`capture`]: pictures in. Cameras (RTSP, V4L2, files) as newest-only frames that reconnect
 //!   for ever, photos from disk, and the demo's slideshow.
@@ -24,7 +25,6 @@
 //!
 //! Around them:
 //! - [`config`]: the TOML configuration, checked with line and column.
-//! - [`cli`]: the `rollcall` command line (the binary is a thin wrapper over it).
 //! - Shared helpers: [`backoff`] (reconnect delays with jitter), [`untrusted`] (text from outside
 //!   made short and printable before it is echoed), [`private_file`] (files with personal
 //!   data, written 0600), [`lock`] (locks that outlive a panic) and [`shutdown`] (one way to ask
@@ -33,7 +33,6 @@
 pub mod attend;
 pub mod backoff;
 pub mod capture;
-pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod enroll;

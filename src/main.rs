@@ -1,7 +1,9 @@
-//! The `rollcall` binary: parse the command line and hand over to the library.
+//! The `rollcall` binary: the command line (`cli`), over the library's public API only.
+
+mod cli;
 
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    rollcall::cli::main()
+    cli::main()
 }

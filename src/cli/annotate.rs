@@ -7,7 +7,7 @@ use opencv::core::{Mat, Point, Rect, Scalar, Vector};
 use opencv::{imgcodecs, imgproc};
 
 use super::CliError;
-use crate::vision::analyze::AnalyzedFace;
+use rollcall::vision::analyze::AnalyzedFace;
 
 /// Draws each face's box, landmarks, size, quality, liveness and name onto the frame.
 pub fn draw(frame: &mut Mat, faces: &[AnalyzedFace], names: &[Option<(String, f32)>]) -> opencv::Result<()> {
@@ -79,7 +79,7 @@ pub fn save(
     if !ok {
         return Err(unsupported());
     }
-    crate::private_file::write(out, encoded.as_slice()).map_err(|e| failed(e.to_string()))?;
+    rollcall::private_file::write(out, encoded.as_slice()).map_err(|e| failed(e.to_string()))?;
     eprintln!("annotated picture written to {}", out.display());
     Ok(())
 }

@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 
 use super::{CliError, ModelArgs};
-use crate::config::Config;
-use crate::vision::analyze::FaceAnalyzer;
+use rollcall::config::Config;
+use rollcall::vision::analyze::FaceAnalyzer;
 
 /// Arguments of `rollcall bench`.
 #[derive(Debug, clap::Args)]
@@ -70,7 +70,7 @@ pub fn run(mut config: Config, args: Args) -> Result<(), CliError> {
             .threads
             .map_or_else(|| "one per core".to_string(), |t| t.to_string()),
     );
-    let report = crate::vision::bench::photos(&mut pipeline, &photos, args.rounds.max(1), config.images.max_pixels)?;
+    let report = rollcall::vision::bench::photos(&mut pipeline, &photos, args.rounds.max(1), config.images.max_pixels)?;
     print!("{report}");
     Ok(())
 }

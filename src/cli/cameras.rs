@@ -3,8 +3,8 @@
 use std::time::{Duration, Instant};
 
 use super::CliError;
-use crate::capture::{Camera, CameraState, CameraStatus};
-use crate::config::{CameraConfig, Config};
+use rollcall::capture::{Camera, CameraState, CameraStatus};
+use rollcall::config::{CameraConfig, Config};
 
 /// Arguments of `rollcall cameras`.
 #[derive(Debug, clap::Args)]
@@ -60,7 +60,7 @@ pub fn run(config: Config, args: Args) -> Result<(), CliError> {
         .map(Camera::start)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| CliError::Usage(e.to_string()))?;
-    let deadline = Instant::now() + crate::config::duration_s(timeout);
+    let deadline = Instant::now() + rollcall::config::duration_s(timeout);
     // Wait for every camera's first frame (or the deadline), then watch a little longer so the
     // frame rate means something.
     while Instant::now() < deadline && running.iter().any(|c| c.status().state != CameraState::Streaming) {

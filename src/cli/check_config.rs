@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use super::CliError;
-use crate::config::{Depth, examine, render};
+use rollcall::config::{Depth, examine, render};
 
 /// Arguments of `rollcall check-config`.
 #[derive(Debug, clap::Args)]

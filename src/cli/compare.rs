@@ -3,10 +3,10 @@
 use std::path::{Path, PathBuf};
 
 use super::{CliError, ModelArgs};
-use crate::capture::image;
-use crate::config::Config;
-use crate::vision::analyze::FaceAnalyzer;
-use crate::vision::embed::Embedding;
+use rollcall::capture::image;
+use rollcall::config::Config;
+use rollcall::vision::analyze::FaceAnalyzer;
+use rollcall::vision::embed::Embedding;
 
 /// Arguments of `rollcall compare`.
 #[derive(Debug, clap::Args)]

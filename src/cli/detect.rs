@@ -6,10 +6,10 @@ use opencv::prelude::*;
 use serde_json::json;
 
 use super::{CliError, ModelArgs};
-use crate::attend::matching::Gallery;
-use crate::capture::image;
-use crate::config::Config;
-use crate::vision::analyze::{AnalyzedFace, FaceAnalyzer};
+use rollcall::attend::matching::Gallery;
+use rollcall::capture::image;
+use rollcall::config::Config;
+use rollcall::vision::analyze::{AnalyzedFace, FaceAnalyzer};
 
 /// Arguments of `rollcall detect`.
 #[derive(Debug, clap::Args)]

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use serde_json::json;
 
 use super::{CliError, ModelArgs};
-use crate::capture::image;
-use crate::config::Config;
-use crate::vision::analyze::FaceAnalyzer;
+use rollcall::capture::image;
+use rollcall::config::Config;
+use rollcall::vision::analyze::FaceAnalyzer;
 
 /// Arguments of `rollcall embed`.
 #[derive(Debug, clap::Args)]

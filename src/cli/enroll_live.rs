@@ -5,11 +5,11 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::CliError;
-use crate::capture::Camera;
-use crate::config::Config;
-use crate::enroll::live::{Guidance, LiveEnrollError, LiveEnrollment};
-use crate::vision::analyze::FaceAnalyzer;
-use crate::vision::embed::Embedding;
+use rollcall::capture::Camera;
+use rollcall::config::Config;
+use rollcall::enroll::live::{Guidance, LiveEnrollError, LiveEnrollment};
+use rollcall::vision::analyze::FaceAnalyzer;
+use rollcall::vision::embed::Embedding;
 
 /// Who is enrolled, and whether earlier templates go.
 pub struct LiveEnrollee<'a> {
@@ -32,7 +32,7 @@ pub struct LiveEnrollee<'a> {
 /// Runs the guided capture and stores the result.
 pub fn run(config: &Config, who: LiveEnrollee<'_>) -> Result<(), CliError> {
     let mut store = super::roster::open_store(config)?;
-    let usage = |e: crate::store::StoreError| CliError::Usage(e.to_string());
+    let usage = |e: rollcall::store::StoreError| CliError::Usage(e.to_string());
     if store.is_enrolled(who.person).map_err(usage)? && !who.may_update {
         return Err(CliError::Usage(format!(
             "{} is already enrolled: add --replace to replace their templates, or --add to add to them",

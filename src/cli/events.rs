@@ -8,8 +8,8 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::CliError;
-use crate::attend::event::AttendanceEvent;
-use crate::config::Config;
+use rollcall::attend::event::AttendanceEvent;
+use rollcall::config::Config;
 
 /// Arguments of `rollcall events`.
 #[derive(Debug, clap::Args)]
@@ -79,7 +79,7 @@ fn csv_field(s: &str) -> String {
 /// Runs `rollcall events`.
 pub fn run(config: &Config, args: Args) -> Result<(), CliError> {
     let store = super::roster::open_store(config)?;
-    let usage = |e: crate::store::StoreError| CliError::Usage(e.to_string());
+    let usage = |e: rollcall::store::StoreError| CliError::Usage(e.to_string());
     match args.command {
         EventsCommand::Tail { lines, follow } => {
             let all = store.attendance_since(0).map_err(usage)?;
@@ -133,7 +133,7 @@ pub fn run(config: &Config, args: Args) -> Result<(), CliError> {
             }
             match out {
                 Some(path) => {
-                    crate::private_file::write(&path, text.as_bytes()).map_err(|e| CliError::Write {
+                    rollcall::private_file::write(&path, text.as_bytes()).map_err(|e| CliError::Write {
                         path: path.clone(),
                         reason: e.to_string(),
                     })?;

@@ -21,9 +21,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::capture::image::ImageError;
-use crate::config::{Config, ConfigError};
-use crate::vision::model::ModelError;
+use rollcall::capture::image::ImageError;
+use rollcall::config::{Config, ConfigError};
+use rollcall::vision::model::ModelError;
 
 /// Takes classroom attendance from cameras: detect, anti-spoof, recognise, publish.
 #[derive(Debug, Parser)]

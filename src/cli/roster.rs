@@ -5,11 +5,11 @@ use std::path::{Path, PathBuf};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{CliError, ModelArgs};
-use crate::config::Config;
-use crate::enroll::{EnrollError, EnrollPolicy, Enrollee, enroll_person};
-use crate::store::{Key, Store};
-use crate::sync::roster::Roster;
-use crate::vision::analyze::FaceAnalyzer;
+use rollcall::config::Config;
+use rollcall::enroll::{EnrollError, EnrollPolicy, Enrollee, enroll_person};
+use rollcall::store::{Key, Store};
+use rollcall::sync::roster::Roster;
+use rollcall::vision::analyze::FaceAnalyzer;
 
 /// Arguments of `rollcall keygen`.
 #[derive(Debug, clap::Args)]
@@ -286,10 +286,10 @@ fn local_roster(config: &Config, command: RosterCommand) -> Result<(), CliError>
             let scope = scope_of(config, device.as_deref())?;
             let key = roster_key(config, key_file.as_deref())?;
             let recognizer: std::sync::Arc<str> = config.models.recognizer.as_str().into();
-            let roster = crate::sync::roster::file::from_store(&store, &recognizer).map_err(store_failed)?;
-            let env = crate::sync::roster::seal(&roster, version, &recognizer, &scope, &key);
+            let roster = rollcall::sync::roster::file::from_store(&store, &recognizer).map_err(store_failed)?;
+            let env = rollcall::sync::roster::seal(&roster, version, &recognizer, &scope, &key);
             let text = serde_json::to_vec_pretty(&env).unwrap_or_default();
-            crate::private_file::write(&file, &text).map_err(|e| CliError::Write {
+            rollcall::private_file::write(&file, &text).map_err(|e| CliError::Write {
                 path: file.clone(),
                 reason: e.to_string(),
             })?;
@@ -304,20 +304,20 @@ fn local_roster(config: &Config, command: RosterCommand) -> Result<(), CliError>
             let key = roster_key(config, key_file.as_deref())?;
             let bytes =
                 std::fs::read(&file).map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
-            let env = crate::sync::roster::parse_envelope(&bytes, 256 << 20)
+            let env = rollcall::sync::roster::parse_envelope(&bytes, 256 << 20)
                 .map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?;
-            let catalogue = crate::vision::model::Catalogue::builtin().with(&config.models.custom)?;
+            let catalogue = rollcall::vision::model::Catalogue::builtin().with(&config.models.custom)?;
             let spec = catalogue.get(
                 &env.recognizer,
-                crate::vision::model::ModelKind::Recognizer,
+                rollcall::vision::model::ModelKind::Recognizer,
                 "recognizer",
             )?;
             let dim = spec.recognizer.as_ref().map_or(0, |r| r.dim);
             // A local import is the admin's own act: any scope the envelope was sealed for will do.
-            let roster = crate::sync::roster::open_roster(&env, &key, &env.scope(), dim)
+            let roster = rollcall::sync::roster::open_roster(&env, &key, &env.scope(), dim)
                 .map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?;
             let recognizer: std::sync::Arc<str> = env.recognizer.as_str().into();
-            crate::sync::roster::file::merge_into(&mut store, &roster, &recognizer).map_err(store_failed)?;
+            rollcall::sync::roster::file::merge_into(&mut store, &roster, &recognizer).map_err(store_failed)?;
             println!(
                 "imported {} people ({}) from {}",
                 roster.people.len(),
@@ -330,7 +330,7 @@ fn local_roster(config: &Config, command: RosterCommand) -> Result<(), CliError>
 }
 
 /// A store error, as the CLI reports it.
-fn store_failed(e: crate::store::StoreError) -> CliError {
+fn store_failed(e: rollcall::store::StoreError) -> CliError {
     CliError::Usage(e.to_string())
 }
 
@@ -343,7 +343,7 @@ fn roster_key(config: &Config, key_file: Option<&std::path::Path>) -> Result<Key
 }
 
 /// `roster list`: one line per person, or one JSON object per line.
-fn list(store: &crate::store::Store, json: bool) -> Result<(), CliError> {
+fn list(store: &rollcall::store::Store, json: bool) -> Result<(), CliError> {
     for p in store.people().map_err(store_failed)? {
         if json {
             println!("{}", serde_json::to_string(&p).unwrap_or_default());
@@ -363,13 +363,13 @@ fn list(store: &crate::store::Store, json: bool) -> Result<(), CliError> {
 
 /// The scope a roster is sealed for: the configured site, or one device of it. A device id that
 /// could not be a topic level is refused here rather than published where no device listens.
-fn scope_of(config: &Config, device: Option<&str>) -> Result<crate::sync::roster::Scope, CliError> {
+fn scope_of(config: &Config, device: Option<&str>) -> Result<rollcall::sync::roster::Scope, CliError> {
     let site = config.device.site();
     match device {
-        None => Ok(crate::sync::roster::Scope::Site(site)),
+        None => Ok(rollcall::sync::roster::Scope::Site(site)),
         Some(d) => {
-            crate::config::check_id(d).map_err(|problem| CliError::Usage(format!("--device: {problem}")))?;
-            Ok(crate::sync::roster::Scope::Device {
+            rollcall::config::check_id(d).map_err(|problem| CliError::Usage(format!("--device: {problem}")))?;
+            Ok(rollcall::sync::roster::Scope::Device {
                 site,
                 device: d.to_string(),
             })
@@ -403,12 +403,12 @@ pub struct PublishArgs {
 fn publish(config: &Config, how: PublishArgs) -> Result<(), CliError> {
     let file = how.file.as_path();
     let usage = |e: String| CliError::Usage(format!("{}: {e}", file.display()));
-    let settings = crate::sync::mqtt::MqttSettings::from_config(config)
+    let settings = rollcall::sync::mqtt::MqttSettings::from_config(config)
         .map_err(|e| CliError::Usage(e.to_string()))?
         .ok_or_else(|| CliError::Usage("roster publish needs an [mqtt] section in the config (the broker)".into()))?;
     let configured = config.mqtt.as_ref().and_then(|m| m.roster_key_file.clone());
     let key = Key::locate_from(
-        &crate::store::SITE_KEY_SOURCE,
+        &rollcall::store::SITE_KEY_SOURCE,
         how.key_file.as_deref().or(configured.as_deref()),
     )
     .map_err(|e| CliError::Usage(e.to_string()))?;
@@ -416,28 +416,28 @@ fn publish(config: &Config, how: PublishArgs) -> Result<(), CliError> {
     let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| usage(format!("not JSON: {e}")))?;
     let scope = scope_of(config, how.device.as_deref())?;
     let envelope = if value.get("format").is_some() {
-        crate::sync::roster::parse_envelope(&bytes, usize::MAX).map_err(|e| usage(e.to_string()))?
+        rollcall::sync::roster::parse_envelope(&bytes, usize::MAX).map_err(|e| usage(e.to_string()))?
     } else {
         let roster: Roster = serde_json::from_value(value).map_err(|e| usage(format!("not a roster: {e}")))?;
         let recognizer = how.recognizer.unwrap_or_else(|| config.models.recognizer.clone());
         let version = how
             .version
             .unwrap_or_else(|| chrono::Utc::now().timestamp_millis() as u64);
-        crate::sync::roster::seal(&roster, version, &recognizer, &scope, &key)
+        rollcall::sync::roster::seal(&roster, version, &recognizer, &scope, &key)
     };
     // Check it as a device will, so a mistake shows here and not as alerts from every classroom.
-    let catalogue = crate::vision::model::Catalogue::builtin().with(&config.models.custom)?;
+    let catalogue = rollcall::vision::model::Catalogue::builtin().with(&config.models.custom)?;
     let spec = catalogue.get(
         &envelope.recognizer,
-        crate::vision::model::ModelKind::Recognizer,
+        rollcall::vision::model::ModelKind::Recognizer,
         "recognizer",
     )?;
     let dim = spec.recognizer.as_ref().map_or(0, |r| r.dim);
-    let roster = crate::sync::roster::open_roster(&envelope, &key, &scope, dim).map_err(|e| usage(e.to_string()))?;
+    let roster = rollcall::sync::roster::open_roster(&envelope, &key, &scope, dim).map_err(|e| usage(e.to_string()))?;
     let topics = &settings.topics;
     let topic = match &how.device {
         Some(d) => {
-            crate::sync::mqtt::Topics::new(
+            rollcall::sync::mqtt::Topics::new(
                 &config.mqtt.as_ref().map(|m| m.topic_prefix.clone()).unwrap_or_default(),
                 &config.device.site(),
                 d,
@@ -452,7 +452,7 @@ fn publish(config: &Config, how: PublishArgs) -> Result<(), CliError> {
         .build()
         .map_err(|e| CliError::Usage(format!("cannot start the async runtime: {e}")))?;
     runtime
-        .block_on(crate::sync::mqtt::publish_retained(
+        .block_on(rollcall::sync::mqtt::publish_retained(
             &settings,
             &topic,
             payload,

@@ -2,8 +2,8 @@
 //! of text, or JSON with `--json`) while it records and publishes them.
 
 use super::CliError;
-use crate::attend::engine::Outcome;
-use crate::config::Config;
+use rollcall::attend::engine::Outcome;
+use rollcall::config::Config;
 
 /// Arguments of `rollcall run`.
 #[derive(Debug, clap::Args)]
@@ -32,10 +32,10 @@ fn print(outcome: &Outcome, json: bool) {
 /// Runs the daemon until SIGINT or SIGTERM; SIGHUP reloads `config_path`.
 pub fn run(config: &Config, config_path: Option<&std::path::Path>, args: Args) -> Result<(), CliError> {
     let stop = super::signals::catch_stop();
-    let signals = crate::daemon::Signals {
+    let signals = rollcall::daemon::Signals {
         stop: &stop,
         reload: super::signals::catch_reload(),
         config_path,
     };
-    crate::daemon::run(config, &signals, &mut |o| print(o, args.json)).map_err(|e| CliError::Usage(e.to_string()))
+    rollcall::daemon::run(config, &signals, &mut |o| print(o, args.json)).map_err(|e| CliError::Usage(e.to_string()))
 }

@@ -7,7 +7,7 @@
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
-use crate::shutdown::Shutdown;
+use rollcall::shutdown::Shutdown;
 
 /// The pipe's write end, for the handler (-1 until it exists).
 static STOP_PIPE: AtomicI32 = AtomicI32::new(-1);

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::CliError;
-use crate::capture::slideshow::Slideshow;
+use rollcall::capture::slideshow::Slideshow;
 
 /// Arguments of `rollcall slideshow`.
 #[derive(Debug, clap::Args)]

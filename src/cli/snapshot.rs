@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 
 use super::{CliError, ModelArgs};
-use crate::capture::Camera;
-use crate::config::Config;
-use crate::vision::analyze::FaceAnalyzer;
+use rollcall::capture::Camera;
+use rollcall::config::Config;
+use rollcall::vision::analyze::FaceAnalyzer;
 
 /// Arguments of `rollcall snapshot`.
 #[derive(Debug, clap::Args)]
@@ -34,7 +34,7 @@ pub fn run(mut config: Config, args: Args) -> Result<(), CliError> {
     let mut pipeline = FaceAnalyzer::from_config(&config)?;
     let camera = Camera::start(cam_config).map_err(|e| CliError::Usage(e.to_string()))?;
     let frame = camera
-        .next_frame(crate::config::duration_s(args.timeout))
+        .next_frame(rollcall::config::duration_s(args.timeout))
         .ok_or_else(|| {
             let s = camera.status();
             CliError::Usage(format!(

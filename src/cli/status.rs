@@ -2,10 +2,10 @@
 //! or, when it is not running, what the store says; and the last events.
 
 use super::CliError;
-use crate::attend::held::StoreState;
-use crate::config::Config;
-use crate::store::Outbox;
-use crate::sync::status::{DeviceStatus, status_file};
+use rollcall::attend::held::StoreState;
+use rollcall::config::Config;
+use rollcall::store::Outbox;
+use rollcall::sync::status::{DeviceStatus, status_file};
 
 /// A status file older than this belongs to a daemon that is no longer running.
 const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
@@ -13,7 +13,7 @@ const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
 /// Runs `rollcall status`.
 pub fn run(config: &Config) -> Result<(), CliError> {
     let store = super::roster::open_store(config)?;
-    let usage = |e: crate::store::StoreError| CliError::Usage(e.to_string());
+    let usage = |e: rollcall::store::StoreError| CliError::Usage(e.to_string());
     let path = status_file(&config.store.path);
     let live = std::fs::metadata(&path)
         .and_then(|m| m.modified())
