@@ -40,7 +40,10 @@ pub fn collect_photos(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
         if !p.exists() {
             return Err(CliError::Usage(format!("{} does not exist", p.display())));
         }
-        walk(p, &mut out).map_err(|e| CliError::Usage(format!("cannot list {}: {e}", p.display())))?;
+        walk(p, &mut out).map_err(|source| CliError::Read {
+            path: p.clone(),
+            source,
+        })?;
     }
     out.sort();
     if out.is_empty() {

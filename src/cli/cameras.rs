@@ -55,11 +55,7 @@ pub fn select(config: &Config, only: Option<&str>) -> Result<Vec<CameraConfig>, 
 pub fn run(config: Config, args: Args) -> Result<(), CliError> {
     let CamerasCommand::Probe { camera, timeout, json } = args.command;
     let cameras = select(&config, camera.as_deref())?;
-    let running = cameras
-        .into_iter()
-        .map(Camera::start)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let running = cameras.into_iter().map(Camera::start).collect::<Result<Vec<_>, _>>()?;
     let deadline = Instant::now() + rollcall::config::duration_s(timeout);
     // Wait for every camera's first frame (or the deadline), then watch a little longer so the
     // frame rate means something.

@@ -16,8 +16,10 @@ pub struct Args {
 /// Runs `rollcall check-config`.
 pub fn run(args: Args) -> Result<(), CliError> {
     let path = &args.file;
-    let text =
-        std::fs::read_to_string(path).map_err(|e| CliError::Usage(format!("cannot read {}: {e}", path.display())))?;
+    let text = std::fs::read_to_string(path).map_err(|source| CliError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
     match examine(&text, path, Depth::Everything) {
         (Some(config), found) if found.is_empty() => {
             println!(

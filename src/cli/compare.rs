@@ -37,7 +37,7 @@ pub fn run(mut config: Config, args: Args) -> Result<(), CliError> {
     let mut pipeline = FaceAnalyzer::from_config(&config)?;
     let a = main_face(&mut pipeline, &args.a, config.images.max_pixels)?;
     let b = main_face(&mut pipeline, &args.b, config.images.max_pixels)?;
-    let sim = a.similarity(&b).map_err(|e| CliError::Usage(e.to_string()))?;
+    let sim = a.similarity(&b)?;
     let threshold = pipeline.recognizer().threshold();
     let verdict = if sim >= threshold {
         "same person"

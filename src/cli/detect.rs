@@ -55,9 +55,7 @@ fn known_gallery(pipeline: &mut FaceAnalyzer, dir: &Path, max_pixels: u64) -> Re
             .into_iter()
             .max_by(|a, b| a.quality.score.total_cmp(&b.quality.score));
         match best {
-            Some(face) => gallery
-                .add(&person_of(&photo), &face.embedding)
-                .map_err(|e| CliError::Usage(e.to_string()))?,
+            Some(face) => gallery.add(&person_of(&photo), &face.embedding)?,
             None => eprintln!("warning: no face in known photo {}, skipped", photo.display()),
         }
     }

@@ -32,8 +32,7 @@ pub struct LiveEnrollee<'a> {
 /// Runs the guided capture and stores the result.
 pub fn run(config: &Config, who: LiveEnrollee<'_>) -> Result<(), CliError> {
     let mut store = super::roster::open_store(config)?;
-    let usage = |e: rollcall::store::StoreError| CliError::Usage(e.to_string());
-    if store.is_enrolled(who.person).map_err(usage)? && !who.may_update {
+    if store.is_enrolled(who.person)? && !who.may_update {
         return Err(CliError::Usage(format!(
             "{} is already enrolled: add --replace to replace their templates, or --add to add to them",
             who.person
@@ -47,7 +46,7 @@ pub fn run(config: &Config, who: LiveEnrollee<'_>) -> Result<(), CliError> {
         ));
     }
     let stop = super::signals::catch_stop();
-    let camera = Camera::start(cam_config).map_err(|e| CliError::Usage(e.to_string()))?;
+    let camera = Camera::start(cam_config)?;
     let steps = config.enroll.steps.len() as u64 * config.enroll.hold_frames as u64;
     let bar = if who.json {
         ProgressBar::hidden()
@@ -103,7 +102,7 @@ pub fn run(config: &Config, who: LiveEnrollee<'_>) -> Result<(), CliError> {
             if who.json {
                 println!("{}", serde_json::json!({"event": "failed", "reason": e.to_string()}));
             }
-            return Err(CliError::Usage(e.to_string()));
+            return Err(e.into());
         }
     };
     let mut templates: Vec<(Embedding, f32)> = captured.templates.iter().map(|(_, e, q)| (e.clone(), *q)).collect();
@@ -111,9 +110,7 @@ pub fn run(config: &Config, who: LiveEnrollee<'_>) -> Result<(), CliError> {
         let q = templates.iter().map(|t| t.1).fold(0.0, f32::max);
         templates.push((mean.clone(), q));
     }
-    store
-        .enroll(who.person, who.name, who.groups, &templates, who.replace)
-        .map_err(usage)?;
+    store.enroll(who.person, who.name, who.groups, &templates, who.replace)?;
     let poses: Vec<String> = captured
         .templates
         .iter()

@@ -79,10 +79,9 @@ fn csv_field(s: &str) -> String {
 /// Runs `rollcall events`.
 pub fn run(config: &Config, args: Args) -> Result<(), CliError> {
     let store = super::roster::open_store(config)?;
-    let usage = |e: rollcall::store::StoreError| CliError::Usage(e.to_string());
     match args.command {
         EventsCommand::Tail { lines, follow } => {
-            let all = store.attendance_since(0).map_err(usage)?;
+            let all = store.attendance_since(0)?;
             let mut last = all.last().map_or(0, |(row, _)| *row);
             for (_, e) in all.iter().skip(all.len().saturating_sub(lines)) {
                 println!("{}", line(e));
@@ -92,7 +91,7 @@ pub fn run(config: &Config, args: Args) -> Result<(), CliError> {
             }
             let stop = super::signals::catch_stop();
             while !stop.sleep(Duration::from_millis(500)) {
-                for (row, e) in store.attendance_since(last).map_err(usage)? {
+                for (row, e) in store.attendance_since(last)? {
                     println!("{}", line(&e));
                     last = row;
                 }
@@ -106,7 +105,7 @@ pub fn run(config: &Config, args: Args) -> Result<(), CliError> {
                 "event_id,person_id,status,session_id,room,camera_id,first_seen,decided_at,similarity,margin,liveness,frames,recognizer,device,roster_version\n",
             );
             let mut n = 0;
-            for e in store.attendance().map_err(usage)? {
+            for e in store.attendance()? {
                 if e.decided_at < from || e.decided_at > to {
                     continue;
                 }

@@ -141,7 +141,43 @@ pub enum CliError {
     /// Writing output failed.
     #[error("cannot write {path}: {reason}")]
     Write { path: PathBuf, reason: String },
-    /// Arguments that parse but make no sense together.
+    /// The store or its key.
+    #[error(transparent)]
+    Store(#[from] rollcall::store::StoreError),
+    /// The daemon could not start or stopped early.
+    #[error(transparent)]
+    Daemon(#[from] rollcall::daemon::DaemonError),
+    /// A camera could not be started.
+    #[error(transparent)]
+    Capture(#[from] rollcall::capture::CaptureError),
+    /// The broker, or the `[mqtt]` settings.
+    #[error(transparent)]
+    Mqtt(#[from] rollcall::sync::mqtt::MqttError),
+    /// Enrollment from photos.
+    #[error(transparent)]
+    Enroll(#[from] rollcall::enroll::EnrollError),
+    /// Live enrollment at a camera.
+    #[error(transparent)]
+    LiveEnroll(#[from] rollcall::enroll::live::LiveEnrollError),
+    /// Embeddings that cannot be compared.
+    #[error(transparent)]
+    Compare(#[from] rollcall::vision::embed::CompareError),
+    /// A gallery that refused a template.
+    #[error(transparent)]
+    Gallery(#[from] rollcall::attend::matching::GalleryError),
+    /// The slideshow could not be made.
+    #[error(transparent)]
+    Slideshow(#[from] rollcall::capture::slideshow::SlideshowError),
+    /// A roster file that could not be opened.
+    #[error("{path}: {source}")]
+    RosterFile {
+        path: PathBuf,
+        source: rollcall::sync::roster::RosterError,
+    },
+    /// A file or directory that could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    /// Arguments that parse but make no sense together, or ask for what is not there.
     #[error("{0}")]
     Usage(String),
     /// Stopped by Ctrl-C (or SIGTERM) before anything was written.
@@ -193,6 +229,17 @@ pub fn main() -> ExitCode {
         }
         Err(e) => {
             eprintln!("error: {e}");
+            // The causes, each once (a transparent wrapper shows its cause's text as its own).
+            let mut shown = e.to_string();
+            let mut cause = std::error::Error::source(&e);
+            while let Some(c) = cause {
+                let text = c.to_string();
+                if !shown.contains(&text) {
+                    eprintln!("  caused by: {text}");
+                }
+                shown = text;
+                cause = c.source();
+            }
             ExitCode::FAILURE
         }
     }

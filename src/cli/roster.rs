@@ -104,15 +104,13 @@ enum RosterCommand {
 
 /// Opens the configured store with the located key.
 pub fn open_store(config: &Config) -> Result<Store, CliError> {
-    let key = Key::locate(config.store.key_file.as_deref()).map_err(|e| CliError::Usage(e.to_string()))?;
-    Store::open(&config.store.path, key).map_err(|e| CliError::Usage(e.to_string()))
+    let key = Key::locate(config.store.key_file.as_deref())?;
+    Ok(Store::open(&config.store.path, key)?)
 }
 
 /// Runs `rollcall keygen`.
 pub fn keygen(args: KeygenArgs) -> Result<(), CliError> {
-    Key::generate()
-        .write_new(&args.out)
-        .map_err(|e| CliError::Usage(e.to_string()))?;
+    Key::generate().write_new(&args.out)?;
     eprintln!(
         "new key written to {} (mode 0600); keep a copy somewhere safe: without it the roster cannot be read",
         args.out.display()
@@ -125,7 +123,10 @@ type Batch = Vec<(String, Option<String>, Vec<PathBuf>)>;
 
 fn batch_from_dir(dir: &Path) -> Result<Batch, CliError> {
     let mut out = Vec::new();
-    let entries = std::fs::read_dir(dir).map_err(|e| CliError::Usage(format!("cannot list {}: {e}", dir.display())))?;
+    let entries = std::fs::read_dir(dir).map_err(|source| CliError::Read {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     let mut folders: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.is_dir())
@@ -152,8 +153,10 @@ fn batch_from_dir(dir: &Path) -> Result<Batch, CliError> {
 }
 
 fn batch_from_csv(csv: &Path) -> Result<Batch, CliError> {
-    let text =
-        std::fs::read_to_string(csv).map_err(|e| CliError::Usage(format!("cannot read {}: {e}", csv.display())))?;
+    let text = std::fs::read_to_string(csv).map_err(|source| CliError::Read {
+        path: csv.to_path_buf(),
+        source,
+    })?;
     let base = csv.parent().unwrap_or(Path::new("."));
     let mut out: Batch = Vec::new();
     for (n, line) in text.lines().enumerate() {
@@ -240,7 +243,7 @@ pub fn enroll(mut config: Config, args: EnrollArgs) -> Result<(), CliError> {
                 bar.suspend(|| eprintln!("{id}: NOT enrolled, no photo accepted: {reasons}"));
                 failed.push(id.clone());
             }
-            Err(e) => return Err(CliError::Usage(e.to_string())),
+            Err(e) => return Err(e.into()),
         }
         bar.inc(1);
     }
@@ -270,7 +273,7 @@ fn local_roster(config: &Config, command: RosterCommand) -> Result<(), CliError>
         RosterCommand::Publish(how) => publish(config, how),
         RosterCommand::List { json } => list(&store, json),
         RosterCommand::Remove { id } => {
-            if store.remove_person(&id).map_err(store_failed)? {
+            if store.remove_person(&id)? {
                 println!("{id} removed; their templates are deleted");
                 Ok(())
             } else {
@@ -286,7 +289,7 @@ fn local_roster(config: &Config, command: RosterCommand) -> Result<(), CliError>
             let scope = scope_of(config, device.as_deref())?;
             let key = roster_key(config, key_file.as_deref())?;
             let recognizer: std::sync::Arc<str> = config.models.recognizer.as_str().into();
-            let roster = rollcall::sync::roster::file::from_store(&store, &recognizer).map_err(store_failed)?;
+            let roster = rollcall::sync::roster::file::from_store(&store, &recognizer)?;
             let env = rollcall::sync::roster::seal(&roster, version, &recognizer, &scope, &key);
             let text = serde_json::to_vec_pretty(&env).unwrap_or_default();
             rollcall::private_file::write(&file, &text).map_err(|e| CliError::Write {
@@ -302,10 +305,15 @@ fn local_roster(config: &Config, command: RosterCommand) -> Result<(), CliError>
         }
         RosterCommand::Import { file, key_file } => {
             let key = roster_key(config, key_file.as_deref())?;
-            let bytes =
-                std::fs::read(&file).map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
-            let env = rollcall::sync::roster::parse_envelope(&bytes, 256 << 20)
-                .map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?;
+            let bytes = std::fs::read(&file).map_err(|source| CliError::Read {
+                path: file.clone(),
+                source,
+            })?;
+            let roster_file = |source| CliError::RosterFile {
+                path: file.clone(),
+                source,
+            };
+            let env = rollcall::sync::roster::parse_envelope(&bytes, 256 << 20).map_err(roster_file)?;
             let catalogue = rollcall::vision::model::Catalogue::builtin().with(&config.models.custom)?;
             let spec = catalogue.get(
                 &env.recognizer,
@@ -314,10 +322,9 @@ fn local_roster(config: &Config, command: RosterCommand) -> Result<(), CliError>
             )?;
             let dim = spec.recognizer.as_ref().map_or(0, |r| r.dim);
             // A local import is the admin's own act: any scope the envelope was sealed for will do.
-            let roster = rollcall::sync::roster::open_roster(&env, &key, &env.scope(), dim)
-                .map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?;
+            let roster = rollcall::sync::roster::open_roster(&env, &key, &env.scope(), dim).map_err(roster_file)?;
             let recognizer: std::sync::Arc<str> = env.recognizer.as_str().into();
-            rollcall::sync::roster::file::merge_into(&mut store, &roster, &recognizer).map_err(store_failed)?;
+            rollcall::sync::roster::file::merge_into(&mut store, &roster, &recognizer)?;
             println!(
                 "imported {} people ({}) from {}",
                 roster.people.len(),
@@ -329,22 +336,17 @@ fn local_roster(config: &Config, command: RosterCommand) -> Result<(), CliError>
     }
 }
 
-/// A store error, as the CLI reports it.
-fn store_failed(e: rollcall::store::StoreError) -> CliError {
-    CliError::Usage(e.to_string())
-}
-
 /// The key a roster file is sealed with: the one named, else the store's own.
 fn roster_key(config: &Config, key_file: Option<&std::path::Path>) -> Result<Key, CliError> {
     match key_file {
-        Some(k) => Key::from_file(k).map_err(store_failed),
-        None => Key::locate(config.store.key_file.as_deref()).map_err(store_failed),
+        Some(k) => Ok(Key::from_file(k)?),
+        None => Ok(Key::locate(config.store.key_file.as_deref())?),
     }
 }
 
 /// `roster list`: one line per person, or one JSON object per line.
 fn list(store: &rollcall::store::Store, json: bool) -> Result<(), CliError> {
-    for p in store.people().map_err(store_failed)? {
+    for p in store.people()? {
         if json {
             println!("{}", serde_json::to_string(&p).unwrap_or_default());
         } else {
@@ -403,15 +405,13 @@ pub struct PublishArgs {
 fn publish(config: &Config, how: PublishArgs) -> Result<(), CliError> {
     let file = how.file.as_path();
     let usage = |e: String| CliError::Usage(format!("{}: {e}", file.display()));
-    let settings = rollcall::sync::mqtt::MqttSettings::from_config(config)
-        .map_err(|e| CliError::Usage(e.to_string()))?
+    let settings = rollcall::sync::mqtt::MqttSettings::from_config(config)?
         .ok_or_else(|| CliError::Usage("roster publish needs an [mqtt] section in the config (the broker)".into()))?;
     let configured = config.mqtt.as_ref().and_then(|m| m.roster_key_file.clone());
     let key = Key::locate_from(
         &rollcall::store::SITE_KEY_SOURCE,
         how.key_file.as_deref().or(configured.as_deref()),
-    )
-    .map_err(|e| CliError::Usage(e.to_string()))?;
+    )?;
     let bytes = std::fs::read(file).map_err(|e| usage(format!("cannot read it: {e}")))?;
     let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| usage(format!("not JSON: {e}")))?;
     let scope = scope_of(config, how.device.as_deref())?;
@@ -451,14 +451,12 @@ fn publish(config: &Config, how: PublishArgs) -> Result<(), CliError> {
         .enable_all()
         .build()
         .map_err(|e| CliError::Usage(format!("cannot start the async runtime: {e}")))?;
-    runtime
-        .block_on(rollcall::sync::mqtt::publish_retained(
-            &settings,
-            &topic,
-            payload,
-            std::time::Duration::from_secs(10),
-        ))
-        .map_err(|e| CliError::Usage(e.to_string()))?;
+    runtime.block_on(rollcall::sync::mqtt::publish_retained(
+        &settings,
+        &topic,
+        payload,
+        std::time::Duration::from_secs(10),
+    ))?;
     println!(
         "roster version {} of {} people ({}) published to {topic}",
         envelope.version,

@@ -37,5 +37,5 @@ pub fn run(config: &Config, config_path: Option<&std::path::Path>, args: Args) -
         reload: super::signals::catch_reload(),
         config_path,
     };
-    rollcall::daemon::run(config, &signals, &mut |o| print(o, args.json)).map_err(|e| CliError::Usage(e.to_string()))
+    Ok(rollcall::daemon::run(config, &signals, &mut |o| print(o, args.json))?)
 }

@@ -35,8 +35,10 @@ pub struct Args {
 
 /// The photos a list file names, relative to it.
 fn listed(list: &Path) -> Result<Vec<PathBuf>, CliError> {
-    let text = std::fs::read_to_string(list)
-        .map_err(|e| CliError::Usage(format!("cannot read the photo list {}: {e}", list.display())))?;
+    let text = std::fs::read_to_string(list).map_err(|source| CliError::Read {
+        path: list.to_path_buf(),
+        source,
+    })?;
     let base = list.parent().unwrap_or(Path::new("."));
     Ok(text
         .lines()
@@ -57,8 +59,7 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
         seconds_each: args.seconds_each,
         fps: args.fps,
     };
-    show.write(&args.photos, &args.out)
-        .map_err(|e| CliError::Usage(e.to_string()))?;
+    show.write(&args.photos, &args.out)?;
     println!(
         "{}: {} photo(s), {} s",
         args.out.display(),

@@ -32,7 +32,7 @@ pub fn run(mut config: Config, args: Args) -> Result<(), CliError> {
     args.models.apply(&mut config);
     let cam_config = super::cameras::select(&config, Some(&args.camera))?.remove(0);
     let mut pipeline = FaceAnalyzer::from_config(&config)?;
-    let camera = Camera::start(cam_config).map_err(|e| CliError::Usage(e.to_string()))?;
+    let camera = Camera::start(cam_config)?;
     let frame = camera
         .next_frame(rollcall::config::duration_s(args.timeout))
         .ok_or_else(|| {

@@ -13,7 +13,6 @@ const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
 /// Runs `rollcall status`.
 pub fn run(config: &Config) -> Result<(), CliError> {
     let store = super::roster::open_store(config)?;
-    let usage = |e: rollcall::store::StoreError| CliError::Usage(e.to_string());
     let path = status_file(&config.store.path);
     let live = std::fs::metadata(&path)
         .and_then(|m| m.modified())
@@ -49,16 +48,14 @@ pub fn run(config: &Config) -> Result<(), CliError> {
         }
         None => println!("rollcall is not running (no fresh status at {})", path.display()),
     }
-    let people = store.people().map_err(usage)?;
+    let people = store.people()?;
     let templates: usize = people.iter().flat_map(|p| p.templates.iter().map(|t| t.1)).sum();
-    let version = store.roster_version().map_err(usage)?.map_or(0, |r| r.version);
+    let version = store.roster_version()?.map_or(0, |r| r.version);
     println!(
         "  roster: version {version}, {} people, {templates} templates",
         people.len()
     );
-    let depth = Outbox::open(&config.store.path)
-        .and_then(|o| o.depth())
-        .map_err(usage)?;
+    let depth = Outbox::open(&config.store.path).and_then(|o| o.depth())?;
     println!(
         "  outbox: {} waiting for the broker{}, {} dropped",
         depth.pending,
@@ -68,7 +65,7 @@ pub fn run(config: &Config) -> Result<(), CliError> {
             .unwrap_or_default(),
         depth.dropped
     );
-    let events = store.attendance_since(0).map_err(usage)?;
+    let events = store.attendance_since(0)?;
     println!("  last events:");
     for (_, e) in events.iter().skip(events.len().saturating_sub(5)) {
         println!("    {}", super::events::line(e));
