@@ -9,9 +9,9 @@
 use chrono::{DateTime, Duration, Utc};
 use opencv::core::Mat;
 
-use crate::vision::detect::{BBox, Face, Landmarks};
+use crate::vision::analyze::Observation;
+use crate::vision::detect::{BBox, Landmarks};
 use crate::vision::embed::Embedding;
-use crate::vision::quality::Quality;
 
 /// Tracking settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -38,56 +38,12 @@ impl Default for TrackerSettings {
     }
 }
 
-/// A tiny, normalised grey picture of an aligned face: cheap to compare, enough to tell that a
-/// different person now stands where a track's face was.
-pub fn thumbnail(aligned: &Mat) -> Vec<f32> {
-    use opencv::imgproc;
-    use opencv::prelude::*;
-    let mut grey = Mat::default();
-    let mut small = Mat::default();
-    if imgproc::cvt_color_def(aligned, &mut grey, imgproc::COLOR_BGR2GRAY).is_err()
-        || imgproc::resize(
-            &grey,
-            &mut small,
-            opencv::core::Size::new(24, 24),
-            0.0,
-            0.0,
-            imgproc::INTER_AREA,
-        )
-        .is_err()
-    {
-        return Vec::new();
-    }
-    let v: Vec<f32> = small
-        .data_bytes()
-        .map(|b| b.iter().map(|&x| x as f32).collect())
-        .unwrap_or_default();
-    let mean = v.iter().sum::<f32>() / v.len().max(1) as f32;
-    let mut v: Vec<f32> = v.into_iter().map(|x| x - mean).collect();
-    crate::vision::embed::l2_normalise(&mut v);
-    v
-}
-
 /// Normalised cross-correlation of two thumbnails (1 when either is missing: no evidence).
 pub fn likeness(a: &[f32], b: &[f32]) -> f32 {
     if a.len() != b.len() || a.is_empty() {
         return 1.0;
     }
     a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
-/// One face in one frame, as the tracker receives it.
-#[derive(Debug)]
-pub struct Observation {
-    /// Detection.
-    pub face: Face,
-    /// Quality.
-    pub quality: Quality,
-
-    /// The aligned crop (kept in memory only, for the best frames; never written anywhere).
-    pub aligned: Mat,
-    /// Its [`thumbnail`].
-    pub thumb: Vec<f32>,
 }
 
 /// A frame a track keeps for recognition.
@@ -299,6 +255,8 @@ impl Tracker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vision::detect::Face;
+    use crate::vision::quality::Quality;
     use opencv::core::{CV_8UC3, Scalar};
 
     fn obs(x: f32, q: f32) -> Observation {

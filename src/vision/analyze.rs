@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use opencv::core::Mat;
 use serde::Serialize;
 
-use crate::attend::track::Observation;
 use crate::config::Config;
 use crate::vision::align::align;
 use crate::vision::detect::{DetectSettings, Detector, Face};
@@ -196,7 +195,7 @@ impl FaceAnalyzer {
                 name: self.recognizer.id().to_string(),
                 source,
             })?;
-            let thumb = crate::attend::track::thumbnail(&aligned);
+            let thumb = thumbnail(&aligned);
             out.push(Observation {
                 face,
                 quality,
@@ -301,4 +300,48 @@ impl FaceAnalyzer {
         }
         Ok(times)
     }
+}
+
+/// One face in one frame, as the tracker (`attend::track`) receives it.
+#[derive(Debug)]
+pub struct Observation {
+    /// Detection.
+    pub face: Face,
+    /// Quality.
+    pub quality: Quality,
+
+    /// The aligned crop (kept in memory only, for the best frames; never written anywhere).
+    pub aligned: Mat,
+    /// Its [`thumbnail`].
+    pub thumb: Vec<f32>,
+}
+
+/// A tiny, normalised grey picture of an aligned face: cheap to compare, enough to tell that a
+/// different person now stands where a track's face was.
+pub fn thumbnail(aligned: &Mat) -> Vec<f32> {
+    use opencv::imgproc;
+    use opencv::prelude::*;
+    let mut grey = Mat::default();
+    let mut small = Mat::default();
+    if imgproc::cvt_color_def(aligned, &mut grey, imgproc::COLOR_BGR2GRAY).is_err()
+        || imgproc::resize(
+            &grey,
+            &mut small,
+            opencv::core::Size::new(24, 24),
+            0.0,
+            0.0,
+            imgproc::INTER_AREA,
+        )
+        .is_err()
+    {
+        return Vec::new();
+    }
+    let v: Vec<f32> = small
+        .data_bytes()
+        .map(|b| b.iter().map(|&x| x as f32).collect())
+        .unwrap_or_default();
+    let mean = v.iter().sum::<f32>() / v.len().max(1) as f32;
+    let mut v: Vec<f32> = v.into_iter().map(|x| x - mean).collect();
+    crate::vision::embed::l2_normalise(&mut v);
+    v
 }

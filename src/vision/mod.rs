@@ -7,9 +7,8 @@
 //! anti-spoofing ([`liveness`]), and the stages wired and timed ([`analyze`], [`bench`](mod@bench)).
 //!
 //! It may import `config` (model choices and thresholds) and `capture::image` (photos, for the
-//! bench). It decides nothing about people: who a face is, and whether to mark them, belong to
-//! `attend`. One exception: a face's thumbnail is made here for `attend::track`'s likeness test,
-//! because only the analyzer has the aligned crop.
+//! bench), and nothing of `attend`: it decides nothing about people. What it hands on is an
+//! [`analyze::Observation`] per face, which `attend::track` follows across frames.
 
 pub mod align;
 pub mod analyze;
