@@ -58,6 +58,9 @@ impl Shutdown {
         if self.is_triggered() {
             child.trigger();
         }
+        // Children stopped on their own (cameras removed by reloads) are let go, so the list
+        // stays as long as the parts alive, however many reloads there are.
+        children.retain(|c| !c.is_triggered());
         children.push(child.clone());
         child
     }
