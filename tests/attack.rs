@@ -177,6 +177,18 @@ fn backend(broker: &Broker, name: &str) -> Subscriber {
     )
 }
 
+/// An attack's stage: a scratch dir, a broker, a backend subscribed to everything, a site key,
+/// and device box-a on that broker, already recording attendance.
+fn recording_scene(name: &str) -> (PathBuf, Broker, Subscriber, Key, Device) {
+    let dir = common::scratch_dir("attack", name);
+    let broker = Broker::start(&format!("attack-{name}"));
+    let backend = backend(&broker, name);
+    let site_key = Key::generate();
+    let device = Device::start(&dir, broker.port, &site_key, "box-a");
+    device.start_recording();
+    (dir, broker, backend, site_key, device)
+}
+
 /// Event ids the backend received on attendance topics.
 fn delivered(backend: &Subscriber) -> HashSet<String> {
     backend
@@ -263,12 +275,7 @@ fn wait_until(what: &str, timeout: Duration, ok: impl Fn() -> bool) {
 
 #[test]
 fn an_oversized_field_from_an_unkeyed_publisher_silences_nothing() {
-    let dir = common::scratch_dir("attack", "oversized");
-    let broker = Broker::start("attack-oversized");
-    let backend = backend(&broker, "oversized");
-    let site_key = Key::generate();
-    let device = Device::start(&dir, broker.port, &site_key, "box-a");
-    device.start_recording();
+    let (dir, broker, backend, _site_key, device) = recording_scene("oversized");
     // One retained roster whose `format` is 2 MB of text, and one whose unknown field's name is.
     let huge = "A".repeat(2 << 20);
     let junk = serde_json::json!({"format": huge, "version": 1, "site": SITE, "created_at": "2026-11-30T00:00:00Z",
@@ -307,12 +314,7 @@ fn an_oversized_field_from_an_unkeyed_publisher_silences_nothing() {
 
 #[test]
 fn a_junk_flood_costs_a_bounded_number_of_rows() {
-    let dir = common::scratch_dir("attack", "flood");
-    let broker = Broker::start("attack-flood");
-    let backend = backend(&broker, "flood");
-    let site_key = Key::generate();
-    let device = Device::start(&dir, broker.port, &site_key, "box-a");
-    device.start_recording();
+    let (dir, broker, backend, _site_key, device) = recording_scene("flood");
     let (alerts_before, _) = device.rows();
     // 10 000 distinct messages on each of the roster and timetable topics, as fast as the broker
     // takes them: envelopes that look right but are not sealed with the key, and plain junk.
@@ -361,12 +363,7 @@ fn a_junk_flood_costs_a_bounded_number_of_rows() {
 
 #[test]
 fn rosters_for_someone_else_and_old_ones_are_refused() {
-    let dir = common::scratch_dir("attack", "scope");
-    let broker = Broker::start("attack-scope");
-    let backend = backend(&broker, "scope");
-    let site_key = Key::generate();
-    let device = Device::start(&dir, broker.port, &site_key, "box-a");
-    device.start_recording();
+    let (dir, broker, backend, site_key, device) = recording_scene("scope");
     let publish = |t: &str, payload: Vec<u8>| {
         let file = dir.join("payload.json");
         std::fs::write(&file, payload).unwrap();
@@ -443,12 +440,7 @@ fn rosters_for_someone_else_and_old_ones_are_refused() {
 
 #[test]
 fn a_retained_roster_and_timetable_cost_nothing_on_every_reconnect_and_restart() {
-    let dir = common::scratch_dir("attack", "retained");
-    let mut broker = Broker::start("attack-retained");
-    let backend = backend(&broker, "retained");
-    let site_key = Key::generate();
-    let mut device = Device::start(&dir, broker.port, &site_key, "box-a");
-    device.start_recording();
+    let (dir, mut broker, backend, site_key, mut device) = recording_scene("retained");
     backend.publish(
         &topic("roster"),
         sealed_roster(vec![person("ann", 0.0)], 3, &Scope::Site(SITE.into()), &site_key),

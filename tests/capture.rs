@@ -409,36 +409,23 @@ fn a_slideshow_is_a_gapless_video_of_its_photos() {
 #[test]
 fn a_camera_silent_for_down_after_s_raises_camera_down_once_and_camera_up_when_back() {
     use rollcall::attend::event::AlertKind;
-    use std::sync::atomic::AtomicBool;
     let dir = slides("down");
     let mut server = RtspServer::start(&dir, 10);
     let scratch = common::scratch_dir("capture", "down");
-    let mut config = common::config("yunet-2023mar", "sface-2021dec");
-    let key = scratch.join("key");
-    rollcall::store::Key::generate().write_new(&key).unwrap();
-    config.store.path = scratch.join("rollcall.db");
-    config.store.key_file = Some(key);
+    let mut config = common::daemon_config(&scratch);
     let mut cam = rtsp_camera("door", &server.url());
     cam.analysis_fps = 2.0;
     cam.backoff_max_s = 1.0;
     cam.down_after_s = 3.0;
     config.cameras = vec![cam];
 
-    let stop = rollcall::shutdown::Shutdown::new();
     let (tx, alerts) = std::sync::mpsc::channel();
-    std::thread::scope(|scope| {
-        let daemon = scope.spawn(|| {
-            let signals = rollcall::daemon::Signals {
-                stop: &stop,
-                reload: &AtomicBool::new(false),
-                config_path: None,
-            };
-            rollcall::daemon::run(&config, &signals, &mut |o| {
-                if let rollcall::attend::engine::Outcome::Alert(a) = o {
-                    let _ = tx.send((Instant::now(), a.clone()));
-                }
-            })
-        });
+    let on_outcome = |o: &rollcall::attend::engine::Outcome| {
+        if let rollcall::attend::engine::Outcome::Alert(a) = o {
+            let _ = tx.send((Instant::now(), a.clone()));
+        }
+    };
+    common::with_daemon(&config, on_outcome, || {
         let next = |limit: Duration| alerts.recv_timeout(limit).ok();
         // Streaming from the start: nothing to say for longer than down_after_s.
         assert!(
@@ -478,8 +465,6 @@ fn a_camera_silent_for_down_after_s_raises_camera_down_once_and_camera_up_when_b
             up.detail
         );
         assert!(next(Duration::from_secs(5)).is_none(), "a second alert once back");
-        stop.trigger();
-        daemon.join().unwrap().unwrap();
     });
     // Both are in the store's alerts, and so in the outbox for the backend.
     let store = rollcall::store::Store::open(

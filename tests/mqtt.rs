@@ -251,23 +251,13 @@ fn a_frozen_broker_is_detected_by_the_ack_timeout_and_recovered_from() {
     let db = dir.join("rollcall.db");
     let store = Store::open(&db, Key::generate()).unwrap();
     let broker = Broker::start("frozen");
-    let backend = Subscriber::start(
-        broker.port,
-        "backend-frozen",
-        &[&format!("rollcall/v1/{SITE}/#")],
-        false,
-    );
     // A long keep-alive: only the acknowledgement timeout can notice the freeze quickly.
     let config = MqttConfig {
         keep_alive_s: 60,
         ack_timeout_s: 2,
         ..common::broker::device_config(broker.port)
     };
-    let settings = MqttSettings::new(&config, "box-f", SITE).unwrap();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let mut mqtt = runtime.block_on(async {
-        Mqtt::spawn(settings, Outbox::open(&db).unwrap(), StatusBoard::new("box-f"), None).unwrap()
-    });
+    let (runtime, mut mqtt, backend) = device_and_backend(&db, broker.port, "box-f", config);
     let link = runtime.block_on(mqtt.wait_for(Duration::from_secs(10), |s| s.connected));
     assert!(link.connected, "{link:?}");
 

@@ -343,12 +343,10 @@ fn an_outbox_over_its_bounds_drops_alerts_before_attendance_and_counts_every_att
 fn without_mqtt_the_daemon_still_keeps_the_outbox_in_bounds() {
     use rollcall::config::{CameraConfig, SourceKind};
     use rollcall::store::Outbox;
-    use std::sync::atomic::AtomicBool;
     let dir = scratch("no-mqtt");
-    let db = dir.join("rollcall.db");
-    let key_file = dir.join("key");
-    let key = Key::generate();
-    key.write_new(&key_file).unwrap();
+    let mut config = common::daemon_config(&dir);
+    let db = config.store.path.clone();
+    let key = Key::from_file(config.store.key_file.as_ref().unwrap()).unwrap();
     let store = Store::open(&db, key).unwrap();
     store.record_attendance(&event("ann"), "MATH-1").unwrap();
     store.record_attendance(&event("bob"), "MATH-2").unwrap();
@@ -360,32 +358,23 @@ fn without_mqtt_the_daemon_still_keeps_the_outbox_in_bounds() {
         .execute("UPDATE outbox SET created_ms = created_ms - ?1", [forty_days_ms])
         .unwrap();
 
-    let mut config = common::config("yunet-2023mar", "sface-2021dec");
-    config.store.path = db.clone();
-    config.store.key_file = Some(key_file);
     let mut camera = CameraConfig::new("pattern", SourceKind::Pipeline);
     camera.pipeline = Some("videotestsrc is-live=true pattern=snow".into());
     camera.analysis_fps = 2.0;
     config.cameras = vec![camera];
     assert!(config.mqtt.is_none());
-    let stop = rollcall::shutdown::Shutdown::new();
-    std::thread::scope(|scope| {
-        let daemon = scope.spawn(|| {
-            let signals = rollcall::daemon::Signals {
-                stop: &stop,
-                reload: &AtomicBool::new(false),
-                config_path: None,
-            };
-            rollcall::daemon::run(&config, &signals, &mut |_| {})
-        });
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while Outbox::open(&db).unwrap().depth().unwrap().attendance_dropped < 2 && std::time::Instant::now() < deadline
-        {
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        stop.trigger();
-        daemon.join().unwrap().unwrap();
-    });
+    common::with_daemon(
+        &config,
+        |_| {},
+        || {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            while Outbox::open(&db).unwrap().depth().unwrap().attendance_dropped < 2
+                && std::time::Instant::now() < deadline
+            {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        },
+    );
     let depth = Outbox::open(&db).unwrap().depth().unwrap();
     assert_eq!(depth.attendance_dropped, 2, "{depth:?}");
     assert_eq!(depth.pending, 1, "only the outbox_dropped alert waits: {depth:?}");

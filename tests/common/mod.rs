@@ -120,6 +120,49 @@ pub fn show_photo(
     out
 }
 
+/// The default models' config for a daemon whose store and fresh key are in `dir`; cameras are
+/// the caller's.
+pub fn daemon_config(dir: &Path) -> Config {
+    let mut config = self::config("yunet-2023mar", "sface-2021dec");
+    let key = dir.join("key");
+    rollcall::store::Key::generate().write_new(&key).unwrap();
+    config.store.path = dir.join("rollcall.db");
+    config.store.key_file = Some(key);
+    config
+}
+
+/// Runs the daemon in-process on `config`, handing it each outcome, for as long as `body` runs;
+/// then stops it (also when `body` panics, so a failing test ends) and fails unless it stopped
+/// cleanly.
+pub fn with_daemon(
+    config: &Config,
+    mut on_outcome: impl FnMut(&rollcall::attend::engine::Outcome) + Send,
+    body: impl FnOnce(),
+) {
+    struct StopOnDrop<'a>(&'a rollcall::shutdown::Shutdown);
+    impl Drop for StopOnDrop<'_> {
+        fn drop(&mut self) {
+            self.0.trigger();
+        }
+    }
+    let stop = rollcall::shutdown::Shutdown::new();
+    let reload = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let daemon = scope.spawn(|| {
+            let signals = rollcall::daemon::Signals {
+                stop: &stop,
+                reload: &reload,
+                config_path: None,
+            };
+            rollcall::daemon::run(config, &signals, &mut on_outcome)
+        });
+        let stopping = StopOnDrop(&stop);
+        body();
+        drop(stopping);
+        daemon.join().unwrap().unwrap();
+    });
+}
+
 /// The detector/recognizer pairs the project supports.
 pub const PAIRS: [(&str, &str); 2] = [("yunet-2023mar", "sface-2021dec"), ("scrfd-500m", "arcface-w600k-mbf")];
 
