@@ -314,13 +314,7 @@ fn local_roster(config: &Config, command: RosterCommand) -> Result<(), CliError>
                 source,
             };
             let env = rollcall::sync::roster::parse_envelope(&bytes, 256 << 20).map_err(roster_file)?;
-            let catalogue = rollcall::vision::model::Catalogue::builtin().with(&config.models.custom)?;
-            let spec = catalogue.get(
-                &env.recognizer,
-                rollcall::vision::model::ModelKind::Recognizer,
-                "recognizer",
-            )?;
-            let dim = spec.recognizer.as_ref().map_or(0, |r| r.dim);
+            let dim = recognizer_dim(config, &env.recognizer)?;
             // A local import is the admin's own act: any scope the envelope was sealed for will do.
             let roster = rollcall::sync::roster::open_roster(&env, &key, &env.scope(), dim).map_err(roster_file)?;
             let recognizer: std::sync::Arc<str> = env.recognizer.as_str().into();
@@ -334,6 +328,14 @@ fn local_roster(config: &Config, command: RosterCommand) -> Result<(), CliError>
             Ok(())
         }
     }
+}
+
+/// The embedding length of `recognizer` among the models the config knows: what a roster's
+/// templates must have to be opened.
+fn recognizer_dim(config: &Config, recognizer: &str) -> Result<usize, CliError> {
+    let catalogue = rollcall::vision::model::Catalogue::builtin().with(&config.models.custom)?;
+    let spec = catalogue.get(recognizer, rollcall::vision::model::ModelKind::Recognizer, "recognizer")?;
+    Ok(spec.recognizer.as_ref().map_or(0, |r| r.dim))
 }
 
 /// The key a roster file is sealed with: the one named, else the store's own.
@@ -426,13 +428,7 @@ fn publish(config: &Config, how: PublishArgs) -> Result<(), CliError> {
         rollcall::sync::roster::seal(&roster, version, &recognizer, &scope, &key)
     };
     // Check it as a device will, so a mistake shows here and not as alerts from every classroom.
-    let catalogue = rollcall::vision::model::Catalogue::builtin().with(&config.models.custom)?;
-    let spec = catalogue.get(
-        &envelope.recognizer,
-        rollcall::vision::model::ModelKind::Recognizer,
-        "recognizer",
-    )?;
-    let dim = spec.recognizer.as_ref().map_or(0, |r| r.dim);
+    let dim = recognizer_dim(config, &envelope.recognizer)?;
     let roster = rollcall::sync::roster::open_roster(&envelope, &key, &scope, dim).map_err(|e| usage(e.to_string()))?;
     let topics = &settings.topics;
     let topic = match &how.device {

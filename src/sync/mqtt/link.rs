@@ -16,7 +16,7 @@ use super::{Inbound, LinkState, MqttSettings};
 use crate::backoff::Backoff;
 use crate::shutdown::Shutdown;
 use crate::sync::roster::{RosterOutcome, RosterSync};
-use crate::sync::status::{OutboxStatus, RosterStatus, StatusBoard, offline_payload};
+use crate::sync::status::{OutboxStatus, StatusBoard, offline_payload};
 
 /// How long a graceful shutdown waits for the broker to take the offline status.
 pub(super) const GOODBYE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -452,17 +452,30 @@ impl Link {
         conn.roster_subscribed = conn.client.try_subscribe_many(filters).is_ok();
     }
 
-    /// Applies or refuses a roster or timetable off the async threads (decryption and the store
-    /// take a while).
+    /// Applies or refuses a roster or timetable.
     async fn take_inbound(&mut self, kind: Inbound, topic: String, payload: Vec<u8>) {
+        self.with_roster_sync(move |sync| sync.receive(kind.what, kind.for_device, &topic, &payload))
+            .await;
+    }
+
+    /// Runs `act` on the roster sync off the async threads (it decrypts and writes the store),
+    /// and puts the roster in use on the status.
+    async fn with_roster_sync(
+        &mut self,
+        act: impl FnOnce(&mut RosterSync) -> Result<RosterOutcome, crate::store::StoreError> + Send + 'static,
+    ) {
         let Some(sync) = self.roster.clone() else { return };
         let handled = tokio::task::spawn_blocking(move || {
             let mut sync = crate::lock::lock(&sync);
-            let outcome = sync.receive(kind.what, kind.for_device, &topic, &payload);
+            let outcome = act(&mut sync);
             (outcome, sync.roster_status())
         })
         .await;
-        self.roster_handled(handled);
+        match handled {
+            Ok((Ok(_), roster)) => self.status.update(|s| s.roster = roster),
+            Ok((Err(e), _)) => tracing::error!(error = %e, "cannot record the roster's outcome"),
+            Err(e) => tracing::error!(error = %e, "roster handling failed"),
+        }
     }
 
     /// Raises the alerts summing up refused messages whose window is over, off the async
@@ -485,25 +498,7 @@ impl Link {
     /// Refuses (with an alert) a roster that could not even be read.
     async fn roster_too_big(&mut self, size: usize) {
         self.roster_paused_until = Some(Instant::now() + ROSTER_RETRY);
-        let Some(sync) = self.roster.clone() else { return };
-        let handled = tokio::task::spawn_blocking(move || {
-            let mut sync = crate::lock::lock(&sync);
-            let outcome = sync.refuse_unread(size);
-            (outcome, sync.roster_status())
-        })
-        .await;
-        self.roster_handled(handled);
-    }
-
-    fn roster_handled(
-        &mut self,
-        handled: Result<(Result<RosterOutcome, crate::store::StoreError>, RosterStatus), tokio::task::JoinError>,
-    ) {
-        match handled {
-            Ok((Ok(_), roster)) => self.status.update(|s| s.roster = roster),
-            Ok((Err(e), _)) => tracing::error!(error = %e, "cannot record the roster's outcome"),
-            Err(e) => tracing::error!(error = %e, "roster handling failed"),
-        }
+        self.with_roster_sync(move |sync| sync.refuse_unread(size)).await;
     }
 
     /// Publishes the offline status and disconnects, waiting at most [`GOODBYE_TIMEOUT`].
