@@ -1,5 +1,5 @@
-//! Files holding personal data or secrets (exports, annotated pictures, the status file),
-//! readable and writable by their owner only.
+//! Files holding personal data or secrets (exports, annotated pictures, the status file, keys),
+//! readable and writable by their owner only; and secrets read only from such files.
 //!
 //! `OpenOptions::mode` only applies when a file is created, so a file that already exists with a
 //! wider mode is narrowed too: rewriting an export never leaves it readable by others.
@@ -10,6 +10,30 @@ use std::path::Path;
 
 /// Owner read and write, nothing for group or others.
 pub const MODE: u32 = 0o600;
+
+/// Why a file holding a secret (a key, a password) must not be used, if it must not: group or
+/// others may read or write it. A systemd credential, readable by the service only, passes.
+pub fn open_to_others(meta: &std::fs::Metadata, path: &Path) -> Option<String> {
+    let mode = meta.permissions().mode();
+    (mode & 0o077 != 0).then(|| {
+        format!(
+            "it is open to group or others (mode {:o}); run `chmod 600 {}`",
+            mode & 0o777,
+            path.display()
+        )
+    })
+}
+
+/// Reads a file holding a secret into memory that is wiped when dropped, refusing one that
+/// group or others may read or write (the error's kind is then `Other`, its text says why and
+/// how to fix it).
+pub fn read_secret(path: &Path) -> std::io::Result<zeroize::Zeroizing<Vec<u8>>> {
+    let meta = std::fs::metadata(path)?;
+    if let Some(problem) = open_to_others(&meta, path) {
+        return Err(std::io::Error::other(problem));
+    }
+    std::fs::read(path).map(zeroize::Zeroizing::new)
+}
 
 /// Writes `bytes` to `path` whole, creating or truncating it, and leaves it mode 0600.
 pub fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

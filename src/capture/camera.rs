@@ -146,12 +146,10 @@ fn read_password(cam: &CameraConfig) -> Result<Option<String>, CaptureError> {
         problem: p,
     };
     if let Some(path) = &cam.password_file {
-        let unreadable = |e: std::io::Error| problem(format!("cannot read password_file {}: {e}", path.display()));
-        let meta = std::fs::metadata(path).map_err(unreadable)?;
-        if let Some(open) = crate::store::open_to_others(&meta, path) {
-            return Err(problem(format!("password_file {}: {open}", path.display())));
-        }
-        let text = zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(unreadable)?);
+        let unreadable =
+            |e: &dyn std::fmt::Display| problem(format!("cannot read password_file {}: {e}", path.display()));
+        let bytes = crate::private_file::read_secret(path).map_err(|e| unreadable(&e))?;
+        let text = std::str::from_utf8(&bytes).map_err(|e| unreadable(&e))?;
         return Ok(Some(text.trim_end_matches(['\r', '\n']).to_string()));
     }
     if let Some(var) = &cam.password_env {

@@ -2,7 +2,6 @@
 //! (person id, recognizer id) as associated data, so a template cannot be moved to another person
 //! or model without failing authentication.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use aes_gcm::aead::rand_core::RngCore;
@@ -47,19 +46,6 @@ pub const SITE_KEY_SOURCE: KeySource = KeySource {
     file_env: "ROLLCALL_SITE_KEY_FILE",
     credential: "rollcall.site-key",
 };
-
-/// Why a file holding a secret (a key, a password) must not be used, if it must not: group or
-/// others may read or write it. A systemd credential, readable by the service only, passes.
-pub fn open_to_others(meta: &std::fs::Metadata, path: &Path) -> Option<String> {
-    let mode = meta.permissions().mode();
-    (mode & 0o077 != 0).then(|| {
-        format!(
-            "it is open to group or others (mode {:o}); run `chmod 600 {}`",
-            mode & 0o777,
-            path.display()
-        )
-    })
-}
 
 /// A 256-bit key. Never printed, and wiped from memory when dropped, as is every copy made on
 /// the way in (file text, hex, bytes) and the cipher built from it for each use (aes-gcm's
@@ -106,20 +92,17 @@ impl Key {
     /// Reads a key file, refusing one that group or others can read or write.
     pub fn from_file(path: &Path) -> Result<Key, StoreError> {
         let origin = path.display().to_string();
-        let meta = std::fs::metadata(path).map_err(|e| StoreError::BadKey {
+        let bytes = crate::private_file::read_secret(path).map_err(|e| StoreError::BadKey {
+            problem: match e.kind() {
+                std::io::ErrorKind::Other => e.to_string(),
+                std::io::ErrorKind::NotFound => {
+                    format!("cannot read it: {e}. Create one with `rollcall keygen --out {origin}`")
+                }
+                _ => format!("cannot read it: {e}"),
+            },
             origin: origin.clone(),
-            problem: format!("cannot read it: {e}. Create one with `rollcall keygen --out {origin}`"),
         })?;
-        if let Some(problem) = open_to_others(&meta, path) {
-            return Err(StoreError::BadKey {
-                origin: origin.clone(),
-                problem,
-            });
-        }
-        let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| StoreError::BadKey {
-            origin: origin.clone(),
-            problem: format!("cannot read it: {e}"),
-        })?);
+        let text = Zeroizing::new(String::from_utf8_lossy(&bytes).into_owned());
         Key::from_hex(&text, &origin)
     }
 
@@ -194,6 +177,7 @@ pub fn template_aad(person_id: &str, recognizer: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn key_material_is_wiped_when_dropped() {

@@ -100,19 +100,11 @@ fn read(key: &'static str, path: &Path) -> Result<Vec<u8>, MqttError> {
 
 /// Reads a file holding a secret, refusing one that group or others may read or write.
 fn read_private(key: &'static str, path: &Path) -> Result<zeroize::Zeroizing<Vec<u8>>, MqttError> {
-    let failed = |source| MqttError::File {
+    crate::private_file::read_secret(path).map_err(|source| MqttError::File {
         key,
         path: path.to_path_buf(),
         source,
-    };
-    let meta = std::fs::metadata(path).map_err(failed)?;
-    if let Some(problem) = crate::store::open_to_others(&meta, path) {
-        return Err(failed(std::io::Error::new(
-            std::io::ErrorKind::PermissionDenied,
-            problem,
-        )));
-    }
-    read(key, path).map(zeroize::Zeroizing::new)
+    })
 }
 
 /// Bytes a roster message may have beyond its payload (topic and packet header).
