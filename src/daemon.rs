@@ -12,7 +12,7 @@ use crate::shutdown::Shutdown;
 use std::time::{Duration, Instant};
 
 use crate::attend::engine::{Engine, EngineError, Outcome};
-use crate::attend::event::{Alert, AlertKind, new_id};
+use crate::attend::event::{Alert, AlertKind};
 use crate::capture::{Availability, Camera, CameraState, CaptureError, DownWatch};
 use crate::config::Config;
 use crate::store::{Key, Outbox, OutboxLimits, SITE_KEY_SOURCE, Store, StoreError};
@@ -122,15 +122,7 @@ impl Watched {
                 format!("streaming again after {} s without frames", down_for.as_secs()),
             ),
         };
-        Some(Alert {
-            event_id: new_id(),
-            kind,
-            camera_id: Some(self.config.id.clone()),
-            room: Some(self.room.clone()),
-            at: chrono::Utc::now(),
-            detail,
-            device: device.to_string(),
-        })
+        Some(Alert::raise(kind, device, detail).on_camera(&self.config.id, &self.room))
     }
 }
 

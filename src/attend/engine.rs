@@ -271,15 +271,7 @@ impl Engine {
                             r.held
                         );
                         tracing::warn!(%detail, "store recovered");
-                        let alert = Alert {
-                            event_id: new_id(),
-                            kind: AlertKind::StoreFailed,
-                            camera_id: None,
-                            room: None,
-                            at: Utc::now(),
-                            detail,
-                            device: self.device.clone(),
-                        };
+                        let alert = Alert::raise(AlertKind::StoreFailed, &self.device, detail);
                         out.extend(self.commit(Pending::Alert(alert)));
                     }
                 }
@@ -456,21 +448,17 @@ impl Engine {
 
     /// The alert for a track judged a presentation attack, with the evidence in its detail.
     fn spoof_alert(&self, track: &Track, verdict: &LiveVerdict, camera: &str, room: &str) -> Alert {
+        let detail = format!(
+            "presentation attack suspected: live score {:.2} over {} frames (threshold {:.2}); landmarks travelled {:.2} and deformed {:.3} eye distances",
+            verdict.score,
+            track.liveness.len(),
+            self.liveness.threshold,
+            verdict.motion.travel,
+            verdict.motion.deformation
+        );
         Alert {
-            event_id: new_id(),
-            kind: AlertKind::Spoof,
-            camera_id: Some(camera.to_string()),
-            room: Some(room.to_string()),
             at: track.last_seen,
-            detail: format!(
-                "presentation attack suspected: live score {:.2} over {} frames (threshold {:.2}); landmarks travelled {:.2} and deformed {:.3} eye distances",
-                verdict.score,
-                track.liveness.len(),
-                self.liveness.threshold,
-                verdict.motion.travel,
-                verdict.motion.deformation
-            ),
-            device: self.device.clone(),
+            ..Alert::raise(AlertKind::Spoof, &self.device, detail).on_camera(camera, room)
         }
     }
 

@@ -134,6 +134,31 @@ pub struct Alert {
     pub device: String,
 }
 
+impl Alert {
+    /// An alert of `kind` that `device` raises now about itself; [`Alert::on_camera`] ties it
+    /// to a camera and its room.
+    pub fn raise(kind: AlertKind, device: &str, detail: String) -> Alert {
+        Alert {
+            event_id: new_id(),
+            kind,
+            camera_id: None,
+            room: None,
+            at: Utc::now(),
+            detail,
+            device: device.to_string(),
+        }
+    }
+
+    /// The same alert, about `camera` watching `room`.
+    pub fn on_camera(self, camera: &str, room: &str) -> Alert {
+        Alert {
+            camera_id: Some(camera.to_string()),
+            room: Some(room.to_string()),
+            ..self
+        }
+    }
+}
+
 /// A fresh random id for an event or alert.
 pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()

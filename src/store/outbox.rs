@@ -18,7 +18,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use super::StoreError;
-use crate::attend::event::{Alert, AlertKind, new_id};
+use crate::attend::event::{Alert, AlertKind};
 use crate::untrusted::summary;
 
 /// What an outbox row carries; it names the topic the row is published on.
@@ -253,20 +253,13 @@ impl Outbox {
             params![row.seq, now_ms(), reason],
         )
         .map_err(sql)?;
-        let alert = Alert {
-            event_id: new_id(),
-            kind: AlertKind::OutboxSetAside,
-            camera_id: None,
-            room: None,
-            at: chrono::Utc::now(),
-            detail: format!(
-                "{} event {} ({} bytes) set aside, not published: {reason}; it stays in the local log",
-                row.kind.as_str(),
-                summary(&row.event_id),
-                row.payload.len()
-            ),
-            device: device.to_string(),
-        };
+        let detail = format!(
+            "{} event {} ({} bytes) set aside, not published: {reason}; it stays in the local log",
+            row.kind.as_str(),
+            summary(&row.event_id),
+            row.payload.len()
+        );
+        let alert = Alert::raise(AlertKind::OutboxSetAside, device, detail);
         super::insert_alert(&tx, &alert).map_err(sql)?;
         tx.commit().map_err(sql)
     }
@@ -326,20 +319,13 @@ impl Outbox {
                 params![ATTENDANCE_DROPPED, attendance_dropped as i64],
             )
             .map_err(sql)?;
-            let alert = Alert {
-                event_id: new_id(),
-                kind: AlertKind::OutboxDropped,
-                camera_id: None,
-                room: None,
-                at: chrono::Utc::now(),
-                detail: format!(
-                    "{attendance_dropped} undelivered attendance events dropped from the outbox, past its bounds \
-                     ([mqtt.outbox] max_events {} / max_age_days); they stay in the local attendance log \
-                     (`rollcall events export`)",
-                    limits.max_rows
-                ),
-                device: device.to_string(),
-            };
+            let detail = format!(
+                "{attendance_dropped} undelivered attendance events dropped from the outbox, past its bounds \
+                 ([mqtt.outbox] max_events {} / max_age_days); they stay in the local attendance log \
+                 (`rollcall events export`)",
+                limits.max_rows
+            );
+            let alert = Alert::raise(AlertKind::OutboxDropped, device, detail);
             super::insert_alert(&tx, &alert).map_err(sql)?;
         }
         let expired = now.saturating_sub(i64::try_from(limits.retention.as_millis()).unwrap_or(i64::MAX));

@@ -22,7 +22,6 @@ mod gate;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
 pub use envelope::{
@@ -31,7 +30,7 @@ pub use envelope::{
 };
 pub use gate::{RefusalGate, Summary};
 
-use crate::attend::event::{Alert, AlertKind, new_id};
+use crate::attend::event::{Alert, AlertKind};
 use crate::attend::matching::SharedGallery;
 use crate::attend::session::SharedTimetable;
 use crate::config::TimetableConfig;
@@ -377,15 +376,7 @@ impl RosterSync {
     }
 
     fn alert(&self, kind: AlertKind, detail: String) -> Result<(), StoreError> {
-        self.store.record_alert(&Alert {
-            event_id: new_id(),
-            kind,
-            camera_id: None,
-            room: None,
-            at: Utc::now(),
-            detail,
-            device: self.device.clone(),
-        })
+        self.store.record_alert(&Alert::raise(kind, &self.device, detail))
     }
 
     /// Checks a roster whole and applies it. The outer error is the store failing; the inner,
