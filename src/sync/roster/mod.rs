@@ -416,14 +416,15 @@ impl RosterSync {
             created_at: env.created_at.clone(),
         };
         self.store.replace_roster(&meta, &roster.people, print)?;
+        // Said before the roster is in use, so whoever sees it in use finds the alert too.
+        if first_use {
+            self.first_use(Synced::Roster, env.version)?;
+        }
         let recognizer = self.gallery.current().recognizer().clone();
         let gallery = self.store.gallery_for_search(&recognizer, self.dim, self.int8_above)?;
         let (people, templates) = (gallery.people(), gallery.len());
         self.gallery.replace(gallery);
         tracing::info!(version = env.version, people, templates, "roster applied");
-        if first_use {
-            self.first_use(Synced::Roster, env.version)?;
-        }
         Ok(Ok(RosterOutcome::Applied {
             version: env.version,
             people,
@@ -458,11 +459,11 @@ impl RosterSync {
         };
         let first_use = self.store.timetable()?.is_none();
         self.store.replace_timetable(version, &timetable, print)?;
-        shared.replace(compiled, version);
-        tracing::info!(version, sessions = timetable.sessions.len(), "timetable applied");
         if first_use {
             self.first_use(Synced::Timetable, version)?;
         }
+        shared.replace(compiled, version);
+        tracing::info!(version, sessions = timetable.sessions.len(), "timetable applied");
         Ok(Ok(RosterOutcome::TimetableApplied {
             version,
             sessions: timetable.sessions.len(),
