@@ -12,9 +12,9 @@ use crate::shutdown::Shutdown;
 use std::time::{Duration, Instant};
 
 use crate::attend::engine::{Engine, EngineError, Outcome};
-use crate::attend::event::{Alert, AlertKind};
 use crate::capture::{Availability, Camera, CameraState, CaptureError, DownWatch};
 use crate::config::Config;
+use crate::event::{Alert, AlertKind};
 use crate::store::{Key, Outbox, OutboxLimits, SITE_KEY_SOURCE, Store, StoreError};
 use crate::sync::mqtt::{Mqtt, MqttError, MqttSettings};
 use crate::sync::roster::{RosterSync, RosterSyncSettings};

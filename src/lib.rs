@@ -36,6 +36,7 @@ pub mod capture;
 pub mod config;
 pub mod daemon;
 pub mod enroll;
+pub mod event;
 pub mod lock;
 pub mod private_file;
 pub mod shutdown;

@@ -408,7 +408,7 @@ fn a_slideshow_is_a_gapless_video_of_its_photos() {
 
 #[test]
 fn a_camera_silent_for_down_after_s_raises_camera_down_once_and_camera_up_when_back() {
-    use rollcall::attend::event::AlertKind;
+    use rollcall::event::AlertKind;
     let dir = slides("down");
     let mut server = RtspServer::start(&dir, 10);
     let scratch = common::scratch_dir("capture", "down");

@@ -10,7 +10,7 @@ use rollcall::attend::engine::{Engine, Outcome};
 use rollcall::capture::FileFrames;
 use rollcall::config::{Config, LivenessConfig};
 use rollcall::enroll::{EnrollPolicy, Enrollee, enroll_person};
-use rollcall::store::{Key, Store};
+use rollcall::store::{Enrollment, Key, Store};
 
 /// The Hamilton test plays its clip through a real-time camera: frames it cannot analyse in time
 /// are dropped, so it runs alone (write) while the other tests, which read files at their own
@@ -154,7 +154,7 @@ fn a_slideshow_of_students_and_strangers_marks_each_student_once() {
                     e.person_id
                 );
                 assert_eq!(e.session_id.as_deref(), Some("7B-MATHS@2026-11-23"));
-                assert_eq!(e.status, rollcall::attend::event::Status::Present);
+                assert_eq!(e.status, rollcall::event::Status::Present);
                 marked.push(e.person_id.clone());
             }
             Outcome::AlreadyMarked { person_id, .. } => assert_eq!(Some(person_id.as_str()), shows, "{photo}"),
@@ -175,13 +175,7 @@ fn a_slideshow_of_students_and_strangers_marks_each_student_once() {
     // Only kept frames are embedded, each at most once.
     assert!(stats.embeddings < stats.faces, "{stats:?}");
     assert_eq!(engine.store().attendance().unwrap().len(), 5);
-    assert!(
-        engine
-            .store()
-            .alert_count(rollcall::attend::event::AlertKind::Spoof)
-            .unwrap()
-            >= 2
-    );
+    assert!(engine.store().alert_count(rollcall::event::AlertKind::Spoof).unwrap() >= 2);
 
     // Restart in the middle of the session: the same clip again marks no one twice.
     drop(engine);
@@ -206,7 +200,15 @@ fn per_class_matching_and_late_arrivals() {
     let mut store = Store::open(&dir.join("rollcall.db"), Key::generate()).unwrap();
     enroll_all(&config, &mut store);
     // Only Kit is in 7B.
-    store.upsert_person("kit", None, &["7b".into()]).unwrap();
+    store
+        .enroll(&Enrollment {
+            person_id: "kit",
+            name: None,
+            groups: Some(&["7b".into()]),
+            templates: &[],
+            replace: false,
+        })
+        .unwrap();
     let photos: Vec<PathBuf> = ["ageitgey/identities/kit_3.jpg", "ageitgey/identities/obama_2.jpg"]
         .map(common::face)
         .to_vec();
@@ -221,7 +223,7 @@ fn per_class_matching_and_late_arrivals() {
     assert_eq!(events[0].person_id, "kit");
     assert_eq!(
         events[0].status,
-        rollcall::attend::event::Status::Late,
+        rollcall::event::Status::Late,
         "15 minutes in, grace 10"
     );
     assert!(

@@ -11,6 +11,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
+use rollcall::attend::matching::Gallery;
 use rollcall::store::{Key, Store};
 
 fn scratch(name: &str) -> PathBuf {
@@ -65,8 +66,7 @@ fn enroll(config: &Path, extra: &[&str]) -> Output {
 
 fn templates(dir: &Path, key: &Key) -> usize {
     let store = Store::open(&dir.join("rollcall.db"), key.clone()).unwrap();
-    store
-        .gallery(&Arc::from("sface-2021dec"), 128)
+    Gallery::load(&store, &Arc::from("sface-2021dec"), 128)
         .map(|g| g.len())
         .unwrap()
 }

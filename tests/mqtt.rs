@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use common::broker::{Broker, Subscriber};
-use rollcall::attend::event::{AttendanceEvent, Status};
 use rollcall::config::MqttConfig;
+use rollcall::event::{AttendanceEvent, Status};
 use rollcall::store::{Key, Outbox, Store};
 use rollcall::sync::mqtt::{Mqtt, MqttSettings};
 use rollcall::sync::status::StatusBoard;
@@ -648,12 +648,12 @@ fn schema(name: &str) -> serde_json::Value {
 
 #[test]
 fn the_documented_schemas_match_what_is_sent() {
-    use rollcall::attend::event::{Alert, AlertKind};
+    use rollcall::event::{Alert, AlertKind};
     use rollcall::sync::roster::{Roster, RosterPerson, seal};
     let attendance = serde_json::to_value(event(1, "box")).unwrap();
     conforms("attendance", &attendance, &schema("attendance.json"));
     let alert = Alert {
-        event_id: rollcall::attend::event::new_id(),
+        event_id: rollcall::event::new_id(),
         kind: AlertKind::Spoof,
         camera_id: Some("front".into()),
         room: Some("101".into()),

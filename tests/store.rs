@@ -8,8 +8,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::Utc;
-use rollcall::attend::event::AttendanceEvent;
-use rollcall::store::{Key, Store, StoreError};
+use rollcall::attend::matching::Gallery;
+use rollcall::event::AttendanceEvent;
+use rollcall::store::{Enrollment, Key, Store, StoreError};
 use rollcall::vision::embed::Embedding;
 
 fn scratch(name: &str) -> PathBuf {
@@ -29,18 +30,36 @@ fn event(person: &str) -> AttendanceEvent {
     common::events::attendance(person, "box-1")
 }
 
+/// Enrolls `person` with no name or groups, adding `templates` to any they have.
+fn enroll(store: &mut Store, person: &str, templates: &[(Embedding, f32)]) {
+    store
+        .enroll(&Enrollment {
+            person_id: person,
+            name: None,
+            groups: None,
+            templates,
+            replace: false,
+        })
+        .unwrap();
+}
+
 #[test]
 fn templates_round_trip_encrypted_and_files_are_private() {
     let dir = scratch("roundtrip");
     let db = dir.join("rollcall.db");
     let key = Key::generate();
-    let store = Store::open(&db, key.clone()).unwrap();
-    store.upsert_person("ann", Some("Ann"), &["7b".into()]).unwrap();
-    store.add_template("ann", &emb(1.0), 0.9).unwrap();
-    store.add_template("ann", &emb(2.0), 0.8).unwrap();
-    store.upsert_person("bob", None, &[]).unwrap();
-    store.add_template("bob", &emb(9.0), 0.9).unwrap();
-    let g = store.gallery(&Arc::from("sface-2021dec"), 128).unwrap();
+    let mut store = Store::open(&db, key.clone()).unwrap();
+    store
+        .enroll(&Enrollment {
+            person_id: "ann",
+            name: Some("Ann"),
+            groups: Some(&["7b".into()]),
+            templates: &[(emb(1.0), 0.9), (emb(2.0), 0.8)],
+            replace: false,
+        })
+        .unwrap();
+    enroll(&mut store, "bob", &[(emb(9.0), 0.9)]);
+    let g = Gallery::load(&store, &Arc::from("sface-2021dec"), 128).unwrap();
     assert_eq!((g.len(), g.people()), (3, 2));
     let c = g.search(&emb(2.0)).unwrap();
     assert_eq!(c.best.as_ref().unwrap().0, "ann");
@@ -72,12 +91,13 @@ fn a_tampered_or_moved_template_is_detected() {
     let dir = scratch("tamper");
     let db = dir.join("rollcall.db");
     let key = Key::generate();
-    let store = Store::open(&db, key.clone()).unwrap();
+    let mut store = Store::open(&db, key.clone()).unwrap();
     for p in ["ann", "bob"] {
-        store.upsert_person(p, None, &[]).unwrap();
-        store
-            .add_template(p, &emb(p.len() as f32 + if p == "ann" { 0.0 } else { 5.0 }), 0.9)
-            .unwrap();
+        enroll(
+            &mut store,
+            p,
+            &[(emb(p.len() as f32 + if p == "ann" { 0.0 } else { 5.0 }), 0.9)],
+        );
     }
     drop(store);
     let raw = rusqlite::Connection::open(&db).unwrap();
@@ -95,7 +115,7 @@ fn a_tampered_or_moved_template_is_detected() {
     )
     .unwrap();
     let store = Store::open(&db, key.clone()).unwrap();
-    let e = store.gallery(&Arc::from("sface-2021dec"), 128).unwrap_err();
+    let e = Gallery::load(&store, &Arc::from("sface-2021dec"), 128).unwrap_err();
     assert!(
         e.to_string().contains("person `ann`") && e.to_string().contains("failed authentication"),
         "{e}"
@@ -103,25 +123,21 @@ fn a_tampered_or_moved_template_is_detected() {
     // Edited into text by hand: still tampering, not a crash.
     raw.execute("UPDATE templates SET ciphertext = 'hello' WHERE person_id = 'ann'", [])
         .unwrap();
-    let e = store.gallery(&Arc::from("sface-2021dec"), 128).unwrap_err();
+    let e = Gallery::load(&store, &Arc::from("sface-2021dec"), 128).unwrap_err();
     assert!(e.to_string().contains("failed authentication"), "{e}");
     drop(store);
     drop(raw);
 
     // Move Bob's template to Ann: the ciphertext is intact, but it is bound to Bob.
     let db2 = dir.join("moved.db");
-    let store = Store::open(&db2, key.clone()).unwrap();
-    store.upsert_person("ann", None, &[]).unwrap();
-    store.upsert_person("bob", None, &[]).unwrap();
-    store.add_template("bob", &emb(3.0), 0.9).unwrap();
+    let mut store = Store::open(&db2, key.clone()).unwrap();
+    enroll(&mut store, "ann", &[]);
+    enroll(&mut store, "bob", &[(emb(3.0), 0.9)]);
     drop(store);
     let raw = rusqlite::Connection::open(&db2).unwrap();
     raw.execute("UPDATE templates SET person_id = 'ann'", []).unwrap();
     drop(raw);
-    let e = Store::open(&db2, key)
-        .unwrap()
-        .gallery(&Arc::from("sface-2021dec"), 128)
-        .unwrap_err();
+    let e = Gallery::load(&Store::open(&db2, key).unwrap(), &Arc::from("sface-2021dec"), 128).unwrap_err();
     assert!(e.to_string().contains("failed authentication"), "{e}");
     std::fs::remove_dir_all(dir).unwrap();
 }
@@ -131,9 +147,8 @@ fn removing_a_person_deletes_their_templates_for_good() {
     let dir = scratch("remove");
     let db = dir.join("rollcall.db");
     let key = Key::generate();
-    let store = Store::open(&db, key.clone()).unwrap();
-    store.upsert_person("ann", None, &[]).unwrap();
-    store.add_template("ann", &emb(1.0), 0.9).unwrap();
+    let mut store = Store::open(&db, key.clone()).unwrap();
+    enroll(&mut store, "ann", &[(emb(1.0), 0.9)]);
     let ct: Vec<u8> = rusqlite::Connection::open(&db)
         .unwrap()
         .query_row("SELECT ciphertext FROM templates", [], |r| r.get(0))
@@ -141,7 +156,10 @@ fn removing_a_person_deletes_their_templates_for_good() {
     assert!(store.remove_person("ann").unwrap());
     assert!(!store.remove_person("ann").unwrap());
     assert!(store.people().unwrap().is_empty());
-    assert_eq!(store.gallery(&Arc::from("sface-2021dec"), 128).unwrap().len(), 0);
+    assert_eq!(
+        Gallery::load(&store, &Arc::from("sface-2021dec"), 128).unwrap().len(),
+        0
+    );
     drop(store);
     // Not even the ciphertext survives in the file or its WAL.
     for f in ["rollcall.db", "rollcall.db-wal"] {
@@ -178,7 +196,7 @@ fn attendance_is_recorded_once_per_session_even_across_restarts() {
 
 #[test]
 fn every_recorded_event_waits_in_the_outbox_until_delivered() {
-    use rollcall::attend::event::{Alert, AlertKind};
+    use rollcall::event::{Alert, AlertKind};
     use rollcall::store::{EventKind, Outbox, OutboxLimits};
     use std::time::Duration;
     let dir = scratch("outbox");
@@ -190,7 +208,7 @@ fn every_recorded_event_waits_in_the_outbox_until_delivered() {
     // A repeat is not recorded, so nothing is queued for it either.
     assert!(!store.record_attendance(&event("ann"), "MATH@2026-11-23").unwrap());
     let alert = Alert {
-        event_id: rollcall::attend::event::new_id(),
+        event_id: rollcall::event::new_id(),
         kind: AlertKind::Spoof,
         camera_id: Some("front".into()),
         room: Some("101".into()),
@@ -253,9 +271,9 @@ fn attendance_and_alerts_past_the_retention_period_are_purged() {
 }
 
 /// An alert of `kind` as the engine would raise it.
-fn alert(kind: rollcall::attend::event::AlertKind) -> rollcall::attend::event::Alert {
-    rollcall::attend::event::Alert {
-        event_id: rollcall::attend::event::new_id(),
+fn alert(kind: rollcall::event::AlertKind) -> rollcall::event::Alert {
+    rollcall::event::Alert {
+        event_id: rollcall::event::new_id(),
         kind,
         camera_id: Some("front".into()),
         room: Some("101".into()),
@@ -267,7 +285,7 @@ fn alert(kind: rollcall::attend::event::AlertKind) -> rollcall::attend::event::A
 
 #[test]
 fn an_outbox_over_its_bounds_drops_alerts_before_attendance_and_counts_every_attendance_dropped() {
-    use rollcall::attend::event::AlertKind;
+    use rollcall::event::AlertKind;
     use rollcall::store::{EventKind, Outbox, OutboxLimits};
     use std::time::Duration;
     let dir = scratch("eviction");

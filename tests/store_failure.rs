@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::broker::{Broker, Subscriber};
 use rollcall::attend::engine::{Engine, Outcome};
-use rollcall::store::{Key, Outbox, Store};
+use rollcall::store::{Enrollment, Key, Outbox, Store};
 use rollcall::sync::mqtt::{Mqtt, MqttSettings};
 use rollcall::sync::status::StatusBoard;
 
@@ -74,7 +74,14 @@ fn decisions_made_while_the_disk_is_full_are_held_then_recorded_and_delivered() 
         ("biden", "ageitgey/identities/biden_1.jpg"),
     ] {
         let face = common::analyze(&mut pipeline, &common::face(photo)).remove(0);
-        store.enroll(id, None, &[], &[(face.embedding, 1.0)], false).unwrap();
+        let enrollment = Enrollment {
+            person_id: id,
+            name: None,
+            groups: None,
+            templates: &[(face.embedding, 1.0)],
+            replace: false,
+        };
+        store.enroll(&enrollment).unwrap();
     }
     let mut engine = Engine::new(&config, pipeline, store).unwrap();
 

@@ -17,12 +17,12 @@ use serde::Serialize;
 use crate::attend::decide::{
     LiveCall, LiveEvidence, LiveVerdict, OpenSet, Unrecognised, judge_liveness, mean, tally, unknown_now,
 };
-use crate::attend::event::{Alert, AlertKind, AttendanceEvent, new_id};
 use crate::attend::held::{Held, Pending, StoreHealth};
 use crate::attend::matching::{Candidates, Gallery, SharedGallery};
 use crate::attend::session::{SharedTimetable, Timetable, TimetableError};
 use crate::attend::track::{Track, Tracker, TrackerSettings};
 use crate::config::{Config, LivenessConfig, RecognizeConfig};
+use crate::event::{Alert, AlertKind, AttendanceEvent, new_id};
 use crate::store::{Store, StoreError};
 use crate::vision::analyze::FaceAnalyzer;
 use crate::vision::embed::{CompareError, Embedding, l2_normalise};
@@ -130,7 +130,8 @@ impl Engine {
     /// Builds the engine: the roster of the pipeline's recognizer is loaded from the store.
     pub fn new(config: &Config, pipeline: FaceAnalyzer, store: Store) -> Result<Engine, EngineError> {
         let recognizer = pipeline.recognizer();
-        let gallery = SharedGallery::new(store.gallery_for_search(
+        let gallery = SharedGallery::new(Gallery::load_for_search(
+            &store,
             recognizer.id(),
             recognizer.dim(),
             config.recognize.int8_search_above,

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::attend::event::{Alert, AttendanceEvent};
 use crate::backoff::Backoff;
+use crate::event::{Alert, AttendanceEvent};
 
 /// Decisions held at most.
 pub const MAX_HELD: usize = 100_000;
@@ -183,7 +183,7 @@ mod tests {
     fn alert(detail: &str) -> Pending {
         Pending::Alert(Alert {
             event_id: detail.into(),
-            kind: crate::attend::event::AlertKind::Spoof,
+            kind: crate::event::AlertKind::Spoof,
             camera_id: None,
             room: None,
             at: Utc::now(),

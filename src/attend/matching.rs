@@ -9,18 +9,8 @@ use std::sync::Arc;
 use ndarray::{Array1, Array2, ArrayView1};
 use serde::Serialize;
 
-use crate::vision::embed::{CompareError, Embedding};
-
-/// Why a template cannot go in the gallery.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum GalleryError {
-    /// Made by another recognizer.
-    #[error(transparent)]
-    Incompatible(#[from] CompareError),
-    /// NaN or infinity in the vector.
-    #[error("template for `{0}` has non-finite values")]
-    NonFinite(String),
-}
+use crate::store::{Store, StoreError};
+use crate::vision::embed::{CompareError, Embedding, TemplateError};
 
 /// How a person with several templates is scored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, Serialize)]
@@ -197,8 +187,36 @@ impl Gallery {
         self.people.len()
     }
 
+    /// Decrypts every template of `recognizer` in `store` into a gallery; any row failing
+    /// authentication or not fitting (dimension, non-finite values) is an error naming it.
+    pub fn load(store: &Store, recognizer: &Arc<str>, dim: usize) -> Result<Gallery, StoreError> {
+        let mut gallery = Gallery::new(recognizer.clone(), dim);
+        for (person, groups, embedding) in store.templates(recognizer)? {
+            gallery
+                .add_with_groups(&person, &groups, &embedding)
+                .map_err(|source| StoreError::Template { person, source })?;
+        }
+        Ok(gallery)
+    }
+
+    /// The gallery the engine searches: labelled with the synced roster's version, and with an
+    /// 8-bit search copy when it holds more than `int8_above` templates.
+    pub fn load_for_search(
+        store: &Store,
+        recognizer: &Arc<str>,
+        dim: usize,
+        int8_above: usize,
+    ) -> Result<Gallery, StoreError> {
+        let mut gallery =
+            Gallery::load(store, recognizer, dim)?.with_version(store.roster_version()?.map_or(0, |r| r.version));
+        if gallery.len() > int8_above {
+            gallery.enable_int8();
+        }
+        Ok(gallery)
+    }
+
     /// Adds one template for `person`, refusing other recognizers, other lengths and non-finite values.
-    pub fn add(&mut self, person: &str, template: &Embedding) -> Result<(), GalleryError> {
+    pub fn add(&mut self, person: &str, template: &Embedding) -> Result<(), TemplateError> {
         self.add_with_groups(person, &[], template)
     }
 
@@ -208,10 +226,10 @@ impl Gallery {
         person: &str,
         groups: &[String],
         template: &Embedding,
-    ) -> Result<(), GalleryError> {
+    ) -> Result<(), TemplateError> {
         template.check_compatible(&self.recognizer, self.templates.ncols())?;
         if template.vector.iter().any(|v| !v.is_finite()) {
-            return Err(GalleryError::NonFinite(person.to_string()));
+            return Err(TemplateError::NonFinite(person.to_string()));
         }
         let idx = match self.people.iter().position(|p| p == person) {
             Some(i) => i,
@@ -232,7 +250,7 @@ impl Gallery {
         }
         self.templates
             .push_row(ArrayView1::from(&template.vector))
-            .map_err(|_| GalleryError::NonFinite(person.to_string()))?;
+            .map_err(|_| TemplateError::NonFinite(person.to_string()))?;
         self.rows_of[idx].push(self.owner.len());
         self.owner.push(idx);
         self.update_mean(idx);

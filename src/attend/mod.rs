@@ -15,7 +15,6 @@
 
 pub mod decide;
 pub mod engine;
-pub mod event;
 pub mod held;
 pub mod matching;
 pub mod session;

@@ -4,8 +4,8 @@
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
 
-use crate::attend::event::Status;
 use crate::config::{OutsideSessions, SessionSlot, TimetableConfig};
+use crate::event::Status;
 
 /// A timetable that cannot be right.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

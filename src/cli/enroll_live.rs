@@ -8,6 +8,7 @@ use super::CliError;
 use rollcall::capture::Camera;
 use rollcall::config::Config;
 use rollcall::enroll::live::{Guidance, LiveEnrollError, LiveEnrollment};
+use rollcall::store::Enrollment;
 use rollcall::vision::analyze::FaceAnalyzer;
 use rollcall::vision::embed::Embedding;
 
@@ -110,7 +111,14 @@ pub fn run(config: &Config, who: LiveEnrollee<'_>) -> Result<(), CliError> {
         let q = templates.iter().map(|t| t.1).fold(0.0, f32::max);
         templates.push((mean.clone(), q));
     }
-    store.enroll(who.person, who.name, who.groups, &templates, who.replace)?;
+    store.enroll(&Enrollment {
+        person_id: who.person,
+        name: who.name,
+        // Live enrollment without --group keeps the groups the person already has.
+        groups: (!who.groups.is_empty()).then_some(who.groups),
+        templates: &templates,
+        replace: who.replace,
+    })?;
     let poses: Vec<String> = captured
         .templates
         .iter()

@@ -8,8 +8,8 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::CliError;
-use rollcall::attend::event::AttendanceEvent;
 use rollcall::config::Config;
+use rollcall::event::AttendanceEvent;
 
 /// Arguments of `rollcall events`.
 #[derive(Debug, clap::Args)]

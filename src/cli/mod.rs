@@ -164,7 +164,7 @@ pub enum CliError {
     Compare(#[from] rollcall::vision::embed::CompareError),
     /// A gallery that refused a template.
     #[error(transparent)]
-    Gallery(#[from] rollcall::attend::matching::GalleryError),
+    Template(#[from] rollcall::vision::embed::TemplateError),
     /// The slideshow could not be made.
     #[error(transparent)]
     Slideshow(#[from] rollcall::capture::slideshow::SlideshowError),

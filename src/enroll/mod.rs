@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::capture::image;
-use crate::store::{Store, StoreError};
+use crate::store::{Enrollment, Store, StoreError};
 use crate::vision::analyze::FaceAnalyzer;
 use crate::vision::embed::Embedding;
 use crate::vision::model::ModelError;
@@ -187,12 +187,17 @@ pub fn enroll_person(
             reasons,
         });
     }
-    store.upsert_person(person, name, groups)?;
     let templates: Vec<(Embedding, f32)> = report
         .accepted
         .iter()
         .map(|a| (a.embedding.clone(), a.quality))
         .collect();
-    store.replace_templates(person, &templates)?;
+    store.enroll(&Enrollment {
+        person_id: person,
+        name,
+        groups: Some(groups),
+        templates: &templates,
+        replace: true,
+    })?;
     Ok(report)
 }

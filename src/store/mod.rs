@@ -20,11 +20,9 @@ use serde::{Deserialize, Serialize};
 pub use crypto::{KEY_SOURCE, Key, KeySource, NONCE_LEN, SITE_KEY_SOURCE, template_aad};
 pub use outbox::{EventKind, Maintenance, Outbox, OutboxDepth, OutboxLimits, OutboxRow, now_ms};
 
-use crate::attend::event::{Alert, AttendanceEvent};
-use crate::attend::matching::{Gallery, GalleryError};
 use crate::config::TimetableConfig;
-use crate::sync::roster::{RosterPerson, Synced};
-use crate::vision::embed::Embedding;
+use crate::event::{Alert, AttendanceEvent};
+use crate::vision::embed::{Embedding, TemplateError};
 
 /// Why the store could not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -56,7 +54,7 @@ pub enum StoreError {
     Io { path: PathBuf, source: std::io::Error },
     /// A template that does not fit the gallery.
     #[error("person `{person}`: {source}")]
-    Template { person: String, source: GalleryError },
+    Template { person: String, source: TemplateError },
     /// A synced roster or timetable older than the one stored.
     #[error("{what} version {version} is not newer than the stored version {stored}; versions only go forward")]
     Backwards {
@@ -80,6 +78,41 @@ pub struct Person {
     pub groups: Vec<String>,
     /// Templates stored, per recognizer.
     pub templates: Vec<(String, usize)>,
+}
+
+/// A person and the templates to save for them: the one shape in which enrollment from photos,
+/// live enrollment, roster import and roster sync all write people.
+#[derive(Debug, Clone, Copy)]
+pub struct Enrollment<'a> {
+    /// Stable id from the school's system.
+    pub person_id: &'a str,
+    /// Display name; `None` keeps the stored one.
+    pub name: Option<&'a str>,
+    /// Class groups; `None` keeps the stored ones (someone new has none), `Some(&[])` clears them.
+    pub groups: Option<&'a [String]>,
+    /// Templates with their quality.
+    pub templates: &'a [(Embedding, f32)],
+    /// Whether the templates replace the person's earlier ones of the same recognizer, or join them.
+    pub replace: bool,
+}
+
+/// Which of the two synced things (the roster and the timetable) a message or a table holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Synced {
+    /// The enrolled people.
+    Roster,
+    /// The class timetable.
+    Timetable,
+}
+
+impl Synced {
+    /// The word in messages and alerts.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Synced::Roster => "roster",
+            Synced::Timetable => "timetable",
+        }
+    }
 }
 
 /// Which synced roster the store holds.
@@ -176,6 +209,21 @@ pub(crate) fn insert_alert(conn: &Connection, alert: &Alert) -> rusqlite::Result
 
 /// Writes a person's new templates inside a transaction; with `replace`, their earlier templates
 /// of the same recognizers are deleted first.
+/// Writes one enrollment inside `conn`'s transaction: the person (a name not given keeps the
+/// stored one, groups not given keep the stored ones) and their templates.
+fn save_enrollment(conn: &Connection, key: &Key, e: &Enrollment<'_>, now: &str) -> rusqlite::Result<()> {
+    let groups = e
+        .groups
+        .map(|g| serde_json::to_string(g).unwrap_or_else(|_| "[]".into()));
+    conn.execute(
+        "INSERT INTO people (person_id, name, groups, created_at) VALUES (?1, ?2, COALESCE(?3, '[]'), ?4)
+         ON CONFLICT(person_id) DO UPDATE SET name = COALESCE(excluded.name, people.name),
+           groups = CASE WHEN ?3 IS NULL THEN people.groups ELSE excluded.groups END",
+        params![e.person_id, e.name, groups, now],
+    )?;
+    write_templates(conn, key, e.person_id, e.templates, e.replace)
+}
+
 fn write_templates(
     conn: &Connection,
     key: &Key,
@@ -274,36 +322,6 @@ impl Store {
         &self.path
     }
 
-    /// Adds or updates a person (name and groups; templates untouched).
-    pub fn upsert_person(&self, person_id: &str, name: Option<&str>, groups: &[String]) -> Result<(), StoreError> {
-        let groups = serde_json::to_string(groups).unwrap_or_else(|_| "[]".into());
-        self.conn
-            .execute(
-                "INSERT INTO people (person_id, name, groups, created_at) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT(person_id) DO UPDATE SET name = COALESCE(excluded.name, people.name), groups = excluded.groups",
-                params![person_id, name, groups, Utc::now().to_rfc3339()],
-            )
-            .map_err(self.sql())?;
-        Ok(())
-    }
-
-    /// Stores one template, encrypted and bound to the person and the recognizer.
-    pub fn add_template(&self, person_id: &str, template: &Embedding, quality: f32) -> Result<(), StoreError> {
-        insert_template(&self.conn, &self.key, person_id, template, quality).map_err(self.sql())
-    }
-
-    /// Replaces a person's templates of one recognizer, all or nothing.
-    pub fn replace_templates(&mut self, person_id: &str, templates: &[(Embedding, f32)]) -> Result<(), StoreError> {
-        let path = self.path.clone();
-        let sql = |source| StoreError::Sqlite {
-            path: path.clone(),
-            source,
-        };
-        let tx = self.conn.transaction().map_err(sql)?;
-        write_templates(&tx, &self.key, person_id, templates, true).map_err(sql)?;
-        tx.commit().map_err(sql)
-    }
-
     /// Whether `person_id` is enrolled.
     pub fn is_enrolled(&self, person_id: &str) -> Result<bool, StoreError> {
         self.conn
@@ -316,31 +334,16 @@ impl Store {
             .map_err(self.sql())
     }
 
-    /// Enrolls a person with `templates` in one transaction: all of it or none. With `replace`,
-    /// their earlier templates of the same recognizers go; without, the new ones are added.
-    pub fn enroll(
-        &mut self,
-        person_id: &str,
-        name: Option<&str>,
-        groups: &[String],
-        templates: &[(Embedding, f32)],
-        replace: bool,
-    ) -> Result<(), StoreError> {
+    /// Saves one enrollment in one transaction: all of it or none. Enrollment from photos, live
+    /// enrollment and roster import all save through here.
+    pub fn enroll(&mut self, enrollment: &Enrollment<'_>) -> Result<(), StoreError> {
         let path = self.path.clone();
         let sql = |source| StoreError::Sqlite {
             path: path.clone(),
             source,
         };
         let tx = self.conn.transaction().map_err(sql)?;
-        let groups_json = serde_json::to_string(groups).unwrap_or_else(|_| "[]".into());
-        tx.execute(
-            "INSERT INTO people (person_id, name, groups, created_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT(person_id) DO UPDATE SET name = COALESCE(excluded.name, people.name),
-               groups = CASE WHEN excluded.groups = '[]' THEN people.groups ELSE excluded.groups END",
-            params![person_id, name, groups_json, Utc::now().to_rfc3339()],
-        )
-        .map_err(sql)?;
-        write_templates(&tx, &self.key, person_id, templates, replace).map_err(sql)?;
+        save_enrollment(&tx, &self.key, enrollment, &Utc::now().to_rfc3339()).map_err(sql)?;
         tx.commit().map_err(sql)
     }
 
@@ -397,35 +400,6 @@ impl Store {
         Ok(people)
     }
 
-    /// Decrypts every template of `recognizer` into a gallery; any row failing authentication or
-    /// not fitting (dimension, non-finite values) is an error naming it.
-    pub fn gallery(&self, recognizer: &Arc<str>, dim: usize) -> Result<Gallery, StoreError> {
-        let mut gallery = Gallery::new(recognizer.clone(), dim);
-        for (person, groups, embedding) in self.templates(recognizer)? {
-            gallery
-                .add_with_groups(&person, &groups, &embedding)
-                .map_err(|source| StoreError::Template { person, source })?;
-        }
-        Ok(gallery)
-    }
-
-    /// The gallery the engine searches: labelled with the synced roster's version, and with an
-    /// 8-bit search copy when it holds more than `int8_above` templates.
-    pub fn gallery_for_search(
-        &self,
-        recognizer: &Arc<str>,
-        dim: usize,
-        int8_above: usize,
-    ) -> Result<Gallery, StoreError> {
-        let mut gallery = self
-            .gallery(recognizer, dim)?
-            .with_version(self.roster_version()?.map_or(0, |r| r.version));
-        if gallery.len() > int8_above {
-            gallery.enable_int8();
-        }
-        Ok(gallery)
-    }
-
     /// The synced roster in the store, if one was ever applied.
     pub fn roster_version(&self) -> Result<Option<RosterVersion>, StoreError> {
         self.conn
@@ -452,7 +426,7 @@ impl Store {
     pub fn replace_roster(
         &mut self,
         meta: &RosterVersion,
-        people: &[RosterPerson],
+        people: &[Enrollment<'_>],
         fingerprint: &str,
     ) -> Result<(), StoreError> {
         let path = self.path.clone();
@@ -460,7 +434,6 @@ impl Store {
             path: path.clone(),
             source,
         };
-        let recognizer: Arc<str> = meta.recognizer.as_str().into();
         // Immediate: it reads the stored version before it writes, and a deferred transaction
         // that must upgrade after another connection committed fails at once with SQLITE_BUSY.
         let tx = self
@@ -480,21 +453,8 @@ impl Store {
         }
         tx.execute("DELETE FROM people", []).map_err(sql)?;
         let now = Utc::now().to_rfc3339();
-        for p in people {
-            let groups = serde_json::to_string(&p.groups).unwrap_or_else(|_| "[]".into());
-            tx.execute(
-                "INSERT INTO people (person_id, name, groups, created_at) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT(person_id) DO UPDATE SET name = excluded.name, groups = excluded.groups",
-                params![p.person_id, p.name, groups, now],
-            )
-            .map_err(sql)?;
-            for t in &p.templates {
-                let e = Embedding {
-                    recognizer: recognizer.clone(),
-                    vector: t.clone(),
-                };
-                insert_template(&tx, &self.key, &p.person_id, &e, 1.0).map_err(sql)?;
-            }
+        for person in people {
+            save_enrollment(&tx, &self.key, person, &now).map_err(sql)?;
         }
         tx.execute(
             "INSERT INTO roster_meta (id, version, recognizer, created_at, applied_at, fingerprint)
@@ -698,9 +658,9 @@ impl Store {
                     room: r.get(3)?,
                     session_id: r.get(4)?,
                     status: if status == "late" {
-                        crate::attend::event::Status::Late
+                        crate::event::Status::Late
                     } else {
-                        crate::attend::event::Status::Present
+                        crate::event::Status::Present
                     },
                     first_seen: time(6)?,
                     decided_at: time(7)?,
@@ -744,7 +704,7 @@ impl Store {
     }
 
     /// Number of alerts of `kind`.
-    pub fn alert_count(&self, kind: crate::attend::event::AlertKind) -> Result<usize, StoreError> {
+    pub fn alert_count(&self, kind: crate::event::AlertKind) -> Result<usize, StoreError> {
         self.conn
             .query_row(
                 "SELECT COUNT(*) FROM alerts WHERE kind = ?1",

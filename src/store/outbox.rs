@@ -18,7 +18,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use super::StoreError;
-use crate::attend::event::{Alert, AlertKind};
+use crate::event::{Alert, AlertKind};
 use crate::untrusted::summary;
 
 /// What an outbox row carries; it names the topic the row is published on.

@@ -29,6 +29,17 @@ pub enum CompareError {
     DifferentLengths { recognizer: String, a: usize, b: usize },
 }
 
+/// Why an embedding cannot be a gallery template.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TemplateError {
+    /// Made by another recognizer.
+    #[error(transparent)]
+    Incompatible(#[from] CompareError),
+    /// NaN or infinity in the vector.
+    #[error("template for `{0}` has non-finite values")]
+    NonFinite(String),
+}
+
 impl Embedding {
     /// Checks that this embedding can be compared with vectors of `recognizer` and length `dim`.
     pub fn check_compatible(&self, recognizer: &str, dim: usize) -> Result<(), CompareError> {

@@ -2,12 +2,12 @@
 //! delivery path (what is inside an event does not matter to them; that it is a real one does).
 
 use chrono::Utc;
-use rollcall::attend::event::{AttendanceEvent, Status};
+use rollcall::event::{AttendanceEvent, Status};
 
 /// A fresh event (new id, now) for `person`, decided on `device`.
 pub fn attendance(person: &str, device: &str) -> AttendanceEvent {
     AttendanceEvent {
-        event_id: rollcall::attend::event::new_id(),
+        event_id: rollcall::event::new_id(),
         person_id: person.into(),
         camera_id: "front".into(),
         room: "101".into(),

@@ -1,7 +1,6 @@
 //! Topic names, from the configured prefix, the site and the device.
 
-use crate::store::EventKind;
-use crate::sync::roster::Synced;
+use crate::store::{EventKind, Synced};
 
 /// Every topic this device uses.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use super::{Roster, RosterPerson};
 use crate::store::{Store, StoreError};
-use crate::vision::embed::Embedding;
 
 /// Everyone enrolled for `recognizer`, with their names, groups and templates.
 pub fn from_store(store: &Store, recognizer: &Arc<str>) -> Result<Roster, StoreError> {
@@ -33,20 +32,9 @@ pub fn from_store(store: &Store, recognizer: &Arc<str>) -> Result<Roster, StoreE
 /// Adds or updates each person of `roster` (templates of `recognizer`), leaving everyone else
 /// as they are.
 pub fn merge_into(store: &mut Store, roster: &Roster, recognizer: &Arc<str>) -> Result<(), StoreError> {
-    for p in &roster.people {
-        store.upsert_person(&p.person_id, p.name.as_deref(), &p.groups)?;
-        let templates: Vec<(Embedding, f32)> = p
-            .templates
-            .iter()
-            .map(|t| {
-                let e = Embedding {
-                    recognizer: recognizer.clone(),
-                    vector: t.clone(),
-                };
-                (e, 1.0)
-            })
-            .collect();
-        store.replace_templates(&p.person_id, &templates)?;
+    let templates = roster.embeddings(recognizer);
+    for person in roster.enrollments(&templates) {
+        store.enroll(&person)?;
     }
     Ok(())
 }

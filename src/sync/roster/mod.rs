@@ -20,6 +20,7 @@ pub mod file;
 mod gate;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -30,12 +31,13 @@ pub use envelope::{
 };
 pub use gate::{RefusalGate, Summary};
 
-use crate::attend::event::{Alert, AlertKind};
-use crate::attend::matching::SharedGallery;
+use crate::attend::matching::{Gallery, SharedGallery};
 use crate::attend::session::SharedTimetable;
 use crate::config::TimetableConfig;
-use crate::store::{Key, RosterVersion, Store, StoreError};
+use crate::event::{Alert, AlertKind};
+use crate::store::{Enrollment, Key, RosterVersion, Store, StoreError, Synced};
 use crate::untrusted::summary;
+use crate::vision::embed::Embedding;
 
 /// One person in a roster.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -54,6 +56,44 @@ pub struct RosterPerson {
     /// to have refused) a NaN.
     #[serde(with = "template_base64")]
     pub templates: Vec<Vec<f32>>,
+}
+
+impl Roster {
+    /// Each person's templates as embeddings of `recognizer`, at full quality (the backend chose
+    /// them), in the order of [`Roster::people`].
+    pub fn embeddings(&self, recognizer: &Arc<str>) -> Vec<Vec<(Embedding, f32)>> {
+        self.people
+            .iter()
+            .map(|p| {
+                p.templates
+                    .iter()
+                    .map(|t| {
+                        let e = Embedding {
+                            recognizer: recognizer.clone(),
+                            vector: t.clone(),
+                        };
+                        (e, 1.0)
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Each person as the store saves them, with `templates` from [`Roster::embeddings`]: their
+    /// groups as listed (none listed clears them), their templates replacing earlier ones.
+    pub fn enrollments<'a>(&'a self, templates: &'a [Vec<(Embedding, f32)>]) -> Vec<Enrollment<'a>> {
+        self.people
+            .iter()
+            .zip(templates)
+            .map(|(p, templates)| Enrollment {
+                person_id: &p.person_id,
+                name: p.name.as_deref(),
+                groups: Some(&p.groups),
+                templates,
+                replace: true,
+            })
+            .collect()
+    }
 }
 
 mod template_base64 {
@@ -150,29 +190,11 @@ pub fn open_timetable(
     Ok((timetable, compiled))
 }
 
-/// Which of the two synced things a message carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Synced {
-    /// The enrolled people.
-    Roster,
-    /// The class timetable.
-    Timetable,
-}
-
-impl Synced {
-    /// The word in messages and alerts.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Synced::Roster => "roster",
-            Synced::Timetable => "timetable",
-        }
-    }
-
-    fn refused_alert(&self) -> AlertKind {
-        match self {
-            Synced::Roster => AlertKind::RosterRejected,
-            Synced::Timetable => AlertKind::TimetableRejected,
-        }
+/// The alert raised when a message of `what` is refused.
+fn refused_alert(what: Synced) -> AlertKind {
+    match what {
+        Synced::Roster => AlertKind::RosterRejected,
+        Synced::Timetable => AlertKind::TimetableRejected,
     }
 }
 
@@ -362,7 +384,7 @@ impl RosterSync {
                 self.still_in_use(what)
             );
             tracing::warn!(%topic, count = due.count, "refusals summed up");
-            self.alert(what.refused_alert(), detail)?;
+            self.alert(refused_alert(what), detail)?;
         }
         Ok(())
     }
@@ -415,13 +437,15 @@ impl RosterSync {
             recognizer: env.recognizer.clone(),
             created_at: env.created_at.clone(),
         };
-        self.store.replace_roster(&meta, &roster.people, print)?;
+        let templates = roster.embeddings(&env.recognizer.as_str().into());
+        self.store
+            .replace_roster(&meta, &roster.enrollments(&templates), print)?;
         // Said before the roster is in use, so whoever sees it in use finds the alert too.
         if first_use {
             self.first_use(Synced::Roster, env.version)?;
         }
         let recognizer = self.gallery.current().recognizer().clone();
-        let gallery = self.store.gallery_for_search(&recognizer, self.dim, self.int8_above)?;
+        let gallery = Gallery::load_for_search(&self.store, &recognizer, self.dim, self.int8_above)?;
         let (people, templates) = (gallery.people(), gallery.len());
         self.gallery.replace(gallery);
         tracing::info!(version = env.version, people, templates, "roster applied");
@@ -492,7 +516,7 @@ impl RosterSync {
                 what.as_str(),
                 self.still_in_use(what)
             );
-            self.alert(what.refused_alert(), detail)?;
+            self.alert(refused_alert(what), detail)?;
         }
         Ok(RosterOutcome::Rejected(error))
     }
