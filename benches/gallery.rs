@@ -6,7 +6,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use rollcall::attend::matching::{Gallery, PersonScore};
+use rollcall::attend::matching::Gallery;
+use rollcall::config::PersonScore;
 use rollcall::vision::embed::{Embedding, l2_normalise};
 
 /// Deterministic pseudo-random unit vectors (splitmix64).

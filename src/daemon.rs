@@ -386,7 +386,7 @@ impl Chores {
 /// Enforces the outbox's default bounds and retention when there is no `[mqtt]` to deliver it
 /// (the MQTT link does this itself otherwise), and shows its depth in the status.
 fn keep_outbox_in_bounds(outbox: &mut Outbox, device: &str, status: &StatusBoard) {
-    let limits: OutboxLimits = crate::config::OutboxConfig::default().limits();
+    let limits = OutboxLimits::from_config(&crate::config::OutboxConfig::default());
     match outbox.maintain(&limits, device) {
         Ok(m) if m.dropped > 0 => tracing::warn!(
             dropped = m.dropped,

@@ -6,7 +6,7 @@
 
 mod common;
 
-use rollcall::vision::liveness::DEFAULT_THRESHOLD;
+use rollcall::config::DEFAULT_LIVE_THRESHOLD;
 
 fn score(p: &mut rollcall::vision::analyze::FaceAnalyzer, photo: &std::path::Path) -> f32 {
     let faces = common::analyze(p, photo);
@@ -43,8 +43,8 @@ fn default_threshold_sits_between_spoofs_and_bona_fide_portraits() {
             .map(|photo| score(&mut p, photo))
             .fold(1.0f32, f32::min);
         println!(
-            "{detector}: highest spoof {spoof_max:.3}, lowest portrait {portrait_min:.3}, threshold {DEFAULT_THRESHOLD}"
+            "{detector}: highest spoof {spoof_max:.3}, lowest portrait {portrait_min:.3}, threshold {DEFAULT_LIVE_THRESHOLD}"
         );
-        assert!(spoof_max < DEFAULT_THRESHOLD && DEFAULT_THRESHOLD < portrait_min);
+        assert!(spoof_max < DEFAULT_LIVE_THRESHOLD && DEFAULT_LIVE_THRESHOLD < portrait_min);
     }
 }

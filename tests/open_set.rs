@@ -7,7 +7,8 @@
 
 mod common;
 
-use rollcall::attend::matching::{Gallery, PersonScore};
+use rollcall::attend::matching::Gallery;
+use rollcall::config::PersonScore;
 use rollcall::config::RecognizeConfig;
 
 const ENROLLED: [&str; 5] = ["obama", "biden", "kit", "rose", "alex"];

@@ -19,8 +19,9 @@ use crate::attend::decide::{
 };
 use crate::attend::held::{Held, Pending, StoreHealth};
 use crate::attend::matching::{Candidates, Gallery, SharedGallery};
-use crate::attend::session::{SharedTimetable, Timetable, TimetableError};
+use crate::attend::session::{SharedTimetable, Timetable};
 use crate::attend::track::{Track, Tracker, TrackerSettings};
+use crate::config::TimetableError;
 use crate::config::{Config, LivenessConfig, RecognizeConfig};
 use crate::event::{Alert, AlertKind, AttendanceEvent, new_id};
 use crate::store::{Store, StoreError};

@@ -9,19 +9,9 @@ use std::sync::Arc;
 use ndarray::{Array1, Array2, ArrayView1};
 use serde::Serialize;
 
+use crate::config::PersonScore;
 use crate::store::{Store, StoreError};
 use crate::vision::embed::{CompareError, Embedding, TemplateError};
-
-/// How a person with several templates is scored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PersonScore {
-    /// Their best-matching template: robust to one odd photo among good ones.
-    #[default]
-    Best,
-    /// Their mean template: smoother, less swayed by one lucky template.
-    Mean,
-}
 
 /// Templates stored as 8-bit integers with a scale per row: a quarter of the memory traffic of
 /// `f32`, which is what bounds a search over tens of thousands of templates.

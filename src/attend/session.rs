@@ -1,41 +1,11 @@
 //! Class sessions: which session a room is in at a given moment, and whether an arrival is on
 //! time. Weekly slots in the school's time zone; everything rollcall stores and sends is UTC.
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
-use crate::config::{OutsideSessions, SessionSlot, TimetableConfig};
+use crate::config::{OutsideSessions, TimetableConfig, TimetableError, WeeklySlot};
 use crate::event::Status;
-
-/// A timetable that cannot be right.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum TimetableError {
-    /// Unknown time zone.
-    #[error("[timetable] timezone {0:?} is not an IANA time zone (e.g. \"Europe/London\")")]
-    TimeZone(String),
-    /// A slot with a bad field.
-    #[error("[timetable] session `{id}`: {problem}")]
-    Slot { id: String, problem: String },
-    /// Two slots in one room at once.
-    #[error("[timetable] sessions `{a}` and `{b}` overlap in room {room} on {day}; a room holds one session at a time")]
-    Overlap {
-        a: String,
-        b: String,
-        room: String,
-        day: String,
-    },
-}
-
-#[derive(Debug, Clone)]
-struct Slot {
-    id: String,
-    room: String,
-    days: Vec<Weekday>,
-    start: NaiveTime,
-    end: NaiveTime,
-    grace: Duration,
-    group: Option<String>,
-}
 
 /// The session a room is in now.
 #[derive(Debug, Clone, PartialEq)]
@@ -97,89 +67,17 @@ impl SharedTimetable {
 pub struct Timetable {
     tz: Tz,
     outside: OutsideSessions,
-    slots: Vec<Slot>,
-}
-
-fn parse_day(d: &str) -> Option<Weekday> {
-    match d.to_ascii_lowercase().get(..3)? {
-        "mon" => Some(Weekday::Mon),
-        "tue" => Some(Weekday::Tue),
-        "wed" => Some(Weekday::Wed),
-        "thu" => Some(Weekday::Thu),
-        "fri" => Some(Weekday::Fri),
-        "sat" => Some(Weekday::Sat),
-        "sun" => Some(Weekday::Sun),
-        _ => None,
-    }
+    slots: Vec<WeeklySlot>,
 }
 
 impl Timetable {
     /// Checks and compiles the configured timetable.
     pub fn new(config: &TimetableConfig) -> Result<Timetable, TimetableError> {
-        let tz: Tz = config
-            .timezone
-            .parse()
-            .map_err(|_| TimetableError::TimeZone(config.timezone.clone()))?;
-        let mut slots = Vec::new();
-        for s in &config.sessions {
-            slots.push(Self::slot(s)?);
-        }
-        for (i, a) in slots.iter().enumerate() {
-            for b in &slots[i + 1..] {
-                if a.room != b.room {
-                    continue;
-                }
-                if let Some(day) = a.days.iter().find(|d| b.days.contains(d))
-                    && a.start < b.end
-                    && b.start < a.end
-                {
-                    return Err(TimetableError::Overlap {
-                        a: a.id.clone(),
-                        b: b.id.clone(),
-                        room: a.room.clone(),
-                        day: day.to_string(),
-                    });
-                }
-            }
-        }
+        let (tz, slots) = config.check()?;
         Ok(Timetable {
             tz,
             outside: config.outside_sessions,
             slots,
-        })
-    }
-
-    fn slot(s: &SessionSlot) -> Result<Slot, TimetableError> {
-        let bad = |problem: String| TimetableError::Slot {
-            id: s.id.clone(),
-            problem,
-        };
-        let time = |t: &str, key: &str| {
-            NaiveTime::parse_from_str(t, "%H:%M")
-                .map_err(|_| bad(format!("`{key}` {t:?} is not a time like \"09:05\"")))
-        };
-        let (start, end) = (time(&s.start, "start")?, time(&s.end, "end")?);
-        if end <= start {
-            return Err(bad(format!("`end` {} is not after `start` {}", s.end, s.start)));
-        }
-        if s.days.is_empty() {
-            return Err(bad("`days` is empty; list days like [\"mon\", \"wed\"]".into()));
-        }
-        let days = s
-            .days
-            .iter()
-            .map(|d| {
-                parse_day(d).ok_or_else(|| bad(format!("`days` has {d:?}; use mon, tue, wed, thu, fri, sat, sun")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Slot {
-            id: s.id.clone(),
-            room: s.room.clone(),
-            days,
-            start,
-            end,
-            grace: Duration::minutes(s.grace_min as i64),
-            group: s.group.clone(),
         })
     }
 
@@ -244,6 +142,7 @@ impl Timetable {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::SessionSlot;
 
     fn table(tz: &str, outside: OutsideSessions) -> Timetable {
         let slot = |id: &str, days: &[&str], start: &str, end: &str| SessionSlot {

@@ -6,9 +6,6 @@ use opencv::core::{Mat, Vector};
 use opencv::imgcodecs;
 use opencv::prelude::*;
 
-/// Largest image accepted by default (50 megapixels, about 150 MB decoded).
-pub const DEFAULT_MAX_PIXELS: u64 = 50_000_000;
-
 /// Why a photo could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
@@ -84,7 +81,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join("bomb.png");
         std::fs::write(&p, &png).unwrap();
-        let e = load(&p, DEFAULT_MAX_PIXELS).unwrap_err();
+        let e = load(&p, crate::config::DEFAULT_MAX_PIXELS).unwrap_err();
         assert!(
             matches!(
                 e,
@@ -100,11 +97,11 @@ mod tests {
         let t = dir.join("text.jpg");
         std::fs::write(&t, b"not an image at all").unwrap();
         assert!(matches!(
-            load(&t, DEFAULT_MAX_PIXELS).unwrap_err(),
+            load(&t, crate::config::DEFAULT_MAX_PIXELS).unwrap_err(),
             ImageError::NotAnImage { .. }
         ));
         assert!(matches!(
-            load(&dir.join("absent.jpg"), DEFAULT_MAX_PIXELS).unwrap_err(),
+            load(&dir.join("absent.jpg"), crate::config::DEFAULT_MAX_PIXELS).unwrap_err(),
             ImageError::Unreadable { .. }
         ));
         std::fs::remove_dir_all(&dir).unwrap();

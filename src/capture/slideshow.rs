@@ -16,7 +16,8 @@ use opencv::core::{Mat, Rect, Size};
 use opencv::imgproc;
 use opencv::prelude::*;
 
-use crate::capture::image::{DEFAULT_MAX_PIXELS, ImageError};
+use crate::capture::image::ImageError;
+use crate::config::DEFAULT_MAX_PIXELS;
 
 /// Why a slideshow could not be made.
 #[derive(Debug, thiserror::Error)]

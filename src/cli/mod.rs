@@ -130,6 +130,9 @@ pub enum CliError {
     /// Models or runtime.
     #[error(transparent)]
     Model(#[from] ModelError),
+    /// A model name or description the catalogue refuses.
+    #[error(transparent)]
+    Catalogue(#[from] rollcall::config::CatalogueError),
     /// A photo.
     #[error(transparent)]
     Image(#[from] ImageError),

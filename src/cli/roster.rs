@@ -333,8 +333,8 @@ fn local_roster(config: &Config, command: RosterCommand) -> Result<(), CliError>
 /// The embedding length of `recognizer` among the models the config knows: what a roster's
 /// templates must have to be opened.
 fn recognizer_dim(config: &Config, recognizer: &str) -> Result<usize, CliError> {
-    let catalogue = rollcall::vision::model::Catalogue::builtin().with(&config.models.custom)?;
-    let spec = catalogue.get(recognizer, rollcall::vision::model::ModelKind::Recognizer, "recognizer")?;
+    let catalogue = rollcall::config::Catalogue::builtin().with(&config.models.custom)?;
+    let spec = catalogue.get(recognizer, rollcall::config::ModelKind::Recognizer, "recognizer")?;
     Ok(spec.recognizer.as_ref().map_or(0, |r| r.dim))
 }
 

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::{Problem, out_of_range};
+
 /// One pose of the guided sequence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -52,5 +54,38 @@ impl Default for EnrollConfig {
             mirrored: false,
             eyes_open_min: 0.2,
         }
+    }
+}
+
+impl EnrollConfig {
+    /// What is wrong with the section's values.
+    pub(super) fn problems(&self) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        if self.steps.is_empty() || self.hold_frames == 0 || self.timeout_s <= 0.0 {
+            problems.push((
+                "enroll",
+                "steps",
+                "steps must name at least one pose, hold_frames and timeout_s must be positive".to_string(),
+            ));
+        }
+        if !(0.0 <= self.straight_max_deg && self.straight_max_deg < self.turn_min_deg) {
+            problems.push((
+                "enroll",
+                "straight_max_deg",
+                format!(
+                    "{} must be at least 0 and below turn_min_deg ({})",
+                    self.straight_max_deg, self.turn_min_deg
+                ),
+            ));
+        }
+        for (key, v, max) in [
+            ("timeout_s", self.timeout_s, 86_400.0),
+            ("turn_min_deg", self.turn_min_deg.into(), 90.0),
+            ("min_face_px", self.min_face_px.into(), 10_000.0),
+            ("eyes_open_min", self.eyes_open_min.into(), 1.0),
+        ] {
+            problems.extend(out_of_range("enroll", key, v, 0.0, max));
+        }
+        problems
     }
 }

@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
+use super::TimetableError;
+use super::models::{Catalogue, ModelKind};
 use super::{Config, ConfigError};
-use crate::attend::session::TimetableError;
-use crate::vision::model::{Catalogue, ModelKind};
 
 /// One problem of a config file and where it is.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]

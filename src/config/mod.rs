@@ -4,23 +4,41 @@
 //! `../models` and work wherever it is started from.
 
 mod camera;
+mod detect;
+mod device;
 mod enroll;
+mod images;
+mod liveness;
 mod locate;
+mod models;
 mod mqtt;
+mod recognize;
+mod runtime;
+mod store;
 mod timetable;
+mod track;
 
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
 pub use camera::{CameraConfig, Decode, PixelFormat, SourceKind, Transport};
+pub use detect::DetectConfig;
+pub use device::{DeviceConfig, MAX_ID_BYTES, check_id};
 pub use enroll::{EnrollConfig, Pose};
+pub use images::{DEFAULT_MAX_PIXELS, ImagesConfig};
+pub use liveness::{DEFAULT_LIVE_THRESHOLD, LivenessConfig};
 pub use locate::{Depth, Finding, examine, render};
-pub use mqtt::{DeviceConfig, MAX_ID_BYTES, MqttConfig, OutboxConfig, TlsConfig, check_id};
-pub use timetable::{OutsideSessions, SessionSlot, TimetableConfig};
-
-use crate::capture::image::DEFAULT_MAX_PIXELS;
-use crate::vision::model::{ModelSpec, RuntimeSettings};
+pub use models::{
+    AntispoofSpec, Catalogue, CatalogueError, ChannelOrder, DetectorSpec, InputSpec, ModelFamily, ModelKind, ModelSpec,
+    ModelsConfig, RecognizerSpec,
+};
+pub use mqtt::{MqttConfig, OutboxConfig, TlsConfig};
+pub use recognize::{PersonScore, RecognizeConfig};
+pub use runtime::RuntimeConfig;
+pub use store::StoreConfig;
+pub use timetable::{OutsideSessions, SessionSlot, TimetableConfig, TimetableError, WeeklySlot};
+pub use track::TrackConfig;
 
 /// Why a config could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -41,10 +59,7 @@ pub enum ConfigError {
     },
     /// The timetable is inconsistent.
     #[error("config {path}: {source}")]
-    Timetable {
-        path: PathBuf,
-        source: crate::attend::session::TimetableError,
-    },
+    Timetable { path: PathBuf, source: TimetableError },
     /// A camera entry is incomplete or contradictory.
     #[error("config {path}: camera `{id}`: {problem}")]
     Camera { path: PathBuf, id: String, problem: String },
@@ -93,204 +108,6 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-/// ONNX Runtime: where the library is and how many threads it may use.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct RuntimeConfig {
-    /// Path to libonnxruntime.so (1.31 or newer); else `ORT_DYLIB_PATH`, else the setup's place.
-    pub onnxruntime: Option<PathBuf>,
-    /// Inference threads shared by all models; default one per core.
-    pub threads: Option<usize>,
-    /// Let idle inference threads spin (lower latency, more idle CPU). Default false.
-    pub spin: bool,
-}
-
-/// Which models to run and where their files are.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct ModelsConfig {
-    /// Directory holding the model files.
-    pub dir: PathBuf,
-    /// Detector model name.
-    pub detector: String,
-    /// Recognizer model name; its id tags every embedding.
-    pub recognizer: String,
-    /// Anti-spoofing models, fused; empty turns passive liveness off.
-    pub antispoof: Vec<String>,
-    /// Dense landmark model (`landmarks-2d106`, non-commercial licence), for live enrollment's
-    /// eyes-open check and for seeing blinks in tracks; none by default.
-    pub landmarks: Option<String>,
-    /// Extra model descriptions (same schema as models/manifest.toml).
-    pub custom: Vec<ModelSpec>,
-}
-
-impl Default for ModelsConfig {
-    fn default() -> Self {
-        ModelsConfig {
-            dir: PathBuf::from("models"),
-            detector: "yunet-2023mar".into(),
-            recognizer: "sface-2021dec".into(),
-            antispoof: vec!["minifasnet-v2".into(), "minifasnet-v1se".into()],
-            landmarks: None,
-            custom: Vec::new(),
-        }
-    }
-}
-
-/// Face detection.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct DetectConfig {
-    /// Minimum detector score; default per model (YuNet 0.6, SCRFD 0.5).
-    pub score_threshold: Option<f32>,
-    /// NMS IoU threshold; default per model.
-    pub nms_threshold: Option<f32>,
-    /// Ignore faces whose shorter side is below this many pixels.
-    pub min_face_px: f32,
-    /// Detector input `[width, height]` for models with a free input size (SCRFD); multiples of 32.
-    pub input_size: Option<[u32; 2]>,
-}
-
-impl Default for DetectConfig {
-    fn default() -> Self {
-        DetectConfig {
-            score_threshold: None,
-            nms_threshold: None,
-            min_face_px: 20.0,
-            input_size: None,
-        }
-    }
-}
-
-/// Recognition and the decision a track makes.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct RecognizeConfig {
-    /// Cosine similarity for "same person"; default per recognizer.
-    pub threshold: Option<f32>,
-    /// How far the best person must lead the second-best; closer calls are unknown.
-    pub margin: f32,
-    /// Score a person by their best template or their mean template.
-    pub person_score: crate::attend::matching::PersonScore,
-    /// During a session whose slot names a group, match only that class's students.
-    pub per_class: bool,
-    /// Frames a track needs before it may be decided.
-    pub min_frames: u32,
-    /// A track still ambiguous after this many frames is decided unknown.
-    pub max_frames: u32,
-    /// Share of the quality-weighted vote the winner needs.
-    pub vote_share: f32,
-    /// Galleries with more templates than this are searched through an 8-bit copy first.
-    pub int8_search_above: usize,
-}
-
-impl Default for RecognizeConfig {
-    fn default() -> Self {
-        RecognizeConfig {
-            threshold: None,
-            margin: 0.08,
-            person_score: crate::attend::matching::PersonScore::Best,
-            per_class: true,
-            min_frames: 3,
-            max_frames: 15,
-            vote_share: 0.6,
-            int8_search_above: 5000,
-        }
-    }
-}
-
-/// Tracking faces across frames.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct TrackConfig {
-    /// Minimum overlap to continue a track.
-    pub iou_threshold: f32,
-    /// A track ends after being unseen this long, seconds.
-    pub max_unseen_s: f64,
-    /// Best frames kept (and at most embedded) per track.
-    pub best_frames: usize,
-    /// Face-thumbnail correlation below which a detection is someone else, even in the same place.
-    pub min_likeness: f32,
-}
-
-impl Default for TrackConfig {
-    fn default() -> Self {
-        TrackConfig {
-            iou_threshold: 0.3,
-            max_unseen_s: 1.5,
-            best_frames: 5,
-            min_likeness: 0.7,
-        }
-    }
-}
-
-/// Passive anti-spoofing.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct LivenessConfig {
-    /// Fused live score at or above which a face is live.
-    pub threshold: f32,
-    /// Frames with a liveness score a track needs before it counts as live.
-    pub min_frames: u32,
-    /// Motion check: a track that travels at least this far (eye distances)...
-    pub rigid_min_travel: f32,
-    /// ...while its landmarks deform less than this (eye distances) moved like a flat picture.
-    pub rigid_max_deformation: f32,
-    /// Subtracted from the track's live score when it moved like a flat picture.
-    pub rigid_penalty: f32,
-}
-
-impl Default for LivenessConfig {
-    fn default() -> Self {
-        LivenessConfig {
-            threshold: crate::vision::liveness::DEFAULT_THRESHOLD,
-            min_frames: 3,
-            rigid_min_travel: 0.3,
-            rigid_max_deformation: 0.02,
-            rigid_penalty: 0.3,
-        }
-    }
-}
-
-/// The local database and its key.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct StoreConfig {
-    /// SQLite database (created owner-only if missing).
-    pub path: PathBuf,
-    /// File holding the 256-bit key (64 hex digits, mode 0600); else `ROLLCALL_KEY`,
-    /// `ROLLCALL_KEY_FILE` or the systemd credential `rollcall.key`. Never the key itself.
-    pub key_file: Option<PathBuf>,
-    /// Attendance rows and alerts older than this many days are deleted.
-    pub retention_days: u32,
-}
-
-impl Default for StoreConfig {
-    fn default() -> Self {
-        StoreConfig {
-            path: PathBuf::from("rollcall.db"),
-            key_file: None,
-            retention_days: 365,
-        }
-    }
-}
-
-/// Photos read from disk.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct ImagesConfig {
-    /// Refuse photos larger than this many pixels.
-    pub max_pixels: u64,
-}
-
-impl Default for ImagesConfig {
-    fn default() -> Self {
-        ImagesConfig {
-            max_pixels: DEFAULT_MAX_PIXELS,
-        }
-    }
-}
-
 /// The whole configuration.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -323,8 +140,19 @@ pub struct Config {
     pub mqtt: Option<MqttConfig>,
 }
 
+/// Whether `v` is a share or a probability.
 fn in_unit_range(v: f32) -> bool {
     (0.0..=1.0).contains(&v)
+}
+
+/// What [`in_unit_range`] refuses, said to the admin.
+const UNIT: &str = "must be between 0 and 1";
+
+/// A number outside `min..=max` (or not a number at all): NaN, infinity and out-of-range values
+/// would panic or silently misbehave far from the config.
+fn out_of_range(section: &'static str, key: &'static str, v: f64, min: f64, max: f64) -> Option<Problem> {
+    (!(v.is_finite() && (min..=max).contains(&v)))
+        .then(|| (section, key, format!("{v} must be a number from {min} to {max}")))
 }
 
 impl Config {
@@ -363,7 +191,7 @@ impl Config {
     /// `[models] dir` by their description.
     pub fn missing_files(&self) -> Vec<(&'static str, &'static str, PathBuf)> {
         let mut named: Vec<(&'static str, &'static str, PathBuf)> = Vec::new();
-        if let Ok(catalogue) = crate::vision::model::Catalogue::builtin().with(&self.models.custom) {
+        if let Ok(catalogue) = Catalogue::builtin().with(&self.models.custom) {
             let models = [&self.models.detector, &self.models.recognizer]
                 .into_iter()
                 .chain(&self.models.antispoof)
@@ -460,8 +288,8 @@ impl Config {
         }
     }
 
-    /// Every value problem, not only the first (for `check-config`), in the order of the file's
-    /// sections.
+    /// Every value problem, not only the first (for `check-config`), section by section in the
+    /// order of the example file.
     pub fn problems(&self, path: &Path) -> Vec<ConfigError> {
         let bad = |(section, key, problem): Problem| ConfigError::BadValue {
             path: path.to_path_buf(),
@@ -469,139 +297,32 @@ impl Config {
             key,
             problem,
         };
-        let mut problems: Vec<ConfigError> = self
-            .section_problems()
-            .into_iter()
-            .chain(self.range_problems())
-            .map(bad)
-            .collect();
-        for (key, id) in [("id", &self.device.id), ("site", &self.device.site)] {
-            if let Some(id) = id
-                && let Err(problem) = check_id(id)
-            {
-                problems.push(bad(("device", key, problem)));
-            }
-        }
+        let mut problems: Vec<ConfigError> = [
+            self.runtime.problems(),
+            self.detect.problems(),
+            self.recognize.problems(),
+            self.track.problems(),
+            self.liveness.problems(),
+            self.images.problems(),
+            self.enroll.problems(),
+            self.device.problems(),
+        ]
+        .into_iter()
+        .flatten()
+        .map(bad)
+        .collect();
         if let Some(m) = &self.mqtt
             && let Err((key, problem)) = m.check()
         {
             problems.push(bad(("mqtt", key, problem)));
         }
-        if let Err(source) = crate::attend::session::Timetable::new(&self.timetable) {
+        if let Err(source) = self.timetable.check() {
             problems.push(ConfigError::Timetable {
                 path: path.to_path_buf(),
                 source,
             });
         }
         problems.extend(self.camera_problems(path));
-        problems
-    }
-
-    /// The checks that need more than a range, section by section.
-    fn section_problems(&self) -> Vec<Problem> {
-        let mut problems = Vec::new();
-        let bad = |section, key, problem: &str| (section, key, problem.to_string());
-        let unit = "must be between 0 and 1";
-        if let Some(v) = self.detect.score_threshold.filter(|v| !in_unit_range(*v)) {
-            problems.push(bad("detect", "score_threshold", &format!("{v} {unit}")));
-        }
-        if let Some(v) = self.detect.nms_threshold.filter(|v| !in_unit_range(*v)) {
-            problems.push(bad("detect", "nms_threshold", &format!("{v} {unit}")));
-        }
-        if self.detect.min_face_px.is_nan() || self.detect.min_face_px < 0.0 {
-            problems.push(bad("detect", "min_face_px", "must be zero or more"));
-        }
-        if let Some([w, h]) = self.detect.input_size
-            && (w == 0 || h == 0 || !w.is_multiple_of(32) || !h.is_multiple_of(32))
-        {
-            problems.push(bad(
-                "detect",
-                "input_size",
-                &format!("[{w}, {h}]: both must be positive multiples of 32"),
-            ));
-        }
-        if let Some(v) = self.recognize.threshold.filter(|v| !(-1.0..=1.0).contains(v)) {
-            problems.push(bad(
-                "recognize",
-                "threshold",
-                &format!("{v} must be a cosine similarity between -1 and 1"),
-            ));
-        }
-        if !in_unit_range(self.liveness.threshold) {
-            problems.push(bad(
-                "liveness",
-                "threshold",
-                &format!("{} {unit}", self.liveness.threshold),
-            ));
-        }
-        if self.runtime.threads == Some(0) {
-            problems.push(bad(
-                "runtime",
-                "threads",
-                "must be at least 1 (leave it out for one per core)",
-            ));
-        }
-        if self.images.max_pixels == 0 {
-            problems.push(bad("images", "max_pixels", "must be positive"));
-        }
-        if self.enroll.steps.is_empty() || self.enroll.hold_frames == 0 || self.enroll.timeout_s <= 0.0 {
-            problems.push(bad(
-                "enroll",
-                "steps",
-                "steps must name at least one pose, hold_frames and timeout_s must be positive",
-            ));
-        }
-        if !(0.0 <= self.enroll.straight_max_deg && self.enroll.straight_max_deg < self.enroll.turn_min_deg) {
-            problems.push(bad(
-                "enroll",
-                "straight_max_deg",
-                &format!(
-                    "{} must be at least 0 and below turn_min_deg ({})",
-                    self.enroll.straight_max_deg, self.enroll.turn_min_deg
-                ),
-            ));
-        }
-        problems
-    }
-
-    /// Every float not checked in [`Config::section_problems`], against its range.
-    fn range_problems(&self) -> Vec<Problem> {
-        let mut problems = Vec::new();
-        let bad = |section, key, problem: &str| (section, key, problem.to_string());
-        // Every float not checked above: NaN, infinity and out-of-range values would panic or
-        // silently misbehave far from the config.
-        let f = f64::from;
-        for (section, key, v, min, max) in [
-            ("detect", "min_face_px", f(self.detect.min_face_px), 0.0, 10_000.0),
-            ("recognize", "margin", f(self.recognize.margin), 0.0, 2.0),
-            ("recognize", "vote_share", f(self.recognize.vote_share), 0.0, 1.0),
-            ("track", "iou_threshold", f(self.track.iou_threshold), 0.0, 1.0),
-            ("track", "max_unseen_s", self.track.max_unseen_s, 0.0, 3600.0),
-            ("track", "min_likeness", f(self.track.min_likeness), -1.0, 1.0),
-            (
-                "liveness",
-                "rigid_min_travel",
-                f(self.liveness.rigid_min_travel),
-                0.0,
-                100.0,
-            ),
-            (
-                "liveness",
-                "rigid_max_deformation",
-                f(self.liveness.rigid_max_deformation),
-                0.0,
-                100.0,
-            ),
-            ("liveness", "rigid_penalty", f(self.liveness.rigid_penalty), 0.0, 1.0),
-            ("enroll", "timeout_s", self.enroll.timeout_s, 0.0, 86_400.0),
-            ("enroll", "turn_min_deg", f(self.enroll.turn_min_deg), 0.0, 90.0),
-            ("enroll", "min_face_px", f(self.enroll.min_face_px), 0.0, 10_000.0),
-            ("enroll", "eyes_open_min", f(self.enroll.eyes_open_min), 0.0, 1.0),
-        ] {
-            if !(v.is_finite() && (min..=max).contains(&v)) {
-                problems.push(bad(section, key, &format!("{v} must be a number from {min} to {max}")));
-            }
-        }
         problems
     }
 
@@ -626,15 +347,6 @@ impl Config {
             }
         }
         problems
-    }
-
-    /// The runtime settings this config asks for.
-    pub fn runtime_settings(&self) -> RuntimeSettings {
-        RuntimeSettings {
-            library: self.runtime.onnxruntime.clone(),
-            threads: self.runtime.threads,
-            spin: self.runtime.spin,
-        }
     }
 }
 
@@ -707,7 +419,7 @@ mod tests {
     fn the_example_config_in_the_repo_parses() {
         let text = include_str!("../../config/rollcall.toml");
         let c = Config::parse(text, Path::new("config/rollcall.toml")).unwrap();
-        assert_eq!(c.liveness.threshold, crate::vision::liveness::DEFAULT_THRESHOLD);
+        assert_eq!(c.liveness.threshold, DEFAULT_LIVE_THRESHOLD);
         assert_eq!(c.models.dir, PathBuf::from("config/../models"));
     }
 

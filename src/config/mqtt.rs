@@ -1,60 +1,8 @@
-//! `[device]` and `[mqtt]`: who this box is, and how it talks to the backend.
+//! `[mqtt]`: how this box talks to the backend's broker.
 
 use std::path::PathBuf;
 
 use serde::Deserialize;
-
-use crate::store::OutboxLimits;
-
-/// This box's identity on the wire.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct DeviceConfig {
-    /// Device id in topics and events; default the host name.
-    pub id: Option<String>,
-    /// Site (school) id in topics; default `default`.
-    pub site: Option<String>,
-}
-
-impl DeviceConfig {
-    /// The device id: configured, else the host name.
-    pub fn id(&self) -> String {
-        self.id.clone().unwrap_or_else(|| {
-            std::fs::read_to_string("/proc/sys/kernel/hostname")
-                .map(|h| h.trim().to_string())
-                .ok()
-                .filter(|h| !h.is_empty())
-                .unwrap_or_else(|| "rollcall".into())
-        })
-    }
-
-    /// The site id.
-    pub fn site(&self) -> String {
-        self.site.clone().unwrap_or_else(|| "default".into())
-    }
-}
-
-/// The longest device or site id, in bytes.
-pub const MAX_ID_BYTES: usize = 64;
-
-/// Checks a device or site id: it becomes a topic level and part of every event, so it may not
-/// hold a topic separator or wildcard (`/`, `+`, `#`), NUL or any control character, and is at
-/// most [`MAX_ID_BYTES`] long.
-pub fn check_id(id: &str) -> Result<(), String> {
-    let shown = crate::untrusted::summary(id);
-    if id.is_empty() {
-        return Err("must not be empty".into());
-    }
-    if id.len() > MAX_ID_BYTES {
-        return Err(format!("`{shown}` is {} bytes; at most {MAX_ID_BYTES}", id.len()));
-    }
-    if let Some(c) = id.chars().find(|c| matches!(c, '/' | '+' | '#') || c.is_control()) {
-        return Err(format!(
-            "`{shown}` holds {c:?}; ids are topic levels and may not hold /, +, #, NUL or control characters"
-        ));
-    }
-    Ok(())
-}
 
 /// TLS to the broker.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -95,15 +43,26 @@ impl Default for OutboxConfig {
 }
 
 impl OutboxConfig {
-    /// The limits the outbox enforces.
-    pub fn limits(&self) -> OutboxLimits {
-        let days = |d: f64| super::duration_s(d * 86_400.0);
-        OutboxLimits {
-            max_rows: self.max_events,
-            max_age: days(self.max_age_days),
-            warn_rows: self.warn_events,
-            retention: days(self.retention_days),
+    /// The first value that is out of range, as `(key, problem)`.
+    fn check(&self) -> Result<(), (&'static str, String)> {
+        for (key, days) in [
+            ("outbox.max_age_days", self.max_age_days),
+            ("outbox.retention_days", self.retention_days),
+        ] {
+            if !(days.is_finite() && (0.0..=36_500.0).contains(&days)) {
+                return Err((key, format!("{days} must be a number of days from 0 to 36500")));
+            }
         }
+        if self.max_events == 0 || self.warn_events > self.max_events {
+            return Err((
+                "outbox",
+                format!(
+                    "max_events ({}) must be positive and at least warn_events ({})",
+                    self.max_events, self.warn_events
+                ),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -199,6 +158,13 @@ impl MqttConfig {
         if self.host.trim().is_empty() {
             return Err(("host", "must name the broker".into()));
         }
+        self.check_timing()?;
+        self.check_access()?;
+        self.outbox.check()
+    }
+
+    /// Keep-alive, timeouts, reconnect delays and alert spacing.
+    fn check_timing(&self) -> Result<(), (&'static str, String)> {
         if self.keep_alive_s == 0 || self.keep_alive_s > 65_535 {
             return Err((
                 "keep_alive_s",
@@ -238,14 +204,11 @@ impl MqttConfig {
                 ),
             ));
         }
-        for (key, days) in [
-            ("outbox.max_age_days", self.outbox.max_age_days),
-            ("outbox.retention_days", self.outbox.retention_days),
-        ] {
-            if !(days.is_finite() && (0.0..=36_500.0).contains(&days)) {
-                return Err((key, format!("{days} must be a number of days from 0 to 36500")));
-            }
-        }
+        Ok(())
+    }
+
+    /// Credentials, TLS, topics and the roster size: what decides who may talk to whom.
+    fn check_access(&self) -> Result<(), (&'static str, String)> {
         if self.username.is_some() && self.tls.is_none() && !self.allow_plaintext_password {
             return Err((
                 "username",
@@ -273,15 +236,6 @@ impl MqttConfig {
             return Err((
                 "tls",
                 "client_cert and client_key go together: give both or neither".into(),
-            ));
-        }
-        if self.outbox.max_events == 0 || self.outbox.warn_events > self.outbox.max_events {
-            return Err((
-                "outbox",
-                format!(
-                    "max_events ({}) must be positive and at least warn_events ({})",
-                    self.outbox.max_events, self.outbox.warn_events
-                ),
             ));
         }
         Ok(())

@@ -75,6 +75,19 @@ pub struct OutboxLimits {
     pub retention: Duration,
 }
 
+impl OutboxLimits {
+    /// The limits `[mqtt.outbox]` asks for (the section's defaults when there is no `[mqtt]`).
+    pub fn from_config(config: &crate::config::OutboxConfig) -> OutboxLimits {
+        let days = |d: f64| crate::config::duration_s(d * 86_400.0);
+        OutboxLimits {
+            max_rows: config.max_events,
+            max_age: days(config.max_age_days),
+            warn_rows: config.warn_events,
+            retention: days(config.retention_days),
+        }
+    }
+}
+
 /// How much is waiting.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct OutboxDepth {

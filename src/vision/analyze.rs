@@ -11,12 +11,13 @@ use opencv::core::Mat;
 use serde::Serialize;
 
 use crate::config::Config;
+use crate::config::{Catalogue, ModelKind};
 use crate::vision::align::align;
 use crate::vision::detect::{DetectSettings, Detector, Face};
 use crate::vision::embed::{Embedding, Recognizer};
 use crate::vision::landmarks::DenseLandmarks;
 use crate::vision::liveness::{AntiSpoof, Liveness};
-use crate::vision::model::{Catalogue, ModelError, ModelKind, OnnxModel, Runtime};
+use crate::vision::model::{ModelError, OnnxModel, Runtime, RuntimeSettings};
 use crate::vision::quality::{Quality, assess};
 
 /// One face and everything the pipeline learned about it.
@@ -88,7 +89,7 @@ pub struct FaceAnalyzer {
 impl FaceAnalyzer {
     /// Loads ONNX Runtime and every configured model, checking each against its description.
     pub fn from_config(config: &Config) -> Result<FaceAnalyzer, ModelError> {
-        let runtime = Runtime::load(&config.runtime_settings())?;
+        let runtime = Runtime::load(&RuntimeSettings::from_config(&config.runtime))?;
         let catalogue = Catalogue::builtin().with(&config.models.custom)?;
         let dir: &Path = &config.models.dir;
 

@@ -87,9 +87,8 @@ impl Recognizer {
     /// Wraps a loaded recognizer model; `threshold` overrides the description's default.
     pub fn new(model: OnnxModel, threshold: Option<f32>) -> Result<Recognizer, ModelError> {
         let spec = model.spec();
-        let r = spec.recognizer.clone().ok_or_else(|| ModelError::BadDescription {
-            name: spec.name.clone(),
-            reason: "a recognizer needs a `recognizer` table".into(),
+        let r = spec.recognizer.clone().ok_or_else(|| {
+            ModelError::bad_description(spec.name.clone(), "a recognizer needs a `recognizer` table".into())
         })?;
         Ok(Recognizer {
             id: Arc::from(spec.name.as_str()),

@@ -10,12 +10,9 @@ use opencv::imgproc;
 use opencv::prelude::*;
 use serde::Serialize;
 
+use crate::config::AntispoofSpec;
 use crate::vision::detect::{BBox, Landmarks};
-use crate::vision::model::{AntispoofSpec, ModelError, OnnxModel, fill_chw};
-
-/// Default live threshold on the fused score, calibrated on rollcall's own detector boxes
-/// (docs/calibration.md tells how).
-pub const DEFAULT_THRESHOLD: f32 = 0.4;
+use crate::vision::model::{ModelError, OnnxModel, fill_chw};
 
 /// A face's liveness verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -83,14 +80,12 @@ impl AntiSpoof {
         let models = models
             .into_iter()
             .map(|model| {
-                let spec = model
-                    .spec()
-                    .antispoof
-                    .clone()
-                    .ok_or_else(|| ModelError::BadDescription {
-                        name: model.spec().name.clone(),
-                        reason: "an antispoof model needs an `antispoof` table".into(),
-                    })?;
+                let spec = model.spec().antispoof.clone().ok_or_else(|| {
+                    ModelError::bad_description(
+                        model.spec().name.clone(),
+                        "an antispoof model needs an `antispoof` table".into(),
+                    )
+                })?;
                 Ok(SpoofModel { model, spec })
             })
             .collect::<Result<Vec<_>, ModelError>>()?;

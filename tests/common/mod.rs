@@ -58,8 +58,8 @@ pub fn pipeline(detector: &str, recognizer: &str) -> FaceAnalyzer {
 
 /// All faces in a photo.
 pub fn analyze(p: &mut FaceAnalyzer, photo: &Path) -> Vec<AnalyzedFace> {
-    let frame = rollcall::capture::image::load(photo, rollcall::capture::image::DEFAULT_MAX_PIXELS)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let frame =
+        rollcall::capture::image::load(photo, rollcall::config::DEFAULT_MAX_PIXELS).unwrap_or_else(|e| panic!("{e}"));
     p.analyze(&frame)
         .unwrap_or_else(|e| panic!("{}: {e}", photo.display()))
         .faces

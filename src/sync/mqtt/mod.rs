@@ -174,7 +174,7 @@ impl MqttSettings {
             reconnect_min: crate::config::duration_s(m.reconnect_min_s),
             reconnect_max: crate::config::duration_s(m.reconnect_max_s),
             accept_roster: m.accept_roster,
-            outbox_limits: m.outbox.limits(),
+            outbox_limits: OutboxLimits::from_config(&m.outbox),
         })
     }
 }

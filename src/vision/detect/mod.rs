@@ -12,7 +12,8 @@ use opencv::core::Mat;
 use opencv::prelude::*;
 use serde::Serialize;
 
-use crate::vision::model::{InputSpec, ModelError, ModelFamily, OnnxModel, OutputTensor, fill_chw, letterbox};
+use crate::config::{InputSpec, ModelFamily};
+use crate::vision::model::{ModelError, OnnxModel, OutputTensor, fill_chw, letterbox};
 
 pub use nms::nms;
 
@@ -129,10 +130,7 @@ impl Detector {
     /// Wraps a loaded detector model with its decoding settings.
     pub fn new(model: OnnxModel, settings: &DetectSettings) -> Result<Detector, ModelError> {
         let spec = model.spec().clone();
-        let bad = |reason: String| ModelError::BadDescription {
-            name: spec.name.clone(),
-            reason,
-        };
+        let bad = |reason: String| ModelError::bad_description(spec.name.clone(), reason);
         let d = spec
             .detector
             .clone()

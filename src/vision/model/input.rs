@@ -5,7 +5,7 @@ use opencv::core::{Mat, Size};
 use opencv::imgproc;
 use opencv::prelude::*;
 
-use super::{ChannelOrder, InputSpec};
+use crate::config::{ChannelOrder, InputSpec};
 
 /// Scales `frame` to fit `width` x `height` keeping its aspect ratio, for top-left placement.
 ///

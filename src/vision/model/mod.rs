@@ -1,18 +1,14 @@
-//! ONNX models as data: the catalogue of model descriptions, the ONNX Runtime they run on, and
-//! sessions checked against their description when they load.
+//! ONNX models at run time: the ONNX Runtime they run on, and sessions checked against their
+//! description (from the catalogue in `config::models`) when they load.
 //!
 //! Every stage (detect, embed, liveness) is fed through [`OnnxModel`], so a model file that does
 //! not match what its description promises is refused at load, with a message that names the
 //! mismatch, instead of producing silent garbage at the first frame.
 
-mod catalogue;
 mod input;
 mod onnx;
 mod runtime;
 
-pub use catalogue::{
-    AntispoofSpec, Catalogue, ChannelOrder, DetectorSpec, InputSpec, ModelFamily, ModelKind, ModelSpec, RecognizerSpec,
-};
 pub use input::{fill_chw, letterbox};
 pub use onnx::{OnnxModel, OutputTensor};
 pub use runtime::{DEFAULT_ORT_LIBRARY, Runtime, RuntimeSettings};
@@ -36,19 +32,9 @@ pub enum ModelError {
          scripts/setup.sh or fix [runtime] onnxruntime / ORT_DYLIB_PATH"
     )]
     RuntimeUnusable { path: PathBuf, reason: String },
-    /// The name in the config is in neither the built-in catalogue nor `[[models.custom]]`.
-    #[error("unknown model `{name}`; known models: {known}. Add a [[models.custom]] entry to describe a new one")]
-    UnknownModel { name: String, known: String },
-    /// A model is used for a job its description does not allow.
-    #[error("model `{name}` is a {actual} model, but it is configured as the {wanted}")]
-    WrongKind {
-        name: String,
-        actual: String,
-        wanted: &'static str,
-    },
-    /// A description that cannot be right (zero sizes, missing section for its kind).
-    #[error("the description of model `{name}` is invalid: {reason}")]
-    BadDescription { name: String, reason: String },
+    /// A model name or description the catalogue refuses.
+    #[error(transparent)]
+    Catalogue(#[from] crate::config::CatalogueError),
     /// The model file is not there.
     #[error(
         "model file {path} for `{name}` not found; run scripts/setup.sh to fetch the models, or \
@@ -75,4 +61,12 @@ pub enum ModelError {
     /// OpenCV failed on the way into or out of a model.
     #[error("image operation for model `{name}` failed: {source}")]
     OpenCv { name: String, source: opencv::Error },
+}
+
+impl ModelError {
+    /// A description that cannot be right for how it is used (a recognizer without its
+    /// `recognizer` table, say).
+    pub fn bad_description(name: String, reason: String) -> ModelError {
+        ModelError::Catalogue(crate::config::CatalogueError::BadDescription { name, reason })
+    }
 }

@@ -7,7 +7,8 @@ use ort::session::Session;
 use ort::session::builder::GraphOptimizationLevel;
 use ort::value::{TensorElementType, TensorRef, ValueType};
 
-use super::{ModelError, ModelFamily, ModelKind, ModelSpec, Runtime};
+use super::{ModelError, Runtime};
+use crate::config::{ModelFamily, ModelKind, ModelSpec};
 
 /// One output tensor, copied out of the session so callers hold no runtime borrows.
 #[derive(Debug, Clone)]

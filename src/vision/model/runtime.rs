@@ -23,6 +23,15 @@ pub struct RuntimeSettings {
 }
 
 impl RuntimeSettings {
+    /// The settings `[runtime]` asks for.
+    pub fn from_config(config: &crate::config::RuntimeConfig) -> RuntimeSettings {
+        RuntimeSettings {
+            library: config.onnxruntime.clone(),
+            threads: config.threads,
+            spin: config.spin,
+        }
+    }
+
     /// The library path to use and where that choice came from.
     pub fn resolve_library(&self) -> (PathBuf, &'static str) {
         if let Some(p) = &self.library {

@@ -1,14 +1,64 @@
-//! Model descriptions: what each model is for, how it is fed, what it returns.
+//! `[models]`: which models to run, and the catalogue their names are looked up in: the shipped
+//! `models/manifest.toml` plus the config's `[[models.custom]]`, both in one schema (what each
+//! model is for, how it is fed, what it returns). Loading and running them is `vision::model`'s.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use super::ModelError;
+/// A model description or name that cannot be used.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CatalogueError {
+    /// The name in the config is in neither the built-in catalogue nor `[[models.custom]]`.
+    #[error("unknown model `{name}`; known models: {known}. Add a [[models.custom]] entry to describe a new one")]
+    UnknownModel { name: String, known: String },
+    /// A model is used for a job its description does not allow.
+    #[error("model `{name}` is a {actual} model, but it is configured as the {wanted}")]
+    WrongKind {
+        name: String,
+        actual: String,
+        wanted: &'static str,
+    },
+    /// A description that cannot be right (zero sizes, missing section for its kind).
+    #[error("the description of model `{name}` is invalid: {reason}")]
+    BadDescription { name: String, reason: String },
+}
+
+/// Which models to run and where their files are.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelsConfig {
+    /// Directory holding the model files.
+    pub dir: PathBuf,
+    /// Detector model name.
+    pub detector: String,
+    /// Recognizer model name; its id tags every embedding.
+    pub recognizer: String,
+    /// Anti-spoofing models, fused; empty turns passive liveness off.
+    pub antispoof: Vec<String>,
+    /// Dense landmark model (`landmarks-2d106`, non-commercial licence), for live enrollment's
+    /// eyes-open check and for seeing blinks in tracks; none by default.
+    pub landmarks: Option<String>,
+    /// Extra model descriptions (same schema as models/manifest.toml).
+    pub custom: Vec<ModelSpec>,
+}
+
+impl Default for ModelsConfig {
+    fn default() -> Self {
+        ModelsConfig {
+            dir: PathBuf::from("models"),
+            detector: "yunet-2023mar".into(),
+            recognizer: "sface-2021dec".into(),
+            antispoof: vec!["minifasnet-v2".into(), "minifasnet-v1se".into()],
+            landmarks: None,
+            custom: Vec::new(),
+        }
+    }
+}
 
 /// The built-in catalogue, the same file `scripts/fetch_models.py` fetches from.
-const BUILTIN_MANIFEST: &str = include_str!("../../../models/manifest.toml");
+const BUILTIN_MANIFEST: &str = include_str!("../../models/manifest.toml");
 
 /// What a model is used for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -150,8 +200,8 @@ pub struct ModelSpec {
 
 impl ModelSpec {
     /// Checks that the description is complete and sane for its kind and family.
-    pub fn validate(&self) -> Result<(), ModelError> {
-        let bad = |reason: &str| ModelError::BadDescription {
+    pub fn validate(&self) -> Result<(), CatalogueError> {
+        let bad = |reason: &str| CatalogueError::BadDescription {
             name: self.name.clone(),
             reason: reason.to_string(),
         };
@@ -237,7 +287,7 @@ impl Catalogue {
     }
 
     /// Adds (or overrides) descriptions, e.g. from the config's `[[models.custom]]`.
-    pub fn with(mut self, custom: &[ModelSpec]) -> Result<Self, ModelError> {
+    pub fn with(mut self, custom: &[ModelSpec]) -> Result<Self, CatalogueError> {
         for m in custom {
             m.validate()?;
             self.models.insert(m.name.clone(), m.clone());
@@ -246,13 +296,13 @@ impl Catalogue {
     }
 
     /// The description named `name`, checked to be of `kind`.
-    pub fn get(&self, name: &str, kind: ModelKind, role: &'static str) -> Result<&ModelSpec, ModelError> {
-        let spec = self.models.get(name).ok_or_else(|| ModelError::UnknownModel {
+    pub fn get(&self, name: &str, kind: ModelKind, role: &'static str) -> Result<&ModelSpec, CatalogueError> {
+        let spec = self.models.get(name).ok_or_else(|| CatalogueError::UnknownModel {
             name: name.to_string(),
             known: self.models.keys().cloned().collect::<Vec<_>>().join(", "),
         })?;
         if spec.kind != kind {
-            return Err(ModelError::WrongKind {
+            return Err(CatalogueError::WrongKind {
                 name: name.to_string(),
                 actual: spec.kind.to_string(),
                 wanted: role,

@@ -1,0 +1,65 @@
+//! `[device]`: who this box is on the wire.
+
+use serde::Deserialize;
+
+use super::Problem;
+
+/// This box's identity on the wire.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeviceConfig {
+    /// Device id in topics and events; default the host name.
+    pub id: Option<String>,
+    /// Site (school) id in topics; default `default`.
+    pub site: Option<String>,
+}
+
+impl DeviceConfig {
+    /// The device id: configured, else the host name.
+    pub fn id(&self) -> String {
+        self.id.clone().unwrap_or_else(|| {
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_string())
+                .ok()
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| "rollcall".into())
+        })
+    }
+
+    /// The site id.
+    pub fn site(&self) -> String {
+        self.site.clone().unwrap_or_else(|| "default".into())
+    }
+}
+
+/// The longest device or site id, in bytes.
+pub const MAX_ID_BYTES: usize = 64;
+
+/// Checks a device or site id: it becomes a topic level and part of every event, so it may not
+/// hold a topic separator or wildcard (`/`, `+`, `#`), NUL or any control character, and is at
+/// most [`MAX_ID_BYTES`] long.
+pub fn check_id(id: &str) -> Result<(), String> {
+    let shown = crate::untrusted::summary(id);
+    if id.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if id.len() > MAX_ID_BYTES {
+        return Err(format!("`{shown}` is {} bytes; at most {MAX_ID_BYTES}", id.len()));
+    }
+    if let Some(c) = id.chars().find(|c| matches!(c, '/' | '+' | '#') || c.is_control()) {
+        return Err(format!(
+            "`{shown}` holds {c:?}; ids are topic levels and may not hold /, +, #, NUL or control characters"
+        ));
+    }
+    Ok(())
+}
+
+impl DeviceConfig {
+    /// What is wrong with the section's values.
+    pub(super) fn problems(&self) -> Vec<Problem> {
+        [("id", &self.id), ("site", &self.site)]
+            .into_iter()
+            .filter_map(|(key, id)| Some(("device", key, check_id(id.as_ref()?).err()?)))
+            .collect()
+    }
+}
