@@ -400,24 +400,7 @@ impl Engine {
             vote_share: self.recognize.vote_share,
         };
         let Some(person_id) = tally(&frames, &overall, &rules) else {
-            let unrecognised = Unrecognised {
-                final_call,
-                frames: track.frames,
-                max_frames: self.recognize.max_frames,
-                mean_quality: mean(&track.best.iter().map(|k| k.quality).collect::<Vec<_>>()),
-                best_similarity: overall.best.as_ref().map(|b| b.1),
-                threshold: rules.threshold,
-            };
-            if !unknown_now(&unrecognised) {
-                return Ok(None);
-            }
-            self.decided(track, false);
-            tracing::info!(camera, frames = track.frames, best = ?overall.best, "unknown face");
-            return Ok(Some(Outcome::Unknown {
-                camera_id: camera.to_string(),
-                best: overall.best,
-                frames: track.frames,
-            }));
+            return Ok(self.unrecognised(track, camera, final_call, overall.best, rules.threshold));
         };
         self.decided(track, true);
         let Some(place) = self.timetable.current().place(room, track.first_seen) else {
@@ -446,6 +429,36 @@ impl Engine {
             event,
             once_key: place.once_key,
         }))
+    }
+
+    /// A track no person won: unknown now, or `None` while more frames may still decide it
+    /// (see [`unknown_now`]).
+    fn unrecognised(
+        &mut self,
+        track: &mut Track,
+        camera: &str,
+        final_call: bool,
+        best: Option<(String, f32)>,
+        threshold: f32,
+    ) -> Option<Outcome> {
+        let unrecognised = Unrecognised {
+            final_call,
+            frames: track.frames,
+            max_frames: self.recognize.max_frames,
+            mean_quality: mean(&track.best.iter().map(|k| k.quality).collect::<Vec<_>>()),
+            best_similarity: best.as_ref().map(|b| b.1),
+            threshold,
+        };
+        if !unknown_now(&unrecognised) {
+            return None;
+        }
+        self.decided(track, false);
+        tracing::info!(camera, frames = track.frames, best = ?best, "unknown face");
+        Some(Outcome::Unknown {
+            camera_id: camera.to_string(),
+            best,
+            frames: track.frames,
+        })
     }
 
     /// The alert for a track judged a presentation attack, with the evidence in its detail.

@@ -67,59 +67,11 @@ pub fn pipeline_spec_for(cam: &CameraConfig, password: Option<String>, offline: 
     let mut credentials = None;
     let (source, live, looping) = match cam.kind {
         SourceKind::Rtsp => {
-            let (url, in_url) = split_credentials(cam.url.as_deref().unwrap_or_default());
-            let user = cam.username.clone().or_else(|| in_url.as_ref().map(|c| c.0.clone()));
-            let pass = password.or_else(|| in_url.map(|c| c.1));
-            if let Some(user) = user {
-                credentials = Some((user, pass.unwrap_or_default()));
-            }
-            let protocols = match cam.transport {
-                Transport::Tcp => "tcp",
-                Transport::Udp => "udp",
-                Transport::Auto => "tcp+udp+udp-mcast",
-            };
-            // tcp-timeout bounds how long a dead connection holds the source; the stall watchdog
-            // catches the rest.
-            let tcp_timeout_us = (cam.stall_timeout_s * 1e6) as u64;
-            (
-                format!(
-                    "rtspsrc name={SOURCE_NAME} location={} protocols={protocols} latency={} tcp-timeout={tcp_timeout_us} \
-                     teardown-timeout=500000000 ! decodebin name=rollcall_decode",
-                    quoted(&url),
-                    cam.latency_ms
-                ),
-                true,
-                false,
-            )
+            let (source, given) = rtsp_source(cam, password);
+            credentials = given;
+            (source, true, false)
         }
-        SourceKind::V4l2 => {
-            let device = cam.device.as_deref().unwrap_or(Path::new("/dev/video0"));
-            let mut filter = Vec::new();
-            if let Some(w) = cam.width {
-                filter.push(format!("width={w}"));
-            }
-            if let Some(h) = cam.height {
-                filter.push(format!("height={h}"));
-            }
-            if let Some(f) = cam.fps {
-                filter.push(format!("framerate={f}/1"));
-            }
-            let caps = if filter.is_empty() {
-                String::new()
-            } else {
-                // USB cameras give raw video or MJPEG; accept either at the requested mode.
-                let f = filter.join(",");
-                format!(" ! capsfilter caps=\"video/x-raw,{f};image/jpeg,{f}\"")
-            };
-            (
-                format!(
-                    "v4l2src name={SOURCE_NAME} device={}{caps} ! decodebin name=rollcall_decode",
-                    quoted(&device.to_string_lossy())
-                ),
-                true,
-                false,
-            )
-        }
+        SourceKind::V4l2 => (v4l2_source(cam), true, false),
         SourceKind::Uri => {
             let uri = as_uri(cam.uri.as_deref().unwrap_or_default());
             (
@@ -165,6 +117,56 @@ pub fn pipeline_spec_for(cam: &CameraConfig, password: Option<String>, offline: 
         live,
         looping,
     }
+}
+
+/// The `rtspsrc` part of an RTSP camera's pipeline, and the credentials to give it (kept out of
+/// the description, which is logged).
+fn rtsp_source(cam: &CameraConfig, password: Option<String>) -> (String, Option<(String, String)>) {
+    let (url, in_url) = split_credentials(cam.url.as_deref().unwrap_or_default());
+    let user = cam.username.clone().or_else(|| in_url.as_ref().map(|c| c.0.clone()));
+    let pass = password.or_else(|| in_url.map(|c| c.1));
+    let credentials = user.map(|user| (user, pass.unwrap_or_default()));
+    let protocols = match cam.transport {
+        Transport::Tcp => "tcp",
+        Transport::Udp => "udp",
+        Transport::Auto => "tcp+udp+udp-mcast",
+    };
+    // tcp-timeout bounds how long a dead connection holds the source; the stall watchdog
+    // catches the rest.
+    let tcp_timeout_us = (cam.stall_timeout_s * 1e6) as u64;
+    let source = format!(
+        "rtspsrc name={SOURCE_NAME} location={} protocols={protocols} latency={} tcp-timeout={tcp_timeout_us} \
+         teardown-timeout=500000000 ! decodebin name=rollcall_decode",
+        quoted(&url),
+        cam.latency_ms
+    );
+    (source, credentials)
+}
+
+/// The `v4l2src` part of a USB camera's pipeline, at the configured mode if one is given.
+fn v4l2_source(cam: &CameraConfig) -> String {
+    let device = cam.device.as_deref().unwrap_or(Path::new("/dev/video0"));
+    let mut filter = Vec::new();
+    if let Some(w) = cam.width {
+        filter.push(format!("width={w}"));
+    }
+    if let Some(h) = cam.height {
+        filter.push(format!("height={h}"));
+    }
+    if let Some(f) = cam.fps {
+        filter.push(format!("framerate={f}/1"));
+    }
+    let caps = if filter.is_empty() {
+        String::new()
+    } else {
+        // USB cameras give raw video or MJPEG; accept either at the requested mode.
+        let f = filter.join(",");
+        format!(" ! capsfilter caps=\"video/x-raw,{f};image/jpeg,{f}\"")
+    };
+    format!(
+        "v4l2src name={SOURCE_NAME} device={}{caps} ! decodebin name=rollcall_decode",
+        quoted(&device.to_string_lossy())
+    )
 }
 
 /// The camera's location for messages, with any credentials hidden.

@@ -7,10 +7,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::CliError;
 use rollcall::capture::Camera;
 use rollcall::config::Config;
-use rollcall::enroll::live::{Guidance, LiveEnrollError, LiveEnrollment};
+use rollcall::enroll::live::{Captured, Guidance, LiveEnrollError, LiveEnrollment};
 use rollcall::store::Enrollment;
 use rollcall::vision::analyze::FaceAnalyzer;
-use rollcall::vision::embed::Embedding;
 
 /// Who is enrolled, and whether earlier templates go.
 pub struct LiveEnrollee<'a> {
@@ -48,48 +47,14 @@ pub fn run(config: &Config, who: LiveEnrollee<'_>) -> Result<(), CliError> {
     }
     let stop = super::signals::catch_stop();
     let camera = Camera::start(cam_config)?;
-    let steps = config.enroll.steps.len() as u64 * config.enroll.hold_frames as u64;
-    let bar = if who.json {
-        ProgressBar::hidden()
-    } else {
-        let bar = ProgressBar::new(steps);
-        bar.set_style(ProgressStyle::with_template("{bar:30} {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()));
-        bar
-    };
-    let hold = config.enroll.hold_frames as u64;
-    let mut poses_done = 0u64;
-    let mut guide = |g: &Guidance| {
-        if who.json {
-            println!("{}", serde_json::to_string(g).unwrap_or_default());
-            return;
-        }
-        match g {
-            Guidance::Step { prompt, done, .. } => {
-                poses_done = *done as u64;
-                bar.set_position(poses_done * hold);
-                bar.set_message(prompt.to_string());
-                // Without a terminal there is no bar to show the prompt: say it on its own line.
-                if bar.is_hidden() {
-                    println!("{prompt}");
-                }
-            }
-            Guidance::Holding { held, .. } => bar.set_position(poses_done * hold + u64::from(*held).min(hold)),
-            Guidance::StepDone { step } => bar.suspend(|| println!("  done: {step:?}")),
-            Guidance::Hint { message } => {
-                bar.set_message(message.clone());
-                if bar.is_hidden() {
-                    println!("  {message}");
-                }
-            }
-        }
-    };
+    let mut prompts = Prompts::new(config, who.json);
     let mut enrollment = LiveEnrollment::new(&mut pipeline, &config.enroll, &config.liveness);
     let outcome = enrollment.run(
         || camera.next_frame(Duration::from_millis(500)).map(|f| f.image),
-        &mut guide,
+        &mut |g| prompts.show(g),
         &stop,
     );
-    bar.finish_and_clear();
+    prompts.bar.finish_and_clear();
     camera.stop();
     let captured = match outcome {
         Ok(c) => c,
@@ -106,11 +71,7 @@ pub fn run(config: &Config, who: LiveEnrollee<'_>) -> Result<(), CliError> {
             return Err(e.into());
         }
     };
-    let mut templates: Vec<(Embedding, f32)> = captured.templates.iter().map(|(_, e, q)| (e.clone(), *q)).collect();
-    if let Some(mean) = &captured.mean {
-        let q = templates.iter().map(|t| t.1).fold(0.0, f32::max);
-        templates.push((mean.clone(), q));
-    }
+    let templates = captured.to_save();
     store.enroll(&Enrollment {
         person_id: who.person,
         name: who.name,
@@ -119,30 +80,92 @@ pub fn run(config: &Config, who: LiveEnrollee<'_>) -> Result<(), CliError> {
         templates: &templates,
         replace: who.replace,
     })?;
+    report(&who, &captured, templates.len());
+    Ok(())
+}
+
+/// The guidance as the admin sees it: a progress bar with the prompt, or JSON lines.
+struct Prompts {
+    bar: ProgressBar,
+    /// Frames each pose is held for.
+    hold: u64,
+    poses_done: u64,
+    json: bool,
+}
+
+impl Prompts {
+    fn new(config: &Config, json: bool) -> Prompts {
+        let hold = config.enroll.hold_frames as u64;
+        let bar = if json {
+            ProgressBar::hidden()
+        } else {
+            let bar = ProgressBar::new(config.enroll.steps.len() as u64 * hold);
+            bar.set_style(
+                ProgressStyle::with_template("{bar:30} {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            bar
+        };
+        Prompts {
+            bar,
+            hold,
+            poses_done: 0,
+            json,
+        }
+    }
+
+    fn show(&mut self, g: &Guidance) {
+        if self.json {
+            println!("{}", serde_json::to_string(g).unwrap_or_default());
+            return;
+        }
+        let (bar, hold) = (&self.bar, self.hold);
+        match g {
+            Guidance::Step { prompt, done, .. } => {
+                self.poses_done = *done as u64;
+                bar.set_position(self.poses_done * hold);
+                bar.set_message(prompt.to_string());
+                // Without a terminal there is no bar to show the prompt: say it on its own line.
+                if bar.is_hidden() {
+                    println!("{prompt}");
+                }
+            }
+            Guidance::Holding { held, .. } => bar.set_position(self.poses_done * hold + u64::from(*held).min(hold)),
+            Guidance::StepDone { step } => bar.suspend(|| println!("  done: {step:?}")),
+            Guidance::Hint { message } => {
+                bar.set_message(message.clone());
+                if bar.is_hidden() {
+                    println!("  {message}");
+                }
+            }
+        }
+    }
+}
+
+/// Says who was enrolled with what.
+fn report(who: &LiveEnrollee<'_>, captured: &Captured, saved: usize) {
+    if who.json {
+        println!(
+            "{}",
+            serde_json::json!({"event": "enrolled", "person": who.person, "templates": saved,
+                "lowest_live": captured.lowest_live, "deformation": captured.motion.deformation})
+        );
+        return;
+    }
     let poses: Vec<String> = captured
         .templates
         .iter()
         .map(|(p, _, q)| format!("{p:?} (quality {q:.2})"))
         .collect();
-    if who.json {
-        println!(
-            "{}",
-            serde_json::json!({"event": "enrolled", "person": who.person, "templates": templates.len(),
-                "lowest_live": captured.lowest_live, "deformation": captured.motion.deformation})
-        );
-    } else {
-        println!(
-            "{} enrolled with {} templates: {}{}; live score at least {:.2}",
-            who.person,
-            templates.len(),
-            poses.join(", "),
-            if captured.mean.is_some() {
-                ", and their mean"
-            } else {
-                ""
-            },
-            captured.lowest_live
-        );
-    }
-    Ok(())
+    println!(
+        "{} enrolled with {} templates: {}{}; live score at least {:.2}",
+        who.person,
+        saved,
+        poses.join(", "),
+        if captured.mean.is_some() {
+            ", and their mean"
+        } else {
+            ""
+        },
+        captured.lowest_live
+    );
 }

@@ -135,6 +135,18 @@ pub struct Captured {
     pub lowest_live: f32,
 }
 
+impl Captured {
+    /// The templates to save: one per pose, and the mean (if any) at the best pose's quality.
+    pub fn to_save(&self) -> Vec<(Embedding, f32)> {
+        let mut templates: Vec<(Embedding, f32)> = self.templates.iter().map(|(_, e, q)| (e.clone(), *q)).collect();
+        if let Some(mean) = &self.mean {
+            let q = templates.iter().map(|t| t.1).fold(0.0, f32::max);
+            templates.push((mean.clone(), q));
+        }
+        templates
+    }
+}
+
 /// The best frame seen so far for a pose.
 struct Best {
     embedding: Embedding,
@@ -269,34 +281,13 @@ impl<'a> LiveEnrollment<'a> {
     /// Takes one frame; returns a hint when the frame could not count.
     fn observe(&mut self, frame: &Mat, guide: &mut dyn FnMut(&Guidance)) -> Result<Option<String>, LiveEnrollError> {
         let analysis = self.pipeline.analyze(frame)?;
-        let mut faces: Vec<AnalyzedFace> = analysis.faces;
-        faces.sort_by(|a, b| b.quality.size_px.total_cmp(&a.quality.size_px));
-        if faces.is_empty() {
-            self.holding = None;
-            return Ok(Some("No face seen: stand in front of the camera".into()));
-        }
-        // Someone else close enough to be taken for the student makes the capture ambiguous;
-        // small faces far behind do not.
-        let largest = faces[0].quality.size_px;
-        if faces
-            .iter()
-            .skip(1)
-            .any(|f| f.quality.size_px >= OTHER_FACE_SHARE * largest)
-        {
-            self.holding = None;
-            return Ok(Some(
-                "More than one face: only the student in front of the camera, please".into(),
-            ));
-        }
-        let face = faces.remove(0);
-        // Landmarks of a face cut by the frame's edge are guesses, and guesses look like turns.
-        let margin = EDGE_MARGIN * frame.cols().min(frame.rows()) as f32;
-        let b = &face.face.bbox;
-        if b.x1 < margin || b.y1 < margin || b.x2 > frame.cols() as f32 - margin || b.y2 > frame.rows() as f32 - margin
-        {
-            self.holding = None;
-            return Ok(Some("Keep your whole face in the picture".into()));
-        }
+        let face = match the_one_face(frame, analysis.faces) {
+            Ok(face) => face,
+            Err(hint) => {
+                self.holding = None;
+                return Ok(Some(hint.into()));
+            }
+        };
         self.seen_faces += 1;
         if face.quality.size_px < self.settings.min_face_px {
             self.holding = None;
@@ -321,24 +312,7 @@ impl<'a> LiveEnrollment<'a> {
         self.lowest_live = self.lowest_live.min(live);
         self.track.push(face.face.landmarks);
         let yaw = yaw_degrees(&face.face.landmarks);
-        self.recent_yaw.push_back(yaw);
-        if self.recent_yaw.len() > self.settings.hold_frames as usize {
-            self.recent_yaw.pop_front();
-        }
-        if self.recent_yaw.len() == self.settings.hold_frames as usize {
-            let (lo, hi) = self
-                .recent_yaw
-                .iter()
-                .fold((f32::MAX, f32::MIN), |(lo, hi), y| (lo.min(*y), hi.max(*y)));
-            let held = if lo > 0.0 {
-                lo
-            } else if hi < 0.0 {
-                -hi
-            } else {
-                0.0
-            };
-            self.max_held_yaw = self.max_held_yaw.max(held);
-        }
+        self.note_yaw(yaw);
         let Some(pose) = self.pose_of(yaw).filter(|p| self.settings.steps.contains(p)) else {
             self.holding = None;
             return Ok(None);
@@ -375,6 +349,28 @@ impl<'a> LiveEnrollment<'a> {
             }
         }
         Ok(None)
+    }
+
+    /// Remembers `yaw`, and the largest turn held steady (one side) over the last `hold_frames`.
+    fn note_yaw(&mut self, yaw: f32) {
+        self.recent_yaw.push_back(yaw);
+        if self.recent_yaw.len() > self.settings.hold_frames as usize {
+            self.recent_yaw.pop_front();
+        }
+        if self.recent_yaw.len() == self.settings.hold_frames as usize {
+            let (lo, hi) = self
+                .recent_yaw
+                .iter()
+                .fold((f32::MAX, f32::MIN), |(lo, hi), y| (lo.min(*y), hi.max(*y)));
+            let held = if lo > 0.0 {
+                lo
+            } else if hi < 0.0 {
+                -hi
+            } else {
+                0.0
+            };
+            self.max_held_yaw = self.max_held_yaw.max(held);
+        }
     }
 
     /// Keeps the best-quality frame of the hold in progress.
@@ -482,6 +478,31 @@ impl<'a> LiveEnrollment<'a> {
         }
         why
     }
+}
+
+/// The student's face in `frame`, or the hint that says why the frame cannot count: no face,
+/// someone else close enough to be taken for the student, or a face cut by the frame's edge.
+fn the_one_face(frame: &Mat, mut faces: Vec<AnalyzedFace>) -> Result<AnalyzedFace, &'static str> {
+    faces.sort_by(|a, b| b.quality.size_px.total_cmp(&a.quality.size_px));
+    let Some(largest) = faces.first().map(|f| f.quality.size_px) else {
+        return Err("No face seen: stand in front of the camera");
+    };
+    // Small faces far behind do not make the capture ambiguous.
+    if faces
+        .iter()
+        .skip(1)
+        .any(|f| f.quality.size_px >= OTHER_FACE_SHARE * largest)
+    {
+        return Err("More than one face: only the student in front of the camera, please");
+    }
+    let face = faces.remove(0);
+    // Landmarks of a face cut by the frame's edge are guesses, and guesses look like turns.
+    let margin = EDGE_MARGIN * frame.cols().min(frame.rows()) as f32;
+    let b = &face.face.bbox;
+    if b.x1 < margin || b.y1 < margin || b.x2 > frame.cols() as f32 - margin || b.y2 > frame.rows() as f32 - margin {
+        return Err("Keep your whole face in the picture");
+    }
+    Ok(face)
 }
 
 #[cfg(test)]

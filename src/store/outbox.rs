@@ -273,7 +273,7 @@ impl Outbox {
             row.payload.len()
         );
         let alert = Alert::raise(AlertKind::OutboxSetAside, device, detail);
-        super::insert_alert(&tx, &alert).map_err(sql)?;
+        super::attendance::insert_alert(&tx, &alert).map_err(sql)?;
         tx.commit().map_err(sql)
     }
 
@@ -339,7 +339,7 @@ impl Outbox {
                 limits.max_rows
             );
             let alert = Alert::raise(AlertKind::OutboxDropped, device, detail);
-            super::insert_alert(&tx, &alert).map_err(sql)?;
+            super::attendance::insert_alert(&tx, &alert).map_err(sql)?;
         }
         let expired = now.saturating_sub(i64::try_from(limits.retention.as_millis()).unwrap_or(i64::MAX));
         let purged = tx

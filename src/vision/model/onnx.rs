@@ -100,7 +100,13 @@ impl OnnxModel {
 
     /// Refuses a file whose inputs or outputs contradict the description.
     fn check_against_description(&mut self) -> Result<(), ModelError> {
-        let spec = self.spec.clone();
+        self.check_input()?;
+        self.check_outputs()
+    }
+
+    /// One float32 NCHW input of the described size; notes whether it takes batches and any size.
+    fn check_input(&mut self) -> Result<(), ModelError> {
+        let spec = &self.spec;
         let inputs = self.session.inputs();
         if inputs.len() != 1 {
             return Err(self.mismatch(format!(
@@ -131,7 +137,12 @@ impl OnnxModel {
         self.batched = shape[0] < 0;
         self.free_size = shape[2] < 0 && shape[3] < 0;
         self.input_name = input_name;
+        Ok(())
+    }
 
+    /// Outputs of the number and widths the description's kind and family promise.
+    fn check_outputs(&self) -> Result<(), ModelError> {
+        let spec = &self.spec;
         let outputs: Vec<(String, Vec<i64>)> = self
             .session
             .outputs()

@@ -1,0 +1,177 @@
+//! The attendance log with its once-per-session guard, alerts, and how long both are kept.
+
+use chrono::Utc;
+use rusqlite::{Connection, params};
+
+use super::outbox::{self, EventKind};
+use super::{Store, StoreError};
+use crate::event::{Alert, AttendanceEvent};
+
+/// The longest alert detail stored or sent, in bytes.
+pub const MAX_ALERT_DETAIL: usize = 2000;
+
+/// Records an alert and queues it in the outbox, inside whatever transaction `conn` is in. A
+/// detail longer than [`MAX_ALERT_DETAIL`] is cut.
+pub(crate) fn insert_alert(conn: &Connection, alert: &Alert) -> rusqlite::Result<()> {
+    let bounded;
+    let alert = if alert.detail.len() > MAX_ALERT_DETAIL {
+        let mut cut = MAX_ALERT_DETAIL;
+        while !alert.detail.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        bounded = Alert {
+            detail: format!("{}...", &alert.detail[..cut]),
+            ..alert.clone()
+        };
+        &bounded
+    } else {
+        alert
+    };
+    conn.execute(
+        "INSERT INTO alerts (alert_id, kind, camera_id, room, at, detail, device) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            alert.event_id,
+            alert.kind.as_str(),
+            alert.camera_id,
+            alert.room,
+            alert.at.to_rfc3339(),
+            alert.detail,
+            alert.device
+        ],
+    )?;
+    let payload = serde_json::to_string(alert).unwrap_or_default();
+    outbox::enqueue(conn, EventKind::Alert, &alert.event_id, &payload)
+}
+
+impl Store {
+    /// Records an attendance event unless this person already has one for `once_key` (the
+    /// session id, or the day outside sessions) in this room, and queues it in the outbox in the
+    /// same transaction. Returns whether it was recorded.
+    pub fn record_attendance(&self, event: &AttendanceEvent, once_key: &str) -> Result<bool, StoreError> {
+        let tx = self.conn.unchecked_transaction().map_err(self.sql())?;
+        let n = tx
+            .execute(
+                "INSERT OR IGNORE INTO attendance (event_id, person_id, camera_id, room, session_id, once_key, status,
+                   first_seen, decided_at, similarity, margin, liveness, frames, recognizer, device, roster_version)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                params![
+                    event.event_id,
+                    event.person_id,
+                    event.camera_id,
+                    event.room,
+                    event.session_id,
+                    once_key,
+                    event.status.as_str(),
+                    event.first_seen.to_rfc3339(),
+                    event.decided_at.to_rfc3339(),
+                    event.similarity,
+                    event.margin,
+                    event.liveness,
+                    event.frames,
+                    event.recognizer,
+                    event.device,
+                    event.roster_version as i64
+                ],
+            )
+            .map_err(self.sql())?;
+        if n == 1 {
+            let payload = serde_json::to_string(event).unwrap_or_default();
+            outbox::enqueue(&tx, EventKind::Attendance, &event.event_id, &payload).map_err(self.sql())?;
+        }
+        tx.commit().map_err(self.sql())?;
+        Ok(n == 1)
+    }
+
+    /// Attendance recorded, oldest first.
+    pub fn attendance(&self) -> Result<Vec<AttendanceEvent>, StoreError> {
+        let mut all: Vec<AttendanceEvent> = self.attendance_since(0)?.into_iter().map(|(_, e)| e).collect();
+        all.sort_by(|a, b| (a.decided_at, &a.event_id).cmp(&(b.decided_at, &b.event_id)));
+        Ok(all)
+    }
+
+    /// Attendance recorded after row `after` (0: all), in the order it was recorded, with each
+    /// row's number: what `events tail --follow` polls.
+    pub fn attendance_since(&self, after: i64) -> Result<Vec<(i64, AttendanceEvent)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT event_id, person_id, camera_id, room, session_id, status, first_seen, decided_at,
+                   similarity, margin, liveness, frames, recognizer, device, roster_version, rowid FROM attendance
+                 WHERE rowid > ?1 ORDER BY rowid",
+            )
+            .map_err(self.sql())?;
+        let rows = stmt
+            .query_map(params![after], |r| {
+                let time = |i: usize| -> rusqlite::Result<chrono::DateTime<Utc>> {
+                    let s: String = r.get(i)?;
+                    chrono::DateTime::parse_from_rfc3339(&s)
+                        .map(|t| t.with_timezone(&Utc))
+                        .map_err(|e| {
+                            rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+                        })
+                };
+                let status: String = r.get(5)?;
+                let event = AttendanceEvent {
+                    event_id: r.get(0)?,
+                    person_id: r.get(1)?,
+                    camera_id: r.get(2)?,
+                    room: r.get(3)?,
+                    session_id: r.get(4)?,
+                    status: if status == "late" {
+                        crate::event::Status::Late
+                    } else {
+                        crate::event::Status::Present
+                    },
+                    first_seen: time(6)?,
+                    decided_at: time(7)?,
+                    similarity: r.get(8)?,
+                    margin: r.get(9)?,
+                    liveness: r.get(10)?,
+                    frames: r.get(11)?,
+                    recognizer: r.get(12)?,
+                    device: r.get(13)?,
+                    roster_version: r.get::<_, i64>(14)? as u64,
+                };
+                Ok((r.get::<_, i64>(15)?, event))
+            })
+            .map_err(self.sql())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.sql())
+    }
+
+    /// Deletes attendance rows and alerts decided before `before` (the retention period); returns
+    /// how many went.
+    pub fn purge_before(&self, before: chrono::DateTime<Utc>) -> Result<usize, StoreError> {
+        // Both columns hold RFC 3339 UTC text, which sorts as time does at whole-second precision
+        // and finer: compare as text.
+        let cutoff = before.to_rfc3339();
+        let a = self
+            .conn
+            .execute("DELETE FROM attendance WHERE decided_at < ?1", params![cutoff])
+            .map_err(self.sql())?;
+        let b = self
+            .conn
+            .execute("DELETE FROM alerts WHERE at < ?1", params![cutoff])
+            .map_err(self.sql())?;
+        Ok(a + b)
+    }
+
+    /// Records an alert and queues it in the outbox, in one transaction. A detail longer than
+    /// [`MAX_ALERT_DETAIL`] is cut: no alert may grow past what the broker takes.
+    pub fn record_alert(&self, alert: &Alert) -> Result<(), StoreError> {
+        let tx = self.conn.unchecked_transaction().map_err(self.sql())?;
+        insert_alert(&tx, alert).map_err(self.sql())?;
+        tx.commit().map_err(self.sql())
+    }
+
+    /// Number of alerts of `kind`.
+    pub fn alert_count(&self, kind: crate::event::AlertKind) -> Result<usize, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM alerts WHERE kind = ?1",
+                params![kind.as_str()],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as usize)
+            .map_err(self.sql())
+    }
+}
