@@ -52,7 +52,7 @@ fn main() {
         let dir = std::env::temp_dir().join(format!("rollcall-engine-bench-{}-{cameras}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let mut store = Store::open(&dir.join("bench.db"), Key::generate()).unwrap();
-        let mut pipeline = FaceAnalyzer::from_config(&config).unwrap();
+        let mut analyzer = FaceAnalyzer::from_config(&config).unwrap();
         for (person, photo) in [
             ("obama", "obama_1.jpg"),
             ("linmanuel", "linmanuel_1.png"),
@@ -65,7 +65,7 @@ fn main() {
                 groups: &[],
             };
             enroll_person(
-                &mut pipeline,
+                &mut analyzer,
                 &mut store,
                 &who,
                 &photos,
@@ -74,7 +74,7 @@ fn main() {
             )
             .unwrap();
         }
-        let mut engine = Engine::new(&config, pipeline, store).unwrap();
+        let mut engine = Engine::new(&config, analyzer, store).unwrap();
         let rss_models = rss_mb();
         let cams: Vec<Camera> = (0..cameras)
             .map(|i| {

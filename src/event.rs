@@ -1,4 +1,8 @@
 //! What rollcall tells the world: attendance events and alerts. Never an image or an embedding.
+//!
+//! Plain data shared by the parts that make these records (`attend`), keep them (`store`) and
+//! send them (`sync`); it imports nothing of rollcall's, so the store below `attend` can hold
+//! what `attend` decides without a cycle.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

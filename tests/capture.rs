@@ -88,11 +88,11 @@ fn rtsp_frames_arrive_newest_only_and_hold_faces_the_detector_finds() {
         first.age()
     );
 
-    let mut pipeline = common::pipeline("yunet-2023mar", "sface-2021dec");
+    let mut analyzer = common::analyzer("yunet-2023mar", "sface-2021dec");
     let mut seen = 0;
     for _ in 0..40 {
         let frame = cam.next_frame(Duration::from_secs(5)).expect("stream stopped");
-        seen = seen.max(pipeline.analyze(&frame.image).unwrap().faces.len());
+        seen = seen.max(analyzer.analyze(&frame.image).unwrap().faces.len());
         if seen >= 2 {
             break;
         }

@@ -16,7 +16,7 @@ const COUNTS: [(&str, usize); 6] = [
 #[test]
 fn both_detectors_count_faces_as_a_person_does() {
     for (detector, recognizer) in common::PAIRS {
-        let mut p = common::pipeline(detector, recognizer);
+        let mut p = common::analyzer(detector, recognizer);
         for (photo, want) in COUNTS {
             let faces = common::analyze(&mut p, &common::face(photo));
             assert_eq!(faces.len(), want, "{detector} on {photo}");
@@ -44,13 +44,13 @@ fn min_face_size_and_score_threshold_filter_faces() {
     let photo = common::face("insightface_t1_group.jpg");
     let mut config = common::config("yunet-2023mar", "sface-2021dec");
     config.detect.min_face_px = 100.0;
-    let faces = common::analyze(&mut common::pipeline_for(&config), &photo);
+    let faces = common::analyze(&mut common::analyzer_for(&config), &photo);
     assert!(!faces.is_empty() && faces.len() < 6, "{} faces", faces.len());
     assert!(faces.iter().all(|f| f.face.bbox.min_side() >= 100.0));
 
     let mut config = common::config("yunet-2023mar", "sface-2021dec");
     config.detect.score_threshold = Some(0.99);
-    assert!(common::analyze(&mut common::pipeline_for(&config), &photo).is_empty());
+    assert!(common::analyze(&mut common::analyzer_for(&config), &photo).is_empty());
 }
 
 #[test]
@@ -58,7 +58,7 @@ fn scrfd_runs_at_a_configured_input_size() {
     let mut config = common::config("scrfd-500m", "arcface-w600k-mbf");
     config.detect.input_size = Some([320, 320]);
     let faces = common::analyze(
-        &mut common::pipeline_for(&config),
+        &mut common::analyzer_for(&config),
         &common::face("insightface_t1_group.jpg"),
     );
     assert_eq!(faces.len(), 6);

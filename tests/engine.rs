@@ -47,7 +47,7 @@ const ENROLLED: [(&str, &str); 5] = [
 ];
 
 fn enroll_all(config: &Config, store: &mut Store) {
-    let mut p = common::pipeline_for(config);
+    let mut p = common::analyzer_for(config);
     for (person, photo) in ENROLLED {
         let who = Enrollee {
             person,
@@ -114,7 +114,7 @@ fn a_slideshow_of_students_and_strangers_marks_each_student_once() {
     let photos: Vec<PathBuf> = slides().iter().map(|s| common::face(s.0)).collect();
     let clip = common::make_clip(&dir, &photos, 1280, 720, SECONDS_EACH, 10);
 
-    let mut engine = Engine::new(&config, common::pipeline_for(&config), store).unwrap();
+    let mut engine = Engine::new(&config, common::analyzer_for(&config), store).unwrap();
     let start = session_start() + Duration::minutes(2);
     let outcomes = play(&mut engine, &clip, start);
     let stats = engine.stats();
@@ -180,7 +180,7 @@ fn a_slideshow_of_students_and_strangers_marks_each_student_once() {
     // Restart in the middle of the session: the same clip again marks no one twice.
     drop(engine);
     let store = Store::open(&dir.join("rollcall.db"), key).unwrap();
-    let mut engine = Engine::new(&config, common::pipeline_for(&config), store).unwrap();
+    let mut engine = Engine::new(&config, common::analyzer_for(&config), store).unwrap();
     let again = play(&mut engine, &clip, start + Duration::minutes(5));
     assert!(
         !again.iter().any(|(_, o)| matches!(o, Outcome::Attendance(_))),
@@ -213,7 +213,7 @@ fn per_class_matching_and_late_arrivals() {
         .map(common::face)
         .to_vec();
     let clip = common::make_clip(&dir, &photos, 1280, 720, SECONDS_EACH, 10);
-    let mut engine = Engine::new(&config, common::pipeline_for(&config), store).unwrap();
+    let mut engine = Engine::new(&config, common::analyzer_for(&config), store).unwrap();
     let outcomes = play(&mut engine, &clip, session_start() + Duration::minutes(15));
     let events: Vec<_> = outcomes
         .iter()
@@ -248,7 +248,7 @@ fn outside_sessions_nobody_is_marked_by_default() {
         SECONDS_EACH,
         10,
     );
-    let mut engine = Engine::new(&config, common::pipeline_for(&config), store).unwrap();
+    let mut engine = Engine::new(&config, common::analyzer_for(&config), store).unwrap();
     let outcomes = play(&mut engine, &clip, session_start() + Duration::hours(3));
     assert!(
         matches!(&outcomes[..], [(_, Outcome::OutsideSession { person_id })] if person_id == "obama"),
@@ -273,7 +273,7 @@ fn the_hamilton_clip_marks_obama_and_lin_manuel_once_and_no_one_else() {
     config.timetable.sessions[0].end = "23:59".into();
     config.timetable.outside_sessions = rollcall::config::OutsideSessions::OncePerDay;
     let mut store = Store::open(&dir.join("rollcall.db"), Key::generate()).unwrap();
-    let mut p = common::pipeline_for(&config);
+    let mut p = common::analyzer_for(&config);
     let policy = EnrollPolicy::default();
     for (person, photos) in [
         (
@@ -311,7 +311,7 @@ fn the_hamilton_clip_marks_obama_and_lin_manuel_once_and_no_one_else() {
     );
     cam.analysis_fps = 5.0;
     let camera = Camera::start(cam).unwrap();
-    let mut engine = Engine::new(&config, common::pipeline_for(&config), store).unwrap();
+    let mut engine = Engine::new(&config, common::analyzer_for(&config), store).unwrap();
     let mut outcomes = Vec::new();
     let started = std::time::Instant::now();
     // The clip is 10 s long and plays in real time; it ends, the camera reconnects and replays.
@@ -356,7 +356,7 @@ fn photos_waved_at_the_camera_raise_alerts_and_mark_no_one() {
         let dir = scratch(&format!("wave-{sample}"));
         let mut store = Store::open(&dir.join("rollcall.db"), Key::generate()).unwrap();
         // The person in the attack is enrolled (from the live sample): a match must still not count.
-        let mut p = common::pipeline_for(&config);
+        let mut p = common::analyzer_for(&config);
         let who = Enrollee {
             person: "target",
             name: None,
@@ -381,7 +381,7 @@ fn photos_waved_at_the_camera_raise_alerts_and_mark_no_one() {
             480,
             0.0,
         );
-        let mut engine = Engine::new(&config, common::pipeline_for(&config), store).unwrap();
+        let mut engine = Engine::new(&config, common::analyzer_for(&config), store).unwrap();
         let outcomes: Vec<Outcome> = play(&mut engine, &clip, session_start() + Duration::minutes(1))
             .into_iter()
             .map(|(_, o)| o)
@@ -411,7 +411,7 @@ fn photos_waved_at_the_camera_raise_alerts_and_mark_no_one() {
 fn landmark_motion_flags_a_waved_photo_as_rigid() {
     let _cpu = shared_cpu();
     let config = config_with_session();
-    let mut p = common::pipeline_for(&config);
+    let mut p = common::analyzer_for(&config);
     let dir = scratch("motion");
     let clip = common::make_moving_clip(
         &dir,
@@ -465,7 +465,7 @@ fn a_blink_is_seen_on_a_real_face_and_never_on_a_waved_photo() {
     let _cpu = shared_cpu();
     let mut config = config_with_session();
     config.models.landmarks = Some("landmarks-2d106".into());
-    let mut p = common::pipeline_for(&config);
+    let mut p = common::analyzer_for(&config);
     let dir = scratch("blink");
     let real = common::shared().join("videos/liveportrait_s18.mp4");
     let fmt = |v: &[f32]| v.iter().map(|o| format!("{o:.2}")).collect::<Vec<_>>().join(" ");
@@ -501,7 +501,7 @@ fn the_engine_sees_her_blink_and_no_blink_on_a_waved_print() {
     // Tracks decided after 8 frames (1.6 s), not 3: her first blink comes at 0.4 to 0.8 s.
     config.recognize.min_frames = 8;
     let store = Store::open(&dir.join("rollcall.db"), Key::generate()).unwrap();
-    let mut engine = Engine::new(&config, common::pipeline_for(&config), store).unwrap();
+    let mut engine = Engine::new(&config, common::analyzer_for(&config), store).unwrap();
     let start = session_start();
     let real = common::shared().join("videos/liveportrait_s18.mp4");
     let her = play(&mut engine, &real, start);

@@ -247,7 +247,7 @@ fn ctrl_c_leaves_no_partial_enrollment() {
 fn the_eye_opening_drops_when_she_blinks() {
     let mut config = common::config("yunet-2023mar", "sface-2021dec");
     config.models.landmarks = Some("landmarks-2d106".into());
-    let mut p = common::pipeline_for(&config);
+    let mut p = common::analyzer_for(&config);
     let (mut open, mut blink) = (Vec::new(), Vec::new());
     for (image, pts) in rollcall::capture::FileFrames::open(&video(), 30.0, 1280).unwrap() {
         let t = pts.as_secs_f32();

@@ -20,7 +20,7 @@ fn score(p: &mut rollcall::vision::analyze::FaceAnalyzer, photo: &std::path::Pat
 #[test]
 fn spoof_samples_are_spoofs_and_the_live_sample_is_live() {
     for (detector, recognizer) in common::PAIRS {
-        let mut p = common::pipeline(detector, recognizer);
+        let mut p = common::analyzer(detector, recognizer);
         for (photo, live) in [("image_F1.jpg", false), ("image_F2.jpg", false), ("image_T1.jpg", true)] {
             let faces = common::analyze(&mut p, &common::face(&format!("silent_face_samples/{photo}")));
             assert_eq!(faces.len(), 1);
@@ -33,7 +33,7 @@ fn spoof_samples_are_spoofs_and_the_live_sample_is_live() {
 #[test]
 fn default_threshold_sits_between_spoofs_and_bona_fide_portraits() {
     for (detector, recognizer) in common::PAIRS {
-        let mut p = common::pipeline(detector, recognizer);
+        let mut p = common::analyzer(detector, recognizer);
         let spoof_max = ["image_F1.jpg", "image_F2.jpg"]
             .iter()
             .map(|f| score(&mut p, &common::face(&format!("silent_face_samples/{f}"))))

@@ -31,7 +31,7 @@ fn a_new_arcface_family_model_drops_in_through_config() {
         input = { width = 112, height = 112, channels = "rgb", mean = 127.5, std = 127.5 }
         recognizer = { dim = 512, threshold = 0.3 }
     "#;
-    let mut p = common::pipeline_for(&with_custom(toml, "scrfd-500m", "my-arcface"));
+    let mut p = common::analyzer_for(&with_custom(toml, "scrfd-500m", "my-arcface"));
     let faces = common::analyze(&mut p, &common::face("ageitgey/identities/obama_1.jpg"));
     assert_eq!(&*faces[0].embedding.recognizer, "my-arcface");
     assert_eq!(faces[0].embedding.vector.len(), 512);

@@ -327,7 +327,7 @@ fn rosters_are_checked_whole_and_a_good_one_is_used_at_once() {
     config.device.id = Some("box-r".into());
     let mut engine = Engine::new(
         &config,
-        common::pipeline_for(&config),
+        common::analyzer_for(&config),
         Store::open(&db, key.clone()).unwrap(),
     )
     .unwrap();
@@ -371,9 +371,9 @@ fn rosters_are_checked_whole_and_a_good_one_is_used_at_once() {
     );
 
     // The backend's roster: real SFace templates of two people, published with the CLI.
-    let mut pipeline = common::pipeline_for(&config);
+    let mut analyzer = common::analyzer_for(&config);
     let mut template = |photo: &str| {
-        common::analyze(&mut pipeline, &common::face(photo))[0]
+        common::analyze(&mut analyzer, &common::face(photo))[0]
             .embedding
             .vector
             .clone()

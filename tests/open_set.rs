@@ -23,7 +23,7 @@ fn main_face(p: &mut rollcall::vision::analyze::FaceAnalyzer, rel: &str) -> roll
 }
 
 fn evaluate(detector: &str, recognizer: &str) {
-    let mut p = common::pipeline(detector, recognizer);
+    let mut p = common::analyzer(detector, recognizer);
     let threshold = p.recognizer().threshold();
     let margin = RecognizeConfig::default().margin;
     let mut g = Gallery::new(p.recognizer().id().clone(), p.recognizer().dim());

@@ -32,11 +32,11 @@ fn check(fixture: &str) {
     config.detect.min_face_px = 0.0;
     // The references ran at a square 640x640.
     config.detect.input_size = Some([640, 640]);
-    let mut pipeline = common::pipeline_for(&config);
+    let mut analyzer = common::analyzer_for(&config);
 
     let (mut faces, mut worst_px, mut worst_cos) = (0, 0.0f64, 1.0f64);
     for (rel, expected) in reference["images"].as_object().unwrap() {
-        let ours = common::analyze(&mut pipeline, &common::face(rel));
+        let ours = common::analyze(&mut analyzer, &common::face(rel));
         let expected = expected.as_array().unwrap();
         for e in expected {
             let score = e["score"].as_f64().unwrap();

@@ -11,11 +11,11 @@ fn person(file: &str) -> &str {
 }
 
 fn separation(detector: &str, recognizer: &str) {
-    let mut pipeline = common::pipeline(detector, recognizer);
-    let threshold = pipeline.recognizer().threshold();
+    let mut analyzer = common::analyzer(detector, recognizer);
+    let threshold = analyzer.recognizer().threshold();
     let mut people: Vec<(String, String, Embedding)> = Vec::new();
     for photo in common::photos_under(&common::face("ageitgey/identities")) {
-        let faces = common::analyze(&mut pipeline, &photo);
+        let faces = common::analyze(&mut analyzer, &photo);
         // The subject is the largest face (biden_2.jpg has bystanders).
         let main = faces
             .into_iter()

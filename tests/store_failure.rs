@@ -67,13 +67,13 @@ fn decisions_made_while_the_disk_is_full_are_held_then_recorded_and_delivered() 
     let mut config = common::config("yunet-2023mar", "sface-2021dec");
     config.timetable.sessions = vec![common::monday_session()];
     config.device.id = Some("box-s".into());
-    let mut pipeline = common::pipeline_for(&config);
+    let mut analyzer = common::analyzer_for(&config);
     let mut store = Store::open(&db, key.clone()).unwrap();
     for (id, photo) in [
         ("obama", "ageitgey/identities/obama_1.jpg"),
         ("biden", "ageitgey/identities/biden_1.jpg"),
     ] {
-        let face = common::analyze(&mut pipeline, &common::face(photo)).remove(0);
+        let face = common::analyze(&mut analyzer, &common::face(photo)).remove(0);
         let enrollment = Enrollment {
             person_id: id,
             name: None,
@@ -83,7 +83,7 @@ fn decisions_made_while_the_disk_is_full_are_held_then_recorded_and_delivered() 
         };
         store.enroll(&enrollment).unwrap();
     }
-    let mut engine = Engine::new(&config, pipeline, store).unwrap();
+    let mut engine = Engine::new(&config, analyzer, store).unwrap();
 
     let broker = Broker::start("store-failure");
     let backend = Subscriber::start(broker.port, "backend-full", &["rollcall/v1/test/+/attendance"], true);

@@ -98,7 +98,7 @@ pub struct EngineStats {
 
 /// The engine and everything it holds.
 pub struct Engine {
-    pipeline: FaceAnalyzer,
+    analyzer: FaceAnalyzer,
     /// Shared with the roster sync, which swaps in new rosters while the engine runs.
     gallery: SharedGallery,
     /// This box's id, stamped on every event.
@@ -128,9 +128,9 @@ impl std::fmt::Debug for Engine {
 const LIVENESS_SAMPLES: usize = 6;
 
 impl Engine {
-    /// Builds the engine: the roster of the pipeline's recognizer is loaded from the store.
-    pub fn new(config: &Config, pipeline: FaceAnalyzer, store: Store) -> Result<Engine, EngineError> {
-        let recognizer = pipeline.recognizer();
+    /// Builds the engine: the roster of the analyzer's recognizer is loaded from the store.
+    pub fn new(config: &Config, analyzer: FaceAnalyzer, store: Store) -> Result<Engine, EngineError> {
+        let recognizer = analyzer.recognizer();
         let gallery = SharedGallery::new(Gallery::load_for_search(
             &store,
             recognizer.id(),
@@ -154,7 +154,7 @@ impl Engine {
             stats: EngineStats::default(),
             latencies: std::collections::VecDeque::new(),
             held: Held::new(),
-            pipeline,
+            analyzer,
             gallery,
             device: config.device.id(),
             store,
@@ -301,7 +301,7 @@ impl Engine {
         at: DateTime<Utc>,
     ) -> Result<Vec<Outcome>, EngineError> {
         let retried = self.retry_held();
-        let observations = self.pipeline.observe(image)?;
+        let observations = self.analyzer.observe(image)?;
         self.stats.frames += 1;
         self.stats.faces += observations.len() as u64;
         let settings = self.tracker_settings;
@@ -316,13 +316,13 @@ impl Engine {
                     continue;
                 };
                 if track.liveness.len() < LIVENESS_SAMPLES
-                    && let Some(score) = self.pipeline.live_score(image, bbox)?
+                    && let Some(score) = self.analyzer.live_score(image, bbox)?
                 {
                     track.liveness.push(score);
                 }
                 // Eyes on every frame until the decision: a blink is brief, and a track that
                 // waits for one (see `decide`) must be watched for it.
-                if let Some(points) = self.pipeline.dense_landmarks(image, bbox)? {
+                if let Some(points) = self.analyzer.dense_landmarks(image, bbox)? {
                     track.eyes.push(eye_openness(&points, five));
                 }
             }
@@ -370,7 +370,7 @@ impl Engine {
             scores: &track.liveness,
             motion: landmark_motion(&track.landmarks),
             blinked: blinked(&track.eyes),
-            eyes_watched: self.pipeline.has_dense_landmarks(),
+            eyes_watched: self.analyzer.has_dense_landmarks(),
             final_call,
         };
         let live = match judge_liveness(&evidence, &self.liveness) {
@@ -395,7 +395,7 @@ impl Engine {
         let gallery = self.gallery.current();
         let (frames, overall) = self.candidates(&gallery, track, group.as_deref())?;
         let rules = OpenSet {
-            threshold: self.pipeline.recognizer().threshold(),
+            threshold: self.analyzer.recognizer().threshold(),
             margin: self.recognize.margin,
             vote_share: self.recognize.vote_share,
         };
@@ -420,7 +420,7 @@ impl Engine {
             margin: overall.margin(),
             liveness: live.score.min(1.0),
             frames: track.frames,
-            recognizer: self.pipeline.recognizer().id().to_string(),
+            recognizer: self.analyzer.recognizer().id().to_string(),
             device: self.device.clone(),
             roster_version: gallery.version(),
         };
@@ -487,7 +487,7 @@ impl Engine {
             return Ok(());
         }
         let crops: Vec<Mat> = pending.iter().map(|&i| track.best[i].aligned.clone()).collect();
-        let embeddings = self.pipeline.embed(&crops)?;
+        let embeddings = self.analyzer.embed(&crops)?;
         self.stats.embeddings += embeddings.len() as u64;
         for (i, e) in pending.into_iter().zip(embeddings) {
             track.best[i].embedding = Some(e);
@@ -505,7 +505,7 @@ impl Engine {
     ) -> Result<(Vec<(f32, Candidates)>, Candidates), EngineError> {
         let score = self.recognize.person_score;
         let mut frames = Vec::with_capacity(track.best.len());
-        let mut sum = vec![0.0f32; self.pipeline.recognizer().dim()];
+        let mut sum = vec![0.0f32; self.analyzer.recognizer().dim()];
         for kept in &track.best {
             let Some(e) = &kept.embedding else { continue };
             sum.iter_mut().zip(&e.vector).for_each(|(s, v)| *s += kept.quality * v);
@@ -513,7 +513,7 @@ impl Engine {
         }
         l2_normalise(&mut sum);
         let mean_embedding = Embedding {
-            recognizer: self.pipeline.recognizer().id().clone(),
+            recognizer: self.analyzer.recognizer().id().clone(),
             vector: sum,
         };
         Ok((frames, gallery.search_in(&mean_embedding, group, score)?))

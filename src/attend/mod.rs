@@ -7,10 +7,11 @@
 //! - the weekly timetable that places a decision in a session, present or late ([`session`]);
 //! - the rules that decide a track, as pure functions ([`decide`]), and the engine that
 //!   gathers their evidence and acts on their verdicts ([`engine`]);
-//! - decisions the store could not take yet ([`held`]);
-//! - what goes out, the attendance events and alerts ([`event`]).
+//! - decisions the store could not take yet ([`held`]).
 //!
-//! It may import `vision` (what a face is), `store` (where a decision is committed) and `config`.
+//! What it emits, the attendance events and alerts, is plain data in `crate::event`. It may
+//! import `vision` (what a face is), `store` (where a decision is committed), `event` and
+//! `config`.
 //! It knows nothing of MQTT or cameras: the daemon feeds it frames and takes its outcomes.
 
 pub mod decide;

@@ -1,7 +1,7 @@
 //! Capture: pictures in. Cameras (RTSP, V4L2, files) as newest-only frames, photos from disk
 //! ([`image`]), and a slideshow video made from photos ([`slideshow`]), the demo's stand-in
-//! camera. It may import `config`, `store` (to refuse a password file open to others) and
-//! `backoff`, and nothing that analyses a frame.
+//! camera. It may import `config` and the shared helpers (`backoff`, `private_file`, `lock`,
+//! `shutdown`), and nothing that analyses a frame.
 //!
 //! Camera ingest: one GStreamer pipeline per camera, newest frame only, and a supervisor that
 //! brings every camera back by itself after any failure, for ever.

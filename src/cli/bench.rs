@@ -58,7 +58,7 @@ pub fn collect_photos(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
 pub fn run(mut config: Config, args: Args) -> Result<(), CliError> {
     args.models.apply(&mut config);
     let photos = collect_photos(&args.paths)?;
-    let mut pipeline = FaceAnalyzer::from_config(&config)?;
+    let mut analyzer = FaceAnalyzer::from_config(&config)?;
     let antispoof = if config.models.antispoof.is_empty() {
         "none".to_string()
     } else {
@@ -73,7 +73,7 @@ pub fn run(mut config: Config, args: Args) -> Result<(), CliError> {
             .threads
             .map_or_else(|| "one per core".to_string(), |t| t.to_string()),
     );
-    let report = rollcall::vision::bench::photos(&mut pipeline, &photos, args.rounds.max(1), config.images.max_pixels)?;
+    let report = rollcall::vision::bench::photos(&mut analyzer, &photos, args.rounds.max(1), config.images.max_pixels)?;
     print!("{report}");
     Ok(())
 }

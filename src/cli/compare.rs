@@ -20,9 +20,9 @@ pub struct Args {
 }
 
 /// The embedding of the best-quality face in a photo.
-fn main_face(pipeline: &mut FaceAnalyzer, path: &Path, max_pixels: u64) -> Result<Embedding, CliError> {
+fn main_face(analyzer: &mut FaceAnalyzer, path: &Path, max_pixels: u64) -> Result<Embedding, CliError> {
     let frame = image::load(path, max_pixels)?;
-    pipeline
+    analyzer
         .analyze(&frame)?
         .faces
         .into_iter()
@@ -34,11 +34,11 @@ fn main_face(pipeline: &mut FaceAnalyzer, path: &Path, max_pixels: u64) -> Resul
 /// Runs `rollcall compare`.
 pub fn run(mut config: Config, args: Args) -> Result<(), CliError> {
     args.models.apply(&mut config);
-    let mut pipeline = FaceAnalyzer::from_config(&config)?;
-    let a = main_face(&mut pipeline, &args.a, config.images.max_pixels)?;
-    let b = main_face(&mut pipeline, &args.b, config.images.max_pixels)?;
+    let mut analyzer = FaceAnalyzer::from_config(&config)?;
+    let a = main_face(&mut analyzer, &args.a, config.images.max_pixels)?;
+    let b = main_face(&mut analyzer, &args.b, config.images.max_pixels)?;
     let sim = a.similarity(&b)?;
-    let threshold = pipeline.recognizer().threshold();
+    let threshold = analyzer.recognizer().threshold();
     let verdict = if sim >= threshold {
         "same person"
     } else {

@@ -44,12 +44,12 @@ fn person_of(path: &Path) -> String {
 
 /// Builds a gallery from the best face of each photo in `dir`; photos without a face are skipped
 /// with a warning.
-fn known_gallery(pipeline: &mut FaceAnalyzer, dir: &Path, max_pixels: u64) -> Result<Gallery, CliError> {
-    let r = pipeline.recognizer();
+fn known_gallery(analyzer: &mut FaceAnalyzer, dir: &Path, max_pixels: u64) -> Result<Gallery, CliError> {
+    let r = analyzer.recognizer();
     let mut gallery = Gallery::new(r.id().clone(), r.dim());
     for photo in super::bench::collect_photos(&[dir.to_path_buf()])? {
         let frame = image::load(&photo, max_pixels)?;
-        let best = pipeline
+        let best = analyzer
             .analyze(&frame)?
             .faces
             .into_iter()
@@ -69,15 +69,15 @@ pub fn run(mut config: Config, args: Args) -> Result<(), CliError> {
         return Err(CliError::Usage("--annotate takes exactly one input photo".into()));
     }
     let max_pixels = config.images.max_pixels;
-    let mut pipeline = FaceAnalyzer::from_config(&config)?;
+    let mut analyzer = FaceAnalyzer::from_config(&config)?;
     let gallery = args
         .known
         .as_deref()
-        .map(|d| known_gallery(&mut pipeline, d, max_pixels))
+        .map(|d| known_gallery(&mut analyzer, d, max_pixels))
         .transpose()?;
     let mut failures = Vec::new();
     for path in &args.images {
-        match detect_one(&mut pipeline, gallery.as_ref(), path, &args, max_pixels) {
+        match detect_one(&mut analyzer, gallery.as_ref(), path, &args, max_pixels) {
             Ok(()) => {}
             Err(e) if args.images.len() > 1 => {
                 eprintln!("error: {e}");
@@ -106,18 +106,18 @@ fn identity(gallery: Option<&Gallery>, face: &AnalyzedFace, threshold: f32, marg
 }
 
 fn detect_one(
-    pipeline: &mut FaceAnalyzer,
+    analyzer: &mut FaceAnalyzer,
     gallery: Option<&Gallery>,
     path: &Path,
     args: &Args,
     max_pixels: u64,
 ) -> Result<(), CliError> {
     let mut frame = image::load(path, max_pixels)?;
-    let faces = pipeline.analyze(&frame)?.faces;
+    let faces = analyzer.analyze(&frame)?.faces;
     if faces.is_empty() {
         return Err(CliError::NoFace(path.to_path_buf()));
     }
-    let threshold = pipeline.recognizer().threshold();
+    let threshold = analyzer.recognizer().threshold();
     let names: Vec<_> = faces
         .iter()
         .map(|f| identity(gallery, f, threshold, args.margin))
@@ -136,11 +136,11 @@ fn detect_one(
             .collect();
         let line = json!({
             "image": path, "width": frame.cols(), "height": frame.rows(),
-            "detector": pipeline.detector().name(), "recognizer": pipeline.recognizer().id(), "faces": list,
+            "detector": analyzer.detector().name(), "recognizer": analyzer.recognizer().id(), "faces": list,
         });
         println!("{line}");
     } else {
-        print_table(pipeline, path, &faces, &names);
+        print_table(analyzer, path, &faces, &names);
     }
     if let Some(out) = &args.annotate {
         super::annotate::save(out, &mut frame, &faces, &names)?;
@@ -148,14 +148,14 @@ fn detect_one(
     Ok(())
 }
 
-fn print_table(pipeline: &FaceAnalyzer, path: &Path, faces: &[AnalyzedFace], names: &[Option<(String, f32)>]) {
+fn print_table(analyzer: &FaceAnalyzer, path: &Path, faces: &[AnalyzedFace], names: &[Option<(String, f32)>]) {
     println!(
         "{}: {} face{} ({} + {})",
         path.display(),
         faces.len(),
         if faces.len() == 1 { "" } else { "s" },
-        pipeline.detector().name(),
-        pipeline.recognizer().id()
+        analyzer.detector().name(),
+        analyzer.recognizer().id()
     );
     println!(
         "{:>3}  {:<22} {:>5} {:>6} {:>8} {:>6} {:>14}  identity",

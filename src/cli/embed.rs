@@ -25,8 +25,8 @@ pub struct Args {
 pub fn run(mut config: Config, args: Args) -> Result<(), CliError> {
     args.models.apply(&mut config);
     let frame = image::load(&args.image, config.images.max_pixels)?;
-    let mut pipeline = FaceAnalyzer::from_config(&config)?;
-    let faces = pipeline.analyze(&frame)?.faces;
+    let mut analyzer = FaceAnalyzer::from_config(&config)?;
+    let faces = analyzer.analyze(&frame)?.faces;
     if faces.is_empty() {
         return Err(CliError::NoFace(args.image));
     }

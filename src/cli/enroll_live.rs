@@ -39,8 +39,8 @@ pub fn run(config: &Config, who: LiveEnrollee<'_>) -> Result<(), CliError> {
         )));
     }
     let cam_config = super::cameras::select(config, Some(who.camera))?.remove(0);
-    let mut pipeline = FaceAnalyzer::from_config(config)?;
-    if pipeline.antispoof().is_none() {
+    let mut analyzer = FaceAnalyzer::from_config(config)?;
+    if analyzer.antispoof().is_none() {
         return Err(CliError::Usage(
             "live enrollment needs the anti-spoofing models ([models] antispoof)".into(),
         ));
@@ -48,7 +48,7 @@ pub fn run(config: &Config, who: LiveEnrollee<'_>) -> Result<(), CliError> {
     let stop = super::signals::catch_stop();
     let camera = Camera::start(cam_config)?;
     let mut prompts = Prompts::new(config, who.json);
-    let mut enrollment = LiveEnrollment::new(&mut pipeline, &config.enroll, &config.liveness);
+    let mut enrollment = LiveEnrollment::new(&mut analyzer, &config.enroll, &config.liveness);
     let outcome = enrollment.run(
         || camera.next_frame(Duration::from_millis(500)).map(|f| f.image),
         &mut |g| prompts.show(g),

@@ -71,7 +71,7 @@ pub enum Command {
     Embed(embed::Args),
     /// Compare the main face of two photos: similarity and same/different verdict.
     Compare(compare::Args),
-    /// Time the pipeline per stage over a folder of photos.
+    /// Time the analysis per stage over a folder of photos.
     Bench(bench::Args),
     /// Cameras: check that each configured camera delivers frames.
     Cameras(cameras::Args),

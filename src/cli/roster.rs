@@ -210,7 +210,7 @@ pub fn enroll(mut config: Config, args: EnrollArgs) -> Result<(), CliError> {
         }
     };
     let mut store = open_store(&config)?;
-    let mut pipeline = FaceAnalyzer::from_config(&config)?;
+    let mut analyzer = FaceAnalyzer::from_config(&config)?;
     let policy = EnrollPolicy::default();
     let bar = ProgressBar::new(batch.len() as u64);
     bar.set_style(
@@ -225,7 +225,7 @@ pub fn enroll(mut config: Config, args: EnrollArgs) -> Result<(), CliError> {
             groups: &args.groups,
         };
         match enroll_person(
-            &mut pipeline,
+            &mut analyzer,
             &mut store,
             &who,
             photos,

@@ -31,7 +31,7 @@ const GOOD_FACE_PX: f32 = 80.0;
 pub fn run(mut config: Config, args: Args) -> Result<(), CliError> {
     args.models.apply(&mut config);
     let cam_config = super::cameras::select(&config, Some(&args.camera))?.remove(0);
-    let mut pipeline = FaceAnalyzer::from_config(&config)?;
+    let mut analyzer = FaceAnalyzer::from_config(&config)?;
     let camera = Camera::start(cam_config)?;
     let frame = camera
         .next_frame(rollcall::config::duration_s(args.timeout))
@@ -46,7 +46,7 @@ pub fn run(mut config: Config, args: Args) -> Result<(), CliError> {
         })?;
     camera.stop();
     let mut image = frame.image;
-    let faces = pipeline.analyze(&image)?.faces;
+    let faces = analyzer.analyze(&image)?.faces;
     println!(
         "camera {}: {} face{}",
         args.camera,

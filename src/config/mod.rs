@@ -2,6 +2,16 @@
 //!
 //! Relative paths in a file are taken relative to that file's directory, so a config can name
 //! `../models` and work wherever it is started from.
+//!
+//! One file per section, each with its defaults and its own value checks (`problems`): runtime,
+//! models (with the catalogue of model descriptions, `models/manifest.toml` in the same schema
+//! as `[[models.custom]]`), detect, recognize, track, liveness, images, cameras, timetable,
+//! store, device, enroll and mqtt. [`locate`](examine) places every problem at its line and
+//! column.
+//!
+//! Config is the bottom layer: it imports nothing of rollcall's but `untrusted`, so every other
+//! part may read it. Checks that need another part's logic live here as plain data checks (the
+//! timetable's slots, the model names) rather than calling up into that part.
 
 mod camera;
 mod detect;

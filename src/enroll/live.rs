@@ -155,7 +155,7 @@ struct Best {
 
 /// A guided capture in progress.
 pub struct LiveEnrollment<'a> {
-    pipeline: &'a mut FaceAnalyzer,
+    analyzer: &'a mut FaceAnalyzer,
     settings: EnrollConfig,
     live_threshold: f32,
     rigid_min_travel: f32,
@@ -182,14 +182,14 @@ pub struct LiveEnrollment<'a> {
 }
 
 impl<'a> LiveEnrollment<'a> {
-    /// Live enrollment using `pipeline` (which must run anti-spoofing) with these settings.
+    /// Live enrollment using `analyzer` (which must run anti-spoofing) with these settings.
     pub fn new(
-        pipeline: &'a mut FaceAnalyzer,
+        analyzer: &'a mut FaceAnalyzer,
         settings: &EnrollConfig,
         liveness: &LivenessConfig,
     ) -> LiveEnrollment<'a> {
         LiveEnrollment {
-            pipeline,
+            analyzer,
             settings: settings.clone(),
             live_threshold: liveness.threshold,
             rigid_min_travel: liveness.rigid_min_travel,
@@ -280,7 +280,7 @@ impl<'a> LiveEnrollment<'a> {
 
     /// Takes one frame; returns a hint when the frame could not count.
     fn observe(&mut self, frame: &Mat, guide: &mut dyn FnMut(&Guidance)) -> Result<Option<String>, LiveEnrollError> {
-        let analysis = self.pipeline.analyze(frame)?;
+        let analysis = self.analyzer.analyze(frame)?;
         let face = match the_one_face(frame, analysis.faces) {
             Ok(face) => face,
             Err(hint) => {
@@ -303,7 +303,7 @@ impl<'a> LiveEnrollment<'a> {
             None => self.reference = Some(face.embedding.clone()),
             Some(first) => {
                 let similarity = first.similarity(&face.embedding).unwrap_or(-1.0);
-                let needed = self.pipeline.recognizer().threshold();
+                let needed = self.analyzer.recognizer().threshold();
                 if similarity < needed {
                     return Err(LiveEnrollError::DifferentPerson { similarity, needed });
                 }
@@ -319,7 +319,7 @@ impl<'a> LiveEnrollment<'a> {
         };
         if pose == Pose::Straight
             && !self.done.contains_key(&pose)
-            && let Some(points) = self.pipeline.dense_landmarks(frame, &face.face.bbox)?
+            && let Some(points) = self.analyzer.dense_landmarks(frame, &face.face.bbox)?
             && eye_openness(&points, &face.face.landmarks) < self.settings.eyes_open_min
         {
             self.eyes_closed += 1;

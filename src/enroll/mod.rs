@@ -3,6 +3,9 @@
 //! reported with the reason, and a person with no accepted photo is not enrolled at all.
 //!
 //! Live enrollment, a student at a camera guided through head poses, is in [`live`].
+//!
+//! Both save through [`Store::enroll`], as roster import does. This part may import `capture`,
+//! `vision`, `store` and `config`; nothing of `attend` or `sync`.
 
 pub mod live;
 
@@ -116,13 +119,13 @@ pub struct Enrollee<'a> {
 
 /// Checks one photo against the policy and returns its template.
 pub fn assess_photo(
-    pipeline: &mut FaceAnalyzer,
+    analyzer: &mut FaceAnalyzer,
     photo: &Path,
     policy: &EnrollPolicy,
     max_pixels: u64,
 ) -> Result<Accepted, Rejection> {
     let frame = image::load(photo, max_pixels).map_err(|e| Rejection::Unreadable(e.to_string()))?;
-    let faces = pipeline
+    let faces = analyzer
         .analyze(&frame)
         .map_err(|e| Rejection::Unreadable(e.to_string()))?
         .faces;
@@ -145,7 +148,7 @@ pub fn assess_photo(
         return Err(Rejection::TurnedAway(face.quality.yaw, policy.max_yaw));
     }
     if policy.require_live
-        && let (Some(l), Some(a)) = (face.liveness, pipeline.antispoof())
+        && let (Some(l), Some(a)) = (face.liveness, analyzer.antispoof())
         && !l.live
     {
         return Err(Rejection::NotLive(l.score, a.threshold()));
@@ -160,7 +163,7 @@ pub fn assess_photo(
 /// Enrolls `person` from `photos`: their accepted templates replace any earlier ones of this
 /// recognizer. Nothing is stored if no photo is accepted.
 pub fn enroll_person(
-    pipeline: &mut FaceAnalyzer,
+    analyzer: &mut FaceAnalyzer,
     store: &mut Store,
     who: &Enrollee<'_>,
     photos: &[PathBuf],
@@ -170,7 +173,7 @@ pub fn enroll_person(
     let Enrollee { person, name, groups } = *who;
     let mut report = EnrollReport::default();
     for photo in photos {
-        match assess_photo(pipeline, photo, policy, max_pixels) {
+        match assess_photo(analyzer, photo, policy, max_pixels) {
             Ok(a) => report.accepted.push(a),
             Err(r) => report.rejected.push((photo.clone(), r)),
         }

@@ -6,7 +6,7 @@
 //! - the device's status as the backend and `rollcall status` see it ([`status`]).
 //!
 //! It may import `store` (the outbox; rosters are applied there), `attend` (the gallery and
-//! timetable it replaces, and the events it publishes) and `config`. Nothing in `vision` or
+//! timetable it replaces), `event` (what it publishes), `vision::embed` and `config`. Nothing in `vision` or
 //! `capture` depends on it.
 
 pub mod mqtt;

@@ -20,7 +20,7 @@ use crate::vision::liveness::{AntiSpoof, Liveness};
 use crate::vision::model::{ModelError, OnnxModel, Runtime, RuntimeSettings};
 use crate::vision::quality::{Quality, assess};
 
-/// One face and everything the pipeline learned about it.
+/// One face and everything the analyzer learned about it.
 #[derive(Debug, Clone, Serialize)]
 pub struct AnalyzedFace {
     /// Box, landmarks, detector score.
@@ -272,7 +272,7 @@ impl FaceAnalyzer {
     }
 
     /// Times the models alone on this frame's inputs: every input is prepared first, untimed,
-    /// so the figure is what the sessions cost with no pipeline around them.
+    /// so the figure is what the sessions cost with no analyzer around them.
     pub fn time_models(&mut self, frame: &Mat, faces: &[Face]) -> Result<ModelTimes, ModelError> {
         let det_input = self.detector.prepare(frame)?;
         let aligned = self.align_all(frame, faces)?;

@@ -53,7 +53,7 @@ pub struct PhotoBench {
     pub embed: Samples,
     /// Anti-spoofing stage.
     pub antispoof: Samples,
-    /// Whole pipeline without decode.
+    /// Whole analyzer without decode.
     pub total: Samples,
     /// The same photo's models run alone on prepared inputs.
     pub model: Samples,
@@ -65,12 +65,12 @@ pub struct PhotoBench {
     pub model_antispoof: Samples,
 }
 
-/// Runs the pipeline over `photos` for `rounds` rounds (after one warm-up round).
+/// Runs the analyzer over `photos` for `rounds` rounds (after one warm-up round).
 ///
 /// Photos that fail to load are reported on stderr and skipped: a benchmark over a folder
 /// should not stop at one odd file.
 pub fn photos(
-    pipeline: &mut FaceAnalyzer,
+    analyzer: &mut FaceAnalyzer,
     photos: &[PathBuf],
     rounds: usize,
     max_pixels: u64,
@@ -88,7 +88,7 @@ pub fn photos(
         ..PhotoBench::default()
     };
     for (_, frame) in &frames {
-        let a = pipeline.analyze(frame)?;
+        let a = analyzer.analyze(frame)?;
         bench.faces += a.faces.len();
     }
     for _ in 0..rounds {
@@ -97,14 +97,14 @@ pub fn photos(
             // Decoding is timed from the file each round; the frame used is the preloaded one.
             let _ = image::load(path, max_pixels);
             bench.decode.push(t.elapsed());
-            let a = pipeline.analyze(frame)?;
+            let a = analyzer.analyze(frame)?;
             bench.detect.push(a.times.detect);
             bench.align.push(a.times.align);
             bench.embed.push(a.times.embed);
             bench.antispoof.push(a.times.antispoof);
             bench.total.push(a.times.total);
             let faces: Vec<_> = a.faces.iter().map(|f| f.face).collect();
-            let model = pipeline.time_models(frame, &faces)?;
+            let model = analyzer.time_models(frame, &faces)?;
             bench.model.push(model.total());
             bench.model_detect.push(model.detect);
             bench.model_embed.push(model.embed);

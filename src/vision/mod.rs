@@ -1,8 +1,8 @@
 //! Vision: a frame in, analysed faces out. Each face has a box, landmarks, quality, an embedding
 //! and a liveness score.
 //!
-//! This part owns the models and everything that runs them: the model catalogue and ONNX Runtime
-//! ([`model`]), detection ([`detect`]), alignment ([`align`]), the quality score ([`quality`]),
+//! This part owns everything that runs the models: ONNX Runtime and sessions checked against
+//! their description ([`model`]; the descriptions themselves are `config::models`), detection ([`detect`]), alignment ([`align`]), the quality score ([`quality`]),
 //! the optional 106-point landmarks ([`landmarks`]), the recognizer ([`embed`]), passive
 //! anti-spoofing ([`liveness`]), and the stages wired and timed ([`analyze`], [`bench`](mod@bench)).
 //!

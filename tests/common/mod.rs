@@ -46,14 +46,14 @@ pub fn config(detector: &str, recognizer: &str) -> Config {
     c
 }
 
-/// A pipeline for `config`, with a hint when setup was not run.
-pub fn pipeline_for(config: &Config) -> FaceAnalyzer {
+/// An analyzer for `config`, with a hint when setup was not run.
+pub fn analyzer_for(config: &Config) -> FaceAnalyzer {
     FaceAnalyzer::from_config(config).unwrap_or_else(|e| panic!("{e}\n(hint: run scripts/setup.sh first)"))
 }
 
-/// The default pipeline of a detector + recognizer pair.
-pub fn pipeline(detector: &str, recognizer: &str) -> FaceAnalyzer {
-    pipeline_for(&config(detector, recognizer))
+/// The default analyzer of a detector + recognizer pair.
+pub fn analyzer(detector: &str, recognizer: &str) -> FaceAnalyzer {
+    analyzer_for(&config(detector, recognizer))
 }
 
 /// All faces in a photo.
