@@ -78,7 +78,7 @@ pub fn run(config: Config, args: Args) -> Result<(), CliError> {
     if failed.is_empty() {
         Ok(())
     } else {
-        Err(CliError::Usage(format!("no frames from: {}", failed.join(", "))))
+        Err(CliError::PartlyFailed(format!("no frames from: {}", failed.join(", "))))
     }
 }
 

@@ -33,7 +33,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         }
         (_, found) => {
             println!("{}", render(path, &found));
-            Err(CliError::Usage(format!(
+            Err(CliError::PartlyFailed(format!(
                 "{} problem(s) in {}",
                 found.len(),
                 path.display()

@@ -89,7 +89,7 @@ pub fn run(mut config: Config, args: Args) -> Result<(), CliError> {
     if failures.is_empty() {
         Ok(())
     } else {
-        Err(CliError::Usage(format!(
+        Err(CliError::PartlyFailed(format!(
             "{} of {} photos failed: {}",
             failures.len(),
             args.images.len(),

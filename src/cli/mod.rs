@@ -183,6 +183,19 @@ pub enum CliError {
     /// Arguments that parse but make no sense together, or ask for what is not there.
     #[error("{0}")]
     Usage(String),
+    /// The command ran, but part of its work failed; what failed was said as it happened.
+    #[error("{0}")]
+    PartlyFailed(String),
+    /// A camera gave no frame in time.
+    #[error("no frame from camera `{camera}` within {seconds} s; last error: {last_error}")]
+    NoFrame {
+        camera: String,
+        seconds: f64,
+        last_error: String,
+    },
+    /// The async runtime for a one-off MQTT publish could not start.
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
     /// Stopped by Ctrl-C (or SIGTERM) before anything was written.
     #[error("interrupted; nothing was written")]
     Interrupted,

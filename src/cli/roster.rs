@@ -252,7 +252,7 @@ pub fn enroll(mut config: Config, args: EnrollArgs) -> Result<(), CliError> {
     if failed.is_empty() {
         Ok(())
     } else {
-        Err(CliError::Usage(format!("not enrolled: {}", failed.join(", "))))
+        Err(CliError::PartlyFailed(format!("not enrolled: {}", failed.join(", "))))
     }
 }
 
@@ -446,7 +446,7 @@ fn publish(config: &Config, how: PublishArgs) -> Result<(), CliError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| CliError::Usage(format!("cannot start the async runtime: {e}")))?;
+        .map_err(CliError::Runtime)?;
     runtime.block_on(rollcall::sync::mqtt::publish_retained(
         &settings,
         &topic,

@@ -37,12 +37,11 @@ pub fn run(mut config: Config, args: Args) -> Result<(), CliError> {
         .next_frame(rollcall::config::duration_s(args.timeout))
         .ok_or_else(|| {
             let s = camera.status();
-            CliError::Usage(format!(
-                "no frame from camera `{}` within {} s; last error: {}",
-                args.camera,
-                args.timeout,
-                s.last_error.as_deref().unwrap_or("none reported")
-            ))
+            CliError::NoFrame {
+                camera: args.camera.clone(),
+                seconds: args.timeout,
+                last_error: s.last_error.clone().unwrap_or_else(|| "none reported".into()),
+            }
         })?;
     camera.stop();
     let mut image = frame.image;
