@@ -26,7 +26,7 @@ use crate::config::{Config, LivenessConfig, RecognizeConfig};
 use crate::event::{Alert, AlertKind, AttendanceEvent, new_id};
 use crate::store::{Store, StoreError};
 use crate::vision::analyze::FaceAnalyzer;
-use crate::vision::embed::{CompareError, Embedding, l2_normalise};
+use crate::vision::embed::{CompareError, Embedding};
 use crate::vision::landmarks::eye_openness;
 use crate::vision::liveness::{blinked, landmark_motion};
 use crate::vision::model::ModelError;
@@ -503,19 +503,12 @@ impl Engine {
         track: &Track,
         group: Option<&str>,
     ) -> Result<(Vec<(f32, Candidates)>, Candidates), EngineError> {
-        let score = self.recognize.person_score;
-        let mut frames = Vec::with_capacity(track.best.len());
-        let mut sum = vec![0.0f32; self.analyzer.recognizer().dim()];
-        for kept in &track.best {
-            let Some(e) = &kept.embedding else { continue };
-            sum.iter_mut().zip(&e.vector).for_each(|(s, v)| *s += kept.quality * v);
-            frames.push((kept.quality, gallery.search_in(e, group, score)?));
-        }
-        l2_normalise(&mut sum);
-        let mean_embedding = Embedding {
-            recognizer: self.analyzer.recognizer().id().clone(),
-            vector: sum,
-        };
-        Ok((frames, gallery.search_in(&mean_embedding, group, score)?))
+        let frames: Vec<(f32, &Embedding)> = track
+            .best
+            .iter()
+            .filter_map(|k| Some((k.quality, k.embedding.as_ref()?)))
+            .collect();
+        let (each, overall) = gallery.track_candidates(&frames, group, self.recognize.person_score)?;
+        Ok((frames.iter().map(|f| f.0).zip(each).collect(), overall))
     }
 }

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::config::PersonScore;
 use crate::store::{Store, StoreError};
-use crate::vision::embed::{CompareError, Embedding, TemplateError};
+use crate::vision::embed::{CompareError, Embedding, TemplateError, l2_normalise};
 
 /// Templates stored as 8-bit integers with a scale per row: a quarter of the memory traffic of
 /// `f32`, which is what bounds a search over tens of thousands of templates.
@@ -299,6 +299,29 @@ impl Gallery {
         let mut v = mean.to_vec();
         crate::vision::embed::l2_normalise(&mut v);
         self.means.row_mut(person).assign(&ArrayView1::from(&v));
+    }
+
+    /// A track's candidates: for each kept frame (its quality and embedding), and for the
+    /// frames' quality-weighted mean embedding, among `group` when a session names one. The
+    /// engine and the open-set calibration both match tracks through here.
+    pub fn track_candidates(
+        &self,
+        frames: &[(f32, &Embedding)],
+        group: Option<&str>,
+        score: PersonScore,
+    ) -> Result<(Vec<Candidates>, Candidates), CompareError> {
+        let mut each = Vec::with_capacity(frames.len());
+        let mut sum = vec![0.0f32; self.templates.ncols()];
+        for (quality, e) in frames {
+            sum.iter_mut().zip(&e.vector).for_each(|(s, v)| *s += quality * v);
+            each.push(self.search_in(e, group, score)?);
+        }
+        l2_normalise(&mut sum);
+        let mean = Embedding {
+            recognizer: self.recognizer.clone(),
+            vector: sum,
+        };
+        Ok((each, self.search_in(&mean, group, score)?))
     }
 
     /// The best two people for `probe` (each person scored by their best template).
