@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use opencv::core::{Mat, Scalar, Size, Vector};
 use opencv::prelude::*;
 use opencv::{imgcodecs, imgproc};
-use rollcall::attend::decide::{OpenSet, tally};
+use rollcall::attend::decide::{FrameVote, OpenSet, tally};
 use rollcall::attend::matching::Gallery;
 use rollcall::config::{PersonScore, RecognizeConfig};
 use rollcall::vision::analyze::FaceAnalyzer;
@@ -212,8 +212,20 @@ fn gallery(c: &Calibration, people: usize, recognizer: &std::sync::Arc<str>, dim
 fn decide(g: &Gallery, track: &[Kept], rules: &OpenSet) -> Option<String> {
     let frames: Vec<(f32, &Embedding)> = track.iter().map(|(q, _, e)| (*q, e)).collect();
     let (each, overall) = g.track_candidates(&frames, None, PersonScore::Best).unwrap();
-    let votes: Vec<(f32, _)> = track.iter().map(|k| k.0).zip(each).collect();
-    tally(&votes, &overall, rules)
+    let votes: Vec<FrameVote> = track
+        .iter()
+        .zip(each)
+        .map(|((quality, face_px, _), candidates)| FrameVote {
+            quality: *quality,
+            face_px: *face_px,
+            candidates,
+        })
+        .collect();
+    let rules = OpenSet {
+        people: g.people(),
+        ..*rules
+    };
+    tally(&votes, &overall, &rules)
 }
 
 /// Per face size: (stranger tracks, accepted), (genuine tracks, correct, misidentified).
@@ -282,6 +294,23 @@ fn spread(c: &Calibration, g: &Gallery, enrolled: usize) {
                 .filter_map(|c| c.best.as_ref().map(|b| b.1))
                 .fold(-1.0, f32::max);
             let (sim, margin) = (overall.best.as_ref().map_or(-1.0, |b| b.1), overall.margin());
+            // One line per track for offline study of the rules: each frame's best similarity,
+            // margin and whether it names the same person as the mean embedding.
+            let who = overall.best.as_ref().map_or("", |b| b.0.as_str());
+            let per_frame: Vec<String> = each
+                .iter()
+                .map(|c| {
+                    let (name, s) = c.best.clone().unwrap_or_default();
+                    format!("{s:.3}/{:.3}/{}", c.margin(), u8::from(name == who))
+                })
+                .collect();
+            println!(
+                "track,{},{px},{},{},{sim:.3},{margin:.3},{}",
+                g.people(),
+                p.person.as_deref().map_or("s", |_| "g"),
+                u8::from(p.person.as_deref() == Some(who)),
+                per_frame.join(" ")
+            );
             match p.person.as_deref() {
                 None => stranger.push((sim, margin, best_frame)),
                 Some(who) if enrolled.contains(&who) && overall.best.as_ref().is_some_and(|b| b.0 == who) => {
@@ -326,6 +355,7 @@ fn no_stranger_is_taken_for_a_student_in_a_school_sized_gallery() {
         threshold: analyzer.recognizer().threshold(),
         margin: defaults.margin,
         vote_share: defaults.vote_share,
+        people: 0,
     };
     println!("| gallery | face px | strangers accepted | genuine accepted (TAR) | misidentified |");
     println!("|---|---|---|---|---|");

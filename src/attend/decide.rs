@@ -100,35 +100,98 @@ pub fn judge_liveness(e: &LiveEvidence<'_>, rules: &LivenessConfig) -> LiveCall 
     }
 }
 
+/// A gallery of up to this many people (a class) is matched at the recognizer's own threshold.
+pub const CLASS_SIZE: usize = 30;
+/// Added to the threshold for every tenfold more people than a class: the chance that some
+/// enrolled person resembles a stranger grows with the gallery (docs/calibration.md).
+pub const RAISE_PER_DECADE: f32 = 0.02;
+/// How far above the (raised) threshold one frame must be for a track to be accepted on few
+/// frames: a track whose every frame is only marginally above it needs [`MARGINAL_FRAMES`].
+pub const CONFIDENT_GAP: f32 = 0.08;
+/// Added to [`CONFIDENT_GAP`] for the smallest faces, in proportion between
+/// [`SMALL_FACE_PX`] and [`FULL_FACE_PX`]: a small, blurred face is weaker evidence.
+pub const SMALL_FACE_GAP: f32 = 0.02;
+/// Faces this small (shorter side, frame pixels) or smaller get the whole [`SMALL_FACE_GAP`].
+pub const SMALL_FACE_PX: f32 = 36.0;
+/// Faces this big or bigger get none of it.
+pub const FULL_FACE_PX: f32 = 64.0;
+/// Agreeing frames that accept a track with no confident frame: more than the engine's default
+/// `min_frames` (3), so a track is never accepted on its minimum frame count when each frame
+/// alone is only marginally above the threshold.
+pub const MARGINAL_FRAMES: usize = 5;
+
 /// The open-set rules a track must pass to be taken for someone.
 #[derive(Debug, Clone, Copy)]
 pub struct OpenSet {
-    /// The recognizer's similarity threshold.
+    /// The recognizer's similarity threshold (a pair of faces, or a class-sized gallery).
     pub threshold: f32,
     /// How far the best must lead the second-best person.
     pub margin: f32,
     /// The share of the kept frames' quality the winner's votes must reach.
     pub vote_share: f32,
+    /// People the track is matched against: the gallery, or the session's class.
+    pub people: usize,
 }
 
-/// The vote: each kept frame (its quality and its candidates) votes, weighted by quality, for
-/// the person it accepts; the winner must hold `vote_share` of all the weight and be the person
-/// the mean embedding (`overall`) accepts too. Returns who was recognised, if anyone.
-pub fn tally(frames: &[(f32, Candidates)], overall: &Candidates, rules: &OpenSet) -> Option<String> {
-    let mut votes: Vec<(&str, f32)> = Vec::new();
+impl OpenSet {
+    /// The threshold for this many people: the recognizer's, raised by [`RAISE_PER_DECADE`] for
+    /// every tenfold more than [`CLASS_SIZE`].
+    pub fn threshold(&self) -> f32 {
+        let decades = (self.people.max(CLASS_SIZE) as f32 / CLASS_SIZE as f32).log10();
+        self.threshold + RAISE_PER_DECADE * decades
+    }
+
+    /// The similarity one frame of a face `face_px` pixels high must reach to make the track's
+    /// decision confident.
+    pub fn confident(&self, face_px: f32) -> f32 {
+        let smallness = ((FULL_FACE_PX - face_px) / (FULL_FACE_PX - SMALL_FACE_PX)).clamp(0.0, 1.0);
+        self.threshold() + CONFIDENT_GAP + SMALL_FACE_GAP * smallness
+    }
+}
+
+/// One kept frame of a track, as the vote sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrameVote {
+    /// The frame's quality score, its weight in the vote.
+    pub quality: f32,
+    /// The face's shorter side, frame pixels.
+    pub face_px: f32,
+    /// The gallery's best and runner-up people for this frame.
+    pub candidates: Candidates,
+}
+
+/// The vote: each kept frame votes, weighted by quality, for the person it accepts at the
+/// gallery's threshold; the winner must hold `vote_share` of all the weight and be the person
+/// the mean embedding (`overall`) accepts too. The winner is taken only when one of its frames
+/// is confident for its face size, or [`MARGINAL_FRAMES`] frames agree. Returns who was
+/// recognised, if anyone.
+pub fn tally(frames: &[FrameVote], overall: &Candidates, rules: &OpenSet) -> Option<String> {
+    let threshold = rules.threshold();
+    let mut votes: Vec<(&str, f32, usize, bool)> = Vec::new();
     let mut total = 0.0;
-    for (quality, candidates) in frames {
-        total += quality;
-        if let Some(p) = candidates.accepted(rules.threshold, rules.margin) {
-            match votes.iter_mut().find(|(q, _)| *q == p) {
-                Some((_, w)) => *w += quality,
-                None => votes.push((p, *quality)),
+    for frame in frames {
+        total += frame.quality;
+        let Some(p) = frame.candidates.accepted(threshold, rules.margin) else {
+            continue;
+        };
+        let confident = frame
+            .candidates
+            .best
+            .as_ref()
+            .is_some_and(|b| b.1 >= rules.confident(frame.face_px));
+        match votes.iter_mut().find(|v| v.0 == p) {
+            Some(v) => {
+                v.1 += frame.quality;
+                v.2 += 1;
+                v.3 |= confident;
             }
+            None => votes.push((p, frame.quality, 1, confident)),
         }
     }
-    let winner = votes.into_iter().max_by(|a, b| a.1.total_cmp(&b.1))?;
-    let agreed = overall.accepted(rules.threshold, rules.margin) == Some(winner.0);
-    (agreed && winner.1 >= rules.vote_share * total).then(|| winner.0.to_string())
+    let (winner, weight, count, confident) = votes.into_iter().max_by(|a, b| a.1.total_cmp(&b.1))?;
+    let agreed = overall.accepted(threshold, rules.margin) == Some(winner);
+    let enough = confident || count >= MARGINAL_FRAMES;
+    (agreed && enough && weight >= rules.vote_share * total).then(|| winner.to_string())
 }
 
 /// What an unrecognised track showed, to tell whether to wait for more frames.
@@ -271,24 +334,85 @@ mod tests {
         threshold: 0.4,
         margin: 0.05,
         vote_share: 0.5,
+        people: 30,
     };
+
+    /// A frame of a 100-pixel face.
+    fn vote(quality: f32, candidates: &Candidates) -> FrameVote {
+        at_size(quality, 100.0, candidates)
+    }
+
+    fn at_size(quality: f32, face_px: f32, candidates: &Candidates) -> FrameVote {
+        FrameVote {
+            quality,
+            face_px,
+            candidates: candidates.clone(),
+        }
+    }
 
     #[test]
     fn the_vote_needs_a_weighted_majority_that_the_mean_agrees_with() {
         let ann = cands(Some(("ann", 0.6)), Some(("bob", 0.3)));
         let bob = cands(Some(("bob", 0.6)), Some(("ann", 0.3)));
         let nobody = cands(Some(("ann", 0.2)), None);
-        let frames = [(0.9, ann.clone()), (0.8, ann.clone()), (0.3, bob.clone())];
+        let frames = [vote(0.9, &ann), vote(0.8, &ann), vote(0.3, &bob)];
         assert_eq!(tally(&frames, &ann, &OPEN).as_deref(), Some("ann"));
         // The mean embedding disagrees: nobody.
         assert_eq!(tally(&frames, &bob, &OPEN), None);
         // A winner short of half the quality weight: nobody.
-        let split = [(0.4, ann.clone()), (0.3, bob.clone()), (0.5, nobody.clone())];
+        let split = [vote(0.4, &ann), vote(0.3, &bob), vote(0.5, &nobody)];
         assert_eq!(tally(&split, &ann, &OPEN), None);
         // A close second (margin 0.02 < 0.05): not accepted.
         let close = cands(Some(("ann", 0.6)), Some(("bob", 0.58)));
-        assert_eq!(tally(&[(1.0, close.clone())], &close, &OPEN), None);
+        assert_eq!(tally(&[vote(1.0, &close)], &close, &OPEN), None);
         assert_eq!(tally(&[], &ann, &OPEN), None);
+    }
+
+    #[test]
+    fn the_threshold_rises_with_the_gallery_and_marginal_frames_need_more_of_them() {
+        let school = OpenSet { people: 3000, ..OPEN };
+        assert!(
+            (OPEN.threshold() - 0.4).abs() < 1e-6,
+            "a class is matched at the recognizer's threshold"
+        );
+        assert!(
+            (school.threshold() - 0.44).abs() < 1e-6,
+            "two decades more: 0.04 higher"
+        );
+        let ann = |s| cands(Some(("ann", s)), Some(("bob", 0.2)));
+        // Three frames only just over the threshold: not yet; five of them, or one confident
+        // frame, and the track is taken.
+        let marginal = ann(0.43);
+        let three = [vote(1.0, &marginal), vote(1.0, &marginal), vote(1.0, &marginal)];
+        assert_eq!(tally(&three, &marginal, &OPEN), None);
+        let five = [0; 5].map(|_| vote(1.0, &marginal));
+        assert_eq!(tally(&five, &marginal, &OPEN).as_deref(), Some("ann"));
+        let with_confident = [vote(1.0, &ann(0.49)), vote(1.0, &marginal), vote(1.0, &marginal)];
+        assert_eq!(tally(&with_confident, &marginal, &OPEN).as_deref(), Some("ann"));
+        // The same confident frame from a 36-pixel face is not confident enough.
+        let small = [
+            at_size(1.0, 36.0, &ann(0.49)),
+            at_size(1.0, 36.0, &marginal),
+            at_size(1.0, 36.0, &marginal),
+        ];
+        assert_eq!(tally(&small, &marginal, &OPEN), None);
+        // What clears a class does not clear a school.
+        assert_eq!(tally(&five, &marginal, &school), None);
+    }
+
+    #[test]
+    fn the_passer_by_taken_for_a_student_in_the_field_is_not_taken_now() {
+        // 33 enrolled, SFace's 0.363: a ~50 px stranger at similarity 0.393 and margin 0.123
+        // over 3 frames was marked present.
+        let rules = OpenSet {
+            threshold: 0.363,
+            margin: 0.08,
+            vote_share: 0.6,
+            people: 33,
+        };
+        let seen = cands(Some(("student", 0.393)), Some(("other", 0.27)));
+        let frames = [0; 3].map(|_| at_size(0.6, 50.0, &seen));
+        assert_eq!(tally(&frames, &seen, &rules), None);
     }
 
     #[test]

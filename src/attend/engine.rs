@@ -15,12 +15,12 @@ use opencv::core::Mat;
 use serde::Serialize;
 
 use crate::attend::decide::{
-    LiveCall, LiveEvidence, LiveVerdict, OpenSet, Unrecognised, judge_liveness, mean, tally, unknown_now,
+    FrameVote, LiveCall, LiveEvidence, LiveVerdict, OpenSet, Unrecognised, judge_liveness, mean, tally, unknown_now,
 };
 use crate::attend::held::{Held, Pending, StoreHealth};
 use crate::attend::matching::{Candidates, Gallery, SharedGallery};
 use crate::attend::session::{SharedTimetable, Timetable};
-use crate::attend::track::{Track, Tracker, TrackerSettings};
+use crate::attend::track::{KeptFrame, Track, Tracker, TrackerSettings};
 use crate::config::TimetableError;
 use crate::config::{Config, LivenessConfig, RecognizeConfig};
 use crate::event::{Alert, AlertKind, AttendanceEvent, new_id};
@@ -398,6 +398,7 @@ impl Engine {
             threshold: self.analyzer.recognizer().threshold(),
             margin: self.recognize.margin,
             vote_share: self.recognize.vote_share,
+            people: gallery.people_among(group.as_deref()),
         };
         let Some(person_id) = tally(&frames, &overall, &rules) else {
             return Ok(self.unrecognised(track, camera, final_call, overall.best, rules.threshold));
@@ -495,20 +496,29 @@ impl Engine {
         Ok(())
     }
 
-    /// The gallery's candidates for each kept frame (with its quality), and for their
-    /// quality-weighted mean embedding, among `group` when sessions name one.
+    /// The gallery's candidates for each kept frame (with its quality and face size), and for
+    /// their quality-weighted mean embedding, among `group` when sessions name one.
     fn candidates(
         &self,
         gallery: &Gallery,
         track: &Track,
         group: Option<&str>,
-    ) -> Result<(Vec<(f32, Candidates)>, Candidates), EngineError> {
-        let frames: Vec<(f32, &Embedding)> = track
-            .best
+    ) -> Result<(Vec<FrameVote>, Candidates), EngineError> {
+        let kept: Vec<&KeptFrame> = track.best.iter().filter(|k| k.embedding.is_some()).collect();
+        let frames: Vec<(f32, &Embedding)> = kept
             .iter()
             .filter_map(|k| Some((k.quality, k.embedding.as_ref()?)))
             .collect();
         let (each, overall) = gallery.track_candidates(&frames, group, self.recognize.person_score)?;
-        Ok((frames.iter().map(|f| f.0).zip(each).collect(), overall))
+        let votes = kept
+            .iter()
+            .zip(each)
+            .map(|(k, candidates)| FrameVote {
+                quality: k.quality,
+                face_px: k.face_px,
+                candidates,
+            })
+            .collect();
+        Ok((votes, overall))
     }
 }

@@ -172,6 +172,14 @@ impl Gallery {
         &self.recognizer
     }
 
+    /// People a probe among `group` is compared with: the group's members, or everyone.
+    pub fn people_among(&self, group: Option<&str>) -> usize {
+        match group {
+            Some(g) => self.groups.iter().filter(|gs| gs.iter().any(|x| x == g)).count(),
+            None => self.people.len(),
+        }
+    }
+
     /// Number of people.
     pub fn people(&self) -> usize {
         self.people.len()

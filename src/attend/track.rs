@@ -51,6 +51,8 @@ pub fn likeness(a: &[f32], b: &[f32]) -> f32 {
 pub struct KeptFrame {
     /// Quality of the frame.
     pub quality: f32,
+    /// The face's shorter side, frame pixels: small faces need stronger matches.
+    pub face_px: f32,
     /// Aligned crop.
     pub aligned: Mat,
     /// Its embedding, once computed (each kept frame is embedded at most once).
@@ -122,6 +124,7 @@ impl Track {
         if self.best.len() < keep || self.best.last().is_some_and(|k| k.quality < obs.quality.score) {
             let kept = KeptFrame {
                 quality: obs.quality.score,
+                face_px: obs.quality.size_px,
                 aligned: obs.aligned,
                 embedding: None,
             };
