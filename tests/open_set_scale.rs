@@ -17,9 +17,9 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use opencv::core::{Mat, Scalar, Size, Vector};
+use opencv::core::{Mat, Scalar};
+use opencv::imgcodecs;
 use opencv::prelude::*;
-use opencv::{imgcodecs, imgproc};
 use rollcall::attend::decide::{FrameVote, OpenSet, tally};
 use rollcall::attend::matching::Gallery;
 use rollcall::config::{PersonScore, RecognizeConfig};
@@ -64,33 +64,10 @@ fn main_face(analyzer: &mut FaceAnalyzer, frame: &Mat) -> Option<Kept> {
     Some((face.quality.score, face.quality.size_px, embedding))
 }
 
-/// `photo` as a camera frame in which its face's shorter side is `face_px * zoom` pixels:
-/// scaled, set in a grey 640x480 frame (larger results are kept whole), JPEG at quality 75.
+/// `photo` as a camera frame in which its face's shorter side is `face_px * zoom` pixels, JPEG at
+/// quality 75.
 fn as_camera_frame(photo: &Mat, photo_face_px: f32, face_px: f32, zoom: f64) -> Mat {
-    let factor = (face_px as f64 * zoom / photo_face_px as f64).min(1.0);
-    let size = Size::new(
-        ((photo.cols() as f64 * factor).round() as i32).max(8),
-        ((photo.rows() as f64 * factor).round() as i32).max(8),
-    );
-    let mut scaled = Mat::default();
-    imgproc::resize(photo, &mut scaled, size, 0.0, 0.0, imgproc::INTER_AREA).unwrap();
-    let (pad_w, pad_h) = ((640 - size.width).max(0), (480 - size.height).max(0));
-    let mut framed = Mat::default();
-    opencv::core::copy_make_border(
-        &scaled,
-        &mut framed,
-        pad_h / 2,
-        pad_h - pad_h / 2,
-        pad_w / 2,
-        pad_w - pad_w / 2,
-        opencv::core::BORDER_CONSTANT,
-        Scalar::all(110.0),
-    )
-    .unwrap();
-    let params = Vector::from_slice(&[imgcodecs::IMWRITE_JPEG_QUALITY, 75]);
-    let mut jpeg = Vector::<u8>::new();
-    imgcodecs::imencode(".jpg", &framed, &mut jpeg, &params).unwrap();
-    imgcodecs::imdecode(&jpeg, imgcodecs::IMREAD_COLOR).unwrap()
+    common::degrade::jpeg(&common::degrade::camera_frame(photo, photo_face_px, face_px, zoom), 75)
 }
 
 /// The tracks `photo` makes at every face size.
