@@ -45,6 +45,7 @@ fn spoil(frame: &Mat, how: Spoilt) -> Mat {
 /// and its live score.
 #[derive(Debug, Clone, Copy)]
 struct Sample {
+    source: &'static str,
     real: bool,
     how: Spoilt,
     size_px: f32,
@@ -64,17 +65,18 @@ fn live_sample(analyzer: &mut FaceAnalyzer, frame: &Mat) -> Option<(f32, f32, f3
 }
 
 /// Every way of showing each face of `image` bigger than the smallest size.
-fn samples_of(analyzer: &mut FaceAnalyzer, image: &Mat, real: bool, out: &mut Vec<Sample>) {
+fn samples_of(analyzer: &mut FaceAnalyzer, image: &Mat, source: &'static str, real: bool, out: &mut Vec<Sample>) {
     let faces = analyzer.observe(image).unwrap();
     for face in faces.iter().filter(|f| f.quality.size_px >= 60.0) {
         let b = &face.face.bbox;
         let rect = Rect::new(b.x1 as i32, b.y1 as i32, (b.x2 - b.x1) as i32, (b.y2 - b.y1) as i32);
-        let region = common::degrade::around(image, rect, 3.0);
+        let region = common::degrade::around(image, rect, 6.0);
         for px in FACE_SIZES.iter().filter(|&&px| px <= face.quality.size_px) {
-            let frame = common::degrade::camera_frame(&region, face.quality.size_px, *px, 1.0);
+            let frame = common::degrade::camera_frame_without_edges(&region, face.quality.size_px, *px);
             for how in SPOILT {
                 if let Some((size_px, sharpness, score)) = live_sample(analyzer, &spoil(&frame, how)) {
                     out.push(Sample {
+                        source,
                         real,
                         how,
                         size_px,
@@ -93,13 +95,13 @@ fn measure() -> Vec<Sample> {
     for video in ["liveportrait_s18.mp4", "short_hamilton_clip.mp4"] {
         let frames = FileFrames::open(&common::shared().join("videos").join(video), 2.0, 1920).unwrap();
         for (frame, _) in frames {
-            samples_of(&mut analyzer, &frame, true, &mut out);
+            samples_of(&mut analyzer, &frame, video, true, &mut out);
         }
     }
     for spoof in ["image_F1.jpg", "image_F2.jpg"] {
         let path = common::face(&format!("silent_face_samples/{spoof}"));
         let image = imgcodecs::imread(&path, imgcodecs::IMREAD_COLOR).unwrap();
-        samples_of(&mut analyzer, &image, false, &mut out);
+        samples_of(&mut analyzer, &image, spoof, false, &mut out);
     }
     out
 }
@@ -149,7 +151,8 @@ fn passive_scores_by_face_size_and_damage() {
     }
     for s in &samples {
         println!(
-            "sample,{},{:?},{:.1},{:.1},{:.3}",
+            "sample,{},{},{:?},{:.1},{:.1},{:.3}",
+            s.source,
             u8::from(s.real),
             s.how,
             s.size_px,
