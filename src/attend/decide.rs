@@ -40,15 +40,37 @@ pub enum LiveCall {
     Wait,
     /// Live.
     Live(LiveVerdict),
-    /// A presentation attack is suspected.
+    /// A presentation attack is suspected, on confident evidence.
     Spoof(LiveVerdict),
+    /// The track ended without evidence either way: too few frames showed the face well enough
+    /// to be assessed, or their scores disagreed. Neither live nor spoof.
+    NotAssessed,
+}
+
+/// Faces smaller than this (shorter side, frame pixels) are not assessed for liveness.
+pub const LIVENESS_MIN_PX: f32 = 40.0;
+/// Faces blurrier than this (variance of the Laplacian of the aligned crop) are not assessed:
+/// defocus and motion blur, not size or compression, make real faces score as spoofs
+/// (docs/calibration.md).
+pub const LIVENESS_MIN_SHARPNESS: f32 = 20.0;
+/// Share of a track's assessed frames that must score below the threshold for a spoof verdict
+/// on the passive score alone.
+pub const SPOOF_AGREEMENT: f32 = 2.0 / 3.0;
+
+/// Whether a frame shows a face well enough for its passive score to be evidence.
+pub fn assessable(face_px: f32, sharpness: f32) -> bool {
+    face_px >= LIVENESS_MIN_PX && sharpness >= LIVENESS_MIN_SHARPNESS
 }
 
 /// What a track showed of its liveness.
 #[derive(Debug, Clone, Copy)]
 pub struct LiveEvidence<'a> {
-    /// Passive anti-spoofing scores, one per sampled frame (empty: anti-spoofing is off).
+    /// Anti-spoofing models are configured; without them every track counts as live.
+    pub passive: bool,
+    /// Passive scores of the frames that were [`assessable`], in order.
     pub scores: &'a [f32],
+    /// No more scores will be taken for this track (it holds as many as it samples).
+    pub samples_full: bool,
     /// How its landmarks moved.
     pub motion: Motion,
     /// It blinked.
@@ -67,7 +89,7 @@ pub fn judge_liveness(e: &LiveEvidence<'_>, rules: &LivenessConfig) -> LiveCall 
     let rigid_motion = e
         .motion
         .looks_rigid(rules.rigid_min_travel, rules.rigid_max_deformation);
-    let verdict = if e.scores.is_empty() {
+    let verdict = if !e.passive {
         // No anti-spoofing configured: every track counts as live.
         LiveVerdict {
             score: 1.0,
@@ -75,7 +97,11 @@ pub fn judge_liveness(e: &LiveEvidence<'_>, rules: &LivenessConfig) -> LiveCall 
             blinked: e.blinked,
         }
     } else if (e.scores.len() as u32) < rules.min_frames {
-        return LiveCall::Wait;
+        return if e.final_call {
+            LiveCall::NotAssessed
+        } else {
+            LiveCall::Wait
+        };
     } else {
         let penalty = if !e.blinked && rigid_motion {
             rules.rigid_penalty
@@ -93,10 +119,18 @@ pub fn judge_liveness(e: &LiveEvidence<'_>, rules: &LivenessConfig) -> LiveCall 
     if rigid_only && e.eyes_watched && !e.final_call {
         return LiveCall::Wait;
     }
-    if fails {
+    if !fails {
+        return LiveCall::Live(verdict);
+    }
+    // A spoof verdict needs confident evidence: the flat-motion cue on a score it tips, or
+    // consistently low scores. One odd low frame among live ones is not an attack.
+    let low = e.scores.iter().filter(|s| **s < rules.threshold).count() as f32;
+    if rigid_only || low >= SPOOF_AGREEMENT * e.scores.len() as f32 {
         LiveCall::Spoof(verdict)
+    } else if e.final_call || e.samples_full {
+        LiveCall::NotAssessed
     } else {
-        LiveCall::Live(verdict)
+        LiveCall::Wait
     }
 }
 
@@ -243,7 +277,9 @@ mod tests {
 
     fn evidence(scores: &[f32], rigid: bool, blinked: bool, eyes_watched: bool, final_call: bool) -> LiveEvidence<'_> {
         LiveEvidence {
+            passive: true,
             scores,
+            samples_full: false,
             motion: motion(rigid),
             blinked,
             eyes_watched,
@@ -253,7 +289,7 @@ mod tests {
 
     fn score(call: LiveCall) -> Option<(bool, f32)> {
         match call {
-            LiveCall::Wait => None,
+            LiveCall::Wait | LiveCall::NotAssessed => None,
             LiveCall::Live(v) => Some((true, v.score)),
             LiveCall::Spoof(v) => Some((false, v.score)),
         }
@@ -282,10 +318,11 @@ mod tests {
             Some(false)
         );
         // Without anti-spoofing, every track is live.
-        assert_eq!(
-            score(judge_liveness(&evidence(&[], true, false, true, false), &r)),
-            Some((true, 1.0))
-        );
+        let off = LiveEvidence {
+            passive: false,
+            ..evidence(&[], true, false, true, false)
+        };
+        assert_eq!(score(judge_liveness(&off, &r)), Some((true, 1.0)));
     }
 
     #[test]
@@ -316,6 +353,44 @@ mod tests {
         assert_eq!(
             score(judge_liveness(
                 &evidence(&[0.1, 0.1, 0.1], true, false, true, false),
+                &r
+            ))
+            .map(|s| s.0),
+            Some(false)
+        );
+    }
+
+    #[test]
+    fn a_spoof_verdict_needs_consistent_scores_and_poor_faces_are_not_assessed() {
+        let r = rules();
+        // Blurred or small faces are not evidence.
+        assert!(assessable(60.0, 80.0));
+        assert!(!assessable(30.0, 80.0), "too small");
+        assert!(!assessable(60.0, 8.0), "too blurred");
+        // Two assessed frames: wait, and at the track's end, not assessed (not a spoof).
+        assert_eq!(
+            judge_liveness(&evidence(&[0.1, 0.1], false, false, false, false), &r),
+            LiveCall::Wait
+        );
+        assert_eq!(
+            judge_liveness(&evidence(&[0.1, 0.1], false, false, false, true), &r),
+            LiveCall::NotAssessed
+        );
+        // A low mean from one very low frame among live ones: not an attack.
+        let mixed = [0.9, 0.0, 0.0, 0.9, 0.0, 0.9];
+        assert_eq!(
+            score(judge_liveness(&evidence(&mixed[..4], false, false, false, false), &r)),
+            None
+        );
+        let full = LiveEvidence {
+            samples_full: true,
+            ..evidence(&mixed[..4], false, false, false, false)
+        };
+        assert_eq!(judge_liveness(&full, &r), LiveCall::NotAssessed);
+        // Consistently low: a spoof.
+        assert_eq!(
+            score(judge_liveness(
+                &evidence(&[0.1, 0.2, 0.9], false, false, false, false),
                 &r
             ))
             .map(|s| s.0),

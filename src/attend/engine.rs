@@ -15,7 +15,8 @@ use opencv::core::Mat;
 use serde::Serialize;
 
 use crate::attend::decide::{
-    FrameVote, LiveCall, LiveEvidence, LiveVerdict, OpenSet, Unrecognised, judge_liveness, mean, tally, unknown_now,
+    FrameVote, LiveCall, LiveEvidence, LiveVerdict, OpenSet, Unrecognised, assessable, judge_liveness, mean, tally,
+    unknown_now,
 };
 use crate::attend::held::{Held, Pending, StoreHealth};
 use crate::attend::matching::{Candidates, Gallery, SharedGallery};
@@ -77,6 +78,16 @@ pub enum Outcome {
     },
     /// Judged a presentation attack; the alert was recorded.
     Spoof(Alert),
+    /// The track ended without evidence of liveness either way (its face too small or too
+    /// blurred, or its scores disagreeing): no attendance and no alert.
+    NotAssessed {
+        /// Camera.
+        camera_id: String,
+        /// Frames seen.
+        frames: u32,
+        /// Frames whose liveness could be assessed.
+        assessed: usize,
+    },
     /// An alert about the device itself (the store failed and recovered), recorded.
     Alert(Alert),
 }
@@ -306,19 +317,25 @@ impl Engine {
         self.stats.faces += observations.len() as u64;
         let settings = self.tracker_settings;
         let mut tracker = self.trackers.remove(camera).unwrap_or_else(|| Tracker::new(settings));
-        let faces: Vec<_> = observations.iter().map(|o| (o.face.bbox, o.face.landmarks)).collect();
+        let faces: Vec<_> = observations
+            .iter()
+            .map(|o| (o.face.bbox, o.face.landmarks, o.quality))
+            .collect();
         let ids = tracker.update(at, observations);
         let mut outcomes = retried;
         let result = (|| {
             // Passive liveness only for tracks still undecided: a seated class costs detection only.
-            for (&id, (bbox, five)) in ids.iter().zip(&faces) {
+            for (&id, (bbox, five, quality)) in ids.iter().zip(&faces) {
                 let Some(track) = tracker.get_mut(id).filter(|t| !t.decided) else {
                     continue;
                 };
+                // A small or blurred face's score is no evidence either way: not sampled.
                 if track.liveness.len() < LIVENESS_SAMPLES
+                    && assessable(quality.size_px, quality.sharpness)
                     && let Some(score) = self.analyzer.live_score(image, bbox)?
                 {
                     track.liveness.push(score);
+                    track.liveness_px.push(quality.size_px);
                 }
                 // Eyes on every frame until the decision: a blink is brief, and a track that
                 // waits for one (see `decide`) must be watched for it.
@@ -367,7 +384,9 @@ impl Engine {
         final_call: bool,
     ) -> Result<Option<Outcome>, EngineError> {
         let evidence = LiveEvidence {
+            passive: self.analyzer.antispoof().is_some(),
             scores: &track.liveness,
+            samples_full: track.liveness.len() >= LIVENESS_SAMPLES,
             motion: landmark_motion(&track.landmarks),
             blinked: blinked(&track.eyes),
             eyes_watched: self.analyzer.has_dense_landmarks(),
@@ -382,6 +401,22 @@ impl Engine {
                 return Ok(self.commit(Pending::Alert(alert)));
             }
             LiveCall::Live(verdict) => verdict,
+            LiveCall::NotAssessed => {
+                // `require`: no attendance without a live verdict, and no alert without a spoof one.
+                self.decided(track, false);
+                tracing::info!(
+                    camera,
+                    room,
+                    frames = track.frames,
+                    assessed = track.liveness.len(),
+                    "liveness not assessed: too few frames showed the face well enough"
+                );
+                return Ok(Some(Outcome::NotAssessed {
+                    camera_id: camera.to_string(),
+                    frames: track.frames,
+                    assessed: track.liveness.len(),
+                }));
+            }
         };
         let group = if self.recognize.per_class {
             self.timetable
@@ -465,10 +500,18 @@ impl Engine {
     /// The alert for a track judged a presentation attack, with the evidence in its detail.
     fn spoof_alert(&self, track: &Track, verdict: &LiveVerdict, camera: &str, room: &str) -> Alert {
         let detail = format!(
-            "presentation attack suspected: live score {:.2} over {} frames (threshold {:.2}); landmarks travelled {:.2} and deformed {:.3} eye distances",
+            "presentation attack suspected: live score {:.2} over {} frames (threshold {:.2}; frame scores {}; faces {:.0} to {:.0} px); landmarks travelled {:.2} and deformed {:.3} eye distances",
             verdict.score,
             track.liveness.len(),
             self.liveness.threshold,
+            track
+                .liveness
+                .iter()
+                .map(|s| format!("{s:.2}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+            track.liveness_px.iter().copied().fold(f32::INFINITY, f32::min),
+            track.liveness_px.iter().copied().fold(0.0, f32::max),
             verdict.motion.travel,
             verdict.motion.deformation
         );

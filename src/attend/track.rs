@@ -74,6 +74,8 @@ pub struct Track {
     pub best: Vec<KeptFrame>,
     /// Per-frame passive liveness scores.
     pub liveness: Vec<f32>,
+    /// Face sizes of the frames behind `liveness`, for the evidence an alert carries.
+    pub liveness_px: Vec<f32>,
     /// Per-frame landmarks (frame pixels), for motion-based liveness.
     pub landmarks: Vec<Landmarks>,
     /// Eye openings of every frame until the decision, when the 106-point model is configured.
@@ -207,6 +209,7 @@ impl Tracker {
                         frames: 0,
                         best: Vec::new(),
                         liveness: Vec::new(),
+                        liveness_px: Vec::new(),
                         eyes: Vec::new(),
                         landmarks: Vec::new(),
                         decided: false,
