@@ -7,6 +7,31 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+/// How an attendance event's liveness was decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum LivenessBasis {
+    /// Passive anti-spoofing over the track's assessed frames judged it live.
+    #[default]
+    Passive,
+    /// Too few frames showed the face well enough to judge, and the config allows attendance
+    /// without a verdict: the backend may want to review it.
+    NotAssessed,
+    /// Anti-spoofing is not configured.
+    Off,
+}
+
+impl LivenessBasis {
+    /// The word stored and sent.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            LivenessBasis::Passive => "passive",
+            LivenessBasis::NotAssessed => "not_assessed",
+            LivenessBasis::Off => "off",
+        }
+    }
+}
+
 /// Present, or late (after the session's start plus its grace period).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -50,8 +75,11 @@ pub struct AttendanceEvent {
     pub similarity: f32,
     /// Lead over the second-best person.
     pub margin: f32,
-    /// Fused liveness score of the track.
-    pub liveness: f32,
+    /// Fused liveness score of the track; `null` when it could not be assessed and
+    /// `[liveness] unassessed = "allow"` marked it anyway (see `liveness_basis`).
+    pub liveness: Option<f32>,
+    /// How liveness was decided, so that the backend can review the events that had none.
+    pub liveness_basis: LivenessBasis,
     /// Frames the decision used.
     pub frames: u32,
     /// Recognizer id.

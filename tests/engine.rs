@@ -130,7 +130,10 @@ fn a_slideshow_of_students_and_strangers_marks_each_student_once() {
         let what = match o {
             Outcome::Attendance(e) => format!(
                 "attendance {} sim {:.2} margin {:.2} live {:.2}",
-                e.person_id, e.similarity, e.margin, e.liveness
+                e.person_id,
+                e.similarity,
+                e.margin,
+                e.liveness.unwrap_or(f32::NAN)
             ),
             Outcome::Spoof(a) => format!("spoof: {}", a.detail),
             other => format!("{other:?}"),

@@ -39,12 +39,33 @@ fn spoil(frame: &Mat, scale: f64, how: Spoilt) -> Mat {
 
 /// Plays `frames` through a fresh engine with nobody enrolled, at 5 fps: its outcomes.
 fn play(frames: &[Mat]) -> Vec<Outcome> {
-    let config = common::config("yunet-2023mar", "sface-2021dec");
+    play_with(&common::config("yunet-2023mar", "sface-2021dec"), &[], frames).0
+}
+
+/// Plays `frames` at 5 fps, from Monday 09:00 UTC, through a fresh engine of `config` with
+/// `enrolled` (person, photo under ageitgey/identities): its outcomes, and the attendance the
+/// store then holds.
+fn play_with(
+    config: &rollcall::config::Config,
+    enrolled: &[(&str, &str)],
+    frames: &[Mat],
+) -> (Vec<Outcome>, Vec<rollcall::event::AttendanceEvent>) {
     static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let dir = common::scratch_dir("spoof_alerts", &format!("store-{run}"));
-    let store = Store::open(&dir.join("rollcall.db"), Key::generate()).unwrap();
-    let mut engine = Engine::new(&config, common::analyzer_for(&config), store).unwrap();
+    let mut store = Store::open(&dir.join("rollcall.db"), Key::generate()).unwrap();
+    let mut analyzer = common::analyzer_for(config);
+    for (person, photo) in enrolled {
+        let who = rollcall::enroll::Enrollee {
+            person,
+            name: None,
+            groups: &[],
+        };
+        let photos = [common::face(&format!("ageitgey/identities/{photo}"))];
+        let policy = rollcall::enroll::EnrollPolicy::default();
+        rollcall::enroll::enroll_person(&mut analyzer, &mut store, &who, &photos, &policy, u64::MAX).unwrap();
+    }
+    let mut engine = Engine::new(config, analyzer, store).unwrap();
     let start: DateTime<Utc> = DateTime::parse_from_rfc3339("2026-11-23T09:00:00Z").unwrap().into();
     let mut out = Vec::new();
     for (i, frame) in frames.iter().enumerate() {
@@ -52,9 +73,10 @@ fn play(frames: &[Mat]) -> Vec<Outcome> {
         out.extend(engine.process("cam", "101", frame, at).unwrap());
     }
     out.extend(engine.finish("cam", "101").unwrap());
+    let stored = engine.store().attendance().unwrap();
     drop(engine);
     std::fs::remove_dir_all(dir).unwrap();
-    out
+    (out, stored)
 }
 
 #[test]
@@ -124,4 +146,40 @@ fn spoof_samples_waved_with_faces_of_80_px_and_more_are_still_caught() {
             std::fs::remove_dir_all(dir).unwrap();
         }
     }
+}
+
+#[test]
+fn a_recognised_face_that_could_not_be_assessed_is_marked_only_when_allowed() {
+    use rollcall::config::Unassessed;
+    use rollcall::event::LivenessBasis;
+    let frames: Vec<Mat> = FileFrames::open(&common::shared().join("videos/short_hamilton_clip.mp4"), 5.0, 1920)
+        .unwrap()
+        .map(|(m, _)| spoil(&m, 0.45, Spoilt::Clean))
+        .collect();
+    let enrolled = [("obama", "obama_1.jpg"), ("linmanuel", "linmanuel_1.png")];
+    let mut config = common::config("yunet-2023mar", "sface-2021dec");
+    config.timetable.sessions = vec![common::monday_session()];
+    let (outcomes, stored) = play_with(&config, &enrolled, &frames);
+    println!("require: {outcomes:?}");
+    assert!(
+        stored
+            .iter()
+            .all(|e| e.liveness_basis == LivenessBasis::Passive && e.liveness.is_some()),
+        "require marks only faces judged live: {stored:?}"
+    );
+    config.liveness.unassessed = Unassessed::Allow;
+    let (outcomes, stored) = play_with(&config, &enrolled, &frames);
+    println!("allow: {outcomes:?}");
+    let unassessed: Vec<_> = stored
+        .iter()
+        .filter(|e| e.liveness_basis == LivenessBasis::NotAssessed)
+        .collect();
+    assert!(
+        !unassessed.is_empty(),
+        "allow marks recognised faces without a verdict: {stored:?}"
+    );
+    assert!(unassessed.iter().all(|e| e.liveness.is_none()));
+    let sent = serde_json::to_value(unassessed[0]).unwrap();
+    assert_eq!(sent["liveness"], serde_json::Value::Null);
+    assert_eq!(sent["liveness_basis"], "not_assessed");
 }

@@ -71,6 +71,9 @@ pub struct LiveEvidence<'a> {
     pub scores: &'a [f32],
     /// No more scores will be taken for this track (it holds as many as it samples).
     pub samples_full: bool,
+    /// The track has had `[recognize] max_frames`: lacking assessed frames, it is not assessed
+    /// for now (the config decides whether that waits or marks).
+    pub out_of_frames: bool,
     /// How its landmarks moved.
     pub motion: Motion,
     /// It blinked.
@@ -97,7 +100,7 @@ pub fn judge_liveness(e: &LiveEvidence<'_>, rules: &LivenessConfig) -> LiveCall 
             blinked: e.blinked,
         }
     } else if (e.scores.len() as u32) < rules.min_frames {
-        return if e.final_call {
+        return if e.final_call || e.out_of_frames {
             LiveCall::NotAssessed
         } else {
             LiveCall::Wait
@@ -264,6 +267,7 @@ mod tests {
             rigid_min_travel: 0.3,
             rigid_max_deformation: 0.02,
             rigid_penalty: 0.3,
+            unassessed: crate::config::Unassessed::Require,
         }
     }
 
@@ -280,6 +284,7 @@ mod tests {
             passive: true,
             scores,
             samples_full: false,
+            out_of_frames: false,
             motion: motion(rigid),
             blinked,
             eyes_watched,

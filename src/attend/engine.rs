@@ -23,8 +23,8 @@ use crate::attend::matching::{Candidates, Gallery, SharedGallery};
 use crate::attend::session::{SharedTimetable, Timetable};
 use crate::attend::track::{KeptFrame, Track, Tracker, TrackerSettings};
 use crate::config::TimetableError;
-use crate::config::{Config, LivenessConfig, RecognizeConfig};
-use crate::event::{Alert, AlertKind, AttendanceEvent, new_id};
+use crate::config::{Config, LivenessConfig, RecognizeConfig, Unassessed};
+use crate::event::{Alert, AlertKind, AttendanceEvent, LivenessBasis, new_id};
 use crate::store::{Store, StoreError};
 use crate::vision::analyze::FaceAnalyzer;
 use crate::vision::embed::{CompareError, Embedding};
@@ -383,8 +383,10 @@ impl Engine {
         room: &str,
         final_call: bool,
     ) -> Result<Option<Outcome>, EngineError> {
+        let evidence_passive = self.analyzer.antispoof().is_some();
         let evidence = LiveEvidence {
-            passive: self.analyzer.antispoof().is_some(),
+            passive: evidence_passive,
+            out_of_frames: track.frames >= self.recognize.max_frames,
             scores: &track.liveness,
             samples_full: track.liveness.len() >= LIVENESS_SAMPLES,
             motion: landmark_motion(&track.landmarks),
@@ -400,9 +402,13 @@ impl Engine {
                 tracing::warn!(camera, room, detail = %alert.detail, "spoof alert");
                 return Ok(self.commit(Pending::Alert(alert)));
             }
-            LiveCall::Live(verdict) => verdict,
+            LiveCall::Live(verdict) => Some(verdict),
+            // `allow`: recognised faces are marked without a verdict, for the backend to review.
+            LiveCall::NotAssessed if self.liveness.unassessed == Unassessed::Allow => None,
+            // `require`: no attendance until a live frame is seen, so a lesson-long track waits.
+            LiveCall::NotAssessed if !final_call => return Ok(None),
             LiveCall::NotAssessed => {
-                // `require`: no attendance without a live verdict, and no alert without a spoof one.
+                // Never an alert without a spoof verdict either.
                 self.decided(track, false);
                 tracing::info!(
                     camera,
@@ -454,13 +460,18 @@ impl Engine {
             decided_at: Utc::now(),
             similarity: overall.best.as_ref().map_or(0.0, |b| b.1),
             margin: overall.margin(),
-            liveness: live.score.min(1.0),
+            liveness: live.map(|l| l.score.min(1.0)),
+            liveness_basis: match live {
+                None => LivenessBasis::NotAssessed,
+                Some(_) if evidence_passive => LivenessBasis::Passive,
+                Some(_) => LivenessBasis::Off,
+            },
             frames: track.frames,
             recognizer: self.analyzer.recognizer().id().to_string(),
             device: self.device.clone(),
             roster_version: gallery.version(),
         };
-        tracing::debug!(camera, room, person = %person_id, blinked = live.blinked, "recognised");
+        tracing::debug!(camera, room, person = %person_id, blinked = live.is_some_and(|l| l.blinked), "recognised");
         Ok(self.commit(Pending::Attendance {
             event,
             once_key: place.once_key,

@@ -102,7 +102,7 @@ pub fn run(config: &Config, args: Args) -> Result<(), CliError> {
         EventsCommand::Export { from, to, csv: _, out } => {
             let (from, to) = (parse_time(&from, false)?, parse_time(&to, true)?);
             let mut text = String::from(
-                "event_id,person_id,status,session_id,room,camera_id,first_seen,decided_at,similarity,margin,liveness,frames,recognizer,device,roster_version\n",
+                "event_id,person_id,status,session_id,room,camera_id,first_seen,decided_at,similarity,margin,liveness,frames,recognizer,device,roster_version,liveness_basis\n",
             );
             let mut n = 0;
             for e in store.attendance()? {
@@ -121,11 +121,12 @@ pub fn run(config: &Config, args: Args) -> Result<(), CliError> {
                     e.decided_at.to_rfc3339(),
                     format!("{:.4}", e.similarity),
                     format!("{:.4}", e.margin),
-                    format!("{:.4}", e.liveness),
+                    e.liveness.map_or_else(String::new, |l| format!("{l:.4}")),
                     e.frames.to_string(),
                     e.recognizer.clone(),
                     e.device.clone(),
                     e.roster_version.to_string(),
+                    e.liveness_basis.as_str().to_string(),
                 ];
                 text += &fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(",");
                 text.push('\n');

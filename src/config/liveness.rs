@@ -22,6 +22,21 @@ pub struct LivenessConfig {
     pub rigid_max_deformation: f32,
     /// Subtracted from the track's live score when it moved like a flat picture.
     pub rigid_penalty: f32,
+    /// A recognised face whose liveness could not be assessed (too small or blurred on every
+    /// frame): `require` marks no attendance until a live frame is seen, `allow` marks it with
+    /// `"liveness": null` for the backend to review.
+    pub unassessed: Unassessed,
+}
+
+/// What a recognised track without a liveness verdict gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unassessed {
+    /// No attendance until a live frame is seen.
+    #[default]
+    Require,
+    /// Attendance, marked as not assessed.
+    Allow,
 }
 
 impl Default for LivenessConfig {
@@ -32,6 +47,7 @@ impl Default for LivenessConfig {
             rigid_min_travel: 0.3,
             rigid_max_deformation: 0.02,
             rigid_penalty: 0.3,
+            unassessed: Unassessed::Require,
         }
     }
 }

@@ -37,7 +37,7 @@ pub use detect::DetectConfig;
 pub use device::{DeviceConfig, MAX_ID_BYTES, check_id};
 pub use enroll::{EnrollConfig, Pose};
 pub use images::{DEFAULT_MAX_PIXELS, ImagesConfig};
-pub use liveness::{DEFAULT_LIVE_THRESHOLD, LivenessConfig};
+pub use liveness::{DEFAULT_LIVE_THRESHOLD, LivenessConfig, Unassessed};
 pub use locate::{Depth, Finding, examine, render};
 pub use models::{
     AntispoofSpec, Catalogue, CatalogueError, ChannelOrder, DetectorSpec, InputSpec, ModelFamily, ModelKind, ModelSpec,

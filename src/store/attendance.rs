@@ -5,7 +5,7 @@ use rusqlite::{Connection, params};
 
 use super::outbox::{self, EventKind};
 use super::{Store, StoreError};
-use crate::event::{Alert, AttendanceEvent};
+use crate::event::{Alert, AttendanceEvent, LivenessBasis};
 
 /// The longest alert detail stored or sent, in bytes.
 pub const MAX_ALERT_DETAIL: usize = 2000;
@@ -52,8 +52,9 @@ impl Store {
         let n = tx
             .execute(
                 "INSERT OR IGNORE INTO attendance (event_id, person_id, camera_id, room, session_id, once_key, status,
-                   first_seen, decided_at, similarity, margin, liveness, frames, recognizer, device, roster_version)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                   first_seen, decided_at, similarity, margin, liveness, frames, recognizer, device, roster_version,
+                   liveness_basis)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
                 params![
                     event.event_id,
                     event.person_id,
@@ -66,11 +67,12 @@ impl Store {
                     event.decided_at.to_rfc3339(),
                     event.similarity,
                     event.margin,
-                    event.liveness,
+                    event.liveness.unwrap_or(0.0),
                     event.frames,
                     event.recognizer,
                     event.device,
-                    event.roster_version as i64
+                    event.roster_version as i64,
+                    event.liveness_basis.as_str()
                 ],
             )
             .map_err(self.sql())?;
@@ -96,7 +98,8 @@ impl Store {
             .conn
             .prepare(
                 "SELECT event_id, person_id, camera_id, room, session_id, status, first_seen, decided_at,
-                   similarity, margin, liveness, frames, recognizer, device, roster_version, rowid FROM attendance
+                   similarity, margin, liveness, frames, recognizer, device, roster_version, rowid, liveness_basis
+                 FROM attendance
                  WHERE rowid > ?1 ORDER BY rowid",
             )
             .map_err(self.sql())?;
@@ -111,6 +114,11 @@ impl Store {
                         })
                 };
                 let status: String = r.get(5)?;
+                let basis = match r.get::<_, String>(16)?.as_str() {
+                    "not_assessed" => LivenessBasis::NotAssessed,
+                    "off" => LivenessBasis::Off,
+                    _ => LivenessBasis::Passive,
+                };
                 let event = AttendanceEvent {
                     event_id: r.get(0)?,
                     person_id: r.get(1)?,
@@ -126,7 +134,8 @@ impl Store {
                     decided_at: time(7)?,
                     similarity: r.get(8)?,
                     margin: r.get(9)?,
-                    liveness: r.get(10)?,
+                    liveness: (basis != LivenessBasis::NotAssessed).then(|| r.get(10)).transpose()?,
+                    liveness_basis: basis,
                     frames: r.get(11)?,
                     recognizer: r.get(12)?,
                     device: r.get(13)?,

@@ -81,6 +81,9 @@ const MIGRATIONS: &[&str] = &[
      ALTER TABLE timetable_meta ADD COLUMN fingerprint TEXT NOT NULL DEFAULT '';
      ALTER TABLE outbox ADD COLUMN set_aside TEXT;
      CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);",
+    // 5: how each attendance's liveness was decided. `liveness` stays NOT NULL (rebuilding the
+    // table is not worth it): it holds 0 where the basis is `not_assessed`, read back as none.
+    "ALTER TABLE attendance ADD COLUMN liveness_basis TEXT NOT NULL DEFAULT 'passive';",
 ];
 
 /// Brings the database up to the newest schema, all steps in one transaction.
