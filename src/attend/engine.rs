@@ -92,6 +92,15 @@ pub enum Outcome {
     Alert(Alert),
 }
 
+/// What the liveness step of a decision says.
+enum LiveStep {
+    /// Go on to recognition with this verdict (`None`: not assessed, and the config allows that).
+    Go(Option<LiveVerdict>),
+    /// The track stops here: `None` to wait for more frames, or the spoof alert's or the
+    /// not-assessed outcome.
+    Stop(Option<Outcome>),
+}
+
 /// Counters for benchmarks and status.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct EngineStats {
@@ -383,46 +392,9 @@ impl Engine {
         room: &str,
         final_call: bool,
     ) -> Result<Option<Outcome>, EngineError> {
-        let evidence_passive = self.analyzer.antispoof().is_some();
-        let evidence = LiveEvidence {
-            passive: evidence_passive,
-            out_of_frames: track.frames >= self.recognize.max_frames,
-            scores: &track.liveness,
-            samples_full: track.liveness.len() >= LIVENESS_SAMPLES,
-            motion: landmark_motion(&track.landmarks),
-            blinked: blinked(&track.eyes),
-            eyes_watched: self.analyzer.has_dense_landmarks(),
-            final_call,
-        };
-        let live = match judge_liveness(&evidence, &self.liveness) {
-            LiveCall::Wait => return Ok(None),
-            LiveCall::Spoof(verdict) => {
-                self.decided(track, false);
-                let alert = self.spoof_alert(track, &verdict, camera, room);
-                tracing::warn!(camera, room, detail = %alert.detail, "spoof alert");
-                return Ok(self.commit(Pending::Alert(alert)));
-            }
-            LiveCall::Live(verdict) => Some(verdict),
-            // `allow`: recognised faces are marked without a verdict, for the backend to review.
-            LiveCall::NotAssessed if self.liveness.unassessed == Unassessed::Allow => None,
-            // `require`: no attendance until a live frame is seen, so a lesson-long track waits.
-            LiveCall::NotAssessed if !final_call => return Ok(None),
-            LiveCall::NotAssessed => {
-                // Never an alert without a spoof verdict either.
-                self.decided(track, false);
-                tracing::info!(
-                    camera,
-                    room,
-                    frames = track.frames,
-                    assessed = track.liveness.len(),
-                    "liveness not assessed: too few frames showed the face well enough"
-                );
-                return Ok(Some(Outcome::NotAssessed {
-                    camera_id: camera.to_string(),
-                    frames: track.frames,
-                    assessed: track.liveness.len(),
-                }));
-            }
+        let live = match self.judge_live(track, camera, room, final_call) {
+            LiveStep::Go(live) => live,
+            LiveStep::Stop(stop) => return Ok(stop),
         };
         let group = if self.recognize.per_class {
             self.timetable
@@ -463,7 +435,7 @@ impl Engine {
             liveness: live.map(|l| l.score.min(1.0)),
             liveness_basis: match live {
                 None => LivenessBasis::NotAssessed,
-                Some(_) if evidence_passive => LivenessBasis::Passive,
+                Some(_) if self.analyzer.antispoof().is_some() => LivenessBasis::Passive,
                 Some(_) => LivenessBasis::Off,
             },
             frames: track.frames,
@@ -476,6 +448,50 @@ impl Engine {
             event,
             once_key: place.once_key,
         }))
+    }
+
+    /// The liveness step of a decision: the verdict to go on with, or why the track stops here.
+    fn judge_live(&mut self, track: &mut Track, camera: &str, room: &str, final_call: bool) -> LiveStep {
+        let evidence = LiveEvidence {
+            passive: self.analyzer.antispoof().is_some(),
+            out_of_frames: track.frames >= self.recognize.max_frames,
+            scores: &track.liveness,
+            samples_full: track.liveness.len() >= LIVENESS_SAMPLES,
+            motion: landmark_motion(&track.landmarks),
+            blinked: blinked(&track.eyes),
+            eyes_watched: self.analyzer.has_dense_landmarks(),
+            final_call,
+        };
+        match judge_liveness(&evidence, &self.liveness) {
+            LiveCall::Wait => LiveStep::Stop(None),
+            LiveCall::Spoof(verdict) => {
+                self.decided(track, false);
+                let alert = self.spoof_alert(track, &verdict, camera, room);
+                tracing::warn!(camera, room, detail = %alert.detail, "spoof alert");
+                LiveStep::Stop(self.commit(Pending::Alert(alert)))
+            }
+            LiveCall::Live(verdict) => LiveStep::Go(Some(verdict)),
+            // `allow`: recognised faces are marked without a verdict, for the backend to review.
+            LiveCall::NotAssessed if self.liveness.unassessed == Unassessed::Allow => LiveStep::Go(None),
+            // `require`: no attendance until a live frame is seen, so a lesson-long track waits.
+            LiveCall::NotAssessed if !final_call => LiveStep::Stop(None),
+            LiveCall::NotAssessed => {
+                // Never an alert without a spoof verdict either.
+                self.decided(track, false);
+                tracing::info!(
+                    camera,
+                    room,
+                    frames = track.frames,
+                    assessed = track.liveness.len(),
+                    "liveness not assessed: too few frames showed the face well enough"
+                );
+                LiveStep::Stop(Some(Outcome::NotAssessed {
+                    camera_id: camera.to_string(),
+                    frames: track.frames,
+                    assessed: track.liveness.len(),
+                }))
+            }
+        }
     }
 
     /// A track no person won: unknown now, or `None` while more frames may still decide it
