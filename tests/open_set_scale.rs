@@ -329,7 +329,7 @@ fn no_stranger_is_taken_for_a_student_in_a_school_sized_gallery() {
     );
     let defaults = RecognizeConfig::default();
     let rules = OpenSet {
-        threshold: analyzer.recognizer().threshold(),
+        pair_threshold: analyzer.recognizer().threshold(),
         margin: defaults.margin,
         vote_share: defaults.vote_share,
         people: 0,

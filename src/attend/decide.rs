@@ -161,7 +161,7 @@ pub const MARGINAL_FRAMES: usize = 5;
 #[derive(Debug, Clone, Copy)]
 pub struct OpenSet {
     /// The recognizer's similarity threshold (a pair of faces, or a class-sized gallery).
-    pub threshold: f32,
+    pub pair_threshold: f32,
     /// How far the best must lead the second-best person.
     pub margin: f32,
     /// The share of the kept frames' quality the winner's votes must reach.
@@ -175,7 +175,7 @@ impl OpenSet {
     /// every tenfold more than [`CLASS_SIZE`].
     pub fn threshold(&self) -> f32 {
         let decades = (self.people.max(CLASS_SIZE) as f32 / CLASS_SIZE as f32).log10();
-        self.threshold + RAISE_PER_DECADE * decades
+        self.pair_threshold + RAISE_PER_DECADE * decades
     }
 
     /// The similarity one frame of a face `face_px` pixels high must reach to make the track's
@@ -411,7 +411,7 @@ mod tests {
     }
 
     const OPEN: OpenSet = OpenSet {
-        threshold: 0.4,
+        pair_threshold: 0.4,
         margin: 0.05,
         vote_share: 0.5,
         people: 30,
@@ -485,7 +485,7 @@ mod tests {
         // 33 enrolled, SFace's 0.363: a ~50 px stranger at similarity 0.393 and margin 0.123
         // over 3 frames was marked present.
         let rules = OpenSet {
-            threshold: 0.363,
+            pair_threshold: 0.363,
             margin: 0.08,
             vote_share: 0.6,
             people: 33,

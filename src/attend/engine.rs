@@ -408,13 +408,13 @@ impl Engine {
         let gallery = self.gallery.current();
         let (frames, overall) = self.candidates(&gallery, track, group.as_deref())?;
         let rules = OpenSet {
-            threshold: self.analyzer.recognizer().threshold(),
+            pair_threshold: self.analyzer.recognizer().threshold(),
             margin: self.recognize.margin,
             vote_share: self.recognize.vote_share,
             people: gallery.people_among(group.as_deref()),
         };
         let Some(person_id) = tally(&frames, &overall, &rules) else {
-            return Ok(self.unrecognised(track, camera, final_call, overall.best, rules.threshold));
+            return Ok(self.unrecognised(track, camera, final_call, overall.best, rules.pair_threshold));
         };
         self.decided(track, true);
         let Some(place) = self.timetable.current().place(room, track.first_seen) else {
