@@ -67,7 +67,8 @@ pub struct AttendanceEvent {
     pub session_id: Option<String>,
     /// Present or late.
     pub status: Status,
-    /// When their track began.
+    /// When their track began, or the session's first frame if they were already in view;
+    /// present or late is judged by it.
     pub first_seen: DateTime<Utc>,
     /// When the decision was made.
     pub decided_at: DateTime<Utc>,

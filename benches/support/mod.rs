@@ -9,6 +9,16 @@ use rollcall::config::Config;
 #[path = "../../tests/common/encode.rs"]
 pub mod encode;
 
+#[allow(dead_code)]
+#[path = "../../tests/common/classroom.rs"]
+pub mod classroom;
+
+/// A photo under `../shared/faces`.
+#[allow(dead_code)]
+pub fn face(rel: &str) -> PathBuf {
+    shared().join("faces").join(rel)
+}
+
 /// The repository, where the models and ONNX Runtime are.
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -4,6 +4,8 @@
 //! candidates for each kept frame and for their mean) and asks these rules for a verdict. The
 //! rules run no model and read no clock, so they are tested here on made-up numbers.
 
+use chrono::{DateTime, Utc};
+
 use crate::attend::matching::Candidates;
 use crate::config::LivenessConfig;
 use crate::vision::liveness::Motion;
@@ -254,6 +256,29 @@ pub fn unknown_now(u: &Unrecognised) -> bool {
     let seen_well = u.mean_quality >= GOOD_QUALITY;
     let far_off = u.best_similarity.is_none_or(|s| s < u.threshold - STRANGER_GAP);
     u.final_call || u.frames >= u.max_frames || (seen_well && far_off)
+}
+
+/// A track judged unknown stays open for the rest of its life (a seated student looks up now
+/// and then), but is matched again only on a clearly better frame, and at most this often.
+pub const LOOK_AGAIN_AFTER_MS: i64 = 1000;
+/// How much better (in quality, 0 to 1) a track's best frame must be than at its last match
+/// before the track is matched again: a new pose, a face turned to the camera, not noise.
+pub const CLEARLY_BETTER: f32 = 0.05;
+
+/// The last time a track judged unknown was matched, and the best frame it had then.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Look {
+    /// Frame time of that match.
+    pub at: DateTime<Utc>,
+    /// Quality of the track's best kept frame then.
+    pub best_quality: f32,
+}
+
+/// Whether a track judged unknown at `last` is worth matching again at `now`, when its best
+/// kept frame has `best_quality`: bounds the recognizer's cost of a lesson-long track to what a
+/// better view can change.
+pub fn look_again(last: &Look, now: DateTime<Utc>, best_quality: f32) -> bool {
+    (now - last.at).num_milliseconds() >= LOOK_AGAIN_AFTER_MS && best_quality >= last.best_quality + CLEARLY_BETTER
 }
 
 #[cfg(test)]
@@ -530,5 +555,21 @@ mod tests {
             final_call: true,
             ..waiting
         }));
+    }
+
+    #[test]
+    fn an_unknown_track_is_matched_again_only_on_a_clearly_better_frame_and_not_within_a_second() {
+        let t0 = DateTime::parse_from_rfc3339("2026-11-23T09:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let last = Look {
+            at: t0,
+            best_quality: 0.40,
+        };
+        let after = |ms| t0 + chrono::Duration::milliseconds(ms);
+        assert!(!look_again(&last, after(5000), 0.42), "a little better is noise");
+        assert!(!look_again(&last, after(400), 0.70), "at most about once a second");
+        assert!(look_again(&last, after(1000), 0.46));
+        assert!(look_again(&last, after(60_000), 0.70));
     }
 }

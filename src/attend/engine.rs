@@ -1,11 +1,17 @@
 //! The attendance engine: frames in, decisions out.
 //!
-//! Per camera, faces are tracked; each track is decided once, from its best few frames: live
-//! over several frames (passive anti-spoofing fused with how its landmarks moved), then matched
+//! Per camera, faces are tracked; each track is decided from its best few frames: live over
+//! several frames (passive anti-spoofing fused with how its landmarks moved), then matched
 //! open-set (threshold and margin, a quality-weighted vote agreeing with its mean embedding).
 //! A live, recognised track in a class session becomes at most one attendance event per person
 //! per session per room, guarded in the store so a restart cannot repeat it. A spoof becomes an
-//! alert. Nothing here writes an image.
+//! alert, final for its track. Nothing here writes an image.
+//!
+//! A lesson is not a doorway: a student sits in view for the whole session and looks up only
+//! now and then. So a track judged unknown stays open while it lasts and is matched again when
+//! a clearly better frame arrives (at most about once a second, see
+//! [`crate::attend::decide::look_again`]); a track waiting for a live frame keeps waiting; and
+//! when the room's session changes, every track but a spoof is opened again for the new one.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,13 +21,13 @@ use opencv::core::Mat;
 use serde::Serialize;
 
 use crate::attend::decide::{
-    FrameVote, LiveCall, LiveEvidence, LiveVerdict, OpenSet, Unrecognised, assessable, judge_liveness, mean, tally,
-    unknown_now,
+    FrameVote, LiveCall, LiveEvidence, LiveVerdict, Look, OpenSet, Unrecognised, assessable, judge_liveness,
+    look_again, mean, tally, unknown_now,
 };
 use crate::attend::held::{Held, Pending, StoreHealth};
 use crate::attend::matching::{Candidates, Gallery, SharedGallery};
 use crate::attend::session::{SharedTimetable, Timetable};
-use crate::attend::track::{KeptFrame, Track, Tracker, TrackerSettings};
+use crate::attend::track::{KeptFrame, Standing, Track, TrackReport, Tracker, TrackerSettings, push_recent};
 use crate::config::TimetableError;
 use crate::config::{Config, LivenessConfig, RecognizeConfig, Unassessed};
 use crate::event::{Alert, AlertKind, AttendanceEvent, LivenessBasis, new_id};
@@ -136,6 +142,11 @@ pub struct Engine {
     latencies: std::collections::VecDeque<(std::time::Duration, bool)>,
     /// Decisions the store has not taken yet.
     held: Held,
+    /// The session (or day) each camera's room was in at its last frame: when it changes, the
+    /// camera's tracks are opened again.
+    rounds: HashMap<String, Option<String>>,
+    /// Reports of ended tracks, kept only when asked for (`rollcall eval`).
+    reports: Option<Vec<TrackReport>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -174,6 +185,8 @@ impl Engine {
             stats: EngineStats::default(),
             latencies: std::collections::VecDeque::new(),
             held: Held::new(),
+            rounds: HashMap::new(),
+            reports: None,
             analyzer,
             gallery,
             device: config.device.id(),
@@ -192,15 +205,29 @@ impl Engine {
         self.latencies.iter().copied().collect()
     }
 
-    fn decided(&mut self, track: &mut Track, recognised: bool) {
-        track.decided = true;
+    /// Keeps a report of every track that ends from now on, for [`Engine::take_reports`]. Off
+    /// in the daemon, where nobody would read them.
+    pub fn keep_reports(&mut self) {
+        self.reports.get_or_insert_with(Vec::new);
+    }
+
+    /// The reports of the tracks ended since the last call.
+    pub fn take_reports(&mut self) -> Vec<TrackReport> {
+        self.reports.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// Gives a track its verdict, at its latest frame, saying why.
+    fn settle(&mut self, track: &mut Track, standing: Standing, why: String) {
+        let recognised = matches!(standing, Standing::Recognised(_));
+        track.standing = standing;
+        track.verdict = Some((track.last_seen, why));
         self.stats.decisions += 1;
         self.stats.blinked += u64::from(blinked(&track.eyes));
         if self.latencies.len() == 1024 {
             self.latencies.pop_front();
         }
         self.latencies
-            .push_back(((Utc::now() - track.first_seen).to_std().unwrap_or_default(), recognised));
+            .push_back(((Utc::now() - track.opened_at).to_std().unwrap_or_default(), recognised));
     }
 
     /// The gallery in use now.
@@ -331,11 +358,12 @@ impl Engine {
             .map(|o| (o.face.bbox, o.face.landmarks, o.quality))
             .collect();
         let ids = tracker.update(at, observations);
+        self.follow_session(&mut tracker, camera, room, at);
         let mut outcomes = retried;
         let result = (|| {
             // Passive liveness only for tracks still undecided: a seated class costs detection only.
             for (&id, (bbox, five, quality)) in ids.iter().zip(&faces) {
-                let Some(track) = tracker.get_mut(id).filter(|t| !t.decided) else {
+                let Some(track) = tracker.get_mut(id).filter(|t| !t.standing.is_final()) else {
                     continue;
                 };
                 // A small or blurred face's score is no evidence either way: not sampled.
@@ -349,21 +377,16 @@ impl Engine {
                 // Eyes on every frame until the decision: a blink is brief, and a track that
                 // waits for one (see `decide`) must be watched for it.
                 if let Some(points) = self.analyzer.dense_landmarks(image, bbox)? {
-                    track.eyes.push(eye_openness(&points, five));
+                    push_recent(&mut track.eyes, eye_openness(&points, five));
                 }
             }
             for id in ids {
-                if let Some(track) = tracker
-                    .get_mut(id)
-                    .filter(|t| !t.decided && t.frames >= self.recognize.min_frames)
-                {
+                if let Some(track) = tracker.get_mut(id).filter(|t| self.due(t)) {
                     outcomes.extend(self.decide(track, camera, room, false)?);
                 }
             }
-            for mut track in tracker.expire(at) {
-                if !track.decided && track.frames >= self.recognize.min_frames {
-                    outcomes.extend(self.decide(&mut track, camera, room, true)?);
-                }
+            for track in tracker.expire(at) {
+                outcomes.extend(self.end(track, camera, room)?);
             }
             Ok(())
         })();
@@ -375,12 +398,48 @@ impl Engine {
     pub fn finish(&mut self, camera: &str, room: &str) -> Result<Vec<Outcome>, EngineError> {
         let mut outcomes = Vec::new();
         let tracks = self.trackers.get_mut(camera).map(|t| t.drain()).unwrap_or_default();
-        for mut track in tracks {
-            if !track.decided && track.frames >= self.recognize.min_frames {
-                outcomes.extend(self.decide(&mut track, camera, room, true)?);
-            }
+        for track in tracks {
+            outcomes.extend(self.end(track, camera, room)?);
         }
         Ok(outcomes)
+    }
+
+    /// Whether a track is to be decided (or, judged unknown, matched again) on this frame.
+    fn due(&self, track: &Track) -> bool {
+        track.frames >= self.recognize.min_frames
+            && match &track.standing {
+                Standing::Open => true,
+                Standing::Unknown(last) => look_again(last, track.last_seen, track.best_quality()),
+                _ => false,
+            }
+    }
+
+    /// A track has ended: its last chance to be decided, and its report.
+    fn end(&mut self, mut track: Track, camera: &str, room: &str) -> Result<Option<Outcome>, EngineError> {
+        let outcome = if track.standing == Standing::Open && track.frames >= self.recognize.min_frames {
+            self.decide(&mut track, camera, room, true)?
+        } else {
+            None
+        };
+        if let Some(reports) = &mut self.reports {
+            reports.push(track.report(camera));
+        }
+        Ok(outcome)
+    }
+
+    /// Opens `camera`'s tracks again when its room's session (or day) changes, so a student who
+    /// stays for the next lesson, or sat down before this one began, is marked in it. A spoof
+    /// stays final.
+    fn follow_session(&mut self, tracker: &mut Tracker, camera: &str, room: &str, at: DateTime<Utc>) {
+        let round = self.timetable.current().place(room, at).map(|p| p.once_key);
+        let last = self.rounds.insert(camera.to_string(), round.clone());
+        if last.is_none_or(|last| last == round) {
+            return;
+        }
+        for track in tracker.tracks_mut().filter(|t| t.standing != Standing::Spoof) {
+            track.standing = Standing::Open;
+            track.opened_at = at;
+        }
     }
 
     /// Tries to decide a track; `final_call` when no more frames will come. The rules are in
@@ -399,12 +458,13 @@ impl Engine {
         let group = if self.recognize.per_class {
             self.timetable
                 .current()
-                .session_at(room, track.first_seen)
+                .session_at(room, track.opened_at)
                 .and_then(|s| s.group)
         } else {
             None
         };
         self.embed_kept(track)?;
+        track.looks += 1;
         let gallery = self.gallery.current();
         let (frames, overall) = self.candidates(&gallery, track, group.as_deref())?;
         let rules = OpenSet {
@@ -414,10 +474,18 @@ impl Engine {
             people: gallery.people_among(group.as_deref()),
         };
         let Some(person_id) = tally(&frames, &overall, &rules) else {
-            return Ok(self.unrecognised(track, camera, final_call, overall.best, rules.pair_threshold));
+            return Ok(self.unrecognised(track, camera, final_call, overall.best, &rules));
         };
-        self.decided(track, true);
-        let Some(place) = self.timetable.current().place(room, track.first_seen) else {
+        let why = format!(
+            "similarity {:.3} and margin {:.3} over {} kept frames (threshold {:.3} for {} people)",
+            overall.best.as_ref().map_or(0.0, |b| b.1),
+            overall.margin(),
+            frames.len(),
+            rules.threshold(),
+            rules.people
+        );
+        self.settle(track, Standing::Recognised(person_id.clone()), why);
+        let Some(place) = self.timetable.current().place(room, track.opened_at) else {
             tracing::info!(camera, room, person = %person_id, "recognised outside any session; ignored");
             return Ok(Some(Outcome::OutsideSession { person_id }));
         };
@@ -428,7 +496,7 @@ impl Engine {
             room: room.to_string(),
             session_id: place.session.as_ref().map(|s| s.occurrence.clone()),
             status: place.status,
-            first_seen: track.first_seen,
+            first_seen: track.opened_at,
             decided_at: Utc::now(),
             similarity: overall.best.as_ref().map_or(0.0, |b| b.1),
             margin: overall.margin(),
@@ -465,8 +533,8 @@ impl Engine {
         match judge_liveness(&evidence, &self.liveness) {
             LiveCall::Wait => LiveStep::Stop(None),
             LiveCall::Spoof(verdict) => {
-                self.decided(track, false);
                 let alert = self.spoof_alert(track, &verdict, camera, room);
+                self.settle(track, Standing::Spoof, alert.detail.clone());
                 tracing::warn!(camera, room, detail = %alert.detail, "spoof alert");
                 LiveStep::Stop(self.commit(Pending::Alert(alert)))
             }
@@ -477,7 +545,12 @@ impl Engine {
             LiveCall::NotAssessed if !final_call => LiveStep::Stop(None),
             LiveCall::NotAssessed => {
                 // Never an alert without a spoof verdict either.
-                self.decided(track, false);
+                let why = format!(
+                    "{} of {} frames showed the face well enough to assess its liveness (40 px and sharp), without a verdict",
+                    track.liveness.len(),
+                    track.frames
+                );
+                self.settle(track, Standing::NotAssessed, why);
                 tracing::info!(
                     camera,
                     room,
@@ -494,28 +567,45 @@ impl Engine {
         }
     }
 
-    /// A track no person won: unknown now, or `None` while more frames may still decide it
-    /// (see [`unknown_now`]).
+    /// A track no person won: unknown now (reported once; it stays open for a better look), or
+    /// `None` while more frames may still decide it (see [`unknown_now`]).
     fn unrecognised(
         &mut self,
         track: &mut Track,
         camera: &str,
         final_call: bool,
         best: Option<(String, f32)>,
-        threshold: f32,
+        rules: &OpenSet,
     ) -> Option<Outcome> {
+        let look = Look {
+            at: track.last_seen,
+            best_quality: track.best_quality(),
+        };
+        if let Standing::Unknown(_) = track.standing {
+            track.standing = Standing::Unknown(look);
+            return None;
+        }
         let unrecognised = Unrecognised {
             final_call,
             frames: track.frames,
             max_frames: self.recognize.max_frames,
             mean_quality: mean(&track.best.iter().map(|k| k.quality).collect::<Vec<_>>()),
             best_similarity: best.as_ref().map(|b| b.1),
-            threshold,
+            threshold: rules.pair_threshold,
         };
         if !unknown_now(&unrecognised) {
             return None;
         }
-        self.decided(track, false);
+        let why = match &best {
+            Some((_, s)) => format!(
+                "best similarity {s:.3}, not a confident vote (threshold {:.3}, margin {:.3}, for {} people)",
+                rules.threshold(),
+                rules.margin,
+                rules.people
+            ),
+            None => "nobody enrolled to match".to_string(),
+        };
+        self.settle(track, Standing::Unknown(look), why);
         tracing::info!(camera, frames = track.frames, best = ?best, "unknown face");
         Some(Outcome::Unknown {
             camera_id: camera.to_string(),

@@ -7,7 +7,8 @@
 //! - the weekly timetable that places a decision in a session, present or late ([`session`]);
 //! - the rules that decide a track, as pure functions ([`decide`]), and the engine that
 //!   gathers their evidence and acts on their verdicts ([`engine`]);
-//! - decisions the store could not take yet ([`held`]).
+//! - decisions the store could not take yet ([`held`]);
+//! - playing a clip through the engine off line, and what became of each track ([`eval`]).
 //!
 //! What it emits, the attendance events and alerts, is plain data in `crate::event`. It may
 //! import `vision` (what a face is), `store` (where a decision is committed), `event` and
@@ -16,6 +17,7 @@
 
 pub mod decide;
 pub mod engine;
+pub mod eval;
 pub mod held;
 pub mod matching;
 pub mod session;

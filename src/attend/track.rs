@@ -9,6 +9,7 @@
 use chrono::{DateTime, Duration, Utc};
 use opencv::core::Mat;
 
+use crate::attend::decide::Look;
 use crate::vision::analyze::Observation;
 use crate::vision::detect::{BBox, Landmarks};
 use crate::vision::embed::Embedding;
@@ -59,6 +60,52 @@ pub struct KeptFrame {
     pub embedding: Option<Embedding>,
 }
 
+/// Where a track's decision stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Standing {
+    /// Not decided yet: matched on every frame until it is, or until `max_frames`.
+    Open,
+    /// Judged unknown (and reported once); matched again only on a clearly better frame.
+    Unknown(Look),
+    /// Recognised as this person: final until the room's session changes, when the track is
+    /// opened again so a student who stays for the next lesson is marked in it too.
+    Recognised(String),
+    /// Judged a presentation attack: final for the track, so a held photo cannot retry.
+    Spoof,
+    /// Ended without evidence of liveness either way.
+    NotAssessed,
+}
+
+impl Standing {
+    /// Nothing more is asked of the track (its frames still follow it).
+    pub fn is_final(&self) -> bool {
+        matches!(self, Standing::Recognised(_) | Standing::Spoof | Standing::NotAssessed)
+    }
+
+    /// Its name in reports.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Standing::Open => "undecided",
+            Standing::Unknown(_) => "unknown",
+            Standing::Recognised(_) => "recognised",
+            Standing::Spoof => "spoof",
+            Standing::NotAssessed => "not_assessed",
+        }
+    }
+}
+
+/// Frames of landmarks and eye openings a track keeps for its motion and blink cues: the last
+/// 10 to 20 seconds at 5 fps, so a lesson-long track costs the same as a short one.
+pub const CUE_WINDOW: usize = 50;
+
+/// Appends `item`, dropping the oldest `CUE_WINDOW` once twice that many are held.
+pub fn push_recent<T>(items: &mut Vec<T>, item: T) {
+    if items.len() >= 2 * CUE_WINDOW {
+        items.drain(..CUE_WINDOW);
+    }
+    items.push(item);
+}
+
 /// One followed face.
 #[derive(Debug)]
 pub struct Track {
@@ -76,12 +123,21 @@ pub struct Track {
     pub liveness: Vec<f32>,
     /// Face sizes of the frames behind `liveness`, for the evidence an alert carries.
     pub liveness_px: Vec<f32>,
-    /// Per-frame landmarks (frame pixels), for motion-based liveness.
+    /// Recent landmarks (frame pixels), for motion-based liveness (see [`CUE_WINDOW`]).
     pub landmarks: Vec<Landmarks>,
-    /// Eye openings of every frame until the decision, when the 106-point model is configured.
+    /// Recent eye openings until the decision, when the 106-point model is configured.
     pub eyes: Vec<f32>,
-    /// Set once the track has been decided; it is then only followed, never decided again.
-    pub decided: bool,
+    /// Where its decision stands.
+    pub standing: Standing,
+    /// When its current decision began: its first frame, or the start of a new session it
+    /// stayed into. Sessions and lateness are placed by this time.
+    pub opened_at: DateTime<Utc>,
+    /// Frame time of its latest verdict, and why, for evaluation reports.
+    pub verdict: Option<(DateTime<Utc>, String)>,
+    /// Times it was matched against the gallery.
+    pub looks: u32,
+    /// Smallest and largest face seen (shorter side, frame pixels).
+    pub face_px: (f32, f32),
     last_box: BBox,
     /// Box centre velocity, pixels per second.
     velocity: (f32, f32),
@@ -89,7 +145,68 @@ pub struct Track {
     last_thumb: Vec<f32>,
 }
 
+/// What became of one track, for `rollcall eval`: plain data, in frame time.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TrackReport {
+    /// Camera.
+    pub camera_id: String,
+    /// Track id, unique per camera.
+    pub track: u64,
+    /// First and last frame times.
+    pub first_seen: DateTime<Utc>,
+    /// Last frame time.
+    pub last_seen: DateTime<Utc>,
+    /// Frames seen.
+    pub frames: u32,
+    /// Smallest and largest face (shorter side, frame pixels).
+    pub face_px: (f32, f32),
+    /// Centre of its last face box (frame pixels): where in the picture it was.
+    pub centre: (f32, f32),
+    /// recognised, unknown, spoof, not_assessed or undecided.
+    pub verdict: &'static str,
+    /// Who, when recognised.
+    pub person_id: Option<String>,
+    /// Frame time of the verdict.
+    pub decided_at: Option<DateTime<Utc>>,
+    /// Why, in words.
+    pub why: String,
+    /// Times it was matched against the gallery.
+    pub looks: u32,
+}
+
 impl Track {
+    /// Its report, as it stands.
+    pub fn report(&self, camera: &str) -> TrackReport {
+        TrackReport {
+            camera_id: camera.to_string(),
+            track: self.id,
+            first_seen: self.first_seen,
+            last_seen: self.last_seen,
+            frames: self.frames,
+            face_px: self.face_px,
+            centre: (
+                (self.last_box.x1 + self.last_box.x2) / 2.0,
+                (self.last_box.y1 + self.last_box.y2) / 2.0,
+            ),
+            verdict: self.standing.as_str(),
+            person_id: match &self.standing {
+                Standing::Recognised(p) => Some(p.clone()),
+                _ => None,
+            },
+            decided_at: self.verdict.as_ref().map(|v| v.0),
+            why: self.verdict.as_ref().map_or_else(
+                || "too few frames to decide (fewer than [recognize] min_frames)".to_string(),
+                |v| v.1.clone(),
+            ),
+            looks: self.looks,
+        }
+    }
+
+    /// Quality of its best kept frame (0 before any).
+    pub fn best_quality(&self) -> f32 {
+        self.best.first().map_or(0.0, |k| k.quality)
+    }
+
     fn predicted(&self, at: DateTime<Utc>) -> BBox {
         let dt = (at - self.last_seen).num_milliseconds() as f32 / 1000.0;
         let (dx, dy) = (self.velocity.0 * dt, self.velocity.1 * dt);
@@ -121,7 +238,9 @@ impl Track {
         self.last_thumb = obs.thumb;
         self.last_seen = at;
         self.frames += 1;
-        self.landmarks.push(obs.face.landmarks);
+        push_recent(&mut self.landmarks, obs.face.landmarks);
+        let size = obs.quality.size_px;
+        self.face_px = (self.face_px.0.min(size), self.face_px.1.max(size));
 
         if self.best.len() < keep || self.best.last().is_some_and(|k| k.quality < obs.quality.score) {
             let kept = KeptFrame {
@@ -212,7 +331,11 @@ impl Tracker {
                         liveness_px: Vec::new(),
                         eyes: Vec::new(),
                         landmarks: Vec::new(),
-                        decided: false,
+                        standing: Standing::Open,
+                        opened_at: at,
+                        verdict: None,
+                        looks: 0,
+                        face_px: (f32::INFINITY, 0.0),
                         last_box: obs.face.bbox,
                         velocity: (0.0, 0.0),
                         last_thumb: Vec::new(),
@@ -240,6 +363,11 @@ impl Tracker {
     /// Removes and returns every track (end of stream, shutdown).
     pub fn drain(&mut self) -> Vec<Track> {
         std::mem::take(&mut self.tracks)
+    }
+
+    /// Every live track.
+    pub fn tracks_mut(&mut self) -> impl Iterator<Item = &mut Track> {
+        self.tracks.iter_mut()
     }
 
     /// A live track by id.

@@ -8,6 +8,7 @@ mod compare;
 mod detect;
 mod embed;
 mod enroll_live;
+mod eval;
 mod events;
 mod roster;
 mod run;
@@ -84,6 +85,9 @@ pub enum Command {
     /// Enroll people from photos (one person, a folder per person, or a CSV), or one person live at
     /// a camera (--camera), guided through a few head poses.
     Enroll(roster::EnrollArgs),
+    /// Play a video through the attendance engine with a roster enrolled from photos, as fast as
+    /// it goes, and report each track (who, when, why) and a summary. Writes nothing.
+    Eval(eval::Args),
     /// The enrolled people: list, remove, export, import.
     Roster {
         #[command(flatten)]
@@ -186,6 +190,12 @@ pub enum CliError {
     /// The command ran, but part of its work failed; what failed was said as it happened.
     #[error("{0}")]
     PartlyFailed(String),
+    /// The attendance engine failed while playing a video.
+    #[error(transparent)]
+    Engine(#[from] rollcall::attend::engine::EngineError),
+    /// A video with no frame that could be decoded.
+    #[error("{0}: no frame could be decoded (is it a video GStreamer can play, and are its plugins installed?)")]
+    EmptyVideo(PathBuf),
     /// A camera gave no frame in time.
     #[error("no frame from camera `{camera}` within {seconds} s; last error: {last_error}")]
     NoFrame {
@@ -282,6 +292,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Slideshow(args) => slideshow::run(args),
         Command::Keygen(args) => roster::keygen(args),
         Command::Enroll(args) => roster::enroll(config, args),
+        Command::Eval(args) => eval::run(config, args),
         Command::Roster { args, models } => roster::roster(config, args, &models),
     }
 }

@@ -119,7 +119,7 @@ pub fn keygen(args: KeygenArgs) -> Result<(), CliError> {
 }
 
 /// The people to enroll: (id, name, photos).
-type Batch = Vec<(String, Option<String>, Vec<PathBuf>)>;
+pub type Batch = Vec<(String, Option<String>, Vec<PathBuf>)>;
 
 fn batch_from_dir(dir: &Path) -> Result<Batch, CliError> {
     let mut out = Vec::new();
@@ -152,7 +152,7 @@ fn batch_from_dir(dir: &Path) -> Result<Batch, CliError> {
     Ok(out)
 }
 
-fn batch_from_csv(csv: &Path) -> Result<Batch, CliError> {
+pub fn batch_from_csv(csv: &Path) -> Result<Batch, CliError> {
     let text = std::fs::read_to_string(csv).map_err(|source| CliError::Read {
         path: csv.to_path_buf(),
         source,
@@ -211,29 +211,45 @@ pub fn enroll(mut config: Config, args: EnrollArgs) -> Result<(), CliError> {
     };
     let mut store = open_store(&config)?;
     let mut analyzer = FaceAnalyzer::from_config(&config)?;
+    let failed = enroll_batch(
+        &mut analyzer,
+        &mut store,
+        &batch,
+        &args.groups,
+        config.images.max_pixels,
+    )?;
+    println!("{} enrolled, {} not enrolled", batch.len() - failed.len(), failed.len());
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError::PartlyFailed(format!("not enrolled: {}", failed.join(", "))))
+    }
+}
+
+/// Enrolls each person of `batch` into `groups`, saying on stderr what was accepted and
+/// rejected; returns the ids of those not enrolled (no photo accepted).
+pub fn enroll_batch(
+    analyzer: &mut FaceAnalyzer,
+    store: &mut Store,
+    batch: &Batch,
+    groups: &[String],
+    max_pixels: u64,
+) -> Result<Vec<String>, CliError> {
     let policy = EnrollPolicy::default();
     let bar = ProgressBar::new(batch.len() as u64);
     bar.set_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let (mut enrolled, mut failed) = (0, Vec::new());
-    for (id, name, photos) in &batch {
+    let mut failed = Vec::new();
+    for (id, name, photos) in batch {
         bar.set_message(id.clone());
         let who = Enrollee {
             person: id,
             name: name.as_deref(),
-            groups: &args.groups,
+            groups,
         };
-        match enroll_person(
-            &mut analyzer,
-            &mut store,
-            &who,
-            photos,
-            &policy,
-            config.images.max_pixels,
-        ) {
+        match enroll_person(analyzer, store, &who, photos, &policy, max_pixels) {
             Ok(report) => {
-                enrolled += 1;
                 bar.suspend(|| eprintln!("{id}: enrolled from {} photo(s)", report.accepted.len()));
                 for (p, why) in report.rejected {
                     bar.suspend(|| eprintln!("  rejected {}: {why}", p.display()));
@@ -248,12 +264,7 @@ pub fn enroll(mut config: Config, args: EnrollArgs) -> Result<(), CliError> {
         bar.inc(1);
     }
     bar.finish_and_clear();
-    println!("{enrolled} enrolled, {} not enrolled", failed.len());
-    if failed.is_empty() {
-        Ok(())
-    } else {
-        Err(CliError::PartlyFailed(format!("not enrolled: {}", failed.join(", "))))
-    }
+    Ok(failed)
 }
 
 /// Runs `rollcall roster`.

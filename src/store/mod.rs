@@ -117,6 +117,26 @@ impl Store {
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;",
         )
         .map_err(sql)?;
+        Store::with_connection(conn, key, path)
+    }
+
+    /// A store that lives in memory only and is gone when dropped: for `rollcall eval`, whose
+    /// roster of templates must not reach the disk.
+    pub fn open_in_memory(key: Key) -> Result<Store, StoreError> {
+        let path = Path::new(":memory:");
+        let conn = Connection::open_in_memory().map_err(|source| StoreError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Store::with_connection(conn, key, path)
+    }
+
+    fn with_connection(conn: Connection, key: Key, path: &Path) -> Result<Store, StoreError> {
+        let sql = |source| StoreError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        };
+        conn.execute_batch("PRAGMA foreign_keys = ON;").map_err(sql)?;
         let store = Store {
             conn,
             key,

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 pub mod broker;
+pub mod classroom;
 pub mod degrade;
 pub mod encode;
 pub mod events;

@@ -1,0 +1,198 @@
+//! A classroom made from the shared photos: people seated in rows in a 1920x1080 frame, faces
+//! from about 40 px at the back to 120 px at the front, each showing their own photos in turn
+//! (a new one every few seconds, the seats out of step), written as an H.264 clip with the
+//! slideshow's encoder. Most are enrolled from a photo they never show; some are strangers.
+
+use std::path::{Path, PathBuf};
+
+use opencv::core::{Mat, Rect, Scalar, Size};
+use opencv::prelude::*;
+use rollcall::vision::analyze::FaceAnalyzer;
+
+/// Frame size.
+pub const WIDTH: i32 = 1920;
+/// Frame height.
+pub const HEIGHT: i32 = 1080;
+/// Analysis rate of the clip.
+pub const FPS: u32 = 5;
+/// Each seat shows each photo this long.
+pub const SECONDS_EACH: f64 = 4.0;
+
+/// One seat: who sits there, the photos they show, and where.
+#[derive(Debug, Clone)]
+pub struct Seat {
+    /// The enrolled person's id, or `None` for a stranger.
+    pub person: Option<String>,
+    /// The photo they were enrolled from (never shown).
+    pub enrolled_from: Option<PathBuf>,
+    /// The photos shown, in turn.
+    pub shown: Vec<PathBuf>,
+    /// Face size in the frame (shorter side of the detector's box), pixels.
+    pub face_px: f32,
+    /// Face centre in the frame.
+    pub centre: (f32, f32),
+}
+
+fn calibration() -> PathBuf {
+    super::face("calibration")
+}
+
+fn photos_of(person: &str) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(calibration().join("identities").join(person))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Face size in the back row. YuNet sees a 1920x1080 frame through its fixed 640x640 input, a
+/// third of the size, so a 40 px face is 13 px to it and is found only now and then; from about
+/// 45 px it is found in most frames.
+pub const BACK_ROW_PX: f32 = 44.0;
+
+/// `rows` rows of `per_row` seats; the faces grow from [`BACK_ROW_PX`] at the back to 120 px at
+/// the front.
+/// `people` are enrolled (from their first photo, showing the rest), `strangers` fill the
+/// remaining seats, spread among them.
+pub fn seats(people: &[&str], strangers: &[&str], rows: usize, per_row: usize) -> Vec<Seat> {
+    let mut who: Vec<(Option<&str>, Option<&str>)> = people.iter().map(|p| (Some(*p), None)).collect();
+    for (i, s) in strangers.iter().enumerate() {
+        let at = ((i + 1) * who.len() / (strangers.len() + 1) + i).min(who.len());
+        who.insert(at, (None, Some(*s)));
+    }
+    assert_eq!(who.len(), rows * per_row, "one person per seat");
+    who.into_iter()
+        .enumerate()
+        .map(|(i, (person, stranger))| {
+            let (row, col) = (i / per_row, i % per_row);
+            // Row 0 is the back of the room, at the top of the picture.
+            let depth = if rows > 1 { row as f32 / (rows - 1) as f32 } else { 1.0 };
+            let face_px = BACK_ROW_PX + (120.0 - BACK_ROW_PX) * depth;
+            let y = 160.0 + depth * 760.0;
+            let x = (col as f32 + 0.5) * WIDTH as f32 / per_row as f32 + if row % 2 == 1 { 60.0 } else { 0.0 };
+            let (enrolled_from, shown) = match (person, stranger) {
+                (Some(p), _) => {
+                    let photos = photos_of(p);
+                    (Some(photos[0].clone()), photos[1..].to_vec())
+                }
+                (None, Some(s)) => (None, vec![calibration().join("strangers").join(s)]),
+                (None, None) => unreachable!(),
+            };
+            Seat {
+                person: person.map(str::to_string),
+                enrolled_from,
+                shown,
+                face_px,
+                centre: (x, y),
+            }
+        })
+        .collect()
+}
+
+/// A photo and its face's box (the largest face the analyzer finds).
+struct Shown {
+    photo: Mat,
+    face: Rect,
+}
+
+fn shown(analyzer: &mut FaceAnalyzer, path: &Path) -> Shown {
+    let photo = rollcall::capture::image::load(path, u64::MAX).unwrap();
+    let faces = analyzer.analyze(&photo).unwrap().faces;
+    let b = faces
+        .iter()
+        .max_by(|a, b| a.quality.size_px.total_cmp(&b.quality.size_px))
+        .unwrap_or_else(|| panic!("no face in {}", path.display()))
+        .face
+        .bbox;
+    Shown {
+        photo,
+        face: Rect::new(b.x1 as i32, b.y1 as i32, (b.x2 - b.x1) as i32, (b.y2 - b.y1) as i32),
+    }
+}
+
+/// Pastes `shown`, scaled so its face is `face_px`, onto `frame` with the face centred on
+/// `centre`: the face and its surroundings out to 1.4 face sizes each side.
+fn paste(frame: &mut Mat, shown: &Shown, face_px: f32, centre: (f32, f32)) {
+    let side = shown.face.width.min(shown.face.height).max(1) as f32;
+    let scale = face_px / side;
+    let (cx, cy) = (
+        shown.face.x as f32 + shown.face.width as f32 / 2.0,
+        shown.face.y as f32 + shown.face.height as f32 / 2.0,
+    );
+    let reach = 1.4 * shown.face.width.max(shown.face.height) as f32;
+    let (cols, rows) = (shown.photo.cols(), shown.photo.rows());
+    let x0 = ((cx - reach) as i32).clamp(0, cols - 1);
+    let y0 = ((cy - reach) as i32).clamp(0, rows - 1);
+    let x1 = ((cx + reach) as i32).clamp(x0 + 1, cols);
+    let y1 = ((cy + reach) as i32).clamp(y0 + 1, rows);
+    let crop = Mat::roi(&shown.photo, Rect::new(x0, y0, x1 - x0, y1 - y0)).unwrap();
+    let size = Size::new(
+        (((x1 - x0) as f32 * scale).round() as i32).max(1),
+        (((y1 - y0) as f32 * scale).round() as i32).max(1),
+    );
+    let mut tile = Mat::default();
+    opencv::imgproc::resize(&crop, &mut tile, size, 0.0, 0.0, opencv::imgproc::INTER_AREA).unwrap();
+    // Where the tile's top left lands so the face centre falls on `centre`, clipped to the frame.
+    let tx = (centre.0 - (cx - x0 as f32) * scale).round() as i32;
+    let ty = (centre.1 - (cy - y0 as f32) * scale).round() as i32;
+    let fx0 = tx.max(0);
+    let fy0 = ty.max(0);
+    let fx1 = (tx + size.width).min(WIDTH);
+    let fy1 = (ty + size.height).min(HEIGHT);
+    if fx1 <= fx0 || fy1 <= fy0 {
+        return;
+    }
+    let src = Mat::roi(&tile, Rect::new(fx0 - tx, fy0 - ty, fx1 - fx0, fy1 - fy0)).unwrap();
+    let mut dst = Mat::roi_mut(frame, Rect::new(fx0, fy0, fx1 - fx0, fy1 - fy0)).unwrap();
+    src.copy_to(&mut dst).unwrap();
+}
+
+/// Writes `seconds` of the classroom to `out` (.mp4, H.264).
+pub fn write_clip(analyzer: &mut FaceAnalyzer, seats: &[Seat], seconds: u32, out: &Path) {
+    let shown: Vec<Vec<Shown>> = seats
+        .iter()
+        .map(|s| s.shown.iter().map(|p| shown(analyzer, p)).collect())
+        .collect();
+    let frames = (0..seconds * FPS).map(|n| {
+        let t = n as f64 / FPS as f64;
+        let mut frame = Mat::new_rows_cols_with_default(
+            HEIGHT,
+            WIDTH,
+            opencv::core::CV_8UC3,
+            Scalar::new(96.0, 104.0, 112.0, 0.0),
+        )
+        .unwrap();
+        // Front rows first: a back row's small pictures then cover only the margins of those in
+        // front of it, never a face.
+        for (i, (seat, photos)) in seats.iter().zip(&shown).enumerate().rev() {
+            // Out of step: each seat changes photo at its own moment.
+            let k = ((t + i as f64 * 1.3) / SECONDS_EACH) as usize % photos.len();
+            paste(&mut frame, &photos[k], seat.face_px, seat.centre);
+        }
+        Ok(frame)
+    });
+    rollcall::capture::slideshow::write_video(frames, FPS, out).unwrap();
+}
+
+/// A roster CSV enrolling each seated person from their `enrolled_from` photo.
+pub fn write_roster(seats: &[Seat], out: &Path) {
+    let mut csv = String::from("id,name,path\n");
+    for s in seats {
+        if let (Some(p), Some(photo)) = (&s.person, &s.enrolled_from) {
+            csv.push_str(&format!("{p},{p},{}\n", photo.display()));
+        }
+    }
+    std::fs::write(out, csv).unwrap();
+}
+
+/// The seat nearest `centre`.
+pub fn seat_at(seats: &[Seat], centre: (f32, f32)) -> &Seat {
+    seats
+        .iter()
+        .min_by(|a, b| {
+            let d = |s: &Seat| (s.centre.0 - centre.0).powi(2) + (s.centre.1 - centre.1).powi(2);
+            d(a).total_cmp(&d(b))
+        })
+        .unwrap()
+}
