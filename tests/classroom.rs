@@ -34,7 +34,7 @@ fn every_enrolled_student_is_marked_within_a_minute_and_no_stranger_is() {
     let seats = classroom::seats(&PEOPLE, &STRANGERS, 3, 4);
     let mut analyzer = common::analyzer("yunet-2023mar", "sface-2021dec");
     let clip = dir.join("classroom.mp4");
-    classroom::write_clip(&mut analyzer, &seats, 60, &clip);
+    classroom::write_clip(&mut analyzer, &seats, 60, classroom::SECONDS_EACH, &clip);
     let roster = dir.join("roster.csv");
     classroom::write_roster(&seats, &roster);
 

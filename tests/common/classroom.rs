@@ -15,7 +15,8 @@ pub const WIDTH: i32 = 1920;
 pub const HEIGHT: i32 = 1080;
 /// Analysis rate of the clip.
 pub const FPS: u32 = 5;
-/// Each seat shows each photo this long.
+/// Each seat shows each photo this long, by default: every few seconds a new view of each face
+/// (and, since the tracker tells faces apart by their look, a new track).
 pub const SECONDS_EACH: f64 = 4.0;
 
 /// One seat: who sits there, the photos they show, and where.
@@ -148,8 +149,9 @@ fn paste(frame: &mut Mat, shown: &Shown, face_px: f32, centre: (f32, f32)) {
     src.copy_to(&mut dst).unwrap();
 }
 
-/// Writes `seconds` of the classroom to `out` (.mp4, H.264).
-pub fn write_clip(analyzer: &mut FaceAnalyzer, seats: &[Seat], seconds: u32, out: &Path) {
+/// Writes `seconds` of the classroom to `out` (.mp4, H.264), each seat showing each of its
+/// photos for `seconds_each` (infinite: the first photo throughout, a class sitting still).
+pub fn write_clip(analyzer: &mut FaceAnalyzer, seats: &[Seat], seconds: u32, seconds_each: f64, out: &Path) {
     let shown: Vec<Vec<Shown>> = seats
         .iter()
         .map(|s| s.shown.iter().map(|p| shown(analyzer, p)).collect())
@@ -167,7 +169,7 @@ pub fn write_clip(analyzer: &mut FaceAnalyzer, seats: &[Seat], seconds: u32, out
         // front of it, never a face.
         for (i, (seat, photos)) in seats.iter().zip(&shown).enumerate().rev() {
             // Out of step: each seat changes photo at its own moment.
-            let k = ((t + i as f64 * 1.3) / SECONDS_EACH) as usize % photos.len();
+            let k = ((t + i as f64 * 1.3) / seconds_each) as usize % photos.len();
             paste(&mut frame, &photos[k], seat.face_px, seat.centre);
         }
         Ok(frame)
