@@ -377,3 +377,58 @@ fn check_config_lists_every_problem_with_where_it_is() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn eval_reports_each_track_and_who_was_marked_when() {
+    let clip = common::shared().join("videos/short_hamilton_clip.mp4");
+    let clip = clip.to_string_lossy();
+    let o = rollcall(&["eval", &clip, "--roster", "config/demo-roster.csv"]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(out.starts_with("track  seen(s)  frames  face(px)  verdict"), "{out}");
+    let marked = out.lines().find(|l| l.contains("people marked")).unwrap_or_default();
+    assert!(marked.contains("0 spoof alerts"), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.trim_start().starts_with("obama") && l.contains("marked at")),
+        "Obama is in the clip and enrolled: {out}"
+    );
+    assert!(out.contains("recognizer runs:"), "{out}");
+
+    let dir = scratch("eval");
+    let empty = dir.join("roster.csv");
+    std::fs::write(&empty, "id,name,path\nghost,Ghost,missing.jpg\n").unwrap();
+    fails_with(
+        &["eval", &clip, "--roster", &empty.to_string_lossy()],
+        &[],
+        "could be enrolled",
+    );
+    fails_with(
+        &["eval", &clip, "--roster", "config/demo-roster.csv", "--fps", "0"],
+        &[],
+        "--fps 0 is not between",
+    );
+    fails_with(
+        &[
+            "eval",
+            &dir.join("gone.mp4").to_string_lossy(),
+            "--roster",
+            "config/demo-roster.csv",
+        ],
+        &[],
+        "cannot read",
+    );
+    let not_video = dir.join("notes.mp4");
+    std::fs::write(&not_video, "hello").unwrap();
+    fails_with(
+        &[
+            "eval",
+            &not_video.to_string_lossy(),
+            "--roster",
+            "config/demo-roster.csv",
+        ],
+        &[],
+        "decoding stopped after 0 frames",
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}

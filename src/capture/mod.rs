@@ -58,11 +58,17 @@ mod file {
     use super::source::{SINK_NAME, pipeline_spec_for};
     use crate::config::{CameraConfig, SourceKind};
 
-    /// Frames of a video file, each with its position in the clip.
+    /// Frames of a video file, each with its position in the clip. A file that cannot be
+    /// decoded ends the frames early; [`FileFrames::error`] then says why.
     pub struct FileFrames {
         pipeline: gst::Pipeline,
         sink: gst_app::AppSink,
+        error: Option<String>,
     }
+
+    /// How long to wait for a frame before looking for an error on the pipeline's bus: an
+    /// error posts no sample and no end of stream, and a blocking pull would wait forever.
+    const POLL: gst::ClockTime = gst::ClockTime::from_mseconds(100);
 
     impl FileFrames {
         /// Opens `path`, to be read at `fps` frames per clip second, scaled to at most `width`.
@@ -85,7 +91,16 @@ mod file {
             pipeline
                 .set_state(gst::State::Playing)
                 .map_err(|_| failed("cannot be played (is it a video?)".into()))?;
-            Ok(FileFrames { pipeline, sink })
+            Ok(FileFrames {
+                pipeline,
+                sink,
+                error: None,
+            })
+        }
+
+        /// Why the frames ended early, if they did: the file could not be decoded.
+        pub fn error(&self) -> Option<&str> {
+            self.error.as_deref()
         }
     }
 
@@ -93,7 +108,23 @@ mod file {
         type Item = (Mat, Duration);
 
         fn next(&mut self) -> Option<(Mat, Duration)> {
-            let sample = self.sink.pull_sample().ok()?;
+            let sample = loop {
+                if self.error.is_some() {
+                    return None;
+                }
+                if let Some(sample) = self.sink.try_pull_sample(POLL) {
+                    break sample;
+                }
+                if self.sink.is_eos() {
+                    return None;
+                }
+                let bus = self.pipeline.bus()?;
+                if let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error]) {
+                    if let gst::MessageView::Error(e) = msg.view() {
+                        self.error = Some(crate::untrusted::summary(&e.error().to_string()));
+                    }
+                }
+            };
             let pts = sample
                 .buffer()
                 .and_then(|b| b.pts())

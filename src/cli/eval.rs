@@ -51,6 +51,11 @@ pub fn run(mut config: Config, args: Args) -> Result<(), CliError> {
             args.width
         )));
     }
+    // Before the enrollment's minute of work: a video that is not there.
+    std::fs::File::open(&args.video).map_err(|source| CliError::Read {
+        path: args.video.clone(),
+        source,
+    })?;
     let batch = batch_from_csv(&args.roster)?;
     let mut store = Store::open_in_memory(Key::generate())?;
     let mut analyzer = FaceAnalyzer::from_config(&config)?;
@@ -64,11 +69,15 @@ pub fn run(mut config: Config, args: Args) -> Result<(), CliError> {
     config.timetable.sessions.clear();
     config.timetable.outside_sessions = OutsideSessions::OncePerDay;
     let mut engine = Engine::new(&config, analyzer, store)?;
-    let frames = FileFrames::open(&args.video, args.fps, args.width)?;
+    let mut frames = FileFrames::open(&args.video, args.fps, args.width)?;
     let start = Utc::now();
-    let report = evaluate(&mut engine, frames, start)?;
-    if report.frames == 0 {
-        return Err(CliError::EmptyVideo(args.video.clone()));
+    let report = evaluate(&mut engine, &mut frames, start)?;
+    if let Some(reason) = frames.error().or((report.frames == 0).then_some("no frame in it")) {
+        return Err(CliError::BadVideo {
+            path: args.video.clone(),
+            frames: report.frames,
+            reason: reason.to_string(),
+        });
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());

@@ -193,9 +193,11 @@ pub enum CliError {
     /// The attendance engine failed while playing a video.
     #[error(transparent)]
     Engine(#[from] rollcall::attend::engine::EngineError),
-    /// A video with no frame that could be decoded.
-    #[error("{0}: no frame could be decoded (is it a video GStreamer can play, and are its plugins installed?)")]
-    EmptyVideo(PathBuf),
+    /// A video that could not be decoded, or not to its end.
+    #[error(
+        "{path}: decoding stopped after {frames} frames: {reason} (is it a video GStreamer can play, and are its plugins installed?)"
+    )]
+    BadVideo { path: PathBuf, frames: u64, reason: String },
     /// A camera gave no frame in time.
     #[error("no frame from camera `{camera}` within {seconds} s; last error: {last_error}")]
     NoFrame {
