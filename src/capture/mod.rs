@@ -119,10 +119,10 @@ mod file {
                     return None;
                 }
                 let bus = self.pipeline.bus()?;
-                if let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error]) {
-                    if let gst::MessageView::Error(e) = msg.view() {
-                        self.error = Some(crate::untrusted::summary(&e.error().to_string()));
-                    }
+                if let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error])
+                    && let gst::MessageView::Error(e) = msg.view()
+                {
+                    self.error = Some(crate::untrusted::summary(&e.error().to_string()));
                 }
             };
             let pts = sample
