@@ -29,7 +29,8 @@ pub struct RecognizeConfig {
     pub per_class: bool,
     /// Frames a track needs before it may be decided.
     pub min_frames: u32,
-    /// A track still ambiguous after this many frames is decided unknown.
+    /// A track still ambiguous after this many frames is reported unknown; it stays open and is
+    /// matched again on a clearly better frame (see `attend::decide::look_again`).
     pub max_frames: u32,
     /// Share of the quality-weighted vote the winner needs.
     pub vote_share: f32,
