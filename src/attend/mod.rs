@@ -8,7 +8,8 @@
 //! - the rules that decide a track, as pure functions ([`decide`]), and the engine that
 //!   gathers their evidence and acts on their verdicts ([`engine`]);
 //! - decisions the store could not take yet ([`held`]);
-//! - playing a clip through the engine off line, and what became of each track ([`eval`]).
+//! - playing a clip through the engine off line, and what became of each track ([`eval`]);
+//! - whether a camera shows faces well enough to take attendance ([`survey`]).
 //!
 //! What it emits, the attendance events and alerts, is plain data in `crate::event`. It may
 //! import `vision` (what a face is), `store` (where a decision is committed), `event` and
@@ -21,4 +22,5 @@ pub mod eval;
 pub mod held;
 pub mod matching;
 pub mod session;
+pub mod survey;
 pub mod track;

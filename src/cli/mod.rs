@@ -74,7 +74,8 @@ pub enum Command {
     Compare(compare::Args),
     /// Time the analysis per stage over a folder of photos.
     Bench(bench::Args),
-    /// Cameras: check that each configured camera delivers frames.
+    /// Cameras: check that each configured camera delivers frames (probe), and that its faces
+    /// are good enough for attendance (check).
     Cameras(cameras::Args),
     /// Grab one frame from a camera and draw the faces found, with their size and quality.
     Snapshot(snapshot::Args),
@@ -208,6 +209,13 @@ pub enum CliError {
     /// The async runtime for a one-off MQTT publish could not start.
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
+    /// `cameras check` judged a camera marginal or unusable (its advice was printed).
+    #[error("a camera is {} for attendance; see the advice above", match .0 {
+        rollcall::attend::survey::Fitness::Good => "good",
+        rollcall::attend::survey::Fitness::Marginal => "marginal",
+        rollcall::attend::survey::Fitness::Unusable => "unusable",
+    })]
+    Unfit(rollcall::attend::survey::Fitness),
     /// Stopped by Ctrl-C (or SIGTERM) before anything was written.
     #[error("interrupted; nothing was written")]
     Interrupted,
@@ -254,6 +262,11 @@ pub fn main() -> ExitCode {
             eprintln!("{}", CliError::Interrupted);
             // The shell's convention for "ended by SIGINT".
             ExitCode::from(130)
+        }
+        Err(CliError::Unfit(fitness)) => {
+            eprintln!("{}", CliError::Unfit(fitness));
+            // The verdict as the status, for install scripts: 1 marginal, 2 unusable.
+            ExitCode::from(fitness.exit_code())
         }
         Err(e) => {
             eprintln!("error: {e}");
