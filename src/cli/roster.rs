@@ -167,9 +167,10 @@ pub fn batch_from_csv(csv: &Path) -> Result<Batch, CliError> {
         let fields: Vec<&str> = line.splitn(3, ',').map(str::trim).collect();
         let [id, name, path] = fields[..] else {
             return Err(CliError::Usage(format!(
-                "{}:{}: expected `id,name,path`, got {line:?}",
+                "{}:{}: expected `id,name,path`, got {:?}",
                 csv.display(),
-                n + 1
+                n + 1,
+                rollcall::untrusted::summary(line)
             )));
         };
         let name = (!name.is_empty()).then(|| name.to_string());
