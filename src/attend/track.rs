@@ -152,7 +152,7 @@ pub struct TrackReport {
     pub camera_id: String,
     /// Track id, unique per camera.
     pub track: u64,
-    /// First and last frame times.
+    /// First frame time.
     pub first_seen: DateTime<Utc>,
     /// Last frame time.
     pub last_seen: DateTime<Utc>,
