@@ -48,14 +48,8 @@ const ENROLLED: [(&str, &str); 5] = [
 
 fn enroll_all(config: &Config, store: &mut Store) {
     let mut p = common::analyzer_for(config);
-    for (person, photo) in ENROLLED {
-        let who = Enrollee {
-            person,
-            name: None,
-            groups: &[],
-        };
-        let photos = [common::face(&format!("ageitgey/identities/{photo}"))];
-        let r = enroll_person(&mut p, store, &who, &photos, &EnrollPolicy::default(), u64::MAX).unwrap();
+    let reports = common::enroll_identities(&mut p, store, &ENROLLED);
+    for ((person, _), r) in ENROLLED.iter().zip(reports) {
         assert_eq!(r.accepted.len(), 1, "{person}: {:?}", r.rejected);
     }
 }

@@ -8,7 +8,6 @@ use chrono::{DateTime, Duration, Utc};
 use common::degrade;
 use opencv::core::{Mat, Rect, Scalar};
 use rollcall::attend::engine::{Engine, Outcome};
-use rollcall::enroll::{EnrollPolicy, Enrollee, enroll_person};
 use rollcall::store::{Key, Store};
 
 /// Obama's face at 50 px in a 640x480 frame of a low-bitrate stream (JPEG 10), with a hand over
@@ -45,23 +44,11 @@ fn engine_with_obama(name: &str) -> (Engine, std::path::PathBuf) {
     config.timetable.sessions = vec![common::monday_session()];
     let mut store = Store::open(&dir.join("rollcall.db"), Key::generate()).unwrap();
     let mut analyzer = common::analyzer_for(&config);
-    for (person, photo) in [("obama", "obama_1.jpg"), ("biden", "biden_1.jpg"), ("kit", "kit_1.jpg")] {
-        let who = Enrollee {
-            person,
-            name: None,
-            groups: &[],
-        };
-        let photos = [common::face(&format!("ageitgey/identities/{photo}"))];
-        enroll_person(
-            &mut analyzer,
-            &mut store,
-            &who,
-            &photos,
-            &EnrollPolicy::default(),
-            u64::MAX,
-        )
-        .unwrap();
-    }
+    common::enroll_identities(
+        &mut analyzer,
+        &mut store,
+        &[("obama", "obama_1.jpg"), ("biden", "biden_1.jpg"), ("kit", "kit_1.jpg")],
+    );
     let mut engine = Engine::new(&config, analyzer, store).unwrap();
     engine.keep_reports();
     (engine, dir)

@@ -55,16 +55,7 @@ fn play_with(
     let dir = common::scratch_dir("spoof_alerts", &format!("store-{run}"));
     let mut store = Store::open(&dir.join("rollcall.db"), Key::generate()).unwrap();
     let mut analyzer = common::analyzer_for(config);
-    for (person, photo) in enrolled {
-        let who = rollcall::enroll::Enrollee {
-            person,
-            name: None,
-            groups: &[],
-        };
-        let photos = [common::face(&format!("ageitgey/identities/{photo}"))];
-        let policy = rollcall::enroll::EnrollPolicy::default();
-        rollcall::enroll::enroll_person(&mut analyzer, &mut store, &who, &photos, &policy, u64::MAX).unwrap();
-    }
+    common::enroll_identities(&mut analyzer, &mut store, enrolled);
     let mut engine = Engine::new(config, analyzer, store).unwrap();
     let start: DateTime<Utc> = DateTime::parse_from_rfc3339("2026-11-23T09:00:00Z").unwrap().into();
     let mut out = Vec::new();
@@ -79,21 +70,12 @@ fn play_with(
     (out, stored)
 }
 
-/// The clip `video` scaled by `scale` and re-encoded as H.264 at `bits_per_pixel` per frame at
+/// The clip `video` scaled to `w` x `h` and re-encoded as H.264 at `bits_per_pixel` per frame at
 /// 25 fps (as a camera's starved sub-stream delivers it), read back at 5 fps; with the bitrate.
-fn low_bitrate(video: &str, scale: f64, bits_per_pixel: f64) -> (u32, Vec<Mat>) {
+fn low_bitrate(video: &str, (w, h): (i32, i32), bits_per_pixel: f64) -> (u32, Vec<Mat>) {
     let source = common::shared().join("videos").join(video);
-    let probe: Vec<Mat> = FileFrames::open(&source, 5.0, 1920)
-        .unwrap()
-        .take(1)
-        .map(|(m, _)| m)
-        .collect();
-    let (w, h) = (
-        (probe[0].cols() as f64 * scale) as i32 & !1,
-        (probe[0].rows() as f64 * scale) as i32 & !1,
-    );
     let kbps = ((w * h) as f64 * 25.0 * bits_per_pixel / 1000.0).max(16.0) as u32;
-    let out = common::scratch_dir("spoof_alerts", &format!("h264-{video}-{scale}")).join("low.mp4");
+    let out = common::scratch_dir("spoof_alerts", &format!("h264-{video}-{w}x{h}")).join("low.mp4");
     common::encode::run_to_eos(
         &format!(
             "filesrc location={} ! decodebin ! videoconvert ! videoscale ! video/x-raw,width={w},height={h} \
@@ -164,13 +146,6 @@ fn real_people_raise_no_spoof_alert_however_poor_the_picture() {
             .map(|(m, _)| m)
             .collect();
         for scale in scales {
-            let px = median_face_px(
-                &mut analyzer,
-                &frames
-                    .iter()
-                    .map(|f| spoil(f, scale, Spoilt::Clean))
-                    .collect::<Vec<_>>(),
-            );
             let mut pictures: Vec<(String, Vec<Mat>)> =
                 [Spoilt::Clean, Spoilt::Compressed, Spoilt::Defocused, Spoilt::Moving]
                     .into_iter()
@@ -181,8 +156,10 @@ fn real_people_raise_no_spoof_alert_however_poor_the_picture() {
                         )
                     })
                     .collect();
+            let clean = &pictures[0].1;
+            let px = median_face_px(&mut analyzer, clean);
             // 0.05 bits per pixel at 25 fps, a starved sub-stream: blocky, smeared faces.
-            let (kbps, starved) = low_bitrate(video, scale, 0.05);
+            let (kbps, starved) = low_bitrate(video, (clean[0].cols(), clean[0].rows()), 0.05);
             pictures.push((format!("H.264 {kbps} kb/s"), starved));
             for (how, spoilt) in pictures {
                 let outcomes = play(&spoilt);

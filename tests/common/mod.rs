@@ -85,6 +85,29 @@ pub fn photos_under(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// Enrolls each `(person, photo)`, the photo under `ageitgey/identities`, with the default
+/// policy; panics on an error, and returns each enrollment's report.
+pub fn enroll_identities(
+    analyzer: &mut FaceAnalyzer,
+    store: &mut rollcall::store::Store,
+    people: &[(&str, &str)],
+) -> Vec<rollcall::enroll::EnrollReport> {
+    people
+        .iter()
+        .map(|&(person, photo)| {
+            let who = rollcall::enroll::Enrollee {
+                person,
+                name: None,
+                groups: &[],
+            };
+            let photos = [face(&format!("ageitgey/identities/{photo}"))];
+            let policy = rollcall::enroll::EnrollPolicy::default();
+            rollcall::enroll::enroll_person(analyzer, store, &who, &photos, &policy, u64::MAX)
+                .unwrap_or_else(|e| panic!("{person}: {e}"))
+        })
+        .collect()
+}
+
 /// Monday's 09:00-10:00 maths session in room 101 (Monday 2026-11-23 is the tests' school day).
 pub fn monday_session() -> rollcall::config::SessionSlot {
     rollcall::config::SessionSlot {
