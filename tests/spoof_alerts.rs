@@ -160,9 +160,13 @@ fn real_people_raise_no_spoof_alert_however_poor_the_picture() {
                     .collect();
             let clean = &pictures[0].1;
             let px = median_face_px(&mut analyzer, clean);
-            // 0.05 bits per pixel at 25 fps, a starved sub-stream: blocky, smeared faces.
-            let (kbps, starved) = low_bitrate(video, (clean[0].cols(), clean[0].rows()), 0.05);
-            pictures.push((format!("H.264 {kbps} kb/s"), starved));
+            let size = (clean[0].cols(), clean[0].rows());
+            // 0.05 bits per pixel at 25 fps, a starved sub-stream: blocky, smeared faces. At 0.08
+            // YuNet finds a "face" in the pot plant behind her, which MiniFASNet calls not live.
+            for bits_per_pixel in [0.05, 0.08] {
+                let (kbps, starved) = low_bitrate(video, size, bits_per_pixel);
+                pictures.push((format!("H.264 {kbps} kb/s"), starved));
+            }
             for (how, spoilt) in pictures {
                 let outcomes = play(&spoilt);
                 let j = judged(&outcomes);

@@ -78,6 +78,12 @@ pub struct LiveEvidence<'a> {
     pub passive: bool,
     /// Passive scores of the frames that were [`assessable`], in order.
     pub scores: &'a [f32],
+    /// The detector's score for each of those frames.
+    pub detections: &'a [f32],
+    /// A detection at or above this is a face beyond doubt. Only such frames make a spoof: a
+    /// doubtful detection may be no face at all (a pot plant in a starved stream), which the
+    /// passive model rightly calls not live.
+    pub sure_face_score: f32,
     /// No more scores will be taken for this track (it holds as many as it samples).
     pub samples_full: bool,
     /// The track has had `[recognize] max_frames`: lacking assessed frames, it is not assessed
@@ -134,11 +140,18 @@ pub fn judge_liveness(e: &LiveEvidence<'_>, rules: &LivenessConfig) -> LiveCall 
     if !fails {
         return LiveCall::Live(verdict);
     }
-    // A spoof verdict needs confident evidence: the flat-motion cue on a passive score near the
-    // threshold, or consistently low scores. One odd low frame among live ones is not an attack.
-    let low = e.scores.iter().filter(|s| **s < rules.threshold).count() as f32;
+    // A spoof verdict needs confident evidence on what is surely a face: the flat-motion cue on
+    // a passive score near the threshold, or consistently low scores. One odd low frame among
+    // live ones is not an attack.
+    let enough = SPOOF_AGREEMENT * e.scores.len() as f32;
+    let sure = |i: &usize| e.detections.get(*i).is_some_and(|d| *d >= e.sure_face_score);
+    let sure_frames = (0..e.scores.len()).filter(sure).count() as f32;
+    let sure_low = (0..e.scores.len())
+        .filter(sure)
+        .filter(|i| e.scores[*i] < rules.threshold)
+        .count() as f32;
     let motion_tips = rigid_only && mean(e.scores) < rules.threshold + MOTION_SPOOF_SHARE * rules.rigid_penalty;
-    if motion_tips || low >= SPOOF_AGREEMENT * e.scores.len() as f32 {
+    if (motion_tips && sure_frames >= enough) || sure_low >= enough {
         LiveCall::Spoof(verdict)
     } else if e.final_call || e.samples_full {
         LiveCall::NotAssessed
@@ -316,6 +329,8 @@ mod tests {
         LiveEvidence {
             passive: true,
             scores,
+            detections: &[0.9; 8],
+            sure_face_score: 0.8,
             samples_full: false,
             out_of_frames: false,
             motion: motion(rigid),
@@ -426,6 +441,39 @@ mod tests {
             ..at_end
         };
         assert!(matches!(judge_liveness(&near, &r), LiveCall::Spoof(_)));
+    }
+
+    #[test]
+    fn low_scores_on_a_doubtful_detection_raise_no_alert() {
+        // A pot plant behind her in a 300 kb/s H.264 copy of her clip: YuNet found "faces" of 54
+        // to 68 px at 0.60 to 0.72, MiniFASNet scored them 0.04 to 0.12, and the old rule
+        // raised a spoof alert.
+        let r = LivenessConfig {
+            threshold: 0.4,
+            ..rules()
+        };
+        let plant = LiveEvidence {
+            detections: &[0.65, 0.61, 0.70],
+            motion: Motion {
+                travel: 0.60,
+                deformation: 0.023,
+                frames: 8,
+            },
+            ..evidence(&[0.05, 0.08, 0.12], true, false, false, true)
+        };
+        assert_eq!(judge_liveness(&plant, &r), LiveCall::NotAssessed);
+        // The same scores on a face beyond doubt are an attack.
+        let photo = LiveEvidence {
+            detections: &[0.92, 0.91, 0.93],
+            ..plant
+        };
+        assert!(matches!(judge_liveness(&photo, &r), LiveCall::Spoof(_)));
+        // Two sure frames of three, both low: still an attack.
+        let mostly = LiveEvidence {
+            detections: &[0.92, 0.65, 0.93],
+            ..plant
+        };
+        assert!(matches!(judge_liveness(&mostly, &r), LiveCall::Spoof(_)));
     }
 
     #[test]

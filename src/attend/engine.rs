@@ -355,14 +355,14 @@ impl Engine {
         let mut tracker = self.trackers.remove(camera).unwrap_or_else(|| Tracker::new(settings));
         let faces: Vec<_> = observations
             .iter()
-            .map(|o| (o.face.bbox, o.face.landmarks, o.quality))
+            .map(|o| (o.face.bbox, o.face.landmarks, o.face.score, o.quality))
             .collect();
         let ids = tracker.update(at, observations);
         self.follow_session(&mut tracker, camera, room, at);
         let mut outcomes = retried;
         let result = (|| {
             // Passive liveness only for tracks still undecided: a seated class costs detection only.
-            for (&id, (bbox, five, quality)) in ids.iter().zip(&faces) {
+            for (&id, (bbox, five, detection, quality)) in ids.iter().zip(&faces) {
                 let Some(track) = tracker.get_mut(id).filter(|t| !t.standing.is_final()) else {
                     continue;
                 };
@@ -373,6 +373,7 @@ impl Engine {
                 {
                     track.liveness.push(score);
                     track.liveness_px.push(quality.size_px);
+                    track.liveness_detection.push(*detection);
                 }
                 // Eyes on every frame until the decision: a blink is brief, and a track that
                 // waits for one (see `decide`) must be watched for it.
@@ -524,6 +525,8 @@ impl Engine {
             passive: self.analyzer.antispoof().is_some(),
             out_of_frames: track.frames >= self.recognize.max_frames,
             scores: &track.liveness,
+            detections: &track.liveness_detection,
+            sure_face_score: self.analyzer.detector().sure_face_score(),
             samples_full: track.liveness.len() >= LIVENESS_SAMPLES,
             motion: landmark_motion(&track.landmarks),
             blinked: blinked(&track.eyes),
@@ -617,7 +620,7 @@ impl Engine {
     /// The alert for a track judged a presentation attack, with the evidence in its detail.
     fn spoof_alert(&self, track: &Track, verdict: &LiveVerdict, camera: &str, room: &str) -> Alert {
         let detail = format!(
-            "presentation attack suspected: live score {:.2} over {} frames (threshold {:.2}; frame scores {}; faces {:.0} to {:.0} px); landmarks travelled {:.2} and deformed {:.3} eye distances",
+            "presentation attack suspected: live score {:.2} over {} frames (threshold {:.2}; frame scores {}; faces {:.0} to {:.0} px, detected at {:.2} or more); landmarks travelled {:.2} and deformed {:.3} eye distances",
             verdict.score,
             track.liveness.len(),
             self.liveness.threshold,
@@ -629,6 +632,7 @@ impl Engine {
                 .join(" "),
             track.liveness_px.iter().copied().fold(f32::INFINITY, f32::min),
             track.liveness_px.iter().copied().fold(0.0, f32::max),
+            track.liveness_detection.iter().copied().fold(1.0, f32::min),
             verdict.motion.travel,
             verdict.motion.deformation
         );

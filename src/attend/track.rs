@@ -123,6 +123,8 @@ pub struct Track {
     pub liveness: Vec<f32>,
     /// Face sizes of the frames behind `liveness`, for the evidence an alert carries.
     pub liveness_px: Vec<f32>,
+    /// Detector scores of the frames behind `liveness`: only sure faces make a spoof.
+    pub liveness_detection: Vec<f32>,
     /// Recent landmarks (frame pixels), for motion-based liveness (see [`CUE_WINDOW`]).
     pub landmarks: Vec<Landmarks>,
     /// Recent eye openings until the decision, when the 106-point model is configured.
@@ -329,6 +331,7 @@ impl Tracker {
                         best: Vec::new(),
                         liveness: Vec::new(),
                         liveness_px: Vec::new(),
+                        liveness_detection: Vec::new(),
                         eyes: Vec::new(),
                         landmarks: Vec::new(),
                         standing: Standing::Open,

@@ -140,6 +140,12 @@ pub struct DetectorSpec {
     pub score_threshold: f32,
     /// Default IoU above which the weaker of two boxes is suppressed.
     pub nms_threshold: f32,
+    /// Detections scoring below this may not be faces at all, so their low liveness scores
+    /// raise no spoof alert: in starved H.264 copies YuNet found a background pot plant at 0.60
+    /// to 0.72, which MiniFASNet rightly called no live face (docs/calibration.md). Unset, every
+    /// detection counts as a face.
+    #[serde(default)]
+    pub sure_face_score: Option<f32>,
 }
 
 /// Recognizer output and default decision threshold.
@@ -232,6 +238,9 @@ impl ModelSpec {
                     .ok_or_else(|| bad("a detector needs a `detector` table"))?;
                 if d.strides.is_empty() || d.strides.contains(&0) || d.anchors == 0 {
                     return Err(bad("detector strides must be non-empty and positive, anchors positive"));
+                }
+                if d.sure_face_score.is_some_and(|s| !(0.0..=1.0).contains(&s)) {
+                    return Err(bad("detector sure_face_score must be between 0 and 1"));
                 }
             }
             ModelKind::Recognizer => {
@@ -356,6 +365,24 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("needs a `recognizer` table")
+        );
+    }
+
+    #[test]
+    fn a_sure_face_score_outside_0_to_1_is_refused() {
+        let mut m = Catalogue::builtin()
+            .get("yunet-2023mar", ModelKind::Detector, "d")
+            .unwrap()
+            .clone();
+        assert_eq!(m.detector.as_ref().and_then(|d| d.sure_face_score), Some(0.8));
+        if let Some(d) = m.detector.as_mut() {
+            d.sure_face_score = Some(1.5);
+        }
+        assert!(
+            m.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("sure_face_score must be between 0 and 1")
         );
     }
 }

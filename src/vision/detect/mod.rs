@@ -121,6 +121,7 @@ pub struct Detector {
     strides: Vec<u32>,
     anchors: usize,
     score_threshold: f32,
+    sure_face_score: f32,
     nms_threshold: f32,
     min_face_px: f32,
     fit_input: bool,
@@ -148,6 +149,7 @@ impl Detector {
             strides: d.strides,
             anchors: d.anchors as usize,
             score_threshold: settings.score_threshold.unwrap_or(d.score_threshold),
+            sure_face_score: d.sure_face_score.unwrap_or(0.0),
             nms_threshold: settings.nms_threshold.unwrap_or(d.nms_threshold),
             min_face_px: settings.min_face_px,
             fit_input: settings.fit_input && model.has_free_size(),
@@ -163,6 +165,12 @@ impl Detector {
     /// The score threshold in force.
     pub fn score_threshold(&self) -> f32 {
         self.score_threshold
+    }
+
+    /// Detections at or above this score are faces beyond doubt; only they can make a track a
+    /// spoof (see [`crate::config::DetectorSpec::sure_face_score`]).
+    pub fn sure_face_score(&self) -> f32 {
+        self.sure_face_score
     }
 
     /// The input size for a `w` x `h` frame: the configured one, or for free-size models the
