@@ -19,9 +19,12 @@ packages=(build-essential pkg-config clang libclang-dev libopencv-dev python3 ca
     gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav)
 # Tests and benchmarks also serve RTSP (gst-rtsp-server), encode H.264 (x264enc, in ugly) and
 # start their own MQTT broker (mosquitto, with TLS certificates made by openssl), attack it with
-# mosquitto_pub (mosquitto-clients), and score the service unit with systemd-analyze.
+# mosquitto_pub (mosquitto-clients), score the service unit with systemd-analyze, and check the
+# metrics with promtool (prometheus; its server is not needed, and an install without a running
+# systemd does not start it).
 if [ "${1:-}" = "--test-extras" ]; then
-    packages+=(libgstrtspserver-1.0-dev gstreamer1.0-plugins-ugly mosquitto mosquitto-clients openssl systemd)
+    packages+=(libgstrtspserver-1.0-dev gstreamer1.0-plugins-ugly mosquitto mosquitto-clients openssl systemd
+        prometheus)
 fi
 python3 -m pip --version >/dev/null 2>&1 || packages+=(python3-pip)
 missing=()

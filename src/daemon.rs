@@ -6,6 +6,7 @@
 //! Runtime's threads), and the turn-taking makes an overloaded box slow every camera alike
 //! instead of starving one or queueing frames (a camera keeps only its newest frame).
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::shutdown::Shutdown;
@@ -15,8 +16,9 @@ use crate::attend::engine::{Engine, EngineError, Outcome};
 use crate::capture::{Availability, Camera, CameraState, CaptureError, DownWatch};
 use crate::config::Config;
 use crate::event::{Alert, AlertKind};
+use crate::metrics::{Metrics, MetricsServer, Reading, ServerError, judge_health};
 use crate::store::{Key, Outbox, OutboxLimits, SITE_KEY_SOURCE, Store, StoreError};
-use crate::sync::mqtt::{Mqtt, MqttError, MqttSettings};
+use crate::sync::mqtt::{LinkState, Mqtt, MqttError, MqttSettings};
 use crate::sync::roster::{RosterSync, RosterSyncSettings};
 use crate::sync::status::{CameraHealth, CameraReport, RosterStatus, StatusBoard};
 use crate::vision::analyze::FaceAnalyzer;
@@ -40,6 +42,9 @@ pub enum DaemonError {
     /// A camera could not be set up.
     #[error(transparent)]
     Capture(#[from] CaptureError),
+    /// The metrics endpoint could not listen.
+    #[error(transparent)]
+    Metrics(#[from] ServerError),
     /// No cameras configured.
     #[error("the config has no [[cameras]]: there is nothing to watch")]
     NoCameras,
@@ -218,7 +223,15 @@ pub fn run(config: &Config, signals: &Signals<'_>, on_outcome: &mut dyn FnMut(&O
         .build()
         .map_err(DaemonError::Runtime)?;
     let mqtt = start_sync(config, &key, &engine, dim, &status, &runtime)?;
-    let mut chores = Chores::new(config, &device, status.clone())?;
+    let link = mqtt.as_ref().map(Mqtt::link_watch);
+    let metrics = Arc::new(Metrics::new());
+    let serving = Shutdown::new();
+    let server = start_metrics(config, &metrics, &status, link.clone(), &serving, &runtime)?;
+    let mut chores = Chores::new(config, &device, status.clone(), metrics.clone(), link)?;
+    let on_outcome = &mut |o: &Outcome| {
+        metrics.count(o);
+        on_outcome(o);
+    };
 
     // The cameras stop with this token, after their tracks are decided.
     let cameras = Shutdown::new();
@@ -254,6 +267,10 @@ pub fn run(config: &Config, signals: &Signals<'_>, on_outcome: &mut dyn FnMut(&O
     write_held_before_exit(&mut engine, on_outcome);
     if let Some(mqtt) = mqtt {
         runtime.block_on(mqtt.shutdown());
+    }
+    serving.trigger();
+    if let Some(server) = server {
+        runtime.block_on(server.stopped());
     }
     // Gone: `rollcall status` reads the store from now on.
     let _ = std::fs::remove_file(&chores.status_path);
@@ -300,6 +317,32 @@ fn start_sync(
     Ok(Some(Mqtt::spawn(settings, outbox, status.clone(), roster)?))
 }
 
+/// Starts the `/metrics` and `/healthz` endpoint on `runtime` when `[metrics]` asks for it.
+fn start_metrics(
+    config: &Config,
+    metrics: &Arc<Metrics>,
+    status: &StatusBoard,
+    link: Option<tokio::sync::watch::Receiver<LinkState>>,
+    stop: &Shutdown,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<Option<MetricsServer>, DaemonError> {
+    let Some(m) = &config.metrics else {
+        return Ok(None);
+    };
+    let status = status.clone();
+    let health = Arc::new(move || {
+        let link = link.as_ref().map(|l| l.borrow().clone());
+        judge_health(&status.snapshot(), link.as_ref())
+    });
+    let _inside = runtime.enter();
+    Ok(Some(MetricsServer::start(
+        m.listen,
+        metrics.clone(),
+        health,
+        stop.clone(),
+    )?))
+}
+
 /// Takes the newest frame of each camera that has one through the engine; says whether any
 /// camera had one.
 fn analyse_ready_frames(watched: &mut [Watched], engine: &mut Engine, on_outcome: &mut dyn FnMut(&Outcome)) -> bool {
@@ -325,6 +368,8 @@ fn analyse_ready_frames(watched: &mut [Watched], engine: &mut Engine, on_outcome
 struct Chores {
     device: String,
     status: StatusBoard,
+    metrics: Arc<Metrics>,
+    link: Option<tokio::sync::watch::Receiver<LinkState>>,
     status_path: std::path::PathBuf,
     retention: chrono::Duration,
     /// The outbox, kept here only without `[mqtt]`: nothing else keeps it in bounds then.
@@ -334,10 +379,18 @@ struct Chores {
 }
 
 impl Chores {
-    fn new(config: &Config, device: &str, status: StatusBoard) -> Result<Chores, DaemonError> {
+    fn new(
+        config: &Config,
+        device: &str,
+        status: StatusBoard,
+        metrics: Arc<Metrics>,
+        link: Option<tokio::sync::watch::Receiver<LinkState>>,
+    ) -> Result<Chores, DaemonError> {
         Ok(Chores {
             device: device.to_string(),
             status,
+            metrics,
+            link,
             status_path: crate::sync::status::status_file(&config.store.path),
             retention: chrono::Duration::days(i64::from(config.store.retention_days)),
             unsent: match config.mqtt {
@@ -365,6 +418,7 @@ impl Chores {
             }
         }
         report(watched, &self.status, engine, elapsed);
+        self.read_metrics(watched, engine);
         if let Err(e) = crate::sync::status::write_status_file(&self.status_path, &self.status.snapshot()) {
             tracing::warn!(path = %self.status_path.display(), error = %e, "cannot write the status file");
         }
@@ -380,6 +434,23 @@ impl Chores {
                 keep_outbox_in_bounds(outbox, &self.device, &self.status);
             }
         }
+    }
+}
+
+impl Chores {
+    /// Gives the metrics this second's reading and the models' timings.
+    fn read_metrics(&self, watched: &[Watched], engine: &mut Engine) {
+        self.metrics.time_stages(&engine.take_stage_times());
+        let cameras: Vec<_> = watched.iter().map(|w| w.camera.status()).collect();
+        let link = self.link.as_ref().map(|l| l.borrow().clone());
+        self.metrics.read(&Reading {
+            cameras: &cameras,
+            status: &self.status.snapshot(),
+            recognizer_runs: engine.stats().embeddings,
+            store_write_failures: engine.store_write_failures(),
+            link: link.as_ref(),
+            resident_bytes: crate::metrics::resident_bytes(),
+        });
     }
 }
 

@@ -5,7 +5,7 @@
 //!
 //! # Layout
 //!
-//! Seven parts, in the order data flows (frames in, events out; only the store, where `attend`
+//! Eight parts, in the order data flows (frames in, events out; only the store, where `attend`
 //! commits its decisions, is listed before it), on two parts of plain data, with shared helpers
 //! beneath. Every module below is public: the `rollcall` binary (whose
 //! command line lives in `src/cli/`, outside this library) and the tests use the library as any
@@ -33,6 +33,7 @@
 //! - [`sync`]: the backend. Events and status out over MQTT (at least once, from the outbox), and
 //!   sealed rosters and timetables in.
 //! - [`enroll`]: people into encrypted templates, from checked photos or live at a camera.
+//! - [`metrics`]: the daemon's figures for Prometheus and its health, over HTTP, when asked.
 //! - [`daemon`]: all of it wired. Cameras in turn through one engine, events out, until stopped.
 //!
 //! Shared helpers: [`backoff`] (reconnect delays with jitter), [`untrusted`] (text from outside
@@ -48,6 +49,7 @@ pub mod daemon;
 pub mod enroll;
 pub mod event;
 pub mod lock;
+pub mod metrics;
 pub mod private_file;
 pub mod shutdown;
 pub mod store;

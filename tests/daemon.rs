@@ -319,3 +319,132 @@ fn sighup_reloads_the_cameras_and_refuses_a_broken_config() {
     assert!(!status.exists(), "a stopped daemon leaves no status file behind");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// `GET path` from the daemon's metrics endpoint: the status code and the body.
+fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    let code = head.split_whitespace().nth(1)?.parse().ok()?;
+    Some((code, body.to_string()))
+}
+
+/// The value of the series `name` (labels included, as printed) in a scrape, 0 when absent.
+fn series(scrape: &str, name: &str) -> f64 {
+    scrape
+        .lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[test]
+fn metrics_move_during_the_demo_and_health_follows_the_broker() {
+    let dir = common::scratch_dir("daemon", "metrics");
+    let mut broker = Broker::start("daemon-metrics");
+    let config = demo_in(&dir, Some(broker.port));
+    let port = common::rtsp::free_port();
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("{text}\n[metrics]\nlisten = \"127.0.0.1:{port}\"\n")).unwrap();
+    let mut daemon = Running(
+        Command::new(ROLLCALL)
+            .arg("--config")
+            .arg(&config)
+            .args(["--log", "error", "run"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let wait_health = |code: u16| -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some((c, body)) = http_get(port, "/healthz")
+                && c == code
+            {
+                return serde_json::from_str(&body).unwrap();
+            }
+            assert!(Instant::now() < deadline, "/healthz never answered {code}");
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    };
+    let healthy = wait_health(200);
+    assert_eq!(healthy["status"], "ok");
+    assert_eq!(healthy["broker"], "connected");
+    assert_eq!(healthy["cameras"]["classroom"], "streaming");
+
+    let (code, first) = http_get(port, "/metrics").unwrap();
+    assert_eq!(code, 200);
+    // Once everyone is marked the figures have moved: frames analysed, decisions, model time.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let later = loop {
+        let started = Instant::now();
+        let (_, now) = http_get(port, "/metrics").unwrap();
+        let took = started.elapsed();
+        if series(&now, "rollcall_decisions_total{outcome=\"attendance\"}") >= STUDENTS.len() as f64 {
+            println!("scrape: {} bytes in {:.1} ms", now.len(), took.as_secs_f64() * 1000.0);
+            break now;
+        }
+        assert!(Instant::now() < deadline, "attendance never counted:\n{now}");
+        std::thread::sleep(Duration::from_secs(1));
+    };
+    let analysed = "rollcall_camera_frames_analysed_total{camera=\"classroom\"}";
+    assert!(series(&later, analysed) > series(&first, analysed), "{later}");
+    let detect = "rollcall_model_stage_seconds_count{stage=\"detect\"}";
+    assert!(series(&later, detect) > series(&first, detect), "{later}");
+    assert!(
+        series(&later, "rollcall_alerts_total{kind=\"spoof\"}") >= 1.0,
+        "the demo's photos of photos: {later}"
+    );
+    assert_eq!(
+        series(
+            &later,
+            "rollcall_camera_state{camera=\"classroom\",state=\"streaming\"}"
+        ),
+        1.0
+    );
+    assert_eq!(series(&later, "rollcall_roster_people"), 5.0);
+    assert_eq!(series(&later, "rollcall_broker_connected"), 1.0);
+    assert!(
+        series(&later, "rollcall_outbox_delivered_total") >= STUDENTS.len() as f64,
+        "{later}"
+    );
+    assert!(
+        series(&later, "rollcall_process_resident_memory_bytes") > 50e6,
+        "{later}"
+    );
+    // Prometheus's own checker takes the format.
+    let scrape = dir.join("scrape.txt");
+    std::fs::write(&scrape, &later).unwrap();
+    let checked = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::fs::File::open(&scrape).unwrap())
+        .output()
+        .expect("promtool (Debian's prometheus package; scripts/setup.sh --test-extras installs it)");
+    assert!(
+        checked.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+
+    // The broker goes away: degraded, and it says why.
+    broker.stop();
+    let degraded = wait_health(503);
+    assert_eq!(degraded["broker"], "disconnected", "{degraded}");
+    assert!(
+        degraded["problems"][0].as_str().unwrap().contains("broker"),
+        "{degraded}"
+    );
+    let (code, _) = http_get(port, "/nothing").unwrap();
+    assert_eq!(code, 404);
+
+    // SAFETY: kill(2) on our own child.
+    assert_eq!(unsafe { libc::kill(daemon.0.id() as libc::pid_t, libc::SIGTERM) }, 0);
+    assert!(daemon.0.wait().unwrap().success());
+    std::fs::remove_dir_all(dir).unwrap();
+}

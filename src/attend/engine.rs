@@ -255,6 +255,16 @@ impl Engine {
         self.held.health()
     }
 
+    /// Writes the store refused since the engine started.
+    pub fn store_write_failures(&self) -> u64 {
+        self.held.write_failures()
+    }
+
+    /// The models' stage timings since the last call (see [`crate::vision::analyze::StageClock`]).
+    pub fn take_stage_times(&mut self) -> Vec<(crate::vision::analyze::Stage, std::time::Duration)> {
+        self.analyzer.take_stage_times()
+    }
+
     /// Writes a decision, or holds it when the store fails (or older ones still wait). Returns
     /// its outcome once it is committed.
     fn commit(&mut self, pending: Pending) -> Option<Outcome> {

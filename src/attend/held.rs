@@ -67,6 +67,8 @@ pub struct Held {
     last_error: Option<String>,
     /// Decisions held since the store began failing, for the alert when it recovers.
     held_total: u64,
+    /// Failed writes since start, for the metrics (never reset).
+    write_failures: u64,
 }
 
 /// What a recovery looked like, for its alert.
@@ -96,6 +98,7 @@ impl Held {
             failing_since: None,
             last_error: None,
             held_total: 0,
+            write_failures: 0,
         }
     }
 
@@ -124,8 +127,14 @@ impl Held {
         }
     }
 
+    /// Writes that failed since the daemon started.
+    pub fn write_failures(&self) -> u64 {
+        self.write_failures
+    }
+
     /// Records a failed write: the next try waits longer.
     pub fn failed(&mut self, error: String) {
+        self.write_failures += 1;
         self.failing_since.get_or_insert_with(Utc::now);
         self.last_error = Some(error);
         self.next_try = Instant::now() + self.backoff.next_delay();

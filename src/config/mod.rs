@@ -20,6 +20,7 @@ mod enroll;
 mod images;
 mod liveness;
 mod locate;
+mod metrics;
 mod models;
 mod mqtt;
 mod recognize;
@@ -39,6 +40,7 @@ pub use enroll::{EnrollConfig, Pose};
 pub use images::{DEFAULT_MAX_PIXELS, ImagesConfig};
 pub use liveness::{DEFAULT_LIVE_THRESHOLD, LivenessConfig, Unassessed};
 pub use locate::{Depth, Finding, examine, render};
+pub use metrics::MetricsConfig;
 pub use models::{
     AntispoofSpec, Catalogue, CatalogueError, ChannelOrder, DetectorSpec, InputSpec, ModelFamily, ModelKind, ModelSpec,
     ModelsConfig, RecognizerSpec,
@@ -148,6 +150,8 @@ pub struct Config {
     pub enroll: EnrollConfig,
     /// The backend's broker; no MQTT when absent.
     pub mqtt: Option<MqttConfig>,
+    /// The Prometheus and health endpoint; none when absent.
+    pub metrics: Option<MetricsConfig>,
 }
 
 /// Whether `v` is a share or a probability.
@@ -431,6 +435,18 @@ mod tests {
         let c = Config::parse(text, Path::new("config/rollcall.toml")).unwrap();
         assert_eq!(c.liveness.threshold, DEFAULT_LIVE_THRESHOLD);
         assert_eq!(c.models.dir, PathBuf::from("config/../models"));
+    }
+
+    #[test]
+    fn metrics_listen_on_an_address_and_a_bad_one_is_refused_where_it_is() {
+        let c = Config::parse("[metrics]\nlisten = \"127.0.0.1:9464\"\n", Path::new("a.toml")).unwrap();
+        assert_eq!(c.metrics.map(|m| m.listen.port()), Some(9464));
+        assert!(
+            Config::parse("", Path::new("a.toml")).unwrap().metrics.is_none(),
+            "off unless set"
+        );
+        let e = Config::parse("[metrics]\nlisten = \"localhost\"\n", Path::new("a.toml")).unwrap_err();
+        assert!(e.to_string().contains("line 2"), "{e}");
     }
 
     #[test]

@@ -67,6 +67,54 @@ impl ModelTimes {
     }
 }
 
+/// A model stage the daemon times, for the metrics' latency histograms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Stage {
+    /// Detection, alignment and quality of one frame.
+    Detect,
+    /// One anti-spoofing check (both models) of one face.
+    Antispoof,
+    /// One recognizer batch.
+    Embed,
+    /// The 106 landmarks of one face.
+    Landmarks,
+}
+
+impl Stage {
+    /// The name it has in metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Detect => "detect",
+            Stage::Antispoof => "antispoof",
+            Stage::Embed => "embed",
+            Stage::Landmarks => "landmarks",
+        }
+    }
+}
+
+/// Stage timings since they were last taken. Bounded: a caller that never takes them (a bench,
+/// `rollcall eval`) costs a few kilobytes, and the daemon takes them every second.
+#[derive(Debug, Default)]
+pub struct StageClock {
+    samples: Vec<(Stage, Duration)>,
+}
+
+/// Timings kept at most between two takes; later ones are not kept.
+const MAX_STAGE_SAMPLES: usize = 4096;
+
+impl StageClock {
+    fn record(&mut self, stage: Stage, since: Instant) {
+        if self.samples.len() < MAX_STAGE_SAMPLES {
+            self.samples.push((stage, since.elapsed()));
+        }
+    }
+
+    /// The timings recorded since the last take.
+    pub fn take(&mut self) -> Vec<(Stage, Duration)> {
+        std::mem::take(&mut self.samples)
+    }
+}
+
 /// A frame's result.
 #[derive(Debug, Clone)]
 pub struct Analysis {
@@ -84,6 +132,9 @@ pub struct FaceAnalyzer {
     antispoof: Option<AntiSpoof>,
     /// The 106-point model, when configured (live enrollment's eyes-open check, blinks in tracks).
     landmarks: Option<DenseLandmarks>,
+    /// Timings of the calls the engine makes (`observe`, `live_score`, `embed`,
+    /// `dense_landmarks`).
+    clock: StageClock,
 }
 
 impl FaceAnalyzer {
@@ -137,7 +188,13 @@ impl FaceAnalyzer {
             recognizer,
             antispoof,
             landmarks,
+            clock: StageClock::default(),
         })
+    }
+
+    /// The stage timings recorded since the last call.
+    pub fn take_stage_times(&mut self) -> Vec<(Stage, Duration)> {
+        self.clock.take()
     }
 
     /// The 106 landmarks of the face at `bbox`, if the dense landmark model is configured.
@@ -146,10 +203,13 @@ impl FaceAnalyzer {
         frame: &Mat,
         bbox: &crate::vision::detect::BBox,
     ) -> Result<Option<Vec<[f32; 2]>>, ModelError> {
-        match self.landmarks.as_mut() {
-            Some(m) => m.points(frame, bbox).map(Some),
-            None => Ok(None),
-        }
+        let Some(m) = self.landmarks.as_mut() else {
+            return Ok(None);
+        };
+        let start = Instant::now();
+        let points = m.points(frame, bbox)?;
+        self.clock.record(Stage::Landmarks, start);
+        Ok(Some(points))
     }
 
     /// Whether the dense landmark model (eyes open or closed) is configured.
@@ -188,6 +248,7 @@ impl FaceAnalyzer {
     /// What tracking needs from a frame: faces with quality and aligned crops, but no liveness
     /// and no embedding (tracks ask for those only while they are undecided).
     pub fn observe(&mut self, frame: &Mat) -> Result<Vec<Observation>, ModelError> {
+        let start = Instant::now();
         let faces = self.detector.detect(frame)?;
         let aligned = self.align_all(frame, &faces)?;
         let mut out = Vec::with_capacity(faces.len());
@@ -204,20 +265,27 @@ impl FaceAnalyzer {
                 thumb,
             });
         }
+        self.clock.record(Stage::Detect, start);
         Ok(out)
     }
 
     /// Passive live score of the face at `bbox`, if anti-spoofing is configured.
     pub fn live_score(&mut self, frame: &Mat, bbox: &crate::vision::detect::BBox) -> Result<Option<f32>, ModelError> {
-        match self.antispoof.as_mut() {
-            Some(a) => Ok(Some(a.check(frame, bbox)?.score)),
-            None => Ok(None),
-        }
+        let Some(a) = self.antispoof.as_mut() else {
+            return Ok(None);
+        };
+        let start = Instant::now();
+        let score = a.check(frame, bbox)?.score;
+        self.clock.record(Stage::Antispoof, start);
+        Ok(Some(score))
     }
 
     /// Embeds aligned crops in one batch.
     pub fn embed(&mut self, aligned: &[Mat]) -> Result<Vec<Embedding>, ModelError> {
-        self.recognizer.embed(aligned)
+        let start = Instant::now();
+        let embeddings = self.recognizer.embed(aligned)?;
+        self.clock.record(Stage::Embed, start);
+        Ok(embeddings)
     }
 
     /// Runs every stage on a BGR frame.

@@ -290,6 +290,11 @@ impl Mqtt {
         self.link.borrow().clone()
     }
 
+    /// A watch on the connection's state, for readers on other threads (the health check).
+    pub fn link_watch(&self) -> watch::Receiver<LinkState> {
+        self.link.clone()
+    }
+
     /// Waits until the connection state satisfies `until`, at most `timeout`; returns the last state.
     pub async fn wait_for(&mut self, timeout: Duration, until: impl Fn(&LinkState) -> bool) -> LinkState {
         let _ = tokio::time::timeout(timeout, self.link.wait_for(|s| until(s))).await;
