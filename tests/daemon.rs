@@ -432,6 +432,18 @@ fn metrics_move_during_the_demo_and_health_follows_the_broker() {
         String::from_utf8_lossy(&checked.stderr)
     );
 
+    // Every metric the documented alert rules and dashboard use is there.
+    let documented = common::metric_names(
+        &(common::doc_block("docs/operations.md", "yaml", "groups:")
+            + &common::doc_block("docs/operations.md", "json", "\"panels\"")),
+    );
+    for name in &documented {
+        assert!(
+            later.contains(&format!("\n{name}")),
+            "docs/operations.md uses {name}, which is not exported:\n{later}"
+        );
+    }
+
     // The broker goes away: degraded, and it says why.
     broker.stop();
     let degraded = wait_health(503);

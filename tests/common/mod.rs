@@ -275,3 +275,30 @@ pub fn make_moving_clip(dir: &Path, photo: &Path, frames: usize, width: i32, hei
     );
     out
 }
+
+/// The first fenced block of `lang` in `doc` (a path under the repository) that contains
+/// `containing`, so tests check the very text the docs show.
+pub fn doc_block(doc: &str, lang: &str, containing: &str) -> String {
+    let text = std::fs::read_to_string(root().join(doc)).unwrap();
+    let fence = format!("```{lang}\n");
+    text.split(&fence)
+        .skip(1)
+        .filter_map(|after| after.split_once("\n```").map(|(block, _)| format!("{block}\n")))
+        .find(|block| block.contains(containing))
+        .unwrap_or_else(|| panic!("{doc}: no {lang} block with {containing:?}"))
+}
+
+/// Every `rollcall_...` metric name `text` mentions.
+pub fn metric_names(text: &str) -> std::collections::BTreeSet<String> {
+    let mut names = std::collections::BTreeSet::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("rollcall_") {
+        let name: String = rest[at..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        rest = &rest[at + name.len()..];
+        names.insert(name);
+    }
+    names
+}
