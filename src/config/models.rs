@@ -58,7 +58,7 @@ impl Default for ModelsConfig {
 }
 
 /// The built-in catalogue, the same file `scripts/fetch_models.py` fetches from.
-const BUILTIN_MANIFEST: &str = include_str!("../../models/manifest.toml");
+pub const BUILTIN_MANIFEST: &str = include_str!("../../models/manifest.toml");
 
 /// What a model is used for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

