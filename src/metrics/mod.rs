@@ -125,6 +125,8 @@ pub struct Metrics {
     /// The last totals read, by series, so counters advance by what changed. A camera restarted
     /// by a reload starts its totals again from zero.
     last: Mutex<HashMap<String, u64>>,
+    /// The cameras of the last reading.
+    cameras: Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl Default for Metrics {
@@ -168,6 +170,7 @@ impl Metrics {
             broker_losses: Counter::default(),
             resident_bytes: Gauge::default(),
             last: Mutex::new(HashMap::new()),
+            cameras: Mutex::new(std::collections::BTreeSet::new()),
         };
         m.register_all();
         m
@@ -353,6 +356,10 @@ impl Metrics {
     }
 
     fn read_cameras(&self, r: &Reading<'_>) {
+        let now: std::collections::BTreeSet<String> = r.cameras.iter().map(|c| c.id.clone()).collect();
+        let gone: Vec<String> = lock(&self.cameras).difference(&now).cloned().collect();
+        gone.iter().for_each(|id| self.forget_camera(id));
+        *lock(&self.cameras) = now;
         for c in r.cameras {
             let label = CameraLabel { camera: c.id.clone() };
             self.advance(
@@ -390,6 +397,28 @@ impl Metrics {
                 .get_or_create(&label)
                 .set(f64::from(report.lag_ms) / 1000.0);
         }
+    }
+
+    /// Drops the series of a camera a reload removed, so it does not stay "down" for ever.
+    fn forget_camera(&self, id: &str) {
+        let label = CameraLabel { camera: id.to_string() };
+        for family in [
+            &self.frames_in,
+            &self.frames_analysed,
+            &self.frames_dropped,
+            &self.reconnects,
+        ] {
+            family.remove(&label);
+        }
+        self.camera_fps.remove(&label);
+        self.camera_lag.remove(&label);
+        for state in CAMERA_STATES {
+            self.camera_state.remove(&CameraStateLabel {
+                camera: id.to_string(),
+                state: state_name(state),
+            });
+        }
+        lock(&self.last).retain(|series, _| series.split_once('/').is_none_or(|(_, camera)| camera != id));
     }
 
     /// Advances `counter` to `total`, a running total read off a part. A total lower than last
@@ -449,6 +478,64 @@ mod tests {
         read(3);
         assert!(m.encode().contains("rollcall_recognizer_runs_total 28\n"));
         assert!(m.encode().contains("rollcall_process_resident_memory_bytes 4096\n"));
+    }
+
+    fn camera(id: &str, frames: u64) -> CameraStatus {
+        CameraStatus {
+            id: id.into(),
+            location: "file".into(),
+            state: crate::capture::CameraState::Streaming,
+            state_since: std::time::SystemTime::now(),
+            last_error: None,
+            frames_in: frames,
+            frames_dropped: 0,
+            frames_taken: frames,
+            fps: 5.0,
+            reconnects: 0,
+            decoder: None,
+            codec: None,
+            source_size: None,
+            source_fps: None,
+            frame_size: None,
+            time_to_first_frame: None,
+            history: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_camera_a_reload_removed_leaves_no_series_behind() {
+        let m = Metrics::new();
+        let status = StatusBoard::new("dev").snapshot();
+        let read = |cameras: &[CameraStatus]| {
+            m.read(&Reading {
+                cameras,
+                status: &status,
+                recognizer_runs: 0,
+                store_write_failures: 0,
+                link: None,
+                resident_bytes: None,
+            })
+        };
+        read(&[camera("door", 10), camera("hall", 7)]);
+        read(&[camera("door", 12), camera("hall", 9)]);
+        let text = m.encode();
+        assert!(
+            text.contains("rollcall_camera_frames_analysed_total{camera=\"hall\"} 9\n"),
+            "{text}"
+        );
+        read(&[camera("door", 15)]);
+        let text = m.encode();
+        assert!(!text.contains("hall"), "{text}");
+        assert!(
+            text.contains("rollcall_camera_frames_analysed_total{camera=\"door\"} 15\n"),
+            "{text}"
+        );
+        // Back after a reload, from zero: counted afresh, never backwards.
+        read(&[camera("door", 16), camera("hall", 2)]);
+        assert!(
+            m.encode()
+                .contains("rollcall_camera_frames_analysed_total{camera=\"hall\"} 2\n")
+        );
     }
 
     #[test]
