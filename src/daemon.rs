@@ -209,7 +209,8 @@ pub fn run(config: &Config, signals: &Signals<'_>, on_outcome: &mut dyn FnMut(&O
         return Err(DaemonError::NoCameras);
     }
     let key = Key::locate(config.store.key_file.as_deref())?;
-    let store = Store::open(&config.store.path, key.clone())?;
+    let mut store = Store::open(&config.store.path, key.clone())?;
+    audit_settings(&mut store, &config.device.id(), signals.config_path);
     let analyzer = FaceAnalyzer::from_config(config)?;
     let dim = analyzer.recognizer().dim();
     let mut engine = Engine::new(config, analyzer, store)?;
@@ -275,6 +276,21 @@ pub fn run(config: &Config, signals: &Signals<'_>, on_outcome: &mut dyn FnMut(&O
     // Gone: `rollcall status` reads the store from now on.
     let _ = std::fs::remove_file(&chores.status_path);
     Ok(())
+}
+
+/// Audits the models and thresholds this start runs with, when they changed since the last. A
+/// store that cannot take the record is logged, not fatal: the daemon's job comes first.
+fn audit_settings(store: &mut Store, device: &str, config_path: Option<&std::path::Path>) {
+    let settings: toml::Table = config_path
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .and_then(|text| text.parse().ok())
+        .unwrap_or_default();
+    let file = config_path.map_or_else(|| "built-in defaults".to_string(), |p| p.display().to_string());
+    match store.audit_settings(device, &file, &settings) {
+        Ok(Some(record)) => tracing::info!(detail = %record.detail, "settings audited"),
+        Ok(None) => {}
+        Err(e) => tracing::error!(error = %e, "the audit trail did not take this start's settings"),
+    }
 }
 
 /// Starts the MQTT link on `runtime`, with the roster sync when the backend's rosters are

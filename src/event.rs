@@ -196,3 +196,67 @@ impl Alert {
 pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
+
+/// What an audit record is about: a change to who can be recognised, to how recognition
+/// behaves, or an export of personal data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditAction {
+    /// A person enrolled (from photos, a CSV or live).
+    Enroll,
+    /// A person removed.
+    Remove,
+    /// A roster file imported.
+    Import,
+    /// A roster from the backend applied.
+    RosterApplied,
+    /// A roster or timetable from the backend refused.
+    RosterRefused,
+    /// The daemon started with models or thresholds other than at its last start (or for the
+    /// first time): what changed.
+    SettingsChanged,
+    /// Attendance exported (`rollcall events export`).
+    ExportEvents,
+    /// The roster exported (`rollcall roster export`).
+    ExportRoster,
+}
+
+impl AuditAction {
+    /// The wire and database spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::Enroll => "enroll",
+            AuditAction::Remove => "remove",
+            AuditAction::Import => "import",
+            AuditAction::RosterApplied => "roster_applied",
+            AuditAction::RosterRefused => "roster_refused",
+            AuditAction::SettingsChanged => "settings_changed",
+            AuditAction::ExportEvents => "export_events",
+            AuditAction::ExportRoster => "export_roster",
+        }
+    }
+}
+
+/// One record of the audit trail, as stored and as published on `{prefix}/{device}/audit`. It
+/// names people by id only: never a template, never an image.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// Position in the chain, from 1, without gaps.
+    pub seq: u64,
+    /// Unique id, for the backend to drop a duplicate delivery.
+    pub event_id: String,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// The device whose trail it is.
+    pub device: String,
+    /// What was done.
+    pub action: AuditAction,
+    /// To what: a person id, a roster version, a file, the config.
+    pub subject: String,
+    /// Plain words on what changed (counts, a diff of settings), bounded.
+    pub detail: String,
+    /// The previous record's hash (64 zeros for the first).
+    pub prev_hash: String,
+    /// SHA-256 over this record's fields and `prev_hash`: an edit or a gap breaks the chain.
+    pub hash: String,
+}

@@ -147,6 +147,20 @@ impl Device {
         (count("alerts"), count("outbox"))
     }
 
+    /// The store's audit trail: (action, subject) of each record, and whether the chain holds.
+    fn audit(&self) -> (Vec<(String, String)>, bool) {
+        let store = rollcall::store::Store::open(&self.db, self.key.clone()).unwrap();
+        let trail = store.audit_trail().unwrap();
+        let holds = rollcall::store::audit::verify_chain(&trail).is_ok();
+        (
+            trail
+                .into_iter()
+                .map(|r| (r.action.as_str().to_string(), r.subject))
+                .collect(),
+            holds,
+        )
+    }
+
     /// Alert details of `kind` recorded so far.
     fn alerts(&self, kind: &str) -> Vec<String> {
         let conn = rusqlite::Connection::open(&self.db).unwrap();
@@ -358,6 +372,15 @@ fn a_junk_flood_costs_a_bounded_number_of_rows() {
         .sum();
     let single = rejected.iter().filter(|d| !d.contains(" more ")).count() as u64;
     assert_eq!(summed + single, 20_000, "every refusal is accounted for: {rejected:#?}");
+    // The audit trail records the refusals as often as they raise an alert, no more.
+    let (audit, holds) = device.audit();
+    assert!(holds);
+    assert_eq!(
+        audit.len(),
+        rejected.len(),
+        "one audit record per refusal alert: {audit:?}"
+    );
+    assert!(audit.iter().all(|(action, _)| action == "roster_refused"), "{audit:?}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -435,6 +458,14 @@ fn rosters_for_someone_else_and_old_ones_are_refused() {
         println!("{what}: refused");
     }
     every_event_delivered(&device, &backend, "rosters for someone else");
+    let (audit, holds) = device.audit();
+    assert!(holds, "one unbroken chain");
+    assert_eq!(audit[0], ("roster_applied".to_string(), "roster version 5".to_string()));
+    assert_eq!(
+        audit.iter().filter(|(action, _)| action == "roster_refused").count(),
+        6,
+        "each refusal audited: {audit:?}"
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }
 

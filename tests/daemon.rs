@@ -160,6 +160,26 @@ fn the_demo_publishes_attendance_and_stops_cleanly_on_sigterm() {
         alerts.len() >= 2 && alerts.iter().all(|a| a["kind"] == "spoof"),
         "{alerts:#?}"
     );
+    // The audit trail went out too: the five enrolled before the start, then the start's settings.
+    let audit: Vec<serde_json::Value> = arrived
+        .iter()
+        .filter(|(t, _, _)| t == "rollcall/v1/demo/demo/audit")
+        .map(|(_, p, _)| serde_json::from_slice(p).unwrap())
+        .collect();
+    let actions: Vec<&str> = audit.iter().map(|r| r["action"].as_str().unwrap()).collect();
+    assert_eq!(
+        actions,
+        ["enroll"; 5]
+            .iter()
+            .copied()
+            .chain(["settings_changed"])
+            .collect::<Vec<_>>(),
+        "{audit:#?}"
+    );
+    assert!(
+        audit.windows(2).all(|w| w[1]["prev_hash"] == w[0]["hash"]),
+        "one chain: {audit:#?}"
+    );
     let status = arrived
         .iter()
         .rev()

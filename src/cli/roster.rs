@@ -7,6 +7,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::{CliError, ModelArgs};
 use rollcall::config::Config;
 use rollcall::enroll::{EnrollError, EnrollPolicy, Enrollee, enroll_person};
+use rollcall::event::AuditAction;
 use rollcall::store::{Key, Store};
 use rollcall::sync::roster::Roster;
 use rollcall::vision::analyze::FaceAnalyzer;
@@ -103,6 +104,18 @@ enum RosterCommand {
 }
 
 /// Opens the configured store with the located key.
+/// Appends to the store's audit trail as this device.
+pub fn audit(
+    store: &mut Store,
+    config: &Config,
+    action: rollcall::event::AuditAction,
+    subject: &str,
+    detail: &str,
+) -> Result<(), CliError> {
+    store.audit(&config.device.id(), action, subject, detail)?;
+    Ok(())
+}
+
 pub fn open_store(config: &Config) -> Result<Store, CliError> {
     let key = Key::locate(config.store.key_file.as_deref())?;
     Ok(Store::open(&config.store.path, key)?)
@@ -219,6 +232,14 @@ pub fn enroll(mut config: Config, args: EnrollArgs) -> Result<(), CliError> {
         &args.groups,
         config.images.max_pixels,
     )?;
+    for (id, _, photos) in batch.iter().filter(|(id, _, _)| !failed.contains(id)) {
+        let detail = format!(
+            "from {} photo(s) given, groups [{}]",
+            photos.len(),
+            args.groups.join(", ")
+        );
+        audit(&mut store, &config, AuditAction::Enroll, id, &detail)?;
+    }
     println!("{} enrolled, {} not enrolled", batch.len() - failed.len(), failed.len());
     if failed.is_empty() {
         Ok(())
@@ -286,6 +307,13 @@ fn local_roster(config: &Config, command: RosterCommand) -> Result<(), CliError>
         RosterCommand::List { json } => list(&store, json),
         RosterCommand::Remove { id } => {
             if store.remove_person(&id)? {
+                audit(
+                    &mut store,
+                    config,
+                    AuditAction::Remove,
+                    &id,
+                    "removed with their templates",
+                )?;
                 println!("{id} removed; their templates are deleted");
                 Ok(())
             } else {
@@ -304,6 +332,18 @@ fn local_roster(config: &Config, command: RosterCommand) -> Result<(), CliError>
             let roster = rollcall::sync::roster::file::from_store(&store, &recognizer)?;
             let env = rollcall::sync::roster::seal(&roster, version, &recognizer, &scope, &key);
             let text = serde_json::to_vec_pretty(&env).unwrap_or_default();
+            // Recorded before the data leaves: an export the trail cannot take does not happen.
+            let detail = format!(
+                "{} people ({recognizer}), sealed, version {version}",
+                roster.people.len()
+            );
+            audit(
+                &mut store,
+                config,
+                AuditAction::ExportRoster,
+                &file.display().to_string(),
+                &detail,
+            )?;
             rollcall::private_file::write(&file, &text).map_err(|e| CliError::Write {
                 path: file.clone(),
                 reason: e.to_string(),
@@ -331,6 +371,15 @@ fn local_roster(config: &Config, command: RosterCommand) -> Result<(), CliError>
             let roster = rollcall::sync::roster::open_roster(&env, &key, &env.scope(), dim).map_err(roster_file)?;
             let recognizer: std::sync::Arc<str> = env.recognizer.as_str().into();
             rollcall::sync::roster::file::merge_into(&mut store, &roster, &recognizer)?;
+            let ids: Vec<&str> = roster.people.iter().map(|p| p.person_id.as_str()).collect();
+            let detail = format!("{} people ({}): {}", ids.len(), env.recognizer, ids.join(", "));
+            audit(
+                &mut store,
+                config,
+                AuditAction::Import,
+                &file.display().to_string(),
+                &detail,
+            )?;
             println!(
                 "imported {} people ({}) from {}",
                 roster.people.len(),

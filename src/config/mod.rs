@@ -16,6 +16,7 @@
 mod camera;
 mod detect;
 mod device;
+mod diff;
 mod enroll;
 mod images;
 mod liveness;
@@ -36,6 +37,7 @@ use serde::Deserialize;
 pub use camera::{CameraConfig, Decode, PixelFormat, SourceKind, Transport};
 pub use detect::DetectConfig;
 pub use device::{DeviceConfig, MAX_ID_BYTES, check_id};
+pub use diff::{AUDITED_SECTIONS, changed_settings};
 pub use enroll::{EnrollConfig, Pose};
 pub use images::{DEFAULT_MAX_PIXELS, ImagesConfig};
 pub use liveness::{DEFAULT_LIVE_THRESHOLD, LivenessConfig, Unassessed};

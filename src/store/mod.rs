@@ -5,6 +5,7 @@
 //! - [`synced`](Store::replace_roster): the roster and timetable the backend syncs, with versions;
 //! - [`attendance`](Store::record_attendance): attendance, alerts and their retention;
 //! - [`Outbox`]: events and alerts not yet acknowledged by the broker, on a connection of its own;
+//! - [`audit`]: the hash-chained audit trail of changes to the roster and settings, and exports;
 //! - the key, the sealing of templates and the schema.
 //!
 //! It may import `config`, `event` (what it records) and `vision::embed` (what a template is);
@@ -15,6 +16,7 @@
 //! row is an error, never a garbage match. Deleted rows are overwritten (`secure_delete`).
 
 mod attendance;
+pub mod audit;
 mod crypto;
 mod outbox;
 mod people;

@@ -29,6 +29,8 @@ pub enum EventKind {
     Attendance,
     /// An alert.
     Alert,
+    /// An audit record (`store::audit`).
+    Audit,
 }
 
 impl EventKind {
@@ -37,14 +39,15 @@ impl EventKind {
         match self {
             EventKind::Attendance => "attendance",
             EventKind::Alert => "alert",
+            EventKind::Audit => "audit",
         }
     }
 
     fn parse(s: &str) -> EventKind {
-        if s == "alert" {
-            EventKind::Alert
-        } else {
-            EventKind::Attendance
+        match s {
+            "alert" => EventKind::Alert,
+            "audit" => EventKind::Audit,
+            _ => EventKind::Attendance,
         }
     }
 }
@@ -278,7 +281,8 @@ impl Outbox {
     }
 
     /// Enforces `limits`: drops undelivered rows past the age bound, then past the size bound
-    /// (alerts first, then attendance, oldest first); counts and alerts dropped attendance; and
+    /// (alerts first, then audit records, whose trail stays in the store, then attendance, oldest
+    /// first); counts and alerts dropped attendance; and
     /// deletes delivered or dropped rows older than the retention period.
     pub fn maintain(&mut self, limits: &OutboxLimits, device: &str) -> Result<Maintenance, StoreError> {
         let now = now_ms();
@@ -301,14 +305,14 @@ impl Outbox {
         };
         let mut dropped = 0;
         let mut attendance_dropped = 0;
-        for kind in [EventKind::Alert, EventKind::Attendance] {
+        for kind in [EventKind::Alert, EventKind::Audit, EventKind::Attendance] {
             let n = drop(kind, too_old, -1).map_err(sql)?;
             dropped += n;
             if kind == EventKind::Attendance {
                 attendance_dropped += n;
             }
         }
-        for kind in [EventKind::Alert, EventKind::Attendance] {
+        for kind in [EventKind::Alert, EventKind::Audit, EventKind::Attendance] {
             let pending: i64 = tx
                 .query_row(
                     "SELECT COUNT(*) FROM outbox WHERE delivered_ms IS NULL AND dropped_ms IS NULL",

@@ -84,6 +84,23 @@ const MIGRATIONS: &[&str] = &[
     // 5: how each attendance's liveness was decided. `liveness` stays NOT NULL (rebuilding the
     // table is not worth it): it holds 0 where the basis is `not_assessed`, read back as none.
     "ALTER TABLE attendance ADD COLUMN liveness_basis TEXT NOT NULL DEFAULT 'passive';",
+    // 6: the audit trail, append-only and hash-chained (`store::audit`). The triggers stop an
+    // edit through SQLite; the chain shows one made around them.
+    "CREATE TABLE audit (
+        seq INTEGER PRIMARY KEY,
+        event_id TEXT NOT NULL UNIQUE,
+        at TEXT NOT NULL,
+        device TEXT NOT NULL,
+        action TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL);
+     CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+     CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+     CREATE TABLE settings_in_use (id INTEGER PRIMARY KEY CHECK (id = 1), toml TEXT NOT NULL);",
 ];
 
 /// Brings the database up to the newest schema, all steps in one transaction.

@@ -9,6 +9,8 @@ pub struct Topics {
     pub attendance: String,
     /// `{prefix}/{device}/alert`.
     pub alert: String,
+    /// `{prefix}/{device}/audit`.
+    pub audit: String,
     /// `{prefix}/{device}/status` (retained; the last will too).
     pub status: String,
     /// `{prefix}/roster`: the site's roster, retained.
@@ -45,6 +47,7 @@ impl Topics {
         Topics {
             attendance: under(&format!("{device}/attendance")),
             alert: under(&format!("{device}/alert")),
+            audit: under(&format!("{device}/audit")),
             status: under(&format!("{device}/status")),
             site_roster: under("roster"),
             device_roster: under(&format!("{device}/roster")),
@@ -58,6 +61,7 @@ impl Topics {
         match kind {
             EventKind::Attendance => &self.attendance,
             EventKind::Alert => &self.alert,
+            EventKind::Audit => &self.audit,
         }
     }
 

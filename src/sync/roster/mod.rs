@@ -34,6 +34,7 @@ pub use gate::{RefusalGate, Summary};
 use crate::attend::matching::{Gallery, SharedGallery};
 use crate::attend::session::SharedTimetable;
 use crate::config::TimetableConfig;
+use crate::event::AuditAction;
 use crate::event::{Alert, AlertKind};
 use crate::store::{Enrollment, Key, RosterVersion, Store, StoreError, Synced};
 use crate::untrusted::summary;
@@ -384,6 +385,7 @@ impl RosterSync {
                 self.still_in_use(what)
             );
             tracing::warn!(%topic, count = due.count, "refusals summed up");
+            self.audit_refusal(what, &topic, &detail)?;
             self.alert(refused_alert(what), detail)?;
         }
         Ok(())
@@ -395,6 +397,15 @@ impl RosterSync {
             _ => self.gallery.current().version(),
         };
         format!("{} version {current} stays in use", what.as_str())
+    }
+
+    /// Audits a refusal as often as it raises an alert (the gate's window): an attacker's flood
+    /// of forged rosters cannot grow the trail faster than that.
+    fn audit_refusal(&mut self, what: Synced, topic: &str, detail: &str) -> Result<(), StoreError> {
+        let subject = format!("{} on {topic}", what.as_str());
+        self.store
+            .audit(&self.device, AuditAction::RosterRefused, &subject, detail)?;
+        Ok(())
     }
 
     fn alert(&self, kind: AlertKind, detail: String) -> Result<(), StoreError> {
@@ -447,6 +458,13 @@ impl RosterSync {
         let recognizer = self.gallery.current().recognizer().clone();
         let gallery = Gallery::load_for_search(&self.store, &recognizer, self.dim, self.int8_above)?;
         let (people, templates) = (gallery.people(), gallery.len());
+        let replaced = self.gallery.current().version();
+        self.store.audit(
+            &self.device,
+            AuditAction::RosterApplied,
+            &format!("roster version {}", env.version),
+            &format!("{people} people, {templates} templates ({recognizer}), replacing version {replaced}"),
+        )?;
         self.gallery.replace(gallery);
         tracing::info!(version = env.version, people, templates, "roster applied");
         Ok(Ok(RosterOutcome::Applied {
@@ -516,6 +534,7 @@ impl RosterSync {
                 what.as_str(),
                 self.still_in_use(what)
             );
+            self.audit_refusal(what, topic, &detail)?;
             self.alert(refused_alert(what), detail)?;
         }
         Ok(RosterOutcome::Rejected(error))

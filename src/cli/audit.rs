@@ -1,0 +1,49 @@
+//! `rollcall audit [--verify] [--json]`: the store's audit trail, and whether its chain holds.
+
+use super::CliError;
+use rollcall::config::Config;
+use rollcall::store::audit::verify_chain;
+
+/// Arguments of `rollcall audit`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Check the hash chain: exit status 1, naming the first bad record, when a record was
+    /// edited, replaced or removed.
+    #[arg(long)]
+    verify: bool,
+    /// One JSON record per line, as published on `{prefix}/{device}/audit`.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `rollcall audit`.
+pub fn run(config: &Config, args: Args) -> Result<(), CliError> {
+    let store = super::roster::open_store(config)?;
+    let trail = store.audit_trail()?;
+    if !args.verify || args.json {
+        for r in &trail {
+            if args.json {
+                println!("{}", serde_json::to_string(r).unwrap_or_default());
+            } else {
+                println!(
+                    "{:>5}  {}  {:<16} {:<24} {}",
+                    r.seq,
+                    r.at.to_rfc3339(),
+                    r.action.as_str(),
+                    r.subject,
+                    r.detail
+                );
+            }
+        }
+    }
+    if args.verify {
+        let n = verify_chain(&trail).map_err(|e| {
+            CliError::PartlyFailed(format!(
+                "the audit trail of {} is broken at {e}",
+                config.store.path.display()
+            ))
+        })?;
+        eprintln!("audit trail verified: {n} records, chain unbroken");
+    }
+    Ok(())
+}
