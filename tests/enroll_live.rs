@@ -144,6 +144,22 @@ fn her_turning_head_enrolls_her_and_a_second_time_needs_replace_or_add() {
         assert!(text.contains(line), "{line:?} not in:\n{text}");
     }
     assert_eq!(templates(&dir, &key), 3);
+    // Each enrollment that stored templates is in the audit trail, with how.
+    let trail = Store::open(&dir.join("rollcall.db"), key.clone())
+        .unwrap()
+        .audit_trail()
+        .unwrap();
+    let details: Vec<&str> = trail.iter().map(|r| r.detail.as_str()).collect();
+    assert_eq!(details.len(), 3, "{details:?}");
+    assert!(
+        trail
+            .iter()
+            .all(|r| r.action.as_str() == "enroll" && r.subject == "ann")
+    );
+    assert!(
+        details[2].contains("live at camera desk, 3 templates, replacing"),
+        "{details:?}"
+    );
     // Nothing but the database and the files this test wrote: no frame, no crop.
     let mut files: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()

@@ -80,6 +80,23 @@ pub fn run(config: &Config, who: LiveEnrollee<'_>) -> Result<(), CliError> {
         templates: &templates,
         replace: who.replace,
     })?;
+    let detail = format!(
+        "live at camera {}, {} templates{}",
+        who.camera,
+        templates.len(),
+        if who.replace {
+            ", replacing the earlier ones"
+        } else {
+            ""
+        }
+    );
+    super::roster::audit(
+        &mut store,
+        config,
+        rollcall::event::AuditAction::Enroll,
+        who.person,
+        &detail,
+    )?;
     report(&who, &captured, templates.len());
     Ok(())
 }
