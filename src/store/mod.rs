@@ -18,6 +18,7 @@
 mod attendance;
 pub mod audit;
 mod crypto;
+mod holdings;
 mod outbox;
 mod people;
 mod schema;
@@ -29,6 +30,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 pub use attendance::MAX_ALERT_DETAIL;
 pub use crypto::{KEY_SOURCE, Key, KeySource, NONCE_LEN, SITE_KEY_SOURCE, template_aad};
+pub use holdings::{Held, Holdings};
 pub use outbox::{EventKind, Maintenance, Outbox, OutboxDepth, OutboxLimits, OutboxRow, now_ms};
 pub use people::{Enrollment, Person};
 pub use synced::{RosterVersion, Synced};

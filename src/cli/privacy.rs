@@ -1,0 +1,103 @@
+//! `rollcall privacy report`: what this box holds about people, as counts and ages (never the
+//! data), how long it keeps it, and where its keys come from. For the school's records of
+//! processing and its impact assessment (docs/privacy.md).
+
+use super::CliError;
+use rollcall::config::Config;
+use rollcall::store::{Held, KEY_SOURCE, Key, SITE_KEY_SOURCE};
+
+/// Arguments of `rollcall privacy`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: PrivacyCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum PrivacyCommand {
+    /// What this box holds (counts and ages), how long it keeps it, and where the keys are.
+    Report {
+        /// As one JSON document.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs `rollcall privacy report`.
+pub fn run(config: &Config, args: Args) -> Result<(), CliError> {
+    let PrivacyCommand::Report { json } = args.command;
+    let store = super::roster::open_store(config)?;
+    let held = store.holdings()?;
+    let store_key = Key::origin(&KEY_SOURCE, config.store.key_file.as_deref());
+    let site_key = Key::origin(
+        &SITE_KEY_SOURCE,
+        config.mqtt.as_ref().and_then(|m| m.roster_key_file.as_deref()),
+    );
+    let retention = serde_json::json!({
+        "attendance_and_alerts_days": config.store.retention_days,
+        "delivered_outbox_days": config.mqtt.as_ref().map(|m| m.outbox.retention_days),
+        "templates": "until the person is removed, or a roster from the backend leaves them out",
+        "audit": "kept for good: the trail's chain needs every record",
+        "images": "none are kept",
+    });
+    if json {
+        let doc = serde_json::json!({
+            "device": config.device.id(),
+            "store": config.store.path,
+            "holds": held,
+            "retention": retention,
+            "keys": {"store": store_key, "site": site_key},
+        });
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        return Ok(());
+    }
+    println!("device {}, store {}", config.device.id(), config.store.path.display());
+    println!("holds (counts and ages only):");
+    for (what, h) in [
+        ("people", &held.people),
+        ("face templates (encrypted)", &held.templates),
+        ("attendance records", &held.attendance),
+        ("alerts", &held.alerts),
+        ("audit records", &held.audit),
+    ] {
+        println!("  {what:<28} {:>7}  {}", h.count, ages(h));
+    }
+    println!("  {:<28} {:>7}", "events waiting for the broker", held.outbox_pending);
+    println!(
+        "  {:<28} {:>7}  (none is ever written unless an admin asks)",
+        "face images", 0
+    );
+    println!("retention:");
+    println!(
+        "  attendance and alerts: {} days ([store] retention_days)",
+        config.store.retention_days
+    );
+    if let Some(m) = &config.mqtt {
+        println!(
+            "  delivered events in the outbox: {} days ([mqtt.outbox] retention_days)",
+            m.outbox.retention_days
+        );
+    }
+    println!("  templates: until the person is removed, or a roster from the backend leaves them out");
+    println!("  audit records: kept for good (the chain needs every record)");
+    println!("keys:");
+    println!("  store key (seals the templates): {store_key}");
+    println!("  site key (opens rosters from the backend): {site_key}");
+    Ok(())
+}
+
+fn ages(h: &Held) -> String {
+    match (h.oldest, h.newest) {
+        (Some(o), Some(n)) => {
+            let days = |t: chrono::DateTime<chrono::Utc>| (chrono::Utc::now() - t).num_days();
+            format!(
+                "oldest {} ({} days), newest {} ({} days)",
+                o.format("%Y-%m-%d"),
+                days(o),
+                n.format("%Y-%m-%d"),
+                days(n)
+            )
+        }
+        _ => String::new(),
+    }
+}
