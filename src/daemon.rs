@@ -388,6 +388,8 @@ struct Chores {
     link: Option<tokio::sync::watch::Receiver<LinkState>>,
     status_path: std::path::PathBuf,
     retention: chrono::Duration,
+    /// `[store] template_retention_days`, when set.
+    template_retention: Option<chrono::Duration>,
     /// The outbox, kept here only without `[mqtt]`: nothing else keeps it in bounds then.
     unsent: Option<Outbox>,
     last_tick: Instant,
@@ -409,6 +411,10 @@ impl Chores {
             link,
             status_path: crate::sync::status::status_file(&config.store.path),
             retention: chrono::Duration::days(i64::from(config.store.retention_days)),
+            template_retention: config
+                .store
+                .template_retention_days
+                .map(|d| chrono::Duration::days(i64::from(d))),
             unsent: match config.mqtt {
                 Some(_) => None,
                 None => Some(Outbox::open(&config.store.path)?),
@@ -445,6 +451,16 @@ impl Chores {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(rows = n, "attendance and alerts past the retention period deleted"),
                 Err(e) => tracing::error!(error = %e, "retention purge failed"),
+            }
+            if let Some(keep) = self.template_retention {
+                match engine.expire_unseen(chrono::Utc::now() - keep) {
+                    Ok(gone) if gone.is_empty() => {}
+                    Ok(gone) => tracing::info!(
+                        people = gone.len(),
+                        "people neither seen nor re-enrolled within template_retention_days removed"
+                    ),
+                    Err(e) => tracing::error!(error = %e, "template retention failed"),
+                }
             }
             if let Some(outbox) = &mut self.unsent {
                 keep_outbox_in_bounds(outbox, &self.device, &self.status);

@@ -206,6 +206,8 @@ pub enum AuditAction {
     Enroll,
     /// A person removed.
     Remove,
+    /// A person removed by `[store] template_retention_days`: neither seen nor re-enrolled.
+    Expire,
     /// A roster file imported.
     Import,
     /// A roster from the backend applied.
@@ -227,6 +229,7 @@ impl AuditAction {
         match self {
             AuditAction::Enroll => "enroll",
             AuditAction::Remove => "remove",
+            AuditAction::Expire => "expire",
             AuditAction::Import => "import",
             AuditAction::RosterApplied => "roster_applied",
             AuditAction::RosterRefused => "roster_refused",

@@ -529,3 +529,29 @@ fn the_engine_sees_her_blink_and_no_blink_on_a_waved_print() {
     assert_eq!(after.blinked, before.blinked, "a print cannot blink");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn people_neither_seen_nor_re_enrolled_are_expired_audited_and_matched_no_more() {
+    let _cpu = shared_cpu();
+    let config = config_with_session();
+    let dir = scratch("expire");
+    let mut store = Store::open(&dir.join("rollcall.db"), rollcall::store::Key::generate()).unwrap();
+    enroll_all(&config, &mut store);
+    // Obama was seen after the cutoff; the other four were last enrolled before it.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let cutoff = Utc::now();
+    let mut seen = common::events::attendance("obama", "box");
+    seen.decided_at = cutoff + chrono::Duration::seconds(1);
+    store.record_attendance(&seen, "once").unwrap();
+    let mut engine = Engine::new(&config, common::analyzer_for(&config), store).unwrap();
+    assert_eq!(engine.gallery().people(), 5);
+
+    let gone = engine.expire_unseen(cutoff).unwrap();
+    assert_eq!(gone, ["alex", "biden", "kit", "rose"]);
+    assert_eq!(engine.gallery().people(), 1, "the gallery in use shrinks at once");
+    let trail = engine.store().audit_trail().unwrap();
+    assert_eq!(trail.len(), 4);
+    assert!(trail.iter().all(|r| r.action.as_str() == "expire"), "{trail:?}");
+    assert!(engine.expire_unseen(cutoff).unwrap().is_empty(), "nothing twice");
+    std::fs::remove_dir_all(dir).unwrap();
+}

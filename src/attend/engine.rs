@@ -255,6 +255,29 @@ impl Engine {
         self.held.health()
     }
 
+    /// Removes everyone neither seen nor re-enrolled since `cutoff` (`[store]
+    /// template_retention_days`), audits each removal, and puts the smaller gallery in use at
+    /// once: a person whose templates are gone is matched no more. Returns who was removed.
+    pub fn expire_unseen(&mut self, cutoff: DateTime<Utc>) -> Result<Vec<String>, EngineError> {
+        let unseen = self.store.unseen_since(cutoff)?;
+        for person in &unseen {
+            self.store.remove_person(person)?;
+            let detail = format!("neither seen nor re-enrolled since {}", cutoff.format("%Y-%m-%d"));
+            self.store
+                .audit(&self.device, crate::event::AuditAction::Expire, person, &detail)?;
+        }
+        if !unseen.is_empty() {
+            let recognizer = self.analyzer.recognizer();
+            self.gallery.replace(Gallery::load_for_search(
+                &self.store,
+                recognizer.id(),
+                recognizer.dim(),
+                self.recognize.int8_search_above,
+            )?);
+        }
+        Ok(unseen)
+    }
+
     /// Writes the store refused since the engine started.
     pub fn store_write_failures(&self) -> u64 {
         self.held.write_failures()

@@ -36,7 +36,7 @@ pub fn run(config: &Config, args: Args) -> Result<(), CliError> {
     let retention = serde_json::json!({
         "attendance_and_alerts_days": config.store.retention_days,
         "delivered_outbox_days": config.mqtt.as_ref().map(|m| m.outbox.retention_days),
-        "templates": "until the person is removed, or a roster from the backend leaves them out",
+        "templates_unseen_days": config.store.template_retention_days,
         "audit": "kept for good: the trail's chain needs every record",
         "images": "none are kept",
     });
@@ -78,7 +78,12 @@ pub fn run(config: &Config, args: Args) -> Result<(), CliError> {
             m.outbox.retention_days
         );
     }
-    println!("  templates: until the person is removed, or a roster from the backend leaves them out");
+    match config.store.template_retention_days {
+        Some(days) => println!(
+            "  templates: removed once a person is neither seen nor re-enrolled for {days} days ([store] template_retention_days)"
+        ),
+        None => println!("  templates: until the person is removed, or a roster from the backend leaves them out"),
+    }
     println!("  audit records: kept for good (the chain needs every record)");
     println!("keys:");
     println!("  store key (seals the templates): {store_key}");

@@ -89,7 +89,7 @@ pub fn duration_s(seconds: f64) -> std::time::Duration {
 }
 
 /// A value problem: section, key, and what is wrong with it.
-type Problem = (&'static str, &'static str, String);
+pub(crate) type Problem = (&'static str, &'static str, String);
 
 /// Splits `user:password@` out of a URL: the URL without it, and the credentials.
 pub fn split_credentials(url: &str) -> (String, Option<(String, String)>) {
@@ -322,6 +322,7 @@ impl Config {
             self.images.problems(),
             self.enroll.problems(),
             self.device.problems(),
+            self.store.problems(),
         ]
         .into_iter()
         .flatten()
@@ -449,6 +450,14 @@ mod tests {
         );
         let e = Config::parse("[metrics]\nlisten = \"localhost\"\n", Path::new("a.toml")).unwrap_err();
         assert!(e.to_string().contains("line 2"), "{e}");
+    }
+
+    #[test]
+    fn a_template_retention_of_zero_days_is_refused() {
+        let e = Config::parse("[store]\ntemplate_retention_days = 0\n", Path::new("a.toml")).unwrap_err();
+        assert!(e.to_string().contains("template_retention_days"), "{e}");
+        let c = Config::parse("[store]\ntemplate_retention_days = 400\n", Path::new("a.toml")).unwrap();
+        assert_eq!(c.store.template_retention_days, Some(400));
     }
 
     #[test]

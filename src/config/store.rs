@@ -15,6 +15,9 @@ pub struct StoreConfig {
     pub key_file: Option<PathBuf>,
     /// Attendance rows and alerts older than this many days are deleted.
     pub retention_days: u32,
+    /// People neither seen (an attendance record) nor re-enrolled for this many days are
+    /// removed with their templates, and the removal audited. Unset: kept until removed.
+    pub template_retention_days: Option<u32>,
 }
 
 impl Default for StoreConfig {
@@ -23,6 +26,21 @@ impl Default for StoreConfig {
             path: PathBuf::from("rollcall.db"),
             key_file: None,
             retention_days: 365,
+            template_retention_days: None,
+        }
+    }
+}
+
+impl StoreConfig {
+    /// What is wrong with the section's values.
+    pub(super) fn problems(&self) -> Vec<super::Problem> {
+        match self.template_retention_days {
+            Some(0) => vec![(
+                "store",
+                "template_retention_days",
+                "0 would remove everyone at once: give a number of days, or leave it out to keep templates until people are removed".into(),
+            )],
+            _ => Vec::new(),
         }
     }
 }

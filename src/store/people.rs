@@ -146,6 +146,25 @@ impl Store {
         Ok(n > 0)
     }
 
+    /// People neither seen (an attendance record) nor given a template since `cutoff`: those
+    /// `[store] template_retention_days` removes.
+    pub fn unseen_since(&self, cutoff: chrono::DateTime<chrono::Utc>) -> Result<Vec<String>, StoreError> {
+        let cutoff = cutoff.to_rfc3339();
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT p.person_id FROM people p
+                 WHERE COALESCE((SELECT MAX(t.created_at) FROM templates t WHERE t.person_id = p.person_id), p.created_at) < ?1
+                   AND NOT EXISTS (SELECT 1 FROM attendance a WHERE a.person_id = p.person_id AND a.decided_at >= ?1)
+                 ORDER BY p.person_id",
+            )
+            .map_err(self.sql())?;
+        stmt.query_map(params![cutoff], |r| r.get(0))
+            .map_err(self.sql())?
+            .collect::<Result<Vec<String>, _>>()
+            .map_err(self.sql())
+    }
+
     /// Everyone enrolled, by id.
     pub fn people(&self) -> Result<Vec<Person>, StoreError> {
         let mut stmt = self
