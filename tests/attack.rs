@@ -269,7 +269,17 @@ fn person(id: &str, seed: f32) -> RosterPerson {
 }
 
 fn sealed_roster(people: Vec<RosterPerson>, version: u64, scope: &Scope, key: &Key) -> Vec<u8> {
-    serde_json::to_vec(&seal(&Roster { people }, version, RECOGNIZER, scope, key)).unwrap()
+    serde_json::to_vec(&seal(
+        &Roster {
+            people,
+            ..Roster::default()
+        },
+        version,
+        RECOGNIZER,
+        scope,
+        key,
+    ))
+    .unwrap()
 }
 
 fn for_device(device: &str) -> Scope {
@@ -466,6 +476,36 @@ fn rosters_for_someone_else_and_old_ones_are_refused() {
         6,
         "each refusal audited: {audit:?}"
     );
+    // An authentic, newer roster for another recognizer is refused, but its tombstones are the
+    // backend's word: ann is deleted all the same.
+    std::thread::sleep(WINDOW + Duration::from_millis(1500));
+    let tombstones = Roster {
+        people: Vec::new(),
+        removed: vec!["ann".into()],
+    };
+    publish(
+        "box-a/roster",
+        serde_json::to_vec(&seal(
+            &tombstones,
+            11,
+            "arcface-w600k-mbf",
+            &for_device("box-a"),
+            &site_key,
+        ))
+        .unwrap(),
+    );
+    wait_until("ann deleted by a tombstone", Duration::from_secs(10), || {
+        device.gallery.current().people() == 0
+    });
+    assert!(
+        device
+            .alerts("roster_rejected")
+            .iter()
+            .any(|d| d.contains("arcface-w600k-mbf"))
+    );
+    let (audit, holds) = device.audit();
+    assert!(holds);
+    assert!(audit.contains(&("remove".to_string(), "ann".to_string())), "{audit:?}");
     std::fs::remove_dir_all(dir).unwrap();
 }
 

@@ -393,7 +393,15 @@ fn rosters_are_checked_whole_and_a_good_one_is_used_at_once() {
         },
     ];
     let plain = dir.join("roster.json");
-    std::fs::write(&plain, serde_json::to_vec(&Roster { people: people.clone() }).unwrap()).unwrap();
+    std::fs::write(
+        &plain,
+        serde_json::to_vec(&Roster {
+            people: people.clone(),
+            ..Roster::default()
+        })
+        .unwrap(),
+    )
+    .unwrap();
     let cli_config = dir.join("publish.toml");
     std::fs::write(
         &cli_config,
@@ -501,7 +509,10 @@ fn rosters_are_checked_whole_and_a_good_one_is_used_at_once() {
     let topic = format!("rollcall/v1/{SITE}/roster");
     let sealed = |people: Vec<RosterPerson>, version: u64, recognizer: &str, key: &Key| {
         serde_json::to_vec(&seal(
-            &Roster { people },
+            &Roster {
+                people,
+                ..Roster::default()
+            },
             version,
             recognizer,
             &Scope::Site(SITE.into()),
@@ -689,6 +700,7 @@ fn the_documented_schemas_match_what_is_sent() {
             groups: vec!["7B".into()],
             templates: vec![vec![0.6, 0.8]],
         }],
+        removed: vec!["bob".into()],
     };
     let roster = schema("roster.json");
     conforms(

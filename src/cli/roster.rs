@@ -370,7 +370,16 @@ fn local_roster(config: &Config, command: RosterCommand) -> Result<(), CliError>
             // A local import is the admin's own act: any scope the envelope was sealed for will do.
             let roster = rollcall::sync::roster::open_roster(&env, &key, &env.scope(), dim).map_err(roster_file)?;
             let recognizer: std::sync::Arc<str> = env.recognizer.as_str().into();
-            rollcall::sync::roster::file::merge_into(&mut store, &roster, &recognizer)?;
+            let deleted = rollcall::sync::roster::file::merge_into(&mut store, &roster, &recognizer)?;
+            for person in &deleted {
+                audit(
+                    &mut store,
+                    config,
+                    AuditAction::Remove,
+                    person,
+                    "a tombstone in the imported roster",
+                )?;
+            }
             let ids: Vec<&str> = roster.people.iter().map(|p| p.person_id.as_str()).collect();
             let detail = format!("{} people ({}): {}", ids.len(), env.recognizer, ids.join(", "));
             audit(

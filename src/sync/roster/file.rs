@@ -26,15 +26,24 @@ pub fn from_store(store: &Store, recognizer: &Arc<str>) -> Result<Roster, StoreE
             }),
         }
     }
-    Ok(Roster { people })
+    Ok(Roster {
+        people,
+        removed: Vec::new(),
+    })
 }
 
-/// Adds or updates each person of `roster` (templates of `recognizer`), leaving everyone else
-/// as they are.
-pub fn merge_into(store: &mut Store, roster: &Roster, recognizer: &Arc<str>) -> Result<(), StoreError> {
+/// Adds or updates each person of `roster` (templates of `recognizer`), deletes those its
+/// tombstones name, and leaves everyone else as they are. Returns who was deleted.
+pub fn merge_into(store: &mut Store, roster: &Roster, recognizer: &Arc<str>) -> Result<Vec<String>, StoreError> {
     let templates = roster.embeddings(recognizer);
     for person in roster.enrollments(&templates) {
         store.enroll(&person)?;
     }
-    Ok(())
+    let mut deleted = Vec::new();
+    for person in &roster.removed {
+        if store.remove_person(person)? {
+            deleted.push(person.clone());
+        }
+    }
+    Ok(deleted)
 }

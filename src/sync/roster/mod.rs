@@ -137,11 +137,16 @@ mod template_base64 {
 }
 
 /// The roster inside the envelope.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Roster {
     /// Everyone.
     pub people: Vec<RosterPerson>,
+    /// Tombstones: people the backend deleted. Every device that opens the roster deletes them,
+    /// even one that keeps its own hand-enrolled roster (an import, or a roster it cannot use
+    /// because it runs another recognizer).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removed: Vec<String>,
 }
 
 /// Seals `roster` for `recognizer` as `version`, for `scope`.
@@ -162,6 +167,12 @@ pub fn open_roster(env: &Envelope, key: &Key, scope: &Scope, dim: usize) -> Resu
     for p in &roster.people {
         if p.person_id.trim().is_empty() {
             return Err(RosterError::Contents("a person has an empty person_id".into()));
+        }
+        if roster.removed.contains(&p.person_id) {
+            return Err(RosterError::Contents(format!(
+                "`{}` is both in the roster and removed",
+                summary(&p.person_id)
+            )));
         }
         for (index, t) in p.templates.iter().enumerate() {
             if let Some(problem) = template_problem(t, dim, &env.recognizer) {
@@ -399,6 +410,26 @@ impl RosterSync {
         format!("{} version {current} stays in use", what.as_str())
     }
 
+    /// Deletes the people a roster's tombstones name, when this device holds them, auditing each
+    /// and putting the smaller gallery in use.
+    fn bury(&mut self, removed: &[String], version: u64) -> Result<(), StoreError> {
+        let mut buried = 0;
+        for person in removed {
+            if self.store.remove_person(person)? {
+                let detail = format!("a tombstone in roster version {version}");
+                self.store.audit(&self.device, AuditAction::Remove, person, &detail)?;
+                buried += 1;
+            }
+        }
+        if buried > 0 {
+            let recognizer = self.gallery.current().recognizer().clone();
+            let gallery = Gallery::load_for_search(&self.store, &recognizer, self.dim, self.int8_above)?;
+            self.gallery.replace(gallery);
+            tracing::info!(people = buried, version, "people deleted by the roster's tombstones");
+        }
+        Ok(())
+    }
+
     /// Audits a refusal as often as it raises an alert (the gate's window): an attacker's flood
     /// of forged rosters cannot grow the trail faster than that.
     fn audit_refusal(&mut self, what: Synced, topic: &str, detail: &str) -> Result<(), StoreError> {
@@ -424,6 +455,10 @@ impl RosterSync {
             let env = parse_envelope(payload, self.max_bytes)?;
             let roster = open_roster(&env, &self.site_key, scope, self.dim)?;
             let gallery = self.gallery.current();
+            if env.recognizer != **gallery.recognizer() && env.version > gallery.version() {
+                // Its templates are of no use here, but its deletions are the backend's word.
+                return Ok((env, roster, false));
+            }
             if env.recognizer != **gallery.recognizer() {
                 return Err(RosterError::OtherRecognizer {
                     found: summary(&env.recognizer),
@@ -436,12 +471,21 @@ impl RosterSync {
                     current: gallery.version(),
                 });
             }
-            Ok((env, roster))
+            Ok((env, roster, true))
         })();
         let (env, roster) = match checked {
-            Ok(ok) => ok,
+            Ok((env, roster, true)) => (env, roster),
+            Ok((env, roster, false)) => {
+                self.bury(&roster.removed, env.version)?;
+                let gallery = self.gallery.current();
+                return Ok(Err(RosterError::OtherRecognizer {
+                    found: summary(&env.recognizer),
+                    expected: gallery.recognizer().to_string(),
+                }));
+            }
             Err(e) => return Ok(Err(e)),
         };
+        let before: Vec<String> = self.store.people()?.into_iter().map(|p| p.person_id).collect();
         let first_use = self.store.roster_version()?.is_none();
         let meta = RosterVersion {
             version: env.version,
@@ -459,11 +503,20 @@ impl RosterSync {
         let gallery = Gallery::load_for_search(&self.store, &recognizer, self.dim, self.int8_above)?;
         let (people, templates) = (gallery.people(), gallery.len());
         let replaced = self.gallery.current().version();
+        let dropped: Vec<&str> = before
+            .iter()
+            .filter(|id| !roster.people.iter().any(|p| &p.person_id == *id))
+            .map(String::as_str)
+            .collect();
         self.store.audit(
             &self.device,
             AuditAction::RosterApplied,
             &format!("roster version {}", env.version),
-            &format!("{people} people, {templates} templates ({recognizer}), replacing version {replaced}"),
+            &format!(
+                "{people} people, {templates} templates ({recognizer}), replacing version {replaced}; {} dropped with their templates: {}",
+                dropped.len(),
+                dropped.join(", ")
+            ),
         )?;
         self.gallery.replace(gallery);
         tracing::info!(version = env.version, people, templates, "roster applied");
