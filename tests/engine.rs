@@ -555,3 +555,38 @@ fn people_neither_seen_nor_re_enrolled_are_expired_audited_and_matched_no_more()
     assert!(engine.expire_unseen(cutoff).unwrap().is_empty(), "nothing twice");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// docs/deploy.md: two boxes watching the same room each publish their own event for a student,
+/// which a backend merges by person and session.
+#[test]
+fn two_devices_watching_one_room_each_mark_the_same_person_and_session() {
+    let _cpu = shared_cpu();
+    let dir = scratch("two-devices");
+    let photos: Vec<PathBuf> = slides().iter().take(2).map(|s| common::face(s.0)).collect();
+    let clip = common::make_clip(&dir, &photos, 1280, 720, SECONDS_EACH, 10);
+    let start = session_start() + Duration::minutes(2);
+    let mut marks = Vec::new();
+    for device in ["box-a", "box-b"] {
+        let mut config = config_with_session();
+        config.device.id = Some(device.into());
+        let mut store = Store::open(&dir.join(format!("{device}.db")), Key::generate()).unwrap();
+        enroll_all(&config, &mut store);
+        let mut engine = Engine::new(&config, common::analyzer_for(&config), store).unwrap();
+        for (_, o) in play(&mut engine, &clip, start) {
+            if let Outcome::Attendance(e) = o {
+                marks.push(e);
+            }
+        }
+    }
+    let first = slides()[0].1.unwrap();
+    let of_first: Vec<_> = marks.iter().filter(|e| e.person_id == first).collect();
+    assert_eq!(of_first.len(), 2, "one event per device: {marks:#?}");
+    assert_eq!(
+        of_first[0].session_id, of_first[1].session_id,
+        "the same session: the backend's merge key"
+    );
+    assert!(of_first[0].session_id.is_some());
+    assert_ne!(of_first[0].device, of_first[1].device);
+    assert_ne!(of_first[0].event_id, of_first[1].event_id);
+    std::fs::remove_dir_all(dir).unwrap();
+}
