@@ -325,79 +325,95 @@ fn local_roster(config: &Config, command: RosterCommand) -> Result<(), CliError>
             key_file,
             version,
             device,
-        } => {
-            let scope = scope_of(config, device.as_deref())?;
-            let key = roster_key(config, key_file.as_deref())?;
-            let recognizer: std::sync::Arc<str> = config.models.recognizer.as_str().into();
-            let roster = rollcall::sync::roster::file::from_store(&store, &recognizer)?;
-            let env = rollcall::sync::roster::seal(&roster, version, &recognizer, &scope, &key);
-            let text = serde_json::to_vec_pretty(&env).unwrap_or_default();
-            // Recorded before the data leaves: an export the trail cannot take does not happen.
-            let detail = format!(
-                "{} people ({recognizer}), sealed, version {version}",
-                roster.people.len()
-            );
-            audit(
-                &mut store,
-                config,
-                AuditAction::ExportRoster,
-                &file.display().to_string(),
-                &detail,
-            )?;
-            rollcall::private_file::write(&file, &text).map_err(|e| CliError::Write {
-                path: file.clone(),
-                reason: e.to_string(),
-            })?;
-            println!(
-                "roster of {} people ({recognizer}) sealed into {}",
-                roster.people.len(),
-                file.display()
-            );
-            Ok(())
-        }
-        RosterCommand::Import { file, key_file } => {
-            let key = roster_key(config, key_file.as_deref())?;
-            let bytes = std::fs::read(&file).map_err(|source| CliError::Read {
-                path: file.clone(),
-                source,
-            })?;
-            let roster_file = |source| CliError::RosterFile {
-                path: file.clone(),
-                source,
-            };
-            let env = rollcall::sync::roster::parse_envelope(&bytes, 256 << 20).map_err(roster_file)?;
-            let dim = recognizer_dim(config, &env.recognizer)?;
-            // A local import is the admin's own act: any scope the envelope was sealed for will do.
-            let roster = rollcall::sync::roster::open_roster(&env, &key, &env.scope(), dim).map_err(roster_file)?;
-            let recognizer: std::sync::Arc<str> = env.recognizer.as_str().into();
-            let deleted = rollcall::sync::roster::file::merge_into(&mut store, &roster, &recognizer)?;
-            for person in &deleted {
-                audit(
-                    &mut store,
-                    config,
-                    AuditAction::Remove,
-                    person,
-                    "a tombstone in the imported roster",
-                )?;
-            }
-            let ids: Vec<&str> = roster.people.iter().map(|p| p.person_id.as_str()).collect();
-            let detail = format!("{} people ({}): {}", ids.len(), env.recognizer, ids.join(", "));
-            audit(
-                &mut store,
-                config,
-                AuditAction::Import,
-                &file.display().to_string(),
-                &detail,
-            )?;
-            println!(
-                "imported {} people ({}) from {}",
-                roster.people.len(),
-                env.recognizer,
-                file.display()
-            );
-            Ok(())
-        }
+        } => export(
+            config,
+            &mut store,
+            &file,
+            key_file.as_deref(),
+            version,
+            device.as_deref(),
+        ),
+        RosterCommand::Import { file, key_file } => import(config, &mut store, &file, key_file.as_deref()),
     }
+}
+
+/// `roster export`: everyone, sealed with the site key for `device` (or the site), audited
+/// before the file is written.
+fn export(
+    config: &Config,
+    store: &mut Store,
+    file: &Path,
+    key_file: Option<&Path>,
+    version: u64,
+    device: Option<&str>,
+) -> Result<(), CliError> {
+    let scope = scope_of(config, device)?;
+    let key = roster_key(config, key_file)?;
+    let recognizer: std::sync::Arc<str> = config.models.recognizer.as_str().into();
+    let roster = rollcall::sync::roster::file::from_store(store, &recognizer)?;
+    let env = rollcall::sync::roster::seal(&roster, version, &recognizer, &scope, &key);
+    let text = serde_json::to_vec_pretty(&env).unwrap_or_default();
+    // Recorded before the data leaves: an export the trail cannot take does not happen.
+    let detail = format!(
+        "{} people ({recognizer}), sealed, version {version}",
+        roster.people.len()
+    );
+    audit(
+        store,
+        config,
+        AuditAction::ExportRoster,
+        &file.display().to_string(),
+        &detail,
+    )?;
+    rollcall::private_file::write(file, &text).map_err(|e| CliError::Write {
+        path: file.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    println!(
+        "roster of {} people ({recognizer}) sealed into {}",
+        roster.people.len(),
+        file.display()
+    );
+    Ok(())
+}
+
+/// `roster import`: a sealed roster file merged into the store (its tombstones deleted), each
+/// change audited.
+fn import(config: &Config, store: &mut Store, file: &Path, key_file: Option<&Path>) -> Result<(), CliError> {
+    let key = roster_key(config, key_file)?;
+    let bytes = std::fs::read(file).map_err(|source| CliError::Read {
+        path: file.to_path_buf(),
+        source,
+    })?;
+    let roster_file = |source| CliError::RosterFile {
+        path: file.to_path_buf(),
+        source,
+    };
+    let env = rollcall::sync::roster::parse_envelope(&bytes, 256 << 20).map_err(roster_file)?;
+    let dim = recognizer_dim(config, &env.recognizer)?;
+    // A local import is the admin's own act: any scope the envelope was sealed for will do.
+    let roster = rollcall::sync::roster::open_roster(&env, &key, &env.scope(), dim).map_err(roster_file)?;
+    let recognizer: std::sync::Arc<str> = env.recognizer.as_str().into();
+    let deleted = rollcall::sync::roster::file::merge_into(store, &roster, &recognizer)?;
+    for person in &deleted {
+        audit(
+            store,
+            config,
+            AuditAction::Remove,
+            person,
+            "a tombstone in the imported roster",
+        )?;
+    }
+    let ids: Vec<&str> = roster.people.iter().map(|p| p.person_id.as_str()).collect();
+    let detail = format!("{} people ({}): {}", ids.len(), env.recognizer, ids.join(", "));
+    audit(store, config, AuditAction::Import, &file.display().to_string(), &detail)?;
+    println!(
+        "imported {} people ({}) from {}",
+        roster.people.len(),
+        env.recognizer,
+        file.display()
+    );
+    Ok(())
 }
 
 /// The embedding length of `recognizer` among the models the config knows: what a roster's

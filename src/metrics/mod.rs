@@ -177,6 +177,13 @@ impl Metrics {
     }
 
     fn register_all(&mut self) {
+        self.register_cameras();
+        self.register_decisions();
+        self.register_delivery_and_box();
+    }
+
+    /// Per camera: state, frames, rate, lag, reconnects.
+    fn register_cameras(&mut self) {
         let r = &mut self.registry;
         r.register(
             "camera_state",
@@ -214,6 +221,11 @@ impl Metrics {
             Unit::Seconds,
             self.camera_lag.clone(),
         );
+    }
+
+    /// Decisions, alerts, and what the models cost.
+    fn register_decisions(&mut self) {
+        let r = &mut self.registry;
         r.register("decisions", "Track decisions by outcome", self.decisions.clone());
         r.register("alerts", "Alerts raised, by kind", self.alerts.clone());
         r.register_with_unit(
@@ -227,6 +239,11 @@ impl Metrics {
             "Faces embedded by the recognizer",
             self.recognizer_runs.clone(),
         );
+    }
+
+    /// The outbox and the broker link, the roster, the store and the process.
+    fn register_delivery_and_box(&mut self) {
+        let r = &mut self.registry;
         r.register(
             "outbox_pending",
             "Events waiting for the broker's acknowledgement",
