@@ -276,3 +276,53 @@ fn changes_and_exports_are_audited_and_an_edited_record_breaks_the_chain() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn an_imported_rosters_tombstones_delete_those_people_and_are_audited() {
+    use rollcall::sync::roster::{Roster, Scope, seal};
+    let dir = scratch("tombstones");
+    let cfg = config(&dir, "t.db");
+    let key = dir.join("site.key");
+    assert!(run(&cfg, &["keygen", "--out", &key.to_string_lossy()]).0);
+    assert!(run(&cfg, &["enroll", "--person", "obama", &id("obama_1.jpg")]).0);
+    assert!(run(&cfg, &["enroll", "--person", "kit", &id("kit_1.jpg")]).0);
+    let roster_key = dir.join("roster.key");
+    assert!(run(&cfg, &["keygen", "--out", &roster_key.to_string_lossy()]).0);
+    let tombstones = Roster {
+        people: Vec::new(),
+        removed: vec!["obama".into(), "nobody-here".into()],
+    };
+    let sealed = seal(
+        &tombstones,
+        3,
+        "sface-2021dec",
+        &Scope::Site("default".into()),
+        &rollcall::store::Key::from_file(&roster_key).unwrap(),
+    );
+    let file = dir.join("roster.json");
+    std::fs::write(&file, serde_json::to_vec(&sealed).unwrap()).unwrap();
+    let (ok, out, err) = run(
+        &cfg,
+        &[
+            "roster",
+            "import",
+            &file.to_string_lossy(),
+            "--key-file",
+            &roster_key.to_string_lossy(),
+        ],
+    );
+    assert!(ok, "{out}{err}");
+    let (_, listed, _) = run(&cfg, &["roster", "list"]);
+    assert!(!listed.contains("obama") && listed.contains("kit"), "{listed}");
+    let (ok, out, err) = run(&cfg, &["audit", "--verify", "--json"]);
+    assert!(ok, "{err}");
+    let removed: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|r| r["action"] == "remove")
+        .collect();
+    assert_eq!(removed.len(), 1, "only who was there: {out}");
+    assert_eq!(removed[0]["subject"], "obama");
+    assert!(removed[0]["detail"].as_str().unwrap().contains("tombstone"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
