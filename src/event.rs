@@ -210,6 +210,8 @@ pub enum AuditAction {
     Expire,
     /// A roster file imported.
     Import,
+    /// The store's key replaced: every template sealed again under a new one.
+    KeyRotated,
     /// A roster from the backend applied.
     RosterApplied,
     /// A roster or timetable from the backend refused.
@@ -231,6 +233,7 @@ impl AuditAction {
             AuditAction::Remove => "remove",
             AuditAction::Expire => "expire",
             AuditAction::Import => "import",
+            AuditAction::KeyRotated => "key_rotated",
             AuditAction::RosterApplied => "roster_applied",
             AuditAction::RosterRefused => "roster_refused",
             AuditAction::SettingsChanged => "settings_changed",

@@ -326,3 +326,36 @@ fn an_imported_rosters_tombstones_delete_those_people_and_are_audited() {
     assert!(removed[0]["detail"].as_str().unwrap().contains("tombstone"));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn rekey_seals_every_template_under_the_new_key_and_is_audited() {
+    let dir = scratch("rekey");
+    let cfg = config(&dir, "r.db");
+    let old = dir.join("site.key");
+    assert!(run(&cfg, &["keygen", "--out", &old.to_string_lossy()]).0);
+    assert!(
+        run(
+            &cfg,
+            &["enroll", "--person", "obama", &id("obama_1.jpg"), &id("obama_2.jpg")]
+        )
+        .0
+    );
+    let new = dir.join("new.key");
+    assert!(run(&cfg, &["keygen", "--out", &new.to_string_lossy()]).0);
+    let (ok, _, err) = run(&cfg, &["rekey", "--new-key", &new.to_string_lossy()]);
+    assert!(ok && err.contains("2 templates now sealed"), "{err}");
+    // The old key no longer opens the store; the new one opens it and every template.
+    let (ok, _, err) = run(&cfg, &["roster", "list"]);
+    assert!(!ok && err.contains("does not match the database"), "{err}");
+    let text = std::fs::read_to_string(&cfg).unwrap().replace("site.key", "new.key");
+    std::fs::write(&cfg, text).unwrap();
+    let store =
+        rollcall::store::Store::open(&dir.join("r.db"), rollcall::store::Key::from_file(&new).unwrap()).unwrap();
+    let templates = store.templates(&std::sync::Arc::from("sface-2021dec")).unwrap();
+    assert_eq!(templates.len(), 2, "every template opens under the new key");
+    drop(store);
+    let (ok, out, err) = run(&cfg, &["audit", "--verify", "--json"]);
+    assert!(ok, "{err}");
+    assert!(out.lines().last().unwrap().contains("\"key_rotated\""), "{out}");
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -86,6 +86,9 @@ pub enum Command {
     Slideshow(slideshow::Args),
     /// Create a new encryption key file for the store.
     Keygen(roster::KeygenArgs),
+    /// Rotate the store's key: every template sealed again under a new key (stop the daemon
+    /// first).
+    Rekey(roster::RekeyArgs),
     /// Enroll people from photos (one person, a folder per person, or a CSV), or one person live at
     /// a camera (--camera), guided through a few head poses.
     Enroll(roster::EnrollArgs),
@@ -316,6 +319,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Snapshot(args) => snapshot::run(config, args),
         Command::Slideshow(args) => slideshow::run(args),
         Command::Keygen(args) => roster::keygen(args),
+        Command::Rekey(args) => roster::rekey(&config, args),
         Command::Enroll(args) => roster::enroll(config, args),
         Command::Eval(args) => eval::run(config, args),
         Command::Models(args) => models::run(&config, args),

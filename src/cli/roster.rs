@@ -20,6 +20,15 @@ pub struct KeygenArgs {
     pub out: PathBuf,
 }
 
+/// Arguments of `rollcall rekey`.
+#[derive(Debug, clap::Args)]
+pub struct RekeyArgs {
+    /// The new key, made with `rollcall keygen --out FILE`. Once this succeeds, point the config
+    /// (or the systemd credential) at it and keep the old one only until you have checked.
+    #[arg(long)]
+    pub new_key: PathBuf,
+}
+
 /// Arguments of `rollcall enroll`.
 #[derive(Debug, clap::Args)]
 pub struct EnrollArgs {
@@ -127,6 +136,27 @@ pub fn keygen(args: KeygenArgs) -> Result<(), CliError> {
     eprintln!(
         "new key written to {} (mode 0600); keep a copy somewhere safe: without it the roster cannot be read",
         args.out.display()
+    );
+    Ok(())
+}
+
+/// Runs `rollcall rekey`: every template sealed again under the new key, audited. The daemon
+/// must be stopped first: it holds the old key.
+pub fn rekey(config: &Config, args: RekeyArgs) -> Result<(), CliError> {
+    let new = Key::from_file(&args.new_key)?;
+    let mut store = open_store(config)?;
+    let n = store.rekey(new)?;
+    let detail = format!("{n} templates sealed again under the new key");
+    audit(
+        &mut store,
+        config,
+        AuditAction::KeyRotated,
+        &args.new_key.display().to_string(),
+        &detail,
+    )?;
+    eprintln!(
+        "{n} templates now sealed with {}: point [store] key_file (or the credential rollcall.key) at it",
+        args.new_key.display()
     );
     Ok(())
 }

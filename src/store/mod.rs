@@ -21,6 +21,7 @@ mod crypto;
 mod holdings;
 mod outbox;
 mod people;
+mod rekey;
 mod schema;
 mod synced;
 
@@ -93,8 +94,8 @@ impl std::fmt::Debug for Store {
     }
 }
 
-const KEY_CHECK: &[u8] = b"rollcall key check";
-const KEY_CHECK_AAD: &[u8] = b"rollcall-key-check/1";
+pub(super) const KEY_CHECK: &[u8] = b"rollcall key check";
+pub(super) const KEY_CHECK_AAD: &[u8] = b"rollcall-key-check/1";
 
 impl Store {
     /// Opens (creating, owner-only, if needed) the database at `path`, migrates it, and checks the key.
