@@ -5,6 +5,9 @@ use rusqlite::{TransactionBehavior, params};
 
 use super::{KEY_CHECK, KEY_CHECK_AAD, Key, Store, StoreError, template_aad};
 
+/// A sealed template as stored: row id, person, recognizer, nonce, ciphertext.
+type SealedRow = (i64, String, String, Vec<u8>, Vec<u8>);
+
 impl Store {
     /// Seals every template and the key check under `new`, and from then on uses it. A
     /// template that does not open under the current key is an error naming it, and nothing
@@ -19,7 +22,7 @@ impl Store {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql)?;
-        let rows: Vec<(i64, String, String, Vec<u8>, Vec<u8>)> = {
+        let rows: Vec<SealedRow> = {
             let mut stmt = tx
                 .prepare("SELECT id, person_id, recognizer, nonce, ciphertext FROM templates")
                 .map_err(sql)?;
