@@ -5,107 +5,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::broker::{Broker, Subscriber};
-
-/// The lines a child writes to `pipe`, as they come.
-fn lines_of(pipe: impl std::io::Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    rx
-}
-
-/// The daemon as a child process, killed if the test fails before it is stopped.
-struct Running(std::process::Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-const ROLLCALL: &str = env!("CARGO_BIN_EXE_rollcall");
-
-/// Runs `rollcall ARGS` and fails with its stderr if it fails.
-fn rollcall_ok(args: &[&std::ffi::OsStr]) {
-    let out = Command::new(ROLLCALL).args(args).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-}
-
-/// `config/demo.toml` made to run in `dir`: the same cameras, timetable and device, with the
-/// store, key and camera video in `dir` (made here as `scripts/demo.sh` makes them: the slideshow,
-/// a key, the demo roster enrolled) and, given a broker port, MQTT to it.
-fn demo_in(dir: &std::path::Path, broker: Option<u16>) -> PathBuf {
-    let demo = common::root().join("config");
-    let text = std::fs::read_to_string(demo.join("demo.toml")).unwrap();
-    let mut config: toml::Table = text.parse().unwrap();
-    let absolute = |v: &toml::Value| toml::Value::from(demo.join(v.as_str().unwrap()).to_string_lossy().as_ref());
-    let clip = dir.join("classroom.webm");
-    let key = dir.join("key");
-    let set = |config: &mut toml::Table, section: &str, key: &str, value: toml::Value| {
-        config[section].as_table_mut().unwrap().insert(key.into(), value);
-    };
-    let models = absolute(&config["models"]["dir"]);
-    set(&mut config, "models", "dir", models);
-    if std::env::var_os("ORT_DYLIB_PATH").is_some() {
-        config.remove("runtime");
-    } else {
-        let ort = absolute(&config["runtime"]["onnxruntime"]);
-        set(&mut config, "runtime", "onnxruntime", ort);
-    }
-    set(
-        &mut config,
-        "store",
-        "path",
-        dir.join("rollcall.db").to_string_lossy().as_ref().into(),
-    );
-    set(&mut config, "store", "key_file", key.to_string_lossy().as_ref().into());
-    let cameras = config["cameras"].as_array_mut().unwrap();
-    assert_eq!(cameras.len(), 1, "the demo has one camera");
-    cameras[0]
-        .as_table_mut()
-        .unwrap()
-        .insert("uri".into(), clip.to_string_lossy().as_ref().into());
-    if let Some(port) = broker {
-        let mqtt: toml::Table =
-            format!("host = \"127.0.0.1\"\nport = {port}\nstatus_interval_s = 2\naccept_roster = false")
-                .parse()
-                .unwrap();
-        config.insert("mqtt".into(), mqtt.into());
-    }
-    let path = dir.join("rollcall.toml");
-    std::fs::write(&path, toml::to_string(&config).unwrap()).unwrap();
-
-    let list = demo.join("demo-slides.txt");
-    rollcall_ok(&[
-        "slideshow".as_ref(),
-        "--list".as_ref(),
-        list.as_os_str(),
-        "--out".as_ref(),
-        clip.as_os_str(),
-    ]);
-    rollcall_ok(&["keygen".as_ref(), "--out".as_ref(), key.as_os_str()]);
-    let roster = demo.join("demo-roster.csv");
-    rollcall_ok(&[
-        "--config".as_ref(),
-        path.as_os_str(),
-        "enroll".as_ref(),
-        "--csv".as_ref(),
-        roster.as_os_str(),
-    ]);
-    path
-}
+use common::demo::{ROLLCALL, Running, demo_in, lines_of};
 
 /// The five students of the demo roster.
 const STUDENTS: [&str; 5] = ["alex", "biden", "kit", "obama", "rose"];

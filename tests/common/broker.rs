@@ -133,7 +133,21 @@ impl Subscriber {
     /// `persistent` subscriber keeps its session (and its queued messages) across broker
     /// restarts and its own reconnects.
     pub fn start(port: u16, client_id: &str, filters: &[&str], persistent: bool) -> Subscriber {
+        Subscriber::start_as(port, client_id, None, filters, persistent)
+    }
+
+    /// [`Subscriber::start`], logged in as `login` (user name, password) when given.
+    pub fn start_as(
+        port: u16,
+        client_id: &str,
+        login: Option<(&str, &str)>,
+        filters: &[&str],
+        persistent: bool,
+    ) -> Subscriber {
         let mut options = rumqttc::MqttOptions::new(client_id, "127.0.0.1", port);
+        if let Some((user, password)) = login {
+            options.set_credentials(user, password);
+        }
         options
             .set_clean_session(!persistent)
             .set_keep_alive(Duration::from_secs(5))

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 pub mod broker;
 pub mod classroom;
 pub mod degrade;
+pub mod demo;
 pub mod encode;
 pub mod events;
 pub mod rtsp;
