@@ -213,10 +213,14 @@ pub fn run(config: &Config, signals: &Signals<'_>, on_outcome: &mut dyn FnMut(&O
     audit_settings(&mut store, &config.device.id(), signals.config_path);
     let analyzer = FaceAnalyzer::from_config(config)?;
     let dim = analyzer.recognizer().dim();
+    let models = analyzer.placements().to_vec();
     let mut engine = Engine::new(config, analyzer, store)?;
     let device = config.device.id();
     let status = StatusBoard::new(&device);
-    status.update(|s| s.roster = RosterStatus::of(&engine.gallery()));
+    status.update(|s| {
+        s.roster = RosterStatus::of(&engine.gallery());
+        s.models = models;
+    });
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)

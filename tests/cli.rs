@@ -432,3 +432,62 @@ fn eval_reports_each_track_and_who_was_marked_when() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn bench_says_where_each_model_runs_and_a_lacking_gpu_provider_once() {
+    let dir = scratch("providers");
+    std::fs::copy(common::face("vectron/yaoming.jpg"), dir.join("a.jpg")).unwrap();
+    let config = dir.join("gpu.toml");
+    let write = |providers: &str, strict: bool| {
+        let text = format!(
+            "[runtime]\nproviders = {providers}\nstrict = {strict}\n[models]\ndir = {:?}\n[store]\npath = {:?}\n",
+            common::root().join("models").to_string_lossy(),
+            dir.join("rollcall.db").to_string_lossy()
+        );
+        std::fs::write(&config, text).unwrap();
+    };
+    let bench = || {
+        let o = rollcall(&[
+            "--config",
+            &config.to_string_lossy(),
+            "bench",
+            "--rounds",
+            "1",
+            &dir.join("a.jpg").to_string_lossy(),
+        ]);
+        let (out, err) = text(&o);
+        (o.status.success(), out, err)
+    };
+    let on_cpu = "models: yunet-2023mar on cpu, sface-2021dec on cpu, minifasnet-v2 on cpu, minifasnet-v1se on cpu; this ONNX Runtime has cpu";
+
+    // This machine's ONNX Runtime is the CPU wheel: the GPU providers are asked for and lacking.
+    write(r#"["tensorrt", "cuda", "cpu"]"#, false);
+    let (ok, out, err) = bench();
+    assert!(ok, "{err}");
+    assert!(out.contains(on_cpu), "{out}");
+    assert_eq!(
+        err.matches("[runtime] providers: tensorrt and cuda are not in the ONNX Runtime")
+            .count(),
+        1,
+        "said once for the four models: {err}"
+    );
+    assert!(err.contains("the models run on cpu instead"), "{err}");
+
+    write(r#"["tensorrt", "cuda", "cpu"]"#, true);
+    let (ok, _, err) = bench();
+    assert!(!ok);
+    assert!(
+        err.contains("execution provider tensorrt is unusable: it is not in the ONNX Runtime")
+            && err.contains("strict = true forbids falling back"),
+        "{err}"
+    );
+
+    write(r#"["cpu"]"#, true);
+    let (ok, out, err) = bench();
+    assert!(ok, "{err}");
+    assert!(
+        out.contains(on_cpu) && !err.contains("not in the ONNX Runtime"),
+        "{out}{err}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}

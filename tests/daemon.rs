@@ -92,6 +92,11 @@ fn the_demo_publishes_attendance_and_stops_cleanly_on_sigterm() {
         .expect("a status");
     assert_eq!(status["state"], "online");
     assert_eq!(status["roster"]["people"], 5, "{status}");
+    assert_eq!(
+        status["models"][0],
+        serde_json::json!({"model": "yunet-2023mar", "provider": "cpu"}),
+        "{status}"
+    );
     let camera = &status["cameras"]["classroom"];
     assert!(camera["state"].is_string() && camera["lag_ms"].is_u64(), "{status}");
     // What it printed is what it published. A decision reaches the outbox inside the frame's
@@ -128,6 +133,10 @@ fn the_demo_publishes_attendance_and_stops_cleanly_on_sigterm() {
         "{text}"
     );
     assert!(text.contains("roster: version 0, 5 people"), "{text}");
+    assert!(
+        text.contains("models: yunet-2023mar on cpu, sface-2021dec on cpu"),
+        "{text}"
+    );
 
     let asked = Instant::now();
     // SAFETY: kill(2) on our own child.

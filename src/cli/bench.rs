@@ -73,6 +73,13 @@ pub fn run(mut config: Config, args: Args) -> Result<(), CliError> {
             .threads
             .map_or_else(|| "one per core".to_string(), |t| t.to_string()),
     );
+    let models: Vec<String> = analyzer.placements().iter().map(ToString::to_string).collect();
+    let built_in: Vec<&str> = rollcall::vision::model::built_in().iter().map(|p| p.as_str()).collect();
+    println!(
+        "models: {}; this ONNX Runtime has {}",
+        models.join(", "),
+        built_in.join(", ")
+    );
     let report = rollcall::vision::bench::photos(&mut analyzer, &photos, args.rounds.max(1), config.images.max_pixels)?;
     print!("{report}");
     Ok(())

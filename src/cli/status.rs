@@ -38,6 +38,10 @@ pub fn run(config: &Config) -> Result<(), CliError> {
                     c.lag_ms
                 );
             }
+            if !s.models.is_empty() {
+                let models: Vec<String> = s.models.iter().map(ToString::to_string).collect();
+                println!("  models: {}", models.join(", "));
+            }
             if s.store.state == StoreState::Failing {
                 println!(
                     "  store: FAILING, {} decisions held in memory ({})",

@@ -49,7 +49,7 @@ pub use models::{
 };
 pub use mqtt::{MqttConfig, OutboxConfig, TlsConfig};
 pub use recognize::{PersonScore, RecognizeConfig};
-pub use runtime::RuntimeConfig;
+pub use runtime::{Provider, RuntimeConfig};
 pub use store::StoreConfig;
 pub use timetable::{OutsideSessions, SessionSlot, TimetableConfig, TimetableError, WeeklySlot};
 pub use track::TrackConfig;
@@ -262,6 +262,9 @@ impl Config {
             fix(p);
         }
         if let Some(p) = self.runtime.onnxruntime.as_mut() {
+            fix(p);
+        }
+        if let Some(p) = self.runtime.tensorrt_engine_cache.as_mut() {
             fix(p);
         }
         if let Some(m) = self.mqtt.as_mut() {

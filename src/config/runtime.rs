@@ -1,13 +1,43 @@
-//! `[runtime]`: where ONNX Runtime is and how many threads it may use.
+//! `[runtime]`: where ONNX Runtime is, how many threads it may use, and which execution
+//! providers (GPU back ends) the models should run on.
 
 use std::path::PathBuf;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::Problem;
 
-/// ONNX Runtime: where the library is and how many threads it may use.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+/// An ONNX Runtime execution provider rollcall knows how to ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    /// NVIDIA TensorRT: the fastest on a Jetson, after it has built an engine per model.
+    Tensorrt,
+    /// NVIDIA CUDA (with cuDNN).
+    Cuda,
+    /// ONNX Runtime's own CPU kernels, which every build has.
+    Cpu,
+}
+
+impl Provider {
+    /// The name the config uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::Tensorrt => "tensorrt",
+            Provider::Cuda => "cuda",
+            Provider::Cpu => "cpu",
+        }
+    }
+}
+
+impl std::fmt::Display for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// ONNX Runtime: where the library is, how many threads it may use, which providers to try.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct RuntimeConfig {
     /// Path to libonnxruntime.so (1.31 or newer); else `ORT_DYLIB_PATH`, else the setup's place.
@@ -16,6 +46,38 @@ pub struct RuntimeConfig {
     pub threads: Option<usize>,
     /// Let idle inference threads spin (lower latency, more idle CPU). Default false.
     pub spin: bool,
+    /// Execution providers in order of preference. One that the loaded ONNX Runtime lacks, or
+    /// that fails to start (no GPU), is reported once and the next is tried; the CPU is always
+    /// the last resort. Default `["cpu"]`.
+    pub providers: Vec<Provider>,
+    /// Refuse to start unless the first provider is the one the models run on, instead of
+    /// falling back: for a Jetson that must never quietly run on its CPU.
+    pub strict: bool,
+    /// The GPU the CUDA and TensorRT providers use.
+    pub device_id: i32,
+    /// Let TensorRT compute in FP16; the CUDA provider runs the model in its own precision.
+    pub fp16: bool,
+    /// Where TensorRT keeps the engines it builds, so a box builds each once (minutes on a
+    /// Jetson) and not at every start. Default: `tensorrt-engines` beside the store.
+    pub tensorrt_engine_cache: Option<PathBuf>,
+    /// The most GPU memory TensorRT may use while building an engine, in MiB; default its own.
+    pub tensorrt_workspace_mb: Option<usize>,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> RuntimeConfig {
+        RuntimeConfig {
+            onnxruntime: None,
+            threads: None,
+            spin: false,
+            providers: vec![Provider::Cpu],
+            strict: false,
+            device_id: 0,
+            fp16: false,
+            tensorrt_engine_cache: None,
+            tensorrt_workspace_mb: None,
+        }
+    }
 }
 
 impl RuntimeConfig {
@@ -29,6 +91,62 @@ impl RuntimeConfig {
                 "must be at least 1 (leave it out for one per core)".to_string(),
             ));
         }
+        if self.providers.is_empty() {
+            problems.push((
+                "runtime",
+                "providers",
+                "must name at least one provider (\"cpu\" runs everywhere)".to_string(),
+            ));
+        }
+        for (i, p) in self.providers.iter().enumerate() {
+            if self.providers[..i].contains(p) {
+                problems.push(("runtime", "providers", format!("names {p} twice")));
+            }
+        }
+        if let Some(cpu) = self.providers.iter().position(|p| *p == Provider::Cpu)
+            && cpu + 1 < self.providers.len()
+        {
+            problems.push((
+                "runtime",
+                "providers",
+                "lists providers after \"cpu\", which every build has, so they would never be used".to_string(),
+            ));
+        }
+        if self.device_id < 0 {
+            problems.push(("runtime", "device_id", "must be 0 or more".to_string()));
+        }
+        if self.tensorrt_workspace_mb == Some(0) {
+            problems.push((
+                "runtime",
+                "tensorrt_workspace_mb",
+                "must be at least 1 (leave it out for TensorRT's own)".to_string(),
+            ));
+        }
         problems
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems_with(providers: Vec<Provider>) -> Vec<String> {
+        let config = RuntimeConfig {
+            providers,
+            ..RuntimeConfig::default()
+        };
+        config.problems().into_iter().map(|(_, _, why)| why).collect()
+    }
+
+    #[test]
+    fn providers_must_be_listed_once_each_with_nothing_after_the_cpu() {
+        assert!(problems_with(vec![Provider::Tensorrt, Provider::Cuda, Provider::Cpu]).is_empty());
+        assert!(problems_with(vec![Provider::Cuda]).is_empty(), "the CPU is implied");
+        assert_eq!(problems_with(vec![]).len(), 1);
+        assert_eq!(
+            problems_with(vec![Provider::Cuda, Provider::Cuda]),
+            ["names cuda twice"]
+        );
+        assert_eq!(problems_with(vec![Provider::Cpu, Provider::Cuda]).len(), 1);
     }
 }

@@ -126,6 +126,9 @@ pub struct DeviceStatus {
     pub outbox: OutboxStatus,
     /// Whether the store takes decisions (`failing` while they are held in memory).
     pub store: crate::attend::held::StoreHealth,
+    /// Where each model runs (absent from a status written before rollcall said so).
+    #[serde(default)]
+    pub models: Vec<crate::vision::analyze::ModelPlacement>,
 }
 
 /// Where the running daemon keeps its status for `rollcall status`: beside the database.
@@ -164,6 +167,7 @@ impl StatusBoard {
             roster: RosterStatus::default(),
             outbox: OutboxStatus::default(),
             store: crate::attend::held::StoreHealth::default(),
+            models: Vec::new(),
         })))
     }
 

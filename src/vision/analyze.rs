@@ -11,7 +11,7 @@ use opencv::core::Mat;
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::config::{Catalogue, ModelKind};
+use crate::config::{Catalogue, ModelKind, ModelSpec};
 use crate::vision::align::align;
 use crate::vision::detect::{DetectSettings, Detector, Face};
 use crate::vision::embed::{Embedding, Recognizer};
@@ -124,9 +124,21 @@ pub struct Analysis {
     pub times: StageTimes,
 }
 
+/// Where one loaded model runs, for `rollcall bench` and the status: what a Jetson's owner
+/// reads to know whether the GPU is in use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ModelPlacement {
+    /// The model's catalogue name.
+    pub model: String,
+    /// The execution provider its session got.
+    pub provider: crate::config::Provider,
+}
+
 /// The loaded models and their settings.
 #[derive(Debug)]
 pub struct FaceAnalyzer {
+    /// Where each model runs, in load order.
+    placements: Vec<ModelPlacement>,
     detector: Detector,
     recognizer: Recognizer,
     antispoof: Option<AntiSpoof>,
@@ -140,9 +152,18 @@ pub struct FaceAnalyzer {
 impl FaceAnalyzer {
     /// Loads ONNX Runtime and every configured model, checking each against its description.
     pub fn from_config(config: &Config) -> Result<FaceAnalyzer, ModelError> {
-        let runtime = Runtime::load(&RuntimeSettings::from_config(&config.runtime))?;
+        let runtime = Runtime::load(&RuntimeSettings::from_config(config))?;
         let catalogue = Catalogue::builtin().with(&config.models.custom)?;
         let dir: &Path = &config.models.dir;
+        let mut placements = Vec::new();
+        let mut load = |spec: &ModelSpec| -> Result<OnnxModel, ModelError> {
+            let model = OnnxModel::load(&runtime, spec, dir)?;
+            placements.push(ModelPlacement {
+                model: spec.name.clone(),
+                provider: model.provider(),
+            });
+            Ok(model)
+        };
 
         let mut det_spec = catalogue
             .get(&config.models.detector, ModelKind::Detector, "detector")?
@@ -152,7 +173,7 @@ impl FaceAnalyzer {
             det_spec.input.height = h;
         }
         let detector = Detector::new(
-            OnnxModel::load(&runtime, &det_spec, dir)?,
+            load(&det_spec)?,
             &DetectSettings {
                 score_threshold: config.detect.score_threshold,
                 nms_threshold: config.detect.nms_threshold,
@@ -161,7 +182,7 @@ impl FaceAnalyzer {
             },
         )?;
         let rec_spec = catalogue.get(&config.models.recognizer, ModelKind::Recognizer, "recognizer")?;
-        let recognizer = Recognizer::new(OnnxModel::load(&runtime, rec_spec, dir)?, config.recognize.threshold)?;
+        let recognizer = Recognizer::new(load(rec_spec)?, config.recognize.threshold)?;
         let antispoof = if config.models.antispoof.is_empty() {
             None
         } else {
@@ -171,7 +192,7 @@ impl FaceAnalyzer {
                 .iter()
                 .map(|name| {
                     let spec = catalogue.get(name, ModelKind::Antispoof, "anti-spoofing model")?;
-                    OnnxModel::load(&runtime, spec, dir)
+                    load(spec)
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             Some(AntiSpoof::new(models, config.liveness.threshold)?)
@@ -179,17 +200,23 @@ impl FaceAnalyzer {
         let landmarks = match &config.models.landmarks {
             Some(name) => {
                 let spec = catalogue.get(name, ModelKind::Landmarks, "landmark model")?;
-                Some(DenseLandmarks::new(OnnxModel::load(&runtime, spec, dir)?))
+                Some(DenseLandmarks::new(load(spec)?))
             }
             None => None,
         };
         Ok(FaceAnalyzer {
+            placements,
             detector,
             recognizer,
             antispoof,
             landmarks,
             clock: StageClock::default(),
         })
+    }
+
+    /// Where each loaded model runs.
+    pub fn placements(&self) -> &[ModelPlacement] {
+        &self.placements
     }
 
     /// The stage timings recorded since the last call.
@@ -413,4 +440,10 @@ pub fn thumbnail(aligned: &Mat) -> Vec<f32> {
     let mut v: Vec<f32> = v.into_iter().map(|x| x - mean).collect();
     crate::vision::embed::l2_normalise(&mut v);
     v
+}
+
+impl std::fmt::Display for ModelPlacement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} on {}", self.model, self.provider)
+    }
 }

@@ -7,10 +7,12 @@
 
 mod input;
 mod onnx;
+mod provider;
 mod runtime;
 
 pub use input::{fill_chw, letterbox};
 pub use onnx::{OnnxModel, OutputTensor};
+pub use provider::{ProviderPlan, ProviderSettings, built_in, plan};
 pub use runtime::{DEFAULT_ORT_LIBRARY, Runtime, RuntimeSettings};
 
 use std::path::PathBuf;
@@ -41,6 +43,16 @@ pub enum ModelError {
          set [models] dir in the config to where they are"
     )]
     FileMissing { name: String, path: PathBuf },
+    /// An execution provider `[runtime] strict` requires is lacking or did not start.
+    #[error(
+        "execution provider {provider} is unusable: {reason}. [runtime] strict = true forbids \
+         falling back: install an ONNX Runtime built with {provider} (README, Jetson), take it out \
+         of [runtime] providers, or set strict = false"
+    )]
+    ProviderUnusable {
+        provider: crate::config::Provider,
+        reason: String,
+    },
     /// ONNX Runtime refused the file.
     #[error("ONNX Runtime could not load model `{name}` from {path}: {reason}")]
     LoadFailed {

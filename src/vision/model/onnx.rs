@@ -8,7 +8,7 @@ use ort::session::builder::GraphOptimizationLevel;
 use ort::value::{TensorElementType, TensorRef, ValueType};
 
 use super::{ModelError, Runtime};
-use crate::config::{ModelFamily, ModelKind, ModelSpec};
+use crate::config::{ModelFamily, ModelKind, ModelSpec, Provider};
 
 /// One output tensor, copied out of the session so callers hold no runtime borrows.
 #[derive(Debug, Clone)]
@@ -29,6 +29,8 @@ pub struct OnnxModel {
     batched: bool,
     /// The model's height and width are dynamic (SCRFD): any size its strides divide.
     free_size: bool,
+    /// The execution provider it runs on.
+    provider: Provider,
 }
 
 impl std::fmt::Debug for OnnxModel {
@@ -72,18 +74,23 @@ impl OnnxModel {
             path: path.clone(),
             reason,
         };
-        let session = Session::builder(runtime.environment())
+        let mut builder = Session::builder(runtime.environment())
             .map_err(|e| failed(e.to_string()))?
             .with_optimization_level(GraphOptimizationLevel::Level3)
-            .map_err(|e| failed(e.to_string()))?
-            .commit_from_file(&path)
             .map_err(|e| failed(e.to_string()))?;
+        let provider = super::provider::register(
+            &mut builder,
+            runtime.providers(),
+            &runtime.library().display().to_string(),
+        )?;
+        let session = builder.commit_from_file(&path).map_err(|e| failed(e.to_string()))?;
         let mut model = OnnxModel {
             spec: spec.clone(),
             path,
             input_name: String::new(),
             batched: false,
             free_size: false,
+            provider,
             session,
         };
         model.check_against_description()?;
@@ -215,6 +222,12 @@ impl OnnxModel {
     /// True when the model takes any input height and width.
     pub fn has_free_size(&self) -> bool {
         self.free_size
+    }
+
+    /// The execution provider the session got: the first of `[runtime] providers` that the
+    /// library has and that started, else the CPU.
+    pub fn provider(&self) -> Provider {
+        self.provider
     }
 
     /// True when one run can take several faces.

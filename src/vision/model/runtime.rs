@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use ort::environment::{Environment, GlobalThreadPoolOptions};
 
 use super::ModelError;
+use super::provider::ProviderSettings;
 
 /// Where `scripts/setup.sh` puts the library from the onnxruntime wheel, relative to the
 /// working directory; the last place looked.
@@ -20,15 +21,18 @@ pub struct RuntimeSettings {
     pub threads: Option<usize>,
     /// Let idle pool threads spin: lower latency between back-to-back runs, more idle CPU.
     pub spin: bool,
+    /// The execution providers each session tries.
+    pub providers: ProviderSettings,
 }
 
 impl RuntimeSettings {
     /// The settings `[runtime]` asks for.
-    pub fn from_config(config: &crate::config::RuntimeConfig) -> RuntimeSettings {
+    pub fn from_config(config: &crate::config::Config) -> RuntimeSettings {
         RuntimeSettings {
-            library: config.onnxruntime.clone(),
-            threads: config.threads,
-            spin: config.spin,
+            library: config.runtime.onnxruntime.clone(),
+            threads: config.runtime.threads,
+            spin: config.runtime.spin,
+            providers: ProviderSettings::from_config(config),
         }
     }
 
@@ -52,6 +56,9 @@ impl RuntimeSettings {
 pub struct Runtime {
     env: Arc<Environment>,
     library: PathBuf,
+    /// The providers of the caller that asked for this handle: the library and its thread pool
+    /// are the process's, but which providers a model tries is each config's own.
+    providers: ProviderSettings,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -64,14 +71,18 @@ impl std::fmt::Debug for Runtime {
 static RUNTIME: Mutex<Option<Runtime>> = Mutex::new(None);
 
 impl Runtime {
-    /// Loads ONNX Runtime (once per process) and creates the shared environment.
+    /// Loads ONNX Runtime (once per process) and creates the shared environment; the handle
+    /// returned carries `settings`' providers.
     ///
     /// Checks the file exists before handing it to the loader, so a missing library is an error
     /// that says how to fix it rather than a `dlopen` message.
     pub fn load(settings: &RuntimeSettings) -> Result<Runtime, ModelError> {
         let mut slot = crate::lock::lock(&RUNTIME);
         if let Some(rt) = slot.as_ref() {
-            return Ok(rt.clone());
+            return Ok(Runtime {
+                providers: settings.providers.clone(),
+                ..rt.clone()
+            });
         }
         let (path, origin) = settings.resolve_library();
         if !path.is_file() {
@@ -100,6 +111,7 @@ impl Runtime {
         let rt = Runtime {
             env: Arc::new(env),
             library: path,
+            providers: settings.providers.clone(),
         };
         *slot = Some(rt.clone());
         Ok(rt)
@@ -113,5 +125,10 @@ impl Runtime {
     /// The library this process loaded.
     pub fn library(&self) -> &Path {
         &self.library
+    }
+
+    /// The execution providers sessions built from this handle try.
+    pub fn providers(&self) -> &ProviderSettings {
+        &self.providers
     }
 }
