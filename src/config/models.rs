@@ -42,6 +42,39 @@ pub struct ModelsConfig {
     pub landmarks: Option<String>,
     /// Extra model descriptions (same schema as models/manifest.toml).
     pub custom: Vec<ModelSpec>,
+    /// FP32 models or their INT8 builds (`rollcall models quantize`).
+    pub precision: Precision,
+}
+
+/// Which build of each model to load.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// INT8 for each model whose INT8 build passed the gates and was faster on the reference
+    /// machine (the catalogue's `int8.faster`), FP32 for the rest.
+    #[default]
+    Auto,
+    /// INT8 for every model that has a gated INT8 build, FP32 for the rest.
+    Int8,
+    /// The original FP32 models.
+    Fp32,
+}
+
+impl Precision {
+    /// The name the config uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Precision::Auto => "auto",
+            Precision::Int8 => "int8",
+            Precision::Fp32 => "fp32",
+        }
+    }
+}
+
+impl std::fmt::Display for Precision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl Default for ModelsConfig {
@@ -53,6 +86,7 @@ impl Default for ModelsConfig {
             antispoof: vec!["minifasnet-v2".into(), "minifasnet-v1se".into()],
             landmarks: None,
             custom: Vec::new(),
+            precision: Precision::Auto,
         }
     }
 }
@@ -202,6 +236,48 @@ pub struct ModelSpec {
     /// Where the setup step fetches the file from; rollcall itself ignores it.
     #[serde(default)]
     pub source: Option<toml::Table>,
+    /// Its INT8 build, listed only once it passed the gates against this FP32 original
+    /// (`tests/int8_gates.rs`).
+    #[serde(default)]
+    pub int8: Option<Int8Spec>,
+}
+
+/// A model's INT8 build, made at setup by `rollcall models quantize` (static QDQ quantization
+/// with per-channel weights, calibrated on the shared photos).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Int8Spec {
+    /// File name, in the models directory.
+    pub file: PathBuf,
+    /// The sha256 of the build made on the reference machine. Another machine's build may
+    /// differ in its last bits (see docs/int8.md); `rollcall models quantize` then checks it
+    /// against the gates instead.
+    #[serde(default)]
+    pub sha256: Option<String>,
+    /// Faster than FP32 on the reference machine, so `precision = "auto"` takes it.
+    pub faster: bool,
+}
+
+impl ModelSpec {
+    /// This description with its file swapped for the INT8 build's, if it has one.
+    pub fn int8_build(&self) -> Option<ModelSpec> {
+        let int8 = self.int8.as_ref()?;
+        Some(ModelSpec {
+            file: int8.file.clone(),
+            sha256: int8.sha256.clone(),
+            int8: None,
+            ..self.clone()
+        })
+    }
+
+    /// Whether `precision` asks for this model's INT8 build (when there is one).
+    pub fn wants_int8(&self, precision: Precision) -> bool {
+        match (precision, &self.int8) {
+            (Precision::Fp32, _) | (_, None) => false,
+            (Precision::Int8, Some(_)) => true,
+            (Precision::Auto, Some(i)) => i.faster,
+        }
+    }
 }
 
 impl ModelSpec {

@@ -7,11 +7,12 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use ndarray::Array4;
 use opencv::core::Mat;
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::config::{Catalogue, ModelKind, ModelSpec};
+use crate::config::{Catalogue, ModelKind, ModelSpec, Precision};
 use crate::vision::align::align;
 use crate::vision::detect::{DetectSettings, Detector, Face};
 use crate::vision::embed::{Embedding, Recognizer};
@@ -132,6 +133,30 @@ pub struct ModelPlacement {
     pub model: String,
     /// The execution provider its session got.
     pub provider: crate::config::Provider,
+    /// Which build of it: `fp32` or `int8`.
+    pub precision: Precision,
+}
+
+/// The build of `spec` that `precision` asks for, and which it is. Under `auto` an INT8 build
+/// that has not been made yet is no error: the FP32 model runs, and the box says once how to
+/// make it.
+fn build_for(spec: &ModelSpec, precision: Precision, dir: &Path) -> (ModelSpec, Precision) {
+    match spec.int8_build() {
+        Some(int8) if spec.wants_int8(precision) => {
+            if precision == Precision::Auto && !dir.join(&int8.file).is_file() {
+                crate::vision::model::report_once(format!(
+                    "the INT8 build of {} is not in {}: it runs in FP32. `rollcall models \
+                     quantize` makes the INT8 builds; [models] precision = \"fp32\" silences this",
+                    spec.name,
+                    dir.display()
+                ));
+                (spec.clone(), Precision::Fp32)
+            } else {
+                (int8, Precision::Int8)
+            }
+        }
+        _ => (spec.clone(), Precision::Fp32),
+    }
 }
 
 /// The loaded models and their settings.
@@ -157,10 +182,12 @@ impl FaceAnalyzer {
         let dir: &Path = &config.models.dir;
         let mut placements = Vec::new();
         let mut load = |spec: &ModelSpec| -> Result<OnnxModel, ModelError> {
-            let model = OnnxModel::load(&runtime, spec, dir)?;
+            let (build, precision) = build_for(spec, config.models.precision, dir);
+            let model = OnnxModel::load(&runtime, &build, dir)?;
             placements.push(ModelPlacement {
                 model: spec.name.clone(),
                 provider: model.provider(),
+                precision,
             });
             Ok(model)
         };
@@ -315,6 +342,26 @@ impl FaceAnalyzer {
         Ok(embeddings)
     }
 
+    /// The tensors each model is fed for this frame, named by model, exactly as analysis feeds
+    /// them: the detector's letterboxed frame, then per face found its aligned crop for the
+    /// recognizer and its crops for the anti-spoofing models. What `rollcall models quantize`
+    /// calibrates the INT8 builds on, so they see what they will be given.
+    pub fn model_inputs(&mut self, frame: &Mat) -> Result<Vec<(String, Array4<f32>)>, ModelError> {
+        let input = self.detector.prepare(frame)?;
+        let outputs = self.detector.infer(&input)?;
+        let faces = self.detector.decode(&outputs, &input);
+        let mut inputs = vec![(self.detector.name().to_string(), input.tensor)];
+        for (face, aligned) in faces.iter().zip(self.align_all(frame, &faces)?) {
+            let crop = self.recognizer.prepare(std::slice::from_ref(&aligned))?;
+            inputs.push((self.recognizer.id().to_string(), crop));
+            if let Some(a) = &self.antispoof {
+                let names: Vec<String> = a.names().map(str::to_string).collect();
+                inputs.extend(names.into_iter().zip(a.prepare(frame, &face.bbox)?));
+            }
+        }
+        Ok(inputs)
+    }
+
     /// Runs every stage on a BGR frame.
     pub fn analyze(&mut self, frame: &Mat) -> Result<Analysis, ModelError> {
         let start = Instant::now();
@@ -444,6 +491,6 @@ pub fn thumbnail(aligned: &Mat) -> Vec<f32> {
 
 impl std::fmt::Display for ModelPlacement {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} on {}", self.model, self.provider)
+        write!(f, "{} {} on {}", self.model, self.precision, self.provider)
     }
 }

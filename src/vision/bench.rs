@@ -75,6 +75,18 @@ pub fn photos(
     rounds: usize,
     max_pixels: u64,
 ) -> Result<PhotoBench, ModelError> {
+    let mut benches = interleaved(&mut [analyzer], photos, rounds, max_pixels)?;
+    Ok(benches.pop().unwrap_or_default())
+}
+
+/// [`photos`] for several analyzers at once, taking turns photo by photo, so that each meets
+/// the same machine (its clock, its caches, its other load) and their ratio means something.
+pub fn interleaved(
+    analyzers: &mut [&mut FaceAnalyzer],
+    photos: &[PathBuf],
+    rounds: usize,
+    max_pixels: u64,
+) -> Result<Vec<PhotoBench>, ModelError> {
     let mut frames = Vec::new();
     for p in photos {
         match image::load(p, max_pixels) {
@@ -82,47 +94,48 @@ pub fn photos(
             Err(e) => eprintln!("skipping {}: {e}", p.display()),
         }
     }
-    let mut bench = PhotoBench {
-        photos: frames.len(),
-        rounds,
-        ..PhotoBench::default()
-    };
-    for (_, frame) in &frames {
-        let a = analyzer.analyze(frame)?;
-        bench.faces += a.faces.len();
+    let mut benches = vec![
+        PhotoBench {
+            photos: frames.len(),
+            rounds,
+            ..PhotoBench::default()
+        };
+        analyzers.len()
+    ];
+    for (analyzer, bench) in analyzers.iter_mut().zip(&mut benches) {
+        for (_, frame) in &frames {
+            bench.faces += analyzer.analyze(frame)?.faces.len();
+        }
     }
     for _ in 0..rounds {
         for (path, frame) in &frames {
-            let t = Instant::now();
-            // Decoding is timed from the file each round; the frame used is the preloaded one.
-            let _ = image::load(path, max_pixels);
-            bench.decode.push(t.elapsed());
-            let a = analyzer.analyze(frame)?;
-            bench.detect.push(a.times.detect);
-            bench.align.push(a.times.align);
-            bench.embed.push(a.times.embed);
-            bench.antispoof.push(a.times.antispoof);
-            bench.total.push(a.times.total);
-            let faces: Vec<_> = a.faces.iter().map(|f| f.face).collect();
-            let model = analyzer.time_models(frame, &faces)?;
-            bench.model.push(model.total());
-            bench.model_detect.push(model.detect);
-            bench.model_embed.push(model.embed);
-            bench.model_antispoof.push(model.antispoof);
+            for (analyzer, bench) in analyzers.iter_mut().zip(&mut benches) {
+                let t = Instant::now();
+                // Decoding is timed from the file each round; the frame used is the preloaded one.
+                let _ = image::load(path, max_pixels);
+                bench.decode.push(t.elapsed());
+                let a = analyzer.analyze(frame)?;
+                bench.detect.push(a.times.detect);
+                bench.align.push(a.times.align);
+                bench.embed.push(a.times.embed);
+                bench.antispoof.push(a.times.antispoof);
+                bench.total.push(a.times.total);
+                let faces: Vec<_> = a.faces.iter().map(|f| f.face).collect();
+                let model = analyzer.time_models(frame, &faces)?;
+                bench.model.push(model.total());
+                bench.model_detect.push(model.detect);
+                bench.model_embed.push(model.embed);
+                bench.model_antispoof.push(model.antispoof);
+            }
         }
     }
-    Ok(bench)
+    Ok(benches)
 }
 
-impl std::fmt::Display for PhotoBench {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(
-            f,
-            "{} photos x {} rounds, {} faces per round",
-            self.photos, self.rounds, self.faces
-        )?;
-        writeln!(f, "{:<28} {:>10} {:>10}", "stage", "median ms", "p95 ms")?;
-        let rows = [
+impl PhotoBench {
+    /// The rows every report prints: name and samples.
+    fn rows(&self) -> [(&'static str, &Samples); 10] {
+        [
             ("decode (file + JPEG/PNG)", &self.decode),
             ("detect", &self.detect),
             ("align + quality", &self.align),
@@ -133,8 +146,50 @@ impl std::fmt::Display for PhotoBench {
             ("  of which detector", &self.model_detect),
             ("  of which recognizer", &self.model_embed),
             ("  of which anti-spoof", &self.model_antispoof),
-        ];
-        for (name, s) in rows {
+        ]
+    }
+}
+
+/// Two benches of the same photos, side by side: the baseline's medians, the other's, and how
+/// many times faster the other is.
+pub struct Speedup<'a> {
+    /// What the ratio is against (FP32).
+    pub baseline: (&'a str, &'a PhotoBench),
+    /// What is measured against it (INT8).
+    pub candidate: (&'a str, &'a PhotoBench),
+}
+
+impl std::fmt::Display for Speedup<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ((a_name, a), (b_name, b)) = (self.baseline, self.candidate);
+        writeln!(
+            f,
+            "{} photos x {} rounds, taking turns; faces per round: {a_name} {}, {b_name} {}",
+            a.photos, a.rounds, a.faces, b.faces
+        )?;
+        writeln!(
+            f,
+            "{:<28} {:>12} {:>12} {:>9}",
+            "stage (median ms)", a_name, b_name, "speedup"
+        )?;
+        for ((name, x), (_, y)) in a.rows().into_iter().zip(b.rows()) {
+            let (x, y) = (x.median(), y.median());
+            let ratio = if y > 0.0 { format!("{:.2}x", x / y) } else { "-".into() };
+            writeln!(f, "{name:<28} {x:>12.2} {y:>12.2} {ratio:>9}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Display for PhotoBench {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "{} photos x {} rounds, {} faces per round",
+            self.photos, self.rounds, self.faces
+        )?;
+        writeln!(f, "{:<28} {:>10} {:>10}", "stage", "median ms", "p95 ms")?;
+        for (name, s) in self.rows() {
             writeln!(f, "{name:<28} {:>10.2} {:>10.2}", s.median(), s.quantile(0.95))?;
         }
         let (t, m) = (self.total.median(), self.model.median());

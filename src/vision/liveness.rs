@@ -92,6 +92,11 @@ impl AntiSpoof {
         Ok(AntiSpoof { models, threshold })
     }
 
+    /// The fused models' names, in the order `prepare` gives their inputs.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.models.iter().map(|m| m.model.spec().name.as_str())
+    }
+
     /// The live threshold in force.
     pub fn threshold(&self) -> f32 {
         self.threshold

@@ -15,7 +15,20 @@ pub use onnx::{OnnxModel, OutputTensor};
 pub use provider::{ProviderPlan, ProviderSettings, built_in, plan};
 pub use runtime::{DEFAULT_ORT_LIBRARY, Runtime, RuntimeSettings};
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
+use std::sync::Mutex;
+
+/// The warnings already logged by this process, so one that concerns every model (a lacking
+/// provider, INT8 builds not made yet) is said once, not once per model or per reload.
+static REPORTED: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+
+/// Logs `message` as a warning unless this process already did.
+pub(crate) fn report_once(message: String) {
+    if crate::lock::lock(&REPORTED).insert(message.clone()) {
+        tracing::warn!("{message}");
+    }
+}
 
 /// Everything that can go wrong loading or running a model.
 #[derive(Debug, thiserror::Error)]

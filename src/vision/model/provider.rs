@@ -6,14 +6,12 @@
 //! config; what differs is what the library offers. Falling back is the default so a box keeps
 //! taking attendance; `strict` is for the fleet that would rather not start than run slowly.
 
-use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::sync::Mutex;
 
 use ort::ep::{self, ExecutionProvider, ExecutionProviderDispatch};
 use ort::session::builder::SessionBuilder;
 
-use super::ModelError;
+use super::{ModelError, report_once};
 use crate::config::{Config, Provider};
 
 /// The providers a session tries, with their options, as `[runtime]` asks.
@@ -105,16 +103,6 @@ pub fn built_in() -> Vec<Provider> {
 
 fn names(providers: &[Provider]) -> String {
     providers.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")
-}
-
-/// The messages already logged by this process, so a fallback that affects every model is
-/// said once.
-static REPORTED: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
-
-fn report_once(message: String) {
-    if crate::lock::lock(&REPORTED).insert(message.clone()) {
-        tracing::warn!("{message}");
-    }
 }
 
 fn dispatch(provider: Provider, s: &ProviderSettings) -> ExecutionProviderDispatch {

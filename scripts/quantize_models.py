@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""INT8 builds of rollcall's models, with ONNX Runtime's own static quantization.
+
+`rollcall models quantize` runs this (it is compiled into the binary, like fetch_models.py). It
+writes the calibration tensors first: for each model, the exact inputs rollcall feeds it on the
+shared photos. This script only turns each FP32 model into a QDQ model with per-channel INT8
+weights and UINT8 activations, the format ONNX Runtime's CPU kernels (VNNI, AMX) run fastest:
+
+  1. graph inputs that are really weights are dropped (old exporters list them), and a model
+     older than opset 13 is converted to 13, which per-channel DequantizeLinear needs;
+  2. quant_pre_process: shape inference and graph optimisation, as ONNX Runtime advises;
+  3. quantize_static with MinMax calibration over the tensors.
+
+It needs onnxruntime, onnx, numpy and sympy; requirements-quantize.txt pins them.
+
+  quantize_models.py --plan PLAN.json
+
+PLAN.json: {"models": [{"name", "fp32", "int8", "tensors": [{"file", "shape"}]}]}, tensor files
+raw little-endian float32, relative to the plan's folder.
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import tempfile
+
+
+def say(msg):
+    print(f"[quantize] {msg}", flush=True)
+
+
+try:
+    import numpy as np
+    import onnx
+    from onnx import version_converter
+    from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+except ImportError as e:
+    sys.exit(
+        f"[quantize] {e}. Quantizing needs ONNX Runtime's Python tools: "
+        "pip install -r scripts/requirements-quantize.txt (scripts/setup.sh makes .local/quantize-venv with them)"
+    )
+
+
+class Tensors(CalibrationDataReader):
+    """Feeds the calibration tensors one at a time, read only when asked for."""
+
+    def __init__(self, base, input_name, tensors):
+        self.base, self.input_name, self.pending = base, input_name, list(tensors)
+
+    def get_next(self):
+        if not self.pending:
+            return None
+        t = self.pending.pop(0)
+        data = np.fromfile(os.path.join(self.base, t["file"]), dtype="<f4").reshape(t["shape"])
+        return {self.input_name: data}
+
+
+def opset13(src, dst):
+    """The model, without weights posing as inputs, at opset 13 or newer."""
+    model = onnx.load(src)
+    weights = {i.name for i in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in weights]
+    del model.graph.input[:]
+    model.graph.input.extend(inputs)
+    opset = max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
+    if opset < 13:
+        model = version_converter.convert_version(model, 13)
+    onnx.save(model, dst)
+    return model.graph.input[0].name
+
+
+def quantize(base, entry, work):
+    name = entry["name"]
+    op13 = os.path.join(work, f"{name}.op13.onnx")
+    pre = os.path.join(work, f"{name}.pre.onnx")
+    input_name = opset13(entry["fp32"], op13)
+    quant_pre_process(op13, pre)
+    tmp = entry["int8"] + ".partial"
+    quantize_static(
+        pre,
+        tmp,
+        Tensors(base, input_name, entry["tensors"]),
+        quant_format=QuantFormat.QDQ,
+        per_channel=True,
+        activation_type=QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+        calibrate_method=CalibrationMethod.MinMax,
+    )
+    os.replace(tmp, entry["int8"])
+    with open(entry["int8"], "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    say(f"{name}: {entry['int8']} from {len(entry['tensors'])} calibration tensors, sha256 {digest}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--plan", required=True)
+    args = ap.parse_args()
+    with open(args.plan) as f:
+        plan = json.load(f)
+    base = os.path.dirname(os.path.abspath(args.plan))
+    with tempfile.TemporaryDirectory(prefix="rollcall-quantize-") as work:
+        for entry in plan["models"]:
+            quantize(base, entry, work)
+
+
+if __name__ == "__main__":
+    main()

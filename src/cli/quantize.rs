@@ -1,0 +1,286 @@
+//! `rollcall models quantize`: INT8 builds of the catalogue's models, calibrated on photos.
+//!
+//! rollcall prepares the calibration tensors itself (the very inputs analysis feeds each model,
+//! so the quantizer sees what the model will be given), and ONNX Runtime's own Python tools
+//! quantize (`scripts/quantize_models.py`, compiled in). Each build is then compared with the
+//! sha256 the catalogue records for the build that passed the gates on the reference machine.
+//!
+//! The tensors are face crops: they live in an owner-only temporary folder for the length of
+//! the run and are deleted after it, whatever happens. Calibrate on sample photos (the shared
+//! set), never on students.
+
+use std::path::{Path, PathBuf};
+use std::os::unix::fs::DirBuilderExt;
+use std::process::Command;
+
+use opencv::core::{Mat, Scalar};
+use opencv::prelude::*;
+
+use super::CliError;
+use rollcall::config::{Catalogue, Config, ModelKind, ModelSpec, Precision};
+use rollcall::vision::analyze::FaceAnalyzer;
+
+/// The quantize script, as shipped in scripts/.
+const QUANTIZE_SCRIPT: &str = include_str!("../../scripts/quantize_models.py");
+
+/// The Python environment `scripts/setup.sh` makes for quantizing, relative to the working
+/// directory; used when it exists and `--python` is not given.
+const SETUP_PYTHON: &str = ".local/quantize-venv/bin/python";
+
+/// Detector calibration tensors are whole letterboxed frames (5 MB each at 640x640): this many
+/// photos, spread over the set, are enough for their ranges.
+const DETECTOR_TENSORS: usize = 40;
+/// At most this many tensors per face model.
+const FACE_TENSORS: usize = 400;
+
+/// Arguments of `rollcall models quantize`.
+#[derive(Debug, clap::Args)]
+pub struct QuantizeArgs {
+    /// Photos or folders to calibrate on. Default: the shared faces ($ROLLCALL_SHARED/faces,
+    /// else ../shared/faces) but their 3500 distractors, which the gates keep as unseen photos.
+    photos: Vec<PathBuf>,
+    /// Catalogue models to quantize. Default: every model the catalogue has an INT8 build for.
+    #[arg(long = "model")]
+    models: Vec<String>,
+    /// The Python with ONNX Runtime's quantization tools. Default: .local/quantize-venv/bin/python
+    /// when it exists (scripts/setup.sh makes it), else python3.
+    #[arg(long)]
+    python: Option<PathBuf>,
+}
+
+/// Removes the calibration folder however the run ends.
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// One model to quantize and its calibration tensors so far.
+struct Job {
+    spec: ModelSpec,
+    int8_file: PathBuf,
+    tensors: Vec<serde_json::Value>,
+}
+
+/// The shared photos' folder, as the tests find it.
+fn shared_faces() -> PathBuf {
+    let shared = std::env::var_os("ROLLCALL_SHARED").map_or_else(|| PathBuf::from("../shared"), PathBuf::from);
+    shared.join("faces")
+}
+
+/// The photos to calibrate on.
+fn calibration_photos(args: &QuantizeArgs) -> Result<Vec<PathBuf>, CliError> {
+    if !args.photos.is_empty() {
+        return super::bench::collect_photos(&args.photos);
+    }
+    let all = super::bench::collect_photos(&[shared_faces()])?;
+    Ok(all
+        .into_iter()
+        .filter(|p| !p.components().any(|c| c.as_os_str() == "distractors"))
+        .collect())
+}
+
+/// The jobs `args` asks for, in catalogue order.
+fn jobs(config: &Config, args: &QuantizeArgs) -> Result<Vec<Job>, CliError> {
+    let catalogue = Catalogue::builtin()
+        .with(&config.models.custom)
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    for name in &args.models {
+        if !catalogue.iter().any(|s| s.name == *name) {
+            return Err(CliError::Usage(format!(
+                "--model {}: no such model in the catalogue",
+                rollcall::untrusted::summary(name)
+            )));
+        }
+    }
+    let wanted = |s: &ModelSpec| {
+        if args.models.is_empty() {
+            s.int8.is_some()
+        } else {
+            args.models.contains(&s.name)
+        }
+    };
+    let jobs: Vec<Job> = catalogue
+        .iter()
+        .filter(|s| wanted(s) && s.kind != ModelKind::Landmarks)
+        .map(|s| Job {
+            int8_file: s.int8.as_ref().map_or_else(
+                || s.file.with_extension("int8.onnx"),
+                |i| i.file.clone(),
+            ),
+            spec: s.clone(),
+            tensors: Vec::new(),
+        })
+        .collect();
+    if jobs.is_empty() {
+        return Err(CliError::Usage("no model to quantize (landmark models are not)".into()));
+    }
+    Ok(jobs)
+}
+
+/// FP32 analyzers that between them run every job's model.
+fn analyzers(config: &Config, jobs: &[Job]) -> Result<Vec<FaceAnalyzer>, CliError> {
+    let named = |kind: ModelKind| -> Vec<String> {
+        jobs.iter()
+            .filter(|j| j.spec.kind == kind)
+            .map(|j| j.spec.name.clone())
+            .collect()
+    };
+    let (detectors, recognizers, antispoof) = (
+        named(ModelKind::Detector),
+        named(ModelKind::Recognizer),
+        named(ModelKind::Antispoof),
+    );
+    let rounds = detectors.len().max(recognizers.len()).max(1);
+    (0..rounds)
+        .map(|i| {
+            let mut c = config.clone();
+            c.models.precision = Precision::Fp32;
+            if let Some(d) = detectors.get(i) {
+                c.models.detector = d.clone();
+            }
+            if let Some(r) = recognizers.get(i) {
+                c.models.recognizer = r.clone();
+            }
+            c.models.antispoof = if i == 0 { antispoof.clone() } else { Vec::new() };
+            c.models.landmarks = None;
+            FaceAnalyzer::from_config(&c).map_err(CliError::from)
+        })
+        .collect()
+}
+
+/// A photo with room around a tight face crop, as the detector needs (some shared photos are
+/// 150x150 crops of just the face).
+fn with_room(image: Mat) -> Result<Mat, CliError> {
+    if image.cols().min(image.rows()) >= 300 {
+        return Ok(image);
+    }
+    let pad = image.cols().max(image.rows()) / 3;
+    let mut out = Mat::default();
+    opencv::core::copy_make_border(
+        &image,
+        &mut out,
+        pad,
+        pad,
+        pad,
+        pad,
+        opencv::core::BORDER_CONSTANT,
+        Scalar::all(110.0),
+    )
+    .map_err(|e| CliError::Usage(format!("cannot pad a photo: {e}")))?;
+    Ok(out)
+}
+
+fn write_err(path: &Path, e: impl std::fmt::Display) -> CliError {
+    CliError::Write {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
+}
+
+/// Writes the calibration tensors of every job into `dir`.
+fn gather(config: &Config, photos: &[PathBuf], jobs: &mut [Job], dir: &Path) -> Result<(), CliError> {
+    let detector_every = photos.len().div_ceil(DETECTOR_TENSORS).max(1);
+    for mut analyzer in analyzers(config, jobs)? {
+        for (i, photo) in photos.iter().enumerate() {
+            let image = match rollcall::capture::image::load(photo, config.images.max_pixels) {
+                Ok(image) => with_room(image)?,
+                Err(e) => {
+                    eprintln!("skipping {}: {e}", photo.display());
+                    continue;
+                }
+            };
+            for (model, tensor) in analyzer.model_inputs(&image)? {
+                let Some(job) = jobs.iter_mut().find(|j| j.spec.name == model) else {
+                    continue;
+                };
+                let full = match job.spec.kind {
+                    ModelKind::Detector => i % detector_every != 0 || job.tensors.len() >= DETECTOR_TENSORS,
+                    _ => job.tensors.len() >= FACE_TENSORS,
+                };
+                if full {
+                    continue;
+                }
+                let file = format!("{model}-{}.f32", job.tensors.len());
+                let bytes: Vec<u8> = tensor.iter().flat_map(|v| v.to_le_bytes()).collect();
+                std::fs::write(dir.join(&file), bytes).map_err(|e| write_err(&dir.join(&file), e))?;
+                job.tensors
+                    .push(serde_json::json!({ "file": file, "shape": tensor.shape() }));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn sha256_of(path: &Path) -> Result<String, CliError> {
+    use sha2::Digest;
+    let bytes = std::fs::read(path).map_err(|source| CliError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(format!("{:x}", sha2::Sha256::digest(bytes)))
+}
+
+/// Runs `rollcall models quantize`.
+pub fn run(config: &Config, args: QuantizeArgs) -> Result<(), CliError> {
+    let photos = calibration_photos(&args)?;
+    let mut jobs = jobs(config, &args)?;
+    let scratch = Scratch(std::env::temp_dir().join(format!("rollcall-quantize-{}", std::process::id())));
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&scratch.0)
+        .map_err(|e| write_err(&scratch.0, e))?;
+    println!(
+        "calibrating {} on {} photos",
+        jobs.iter().map(|j| j.spec.name.as_str()).collect::<Vec<_>>().join(", "),
+        photos.len()
+    );
+    gather(config, &photos, &mut jobs, &scratch.0)?;
+    let models_dir = &config.models.dir;
+    let plan = serde_json::json!({
+        "models": jobs.iter().map(|j| serde_json::json!({
+            "name": j.spec.name,
+            "fp32": models_dir.join(&j.spec.file),
+            "int8": models_dir.join(&j.int8_file),
+            "tensors": j.tensors,
+        })).collect::<Vec<_>>(),
+    });
+    let plan_path = scratch.0.join("plan.json");
+    std::fs::write(&plan_path, plan.to_string()).map_err(|e| write_err(&plan_path, e))?;
+    let script = scratch.0.join("quantize_models.py");
+    std::fs::write(&script, QUANTIZE_SCRIPT).map_err(|e| write_err(&script, e))?;
+
+    let python = args.python.clone().unwrap_or_else(|| {
+        let setup = PathBuf::from(SETUP_PYTHON);
+        if setup.is_file() { setup } else { PathBuf::from("python3") }
+    });
+    let status = Command::new(&python).arg(&script).arg("--plan").arg(&plan_path).status();
+    drop(scratch);
+    match status {
+        Err(e) => {
+            return Err(CliError::Usage(format!(
+                "cannot run {} ({e}): quantizing needs Python with scripts/requirements-quantize.txt",
+                python.display()
+            )));
+        }
+        Ok(s) if !s.success() => {
+            return Err(CliError::PartlyFailed("quantizing failed; see the messages above".into()));
+        }
+        Ok(_) => {}
+    }
+    for job in &jobs {
+        let built = sha256_of(&models_dir.join(&job.int8_file))?;
+        let reference = job.spec.int8.as_ref().and_then(|i| i.sha256.as_deref());
+        match reference {
+            Some(r) if r == built => println!("{}: identical to the gated reference build", job.spec.name),
+            Some(_) => println!(
+                "{}: differs from the gated reference build (sha256 {built}); run the gates before trusting it: cargo test --release --test int8_gates",
+                job.spec.name
+            ),
+            None => println!("{}: built (sha256 {built}); not in the catalogue, so no precision setting loads it", job.spec.name),
+        }
+    }
+    Ok(())
+}
