@@ -21,10 +21,10 @@ packages=(build-essential pkg-config clang libclang-dev libopencv-dev python3 ca
 # start their own MQTT broker (mosquitto, with TLS certificates made by openssl), attack it with
 # mosquitto_pub (mosquitto-clients), score the service unit with systemd-analyze, and check the
 # metrics with promtool (prometheus; its server is not needed, and an install without a running
-# systemd does not start it).
+# systemd does not start it), and quantize the models in a Python venv (python3-venv).
 if [ "${1:-}" = "--test-extras" ]; then
     packages+=(libgstrtspserver-1.0-dev gstreamer1.0-plugins-ugly mosquitto mosquitto-clients openssl systemd
-        prometheus)
+        prometheus python3-venv)
 fi
 python3 -m pip --version >/dev/null 2>&1 || packages+=(python3-pip)
 missing=()
@@ -63,3 +63,19 @@ fi
 
 # ONNX Runtime and the models.
 python3 scripts/fetch_models.py "$@"
+
+# ONNX Runtime's Python quantization tools, for `rollcall models quantize` (the tests measure the
+# INT8 builds against their FP32 originals), in their own environment at pinned versions.
+if [ "${1:-}" = "--test-extras" ]; then
+    venv=.local/quantize-venv
+    stamp="$venv/requirements.sha256"
+    wanted=$(sha256sum scripts/requirements-quantize.txt | cut -d' ' -f1)
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
+        say "making $venv (scripts/requirements-quantize.txt)"
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/requirements-quantize.txt
+        echo "$wanted" > "$stamp"
+    else
+        say "$venv present"
+    fi
+fi

@@ -9,6 +9,9 @@ echo "[test] cargo fmt --check"
 cargo fmt --check
 echo "[test] cargo clippy --all-targets -- -D warnings"
 cargo clippy --quiet --all-targets -- -D warnings
+echo "[test] the INT8 builds: rollcall models quantize (tests/int8_gates.rs measures them)"
+cargo build --quiet
+target/debug/rollcall models quantize --python .local/quantize-venv/bin/python
 echo "[test] cargo test"
 cargo test --all-targets
 echo "[test] the Debian package: cargo-deb, lintian, installed on a fresh Debian 12 root"

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use super::{CliError, ModelArgs};
 use rollcall::config::{Config, Precision};
-use rollcall::vision::bench::Speedup;
 use rollcall::vision::analyze::FaceAnalyzer;
+use rollcall::vision::bench::Speedup;
 
 /// Arguments of `rollcall bench`.
 #[derive(Debug, clap::Args)]

@@ -147,7 +147,6 @@ impl ModelArgs {
             Some(_) => rollcall::config::Precision::Auto,
         };
     }
-
 }
 
 /// Everything a command can fail with, as the user should read it.

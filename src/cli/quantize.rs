@@ -9,8 +9,8 @@
 //! the run and are deleted after it, whatever happens. Calibrate on sample photos (the shared
 //! set), never on students.
 
-use std::path::{Path, PathBuf};
 use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use opencv::core::{Mat, Scalar};
@@ -39,7 +39,8 @@ pub struct QuantizeArgs {
     /// Photos or folders to calibrate on. Default: the shared faces ($ROLLCALL_SHARED/faces,
     /// else ../shared/faces) but their 3500 distractors, which the gates keep as unseen photos.
     photos: Vec<PathBuf>,
-    /// Catalogue models to quantize. Default: every model the catalogue has an INT8 build for.
+    /// Catalogue models to quantize. Default: every detector, recognizer and anti-spoofing
+    /// model of the catalogue.
     #[arg(long = "model")]
     models: Vec<String>,
     /// The Python with ONNX Runtime's quantization tools. Default: .local/quantize-venv/bin/python
@@ -95,21 +96,12 @@ fn jobs(config: &Config, args: &QuantizeArgs) -> Result<Vec<Job>, CliError> {
             )));
         }
     }
-    let wanted = |s: &ModelSpec| {
-        if args.models.is_empty() {
-            s.int8.is_some()
-        } else {
-            args.models.contains(&s.name)
-        }
-    };
+    let wanted = |s: &ModelSpec| args.models.is_empty() || args.models.contains(&s.name);
     let jobs: Vec<Job> = catalogue
         .iter()
         .filter(|s| wanted(s) && s.kind != ModelKind::Landmarks)
         .map(|s| Job {
-            int8_file: s.int8.as_ref().map_or_else(
-                || s.file.with_extension("int8.onnx"),
-                |i| i.file.clone(),
-            ),
+            int8_file: s.int8_file(),
             spec: s.clone(),
             tensors: Vec::new(),
         })
@@ -254,9 +246,17 @@ pub fn run(config: &Config, args: QuantizeArgs) -> Result<(), CliError> {
 
     let python = args.python.clone().unwrap_or_else(|| {
         let setup = PathBuf::from(SETUP_PYTHON);
-        if setup.is_file() { setup } else { PathBuf::from("python3") }
+        if setup.is_file() {
+            setup
+        } else {
+            PathBuf::from("python3")
+        }
     });
-    let status = Command::new(&python).arg(&script).arg("--plan").arg(&plan_path).status();
+    let status = Command::new(&python)
+        .arg(&script)
+        .arg("--plan")
+        .arg(&plan_path)
+        .status();
     drop(scratch);
     match status {
         Err(e) => {
@@ -266,7 +266,9 @@ pub fn run(config: &Config, args: QuantizeArgs) -> Result<(), CliError> {
             )));
         }
         Ok(s) if !s.success() => {
-            return Err(CliError::PartlyFailed("quantizing failed; see the messages above".into()));
+            return Err(CliError::PartlyFailed(
+                "quantizing failed; see the messages above".into(),
+            ));
         }
         Ok(_) => {}
     }
@@ -279,7 +281,10 @@ pub fn run(config: &Config, args: QuantizeArgs) -> Result<(), CliError> {
                 "{}: differs from the gated reference build (sha256 {built}); run the gates before trusting it: cargo test --release --test int8_gates",
                 job.spec.name
             ),
-            None => println!("{}: built (sha256 {built}); not in the catalogue, so no precision setting loads it", job.spec.name),
+            None => println!(
+                "{}: built (sha256 {built}); it did not pass the gates (docs/int8.md), so no precision setting loads it",
+                job.spec.name
+            ),
         }
     }
     Ok(())

@@ -44,8 +44,8 @@ pub use liveness::{DEFAULT_LIVE_THRESHOLD, LivenessConfig, Unassessed};
 pub use locate::{Depth, Finding, examine, render};
 pub use metrics::MetricsConfig;
 pub use models::{
-    AntispoofSpec, BUILTIN_MANIFEST, Catalogue, CatalogueError, ChannelOrder, DetectorSpec, InputSpec, ModelFamily,
-    Int8Spec, ModelKind, ModelSpec, ModelsConfig, Precision, RecognizerSpec,
+    AntispoofSpec, BUILTIN_MANIFEST, Catalogue, CatalogueError, ChannelOrder, DetectorSpec, InputSpec, Int8Spec,
+    ModelFamily, ModelKind, ModelSpec, ModelsConfig, Precision, RecognizerSpec,
 };
 pub use mqtt::{MqttConfig, OutboxConfig, TlsConfig};
 pub use recognize::{PersonScore, RecognizeConfig};

@@ -259,7 +259,7 @@ pub struct Int8Spec {
 }
 
 impl ModelSpec {
-    /// This description with its file swapped for the INT8 build's, if it has one.
+    /// This description with its file swapped for the INT8 build's, if it has a gated one.
     pub fn int8_build(&self) -> Option<ModelSpec> {
         let int8 = self.int8.as_ref()?;
         Some(ModelSpec {
@@ -268,6 +268,26 @@ impl ModelSpec {
             int8: None,
             ..self.clone()
         })
+    }
+
+    /// Where `rollcall models quantize` writes this model's INT8 build: the catalogue's name
+    /// for a gated build, else the FP32 file's with `.int8.onnx`.
+    pub fn int8_file(&self) -> PathBuf {
+        self.int8
+            .as_ref()
+            .map_or_else(|| self.file.with_extension("int8.onnx"), |i| i.file.clone())
+    }
+
+    /// The INT8 build described as a model of its own, named `{name}+int8`, whether or not it
+    /// passed the gates: what the gates load to measure it.
+    pub fn int8_candidate(&self) -> ModelSpec {
+        ModelSpec {
+            name: format!("{}+int8", self.name),
+            file: self.int8_file(),
+            sha256: None,
+            int8: None,
+            ..self.clone()
+        }
     }
 
     /// Whether `precision` asks for this model's INT8 build (when there is one).

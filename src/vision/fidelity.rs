@@ -32,6 +32,14 @@ pub fn shift(a: &Face, b: &Face) -> f32 {
         .fold(0.0, f32::max)
 }
 
+/// The cosine of two embedding vectors of one face, one from each build. (The builds count as
+/// different recognizers, so `Embedding::similarity` rightly refuses to compare them.)
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    dot / (norm(a) * norm(b)).max(f32::MIN_POSITIVE)
+}
+
 /// One frame's detections paired across the two builds.
 #[derive(Debug, Default, PartialEq)]
 pub struct Pairing {
@@ -93,6 +101,13 @@ mod tests {
         b.landmarks[3][1] += 1.5;
         b.bbox.x2 -= 0.5;
         assert_eq!(shift(&a, &b), 1.5);
+    }
+
+    #[test]
+    fn cosine_ignores_length_and_survives_a_zero_vector() {
+        assert!((cosine(&[3.0, 4.0], &[0.6, 0.8]) - 1.0).abs() < 1e-6);
+        assert_eq!(cosine(&[1.0, 0.0], &[0.0, 1.0]), 0.0);
+        assert_eq!(cosine(&[0.0, 0.0], &[0.0, 1.0]), 0.0);
     }
 
     #[test]

@@ -303,3 +303,36 @@ pub fn metric_names(text: &str) -> std::collections::BTreeSet<String> {
     }
     names
 }
+
+/// Over the main face of every photo in `ageitgey/identities`: the lowest same-person and the
+/// highest different-person similarity, each with the pair of files it came from.
+pub fn separation(analyzer: &mut FaceAnalyzer) -> ((f32, String), (f32, String)) {
+    // The person in an identity photo: `obama_partial_face.jpg` and `obama_3.jpg` are both "obama".
+    let person = |file: &str| file.split('_').next().unwrap_or(file).to_string();
+    let mut people: Vec<(String, String, rollcall::vision::embed::Embedding)> = Vec::new();
+    for photo in photos_under(&face("ageitgey/identities")) {
+        let faces = analyze(analyzer, &photo);
+        // The subject is the largest face (biden_2.jpg has bystanders).
+        let main = faces
+            .into_iter()
+            .max_by(|a, b| a.face.bbox.area().total_cmp(&b.face.bbox.area()))
+            .unwrap_or_else(|| panic!("no face in {}", photo.display()));
+        let file = photo.file_name().unwrap().to_string_lossy().to_string();
+        people.push((person(&file), file, main.embedding));
+    }
+    let (mut same_min, mut diff_max) = ((1.0f32, String::new()), (-1.0f32, String::new()));
+    for (i, a) in people.iter().enumerate() {
+        for b in &people[i + 1..] {
+            let sim = a.2.similarity(&b.2).unwrap();
+            let pair = format!("{} ~ {}", a.1, b.1);
+            if a.0 == b.0 {
+                if sim < same_min.0 {
+                    same_min = (sim, pair);
+                }
+            } else if sim > diff_max.0 {
+                diff_max = (sim, pair);
+            }
+        }
+    }
+    (same_min, diff_max)
+}
