@@ -18,8 +18,7 @@ mod common;
 
 use std::path::PathBuf;
 
-use opencv::core::{Mat, Scalar};
-use opencv::prelude::*;
+use opencv::core::Mat;
 use rollcall::config::{Catalogue, Config, ModelKind, ModelSpec};
 use rollcall::vision::analyze::FaceAnalyzer;
 use rollcall::vision::fidelity::{MAX_SHIFT_PX, MIN_COSINE, cosine, pair, shift};
@@ -36,28 +35,8 @@ fn every_photo() -> impl Iterator<Item = (PathBuf, Mat)> {
         .into_iter()
         .filter_map(|p| {
             let image = rollcall::capture::image::load(&p, rollcall::config::DEFAULT_MAX_PIXELS).ok()?;
-            Some((p, with_room(image)))
+            Some((p, rollcall::capture::image::with_room(image).ok()?))
         })
-}
-
-fn with_room(image: Mat) -> Mat {
-    if image.cols().min(image.rows()) >= 300 {
-        return image;
-    }
-    let pad = image.cols().max(image.rows()) / 3;
-    let mut out = Mat::default();
-    opencv::core::copy_make_border(
-        &image,
-        &mut out,
-        pad,
-        pad,
-        pad,
-        pad,
-        opencv::core::BORDER_CONSTANT,
-        Scalar::all(110.0),
-    )
-    .unwrap();
-    out
 }
 
 /// The catalogue's models of `kind`.

@@ -17,9 +17,8 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use opencv::core::{Mat, Scalar};
+use opencv::core::Mat;
 use opencv::imgcodecs;
-use opencv::prelude::*;
 use rollcall::attend::decide::{FrameVote, OpenSet, tally};
 use rollcall::attend::matching::Gallery;
 use rollcall::config::{PersonScore, RecognizeConfig};
@@ -119,11 +118,12 @@ fn embed_calibration(analyzer: &mut FaceAnalyzer, max_distractors: usize) -> Cal
         let name = dir.file_name().unwrap().to_string_lossy().to_string();
         let photos: Vec<PathBuf> = sorted(&dir).into_iter().filter(|p| is_photo(p)).collect();
         // A face chip may need a border for the detector; the first photo that shows one enrolls.
-        let Some((at, template)) = photos
-            .iter()
-            .enumerate()
-            .find_map(|(i, p)| Some((i, main_face(analyzer, &bordered(&read(p)))?.2)))
-        else {
+        let Some((at, template)) = photos.iter().enumerate().find_map(|(i, p)| {
+            Some((
+                i,
+                main_face(analyzer, &rollcall::capture::image::bordered(&read(p)).unwrap())?.2,
+            ))
+        }) else {
             continue;
         };
         enrolled.push((name.clone(), template));
@@ -151,24 +151,6 @@ fn embed_calibration(analyzer: &mut FaceAnalyzer, max_distractors: usize) -> Cal
         genuine,
         strangers,
     }
-}
-
-/// A tight face crop with room around it, as the detector needs.
-fn bordered(image: &Mat) -> Mat {
-    let pad = image.cols().max(image.rows()) / 3;
-    let mut out = Mat::default();
-    opencv::core::copy_make_border(
-        image,
-        &mut out,
-        pad,
-        pad,
-        pad,
-        pad,
-        opencv::core::BORDER_CONSTANT,
-        Scalar::all(110.0),
-    )
-    .unwrap();
-    out
 }
 
 /// The gallery of `people`: enrolled identities first, then distractors.

@@ -65,6 +65,37 @@ pub fn load(path: &Path, max_pixels: u64) -> Result<Mat, ImageError> {
     Ok(frame)
 }
 
+/// Below this shorter side a photo is taken for a tight crop of a face.
+pub const TIGHT_CROP_PX: i32 = 300;
+
+/// A photo with room around it: a tight face crop (some public face sets are 150x150 crops of
+/// just the face) gets a grey border a third of its size on each side, since detectors need to
+/// see the head's outline; a photo with a shorter side of [`TIGHT_CROP_PX`] or more comes back
+/// as it is.
+pub fn with_room(image: Mat) -> opencv::Result<Mat> {
+    if image.cols().min(image.rows()) >= TIGHT_CROP_PX {
+        return Ok(image);
+    }
+    bordered(&image)
+}
+
+/// `image` with a grey border a third of its longer side on each side.
+pub fn bordered(image: &Mat) -> opencv::Result<Mat> {
+    let pad = image.cols().max(image.rows()) / 3;
+    let mut out = Mat::default();
+    opencv::core::copy_make_border(
+        image,
+        &mut out,
+        pad,
+        pad,
+        pad,
+        pad,
+        opencv::core::BORDER_CONSTANT,
+        opencv::core::Scalar::all(110.0),
+    )?;
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,9 +13,6 @@ use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use opencv::core::{Mat, Scalar};
-use opencv::prelude::*;
-
 use super::CliError;
 use rollcall::config::{Catalogue, Config, ModelKind, ModelSpec, Precision};
 use rollcall::vision::analyze::FaceAnalyzer;
@@ -143,28 +140,6 @@ fn analyzers(config: &Config, jobs: &[Job]) -> Result<Vec<FaceAnalyzer>, CliErro
         .collect()
 }
 
-/// A photo with room around a tight face crop, as the detector needs (some shared photos are
-/// 150x150 crops of just the face).
-fn with_room(image: Mat) -> Result<Mat, CliError> {
-    if image.cols().min(image.rows()) >= 300 {
-        return Ok(image);
-    }
-    let pad = image.cols().max(image.rows()) / 3;
-    let mut out = Mat::default();
-    opencv::core::copy_make_border(
-        &image,
-        &mut out,
-        pad,
-        pad,
-        pad,
-        pad,
-        opencv::core::BORDER_CONSTANT,
-        Scalar::all(110.0),
-    )
-    .map_err(|e| CliError::Usage(format!("cannot pad a photo: {e}")))?;
-    Ok(out)
-}
-
 fn write_err(path: &Path, e: impl std::fmt::Display) -> CliError {
     CliError::Write {
         path: path.to_path_buf(),
@@ -178,7 +153,8 @@ fn gather(config: &Config, photos: &[PathBuf], jobs: &mut [Job], dir: &Path) -> 
     for mut analyzer in analyzers(config, jobs)? {
         for (i, photo) in photos.iter().enumerate() {
             let image = match rollcall::capture::image::load(photo, config.images.max_pixels) {
-                Ok(image) => with_room(image)?,
+                Ok(image) => rollcall::capture::image::with_room(image)
+                    .map_err(|e| CliError::Usage(format!("cannot pad {}: {e}", photo.display())))?,
                 Err(e) => {
                     eprintln!("skipping {}: {e}", photo.display());
                     continue;
