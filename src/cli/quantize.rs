@@ -58,7 +58,6 @@ impl Drop for Scratch {
 /// One model to quantize and its calibration tensors so far.
 struct Job {
     spec: ModelSpec,
-    int8_file: PathBuf,
     tensors: Vec<serde_json::Value>,
 }
 
@@ -98,7 +97,6 @@ fn jobs(config: &Config, args: &QuantizeArgs) -> Result<Vec<Job>, CliError> {
         .iter()
         .filter(|s| wanted(s) && s.kind != ModelKind::Landmarks)
         .map(|s| Job {
-            int8_file: s.int8_file(),
             spec: s.clone(),
             tensors: Vec::new(),
         })
@@ -211,7 +209,7 @@ pub fn run(config: &Config, args: QuantizeArgs) -> Result<(), CliError> {
         "models": jobs.iter().map(|j| serde_json::json!({
             "name": j.spec.name,
             "fp32": models_dir.join(&j.spec.file),
-            "int8": models_dir.join(&j.int8_file),
+            "int8": models_dir.join(j.spec.int8_file()),
             "tensors": j.tensors,
         })).collect::<Vec<_>>(),
     });
@@ -249,7 +247,7 @@ pub fn run(config: &Config, args: QuantizeArgs) -> Result<(), CliError> {
         Ok(_) => {}
     }
     for job in &jobs {
-        let built = sha256_of(&models_dir.join(&job.int8_file))?;
+        let built = sha256_of(&models_dir.join(job.spec.int8_file()))?;
         let reference = job.spec.int8.as_ref().and_then(|i| i.sha256.as_deref());
         match reference {
             Some(r) if r == built => println!("{}: identical to the gated reference build", job.spec.name),

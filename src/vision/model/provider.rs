@@ -130,9 +130,10 @@ fn dispatch(provider: Provider, s: &ProviderSettings) -> ExecutionProviderDispat
 /// the model runs on: the first that registered, else the CPU. (Nodes a GPU provider cannot run
 /// still go to the CPU; that is ONNX Runtime's own partitioning.)
 pub fn register(builder: &mut SessionBuilder, s: &ProviderSettings, library: &str) -> Result<Provider, ModelError> {
-    let plan = plan(&s.preference, &built_in());
+    let built_in = built_in();
+    let plan = plan(&s.preference, &built_in);
     if let Some(&lacking) = plan.lacking.first() {
-        let where_ = format!("the ONNX Runtime at {library} (it has {})", names(&built_in()));
+        let where_ = format!("the ONNX Runtime at {library} (it has {})", names(&built_in));
         if s.strict {
             return Err(ModelError::ProviderUnusable {
                 provider: lacking,
