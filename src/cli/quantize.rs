@@ -107,35 +107,55 @@ fn jobs(config: &Config, args: &QuantizeArgs) -> Result<Vec<Job>, CliError> {
     Ok(jobs)
 }
 
-/// FP32 analyzers that between them run every job's model.
-fn analyzers(config: &Config, jobs: &[Job]) -> Result<Vec<FaceAnalyzer>, CliError> {
+/// An FP32 analyzer and the jobs whose calibration tensors it supplies.
+struct Calibrator {
+    analyzer: FaceAnalyzer,
+    owns: Vec<String>,
+}
+
+/// FP32 analyzers that between them run every job's model, each job's tensors taken from one.
+///
+/// Face models are calibrated on the faces the config's own detector finds, whichever other
+/// models are asked for in the same run: the crops a recognizer sees depend on the detector's
+/// boxes and landmarks, so a build must not depend on the `--model` set. That is also the
+/// detector the gates pair them with. Each detector is calibrated on its own frames.
+fn calibrators(config: &Config, jobs: &[Job]) -> Result<Vec<Calibrator>, CliError> {
     let named = |kind: ModelKind| -> Vec<String> {
         jobs.iter()
             .filter(|j| j.spec.kind == kind)
             .map(|j| j.spec.name.clone())
             .collect()
     };
-    let (detectors, recognizers, antispoof) = (
-        named(ModelKind::Detector),
-        named(ModelKind::Recognizer),
-        named(ModelKind::Antispoof),
-    );
-    let rounds = detectors.len().max(recognizers.len()).max(1);
-    (0..rounds)
-        .map(|i| {
-            let mut c = config.clone();
-            c.models.precision = Precision::Fp32;
-            if let Some(d) = detectors.get(i) {
-                c.models.detector = d.clone();
-            }
-            if let Some(r) = recognizers.get(i) {
-                c.models.recognizer = r.clone();
-            }
-            c.models.antispoof = if i == 0 { antispoof.clone() } else { Vec::new() };
-            c.models.landmarks = None;
-            FaceAnalyzer::from_config(&c).map_err(CliError::from)
-        })
-        .collect()
+    let build = |detector: &str, recognizer: &str, antispoof: Vec<String>, owns: Vec<String>| {
+        let mut c = config.clone();
+        c.models.precision = Precision::Fp32;
+        c.models.detector = detector.to_string();
+        c.models.recognizer = recognizer.to_string();
+        c.models.antispoof = antispoof;
+        c.models.landmarks = None;
+        let analyzer = FaceAnalyzer::from_config(&c).map_err(CliError::from)?;
+        Ok::<_, CliError>(Calibrator { analyzer, owns })
+    };
+    let (ours, our_recognizer) = (&config.models.detector, &config.models.recognizer);
+    let mut calibrators = Vec::new();
+    for detector in named(ModelKind::Detector) {
+        calibrators.push(build(&detector, our_recognizer, Vec::new(), vec![detector.clone()])?);
+    }
+    let antispoof = named(ModelKind::Antispoof);
+    let mut recognizers = named(ModelKind::Recognizer);
+    if recognizers.is_empty() && !antispoof.is_empty() {
+        recognizers.push(our_recognizer.clone());
+    }
+    for (i, recognizer) in recognizers.iter().enumerate() {
+        // Anti-spoofing crops do not depend on the recognizer: one pass gathers them.
+        let spoof = if i == 0 { antispoof.clone() } else { Vec::new() };
+        let mut owns = spoof.clone();
+        if jobs.iter().any(|j| j.spec.name == *recognizer) {
+            owns.push(recognizer.clone());
+        }
+        calibrators.push(build(ours, recognizer, spoof, owns)?);
+    }
+    Ok(calibrators)
 }
 
 fn write_err(path: &Path, e: impl std::fmt::Display) -> CliError {
@@ -148,7 +168,7 @@ fn write_err(path: &Path, e: impl std::fmt::Display) -> CliError {
 /// Writes the calibration tensors of every job into `dir`.
 fn gather(config: &Config, photos: &[PathBuf], jobs: &mut [Job], dir: &Path) -> Result<(), CliError> {
     let detector_every = photos.len().div_ceil(DETECTOR_TENSORS).max(1);
-    for mut analyzer in analyzers(config, jobs)? {
+    for Calibrator { mut analyzer, owns } in calibrators(config, jobs)? {
         for (i, photo) in photos.iter().enumerate() {
             let image = match rollcall::capture::image::load(photo, config.images.max_pixels) {
                 Ok(image) => rollcall::capture::image::with_room(image)
@@ -159,7 +179,7 @@ fn gather(config: &Config, photos: &[PathBuf], jobs: &mut [Job], dir: &Path) -> 
                 }
             };
             for (model, tensor) in analyzer.model_inputs(&image)? {
-                let Some(job) = jobs.iter_mut().find(|j| j.spec.name == model) else {
+                let Some(job) = jobs.iter_mut().find(|j| j.spec.name == model && owns.contains(&model)) else {
                     continue;
                 };
                 let full = match job.spec.kind {
