@@ -93,11 +93,14 @@ pub fn pipeline_spec_for(cam: &CameraConfig, password: Option<String>, offline: 
     // Hamilton clip at other moments, where tests/engine.rs no longer recognised Obama.)
     let max_rate = (cam.analysis_fps * 1.25).ceil().max(1.0) as u32;
     // For a live camera a slow converter must drop old frames, never queue them; a file must
-    // lose nothing (it waits for the clock instead).
+    // lose nothing (it waits for the clock instead). A file's queue is short too: with the
+    // default (up to 10 MB or a second of decoded frames) the decoder ran a second ahead of the
+    // clock and each file camera held about 10 MB more (the daemon bench: 238 MB at 4 cameras,
+    // 196 MB with 3 frames).
     let queue = if live {
         "queue max-size-buffers=2 max-size-bytes=0 max-size-time=0 leaky=downstream"
     } else {
-        "queue"
+        "queue max-size-buffers=3 max-size-bytes=0 max-size-time=0"
     };
     let description = format!(
         "{source} ! {queue} ! videorate drop-only=true max-rate={max_rate} \
@@ -241,5 +244,23 @@ mod tests {
                 .contains("appsink name=rollcall_sink max-buffers=1 drop=true sync=true")
         );
         assert!(spec.looping && !spec.live);
+    }
+
+    #[test]
+    fn every_queue_is_bounded_in_frames_alone() {
+        let mut file = CameraConfig::new("f", SourceKind::Uri);
+        file.uri = Some("/tmp/x.mp4".into());
+        let mut rtsp = CameraConfig::new("r", SourceKind::Rtsp);
+        rtsp.url = Some("rtsp://cam/stream".into());
+        for (cam, offline) in [(&file, false), (&file, true), (&rtsp, false)] {
+            let d = pipeline_spec_for(cam, None, offline).description;
+            let queue = d.split(" ! ").find(|e| e.starts_with("queue")).unwrap_or_default();
+            assert!(
+                queue.contains("max-size-buffers=")
+                    && queue.contains("max-size-bytes=0")
+                    && queue.contains("max-size-time=0"),
+                "{d}"
+            );
+        }
     }
 }
