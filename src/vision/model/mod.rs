@@ -5,6 +5,7 @@
 //! not match what its description promises is refused at load, with a message that names the
 //! mismatch, instead of producing silent garbage at the first frame.
 
+mod constants;
 mod input;
 mod onnx;
 mod provider;

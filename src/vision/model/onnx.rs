@@ -88,7 +88,15 @@ impl OnnxModel {
             runtime.providers(),
             &runtime.library().display().to_string(),
         )?;
-        let session = builder.commit_from_file(&path).map_err(|e| failed(e.to_string()))?;
+        let bytes = std::fs::read(&path).map_err(|e| failed(e.to_string()))?;
+        let session = match super::constants::weights_as_constants(&bytes) {
+            Some(edited) => {
+                drop(bytes);
+                builder.commit_from_memory(&edited)
+            }
+            None => builder.commit_from_file(&path),
+        }
+        .map_err(|e| failed(e.to_string()))?;
         let mut model = OnnxModel {
             spec: spec.clone(),
             path,
