@@ -169,7 +169,14 @@ fn write_err(path: &Path, e: impl std::fmt::Display) -> CliError {
 fn gather(config: &Config, photos: &[PathBuf], jobs: &mut [Job], dir: &Path) -> Result<(), CliError> {
     let detector_every = photos.len().div_ceil(DETECTOR_TENSORS).max(1);
     for Calibrator { mut analyzer, owns } in calibrators(config, jobs)? {
+        let detector_only = jobs
+            .iter()
+            .filter(|j| owns.contains(&j.spec.name))
+            .all(|j| j.spec.kind == ModelKind::Detector);
         for (i, photo) in photos.iter().enumerate() {
+            if detector_only && i % detector_every != 0 {
+                continue;
+            }
             let image = match rollcall::capture::image::load(photo, config.images.max_pixels) {
                 Ok(image) => rollcall::capture::image::with_room(image)
                     .map_err(|e| CliError::Usage(format!("cannot pad {}: {e}", photo.display())))?,
