@@ -5,8 +5,8 @@
 //! at run time, so it folds nothing that depends on it: SFace (2021dec) lists all 174 of its
 //! weights that way, and every batch normalisation stays a separate pass instead of being folded
 //! into its convolution. rollcall never feeds a weight, so it drops those entries from the
-//! inputs (the weights themselves are untouched) and SFace runs about 1.25x faster for the same
-//! embeddings (docs/int8.md, "SFace's weights").
+//! inputs (the weights themselves are untouched) and SFace runs about 1.15 to 1.25x faster for
+//! the same embeddings (docs/int8.md, "SFace's weights").
 //!
 //! The edit works on the protobuf encoding directly: the graph's fields are copied as they are
 //! but for the dropped inputs, so nothing else in the file can change. A file it does not
