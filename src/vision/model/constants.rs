@@ -66,6 +66,13 @@ fn put_varint(mut value: u64, out: &mut Vec<u8>) {
     out.push(value as u8);
 }
 
+/// Appends field `number` holding `payload`, as a length-delimited field.
+fn put_length_delimited(number: u64, payload: &[u8], out: &mut Vec<u8>) {
+    put_varint((number << 3) | u64::from(LENGTH_DELIMITED), out);
+    put_varint(payload.len() as u64, out);
+    out.extend_from_slice(payload);
+}
+
 /// The fields of `message`, in order; `None` if it is not a well-formed encoding.
 fn fields(message: &[u8]) -> Option<Vec<Field<'_>>> {
     let mut fields = Vec::new();
@@ -139,19 +146,18 @@ pub fn weights_as_constants(model: &[u8]) -> Option<Vec<u8>> {
             && f.wire == LENGTH_DELIMITED
             && string_field(f.payload, VALUE_INFO_NAME).is_some_and(|name| weights.contains(name))
     };
-    if !graph_fields.iter().any(is_weight_input) {
+    let kept: Vec<&Field> = graph_fields.iter().filter(|f| !is_weight_input(f)).collect();
+    if kept.len() == graph_fields.len() {
         return None;
     }
     let mut new_graph = Vec::with_capacity(graph.payload.len());
-    for f in graph_fields.iter().filter(|f| !is_weight_input(f)) {
+    for f in kept {
         new_graph.extend_from_slice(f.encoded);
     }
     let mut out = Vec::with_capacity(model.len());
     for f in &top {
         if std::ptr::eq(f.encoded, graph.encoded) {
-            put_varint((MODEL_GRAPH << 3) | u64::from(LENGTH_DELIMITED), &mut out);
-            put_varint(new_graph.len() as u64, &mut out);
-            out.extend_from_slice(&new_graph);
+            put_length_delimited(MODEL_GRAPH, &new_graph, &mut out);
         } else {
             out.extend_from_slice(f.encoded);
         }
@@ -165,9 +171,7 @@ mod tests {
 
     fn field(number: u64, payload: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
-        put_varint((number << 3) | u64::from(LENGTH_DELIMITED), &mut out);
-        put_varint(payload.len() as u64, &mut out);
-        out.extend_from_slice(payload);
+        put_length_delimited(number, payload, &mut out);
         out
     }
 
