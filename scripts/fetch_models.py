@@ -76,13 +76,18 @@ def extract(wheel, member, dest):
     os.replace(tmp.name, dest)
 
 
+def runtime_file(spec):
+    """The library's file name for a manifest [onnxruntime] table, which gives only the version."""
+    return f"libonnxruntime.so.{spec['version']}"
+
+
 def fetch_runtime(spec, folder):
-    dest = folder / spec["file"]
+    dest = folder / runtime_file(spec)
     if dest.exists():
         say(f"ONNX Runtime present: {relative(dest)}")
         return
     dest.parent.mkdir(parents=True, exist_ok=True)
-    extract(wheel_for(spec["package"]), spec["member"], dest)
+    extract(wheel_for(f"onnxruntime=={spec['version']}"), f"onnxruntime/capi/{runtime_file(spec)}", dest)
     dest.chmod(0o755)
     say(f"ONNX Runtime placed at {relative(dest)}")
 

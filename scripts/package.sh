@@ -33,12 +33,12 @@ mkdir -p target/deb-assets
 python3 - <<'PY'
 import pathlib, tomllib
 text = pathlib.Path("config/rollcall.toml").read_text()
-ort = tomllib.loads(pathlib.Path("models/manifest.toml").read_text())["onnxruntime"]["file"]
+ort = "libonnxruntime.so." + tomllib.loads(pathlib.Path("models/manifest.toml").read_text())["onnxruntime"]["version"]
 for old, new in [
     ('# Where the model files are (scripts/setup.sh fetches them into the repo\'s models/).\ndir = "../models"',
      '# Where the model files are (`rollcall models fetch` puts them here).\ndir = "/var/lib/rollcall/models"'),
-    ('# onnxruntime = "/opt/onnxruntime/lib/libonnxruntime.so.1.31.1"\n',
-     f'# onnxruntime = "/opt/onnxruntime/lib/libonnxruntime.so.1.31.1"\n'
+    ('# onnxruntime = "/opt/onnxruntime/lib/libonnxruntime.so"\n',
+     '# onnxruntime = "/opt/onnxruntime/lib/libonnxruntime.so"\n'
      f'onnxruntime = "/var/lib/rollcall/onnxruntime/{ort}"   # where `rollcall models fetch` puts it\n'),
     ('path = "rollcall.db"', 'path = "/var/lib/rollcall/rollcall.db"'),
 ]:

@@ -69,11 +69,13 @@ python3 scripts/fetch_models.py "$@"
 if [ "${1:-}" = "--test-extras" ]; then
     venv=.local/quantize-venv
     stamp="$venv/requirements.sha256"
-    wanted=$(sha256sum scripts/requirements-quantize.txt | cut -d' ' -f1)
+    ort_version=$(python3 -c 'import tomllib; print(tomllib.load(open("models/manifest.toml", "rb"))["onnxruntime"]["version"])')
+    wanted=$( (cat scripts/requirements-quantize.txt; echo "onnxruntime==$ort_version") | sha256sum | cut -d' ' -f1)
     if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
-        say "making $venv (scripts/requirements-quantize.txt)"
+        say "making $venv (scripts/requirements-quantize.txt, onnxruntime==$ort_version)"
         python3 -m venv "$venv"
-        "$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/requirements-quantize.txt
+        "$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/requirements-quantize.txt \
+            "onnxruntime==$ort_version"
         echo "$wanted" > "$stamp"
     else
         say "$venv present"

@@ -12,7 +12,7 @@ fn config_for(dir: &Path, clip: &Path) -> std::path::PathBuf {
     let toml = format!(
         "[models]\ndir = {:?}\n\n[runtime]\nonnxruntime = {:?}\n\n[[cameras]]\nid = \"front\"\nkind = \"uri\"\nuri = {:?}\nloop = true\nroom = \"101\"\nanalysis_fps = 5\n",
         root.join("models"),
-        root.join(rollcall::vision::model::DEFAULT_ORT_LIBRARY),
+        root.join(rollcall::vision::model::default_library()),
         clip
     );
     let path = dir.join("rollcall.toml");

@@ -288,7 +288,7 @@ fn config_file(dir: &std::path::Path, cameras: &str) -> PathBuf {
     let root = common::root();
     let text = format!(
         "[runtime]\nonnxruntime = \"{}\"\n[models]\ndir = \"{}\"\n{cameras}",
-        root.join(rollcall::vision::model::DEFAULT_ORT_LIBRARY).display(),
+        root.join(rollcall::vision::model::default_library()).display(),
         root.join("models").display()
     );
     let path = dir.join("rollcall.toml");

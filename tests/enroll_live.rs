@@ -37,7 +37,7 @@ fn setup_with(dir: &Path, clip: &Path, looping: bool, models: &str, enroll: &str
     let root = common::root();
     let ort = std::env::var("ORT_DYLIB_PATH")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| root.join(rollcall::vision::model::DEFAULT_ORT_LIBRARY));
+        .unwrap_or_else(|_| root.join(rollcall::vision::model::default_library()));
     let config = dir.join("rollcall.toml");
     std::fs::write(
         &config,

@@ -14,7 +14,7 @@ fn config(dir: &Path, db: &str) -> PathBuf {
     let root = common::root();
     let text = format!(
         "[runtime]\nonnxruntime = \"{}\"\n[models]\ndir = \"{}\"\n[store]\npath = \"{db}\"\nkey_file = \"site.key\"\n",
-        root.join(rollcall::vision::model::DEFAULT_ORT_LIBRARY).display(),
+        root.join(rollcall::vision::model::default_library()).display(),
         root.join("models").display()
     );
     let path = dir.join(format!("{db}.toml"));

@@ -43,7 +43,7 @@ pub fn config() -> Config {
     config.models.dir = root().join("models");
     config.models.detector = "scrfd-500m".into();
     config.models.recognizer = "arcface-w600k-mbf".into();
-    config.runtime.onnxruntime = Some(root().join(rollcall::vision::model::DEFAULT_ORT_LIBRARY));
+    config.runtime.onnxruntime = Some(root().join(rollcall::vision::model::default_library()));
     config
 }
 

@@ -18,7 +18,7 @@ pub struct Args {
 
 /// Runs `rollcall audit`.
 pub fn run(config: &Config, args: Args) -> Result<(), CliError> {
-    let store = super::roster::open_store(config)?;
+    let store = super::open_store(config)?;
     let trail = store.audit_trail()?;
     if !args.verify || args.json {
         for r in &trail {

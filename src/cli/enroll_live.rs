@@ -31,7 +31,7 @@ pub struct LiveEnrollee<'a> {
 
 /// Runs the guided capture and stores the result.
 pub fn run(config: &Config, who: LiveEnrollee<'_>) -> Result<(), CliError> {
-    let mut store = super::roster::open_store(config)?;
+    let mut store = super::open_store(config)?;
     if store.is_enrolled(who.person)? && !who.may_update {
         return Err(CliError::Usage(format!(
             "{} is already enrolled: add --replace to replace their templates, or --add to add to them",
@@ -90,7 +90,7 @@ pub fn run(config: &Config, who: LiveEnrollee<'_>) -> Result<(), CliError> {
             ""
         }
     );
-    super::roster::audit(
+    super::append_audit(
         &mut store,
         config,
         rollcall::event::AuditAction::Enroll,

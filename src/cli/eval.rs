@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 
 use super::CliError;
-use super::roster::{batch_from_csv, enroll_batch};
+use super::enroll::{batch_from_csv, enroll_batch};
 use rollcall::attend::engine::Engine;
 use rollcall::attend::eval::{Evaluation, evaluate};
 use rollcall::capture::FileFrames;

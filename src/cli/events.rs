@@ -78,7 +78,7 @@ fn csv_field(s: &str) -> String {
 
 /// Runs `rollcall events`.
 pub fn run(config: &Config, args: Args) -> Result<(), CliError> {
-    let mut store = super::roster::open_store(config)?;
+    let mut store = super::open_store(config)?;
     match args.command {
         EventsCommand::Tail { lines, follow } => {
             let all = store.attendance_since(0)?;
@@ -136,7 +136,7 @@ pub fn run(config: &Config, args: Args) -> Result<(), CliError> {
                 .as_ref()
                 .map_or_else(|| "standard output".to_string(), |p| p.display().to_string());
             let detail = format!("{n} attendance events decided from {from} to {to}, as CSV");
-            super::roster::audit(
+            super::append_audit(
                 &mut store,
                 config,
                 rollcall::event::AuditAction::ExportEvents,

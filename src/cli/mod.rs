@@ -8,12 +8,15 @@ mod check_config;
 mod compare;
 mod detect;
 mod embed;
+mod enroll;
 mod enroll_live;
 mod eval;
 mod events;
+mod keygen;
 mod models;
 mod privacy;
 mod quantize;
+mod rekey;
 mod roster;
 mod run;
 mod signals;
@@ -86,13 +89,13 @@ pub enum Command {
     /// Make a video from photos, to use as a camera before any is installed (as the demo does).
     Slideshow(slideshow::Args),
     /// Create a new encryption key file for the store.
-    Keygen(roster::KeygenArgs),
+    Keygen(keygen::Args),
     /// Rotate the store's key: every template sealed again under a new key (stop the daemon
     /// first).
-    Rekey(roster::RekeyArgs),
+    Rekey(rekey::Args),
     /// Enroll people from photos (one person, a folder per person, or a CSV), or one person live at
     /// a camera (--camera), guided through a few head poses.
-    Enroll(roster::EnrollArgs),
+    Enroll(enroll::Args),
     /// Play a video through the attendance engine with a roster enrolled from photos, as fast as
     /// it goes, and report each track (who, when, why) and a summary. Writes nothing.
     Eval(eval::Args),
@@ -106,7 +109,7 @@ pub enum Command {
     /// The enrolled people: list, remove, export, import.
     Roster {
         #[command(flatten)]
-        args: roster::RosterArgs,
+        args: roster::Args,
         #[command(flatten)]
         models: ModelArgs,
     },
@@ -124,9 +127,9 @@ pub struct ModelArgs {
     /// Skip passive anti-spoofing (overrides `[models] antispoof`).
     #[arg(long)]
     pub no_antispoof: bool,
-    /// `auto`, `int8` or `fp32` (overrides `[models] precision`).
-    #[arg(long, value_parser = ["auto", "int8", "fp32"])]
-    pub precision: Option<String>,
+    /// Which build of each model to load (overrides `[models] precision`).
+    #[arg(long, value_enum)]
+    pub precision: Option<rollcall::config::Precision>,
 }
 
 impl ModelArgs {
@@ -140,12 +143,9 @@ impl ModelArgs {
         if self.no_antispoof {
             config.models.antispoof.clear();
         }
-        config.models.precision = match self.precision.as_deref() {
-            None => config.models.precision,
-            Some("int8") => rollcall::config::Precision::Int8,
-            Some("fp32") => rollcall::config::Precision::Fp32,
-            Some(_) => rollcall::config::Precision::Auto,
-        };
+        if let Some(p) = self.precision {
+            config.models.precision = p;
+        }
     }
 }
 
@@ -244,6 +244,25 @@ pub enum CliError {
     Interrupted,
 }
 
+/// Opens the configured store with the key it locates (config, credential or environment).
+fn open_store(config: &Config) -> Result<rollcall::store::Store, CliError> {
+    let key = rollcall::store::Key::locate(config.store.key_file.as_deref())?;
+    Ok(rollcall::store::Store::open(&config.store.path, key)?)
+}
+
+/// Appends to the store's audit trail as this device: every command that changes who is
+/// enrolled, or lets data leave, records it here first.
+fn append_audit(
+    store: &mut rollcall::store::Store,
+    config: &Config,
+    action: rollcall::event::AuditAction,
+    subject: &str,
+    detail: &str,
+) -> Result<(), CliError> {
+    store.audit(&config.device.id(), action, subject, detail)?;
+    Ok(())
+}
+
 fn load_config(path: Option<&Path>) -> Result<Config, ConfigError> {
     match path {
         Some(p) => Config::load(p),
@@ -328,13 +347,13 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Events(args) => events::run(&config, args),
         Command::Snapshot(args) => snapshot::run(config, args),
         Command::Slideshow(args) => slideshow::run(args),
-        Command::Keygen(args) => roster::keygen(args),
-        Command::Rekey(args) => roster::rekey(&config, args),
-        Command::Enroll(args) => roster::enroll(config, args),
+        Command::Keygen(args) => keygen::run(args),
+        Command::Rekey(args) => rekey::run(&config, args),
+        Command::Enroll(args) => enroll::run(config, args),
         Command::Eval(args) => eval::run(config, args),
         Command::Models(args) => models::run(&config, args),
         Command::Audit(args) => audit::run(&config, args),
         Command::Privacy(args) => privacy::run(&config, args),
-        Command::Roster { args, models } => roster::roster(config, args, &models),
+        Command::Roster { args, models } => roster::run(config, args, &models),
     }
 }

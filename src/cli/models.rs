@@ -10,7 +10,6 @@ use std::process::Command;
 
 use super::CliError;
 use rollcall::config::{BUILTIN_MANIFEST, Config};
-use rollcall::vision::model::DEFAULT_ORT_LIBRARY;
 
 /// The fetch script, as `scripts/setup.sh` runs it.
 const FETCH_SCRIPT: &str = include_str!("../../scripts/fetch_models.py");
@@ -54,14 +53,7 @@ pub fn run(config: &Config, args: Args) -> Result<(), CliError> {
 
 /// Runs `rollcall models fetch`.
 fn fetch(config: &Config, args: FetchArgs) -> Result<(), CliError> {
-    let manifest: toml::Table = toml::from_str(BUILTIN_MANIFEST)
-        .map_err(|e| CliError::Usage(format!("the built-in model manifest is invalid: {e}")))?;
-    let ort_file = manifest
-        .get("onnxruntime")
-        .and_then(|o| o.get("file"))
-        .and_then(|f| f.as_str())
-        .unwrap_or_default()
-        .to_string();
+    let ort_file = rollcall::vision::model::fetched_library_name();
     let runtime_dir = runtime_dir(config.runtime.onnxruntime.as_deref(), &ort_file)?;
 
     let work = std::env::temp_dir().join(format!("rollcall-models-fetch-{}", std::process::id()));
@@ -120,7 +112,7 @@ fn runtime_dir(configured: Option<&Path>, fetched_file: &str) -> Result<Option<P
     let path = match configured {
         Some(p) => p.to_path_buf(),
         None if std::env::var_os("ORT_DYLIB_PATH").is_some_and(|p| !p.is_empty()) => return Ok(None),
-        None => PathBuf::from(DEFAULT_ORT_LIBRARY),
+        None => rollcall::vision::model::default_library(),
     };
     if path.exists() && configured.is_some() {
         println!("ONNX Runtime: using {}", path.display());
@@ -141,8 +133,8 @@ mod tests {
 
     #[test]
     fn the_runtime_goes_where_the_config_names_it_unless_the_box_has_its_own() {
-        let fetched = "libonnxruntime.so.1.31.1";
-        let installed = Path::new("/var/lib/rollcall/onnxruntime/libonnxruntime.so.1.31.1");
+        let fetched = &rollcall::vision::model::fetched_library_name();
+        let installed = &Path::new("/var/lib/rollcall/onnxruntime").join(fetched);
         assert_eq!(
             runtime_dir(Some(installed), fetched).unwrap(),
             Some(PathBuf::from("/var/lib/rollcall/onnxruntime"))

@@ -26,7 +26,7 @@ enum PrivacyCommand {
 /// Runs `rollcall privacy report`.
 pub fn run(config: &Config, args: Args) -> Result<(), CliError> {
     let PrivacyCommand::Report { json } = args.command;
-    let store = super::roster::open_store(config)?;
+    let store = super::open_store(config)?;
     let held = store.holdings()?;
     let store_key = Key::origin(&KEY_SOURCE, config.store.key_file.as_deref());
     let site_key = Key::origin(

@@ -1,74 +1,17 @@
-//! `rollcall keygen`, `rollcall enroll` and `rollcall roster ...`: the enrolled people.
+//! `rollcall roster ...`: the enrolled people listed, removed, exported, imported, or published
+//! to the site's devices as a backend would.
 
 use std::path::{Path, PathBuf};
 
-use indicatif::{ProgressBar, ProgressStyle};
-
-use super::{CliError, ModelArgs};
+use super::{CliError, ModelArgs, append_audit, open_store};
 use rollcall::config::Config;
-use rollcall::enroll::{EnrollError, EnrollPolicy, Enrollee, enroll_person};
 use rollcall::event::AuditAction;
 use rollcall::store::{Key, Store};
 use rollcall::sync::roster::Roster;
-use rollcall::vision::analyze::FaceAnalyzer;
-
-/// Arguments of `rollcall keygen`.
-#[derive(Debug, clap::Args)]
-pub struct KeygenArgs {
-    /// Where to write the new key (created 0600; never overwritten).
-    #[arg(long)]
-    pub out: PathBuf,
-}
-
-/// Arguments of `rollcall rekey`.
-#[derive(Debug, clap::Args)]
-pub struct RekeyArgs {
-    /// The new key, made with `rollcall keygen --out FILE`. Once this succeeds, point the config
-    /// (or the systemd credential) at it and keep the old one only until you have checked.
-    #[arg(long)]
-    pub new_key: PathBuf,
-}
-
-/// Arguments of `rollcall enroll`.
-#[derive(Debug, clap::Args)]
-pub struct EnrollArgs {
-    /// The person's id in the school's system.
-    #[arg(long, required_unless_present_any = ["dir", "csv"], conflicts_with_all = ["dir", "csv"])]
-    pub person: Option<String>,
-    /// Display name.
-    #[arg(long, requires = "person")]
-    pub name: Option<String>,
-    /// Class group (repeatable).
-    #[arg(long = "group")]
-    pub groups: Vec<String>,
-    /// Photos of the person.
-    #[arg(requires = "person", conflicts_with = "camera")]
-    pub photos: Vec<PathBuf>,
-    /// Live: enroll the person standing at this camera (from the config), guided through poses.
-    #[arg(long, requires = "person")]
-    pub camera: Option<String>,
-    /// Live: the person is already enrolled; replace their templates.
-    #[arg(long, requires = "camera", conflicts_with = "add")]
-    pub replace: bool,
-    /// Live: the person is already enrolled; add to their templates.
-    #[arg(long, requires = "camera")]
-    pub add: bool,
-    /// Live: print the prompts as JSON lines on stdout (for a kiosk UI).
-    #[arg(long, requires = "camera")]
-    pub json: bool,
-    /// Bulk: a folder holding one folder of photos per person, named by person id.
-    #[arg(long, conflicts_with = "csv")]
-    pub dir: Option<PathBuf>,
-    /// Bulk: a CSV of `id,name,path` rows (paths relative to the CSV).
-    #[arg(long)]
-    pub csv: Option<PathBuf>,
-    #[command(flatten)]
-    models: ModelArgs,
-}
 
 /// Arguments of `rollcall roster`.
 #[derive(Debug, clap::Args)]
-pub struct RosterArgs {
+pub struct Args {
     #[command(subcommand)]
     command: RosterCommand,
 }
@@ -112,215 +55,8 @@ enum RosterCommand {
     },
 }
 
-/// Opens the configured store with the located key.
-/// Appends to the store's audit trail as this device.
-pub fn audit(
-    store: &mut Store,
-    config: &Config,
-    action: rollcall::event::AuditAction,
-    subject: &str,
-    detail: &str,
-) -> Result<(), CliError> {
-    store.audit(&config.device.id(), action, subject, detail)?;
-    Ok(())
-}
-
-pub fn open_store(config: &Config) -> Result<Store, CliError> {
-    let key = Key::locate(config.store.key_file.as_deref())?;
-    Ok(Store::open(&config.store.path, key)?)
-}
-
-/// Runs `rollcall keygen`.
-pub fn keygen(args: KeygenArgs) -> Result<(), CliError> {
-    Key::generate().write_new(&args.out)?;
-    eprintln!(
-        "new key written to {} (mode 0600); keep a copy somewhere safe: without it the roster cannot be read",
-        args.out.display()
-    );
-    Ok(())
-}
-
-/// Runs `rollcall rekey`: every template sealed again under the new key, audited. The daemon
-/// must be stopped first: it holds the old key.
-pub fn rekey(config: &Config, args: RekeyArgs) -> Result<(), CliError> {
-    let new = Key::from_file(&args.new_key)?;
-    let mut store = open_store(config)?;
-    let n = store.rekey(new)?;
-    let detail = format!("{n} templates sealed again under the new key");
-    audit(
-        &mut store,
-        config,
-        AuditAction::KeyRotated,
-        &args.new_key.display().to_string(),
-        &detail,
-    )?;
-    eprintln!(
-        "{n} templates now sealed with {}: point [store] key_file (or the credential rollcall.key) at it",
-        args.new_key.display()
-    );
-    Ok(())
-}
-
-/// The people to enroll: (id, name, photos).
-pub type Batch = Vec<(String, Option<String>, Vec<PathBuf>)>;
-
-fn batch_from_dir(dir: &Path) -> Result<Batch, CliError> {
-    let mut out = Vec::new();
-    let entries = std::fs::read_dir(dir).map_err(|source| CliError::Read {
-        path: dir.to_path_buf(),
-        source,
-    })?;
-    let mut folders: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_dir())
-        .collect();
-    folders.sort();
-    for folder in folders {
-        let id = folder
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let name = std::fs::read_to_string(folder.join("name.txt"))
-            .ok()
-            .map(|s| s.trim().to_string());
-        let photos = super::bench::collect_photos(std::slice::from_ref(&folder)).unwrap_or_default();
-        out.push((id, name, photos));
-    }
-    if out.is_empty() {
-        return Err(CliError::Usage(format!(
-            "{} holds no folders; make one folder of photos per person id",
-            dir.display()
-        )));
-    }
-    Ok(out)
-}
-
-pub fn batch_from_csv(csv: &Path) -> Result<Batch, CliError> {
-    let text = std::fs::read_to_string(csv).map_err(|source| CliError::Read {
-        path: csv.to_path_buf(),
-        source,
-    })?;
-    let base = csv.parent().unwrap_or(Path::new("."));
-    let mut out: Batch = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || (n == 0 && line.to_ascii_lowercase().starts_with("id,")) {
-            continue;
-        }
-        let fields: Vec<&str> = line.splitn(3, ',').map(str::trim).collect();
-        let [id, name, path] = fields[..] else {
-            return Err(CliError::Usage(format!(
-                "{}:{}: expected `id,name,path`, got {:?}",
-                csv.display(),
-                n + 1,
-                rollcall::untrusted::summary(line)
-            )));
-        };
-        let name = (!name.is_empty()).then(|| name.to_string());
-        let photo = base.join(path);
-        match out.iter_mut().find(|p| p.0 == id) {
-            Some(p) => p.2.push(photo),
-            None => out.push((id.to_string(), name, vec![photo])),
-        }
-    }
-    Ok(out)
-}
-
-/// Runs `rollcall enroll`.
-pub fn enroll(mut config: Config, args: EnrollArgs) -> Result<(), CliError> {
-    args.models.apply(&mut config);
-    if let (Some(camera), Some(person)) = (&args.camera, &args.person) {
-        return super::enroll_live::run(
-            &config,
-            super::enroll_live::LiveEnrollee {
-                camera,
-                person,
-                name: args.name.as_deref(),
-                groups: &args.groups,
-                replace: args.replace,
-                may_update: args.replace || args.add,
-                json: args.json,
-            },
-        );
-    }
-    let batch: Batch = match (&args.person, &args.dir, &args.csv) {
-        (Some(id), _, _) => vec![(id.clone(), args.name.clone(), args.photos.clone())],
-        (_, Some(dir), _) => batch_from_dir(dir)?,
-        (_, _, Some(csv)) => batch_from_csv(csv)?,
-        _ => {
-            return Err(CliError::Usage(
-                "give --person ID PHOTO..., --dir DIR or --csv FILE".into(),
-            ));
-        }
-    };
-    let mut store = open_store(&config)?;
-    let mut analyzer = FaceAnalyzer::from_config(&config)?;
-    let failed = enroll_batch(
-        &mut analyzer,
-        &mut store,
-        &batch,
-        &args.groups,
-        config.images.max_pixels,
-    )?;
-    for (id, _, photos) in batch.iter().filter(|(id, _, _)| !failed.contains(id)) {
-        let detail = format!(
-            "from {} photo(s) given, groups [{}]",
-            photos.len(),
-            args.groups.join(", ")
-        );
-        audit(&mut store, &config, AuditAction::Enroll, id, &detail)?;
-    }
-    println!("{} enrolled, {} not enrolled", batch.len() - failed.len(), failed.len());
-    if failed.is_empty() {
-        Ok(())
-    } else {
-        Err(CliError::PartlyFailed(format!("not enrolled: {}", failed.join(", "))))
-    }
-}
-
-/// Enrolls each person of `batch` into `groups`, saying on stderr what was accepted and
-/// rejected; returns the ids of those not enrolled (no photo accepted).
-pub fn enroll_batch(
-    analyzer: &mut FaceAnalyzer,
-    store: &mut Store,
-    batch: &Batch,
-    groups: &[String],
-    max_pixels: u64,
-) -> Result<Vec<String>, CliError> {
-    let policy = EnrollPolicy::default();
-    let bar = ProgressBar::new(batch.len() as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    let mut failed = Vec::new();
-    for (id, name, photos) in batch {
-        bar.set_message(id.clone());
-        let who = Enrollee {
-            person: id,
-            name: name.as_deref(),
-            groups,
-        };
-        match enroll_person(analyzer, store, &who, photos, &policy, max_pixels) {
-            Ok(report) => {
-                bar.suspend(|| eprintln!("{id}: enrolled from {} photo(s)", report.accepted.len()));
-                for (p, why) in report.rejected {
-                    bar.suspend(|| eprintln!("  rejected {}: {why}", p.display()));
-                }
-            }
-            Err(EnrollError::NothingAccepted { reasons, .. }) => {
-                bar.suspend(|| eprintln!("{id}: NOT enrolled, no photo accepted: {reasons}"));
-                failed.push(id.clone());
-            }
-            Err(e) => return Err(e.into()),
-        }
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
-    Ok(failed)
-}
-
 /// Runs `rollcall roster`.
-pub fn roster(mut config: Config, args: RosterArgs, models: &ModelArgs) -> Result<(), CliError> {
+pub fn run(mut config: Config, args: Args, models: &ModelArgs) -> Result<(), CliError> {
     models.apply(&mut config);
     match args.command {
         // Publishing speaks for the backend: it needs the site key and the broker, not a store.
@@ -337,7 +73,7 @@ fn local_roster(config: &Config, command: RosterCommand) -> Result<(), CliError>
         RosterCommand::List { json } => list(&store, json),
         RosterCommand::Remove { id } => {
             if store.remove_person(&id)? {
-                audit(
+                append_audit(
                     &mut store,
                     config,
                     AuditAction::Remove,
@@ -388,7 +124,7 @@ fn export(
         "{} people ({recognizer}), sealed, version {version}",
         roster.people.len()
     );
-    audit(
+    append_audit(
         store,
         config,
         AuditAction::ExportRoster,
@@ -426,7 +162,7 @@ fn import(config: &Config, store: &mut Store, file: &Path, key_file: Option<&Pat
     let recognizer: std::sync::Arc<str> = env.recognizer.as_str().into();
     let deleted = rollcall::sync::roster::file::merge_into(store, &roster, &recognizer)?;
     for person in &deleted {
-        audit(
+        append_audit(
             store,
             config,
             AuditAction::Remove,
@@ -436,7 +172,7 @@ fn import(config: &Config, store: &mut Store, file: &Path, key_file: Option<&Pat
     }
     let ids: Vec<&str> = roster.people.iter().map(|p| p.person_id.as_str()).collect();
     let detail = format!("{} people ({}): {}", ids.len(), env.recognizer, ids.join(", "));
-    audit(store, config, AuditAction::Import, &file.display().to_string(), &detail)?;
+    append_audit(store, config, AuditAction::Import, &file.display().to_string(), &detail)?;
     println!(
         "imported {} people ({}) from {}",
         roster.people.len(),

@@ -12,7 +12,7 @@ const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Runs `rollcall status`.
 pub fn run(config: &Config) -> Result<(), CliError> {
-    let store = super::roster::open_store(config)?;
+    let store = super::open_store(config)?;
     let path = status_file(&config.store.path);
     let live = std::fs::metadata(&path)
         .and_then(|m| m.modified())

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::Problem;
+
 /// How a camera is reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -201,78 +203,83 @@ impl CameraConfig {
         super::duration_s(self.down_after_s)
     }
 
-    /// Checks the settings this kind of source needs; the message names the key and the fix.
-    pub fn check(&self) -> Result<(), String> {
-        let kind = format!("{:?}", self.kind).to_lowercase();
-        let need = |present: bool, key: &str, example: &str| -> Result<(), String> {
-            if present {
-                Ok(())
-            } else {
-                Err(format!("a {kind} camera needs `{key}` (for example {example})"))
-            }
-        };
+    /// What is wrong with this camera's settings: what its kind of source needs, and values in
+    /// range. Each message names the key and the fix; `check-config` places them at the entry.
+    pub(super) fn problems(&self) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        let mut bad = |key: &'static str, message: String| problems.push(Problem::new("cameras", key, message));
         if self.id.trim().is_empty() {
-            return Err("`id` must not be empty".into());
+            bad("id", "`id` must not be empty".into());
         }
+        let kind = format!("{:?}", self.kind).to_lowercase();
+        let needs = |key: &str, example: &str| format!("a {kind} camera needs `{key}` (for example {example})");
         match self.kind {
-            SourceKind::Rtsp => {
-                need(self.url.is_some(), "url", "url = \"rtsp://192.168.1.20:554/stream1\"")?;
-                let url = self.url.as_deref().unwrap_or_default();
-                if !(url.starts_with("rtsp://") || url.starts_with("rtsps://")) {
-                    return Err(format!(
+            SourceKind::Rtsp => match self.url.as_deref() {
+                None => bad("url", needs("url", "url = \"rtsp://192.168.1.20:554/stream1\"")),
+                Some(url) if !(url.starts_with("rtsp://") || url.starts_with("rtsps://")) => bad(
+                    "url",
+                    format!(
                         "`url` must start with rtsp:// or rtsps://, got {:?}",
                         super::redact_url(url)
-                    ));
-                }
-            }
-            SourceKind::V4l2 => need(
-                self.device.is_some(),
+                    ),
+                ),
+                Some(_) => {}
+            },
+            SourceKind::V4l2 if self.device.is_none() => bad(
                 "device",
-                "device = \"/dev/v4l/by-id/usb-...-video-index0\"",
-            )?,
-            SourceKind::Uri => {
-                need(self.uri.is_some(), "uri", "uri = \"file:///srv/demo/classroom.mp4\"")?;
-                let uri = self.uri.as_deref().unwrap_or_default();
+                needs("device", "device = \"/dev/v4l/by-id/usb-...-video-index0\""),
+            ),
+            SourceKind::Uri => match self.uri.as_deref() {
+                None => bad("uri", needs("uri", "uri = \"file:///srv/demo/classroom.mp4\"")),
                 // Plain paths only: a file:// URI may be percent-encoded, and GStreamer reports
                 // a missing one at run time (the camera then retries).
-                if !uri.contains("://") && !std::path::Path::new(uri).is_file() {
-                    let f = uri;
-                    return Err(format!(
+                Some(f) if !f.contains("://") && !std::path::Path::new(f).is_file() => bad(
+                    "uri",
+                    format!(
                         "`uri` names the file {f}, which does not exist; fix the path (relative paths are relative to the config file)"
-                    ));
-                }
-            }
-            SourceKind::Pipeline => need(
-                self.pipeline.is_some(),
+                    ),
+                ),
+                Some(_) => {}
+            },
+            SourceKind::Pipeline if self.pipeline.is_none() => bad(
                 "pipeline",
-                "pipeline = \"videotestsrc is-live=true\"",
-            )?,
+                needs("pipeline", "pipeline = \"videotestsrc is-live=true\""),
+            ),
+            SourceKind::V4l2 | SourceKind::Pipeline => {}
         }
         if self.password_file.is_some() && self.password_env.is_some() {
-            return Err("give `password_file` or `password_env`, not both".into());
+            bad(
+                "password_file",
+                "give `password_file` or `password_env`, not both".into(),
+            );
         }
         // Bounded above as well: a duration out of range would panic where it is used.
-        let within = |v: f64, key: &str, min: f64, max: f64| {
-            if v.is_finite() && min <= v && v <= max {
-                Ok(())
-            } else {
-                Err(format!("`{key}` must be a number from {min} to {max}, got {v}"))
+        for (key, v, min, max) in [
+            ("analysis_fps", self.analysis_fps, 0.01, 1000.0),
+            ("stall_timeout_s", self.stall_timeout_s, 0.1, 86_400.0),
+            ("backoff_initial_s", self.backoff_initial_s, 0.01, 86_400.0),
+            ("backoff_max_s", self.backoff_max_s, 0.01, 86_400.0),
+            ("down_after_s", self.down_after_s, 1.0, 7.0 * 86_400.0),
+        ] {
+            if !(v.is_finite() && min <= v && v <= max) {
+                bad(key, format!("`{key}` must be a number from {min} to {max}, got {v}"));
             }
-        };
-        within(self.analysis_fps, "analysis_fps", 0.01, 1000.0)?;
-        within(self.stall_timeout_s, "stall_timeout_s", 0.1, 86_400.0)?;
-        within(self.backoff_initial_s, "backoff_initial_s", 0.01, 86_400.0)?;
-        within(self.backoff_max_s, "backoff_max_s", 0.01, 86_400.0)?;
-        within(self.down_after_s, "down_after_s", 1.0, 7.0 * 86_400.0)?;
+        }
         if self.backoff_max_s < self.backoff_initial_s {
-            return Err("`backoff_max_s` must not be below `backoff_initial_s`".into());
+            bad(
+                "backoff_max_s",
+                "`backoff_max_s` must not be below `backoff_initial_s`".into(),
+            );
         }
         if self.analysis_width < 64 {
-            return Err(format!(
-                "`analysis_width` {} is too small (use at least 64; faces need pixels)",
-                self.analysis_width
-            ));
+            bad(
+                "analysis_width",
+                format!(
+                    "`analysis_width` {} is too small (use at least 64; faces need pixels)",
+                    self.analysis_width
+                ),
+            );
         }
-        Ok(())
+        problems
     }
 }

@@ -33,7 +33,7 @@ impl DetectConfig {
     /// What is wrong with the section's values.
     pub(super) fn problems(&self) -> Vec<Problem> {
         let mut problems = Vec::new();
-        let bad = |key, problem: String| ("detect", key, problem);
+        let bad = |key, problem: String| Problem::new("detect", key, problem);
         if let Some(v) = self.score_threshold.filter(|v| !in_unit_range(*v)) {
             problems.push(bad("score_threshold", format!("{v} {UNIT}")));
         }

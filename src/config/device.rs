@@ -59,7 +59,7 @@ impl DeviceConfig {
     pub(super) fn problems(&self) -> Vec<Problem> {
         [("id", &self.id), ("site", &self.site)]
             .into_iter()
-            .filter_map(|(key, id)| Some(("device", key, check_id(id.as_ref()?).err()?)))
+            .filter_map(|(key, id)| Some(Problem::new("device", key, check_id(id.as_ref()?).err()?)))
             .collect()
     }
 }

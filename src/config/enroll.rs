@@ -62,14 +62,14 @@ impl EnrollConfig {
     pub(super) fn problems(&self) -> Vec<Problem> {
         let mut problems = Vec::new();
         if self.steps.is_empty() || self.hold_frames == 0 || self.timeout_s <= 0.0 {
-            problems.push((
+            problems.push(Problem::new(
                 "enroll",
                 "steps",
                 "steps must name at least one pose, hold_frames and timeout_s must be positive".to_string(),
             ));
         }
         if !(0.0 <= self.straight_max_deg && self.straight_max_deg < self.turn_min_deg) {
-            problems.push((
+            problems.push(Problem::new(
                 "enroll",
                 "straight_max_deg",
                 format!(

@@ -29,7 +29,7 @@ impl ImagesConfig {
     pub(super) fn problems(&self) -> Vec<Problem> {
         let mut problems = Vec::new();
         if self.max_pixels == 0 {
-            problems.push(("images", "max_pixels", "must be positive".to_string()));
+            problems.push(Problem::new("images", "max_pixels", "must be positive".to_string()));
         }
         problems
     }

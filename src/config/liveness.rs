@@ -57,7 +57,11 @@ impl LivenessConfig {
     pub(super) fn problems(&self) -> Vec<Problem> {
         let mut problems = Vec::new();
         if !in_unit_range(self.threshold) {
-            problems.push(("liveness", "threshold", format!("{} {UNIT}", self.threshold)));
+            problems.push(Problem::new(
+                "liveness",
+                "threshold",
+                format!("{} {UNIT}", self.threshold),
+            ));
         }
         for (key, v, max) in [
             ("rigid_min_travel", self.rigid_min_travel, 100.0),

@@ -45,7 +45,7 @@ pub use locate::{Depth, Finding, examine, render};
 pub use metrics::MetricsConfig;
 pub use models::{
     AntispoofSpec, BUILTIN_MANIFEST, Catalogue, CatalogueError, ChannelOrder, DetectorSpec, InputSpec, Int8Spec,
-    ModelFamily, ModelKind, ModelSpec, ModelsConfig, Precision, RecognizerSpec,
+    ModelFamily, ModelKind, ModelSpec, ModelsConfig, Precision, RecognizerSpec, fetched_onnxruntime_version,
 };
 pub use mqtt::{MqttConfig, OutboxConfig, TlsConfig};
 pub use recognize::{PersonScore, RecognizeConfig};
@@ -88,8 +88,29 @@ pub fn duration_s(seconds: f64) -> std::time::Duration {
     std::time::Duration::try_from_secs_f64(seconds.max(0.0)).unwrap_or(std::time::Duration::MAX)
 }
 
-/// A value problem: section, key, and what is wrong with it.
-pub(crate) type Problem = (&'static str, &'static str, String);
+/// One thing wrong with a config value, as every section reports it (each section's
+/// `problems()`): the section and key let `check-config` point at the line, and the message says
+/// what is wrong and what to write instead.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Problem {
+    /// The TOML table, e.g. `detect` or `mqtt`; `cameras` for a camera entry.
+    pub section: &'static str,
+    /// The key within it, e.g. `score_threshold` or `outbox.max_age_days`.
+    pub key: &'static str,
+    /// What is wrong, and the fix.
+    pub message: String,
+}
+
+impl Problem {
+    /// A problem with `key` of `section`.
+    pub fn new(section: &'static str, key: &'static str, message: impl Into<String>) -> Problem {
+        Problem {
+            section,
+            key,
+            message: message.into(),
+        }
+    }
+}
 
 /// Splits `user:password@` out of a URL: the URL without it, and the credentials.
 pub fn split_credentials(url: &str) -> (String, Option<(String, String)>) {
@@ -168,7 +189,7 @@ const UNIT: &str = "must be between 0 and 1";
 /// would panic or silently misbehave far from the config.
 fn out_of_range(section: &'static str, key: &'static str, v: f64, min: f64, max: f64) -> Option<Problem> {
     (!(v.is_finite() && (min..=max).contains(&v)))
-        .then(|| (section, key, format!("{v} must be a number from {min} to {max}")))
+        .then(|| Problem::new(section, key, format!("{v} must be a number from {min} to {max}")))
 }
 
 impl Config {
@@ -310,11 +331,11 @@ impl Config {
     /// Every value problem, not only the first (for `check-config`), section by section in the
     /// order of the example file.
     pub fn problems(&self, path: &Path) -> Vec<ConfigError> {
-        let bad = |(section, key, problem): Problem| ConfigError::BadValue {
+        let bad = |p: Problem| ConfigError::BadValue {
             path: path.to_path_buf(),
-            section,
-            key,
-            problem,
+            section: p.section,
+            key: p.key,
+            problem: p.message,
         };
         let mut problems: Vec<ConfigError> = [
             self.runtime.problems(),
@@ -326,16 +347,12 @@ impl Config {
             self.enroll.problems(),
             self.device.problems(),
             self.store.problems(),
+            self.mqtt.as_ref().map(MqttConfig::problems).unwrap_or_default(),
         ]
         .into_iter()
         .flatten()
         .map(bad)
         .collect();
-        if let Some(m) = &self.mqtt
-            && let Err((key, problem)) = m.check()
-        {
-            problems.push(bad(("mqtt", key, problem)));
-        }
         if let Err(source) = self.timetable.check() {
             problems.push(ConfigError::Timetable {
                 path: path.to_path_buf(),
@@ -351,13 +368,11 @@ impl Config {
         let mut problems = Vec::new();
         let mut seen = std::collections::HashSet::new();
         for cam in &self.cameras {
-            if let Err(problem) = cam.check() {
-                problems.push(ConfigError::Camera {
-                    path: path.to_path_buf(),
-                    id: cam.id.clone(),
-                    problem,
-                });
-            }
+            problems.extend(cam.problems().into_iter().map(|p| ConfigError::Camera {
+                path: path.to_path_buf(),
+                id: cam.id.clone(),
+                problem: p.message,
+            }));
             if !seen.insert(cam.id.as_str()) {
                 problems.push(ConfigError::Camera {
                     path: path.to_path_buf(),

@@ -46,8 +46,9 @@ pub struct ModelsConfig {
     pub precision: Precision,
 }
 
-/// Which build of each model to load.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+/// Which build of each model to load. The same names serve the config and `--precision`, so a
+/// value the config refuses is refused on the command line too.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Precision {
     /// INT8 for each model whose INT8 build passed the gates and was faster on the reference
@@ -93,6 +94,23 @@ impl Default for ModelsConfig {
 
 /// The built-in catalogue, the same file `scripts/fetch_models.py` fetches from.
 pub const BUILTIN_MANIFEST: &str = include_str!("../../models/manifest.toml");
+
+/// The ONNX Runtime version that `scripts/setup.sh` and `rollcall models fetch` fetch: the
+/// manifest's `[onnxruntime] version`, the one place it is written.
+pub fn fetched_onnxruntime_version() -> String {
+    #[derive(Deserialize)]
+    struct Runtime {
+        version: String,
+    }
+    #[derive(Deserialize)]
+    struct Pin {
+        onnxruntime: Runtime,
+    }
+    // Part of the source tree and checked by a unit test, as in `Catalogue::builtin`.
+    toml::from_str::<Pin>(BUILTIN_MANIFEST)
+        .map(|p| p.onnxruntime.version)
+        .unwrap_or_else(|e| panic!("models/manifest.toml has no [onnxruntime] version: {e}"))
+}
 
 /// What a model is used for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -434,6 +452,14 @@ mod tests {
         }
         assert!(c.get("yunet-2023mar", ModelKind::Detector, "detector").is_ok());
         assert!(c.get("arcface-w600k-mbf", ModelKind::Recognizer, "recognizer").is_ok());
+    }
+
+    #[test]
+    fn the_manifest_pins_one_full_onnxruntime_version() {
+        let v = fetched_onnxruntime_version();
+        let parts: Vec<u32> = v.split('.').map(|p| p.parse().unwrap()).collect();
+        assert_eq!(parts.len(), 3, "{v} is not MAJOR.MINOR.PATCH");
+        assert_eq!(parts[0], 1);
     }
 
     #[test]

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use super::Problem;
+
 /// TLS to the broker.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -43,18 +45,24 @@ impl Default for OutboxConfig {
 }
 
 impl OutboxConfig {
-    /// The first value that is out of range, as `(key, problem)`.
-    fn check(&self) -> Result<(), (&'static str, String)> {
+    /// Values out of range, each under `outbox.` within `[mqtt]`.
+    fn problems(&self) -> Vec<Problem> {
+        let mut problems = Vec::new();
         for (key, days) in [
             ("outbox.max_age_days", self.max_age_days),
             ("outbox.retention_days", self.retention_days),
         ] {
             if !(days.is_finite() && (0.0..=36_500.0).contains(&days)) {
-                return Err((key, format!("{days} must be a number of days from 0 to 36500")));
+                problems.push(Problem::new(
+                    "mqtt",
+                    key,
+                    format!("{days} must be a number of days from 0 to 36500"),
+                ));
             }
         }
         if self.max_events == 0 || self.warn_events > self.max_events {
-            return Err((
+            problems.push(Problem::new(
+                "mqtt",
                 "outbox",
                 format!(
                     "max_events ({}) must be positive and at least warn_events ({})",
@@ -62,7 +70,7 @@ impl OutboxConfig {
                 ),
             ));
         }
-        Ok(())
+        problems
     }
 }
 
@@ -153,35 +161,40 @@ impl MqttConfig {
         self.port.unwrap_or(if self.tls.is_some() { 8883 } else { 1883 })
     }
 
-    /// Checks values; returns the key and the problem.
-    pub fn check(&self) -> Result<(), (&'static str, String)> {
+    /// Every value out of range or in conflict, in the order of the example file.
+    pub(super) fn problems(&self) -> Vec<Problem> {
+        let mut problems = Vec::new();
         if self.host.trim().is_empty() {
-            return Err(("host", "must name the broker".into()));
+            problems.push(Problem::new("mqtt", "host", "must name the broker"));
         }
-        self.check_timing()?;
-        self.check_access()?;
-        self.outbox.check()
+        problems.extend(self.timing_problems());
+        problems.extend(self.access_problems());
+        problems.extend(self.outbox.problems());
+        problems
     }
 
     /// Keep-alive, timeouts, reconnect delays and alert spacing.
-    fn check_timing(&self) -> Result<(), (&'static str, String)> {
+    fn timing_problems(&self) -> Vec<Problem> {
+        let mut problems = Vec::new();
         if self.keep_alive_s == 0 || self.keep_alive_s > 65_535 {
-            return Err((
+            problems.push(Problem::new(
+                "mqtt",
                 "keep_alive_s",
                 format!("{} must be between 1 and 65535", self.keep_alive_s),
             ));
         }
         if self.ack_timeout_s == 0 {
-            return Err(("ack_timeout_s", "must be at least 1".into()));
+            problems.push(Problem::new("mqtt", "ack_timeout_s", "must be at least 1"));
         }
         if self.status_interval_s == 0 {
-            return Err(("status_interval_s", "must be at least 1".into()));
+            problems.push(Problem::new("mqtt", "status_interval_s", "must be at least 1"));
         }
         if self.max_inflight == 0 {
-            return Err(("max_inflight", "must be at least 1".into()));
+            problems.push(Problem::new("mqtt", "max_inflight", "must be at least 1"));
         }
         if !(self.reconnect_min_s > 0.0 && self.reconnect_min_s <= self.reconnect_max_s) {
-            return Err((
+            problems.push(Problem::new(
+                "mqtt",
                 "reconnect_min_s",
                 format!(
                     "{} must be positive and at most reconnect_max_s ({})",
@@ -190,13 +203,15 @@ impl MqttConfig {
             ));
         }
         if !(self.reconnect_max_s.is_finite() && self.reconnect_max_s <= 3600.0) {
-            return Err((
+            problems.push(Problem::new(
+                "mqtt",
                 "reconnect_max_s",
                 format!("{} must be a number of seconds up to 3600", self.reconnect_max_s),
             ));
         }
         if !(self.refusal_alert_interval_s.is_finite() && (0.1..=86_400.0).contains(&self.refusal_alert_interval_s)) {
-            return Err((
+            problems.push(Problem::new(
+                "mqtt",
                 "refusal_alert_interval_s",
                 format!(
                     "{} must be between 0.1 and 86400 seconds",
@@ -204,40 +219,43 @@ impl MqttConfig {
                 ),
             ));
         }
-        Ok(())
+        problems
     }
 
     /// Credentials, TLS, topics and the roster size: what decides who may talk to whom.
-    fn check_access(&self) -> Result<(), (&'static str, String)> {
+    fn access_problems(&self) -> Vec<Problem> {
+        let mut problems = Vec::new();
         if self.username.is_some() && self.tls.is_none() && !self.allow_plaintext_password {
-            return Err((
+            problems.push(Problem::new(
+                "mqtt",
                 "username",
                 "a password would cross the network in clear text: add [mqtt.tls] (and a port such as 8883), \
-                 or set allow_plaintext_password = true on a network you trust"
-                    .into(),
+                 or set allow_plaintext_password = true on a network you trust",
             ));
         }
         if self.roster_max_bytes < 1024 {
-            return Err(("roster_max_bytes", "must be at least 1024".into()));
+            problems.push(Problem::new("mqtt", "roster_max_bytes", "must be at least 1024"));
         }
         if !self.topic_prefix.is_empty() && (self.topic_prefix.contains(['#', '+']) || self.topic_prefix.ends_with('/'))
         {
-            return Err((
+            problems.push(Problem::new(
+                "mqtt",
                 "topic_prefix",
                 format!("`{}` may not contain wildcards (# +) or end with /", self.topic_prefix),
             ));
         }
         if self.username.is_none() && self.password_file.is_some() {
-            return Err(("password_file", "a password needs a username".into()));
+            problems.push(Problem::new("mqtt", "password_file", "a password needs a username"));
         }
         if let Some(tls) = &self.tls
             && tls.client_cert.is_some() != tls.client_key.is_some()
         {
-            return Err((
+            problems.push(Problem::new(
+                "mqtt",
                 "tls",
-                "client_cert and client_key go together: give both or neither".into(),
+                "client_cert and client_key go together: give both or neither",
             ));
         }
-        Ok(())
+        problems
     }
 }

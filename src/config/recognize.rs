@@ -58,7 +58,7 @@ impl RecognizeConfig {
     pub(super) fn problems(&self) -> Vec<Problem> {
         let mut problems = Vec::new();
         if let Some(v) = self.threshold.filter(|v| !(-1.0..=1.0).contains(v)) {
-            problems.push((
+            problems.push(Problem::new(
                 "recognize",
                 "threshold",
                 format!("{v} must be a cosine similarity between -1 and 1"),

@@ -85,14 +85,14 @@ impl RuntimeConfig {
     pub(super) fn problems(&self) -> Vec<Problem> {
         let mut problems = Vec::new();
         if self.threads == Some(0) {
-            problems.push((
+            problems.push(Problem::new(
                 "runtime",
                 "threads",
                 "must be at least 1 (leave it out for one per core)".to_string(),
             ));
         }
         if self.providers.is_empty() {
-            problems.push((
+            problems.push(Problem::new(
                 "runtime",
                 "providers",
                 "must name at least one provider (\"cpu\" runs everywhere)".to_string(),
@@ -100,23 +100,23 @@ impl RuntimeConfig {
         }
         for (i, p) in self.providers.iter().enumerate() {
             if self.providers[..i].contains(p) {
-                problems.push(("runtime", "providers", format!("names {p} twice")));
+                problems.push(Problem::new("runtime", "providers", format!("names {p} twice")));
             }
         }
         if let Some(cpu) = self.providers.iter().position(|p| *p == Provider::Cpu)
             && cpu + 1 < self.providers.len()
         {
-            problems.push((
+            problems.push(Problem::new(
                 "runtime",
                 "providers",
                 "lists providers after \"cpu\", which every build has, so they would never be used".to_string(),
             ));
         }
         if self.device_id < 0 {
-            problems.push(("runtime", "device_id", "must be 0 or more".to_string()));
+            problems.push(Problem::new("runtime", "device_id", "must be 0 or more".to_string()));
         }
         if self.tensorrt_workspace_mb == Some(0) {
-            problems.push((
+            problems.push(Problem::new(
                 "runtime",
                 "tensorrt_workspace_mb",
                 "must be at least 1 (leave it out for TensorRT's own)".to_string(),
@@ -135,7 +135,7 @@ mod tests {
             providers,
             ..RuntimeConfig::default()
         };
-        config.problems().into_iter().map(|(_, _, why)| why).collect()
+        config.problems().into_iter().map(|p| p.message).collect()
     }
 
     #[test]

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use super::Problem;
+
 /// The local database and its key.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -33,12 +35,12 @@ impl Default for StoreConfig {
 
 impl StoreConfig {
     /// What is wrong with the section's values.
-    pub(super) fn problems(&self) -> Vec<super::Problem> {
+    pub(super) fn problems(&self) -> Vec<Problem> {
         match self.template_retention_days {
-            Some(0) => vec![(
+            Some(0) => vec![Problem::new(
                 "store",
                 "template_retention_days",
-                "0 would remove everyone at once: give a number of days, or leave it out to keep templates until people are removed".into(),
+                "0 would remove everyone at once: give a number of days, or leave it out to keep templates until people are removed",
             )],
             _ => Vec::new(),
         }

@@ -1,47 +1,11 @@
-//! The attendance log with its once-per-session guard, alerts, and how long both are kept.
+//! The attendance log with its once-per-session guard, and how long it and the alerts are kept.
 
 use chrono::Utc;
-use rusqlite::{Connection, params};
+use rusqlite::params;
 
-use super::outbox::{self, EventKind};
+use super::queue::{EventKind, enqueue};
 use super::{Store, StoreError};
-use crate::event::{Alert, AttendanceEvent, LivenessBasis};
-
-/// The longest alert detail stored or sent, in bytes.
-pub const MAX_ALERT_DETAIL: usize = 2000;
-
-/// Records an alert and queues it in the outbox, inside whatever transaction `conn` is in. A
-/// detail longer than [`MAX_ALERT_DETAIL`] is cut.
-pub(crate) fn insert_alert(conn: &Connection, alert: &Alert) -> rusqlite::Result<()> {
-    let bounded;
-    let alert = if alert.detail.len() > MAX_ALERT_DETAIL {
-        let mut cut = MAX_ALERT_DETAIL;
-        while !alert.detail.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        bounded = Alert {
-            detail: format!("{}...", &alert.detail[..cut]),
-            ..alert.clone()
-        };
-        &bounded
-    } else {
-        alert
-    };
-    conn.execute(
-        "INSERT INTO alerts (alert_id, kind, camera_id, room, at, detail, device) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![
-            alert.event_id,
-            alert.kind.as_str(),
-            alert.camera_id,
-            alert.room,
-            alert.at.to_rfc3339(),
-            alert.detail,
-            alert.device
-        ],
-    )?;
-    let payload = serde_json::to_string(alert).unwrap_or_default();
-    outbox::enqueue(conn, EventKind::Alert, &alert.event_id, &payload)
-}
+use crate::event::{AttendanceEvent, LivenessBasis};
 
 impl Store {
     /// Records an attendance event unless this person already has one for `once_key` (the
@@ -78,7 +42,7 @@ impl Store {
             .map_err(self.sql())?;
         if n == 1 {
             let payload = serde_json::to_string(event).unwrap_or_default();
-            outbox::enqueue(&tx, EventKind::Attendance, &event.event_id, &payload).map_err(self.sql())?;
+            enqueue(&tx, EventKind::Attendance, &event.event_id, &payload).map_err(self.sql())?;
         }
         tx.commit().map_err(self.sql())?;
         Ok(n == 1)
@@ -162,25 +126,5 @@ impl Store {
             .execute("DELETE FROM alerts WHERE at < ?1", params![cutoff])
             .map_err(self.sql())?;
         Ok(a + b)
-    }
-
-    /// Records an alert and queues it in the outbox, in one transaction. A detail longer than
-    /// [`MAX_ALERT_DETAIL`] is cut: no alert may grow past what the broker takes.
-    pub fn record_alert(&self, alert: &Alert) -> Result<(), StoreError> {
-        let tx = self.conn.unchecked_transaction().map_err(self.sql())?;
-        insert_alert(&tx, alert).map_err(self.sql())?;
-        tx.commit().map_err(self.sql())
-    }
-
-    /// Number of alerts of `kind`.
-    pub fn alert_count(&self, kind: crate::event::AlertKind) -> Result<usize, StoreError> {
-        self.conn
-            .query_row(
-                "SELECT COUNT(*) FROM alerts WHERE kind = ?1",
-                params![kind.as_str()],
-                |r| r.get::<_, i64>(0),
-            )
-            .map(|n| n as usize)
-            .map_err(self.sql())
     }
 }

@@ -10,7 +10,8 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use sha2::{Digest, Sha256};
 
-use super::{EventKind, Store, StoreError, outbox};
+use super::queue::{EventKind, enqueue};
+use super::{Store, StoreError};
 use crate::event::{AuditAction, AuditRecord, new_id};
 
 /// The chain's start: the `prev_hash` of the first record.
@@ -98,10 +99,7 @@ impl Store {
         detail: &str,
     ) -> Result<AuditRecord, StoreError> {
         let path = self.path.clone();
-        let sql = |source| StoreError::Sqlite {
-            path: path.clone(),
-            source,
-        };
+        let sql = StoreError::sqlite(&path);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -146,7 +144,7 @@ impl Store {
         )
         .map_err(sql)?;
         let payload = serde_json::to_string(&record).unwrap_or_default();
-        outbox::enqueue(&tx, EventKind::Audit, &record.event_id, &payload).map_err(sql)?;
+        enqueue(&tx, EventKind::Audit, &record.event_id, &payload).map_err(sql)?;
         tx.commit().map_err(sql)?;
         Ok(record)
     }

@@ -3,7 +3,9 @@
 //!
 //! - [`people`](Store::enroll): enrolled people and their sealed templates;
 //! - [`synced`](Store::replace_roster): the roster and timetable the backend syncs, with versions;
-//! - [`attendance`](Store::record_attendance): attendance, alerts and their retention;
+//! - [`attendance`](Store::record_attendance): attendance and its retention;
+//! - [`alerts`](Store::record_alert): alerts, each queued as it is recorded;
+//! - `queue`: the one way a row enters the outbox, below all of the above;
 //! - [`Outbox`]: events and alerts not yet acknowledged by the broker, on a connection of its own;
 //! - [`audit`]: the hash-chained audit trail of changes to the roster and settings, and exports;
 //! - the key, the sealing of templates and the schema.
@@ -15,12 +17,14 @@
 //! at open (a sealed check value), and every template is authenticated when read, so a tampered
 //! row is an error, never a garbage match. Deleted rows are overwritten (`secure_delete`).
 
+mod alerts;
 mod attendance;
 pub mod audit;
 mod crypto;
 mod holdings;
 mod outbox;
 mod people;
+mod queue;
 mod rekey;
 mod schema;
 mod synced;
@@ -29,11 +33,12 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-pub use attendance::MAX_ALERT_DETAIL;
+pub use alerts::MAX_ALERT_DETAIL;
 pub use crypto::{KEY_SOURCE, Key, KeySource, NONCE_LEN, SITE_KEY_SOURCE, template_aad};
 pub use holdings::{Held, Holdings};
-pub use outbox::{EventKind, Maintenance, Outbox, OutboxDepth, OutboxLimits, OutboxRow, now_ms};
+pub use outbox::{Maintenance, Outbox, OutboxDepth, OutboxLimits, OutboxRow};
 pub use people::{Enrollment, Person};
+pub use queue::{EventKind, now_ms};
 pub use synced::{RosterVersion, Synced};
 
 use crate::vision::embed::TemplateError;
@@ -81,6 +86,17 @@ pub enum StoreError {
     TooNew { path: PathBuf, found: u32, known: u32 },
 }
 
+impl StoreError {
+    /// Turns a SQLite error into one that names the database file: the path is what an admin
+    /// acts on (a full disk, a wrong owner), so no SQLite error leaves the store without it.
+    pub fn sqlite(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + Copy + '_ {
+        move |source| StoreError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
 /// The local database.
 pub struct Store {
     conn: Connection,
@@ -112,10 +128,7 @@ impl Store {
                 source: e,
             })?;
         }
-        let sql = |source| StoreError::Sqlite {
-            path: path.to_path_buf(),
-            source,
-        };
+        let sql = StoreError::sqlite(path);
         let conn = Connection::open(path).map_err(sql)?;
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(sql)?;
         conn.execute_batch(
@@ -129,18 +142,12 @@ impl Store {
     /// roster of templates must not reach the disk.
     pub fn open_in_memory(key: Key) -> Result<Store, StoreError> {
         let path = Path::new(":memory:");
-        let conn = Connection::open_in_memory().map_err(|source| StoreError::Sqlite {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let conn = Connection::open_in_memory().map_err(StoreError::sqlite(path))?;
         Store::with_connection(conn, key, path)
     }
 
     fn with_connection(conn: Connection, key: Key, path: &Path) -> Result<Store, StoreError> {
-        let sql = |source| StoreError::Sqlite {
-            path: path.to_path_buf(),
-            source,
-        };
+        let sql = StoreError::sqlite(path);
         conn.execute_batch("PRAGMA foreign_keys = ON;").map_err(sql)?;
         let store = Store {
             conn,
@@ -153,10 +160,7 @@ impl Store {
     }
 
     fn sql(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
-        |source| StoreError::Sqlite {
-            path: self.path.clone(),
-            source,
-        }
+        StoreError::sqlite(&self.path)
     }
 
     /// Seals a check value into a new database, or verifies it in an existing one.

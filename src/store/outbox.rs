@@ -18,39 +18,10 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use super::StoreError;
+use super::alerts::insert_alert;
+use super::queue::{EventKind, now_ms};
 use crate::event::{Alert, AlertKind};
 use crate::untrusted::summary;
-
-/// What an outbox row carries; it names the topic the row is published on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EventKind {
-    /// An attendance event.
-    Attendance,
-    /// An alert.
-    Alert,
-    /// An audit record (`store::audit`).
-    Audit,
-}
-
-impl EventKind {
-    /// The database spelling, which is also the last topic level.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            EventKind::Attendance => "attendance",
-            EventKind::Alert => "alert",
-            EventKind::Audit => "audit",
-        }
-    }
-
-    fn parse(s: &str) -> EventKind {
-        match s {
-            "alert" => EventKind::Alert,
-            "audit" => EventKind::Audit,
-            _ => EventKind::Attendance,
-        }
-    }
-}
 
 /// One event waiting for the broker.
 #[derive(Debug, Clone, PartialEq)]
@@ -117,20 +88,6 @@ pub struct Maintenance {
     pub purged: u64,
 }
 
-/// Milliseconds since the Unix epoch, the outbox's clock.
-pub fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
-
-/// Inserts an outbox row inside whatever transaction `conn` is in.
-pub(super) fn enqueue(conn: &Connection, kind: EventKind, event_id: &str, payload: &str) -> rusqlite::Result<()> {
-    conn.execute(
-        "INSERT INTO outbox (event_id, kind, payload, created_ms) VALUES (?1, ?2, ?3, ?4)",
-        params![event_id, kind.as_str(), payload, now_ms()],
-    )?;
-    Ok(())
-}
-
 /// The outbox, through a connection of its own.
 pub struct Outbox {
     conn: Connection,
@@ -146,10 +103,7 @@ impl std::fmt::Debug for Outbox {
 impl Outbox {
     /// Opens the outbox of the database at `path`, which [`super::Store::open`] created.
     pub fn open(path: &Path) -> Result<Outbox, StoreError> {
-        let sql = |source| StoreError::Sqlite {
-            path: path.to_path_buf(),
-            source,
-        };
+        let sql = StoreError::sqlite(path);
         if !path.exists() {
             return Err(StoreError::Io {
                 path: path.to_path_buf(),
@@ -174,10 +128,7 @@ impl Outbox {
     }
 
     fn sql(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
-        |source| StoreError::Sqlite {
-            path: self.path.clone(),
-            source,
-        }
+        StoreError::sqlite(&self.path)
     }
 
     /// Up to `limit` undelivered rows after `after`, oldest first.
@@ -208,10 +159,7 @@ impl Outbox {
             return Ok(());
         }
         let path = self.path.clone();
-        let sql = |source| StoreError::Sqlite {
-            path: path.clone(),
-            source,
-        };
+        let sql = StoreError::sqlite(&path);
         let tx = self.conn.transaction().map_err(sql)?;
         {
             let mut stmt = tx
@@ -259,10 +207,7 @@ impl Outbox {
     /// (small, whatever the row was) says so, in the same transaction.
     pub fn set_aside(&mut self, row: &OutboxRow, reason: &str, device: &str) -> Result<(), StoreError> {
         let path = self.path.clone();
-        let sql = |source| StoreError::Sqlite {
-            path: path.clone(),
-            source,
-        };
+        let sql = StoreError::sqlite(&path);
         let tx = self.conn.transaction().map_err(sql)?;
         tx.execute(
             "UPDATE outbox SET dropped_ms = ?2, set_aside = ?3 WHERE seq = ?1",
@@ -276,7 +221,7 @@ impl Outbox {
             row.payload.len()
         );
         let alert = Alert::raise(AlertKind::OutboxSetAside, device, detail);
-        super::attendance::insert_alert(&tx, &alert).map_err(sql)?;
+        insert_alert(&tx, &alert).map_err(sql)?;
         tx.commit().map_err(sql)
     }
 
@@ -287,10 +232,7 @@ impl Outbox {
     pub fn maintain(&mut self, limits: &OutboxLimits, device: &str) -> Result<Maintenance, StoreError> {
         let now = now_ms();
         let path = self.path.clone();
-        let sql = |source| StoreError::Sqlite {
-            path: path.clone(),
-            source,
-        };
+        let sql = StoreError::sqlite(&path);
         let tx = self.conn.transaction().map_err(sql)?;
         let too_old = now.saturating_sub(i64::try_from(limits.max_age.as_millis()).unwrap_or(i64::MAX));
         // Drops up to `limit` (-1: all) undelivered rows of `kind` created before `before`, oldest first.
@@ -343,7 +285,7 @@ impl Outbox {
                 limits.max_rows
             );
             let alert = Alert::raise(AlertKind::OutboxDropped, device, detail);
-            super::attendance::insert_alert(&tx, &alert).map_err(sql)?;
+            insert_alert(&tx, &alert).map_err(sql)?;
         }
         let expired = now.saturating_sub(i64::try_from(limits.retention.as_millis()).unwrap_or(i64::MAX));
         let purged = tx

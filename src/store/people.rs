@@ -123,10 +123,7 @@ impl Store {
     /// enrollment and roster import all save through here.
     pub fn enroll(&mut self, enrollment: &Enrollment<'_>) -> Result<(), StoreError> {
         let path = self.path.clone();
-        let sql = |source| StoreError::Sqlite {
-            path: path.clone(),
-            source,
-        };
+        let sql = StoreError::sqlite(&path);
         let tx = self.conn.transaction().map_err(sql)?;
         save_enrollment(&tx, &self.key, enrollment, &Utc::now().to_rfc3339()).map_err(sql)?;
         tx.commit().map_err(sql)

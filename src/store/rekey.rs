@@ -14,10 +14,7 @@ impl Store {
     /// changes. Returns how many templates were sealed again.
     pub fn rekey(&mut self, new: Key) -> Result<u64, StoreError> {
         let path = self.path.clone();
-        let sql = |source| StoreError::Sqlite {
-            path: path.clone(),
-            source,
-        };
+        let sql = StoreError::sqlite(&path);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)

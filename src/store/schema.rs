@@ -105,10 +105,7 @@ const MIGRATIONS: &[&str] = &[
 
 /// Brings the database up to the newest schema, all steps in one transaction.
 pub fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {
-    let sql = |source| StoreError::Sqlite {
-        path: path.to_path_buf(),
-        source,
-    };
+    let sql = StoreError::sqlite(path);
     let current: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(sql)?;
     let known = MIGRATIONS.len() as u32;
     if current > known {

@@ -72,10 +72,7 @@ impl Store {
         fingerprint: &str,
     ) -> Result<(), StoreError> {
         let path = self.path.clone();
-        let sql = |source| StoreError::Sqlite {
-            path: path.clone(),
-            source,
-        };
+        let sql = StoreError::sqlite(&path);
         // Immediate: it reads the stored version before it writes, and a deferred transaction
         // that must upgrade after another connection committed fails at once with SQLITE_BUSY.
         let tx = self

@@ -64,11 +64,12 @@ pub fn demo_edited(dir: &Path, edit: impl FnOnce(&mut toml::Table)) -> PathBuf {
     };
     let models = absolute(&config["models"]["dir"]);
     set(&mut config, "models", "dir", models);
-    if std::env::var_os("ORT_DYLIB_PATH").is_some() {
-        config.remove("runtime");
-    } else {
-        let ort = absolute(&config["runtime"]["onnxruntime"]);
-        set(&mut config, "runtime", "onnxruntime", ort);
+    if std::env::var_os("ORT_DYLIB_PATH").is_none() {
+        // The demo relies on the working directory being the repository's root.
+        let ort = super::root().join(rollcall::vision::model::default_library());
+        let mut runtime = toml::Table::new();
+        runtime.insert("onnxruntime".into(), ort.to_string_lossy().as_ref().into());
+        config.insert("runtime".into(), runtime.into());
     }
     set(
         &mut config,

@@ -44,7 +44,7 @@ pub fn config(detector: &str, recognizer: &str) -> Config {
     c.models.detector = detector.into();
     c.models.recognizer = recognizer.into();
     if std::env::var_os("ORT_DYLIB_PATH").is_none() {
-        c.runtime.onnxruntime = Some(root().join(rollcall::vision::model::DEFAULT_ORT_LIBRARY));
+        c.runtime.onnxruntime = Some(root().join(rollcall::vision::model::default_library()));
     }
     c
 }

@@ -302,6 +302,24 @@ pub struct RosterSyncSettings {
     pub refusal_window: Duration,
 }
 
+/// What one sync message came to once the store took what it had to: in use, or refused for a
+/// reason (which `receive` alerts on, through the gate).
+enum Taken {
+    /// In use now (or, for a timetable this device does not take, nothing to do).
+    Applied(RosterOutcome),
+    /// Refused whole.
+    Refused(RosterError),
+}
+
+/// A roster that passed its checks, and what this device may do with it.
+enum CheckedRoster {
+    /// Of this device's recognizer and newer than the roster in use: applied whole.
+    Apply(Envelope, Roster),
+    /// Newer, but of another recognizer: its templates are of no use here, but its tombstones
+    /// are the backend's word, so they are applied before the roster is refused.
+    TombstonesOnly(Envelope, Roster),
+}
+
 impl RosterSync {
     /// A sync that applies rosters to `settings.gallery` and `settings.store`.
     pub fn new(settings: RosterSyncSettings) -> Result<RosterSync, StoreError> {
@@ -360,17 +378,16 @@ impl RosterSync {
             Synced::Roster => self.take_roster(payload, &scope, &print),
             Synced::Timetable => self.take_timetable(payload, &scope, &print),
         };
-        match outcome {
-            Ok(Ok(applied)) => {
+        match outcome? {
+            Taken::Applied(applied) => {
                 self.in_use.insert(what, print);
                 self.refused.remove(topic);
                 Ok(applied)
             }
-            Ok(Err(error)) => {
+            Taken::Refused(error) => {
                 self.refused.insert(topic.to_string(), print);
                 self.refuse(what, topic, error)
             }
-            Err(store) => Err(store),
         }
     }
 
@@ -443,48 +460,52 @@ impl RosterSync {
         self.store.record_alert(&Alert::raise(kind, &self.device, detail))
     }
 
-    /// Checks a roster whole and applies it. The outer error is the store failing; the inner,
-    /// the roster refused.
-    fn take_roster(
-        &mut self,
-        payload: &[u8],
-        scope: &Scope,
-        print: &str,
-    ) -> Result<Result<RosterOutcome, RosterError>, StoreError> {
-        let checked = (|| {
-            let env = parse_envelope(payload, self.max_bytes)?;
-            let roster = open_roster(&env, &self.site_key, scope, self.dim)?;
-            let gallery = self.gallery.current();
-            if env.recognizer != **gallery.recognizer() && env.version > gallery.version() {
-                // Its templates are of no use here, but its deletions are the backend's word.
-                return Ok((env, roster, false));
+    /// Checks a roster whole and applies it. An error is the store failing; a roster refused is
+    /// [`Taken::Refused`], once whatever it may still do here (its tombstones) is done.
+    fn take_roster(&mut self, payload: &[u8], scope: &Scope, print: &str) -> Result<Taken, StoreError> {
+        match self.check_roster(payload, scope) {
+            Ok(CheckedRoster::Apply(env, roster)) => self.apply_roster(&env, &roster, print).map(Taken::Applied),
+            Ok(CheckedRoster::TombstonesOnly(env, roster)) => {
+                self.bury(&roster.removed, env.version)?;
+                Ok(Taken::Refused(self.other_recognizer(&env)))
             }
-            if env.recognizer != **gallery.recognizer() {
-                return Err(RosterError::OtherRecognizer {
-                    found: summary(&env.recognizer),
-                    expected: gallery.recognizer().to_string(),
-                });
-            }
-            if env.version <= gallery.version() {
-                return Err(RosterError::Stale {
+            Err(e) => Ok(Taken::Refused(e)),
+        }
+    }
+
+    /// Whether a roster is authentic, for this device, newer than the one in use, and of its
+    /// recognizer; reads the store not at all.
+    fn check_roster(&self, payload: &[u8], scope: &Scope) -> Result<CheckedRoster, RosterError> {
+        let env = parse_envelope(payload, self.max_bytes)?;
+        let roster = open_roster(&env, &self.site_key, scope, self.dim)?;
+        let gallery = self.gallery.current();
+        let ours = env.recognizer == **gallery.recognizer();
+        if env.version <= gallery.version() {
+            return Err(if ours {
+                RosterError::Stale {
                     version: env.version,
                     current: gallery.version(),
-                });
-            }
-            Ok((env, roster, true))
-        })();
-        let (env, roster) = match checked {
-            Ok((env, roster, true)) => (env, roster),
-            Ok((env, roster, false)) => {
-                self.bury(&roster.removed, env.version)?;
-                let gallery = self.gallery.current();
-                return Ok(Err(RosterError::OtherRecognizer {
-                    found: summary(&env.recognizer),
-                    expected: gallery.recognizer().to_string(),
-                }));
-            }
-            Err(e) => return Ok(Err(e)),
-        };
+                }
+            } else {
+                self.other_recognizer(&env)
+            });
+        }
+        Ok(if ours {
+            CheckedRoster::Apply(env, roster)
+        } else {
+            CheckedRoster::TombstonesOnly(env, roster)
+        })
+    }
+
+    fn other_recognizer(&self, env: &Envelope) -> RosterError {
+        RosterError::OtherRecognizer {
+            found: summary(&env.recognizer),
+            expected: self.gallery.current().recognizer().to_string(),
+        }
+    }
+
+    /// Stores a checked roster, audits what it changed, and puts its gallery in use.
+    fn apply_roster(&mut self, env: &Envelope, roster: &Roster, print: &str) -> Result<RosterOutcome, StoreError> {
         let before: Vec<String> = self.store.people()?.into_iter().map(|p| p.person_id).collect();
         let first_use = self.store.roster_version()?.is_none();
         let meta = RosterVersion {
@@ -520,22 +541,17 @@ impl RosterSync {
         )?;
         self.gallery.replace(gallery);
         tracing::info!(version = env.version, people, templates, "roster applied");
-        Ok(Ok(RosterOutcome::Applied {
+        Ok(RosterOutcome::Applied {
             version: env.version,
             people,
             templates,
-        }))
+        })
     }
 
     /// Checks a timetable whole (authentic, newer, valid) and puts it in use.
-    fn take_timetable(
-        &mut self,
-        payload: &[u8],
-        scope: &Scope,
-        print: &str,
-    ) -> Result<Result<RosterOutcome, RosterError>, StoreError> {
+    fn take_timetable(&mut self, payload: &[u8], scope: &Scope, print: &str) -> Result<Taken, StoreError> {
         let Some(shared) = self.timetable.clone() else {
-            return Ok(Ok(RosterOutcome::Repeated));
+            return Ok(Taken::Applied(RosterOutcome::Repeated));
         };
         let checked = (|| {
             let env = parse_envelope(payload, self.max_bytes)?;
@@ -550,7 +566,7 @@ impl RosterSync {
         })();
         let (version, timetable, compiled) = match checked {
             Ok(ok) => ok,
-            Err(e) => return Ok(Err(e)),
+            Err(e) => return Ok(Taken::Refused(e)),
         };
         let first_use = self.store.timetable()?.is_none();
         self.store.replace_timetable(version, &timetable, print)?;
@@ -559,7 +575,7 @@ impl RosterSync {
         }
         shared.replace(compiled, version);
         tracing::info!(version, sessions = timetable.sessions.len(), "timetable applied");
-        Ok(Ok(RosterOutcome::TimetableApplied {
+        Ok(Taken::Applied(RosterOutcome::TimetableApplied {
             version,
             sessions: timetable.sessions.len(),
         }))

@@ -5,16 +5,16 @@
 //! not match what its description promises is refused at load, with a message that names the
 //! mismatch, instead of producing silent garbage at the first frame.
 
-mod constants;
 mod input;
 mod onnx;
+mod onnx_edit;
 mod provider;
 mod runtime;
 
 pub use input::{fill_chw, letterbox};
 pub use onnx::{OnnxModel, OutputTensor};
 pub use provider::{ProviderPlan, ProviderSettings, built_in, plan};
-pub use runtime::{DEFAULT_ORT_LIBRARY, Runtime, RuntimeSettings};
+pub use runtime::{Runtime, RuntimeSettings, default_library, fetched_library_name, minimum_version};
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -38,14 +38,17 @@ pub enum ModelError {
     #[error(
         "ONNX Runtime library not found at {path} ({origin}). Run scripts/setup.sh to fetch it \
          from the onnxruntime wheel on PyPI, or point [runtime] onnxruntime in the config (or \
-         ORT_DYLIB_PATH) at a libonnxruntime.so of version 1.31 or newer"
+         ORT_DYLIB_PATH) at a libonnxruntime.so of version {} or newer",
+        runtime::minimum_version()
     )]
     RuntimeMissing { path: PathBuf, origin: &'static str },
     /// The library exists but is not a usable ONNX Runtime (wrong file, too old).
     #[error(
-        "cannot use {path} as ONNX Runtime: {reason}. rollcall needs ONNX Runtime 1.31 or newer \
-         (the PyPI onnxruntime==1.31.1 wheel, or a GPU build of that version); run \
-         scripts/setup.sh or fix [runtime] onnxruntime / ORT_DYLIB_PATH"
+        "cannot use {path} as ONNX Runtime: {reason}. rollcall needs ONNX Runtime {} or newer \
+         (the PyPI onnxruntime=={} wheel, or a GPU build of that version); run \
+         scripts/setup.sh or fix [runtime] onnxruntime / ORT_DYLIB_PATH",
+        runtime::minimum_version(),
+        crate::config::fetched_onnxruntime_version()
     )]
     RuntimeUnusable { path: PathBuf, reason: String },
     /// A model name or description the catalogue refuses.

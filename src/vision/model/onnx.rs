@@ -89,7 +89,7 @@ impl OnnxModel {
             &runtime.library().display().to_string(),
         )?;
         let bytes = std::fs::read(&path).map_err(|e| failed(e.to_string()))?;
-        let session = match super::constants::weights_as_constants(&bytes) {
+        let session = match super::onnx_edit::weights_as_constants(&bytes) {
             Some(edited) => {
                 drop(bytes);
                 builder.commit_from_memory(&edited)

@@ -8,9 +8,22 @@ use ort::environment::{Environment, GlobalThreadPoolOptions};
 use super::ModelError;
 use super::provider::ProviderSettings;
 
+/// The file name of the library inside the onnxruntime wheel that rollcall fetches.
+pub fn fetched_library_name() -> String {
+    format!("libonnxruntime.so.{}", crate::config::fetched_onnxruntime_version())
+}
+
 /// Where `scripts/setup.sh` puts the library from the onnxruntime wheel, relative to the
 /// working directory; the last place looked.
-pub const DEFAULT_ORT_LIBRARY: &str = ".local/onnxruntime/libonnxruntime.so.1.31.1";
+pub fn default_library() -> PathBuf {
+    Path::new(".local/onnxruntime").join(fetched_library_name())
+}
+
+/// The oldest ONNX Runtime this build can use, `1.NN` for the ONNX Runtime API (`api-NN`) that
+/// ort was built to speak.
+pub fn minimum_version() -> String {
+    format!("1.{}", ort::MINOR_VERSION)
+}
 
 /// How to find and size the runtime.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -43,10 +56,7 @@ impl RuntimeSettings {
         }
         match std::env::var_os("ORT_DYLIB_PATH") {
             Some(p) if !p.is_empty() => (PathBuf::from(p), "from ORT_DYLIB_PATH"),
-            _ => (
-                PathBuf::from(DEFAULT_ORT_LIBRARY),
-                "the default place scripts/setup.sh uses",
-            ),
+            _ => (default_library(), "the default place scripts/setup.sh uses"),
         }
     }
 }
@@ -130,5 +140,22 @@ impl Runtime {
     /// The execution providers sessions built from this handle try.
     pub fn providers(&self) -> &ProviderSettings {
         &self.providers
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fetched_runtime_is_new_enough_for_this_build() {
+        let version = crate::config::fetched_onnxruntime_version();
+        let minor: u32 = version.split('.').nth(1).and_then(|m| m.parse().ok()).unwrap();
+        assert!(
+            minor >= ort::MINOR_VERSION,
+            "models/manifest.toml fetches {version}, older than {}",
+            minimum_version()
+        );
+        assert!(default_library().ends_with(format!("libonnxruntime.so.{version}")));
     }
 }

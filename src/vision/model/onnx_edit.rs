@@ -1,4 +1,5 @@
-//! Model files that list their weights as graph inputs, made foldable before loading.
+//! In-memory edits of an ONNX file's protobuf encoding, made before ONNX Runtime loads it: for now,
+//! weights listed as graph inputs dropped from the inputs so that they fold as constants.
 //!
 //! An ONNX file may name an initializer (a weight) among the graph's inputs too, as older
 //! exporters did. ONNX Runtime must then treat the weight as something a caller could replace
