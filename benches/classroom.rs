@@ -7,8 +7,6 @@
 //!     cargo bench --bench classroom
 
 // Only some of what the camera benches share is used here.
-#[allow(dead_code)]
-mod support;
 
 use std::path::PathBuf;
 
@@ -19,7 +17,7 @@ use rollcall::config::OutsideSessions;
 use rollcall::enroll::{EnrollPolicy, Enrollee, enroll_person};
 use rollcall::store::{Key, Store};
 use rollcall::vision::analyze::FaceAnalyzer;
-use support::classroom;
+use testkit::classroom;
 
 const SEATS: usize = 30;
 const STRANGERS: usize = 6;
@@ -43,13 +41,13 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let mut config = support::config();
+    let mut config = testkit::bench::config();
     config.models.detector = "yunet-2023mar".into();
     config.models.recognizer = "sface-2021dec".into();
     config.timetable.outside_sessions = OutsideSessions::OncePerDay;
     let mut analyzer = FaceAnalyzer::from_config(&config).expect("models (run scripts/setup.sh)");
     // Seated people: identities whose every photo shows a face, at least three of them.
-    let calibration = support::face("calibration");
+    let calibration = testkit::face("calibration");
     let people: Vec<String> = sorted(calibration.join("identities"))
         .into_iter()
         .filter(|d| {
@@ -75,7 +73,7 @@ fn main() {
         classroom::FPS
     );
     println!(
-        "  (every face is a photo, so liveness turns many away: `marked` is not recall here; see tests/classroom.rs)"
+        "  (every face is a photo, so liveness turns many away: `marked` is not recall here; see tests/it/classroom.rs)"
     );
     for (scene, seconds_each) in [
         ("a class sitting still", f64::INFINITY),
@@ -128,5 +126,5 @@ fn main() {
         );
     }
     let _ = std::fs::remove_dir_all(&dir);
-    println!("  resident memory at the end: {:.0} MB", support::rss_mb());
+    println!("  resident memory at the end: {:.0} MB", testkit::bench::rss_mb());
 }

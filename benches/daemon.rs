@@ -6,8 +6,6 @@
 //!
 //!     cargo bench --bench daemon            (ROLLCALL_BENCH_SECONDS=30 by default)
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
@@ -17,17 +15,17 @@ use rollcall::daemon::Signals;
 use rollcall::store::Key;
 
 fn main() {
-    let Some(cameras) = support::camera_count(
+    let Some(cameras) = testkit::bench::camera_count(
         "rollcall daemon bench: SCRFD-500M + w600k_mbf + MiniFASNet pair, analysis_fps 5",
         &[2, 4, 6, 8],
     ) else {
         return;
     };
-    let seconds = support::seconds();
-    let clip = support::encode::long_hamilton_clip(&support::shared());
+    let seconds = testkit::bench::seconds();
+    let clip = testkit::encode::long_hamilton_clip(&testkit::shared());
     let dir = std::env::temp_dir().join(format!("rollcall-daemon-bench-{}-{cameras}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let mut config = support::config();
+    let mut config = testkit::bench::config();
     config.store.path = dir.join("bench.db");
     config.store.key_file = Some(dir.join("bench.key"));
     Key::generate().write_new(&dir.join("bench.key")).unwrap();
@@ -75,7 +73,7 @@ fn main() {
                     .or_default()
                     .push(c["lag_ms"].as_f64().unwrap_or(0.0));
             }
-            rss = rss.max(support::rss_mb());
+            rss = rss.max(testkit::bench::rss_mb());
         }
         stop.trigger();
         daemon.join().unwrap().unwrap();

@@ -5,8 +5,6 @@
 //!
 //!     cargo bench --bench engine            (ROLLCALL_BENCH_SECONDS=30 by default)
 
-mod support;
-
 use std::time::{Duration, Instant};
 
 use rollcall::attend::engine::Engine;
@@ -15,7 +13,7 @@ use rollcall::config::{CameraConfig, SessionSlot, SourceKind};
 use rollcall::enroll::{EnrollPolicy, Enrollee, enroll_person};
 use rollcall::store::{Key, Store};
 use rollcall::vision::analyze::FaceAnalyzer;
-use support::rss_mb;
+use testkit::bench::rss_mb;
 
 fn quantile(v: &mut [f64], q: f64) -> f64 {
     if v.is_empty() {
@@ -26,16 +24,16 @@ fn quantile(v: &mut [f64], q: f64) -> f64 {
 }
 
 fn main() {
-    let Some(cameras) = support::camera_count(
+    let Some(cameras) = testkit::bench::camera_count(
         "rollcall engine bench: SCRFD-500M + w600k_mbf + MiniFASNet pair, analysis_fps 5",
         &[1, 2, 4],
     ) else {
         return;
     };
-    let shared = support::shared();
-    let seconds = support::seconds();
-    let clip = support::encode::long_hamilton_clip(&shared);
-    let mut config = support::config();
+    let shared = testkit::shared();
+    let seconds = testkit::bench::seconds();
+    let clip = testkit::encode::long_hamilton_clip(&shared);
+    let mut config = testkit::bench::config();
     config.timetable.sessions = vec![SessionSlot {
         id: "BENCH".into(),
         room: "101".into(),

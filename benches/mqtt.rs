@@ -8,12 +8,6 @@
 //! per event, before anything is published); delivery marks are committed in batches with
 //! `synchronous = NORMAL` (a lost mark only means one more duplicate delivery).
 
-#[allow(dead_code)]
-#[path = "../tests/common/broker.rs"]
-mod broker;
-#[path = "../tests/common/events.rs"]
-mod events;
-
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -25,7 +19,10 @@ use rollcall::sync::status::StatusBoard;
 fn record(store: &Store, from: usize, n: usize) -> Duration {
     let t = Instant::now();
     for i in from..from + n {
-        if let Err(e) = store.record_attendance(&events::attendance(&format!("p{i:05}"), "bench"), &format!("k{i}")) {
+        if let Err(e) = store.record_attendance(
+            &testkit::events::attendance(&format!("p{i:05}"), "bench"),
+            &format!("k{i}"),
+        ) {
             panic!("recording failed: {e}");
         }
     }
@@ -53,7 +50,7 @@ fn spawn(runtime: &tokio::runtime::Runtime, db: &Path, port: u16) -> Mqtt {
 
 fn run(runtime: &tokio::runtime::Runtime, dir: &Path, extra: &str) {
     // 1. Sustained: record 5000 events as fast as the disk allows while they are published.
-    let mut broker = broker::Broker::start_with("bench", extra);
+    let mut broker = testkit::broker::Broker::start_with("bench", extra);
     let db = dir.join("sustained.db");
     let store = Store::open(&db, Key::generate()).expect("store");
     let mut mqtt = spawn(runtime, &db, broker.port);

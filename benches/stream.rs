@@ -6,10 +6,6 @@
 //!     cargo bench --bench stream                       # 20 s measure + 10 min soak
 //!     ROLLCALL_BENCH_SOAK_S=60 cargo bench --bench stream
 
-#[path = "../tests/common/rtsp.rs"]
-#[allow(dead_code)]
-mod rtsp;
-
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -114,7 +110,7 @@ fn soak(url: &str, seconds: u64) {
 }
 
 fn main() {
-    rtsp::child_main();
+    testkit::rtsp::child_main();
     // `cargo bench` passes --bench; anything else (cargo test --benches) only checks it builds.
     if !std::env::args().any(|a| a == "--bench") {
         return;
@@ -131,8 +127,8 @@ fn main() {
     .iter()
     .map(|p| shared.join("faces").join(p))
     .collect();
-    rtsp::make_slides(&dir, &photos, 1920, 1080);
-    let server = rtsp::RtspServer::start(&dir, 25);
+    testkit::rtsp::make_slides(&dir, &photos, 1920, 1080);
+    let server = testkit::rtsp::RtspServer::start(&dir, 25);
     println!(
         "rollcall stream bench: 1080p H.264 at 25 fps from 127.0.0.1, analysis 1280 wide at 5 fps, software decoding"
     );

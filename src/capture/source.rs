@@ -90,7 +90,7 @@ pub fn pipeline_spec_for(cam: &CameraConfig, password: Option<String>, offline: 
     // videorate's max-rate keeps under the limit by dropping a little more than it must (4.6 fps
     // out of a 30 fps clip at max-rate 5): allow a quarter more and let analysis pace itself.
     // (Twice as many gained 4 cameras 1% more frames in benches/engine.rs, but sampled the
-    // Hamilton clip at other moments, where tests/engine.rs no longer recognised Obama.)
+    // Hamilton clip at other moments, where tests/it/engine.rs no longer recognised Obama.)
     let max_rate = (cam.analysis_fps * 1.25).ceil().max(1.0) as u32;
     // For a live camera a slow converter must drop old frames, never queue them; a file must
     // lose nothing (it waits for the clock instead). A file's queue is short too: with the

@@ -279,7 +279,7 @@ pub fn run(config: &Config, args: QuantizeArgs) -> Result<(), CliError> {
         match reference {
             Some(r) if r == built => println!("{}: identical to the gated reference build", job.spec.name),
             Some(_) => println!(
-                "{}: differs from the gated reference build (sha256 {built}); run the gates before trusting it: cargo test --release --test int8_gates",
+                "{}: differs from the gated reference build (sha256 {built}); run the gates before trusting it: cargo test --release --test it int8_gates -- --ignored",
                 job.spec.name
             ),
             None => println!(

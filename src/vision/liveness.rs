@@ -185,12 +185,12 @@ mod blink_tests {
 
     #[test]
     fn a_dip_between_open_frames_is_a_blink_and_noise_is_not() {
-        // Her blink at 5 fps (tests/engine.rs prints the real readings).
+        // Her blink at 5 fps (tests/it/engine.rs prints the real readings).
         assert!(blinked(&[0.35, 0.35, 0.23, 0.17, 0.28, 0.32, 0.32]));
         // Closed and never opened again, or never open: no blink.
         assert!(!blinked(&[0.32, 0.33, 0.31, 0.12, 0.11]));
         assert!(!blinked(&[0.15, 0.12, 0.16, 0.13]));
-        // image_T1 printed and waved (tests/engine.rs): its readings scatter as deep as a blink.
+        // image_T1 printed and waved (tests/it/engine.rs): its readings scatter as deep as a blink.
         assert!(!blinked(&[
             0.39, 0.11, 0.54, 0.15, 0.34, 0.16, 0.21, 0.17, 0.19, 0.19, 0.19, 0.34
         ]));

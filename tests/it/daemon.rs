@@ -1,0 +1,393 @@
+//! `rollcall run` end to end on the demo config (`config/demo.toml`, with its roster and its
+//! camera video made from the shared photos), a broker started by the test: attendance arrives
+//! over MQTT, SIGHUP reloads the cameras, and SIGTERM stops the daemon cleanly with the device
+//! reported offline.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use testkit::broker::{Broker, Subscriber};
+use testkit::demo::{Running, demo_in, lines_of};
+
+/// The five students of the demo roster.
+const STUDENTS: [&str; 5] = ["alex", "biden", "kit", "obama", "rose"];
+
+#[test]
+fn the_demo_publishes_attendance_and_stops_cleanly_on_sigterm() {
+    let dir = testkit::scratch_dir("daemon", "run");
+    let broker = Broker::start("daemon");
+    let backend = Subscriber::start(broker.port, "backend-daemon", &["rollcall/v1/demo/#"], true);
+    let config = demo_in(&dir, Some(broker.port));
+    let rollcall = testkit::rollcall_exe();
+
+    let mut daemon = Running(
+        Command::new(&rollcall)
+            .arg("--config")
+            .arg(&config)
+            .args(["--log", "error", "run", "--json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let printed = lines_of(daemon.0.stdout.take().unwrap());
+    let attendance_of = |m: &[testkit::broker::Message]| -> Vec<serde_json::Value> {
+        m.iter()
+            .filter(|(t, _, _)| t == "rollcall/v1/demo/demo/attendance")
+            .map(|(_, p, _)| serde_json::from_slice(p).unwrap())
+            .collect()
+    };
+    // One pass of the video is 24 s; everyone is in the first.
+    let arrived = backend.wait_for(Duration::from_secs(120), |m| attendance_of(m).len() >= STUDENTS.len());
+    let attendance = attendance_of(&arrived);
+    let mut people: Vec<&str> = attendance.iter().map(|e| e["person_id"].as_str().unwrap()).collect();
+    people.sort();
+    assert_eq!(people, STUDENTS, "each student once, no one else: {attendance:#?}");
+    assert!(
+        attendance
+            .iter()
+            .all(|e| e["session_id"].as_str().unwrap().starts_with("DEMO@") && e["status"] == "present"),
+        "{attendance:#?}"
+    );
+    // The photos of photos raise alerts, and nothing else does.
+    let alerts = backend.wait_for(Duration::from_secs(30), |m| {
+        m.iter().filter(|(t, _, _)| t.ends_with("/alert")).count() >= 2
+    });
+    let alerts: Vec<serde_json::Value> = alerts
+        .iter()
+        .filter(|(t, _, _)| t.ends_with("/alert"))
+        .map(|(_, p, _)| serde_json::from_slice(p).unwrap())
+        .collect();
+    assert!(
+        alerts.len() >= 2 && alerts.iter().all(|a| a["kind"] == "spoof"),
+        "{alerts:#?}"
+    );
+    // The audit trail went out too: the five enrolled before the start, then the start's settings.
+    let audit: Vec<serde_json::Value> = arrived
+        .iter()
+        .filter(|(t, _, _)| t == "rollcall/v1/demo/demo/audit")
+        .map(|(_, p, _)| serde_json::from_slice(p).unwrap())
+        .collect();
+    let actions: Vec<&str> = audit.iter().map(|r| r["action"].as_str().unwrap()).collect();
+    assert_eq!(
+        actions,
+        ["enroll"; 5]
+            .iter()
+            .copied()
+            .chain(["settings_changed"])
+            .collect::<Vec<_>>(),
+        "{audit:#?}"
+    );
+    assert!(
+        audit.windows(2).all(|w| w[1]["prev_hash"] == w[0]["hash"]),
+        "one chain: {audit:#?}"
+    );
+    let status = arrived
+        .iter()
+        .rev()
+        .find(|(t, _, _)| t.ends_with("/status"))
+        .map(|(_, p, _)| serde_json::from_slice::<serde_json::Value>(p).unwrap())
+        .expect("a status");
+    assert_eq!(status["state"], "online");
+    assert_eq!(status["roster"]["people"], 5, "{status}");
+    assert_eq!(
+        status["models"][0],
+        serde_json::json!({"model": "yunet-2023mar", "provider": "cpu", "precision": "fp32"}),
+        "{status}"
+    );
+    let camera = &status["cameras"]["classroom"];
+    assert!(camera["state"].is_string() && camera["lag_ms"].is_u64(), "{status}");
+    // What it printed is what it published. A decision reaches the outbox inside the frame's
+    // analysis, and the printout only when that frame is done: the broker may be first.
+    let mut printed_ids = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while printed_ids.len() < STUDENTS.len() {
+        let Ok(line) = printed.recv_timeout(deadline.saturating_duration_since(Instant::now())) else {
+            break;
+        };
+        let decision: serde_json::Value = serde_json::from_str(&line).unwrap();
+        if decision.get("person_id").is_some() {
+            printed_ids.push(decision["event_id"].as_str().unwrap().to_string());
+        }
+    }
+    let mut published_ids: Vec<String> = attendance
+        .iter()
+        .map(|e| e["event_id"].as_str().unwrap().into())
+        .collect();
+    printed_ids.sort();
+    published_ids.sort();
+    assert_eq!(printed_ids, published_ids);
+
+    // `rollcall status` reads the running daemon's state.
+    let status = Command::new(&rollcall)
+        .arg("--config")
+        .arg(&config)
+        .arg("status")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        text.contains("running on demo") && text.contains("camera classroom"),
+        "{text}"
+    );
+    assert!(text.contains("roster: version 0, 5 people"), "{text}");
+    assert!(
+        text.contains("models: yunet-2023mar fp32 on cpu, sface-2021dec fp32 on cpu"),
+        "{text}"
+    );
+
+    let asked = Instant::now();
+    // SAFETY: kill(2) on our own child.
+    assert_eq!(unsafe { libc::kill(daemon.0.id() as libc::pid_t, libc::SIGTERM) }, 0);
+    let exit = daemon.0.wait().unwrap();
+    let took = asked.elapsed();
+    assert!(exit.success(), "exit status {exit:?}");
+    assert!(took < Duration::from_secs(8), "stopping took {took:?}");
+    let after = backend.wait_for(Duration::from_secs(5), |m| {
+        m.last()
+            .is_some_and(|(t, p, _)| t.ends_with("/status") && String::from_utf8_lossy(p).contains("\"offline\""))
+    });
+    assert!(
+        after
+            .last()
+            .is_some_and(|(t, p, _)| t.ends_with("/status") && String::from_utf8_lossy(p).contains("\"offline\"")),
+        "offline status after SIGTERM"
+    );
+    println!(
+        "stopped in {:.1} s after SIGTERM; offline published",
+        took.as_secs_f32()
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Waits until the daemon's status file lists exactly `cameras`.
+fn wait_for_cameras(status: &std::path::Path, cameras: &[&str]) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(s) = std::fs::read(status)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        {
+            let mut ids: Vec<&str> = s["cameras"]
+                .as_object()
+                .map(|m| m.keys().map(|k| k.as_str()).collect())
+                .unwrap_or_default();
+            ids.sort();
+            if ids == cameras {
+                return s;
+            }
+        }
+        assert!(Instant::now() < deadline, "the status never listed {cameras:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn sighup_reloads_the_cameras_and_refuses_a_broken_config() {
+    let dir = testkit::scratch_dir("daemon", "reload");
+    let config = demo_in(&dir, None);
+    let base = std::fs::read_to_string(&config).unwrap();
+    let clip = testkit::shared().join("videos/short_hamilton_clip.mp4");
+    let rollcall = testkit::rollcall_exe();
+    let mut daemon = Running(
+        Command::new(&rollcall)
+            .arg("--config")
+            .arg(&config)
+            .args(["--log", "rollcall::daemon=info", "run"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let logged = lines_of(daemon.0.stderr.take().unwrap());
+    let wait_log = |needle: &str| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while let Ok(line) = logged.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            if line.contains(needle) {
+                return line;
+            }
+        }
+        panic!("the daemon never logged {needle:?}");
+    };
+    let status = dir.join("rollcall.db.status.json");
+    wait_for_cameras(&status, &["classroom"]);
+    let hup = |pid: u32| {
+        // SAFETY: kill(2) on our own child.
+        assert_eq!(unsafe { libc::kill(pid as libc::pid_t, libc::SIGHUP) }, 0);
+    };
+
+    // A second camera: the first keeps streaming, the second starts.
+    std::fs::write(
+        &config,
+        format!(
+            "{base}[[cameras]]\nid = \"door\"\nkind = \"uri\"\nuri = {clip:?}\nloop = true\nroom = \"demo-room\"\n"
+        ),
+    )
+    .unwrap();
+    hup(daemon.0.id());
+    let line = wait_log("config reloaded");
+    assert!(
+        line.contains(r#"kept=["classroom"]"#) && line.contains(r#"started=["door"]"#),
+        "{line}"
+    );
+    wait_for_cameras(&status, &["classroom", "door"]);
+
+    // A broken config is refused; both cameras go on.
+    std::fs::write(
+        &config,
+        format!("{base}[[cameras]]\nid = \"classroom\"\nkind = \"usb\"\n"),
+    )
+    .unwrap();
+    hup(daemon.0.id());
+    let line = wait_log("config not reloaded");
+    assert!(line.contains("rollcall.toml"), "the refusal names the file: {line}");
+    std::thread::sleep(Duration::from_secs(2));
+    wait_for_cameras(&status, &["classroom", "door"]);
+
+    // SAFETY: kill(2) on our own child.
+    assert_eq!(unsafe { libc::kill(daemon.0.id() as libc::pid_t, libc::SIGTERM) }, 0);
+    assert!(daemon.0.wait().unwrap().success());
+    assert!(!status.exists(), "a stopped daemon leaves no status file behind");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// `GET path` from the daemon's metrics endpoint: the status code and the body.
+fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    let code = head.split_whitespace().nth(1)?.parse().ok()?;
+    Some((code, body.to_string()))
+}
+
+/// The value of the series `name` (labels included, as printed) in a scrape, 0 when absent.
+fn series(scrape: &str, name: &str) -> f64 {
+    scrape
+        .lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[test]
+fn metrics_move_during_the_demo_and_health_follows_the_broker() {
+    let dir = testkit::scratch_dir("daemon", "metrics");
+    let mut broker = Broker::start("daemon-metrics");
+    let config = demo_in(&dir, Some(broker.port));
+    let port = testkit::rtsp::free_port();
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("{text}\n[metrics]\nlisten = \"127.0.0.1:{port}\"\n")).unwrap();
+    let mut daemon = Running(
+        Command::new(testkit::rollcall_exe())
+            .arg("--config")
+            .arg(&config)
+            .args(["--log", "error", "run"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let wait_health = |code: u16| -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some((c, body)) = http_get(port, "/healthz")
+                && c == code
+            {
+                return serde_json::from_str(&body).unwrap();
+            }
+            assert!(Instant::now() < deadline, "/healthz never answered {code}");
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    };
+    let healthy = wait_health(200);
+    assert_eq!(healthy["status"], "ok");
+    assert_eq!(healthy["broker"], "connected");
+    assert_eq!(healthy["cameras"]["classroom"], "streaming");
+
+    let (code, first) = http_get(port, "/metrics").unwrap();
+    assert_eq!(code, 200);
+    // Once everyone is marked the figures have moved: frames analysed, decisions, model time.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let later = loop {
+        let started = Instant::now();
+        let (_, now) = http_get(port, "/metrics").unwrap();
+        let took = started.elapsed();
+        if series(&now, "rollcall_decisions_total{outcome=\"attendance\"}") >= STUDENTS.len() as f64 {
+            println!("scrape: {} bytes in {:.1} ms", now.len(), took.as_secs_f64() * 1000.0);
+            break now;
+        }
+        assert!(Instant::now() < deadline, "attendance never counted:\n{now}");
+        std::thread::sleep(Duration::from_secs(1));
+    };
+    let analysed = "rollcall_camera_frames_analysed_total{camera=\"classroom\"}";
+    assert!(series(&later, analysed) > series(&first, analysed), "{later}");
+    let detect = "rollcall_model_stage_seconds_count{stage=\"detect\"}";
+    assert!(series(&later, detect) > series(&first, detect), "{later}");
+    assert!(
+        series(&later, "rollcall_alerts_total{kind=\"spoof\"}") >= 1.0,
+        "the demo's photos of photos: {later}"
+    );
+    assert_eq!(
+        series(
+            &later,
+            "rollcall_camera_state{camera=\"classroom\",state=\"streaming\"}"
+        ),
+        1.0
+    );
+    assert_eq!(series(&later, "rollcall_roster_people"), 5.0);
+    assert_eq!(series(&later, "rollcall_broker_connected"), 1.0);
+    assert!(
+        series(&later, "rollcall_outbox_delivered_total") >= STUDENTS.len() as f64,
+        "{later}"
+    );
+    assert!(
+        series(&later, "rollcall_process_resident_memory_bytes") > 50e6,
+        "{later}"
+    );
+    // Prometheus's own checker takes the format.
+    let scrape = dir.join("scrape.txt");
+    std::fs::write(&scrape, &later).unwrap();
+    let checked = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::fs::File::open(&scrape).unwrap())
+        .output()
+        .expect("promtool (Debian's prometheus package; scripts/setup.sh --test-extras installs it)");
+    assert!(
+        checked.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+
+    // Every metric the documented alert rules and dashboard use is there.
+    let documented = testkit::metric_names(
+        &(testkit::doc_block("docs/operations.md", "yaml", "groups:")
+            + &testkit::doc_block("docs/operations.md", "json", "\"panels\"")),
+    );
+    for name in &documented {
+        assert!(
+            later.contains(&format!("\n{name}")),
+            "docs/operations.md uses {name}, which is not exported:\n{later}"
+        );
+    }
+
+    // The broker goes away: degraded, and it says why.
+    broker.stop();
+    let degraded = wait_health(503);
+    assert_eq!(degraded["broker"], "disconnected", "{degraded}");
+    assert!(
+        degraded["problems"][0].as_str().unwrap().contains("broker"),
+        "{degraded}"
+    );
+    let (code, _) = http_get(port, "/nothing").unwrap();
+    assert_eq!(code, 404);
+
+    // SAFETY: kill(2) on our own child.
+    assert_eq!(unsafe { libc::kill(daemon.0.id() as libc::pid_t, libc::SIGTERM) }, 0);
+    assert!(daemon.0.wait().unwrap().success());
+    std::fs::remove_dir_all(dir).unwrap();
+}

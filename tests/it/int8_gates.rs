@@ -1,0 +1,207 @@
+//! The gates an INT8 build must pass against its FP32 original before the catalogue lists it
+//! (`int8 = {...}` in models/manifest.toml, which is what `[models] precision` can load), on every
+//! shared photo (`../shared/faces`, about 4000, with the 3500 distractors calibration never saw):
+//! - detectors: every face both builds find has its box corners and landmarks within 2 px, and a
+//!   face only one build finds is borderline, scoring within 0.1 of the detector's threshold;
+//! - recognizers: every face's two embeddings (of the same aligned crop) have cosine 0.99 or
+//!   more, and on the shared identities every same-person pair still scores above every
+//!   different-person pair, with the default threshold between them;
+//! - anti-spoofing (the fused pair): no verdict changes on the spoof samples, and at most 1% of
+//!   all faces' verdicts change (three samples alone are too few to trust).
+//!
+//! Each test measures every quantizable model's build and checks the catalogue lists exactly
+//! the builds that pass: a listed build that fails, or a passing build left unlisted, fails.
+//! `rollcall models quantize` makes the builds (scripts/test.sh runs it first);
+//! `cargo test --release --test it int8_gates -- --ignored --nocapture` prints the figures of docs/int8.md.
+
+use std::path::PathBuf;
+
+use opencv::core::Mat;
+use rollcall::config::{Catalogue, Config, ModelKind, ModelSpec};
+use rollcall::vision::analyze::FaceAnalyzer;
+use rollcall::vision::fidelity::{MAX_SHIFT_PX, MIN_COSINE, cosine, pair, shift};
+
+/// How far from the detector's threshold a face found by one build only may score.
+const BORDERLINE: f32 = 0.1;
+/// The share of all faces whose live/spoof verdict may change.
+const MAX_VERDICTS_CHANGED: f64 = 0.01;
+
+/// Every shared photo, read one at a time, with room around the tight crops (as calibration
+/// pads them).
+fn every_photo() -> impl Iterator<Item = (PathBuf, Mat)> {
+    testkit::photos_under(&testkit::shared().join("faces"))
+        .into_iter()
+        .filter_map(|p| {
+            let image = rollcall::capture::image::load(&p, rollcall::config::DEFAULT_MAX_PIXELS).ok()?;
+            Some((p, rollcall::capture::image::with_room(image).ok()?))
+        })
+}
+
+/// The catalogue's models of `kind`.
+fn models(kind: ModelKind) -> Vec<ModelSpec> {
+    Catalogue::builtin()
+        .iter()
+        .filter(|s| s.kind == kind)
+        .cloned()
+        .collect()
+}
+
+/// The FP32 analyzer of `config`, and the same with `edit` swapping models for their INT8
+/// candidates (described as custom models of their own, so even an unlisted build loads).
+fn fp32_and_int8(mut config: Config, candidates: &[&ModelSpec], edit: impl FnOnce(&mut Config)) -> [FaceAnalyzer; 2] {
+    for spec in candidates {
+        let file = config.models.dir.join(spec.int8_file());
+        assert!(
+            file.is_file(),
+            "{} missing: run `rollcall models quantize` first (scripts/test.sh does)",
+            file.display()
+        );
+        config.models.custom.push(spec.int8_candidate());
+    }
+    let fp32 = testkit::analyzer_for(&config);
+    edit(&mut config);
+    [fp32, testkit::analyzer_for(&config)]
+}
+
+/// Fails unless the catalogue lists exactly the builds that passed.
+fn listed_iff_passed(results: &[(String, bool, bool)]) {
+    let wrong: Vec<String> = results
+        .iter()
+        .filter(|(_, listed, passed)| listed != passed)
+        .map(|(name, listed, _)| {
+            if *listed {
+                format!("{name}: the catalogue lists its INT8 build, which fails the gates")
+            } else {
+                format!("{name}: its INT8 build passes the gates; list it in models/manifest.toml")
+            }
+        })
+        .collect();
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+#[test]
+#[ignore = "figure suite: each INT8 build against FP32 on ~4000 photos; release, scripts/test.sh"]
+fn int8_detectors_are_listed_only_if_they_find_the_same_faces_within_two_pixels() {
+    let mut results = Vec::new();
+    for spec in models(ModelKind::Detector) {
+        let config = testkit::config(&spec.name, "sface-2021dec");
+        let [mut fp32, mut int8] = fp32_and_int8(config, &[&spec], |c| c.models.detector = spec.int8_candidate().name);
+        let threshold = fp32.detector().score_threshold();
+        let (mut paired, mut widest, mut widest_at) = (0, 0.0f32, String::new());
+        let mut lone: Vec<(String, f32)> = Vec::new();
+        let mut photos = 0;
+        for (path, frame) in every_photo() {
+            photos += 1;
+            let a: Vec<_> = fp32.observe(&frame).unwrap().into_iter().map(|o| o.face).collect();
+            let b: Vec<_> = int8.observe(&frame).unwrap().into_iter().map(|o| o.face).collect();
+            let p = pair(&a, &b);
+            for &(i, j) in &p.pairs {
+                paired += 1;
+                let s = shift(&a[i], &b[j]);
+                if s > widest {
+                    (widest, widest_at) = (s, path.display().to_string());
+                }
+            }
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            lone.extend(p.only_fp32.iter().map(|&i| (format!("{name} (fp32 only)"), a[i].score)));
+            lone.extend(p.only_int8.iter().map(|&j| (format!("{name} (int8 only)"), b[j].score)));
+        }
+        let farthest = lone.iter().map(|(_, s)| (s - threshold).abs()).fold(0.0, f32::max);
+        let passed = widest <= MAX_SHIFT_PX && farthest <= BORDERLINE;
+        println!(
+            "{}: {photos} photos, {paired} faces found by both, widest shift {widest:.2} px ({widest_at}); {} found by one \
+             build only, farthest {farthest:.3} from the threshold {threshold}; gates {}",
+            spec.name,
+            lone.len(),
+            if passed { "passed" } else { "failed" }
+        );
+        results.push((spec.name.clone(), spec.int8.is_some(), passed));
+    }
+    listed_iff_passed(&results);
+}
+
+#[test]
+#[ignore = "figure suite: each INT8 build against FP32 on ~4000 photos; release, scripts/test.sh"]
+fn int8_recognizers_are_listed_only_if_every_embedding_keeps_cosine_0_99() {
+    let mut results = Vec::new();
+    for spec in models(ModelKind::Recognizer) {
+        let config = testkit::config("yunet-2023mar", &spec.name);
+        let [mut fp32, mut int8] =
+            fp32_and_int8(config, &[&spec], |c| c.models.recognizer = spec.int8_candidate().name);
+        let mut cosines: Vec<(f32, String)> = Vec::new();
+        for (path, frame) in every_photo() {
+            let seen = fp32.observe(&frame).unwrap();
+            let aligned: Vec<Mat> = seen.iter().map(|o| o.aligned.clone()).collect();
+            if aligned.is_empty() {
+                continue;
+            }
+            let (a, b) = (fp32.embed(&aligned).unwrap(), int8.embed(&aligned).unwrap());
+            for ((x, y), o) in a.iter().zip(&b).zip(&seen) {
+                let at = format!("{} ({:.0} px)", path.display(), o.face.bbox.min_side());
+                cosines.push((cosine(&x.vector, &y.vector), at));
+            }
+        }
+        cosines.sort_by(|x, y| x.0.total_cmp(&y.0));
+        let (least, at) = cosines.first().cloned().unwrap();
+        let threshold = int8.recognizer().threshold();
+        let (same, different) = testkit::separation(&mut int8);
+        let separates = different.0 < threshold && threshold <= same.0;
+        let passed = least >= MIN_COSINE && separates;
+        println!(
+            "{}: {} faces, cosine to FP32: least {least:.4} ({at}), p1 {:.4}, median {:.4}; identities with INT8: \
+             lowest same-person {:.3}, highest different-person {:.3}, threshold {threshold} {}; gates {}",
+            spec.name,
+            cosines.len(),
+            cosines[cosines.len() / 100].0,
+            cosines[cosines.len() / 2].0,
+            same.0,
+            different.0,
+            if separates { "between" } else { "NOT between" },
+            if passed { "passed" } else { "failed" }
+        );
+        results.push((spec.name.clone(), spec.int8.is_some(), passed));
+    }
+    listed_iff_passed(&results);
+}
+
+#[test]
+#[ignore = "figure suite: each INT8 build against FP32 on ~4000 photos; release, scripts/test.sh"]
+fn int8_anti_spoofing_is_listed_only_if_its_verdicts_hold() {
+    let pair_specs = models(ModelKind::Antispoof);
+    let specs: Vec<&ModelSpec> = pair_specs.iter().collect();
+    let config = testkit::config("yunet-2023mar", "sface-2021dec");
+    let [mut fp32, mut int8] = fp32_and_int8(config, &specs, |c| {
+        c.models.antispoof = specs.iter().map(|s| s.int8_candidate().name).collect();
+    });
+    let threshold = fp32.antispoof().unwrap().threshold();
+    let samples = testkit::photos_under(&testkit::face("silent_face_samples"));
+    let (mut changed, mut on_samples, mut faces, mut widest) = (0usize, Vec::new(), 0usize, 0.0f32);
+    for (path, frame) in every_photo() {
+        for o in fp32.observe(&frame).unwrap() {
+            let a = fp32.live_score(&frame, &o.face.bbox).unwrap().unwrap();
+            let b = int8.live_score(&frame, &o.face.bbox).unwrap().unwrap();
+            faces += 1;
+            widest = widest.max((a - b).abs());
+            if (a >= threshold) != (b >= threshold) {
+                changed += 1;
+                if samples.contains(&path) {
+                    on_samples.push((path.clone(), a, b));
+                }
+            }
+        }
+    }
+    let share = changed as f64 / faces.max(1) as f64;
+    let passed = on_samples.is_empty() && share <= MAX_VERDICTS_CHANGED;
+    let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+    println!(
+        "{}: {faces} faces, widest live-score change {widest:.3}; verdicts changed on the samples {on_samples:?}, \
+         on all faces {changed} ({:.1}%); gates {}",
+        names.join(" + "),
+        share * 100.0,
+        if passed { "passed" } else { "failed" }
+    );
+    let listed = specs.iter().all(|s| s.int8.is_some());
+    let half = specs.iter().any(|s| s.int8.is_some()) && !listed;
+    assert!(!half, "the fused pair's INT8 builds are listed for one model only");
+    listed_iff_passed(&[(names.join(" + "), listed, passed)]);
+}

@@ -1,0 +1,98 @@
+//! Model descriptions are data: a new ArcFace-family model drops in through config, and a file
+//! that contradicts its description is refused at load, naming the mismatch.
+
+use rollcall::config::Config;
+use rollcall::vision::analyze::FaceAnalyzer;
+
+fn with_custom(toml: &str, detector: &str, recognizer: &str) -> Config {
+    let parsed = Config::parse(toml, &testkit::root().join("config/test.toml")).unwrap();
+    let mut c = testkit::config(detector, recognizer);
+    c.models.custom = parsed.models.custom;
+    c
+}
+
+fn load_error(config: &Config) -> String {
+    match FaceAnalyzer::from_config(config) {
+        Ok(_) => panic!("the model loaded, but it should have been refused"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn a_new_arcface_family_model_drops_in_through_config() {
+    let toml = r#"
+        [[models.custom]]
+        name = "my-arcface"
+        kind = "recognizer"
+        family = "arcface"
+        file = "w600k_mbf.onnx"
+        input = { width = 112, height = 112, channels = "rgb", mean = 127.5, std = 127.5 }
+        recognizer = { dim = 512, threshold = 0.3 }
+    "#;
+    let mut p = testkit::analyzer_for(&with_custom(toml, "scrfd-500m", "my-arcface"));
+    let faces = testkit::analyze(&mut p, &testkit::face("ageitgey/identities/obama_1.jpg"));
+    assert_eq!(&*faces[0].embedding.recognizer, "my-arcface");
+    assert_eq!(faces[0].embedding.vector.len(), 512);
+}
+
+#[test]
+fn a_recognizer_with_the_wrong_dimension_is_refused_naming_it() {
+    let toml = r#"
+        [[models.custom]]
+        name = "sface-claims-512"
+        kind = "recognizer"
+        family = "arcface"
+        file = "face_recognition_sface_2021dec.onnx"
+        input = { width = 112, height = 112, channels = "rgb", mean = 0.0, std = 1.0 }
+        recognizer = { dim = 512, threshold = 0.3 }
+    "#;
+    let e = load_error(&with_custom(toml, "yunet-2023mar", "sface-claims-512"));
+    assert!(
+        e.contains("sface-claims-512") && e.contains("does not match its description"),
+        "{e}"
+    );
+    assert!(e.contains("128 values per face") && e.contains("dim = 512"), "{e}");
+}
+
+#[test]
+fn a_detector_with_the_wrong_input_size_or_family_is_refused() {
+    let toml = r#"
+        [[models.custom]]
+        name = "yunet-320"
+        kind = "detector"
+        family = "yunet"
+        file = "face_detection_yunet_2023mar.onnx"
+        input = { width = 320, height = 320, channels = "bgr", mean = 0.0, std = 1.0 }
+        detector = { strides = [8, 16, 32], anchors = 1, score_threshold = 0.6, nms_threshold = 0.3 }
+
+        [[models.custom]]
+        name = "yunet-as-scrfd"
+        kind = "detector"
+        family = "scrfd"
+        file = "face_detection_yunet_2023mar.onnx"
+        input = { width = 640, height = 640, channels = "bgr", mean = 0.0, std = 1.0 }
+        detector = { strides = [8, 16, 32], anchors = 2, score_threshold = 0.5, nms_threshold = 0.4 }
+    "#;
+    let e = load_error(&with_custom(toml, "yunet-320", "sface-2021dec"));
+    assert!(e.contains("640x640 (HxW) but the description says 320x320"), "{e}");
+    let e = load_error(&with_custom(toml, "yunet-as-scrfd", "sface-2021dec"));
+    assert!(e.contains("it has 12 outputs") && e.contains("has 9"), "{e}");
+}
+
+#[test]
+fn a_missing_model_file_says_how_to_get_it() {
+    let mut c = testkit::config("yunet-2023mar", "sface-2021dec");
+    c.models.dir = testkit::root().join("no-such-dir");
+    let e = load_error(&c);
+    assert!(e.contains("not found") && e.contains("scripts/setup.sh"), "{e}");
+}
+
+#[test]
+fn a_model_of_the_wrong_kind_is_refused() {
+    let c = testkit::config("sface-2021dec", "sface-2021dec");
+    let e = load_error(&c);
+    assert!(
+        e.contains("is a recognizer model, but it is configured as the detector"),
+        "{e}"
+    );
+}
