@@ -561,3 +561,67 @@ fn a_quantized_build_does_not_depend_on_the_other_models_quantized_with_it() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// The names `rollcall [COMMAND] --help` lists under "Commands:", but `help`.
+fn commands_listed(args: &[&str]) -> Vec<String> {
+    let o = rollcall(&[args, &["--help"]].concat());
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{args:?} --help: {err}");
+    out.lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn the_readme_lists_every_command_and_subcommand() {
+    let readme = std::fs::read_to_string(testkit::root().join("README.md")).unwrap();
+    let commands = commands_listed(&[]);
+    assert!(commands.len() > 10, "{commands:?}");
+    let mut missing = Vec::new();
+    for command in &commands {
+        let subcommands = commands_listed(&[command]);
+        if subcommands.is_empty() {
+            note_unless_listed(&readme, &format!("rollcall {command}"), &mut missing);
+        }
+        for sub in subcommands {
+            note_unless_listed(&readme, &format!("rollcall {command} {sub}"), &mut missing);
+        }
+    }
+    assert!(missing.is_empty(), "README.md's command list lacks {missing:?}");
+}
+
+/// Records `usage` as missing unless the README's command list shows it (as `rollcall roster
+/// list | remove ID` shows `rollcall roster remove`, say).
+fn note_unless_listed(readme: &str, usage: &str, missing: &mut Vec<String>) {
+    let (head, last) = usage.rsplit_once(' ').unwrap_or((usage, ""));
+    let shown = readme.lines().any(|l| {
+        l.starts_with(usage)
+            || (l.starts_with(head)
+                && l.split('#')
+                    .next()
+                    .unwrap_or("")
+                    .split(" | ")
+                    .any(|alt| alt.starts_with(last)))
+    });
+    if !shown {
+        missing.push(usage.to_string());
+    }
+}
+
+#[test]
+fn precision_takes_only_the_names_the_config_takes() {
+    let o = rollcall(&["detect", "--precision", "int9", &photo("vectron/yaoming.jpg")]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("invalid value 'int9'") && err.contains("[possible values: auto, int8, fp32]"),
+        "{err}"
+    );
+    let o = rollcall(&["detect", "--precision", "fp32", &photo("vectron/yaoming.jpg")]);
+    assert!(o.status.success(), "{}", text(&o).1);
+}

@@ -14,27 +14,98 @@
 //! `rollcall models quantize` makes the builds (scripts/test.sh runs it first);
 //! `cargo test --release --test it int8_gates -- --ignored --nocapture` prints the figures of docs/int8.md.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use opencv::core::Mat;
 use rollcall::config::{Catalogue, Config, ModelKind, ModelSpec};
 use rollcall::vision::analyze::FaceAnalyzer;
+use rollcall::vision::detect::{BBox, Face};
 use rollcall::vision::fidelity::{MAX_SHIFT_PX, MIN_COSINE, cosine, pair, shift};
 
 /// How far from the detector's threshold a face found by one build only may score.
 const BORDERLINE: f32 = 0.1;
 /// The share of all faces whose live/spoof verdict may change.
 const MAX_VERDICTS_CHANGED: f64 = 0.01;
+/// The detector whose FP32 faces the recognizer and anti-spoofing gates measure.
+const FACE_FINDER: &str = "yunet-2023mar";
 
-/// Every shared photo, read one at a time, with room around the tight crops (as calibration
-/// pads them).
-fn every_photo() -> impl Iterator<Item = (PathBuf, Mat)> {
+/// Every shared photo, in a fixed order: the rows of every cached figure follow it.
+fn photo_paths() -> Vec<PathBuf> {
     testkit::photos_under(&testkit::shared().join("faces"))
-        .into_iter()
-        .filter_map(|p| {
-            let image = rollcall::capture::image::load(&p, rollcall::config::DEFAULT_MAX_PIXELS).ok()?;
-            Some((p, rollcall::capture::image::with_room(image).ok()?))
+}
+
+/// Every shared photo that reads as an image, with room around the tight crops (as calibration
+/// pads them), with its place in [`photo_paths`].
+fn every_photo(paths: &[PathBuf]) -> impl Iterator<Item = (usize, &PathBuf, Mat)> {
+    paths.iter().enumerate().filter_map(|(i, p)| {
+        let image = rollcall::capture::image::load(p, rollcall::config::DEFAULT_MAX_PIXELS).ok()?;
+        Some((i, p, rollcall::capture::image::with_room(image).ok()?))
+    })
+}
+
+/// The model file of catalogue model `name` under `config`.
+fn model_file(config: &Config, name: &str) -> PathBuf {
+    let catalogue = Catalogue::builtin();
+    let spec = catalogue.iter().find(|s| s.name == name).unwrap();
+    config.models.dir.join(&spec.file)
+}
+
+/// A face as 15 numbers (box, score, landmarks), for the figure cache.
+fn face_numbers(f: &Face) -> [f32; 15] {
+    let [[a, b], [c, d], [e, g], [h, i], [j, k]] = f.landmarks;
+    let BBox { x1, y1, x2, y2 } = f.bbox;
+    [x1, y1, x2, y2, f.score, a, b, c, d, e, g, h, i, j, k]
+}
+
+/// The faces a row of [`face_numbers`] holds.
+fn faces_of(row: &[f32]) -> Vec<Face> {
+    row.chunks_exact(15)
+        .map(|n| Face {
+            bbox: BBox {
+                x1: n[0],
+                y1: n[1],
+                x2: n[2],
+                y2: n[3],
+            },
+            score: n[4],
+            landmarks: [
+                [n[5], n[6]],
+                [n[7], n[8]],
+                [n[9], n[10]],
+                [n[11], n[12]],
+                [n[13], n[14]],
+            ],
         })
+        .collect()
+}
+
+/// The faces `fp32` (an FP32 analyzer of `config`) finds in each photo: cached, since every
+/// gate starts from them and the FP32 build never changes between runs.
+fn fp32_faces(config: &Config, fp32: &mut FaceAnalyzer, paths: &[PathBuf]) -> Vec<Vec<Face>> {
+    let detector = model_file(config, &config.models.detector);
+    let settings = format!("{:?} {:?}", config.detect, config.images);
+    let rows = testkit::figure_cache::rows("fp32-faces", &[&detector], &settings, paths, || {
+        let mut rows = vec![Vec::new(); paths.len()];
+        for (i, _, frame) in every_photo(paths) {
+            rows[i] = fp32
+                .observe(&frame)
+                .unwrap()
+                .iter()
+                .flat_map(|o| face_numbers(&o.face))
+                .collect();
+        }
+        rows
+    });
+    rows.iter().map(|r| faces_of(r)).collect()
+}
+
+/// The crops `analyzer`'s recognizer embeds, one per face, as `observe` cuts them.
+fn aligned(analyzer: &FaceAnalyzer, frame: &Mat, faces: &[Face]) -> Vec<Mat> {
+    let size = analyzer.recognizer().crop_size();
+    faces
+        .iter()
+        .map(|f| rollcall::vision::align::align(frame, &f.landmarks, size).unwrap())
+        .collect()
 }
 
 /// The catalogue's models of `kind`.
@@ -85,16 +156,20 @@ fn int8_detectors_are_listed_only_if_they_find_the_same_faces_within_two_pixels(
     let mut results = Vec::new();
     for spec in models(ModelKind::Detector) {
         let config = testkit::config(&spec.name, "sface-2021dec");
-        let [mut fp32, mut int8] = fp32_and_int8(config, &[&spec], |c| c.models.detector = spec.int8_candidate().name);
+        let [mut fp32, mut int8] = fp32_and_int8(config.clone(), &[&spec], |c| {
+            c.models.detector = spec.int8_candidate().name
+        });
         let threshold = fp32.detector().score_threshold();
         let (mut paired, mut widest, mut widest_at) = (0, 0.0f32, String::new());
         let mut lone: Vec<(String, f32)> = Vec::new();
         let mut photos = 0;
-        for (path, frame) in every_photo() {
+        let paths = photo_paths();
+        let found = fp32_faces(&config, &mut fp32, &paths);
+        for (i, path, frame) in every_photo(&paths) {
             photos += 1;
-            let a: Vec<_> = fp32.observe(&frame).unwrap().into_iter().map(|o| o.face).collect();
+            let a = &found[i];
             let b: Vec<_> = int8.observe(&frame).unwrap().into_iter().map(|o| o.face).collect();
-            let p = pair(&a, &b);
+            let p = pair(a, &b);
             for &(i, j) in &p.pairs {
                 paired += 1;
                 let s = shift(&a[i], &b[j]);
@@ -125,20 +200,36 @@ fn int8_detectors_are_listed_only_if_they_find_the_same_faces_within_two_pixels(
 fn int8_recognizers_are_listed_only_if_every_embedding_keeps_cosine_0_99() {
     let mut results = Vec::new();
     for spec in models(ModelKind::Recognizer) {
-        let config = testkit::config("yunet-2023mar", &spec.name);
-        let [mut fp32, mut int8] =
-            fp32_and_int8(config, &[&spec], |c| c.models.recognizer = spec.int8_candidate().name);
+        let config = testkit::config(FACE_FINDER, &spec.name);
+        let [mut fp32, mut int8] = fp32_and_int8(config.clone(), &[&spec], |c| {
+            c.models.recognizer = spec.int8_candidate().name
+        });
+        let paths = photo_paths();
+        let found = fp32_faces(&config, &mut fp32, &paths);
+        let (finder, recognizer) = (model_file(&config, FACE_FINDER), model_file(&config, &spec.name));
+        let settings = format!("{:?} {:?}", config.detect, config.images);
+        let references =
+            testkit::figure_cache::rows("fp32-embeddings", &[&finder, &recognizer], &settings, &paths, || {
+                let mut rows = vec![Vec::new(); paths.len()];
+                for (i, _, frame) in every_photo(&paths).filter(|(i, _, _)| !found[*i].is_empty()) {
+                    let crops = aligned(&fp32, &frame, &found[i]);
+                    rows[i] = fp32
+                        .embed(&crops)
+                        .unwrap()
+                        .iter()
+                        .flat_map(|e| e.vector.to_vec())
+                        .collect();
+                }
+                rows
+            });
         let mut cosines: Vec<(f32, String)> = Vec::new();
-        for (path, frame) in every_photo() {
-            let seen = fp32.observe(&frame).unwrap();
-            let aligned: Vec<Mat> = seen.iter().map(|o| o.aligned.clone()).collect();
-            if aligned.is_empty() {
-                continue;
-            }
-            let (a, b) = (fp32.embed(&aligned).unwrap(), int8.embed(&aligned).unwrap());
-            for ((x, y), o) in a.iter().zip(&b).zip(&seen) {
-                let at = format!("{} ({:.0} px)", path.display(), o.face.bbox.min_side());
-                cosines.push((cosine(&x.vector, &y.vector), at));
+        for (i, path, frame) in every_photo(&paths).filter(|(i, _, _)| !found[*i].is_empty()) {
+            let faces = &found[i];
+            let b = int8.embed(&aligned(&int8, &frame, faces)).unwrap();
+            let dim = references[i].len() / faces.len();
+            for ((x, y), face) in references[i].chunks_exact(dim).zip(&b).zip(faces) {
+                let at = format!("{} ({:.0} px)", path.display(), face.bbox.min_side());
+                cosines.push((cosine(x, &y.vector), at));
             }
         }
         cosines.sort_by(|x, y| x.0.total_cmp(&y.0));
@@ -169,22 +260,40 @@ fn int8_recognizers_are_listed_only_if_every_embedding_keeps_cosine_0_99() {
 fn int8_anti_spoofing_is_listed_only_if_its_verdicts_hold() {
     let pair_specs = models(ModelKind::Antispoof);
     let specs: Vec<&ModelSpec> = pair_specs.iter().collect();
-    let config = testkit::config("yunet-2023mar", "sface-2021dec");
-    let [mut fp32, mut int8] = fp32_and_int8(config, &specs, |c| {
+    let config = testkit::config(FACE_FINDER, "sface-2021dec");
+    let [mut fp32, mut int8] = fp32_and_int8(config.clone(), &specs, |c| {
         c.models.antispoof = specs.iter().map(|s| s.int8_candidate().name).collect();
     });
     let threshold = fp32.antispoof().unwrap().threshold();
     let samples = testkit::photos_under(&testkit::face("silent_face_samples"));
+    let paths = photo_paths();
+    let found = fp32_faces(&config, &mut fp32, &paths);
+    let pair_files: Vec<PathBuf> = [FACE_FINDER]
+        .into_iter()
+        .chain(specs.iter().map(|s| s.name.as_str()))
+        .map(|name| model_file(&config, name))
+        .collect();
+    let inputs: Vec<&Path> = pair_files.iter().map(PathBuf::as_path).collect();
+    let settings = format!("{:?} {:?} {:?}", config.detect, config.images, config.liveness);
+    let references = testkit::figure_cache::rows("fp32-live-scores", &inputs, &settings, &paths, || {
+        let mut rows = vec![Vec::new(); paths.len()];
+        for (i, _, frame) in every_photo(&paths) {
+            rows[i] = found[i]
+                .iter()
+                .map(|f| fp32.live_score(&frame, &f.bbox).unwrap().unwrap())
+                .collect();
+        }
+        rows
+    });
     let (mut changed, mut on_samples, mut faces, mut widest) = (0usize, Vec::new(), 0usize, 0.0f32);
-    for (path, frame) in every_photo() {
-        for o in fp32.observe(&frame).unwrap() {
-            let a = fp32.live_score(&frame, &o.face.bbox).unwrap().unwrap();
-            let b = int8.live_score(&frame, &o.face.bbox).unwrap().unwrap();
+    for (i, path, frame) in every_photo(&paths) {
+        for (face, &a) in found[i].iter().zip(&references[i]) {
+            let b = int8.live_score(&frame, &face.bbox).unwrap().unwrap();
             faces += 1;
             widest = widest.max((a - b).abs());
             if (a >= threshold) != (b >= threshold) {
                 changed += 1;
-                if samples.contains(&path) {
+                if samples.contains(path) {
                     on_samples.push((path.clone(), a, b));
                 }
             }

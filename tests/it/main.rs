@@ -7,6 +7,7 @@
 //! (`cargo test --release --test it -- --ignored`, as `scripts/test.sh` runs them).
 //! docs/architecture.md, "Tests, benches and figure suites", says how to add either kind.
 
+mod architecture;
 mod attack;
 mod camera_check;
 mod capture;
@@ -17,6 +18,7 @@ mod detection;
 mod engine;
 mod enroll_live;
 mod int8_gates;
+mod kit;
 mod lesson;
 mod liveness;
 mod liveness_quality;

@@ -13,6 +13,7 @@ pub mod degrade;
 pub mod demo;
 pub mod encode;
 pub mod events;
+pub mod figure_cache;
 pub mod rtsp;
 
 use rollcall::config::Config;
