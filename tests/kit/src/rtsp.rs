@@ -2,13 +2,17 @@
 //! gstreamer-rtsp-server on 127.0.0.1 and a free port, in a child process so tests can SIGKILL
 //! it (a crashed camera) or SIGSTOP it (a frozen one).
 //!
-//! The child is the test binary itself, re-run with `ROLLCALL_TEST_RTSP` set: every test file
-//! that uses this module has a test named `rtsp_server_child` calling [`child_main`].
+//! The child is the test binary itself, re-run with `ROLLCALL_TEST_RTSP` set: the integration
+//! tests hold a test named [`CHILD_TEST`] that calls [`child_main`], and a bench (whose `main`
+//! takes no test name) calls [`child_main`] first thing.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+/// The test, by its full name in `tests/it`, that turns the re-run test binary into the server.
+pub const CHILD_TEST: &str = "capture::rtsp_server_child";
 
 use gstreamer as gst;
 use gstreamer_rtsp_server as rtsp;
@@ -119,7 +123,7 @@ impl RtspServer {
     /// (Re)starts the child on the same port.
     pub fn restart(&mut self) {
         let child = Command::new(std::env::current_exe().unwrap())
-            .args(["rtsp_server_child", "--exact", "--nocapture", "--test-threads=1"])
+            .args([CHILD_TEST, "--exact", "--nocapture", "--test-threads=1"])
             .env(ENV, format!("{}:{}:{}", self.port, self.fps, self.dir.display()))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
