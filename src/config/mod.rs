@@ -418,6 +418,30 @@ mod tests {
     }
 
     #[test]
+    fn every_section_reports_each_of_its_problems_with_its_key() {
+        let text = "[mqtt]\nhost = \"\"\nkeep_alive_s = 0\n\
+                    [[cameras]]\nid = \"front\"\nkind = \"rtsp\"\nanalysis_fps = 0.0\n";
+        let path = Path::new("c.toml");
+        let config = Config::parse_unchecked(text, path).unwrap();
+        let found: Vec<String> = config.problems(path).iter().map(ToString::to_string).collect();
+        for expected in [
+            "[mqtt] host: must name the broker",
+            "[mqtt] keep_alive_s: 0 must be between 1 and 65535",
+            "camera `front`: a rtsp camera needs `url`",
+            "camera `front`: `analysis_fps` must be a number from 0.01 to 1000, got 0",
+        ] {
+            assert!(
+                found.iter().any(|f| f.contains(expected)),
+                "{expected:?} not in {found:#?}"
+            );
+        }
+        assert_eq!(found.len(), 4, "{found:#?}");
+        // The daemon stops at the first, as before.
+        let first = config.check(path).unwrap_err().to_string();
+        assert!(first.contains("[mqtt] host"), "{first}");
+    }
+
+    #[test]
     fn cameras_are_checked_by_kind_and_named_in_errors() {
         let e = Config::parse("[[cameras]]\nid = \"front\"\nkind = \"rtsp\"\n", Path::new("c.toml")).unwrap_err();
         assert!(

@@ -69,7 +69,12 @@ impl Daemon {
     fn start(db: &Path, key: &Key, port: u16, total: usize, device: &str) -> Daemon {
         let mut child = Command::new(std::env::current_exe().unwrap())
             // The test below, by its full name in this binary.
-            .args(["mqtt::outbox_daemon_child", "--exact", "--nocapture", "--test-threads=1"])
+            .args([
+                "mqtt::outbox_daemon_child",
+                "--exact",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(
                 CHILD_ENV,
                 format!("{}|{}|{port}|{total}|{device}", db.display(), *key.to_hex()),
