@@ -30,7 +30,7 @@ fn vectors(n: usize, dim: usize, seed: u64) -> Vec<Vec<f32>> {
 }
 
 fn main() {
-    if !std::env::args().any(|a| a == "--bench") {
+    if !testkit::bench::asked_to_measure() {
         return;
     }
     let dim = 512;

@@ -96,7 +96,7 @@ fn run(runtime: &tokio::runtime::Runtime, dir: &Path, extra: &str) {
 }
 
 fn main() {
-    if !std::env::args().any(|a| a == "--bench") {
+    if !testkit::bench::asked_to_measure() {
         return;
     }
     let dir = std::env::temp_dir().join(format!("rollcall-bench-mqtt-{}", std::process::id()));

@@ -112,7 +112,7 @@ fn soak(url: &str, seconds: u64) {
 fn main() {
     testkit::rtsp::child_main();
     // `cargo bench` passes --bench; anything else (cargo test --benches) only checks it builds.
-    if !std::env::args().any(|a| a == "--bench") {
+    if !testkit::bench::asked_to_measure() {
         return;
     }
     rollcall::capture::init().unwrap();

