@@ -51,6 +51,10 @@ if [ "$rust_minor" -lt 92 ]; then
     say "rustc $(rustc --version) is older than 1.92; updating with rustup"
     rustup update stable >/dev/null
 fi
+if [ "${1:-}" = "--test-extras" ] && ! command -v clippy-driver >/dev/null 2>&1; then
+    say "adding rustfmt and clippy (scripts/test.sh lints with them)"
+    rustup component add rustfmt clippy >/dev/null
+fi
 say "$(cargo --version)"
 
 # The documented backend example (docs/backend_seal.py) seals rosters with Python's cryptography.

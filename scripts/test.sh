@@ -62,8 +62,11 @@ phase "cargo fmt --check"
 cargo fmt --all --check
 
 phase "build and lint: release, every target, clippy -D warnings"
+if ! RUSTC_WORKSPACE_WRAPPER=$(command -v clippy-driver); then
+    echo "[test] no clippy-driver: rustup component add clippy"
+    exit 1
+fi
 export RUSTC_WORKSPACE_WRAPPER
-RUSTC_WORKSPACE_WRAPPER=$(command -v clippy-driver)
 export RUSTFLAGS="${RUSTFLAGS:-} -D warnings"
 cargo test --release --workspace --all-targets --no-run 2>&1 | tee "$logs/build.log"
 # The integration tests' binary, to run the figure suites beside the tests without waiting for
@@ -73,7 +76,9 @@ it=$(sed -n 's#.*(\(target/release/deps/it-[0-9a-f]*\)).*#\1#p' "$logs/build.log
 
 # The figure suites that need no INT8 build, and the package test, from now on.
 in_background figures-fp32 nice -n 19 "$it" --ignored open_set_scale:: liveness_quality::
-in_background package scripts/test-package.sh --no-build
+# Without the lint settings: on a new machine the package test first builds cargo-deb, which
+# is no code of ours to lint.
+in_background package env -u RUSTC_WORKSPACE_WRAPPER -u RUSTFLAGS scripts/test-package.sh --no-build
 
 phase "INT8 builds: rollcall models quantize"
 target/release/rollcall models quantize --python .local/quantize-venv/bin/python
