@@ -83,6 +83,8 @@ fn batch_from_dir(dir: &Path) -> Result<Batch, CliError> {
     Ok(out)
 }
 
+/// The people a CSV of `id,name,path` rows names (a header row is skipped, a person's rows are
+/// gathered), with each path relative to the CSV; `rollcall eval --roster` reads the same file.
 pub fn batch_from_csv(csv: &Path) -> Result<Batch, CliError> {
     let text = std::fs::read_to_string(csv).map_err(|source| CliError::Read {
         path: csv.to_path_buf(),
