@@ -98,8 +98,7 @@ impl Store {
         subject: &str,
         detail: &str,
     ) -> Result<AuditRecord, StoreError> {
-        let path = self.path.clone();
-        let sql = StoreError::sqlite(&path);
+        let sql = StoreError::sqlite(&self.path);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)

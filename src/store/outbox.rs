@@ -158,8 +158,7 @@ impl Outbox {
         if seqs.is_empty() {
             return Ok(());
         }
-        let path = self.path.clone();
-        let sql = StoreError::sqlite(&path);
+        let sql = StoreError::sqlite(&self.path);
         let tx = self.conn.transaction().map_err(sql)?;
         {
             let mut stmt = tx
@@ -206,8 +205,7 @@ impl Outbox {
     /// is marked dropped with its reason, stays in the attendance log or alerts, and an alert
     /// (small, whatever the row was) says so, in the same transaction.
     pub fn set_aside(&mut self, row: &OutboxRow, reason: &str, device: &str) -> Result<(), StoreError> {
-        let path = self.path.clone();
-        let sql = StoreError::sqlite(&path);
+        let sql = StoreError::sqlite(&self.path);
         let tx = self.conn.transaction().map_err(sql)?;
         tx.execute(
             "UPDATE outbox SET dropped_ms = ?2, set_aside = ?3 WHERE seq = ?1",
@@ -231,8 +229,7 @@ impl Outbox {
     /// deletes delivered or dropped rows older than the retention period.
     pub fn maintain(&mut self, limits: &OutboxLimits, device: &str) -> Result<Maintenance, StoreError> {
         let now = now_ms();
-        let path = self.path.clone();
-        let sql = StoreError::sqlite(&path);
+        let sql = StoreError::sqlite(&self.path);
         let tx = self.conn.transaction().map_err(sql)?;
         let too_old = now.saturating_sub(i64::try_from(limits.max_age.as_millis()).unwrap_or(i64::MAX));
         // Drops up to `limit` (-1: all) undelivered rows of `kind` created before `before`, oldest first.

@@ -122,8 +122,7 @@ impl Store {
     /// Saves one enrollment in one transaction: all of it or none. Enrollment from photos, live
     /// enrollment and roster import all save through here.
     pub fn enroll(&mut self, enrollment: &Enrollment<'_>) -> Result<(), StoreError> {
-        let path = self.path.clone();
-        let sql = StoreError::sqlite(&path);
+        let sql = StoreError::sqlite(&self.path);
         let tx = self.conn.transaction().map_err(sql)?;
         save_enrollment(&tx, &self.key, enrollment, &Utc::now().to_rfc3339()).map_err(sql)?;
         tx.commit().map_err(sql)

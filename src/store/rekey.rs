@@ -13,8 +13,7 @@ impl Store {
     /// template that does not open under the current key is an error naming it, and nothing
     /// changes. Returns how many templates were sealed again.
     pub fn rekey(&mut self, new: Key) -> Result<u64, StoreError> {
-        let path = self.path.clone();
-        let sql = StoreError::sqlite(&path);
+        let sql = StoreError::sqlite(&self.path);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -34,7 +33,7 @@ impl Store {
                 .key
                 .open(nonce, ciphertext, &aad)
                 .ok_or_else(|| StoreError::Tampered {
-                    path: path.clone(),
+                    path: self.path.clone(),
                     what: format!("a template of `{person}`"),
                 })?;
             let (nonce, ciphertext) = new.seal(&plain, &aad);

@@ -71,8 +71,7 @@ impl Store {
         people: &[Enrollment<'_>],
         fingerprint: &str,
     ) -> Result<(), StoreError> {
-        let path = self.path.clone();
-        let sql = StoreError::sqlite(&path);
+        let sql = StoreError::sqlite(&self.path);
         // Immediate: it reads the stored version before it writes, and a deferred transaction
         // that must upgrade after another connection committed fails at once with SQLITE_BUSY.
         let tx = self

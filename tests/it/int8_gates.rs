@@ -82,12 +82,17 @@ fn faces_of(row: &[f32]) -> Vec<Face> {
         .collect()
 }
 
+/// The settings that decide which faces are found, besides the detector's file: part of the
+/// cache key of the faces and of every figure computed from them.
+fn face_settings(config: &Config) -> String {
+    format!("{:?} {:?}", config.detect, config.images)
+}
+
 /// The faces `fp32` (an FP32 analyzer of `config`) finds in each photo: cached, since every
 /// gate starts from them and the FP32 build never changes between runs.
 fn fp32_faces(config: &Config, fp32: &mut FaceAnalyzer, paths: &[PathBuf]) -> Vec<Vec<Face>> {
     let detector = model_file(config, &config.models.detector);
-    let settings = format!("{:?} {:?}", config.detect, config.images);
-    let rows = testkit::figure_cache::rows("fp32-faces", &[&detector], &settings, paths, || {
+    let rows = testkit::figure_cache::rows("fp32-faces", &[&detector], &face_settings(config), paths, || {
         let mut rows = vec![Vec::new(); paths.len()];
         for (i, _, frame) in every_photo(paths) {
             rows[i] = fp32
@@ -250,7 +255,7 @@ fn recognizer_gate(name: &str) {
     let paths = photo_paths();
     let found = fp32_faces(&config, &mut fp32, &paths);
     let (finder, recognizer) = (model_file(&config, FACE_FINDER), model_file(&config, &spec.name));
-    let settings = format!("{:?} {:?}", config.detect, config.images);
+    let settings = face_settings(&config);
     let references = testkit::figure_cache::rows("fp32-embeddings", &[&finder, &recognizer], &settings, &paths, || {
         let mut rows = vec![Vec::new(); paths.len()];
         for (i, _, frame) in every_photo(&paths).filter(|(i, _, _)| !found[*i].is_empty()) {
@@ -314,7 +319,7 @@ fn int8_anti_spoofing_is_listed_only_if_its_verdicts_hold() {
         .map(|name| model_file(&config, name))
         .collect();
     let inputs: Vec<&Path> = pair_files.iter().map(PathBuf::as_path).collect();
-    let settings = format!("{:?} {:?} {:?}", config.detect, config.images, config.liveness);
+    let settings = format!("{} {:?}", face_settings(&config), config.liveness);
     let references = testkit::figure_cache::rows("fp32-live-scores", &inputs, &settings, &paths, || {
         let mut rows = vec![Vec::new(); paths.len()];
         for (i, _, frame) in every_photo(&paths) {
