@@ -26,6 +26,7 @@ use crate::attend::decide::{
 };
 use crate::attend::held::{Held, Pending, StoreHealth};
 use crate::attend::matching::{Candidates, Gallery, SharedGallery};
+use crate::attend::scan::{self, Scan};
 use crate::attend::session::{SharedTimetable, Timetable};
 use crate::attend::track::{KeptFrame, Standing, Track, TrackReport, Tracker, TrackerSettings, push_recent};
 use crate::config::TimetableError;
@@ -112,6 +113,8 @@ enum LiveStep {
 pub struct EngineStats {
     /// Frames processed.
     pub frames: u64,
+    /// Of those, frames searched whole (the others only around their tracked faces).
+    pub full_passes: u64,
     /// Faces detected over all frames (what embedding every face would have cost).
     pub faces: u64,
     /// Recognizer runs actually made (one per kept frame, at most).
@@ -147,6 +150,10 @@ pub struct Engine {
     rounds: HashMap<String, Option<String>>,
     /// Reports of ended tracks, kept only when asked for (`rollcall eval`).
     reports: Option<Vec<TrackReport>>,
+    /// Time between full passes over a camera's frame (see [`crate::attend::scan`]).
+    full_pass_interval: chrono::Duration,
+    /// Each camera's last full pass, frame time.
+    full_passes: HashMap<String, DateTime<Utc>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -187,6 +194,8 @@ impl Engine {
             held: Held::new(),
             rounds: HashMap::new(),
             reports: None,
+            full_pass_interval: config.detect.full_pass_interval(),
+            full_passes: HashMap::new(),
             analyzer,
             gallery,
             device: config.device.id(),
@@ -381,7 +390,24 @@ impl Engine {
         at: DateTime<Utc>,
     ) -> Result<Vec<Outcome>, EngineError> {
         let retried = self.retry_held();
-        let observations = self.analyzer.observe(image)?;
+        let tracked = self
+            .trackers
+            .get(camera)
+            .map(|t| t.predicted_boxes(at))
+            .unwrap_or_default();
+        let observations = match scan::plan(
+            self.full_passes.get(camera).copied(),
+            at,
+            self.full_pass_interval,
+            tracked,
+        ) {
+            Scan::Full => {
+                self.full_passes.insert(camera.to_string(), at);
+                self.stats.full_passes += 1;
+                self.analyzer.observe(image)?
+            }
+            Scan::Around(boxes) => self.analyzer.observe_around(image, &boxes)?,
+        };
         self.stats.frames += 1;
         self.stats.faces += observations.len() as u64;
         let settings = self.tracker_settings;

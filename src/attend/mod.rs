@@ -2,6 +2,8 @@
 //! session.
 //!
 //! This part owns:
+//! - which part of a frame is searched: a full pass now and then, regions around tracked faces
+//!   between ([`scan`]);
 //! - following a face across frames ([`track`]);
 //! - matching its embeddings against the gallery ([`matching`]);
 //! - the weekly timetable that places a decision in a session, present or late ([`session`]);
@@ -21,6 +23,7 @@ pub mod engine;
 pub mod eval;
 pub mod held;
 pub mod matching;
+pub mod scan;
 pub mod session;
 pub mod survey;
 pub mod track;

@@ -280,6 +280,12 @@ impl Tracker {
         }
     }
 
+    /// Where each live track's face is expected at `at`: where a frame between full passes is
+    /// searched.
+    pub fn predicted_boxes(&self, at: DateTime<Utc>) -> Vec<BBox> {
+        self.tracks.iter().map(|t| t.predicted(at)).collect()
+    }
+
     /// Adds one frame's observations; returns the ids of the tracks they went to.
     pub fn update(&mut self, at: DateTime<Utc>, observations: Vec<Observation>) -> Vec<u64> {
         // Candidate pairs, best overlap first; each track and detection is used once.

@@ -118,7 +118,7 @@ pub enum Command {
 /// Model choices any vision command can override.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ModelArgs {
-    /// Detector model (overrides the config), e.g. `yunet-2023mar` or `scrfd-500m`.
+    /// Detector model (overrides the config), e.g. `yunet-s`, `yunet-2023mar` or `scrfd-500m`.
     #[arg(long)]
     pub detector: Option<String>,
     /// Recognizer model (overrides the config), e.g. `sface-2021dec` or `arcface-w600k-mbf`.

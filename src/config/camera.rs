@@ -119,7 +119,8 @@ pub struct CameraConfig {
     /// Frames per second taken for analysis.
     #[serde(default = "default_analysis_fps")]
     pub analysis_fps: f64,
-    /// Width frames are scaled to for analysis (height keeps the aspect ratio).
+    /// The largest width analysed: wider frames are scaled down to it (height keeps the aspect
+    /// ratio), never up. 4K by default, so a camera's frames are analysed at its own resolution.
     #[serde(default = "default_analysis_width")]
     pub analysis_width: u32,
     /// Pixel order handed to analysis.
@@ -147,7 +148,7 @@ fn default_analysis_fps() -> f64 {
     5.0
 }
 fn default_analysis_width() -> u32 {
-    1280
+    3840
 }
 fn default_stall_timeout_s() -> f64 {
     10.0

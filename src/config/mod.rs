@@ -392,7 +392,7 @@ mod tests {
     #[test]
     fn an_empty_file_gives_the_defaults_and_relative_paths_follow_the_file() {
         let c = Config::parse("", Path::new("/etc/rollcall/rollcall.toml")).unwrap();
-        assert_eq!(c.models.detector, "yunet-2023mar");
+        assert_eq!(c.models.detector, "yunet-s");
         assert_eq!(c.models.dir, PathBuf::from("/etc/rollcall/models"));
     }
 

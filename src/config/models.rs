@@ -82,7 +82,7 @@ impl Default for ModelsConfig {
     fn default() -> Self {
         ModelsConfig {
             dir: PathBuf::from("models"),
-            detector: "yunet-2023mar".into(),
+            detector: "yunet-s".into(),
             recognizer: "sface-2021dec".into(),
             antispoof: vec!["minifasnet-v2".into(), "minifasnet-v1se".into()],
             landmarks: None,

@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::config::{Catalogue, ModelKind, ModelSpec, Precision};
 use crate::vision::align::align;
-use crate::vision::detect::{DetectSettings, Detector, Face};
+use crate::vision::detect::{BBox, DetectSettings, Detector, Face, frame_size};
 use crate::vision::embed::{Embedding, Recognizer};
 use crate::vision::landmarks::DenseLandmarks;
 use crate::vision::liveness::{AntiSpoof, Liveness};
@@ -205,7 +205,7 @@ impl FaceAnalyzer {
                 score_threshold: config.detect.score_threshold,
                 nms_threshold: config.detect.nms_threshold,
                 min_face_px: config.detect.min_face_px,
-                fit_input: config.detect.input_size.is_none(),
+                input_size: config.detect.input_size,
             },
         )?;
         let rec_spec = catalogue.get(&config.models.recognizer, ModelKind::Recognizer, "recognizer")?;
@@ -276,6 +276,11 @@ impl FaceAnalyzer {
         &self.detector
     }
 
+    /// The detector, to run it alone (`rollcall detect`, benches).
+    pub fn detector_mut(&mut self) -> &mut Detector {
+        &mut self.detector
+    }
+
     /// The recognizer.
     pub fn recognizer(&self) -> &Recognizer {
         &self.recognizer
@@ -300,10 +305,23 @@ impl FaceAnalyzer {
     }
 
     /// What tracking needs from a frame: faces with quality and aligned crops, but no liveness
-    /// and no embedding (tracks ask for those only while they are undecided).
+    /// and no embedding (tracks ask for those only while they are undecided). A full pass.
     pub fn observe(&mut self, frame: &Mat) -> Result<Vec<Observation>, ModelError> {
         let start = Instant::now();
         let faces = self.detector.detect(frame)?;
+        self.observations(frame, faces, start)
+    }
+
+    /// [`FaceAnalyzer::observe`] searching only around `tracked` (frame pixels), at the frame's
+    /// own resolution: a frame between full passes.
+    pub fn observe_around(&mut self, frame: &Mat, tracked: &[BBox]) -> Result<Vec<Observation>, ModelError> {
+        let start = Instant::now();
+        let faces = self.detector.detect_around(frame, tracked)?;
+        self.observations(frame, faces, start)
+    }
+
+    /// Quality and aligned crops of the faces found, timed from `start` as one detect stage.
+    fn observations(&mut self, frame: &Mat, faces: Vec<Face>, start: Instant) -> Result<Vec<Observation>, ModelError> {
         let aligned = self.align_all(frame, &faces)?;
         let mut out = Vec::with_capacity(faces.len());
         for (face, aligned) in faces.into_iter().zip(aligned) {
@@ -347,10 +365,18 @@ impl FaceAnalyzer {
     /// recognizer and its crops for the anti-spoofing models. What `rollcall models quantize`
     /// calibrates the INT8 builds on, so they see what they will be given.
     pub fn model_inputs(&mut self, frame: &Mat) -> Result<Vec<(String, Array4<f32>)>, ModelError> {
-        let input = self.detector.prepare(frame)?;
-        let outputs = self.detector.infer(&input)?;
-        let faces = self.detector.decode(&outputs, &input);
-        let mut inputs = vec![(self.detector.name().to_string(), input.tensor)];
+        let layouts = self.detector.full_pass(frame_size(frame));
+        let prepared = layouts
+            .iter()
+            .map(|l| self.detector.prepare(frame, l))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut runs = Vec::with_capacity(prepared.len());
+        for input in &prepared {
+            runs.push((input, self.detector.infer(input)?));
+        }
+        let faces = self.detector.decode(&runs);
+        let name = self.detector.name().to_string();
+        let mut inputs: Vec<(String, Array4<f32>)> = prepared.into_iter().map(|i| (name.clone(), i.tensor)).collect();
         for (face, aligned) in faces.iter().zip(self.align_all(frame, &faces)?) {
             let crop = self.recognizer.prepare(std::slice::from_ref(&aligned))?;
             inputs.push((self.recognizer.id().to_string(), crop));
@@ -416,7 +442,12 @@ impl FaceAnalyzer {
     /// Times the models alone on this frame's inputs: every input is prepared first, untimed,
     /// so the figure is what the sessions cost with no analyzer around them.
     pub fn time_models(&mut self, frame: &Mat, faces: &[Face]) -> Result<ModelTimes, ModelError> {
-        let det_input = self.detector.prepare(frame)?;
+        let det_inputs = self
+            .detector
+            .full_pass(frame_size(frame))
+            .iter()
+            .map(|l| self.detector.prepare(frame, l))
+            .collect::<Result<Vec<_>, _>>()?;
         let aligned = self.align_all(frame, faces)?;
         let batch = self.recognizer.prepare(&aligned)?;
         let spoof_inputs = match self.antispoof.as_ref() {
@@ -429,7 +460,9 @@ impl FaceAnalyzer {
 
         let mut times = ModelTimes::default();
         let t = Instant::now();
-        self.detector.infer(&det_input)?;
+        for input in &det_inputs {
+            self.detector.infer(input)?;
+        }
         times.detect = t.elapsed();
         let t = Instant::now();
         self.recognizer.infer(&batch)?;

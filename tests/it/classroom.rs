@@ -11,6 +11,7 @@
 use std::collections::BTreeSet;
 use std::process::Command;
 
+use opencv::prelude::*;
 use testkit::classroom;
 
 const PEOPLE: [&str; 9] = [
@@ -102,5 +103,51 @@ fn every_enrolled_student_is_marked_within_a_minute_and_no_stranger_is() {
         .collect();
     let everyone: BTreeSet<&str> = PEOPLE.into_iter().collect();
     assert_eq!(marked, everyone, "everyone enrolled is marked within the first minute");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Back rows of 20, 24 and 28 px, and rows of 36 and 48 px in front of them: the sizes of a real
+/// classroom seen by one camera at the front.
+const ROWS_PX: [f32; 5] = [20.0, 24.0, 28.0, 36.0, 48.0];
+const PER_ROW: usize = 6;
+
+/// Detection alone, on frames of the room that went through H.264 as a camera's do: every face
+/// of every row is found, at 1080p and in the 3840x2160 version of the room. (With the frame
+/// letterboxed into 640x640, as before, the rows of 20 to 28 px were never found.)
+#[test]
+fn every_row_is_found_at_the_cameras_own_resolution() {
+    let dir = testkit::scratch_dir("classroom", "back-rows");
+    let config = testkit::config("yunet-s", "sface-2021dec");
+    let mut analyzer = testkit::analyzer_for(&config);
+    let people = classroom::people_with(ROWS_PX.len() * PER_ROW, 2);
+    let people: Vec<&str> = people.iter().map(String::as_str).collect();
+    for frame in [(1920, 1080), (3840, 2160)] {
+        let room = classroom::rows(&people, &[], &ROWS_PX, PER_ROW, frame);
+        let clip = dir.join(format!("room-{}.mp4", frame.0));
+        classroom::write_room_clip(&mut analyzer, &room, 2, classroom::SECONDS_EACH, &clip);
+        let frames = rollcall::capture::FileFrames::open(&clip, classroom::FPS as f64, 3840).unwrap();
+        let mut worst = vec![usize::MAX; ROWS_PX.len()];
+        let mut seen = 0;
+        for (image, _) in frames.take(3) {
+            assert_eq!((image.cols(), image.rows()), frame, "decoded at the camera's own size");
+            let faces = analyzer.detector_mut().detect(&image).unwrap();
+            let found = classroom::found_per_row(&room, PER_ROW, &faces);
+            println!(
+                "{}x{}: found per row {ROWS_PX:?} px: {found:?} of {PER_ROW}",
+                frame.0, frame.1
+            );
+            worst = worst.iter().zip(&found).map(|(w, f)| (*w).min(*f)).collect();
+            seen += 1;
+        }
+        assert_eq!(seen, 3);
+        // One child of the 20 px row (Azure_Family1_Daughter, hands at her face) is found by
+        // neither YuNet at 20 px, only from 24 px: the row of 20 px may miss one.
+        assert!(worst[0] + 1 >= PER_ROW, "the 20 px row at {frame:?}: {worst:?}");
+        assert_eq!(
+            worst[1..],
+            vec![PER_ROW; ROWS_PX.len() - 1],
+            "every face from 24 px, at {frame:?}"
+        );
+    }
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -1,20 +1,25 @@
 //! Face detection: frames in, face boxes with 5 landmarks out, in frame pixels.
 //!
 //! Two families, chosen by the model's description: YuNet (anchor-free) and SCRFD (anchors).
-//! Both are fed a letterboxed frame and share the same mapping back and the same NMS.
+//! Both search a frame in the views [`layout`] plans (an overview for big faces, the frame at its
+//! own resolution for small ones, regions around tracked faces between full passes) and share
+//! the same mapping back to frame pixels and one NMS over all views.
 
+pub mod layout;
 mod nms;
 mod scrfd;
 mod yunet;
 
 use ndarray::{Array4, Axis};
 use opencv::core::Mat;
+use opencv::imgproc;
 use opencv::prelude::*;
 use serde::Serialize;
 
 use crate::config::{InputSpec, ModelFamily};
-use crate::vision::model::{ModelError, OnnxModel, OutputTensor, fill_chw, letterbox};
+use crate::vision::model::{ModelError, OnnxModel, OutputTensor, fill_chw};
 
+pub use layout::{InputShape, Layout, Placement};
 pub use nms::nms;
 
 /// An axis-aligned box in pixels, corners inclusive of the face.
@@ -59,15 +64,6 @@ impl BBox {
         let union = self.area() + other.area() - inter;
         if union <= 0.0 { 0.0 } else { inter / union }
     }
-
-    fn scaled(&self, k: f32) -> BBox {
-        BBox {
-            x1: self.x1 * k,
-            y1: self.y1 * k,
-            x2: self.x2 * k,
-            y2: self.y2 * k,
-        }
-    }
 }
 
 /// Five landmarks in ArcFace order: left eye, right eye, nose, left mouth, right mouth (as seen
@@ -94,22 +90,19 @@ pub struct DetectSettings {
     pub nms_threshold: Option<f32>,
     /// Faces whose shorter side is below this many frame pixels are ignored.
     pub min_face_px: f32,
-    /// For models of free input size, shape the input to the frame's aspect instead of padding
-    /// it square (a 16:9 frame costs 640x384 instead of 640x640).
-    pub fit_input: bool,
+    /// Letterbox every frame into exactly this input (scaling small frames up), as the
+    /// reference implementations do, instead of searching the frame at its own resolution.
+    pub input_size: Option<[u32; 2]>,
 }
 
-/// A frame prepared for the detector: the input tensor and the frame-to-model scale.
+/// Frames prepared for one inference call: the input batch and where each part of the frame
+/// went in it.
 #[derive(Debug, Clone)]
 pub struct DetectorInput {
-    /// NCHW input tensor.
+    /// NCHW input tensor, one image per item of the layout.
     pub tensor: Array4<f32>,
-    /// Model pixels per frame pixel.
-    pub scale: f32,
-    /// Input width used.
-    pub width: u32,
-    /// Input height used.
-    pub height: u32,
+    /// What is in it.
+    pub layout: Layout,
 }
 
 /// A loaded face detector.
@@ -118,25 +111,35 @@ pub struct Detector {
     model: OnnxModel,
     family: ModelFamily,
     input: InputSpec,
+    shape: InputShape,
     strides: Vec<u32>,
     anchors: usize,
     score_threshold: f32,
     sure_face_score: f32,
     nms_threshold: f32,
     min_face_px: f32,
-    fit_input: bool,
+    input_size: Option<[u32; 2]>,
 }
 
 impl Detector {
     /// Wraps a loaded detector model with its decoding settings.
     pub fn new(model: OnnxModel, settings: &DetectSettings) -> Result<Detector, ModelError> {
-        let spec = model.spec().clone();
+        let mut spec = model.spec().clone();
         let bad = |reason: String| ModelError::bad_description(spec.name.clone(), reason);
         let d = spec
             .detector
             .clone()
             .ok_or_else(|| bad("a detector needs a `detector` table".into()))?;
         let max_stride = d.strides.iter().copied().max().unwrap_or(1);
+        if let Some([w, h]) = settings.input_size {
+            if !model.has_free_size() && [w, h] != [spec.input.width, spec.input.height] {
+                return Err(bad(format!(
+                    "[detect] input_size [{w}, {h}]: this model takes only {}x{}",
+                    spec.input.width, spec.input.height
+                )));
+            }
+            (spec.input.width, spec.input.height) = (w, h);
+        }
         if !spec.input.width.is_multiple_of(max_stride) || !spec.input.height.is_multiple_of(max_stride) {
             return Err(bad(format!(
                 "input {}x{} must be a multiple of the largest stride {max_stride}",
@@ -145,6 +148,13 @@ impl Detector {
         }
         Ok(Detector {
             family: spec.family,
+            shape: InputShape {
+                width: spec.input.width,
+                height: spec.input.height,
+                free_size: model.has_free_size(),
+                batched: model.is_batched(),
+                step: max_stride,
+            },
             input: spec.input,
             strides: d.strides,
             anchors: d.anchors as usize,
@@ -152,7 +162,7 @@ impl Detector {
             sure_face_score: d.sure_face_score.unwrap_or(0.0),
             nms_threshold: settings.nms_threshold.unwrap_or(d.nms_threshold),
             min_face_px: settings.min_face_px,
-            fit_input: settings.fit_input && model.has_free_size(),
+            input_size: settings.input_size,
             model,
         })
     }
@@ -173,40 +183,41 @@ impl Detector {
         self.sure_face_score
     }
 
-    /// The input size for a `w` x `h` frame: the configured one, or for free-size models the
-    /// configured size's long side with the short side fitted to the frame (multiple of the
-    /// largest stride).
-    fn input_size_for(&self, w: u32, h: u32) -> (u32, u32) {
-        let (iw, ih) = (self.input.width, self.input.height);
-        if !self.fit_input {
-            return (iw, ih);
-        }
-        let step = self.strides.iter().copied().max().unwrap_or(32);
-        let fit = |long: u32, num: u32, den: u32| {
-            ((long as u64 * num as u64).div_ceil(den as u64 * step as u64) as u32 * step).clamp(step, long)
-        };
-        if w >= h {
-            (iw, fit(iw, h, w).min(ih))
-        } else {
-            (fit(ih, w, h).min(iw), ih)
-        }
+    /// What the model takes: what [`layout`] plans for.
+    pub fn shape(&self) -> InputShape {
+        self.shape
     }
 
-    /// Letterboxes the frame into the model's input tensor.
-    pub fn prepare(&self, frame: &Mat) -> Result<DetectorInput, ModelError> {
+    /// The inference calls of a full pass over a `w` x `h` frame: the overview, and the detail
+    /// at the frame's own resolution when the overview sees it smaller (or the one letterboxed
+    /// input of `[detect] input_size`).
+    pub fn full_pass(&self, (w, h): (u32, u32)) -> Vec<Layout> {
+        if let Some([iw, ih]) = self.input_size {
+            return vec![layout::letterbox((w, h), iw, ih)];
+        }
+        let mut layouts = vec![layout::overview((w, h), &self.shape)];
+        if layout::needs_detail((w, h), &self.shape) {
+            layouts.extend(layout::detail((w, h), &self.shape));
+        }
+        layouts
+    }
+
+    /// Draws the frame's parts into the input batch `layout` describes.
+    pub fn prepare(&self, frame: &Mat, layout: &Layout) -> Result<DetectorInput, ModelError> {
         let cv = |source| ModelError::OpenCv {
             name: self.name().to_string(),
             source,
         };
-        let (width, height) = self.input_size_for(frame.cols().max(1) as u32, frame.rows().max(1) as u32);
-        let (resized, scale) = letterbox(frame, width, height).map_err(cv)?;
-        let mut tensor = Array4::<f32>::zeros((1, 3, height as usize, width as usize));
-        fill_chw(&resized, &self.input, tensor.index_axis_mut(Axis(0), 0)).map_err(cv)?;
+        let (w, h) = (layout.width as usize, layout.height as usize);
+        let mut tensor = Array4::<f32>::zeros((layout.items, 3, h, w));
+        for item in 0..layout.items {
+            let parts: Vec<&Placement> = layout.placements.iter().filter(|p| p.item == item).collect();
+            let image = draw(frame, &parts, layout).map_err(cv)?;
+            fill_chw(&image, &self.input, tensor.index_axis_mut(Axis(0), item)).map_err(cv)?;
+        }
         Ok(DetectorInput {
             tensor,
-            scale,
-            width,
-            height,
+            layout: layout.clone(),
         })
     }
 
@@ -215,41 +226,144 @@ impl Detector {
         self.model.run(input.tensor.view())
     }
 
-    /// Turns raw outputs into faces in frame pixels: decode, threshold, NMS, map back, size filter.
-    pub fn decode(&self, outputs: &[OutputTensor], input: &DetectorInput) -> Vec<Face> {
-        let scale = input.scale;
+    /// The faces in one call's outputs, in frame pixels, before NMS: decoded per image, each
+    /// kept by the part of the frame it lies in and mapped back, those cut by a tile's or
+    /// region's edge dropped (a neighbouring view sees them whole).
+    fn candidates(&self, outputs: &[OutputTensor], layout: &Layout) -> Vec<Face> {
         let grid = Grid {
-            width: input.width as usize,
-            height: input.height as usize,
+            width: layout.width as usize,
+            height: layout.height as usize,
             strides: &self.strides,
             anchors: self.anchors,
             threshold: self.score_threshold,
         };
-        let candidates = match self.family {
-            ModelFamily::Yunet => yunet::decode(outputs, &grid),
-            _ => scrfd::decode(outputs, &grid),
-        };
-        let inv = 1.0 / scale;
-        nms(candidates, self.nms_threshold)
+        let items = layout.items.max(1);
+        let mut faces = Vec::new();
+        for item in 0..items {
+            let slices: Vec<&[f32]> = outputs
+                .iter()
+                .map(|o| {
+                    let per = o.data.len() / items;
+                    &o.data[item * per..(item + 1) * per]
+                })
+                .collect();
+            let found = match self.family {
+                ModelFamily::Yunet => yunet::decode(&slices, &grid),
+                _ => scrfd::decode(&slices, &grid),
+            };
+            for f in found {
+                let Some(p) = layout.placements.iter().find(|p| p.item == item && p.holds(&f.bbox)) else {
+                    continue;
+                };
+                let [x1, y1] = p.to_frame([f.bbox.x1, f.bbox.y1]);
+                let [x2, y2] = p.to_frame([f.bbox.x2, f.bbox.y2]);
+                let face = Face {
+                    bbox: BBox { x1, y1, x2, y2 },
+                    score: f.score,
+                    landmarks: f.landmarks.map(|pt| p.to_frame(pt)),
+                };
+                if !p.touches_cut(&face.bbox) {
+                    faces.push(face);
+                }
+            }
+        }
+        faces
+    }
+
+    /// Turns the outputs of every call of a pass into faces in frame pixels: decode, threshold,
+    /// map back, one NMS over all views, size filter.
+    pub fn decode(&self, runs: &[(&DetectorInput, Vec<OutputTensor>)]) -> Vec<Face> {
+        let all = runs
+            .iter()
+            .flat_map(|(input, outputs)| self.candidates(outputs, &input.layout))
+            .collect();
+        nms(all, self.nms_threshold)
             .into_iter()
-            .map(|f| Face {
-                bbox: f.bbox.scaled(inv),
-                score: f.score,
-                landmarks: f.landmarks.map(|[x, y]| [x * inv, y * inv]),
-            })
             .filter(|f| f.bbox.min_side() >= self.min_face_px)
             .collect()
     }
 
-    /// Finds the faces in a BGR frame.
-    pub fn detect(&mut self, frame: &Mat) -> Result<Vec<Face>, ModelError> {
+    /// Runs the calls of `layouts` and gathers their faces.
+    pub fn run(&mut self, frame: &Mat, layouts: &[Layout]) -> Result<Vec<Face>, ModelError> {
         if frame.empty() {
             return Ok(Vec::new());
         }
-        let input = self.prepare(frame)?;
-        let outputs = self.infer(&input)?;
-        Ok(self.decode(&outputs, &input))
+        let inputs = layouts
+            .iter()
+            .map(|l| self.prepare(frame, l))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut runs = Vec::with_capacity(inputs.len());
+        for input in &inputs {
+            runs.push((input, self.infer(input)?));
+        }
+        Ok(self.decode(&runs))
     }
+
+    /// Finds every face in a BGR frame: a full pass.
+    pub fn detect(&mut self, frame: &Mat) -> Result<Vec<Face>, ModelError> {
+        let layouts = self.full_pass(frame_size(frame));
+        self.run(frame, &layouts)
+    }
+
+    /// Finds the faces near `faces` (frame pixels, e.g. the tracks of the last frame), at the
+    /// frame's own resolution: what a frame between full passes costs.
+    pub fn detect_around(&mut self, frame: &Mat, faces: &[BBox]) -> Result<Vec<Face>, ModelError> {
+        if self.input_size.is_some() {
+            return self.detect(frame);
+        }
+        let layouts = layout::around(frame_size(frame), faces, &self.shape);
+        self.run(frame, &layouts)
+    }
+}
+
+/// A frame's width and height.
+pub fn frame_size(frame: &Mat) -> (u32, u32) {
+    (frame.cols().max(0) as u32, frame.rows().max(0) as u32)
+}
+
+/// One input image of `layout`'s size with `parts` of the frame drawn in (black elsewhere).
+fn draw(frame: &Mat, parts: &[&Placement], layout: &Layout) -> opencv::Result<Mat> {
+    let piece = |p: &Placement| -> opencv::Result<Mat> {
+        let s = p.source;
+        let roi = Mat::roi(frame, opencv::core::Rect::new(s.x, s.y, s.w, s.h))?;
+        if p.size == (s.w, s.h) {
+            return roi.try_clone();
+        }
+        let mut out = Mat::default();
+        imgproc::resize(
+            &roi,
+            &mut out,
+            opencv::core::Size::new(p.size.0, p.size.1),
+            0.0,
+            0.0,
+            imgproc::INTER_LINEAR,
+        )?;
+        Ok(out)
+    };
+    // One part at the top left (an overview, a tile): fill_chw pads the rest.
+    if let [p] = parts
+        && p.at == (0, 0)
+    {
+        return piece(p);
+    }
+    let mut canvas = Mat::new_rows_cols_with_default(
+        layout.height as i32,
+        layout.width as i32,
+        frame.typ(),
+        opencv::core::Scalar::all(0.0),
+    )?;
+    for p in parts {
+        let image = piece(p)?;
+        let w = image.cols().min(layout.width as i32 - p.at.0);
+        let h = image.rows().min(layout.height as i32 - p.at.1);
+        if w <= 0 || h <= 0 {
+            continue;
+        }
+        let src = Mat::roi(&image, opencv::core::Rect::new(0, 0, w, h))?;
+        let mut dst = Mat::roi_mut(&mut canvas, opencv::core::Rect::new(p.at.0, p.at.1, w, h))?;
+        src.copy_to(&mut dst)?;
+    }
+    Ok(canvas)
 }
 
 /// The feature-map layout both decoders walk.

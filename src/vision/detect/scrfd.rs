@@ -1,19 +1,18 @@
 //! SCRFD decoding, as InsightFace's `SCRFD.forward` does it.
 
 use super::{BBox, Face, Grid};
-use crate::vision::model::OutputTensor;
 
 /// Outputs are score, bbox, kps for each stride. Each cell has `anchors` anchors centred on the
 /// cell's top-left corner; boxes are distances to the four sides and landmarks offsets from the
 /// centre, both in stride units.
-pub(super) fn decode(outputs: &[OutputTensor], grid: &Grid<'_>) -> Vec<Face> {
+pub(super) fn decode(outputs: &[&[f32]], grid: &Grid<'_>) -> Vec<Face> {
     let n = grid.strides.len();
     let mut faces = Vec::new();
     for (i, &stride) in grid.strides.iter().enumerate() {
         let s = stride as f32;
         let cols = grid.width / stride as usize;
         let rows = grid.height / stride as usize;
-        let (scores, bbox, kps) = (&outputs[i].data, &outputs[i + n].data, &outputs[i + 2 * n].data);
+        let (scores, bbox, kps) = (outputs[i], outputs[i + n], outputs[i + 2 * n]);
         let count = (rows * cols * grid.anchors)
             .min(scores.len())
             .min(bbox.len() / 4)

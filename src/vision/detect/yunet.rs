@@ -1,20 +1,19 @@
 //! YuNet decoding, as OpenCV's FaceDetectorYN does it.
 
 use super::{BBox, Face, Grid};
-use crate::vision::model::OutputTensor;
 
 /// Outputs are cls, obj, bbox, kps for each stride, in that grouping. Score is
 /// `sqrt(cls * obj)`; the box is a centre offset and log size per cell; landmarks are offsets
 /// per cell, all in stride units.
-pub(super) fn decode(outputs: &[OutputTensor], grid: &Grid<'_>) -> Vec<Face> {
+pub(super) fn decode(outputs: &[&[f32]], grid: &Grid<'_>) -> Vec<Face> {
     let n = grid.strides.len();
     let mut faces = Vec::new();
     for (i, &stride) in grid.strides.iter().enumerate() {
         let s = stride as f32;
         let cols = grid.width / stride as usize;
         let rows = grid.height / stride as usize;
-        let (cls, obj) = (&outputs[i].data, &outputs[i + n].data);
-        let (bbox, kps) = (&outputs[i + 2 * n].data, &outputs[i + 3 * n].data);
+        let (cls, obj) = (outputs[i], outputs[i + n]);
+        let (bbox, kps) = (outputs[i + 2 * n], outputs[i + 3 * n]);
         let cells = (rows * cols)
             .min(cls.len())
             .min(obj.len())
