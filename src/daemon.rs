@@ -88,6 +88,9 @@ struct Watched {
     taken: u64,
     /// The longest capture-to-decision time since the last status update.
     lag: Duration,
+    /// Time spent analysing its frames, and how many, since the last status update: the cost
+    /// of a frame, which a full pass at the camera's resolution raises.
+    busy: (Duration, u32),
     /// Whether it has been silent long enough to say so.
     down: DownWatch,
 }
@@ -101,6 +104,7 @@ impl Watched {
             config: cam.clone(),
             taken: 0,
             lag: Duration::ZERO,
+            busy: (Duration::ZERO, 0),
             down: DownWatch::new(cam.down_after(), Instant::now()),
         })
     }
@@ -372,7 +376,10 @@ fn analyse_ready_frames(watched: &mut [Watched], engine: &mut Engine, on_outcome
             continue;
         };
         analysed = true;
-        match engine.process(w.camera.id(), &w.room, &frame.image, frame.captured_at.into()) {
+        let start = Instant::now();
+        let result = engine.process(w.camera.id(), &w.room, &frame.image, frame.captured_at.into());
+        w.busy = (w.busy.0 + start.elapsed(), w.busy.1 + 1);
+        match result {
             Ok(outcomes) => outcomes.iter().for_each(&mut *on_outcome),
             // One bad frame or a store hiccup must not stop attendance for the whole school.
             Err(e) => tracing::error!(camera = w.camera.id(), error = %e, "frame not analysed"),
@@ -546,6 +553,11 @@ fn report(watched: &mut [Watched], status: &StatusBoard, engine: &Engine, elapse
                 state,
                 fps: (fps * 10.0).round() / 10.0,
                 lag_ms: u32::try_from(std::mem::take(&mut w.lag).as_millis()).unwrap_or(u32::MAX),
+                too_small: engine.too_small(w.camera.id()),
+                ms_per_frame: {
+                    let (busy, n) = std::mem::take(&mut w.busy);
+                    (busy.as_secs_f32() * 1000.0 / n.max(1) as f32 * 10.0).round() / 10.0
+                },
             },
         ));
     }

@@ -180,6 +180,31 @@ pub const FULL_FACE_PX: f32 = 64.0;
 /// alone is only marginally above the threshold.
 pub const MARGINAL_FRAMES: usize = 5;
 
+/// Faces smaller than this (shorter side, frame pixels) are never compared with the gallery: too
+/// few pixels to tell one student from another among a school's (docs/calibration.md, "Face
+/// size"). A track none of whose kept frames reaches it is "seen, too small to recognise".
+pub const MIN_COMPARE_PX: f32 = 28.0;
+
+/// The size bands above [`MIN_COMPARE_PX`]: a frame of a face at least this big (shorter side,
+/// frame pixels) is matched at the gallery's threshold plus this much. Smaller faces give
+/// strangers higher similarities (docs/calibration.md, "Face size").
+pub const SIZE_BANDS: [(f32, f32); 3] = [(MIN_COMPARE_PX, 0.04), (36.0, 0.02), (48.0, 0.0)];
+
+/// What a frame of a face `face_px` high adds to the threshold; `None` below the smallest band:
+/// it is not compared at all.
+pub fn size_raise(face_px: f32) -> Option<f32> {
+    SIZE_BANDS
+        .iter()
+        .rev()
+        .find(|(from, _)| face_px >= *from)
+        .map(|(_, raise)| *raise)
+}
+
+/// Whether any of these face sizes is big enough to be compared with the gallery.
+pub fn big_enough(face_px: impl IntoIterator<Item = f32>) -> bool {
+    face_px.into_iter().any(|px| size_raise(px).is_some())
+}
+
 /// The open-set rules a track must pass to be taken for someone.
 #[derive(Debug, Clone, Copy)]
 pub struct OpenSet {
@@ -205,7 +230,7 @@ impl OpenSet {
     /// decision confident.
     pub fn confident(&self, face_px: f32) -> f32 {
         let smallness = ((FULL_FACE_PX - face_px) / (FULL_FACE_PX - SMALL_FACE_PX)).clamp(0.0, 1.0);
-        self.threshold() + CONFIDENT_GAP + SMALL_FACE_GAP * smallness
+        self.threshold() + size_raise(face_px).unwrap_or(0.0) + CONFIDENT_GAP + SMALL_FACE_GAP * smallness
     }
 }
 
@@ -220,18 +245,23 @@ pub struct FrameVote {
     pub candidates: Candidates,
 }
 
-/// The vote: each kept frame votes, weighted by quality, for the person it accepts at the
-/// gallery's threshold; the winner must hold `vote_share` of all the weight and be the person
-/// the mean embedding (`overall`) accepts too. The winner is taken only when one of its frames
-/// is confident for its face size, or [`MARGINAL_FRAMES`] frames agree. Returns who was
-/// recognised, if anyone.
+/// The vote: each kept frame big enough to compare ([`size_raise`]) votes, weighted by quality,
+/// for the person it accepts at the gallery's threshold raised for its size band; the winner
+/// must hold `vote_share` of all the weight and be the person the mean embedding (`overall`)
+/// accepts too, at the band of the voting frames' mean size. The winner is taken only when one of
+/// its frames is confident for its face size, or [`MARGINAL_FRAMES`] frames agree. Returns who
+/// was recognised, if anyone.
 pub fn tally(frames: &[FrameVote], overall: &Candidates, rules: &OpenSet) -> Option<String> {
-    let threshold = rules.threshold();
     let mut votes: Vec<(&str, f32, usize, bool)> = Vec::new();
-    let mut total = 0.0;
+    let (mut total, mut sizes, mut counted) = (0.0, 0.0, 0);
     for frame in frames {
+        let Some(raise) = size_raise(frame.face_px) else {
+            continue;
+        };
         total += frame.quality;
-        let Some(p) = frame.candidates.accepted(threshold, rules.margin) else {
+        sizes += frame.face_px;
+        counted += 1;
+        let Some(p) = frame.candidates.accepted(rules.threshold() + raise, rules.margin) else {
             continue;
         };
         let confident = frame
@@ -249,7 +279,8 @@ pub fn tally(frames: &[FrameVote], overall: &Candidates, rules: &OpenSet) -> Opt
         }
     }
     let (winner, weight, count, confident) = votes.into_iter().max_by(|a, b| a.1.total_cmp(&b.1))?;
-    let agreed = overall.accepted(threshold, rules.margin) == Some(winner);
+    let overall_raise = size_raise(sizes / counted.max(1) as f32).unwrap_or(0.0);
+    let agreed = overall.accepted(rules.threshold() + overall_raise, rules.margin) == Some(winner);
     let enough = confident || count >= MARGINAL_FRAMES;
     (agreed && enough && weight >= rules.vote_share * total).then(|| winner.to_string())
 }
@@ -539,6 +570,29 @@ mod tests {
             face_px,
             candidates: candidates.clone(),
         }
+    }
+
+    #[test]
+    fn faces_below_the_smallest_band_never_vote_and_small_bands_need_more() {
+        assert_eq!(size_raise(MIN_COMPARE_PX - 0.5), None);
+        assert!(!big_enough([20.0, 24.0, MIN_COMPARE_PX - 1.0]));
+        assert!(big_enough([20.0, MIN_COMPARE_PX]));
+        let raises: Vec<f32> = [MIN_COMPARE_PX, 36.0, 48.0, 200.0]
+            .iter()
+            .filter_map(|&px| size_raise(px))
+            .collect();
+        assert!(raises.windows(2).all(|w| w[0] >= w[1]), "{raises:?}");
+        // Clearly above the class threshold (0.4): a big face is taken, the same similarity on
+        // a too-small face is no evidence at all.
+        let ann = cands(Some(("ann", 0.6)), Some(("bob", 0.3)));
+        let big: Vec<FrameVote> = (0..3).map(|_| at_size(0.9, 64.0, &ann)).collect();
+        let tiny: Vec<FrameVote> = (0..5).map(|_| at_size(0.9, MIN_COMPARE_PX - 4.0, &ann)).collect();
+        assert_eq!(tally(&big, &ann, &OPEN).as_deref(), Some("ann"));
+        assert_eq!(tally(&tiny, &ann, &OPEN), None);
+        // At the smallest band, a similarity just over the class threshold is not enough.
+        let marginal = cands(Some(("ann", OPEN.threshold() + 0.02)), Some(("bob", 0.1)));
+        let small: Vec<FrameVote> = (0..5).map(|_| at_size(0.9, MIN_COMPARE_PX, &marginal)).collect();
+        assert_eq!(tally(&small, &marginal, &OPEN), None);
     }
 
     #[test]

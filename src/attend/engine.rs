@@ -21,8 +21,8 @@ use opencv::core::Mat;
 use serde::Serialize;
 
 use crate::attend::decide::{
-    FrameVote, LiveCall, LiveEvidence, LiveVerdict, Look, OpenSet, Unrecognised, assessable, judge_liveness,
-    look_again, mean, tally, unknown_now,
+    FrameVote, LiveCall, LiveEvidence, LiveVerdict, Look, MIN_COMPARE_PX, OpenSet, Unrecognised, assessable,
+    big_enough, judge_liveness, look_again, mean, tally, unknown_now,
 };
 use crate::attend::held::{Held, Pending, StoreHealth};
 use crate::attend::matching::{Candidates, Gallery, SharedGallery};
@@ -97,6 +97,17 @@ pub enum Outcome {
     },
     /// An alert about the device itself (the store failed and recovered), recorded.
     Alert(Alert),
+    /// The track ended without a frame big enough to compare with the gallery: seen, too small
+    /// to recognise. No guess, no attendance; counted per camera, so an admin knows how many
+    /// students the camera cannot serve.
+    TooSmall {
+        /// Camera.
+        camera_id: String,
+        /// Frames seen.
+        frames: u32,
+        /// The largest the face was, pixels.
+        largest_px: f32,
+    },
 }
 
 /// What the liveness step of a decision says.
@@ -152,8 +163,10 @@ pub struct Engine {
     reports: Option<Vec<TrackReport>>,
     /// Time between full passes over a camera's frame (see [`crate::attend::scan`]).
     full_pass_interval: chrono::Duration,
-    /// Each camera's last full pass, frame time.
-    full_passes: HashMap<String, DateTime<Utc>>,
+    /// Each camera's last full pass, and whether its last frame lost a tracked face.
+    last_scans: HashMap<String, scan::Last>,
+    /// Tracks per camera that ended seen but too small to recognise.
+    too_small: HashMap<String, u64>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -195,7 +208,8 @@ impl Engine {
             rounds: HashMap::new(),
             reports: None,
             full_pass_interval: config.detect.full_pass_interval(),
-            full_passes: HashMap::new(),
+            last_scans: HashMap::new(),
+            too_small: HashMap::new(),
             analyzer,
             gallery,
             device: config.device.id(),
@@ -206,6 +220,11 @@ impl Engine {
     /// Counters so far.
     pub fn stats(&self) -> EngineStats {
         self.stats
+    }
+
+    /// Tracks of `camera` that ended seen but too small to recognise, since the engine started.
+    pub fn too_small(&self, camera: &str) -> u64 {
+        self.too_small.get(camera).copied().unwrap_or(0)
     }
 
     /// Wall time from first frame to decision of the most recently decided tracks, with whether
@@ -395,18 +414,18 @@ impl Engine {
             .get(camera)
             .map(|t| t.predicted_boxes(at))
             .unwrap_or_default();
-        let observations = match scan::plan(
-            self.full_passes.get(camera).copied(),
-            at,
-            self.full_pass_interval,
-            tracked,
-        ) {
+        let last = self.last_scans.get(camera).copied().unwrap_or_default();
+        let (observations, searched) = match scan::plan(last, at, self.full_pass_interval, tracked) {
             Scan::Full => {
-                self.full_passes.insert(camera.to_string(), at);
+                let last = scan::Last {
+                    full: Some(at),
+                    lost_a_face: false,
+                };
+                self.last_scans.insert(camera.to_string(), last);
                 self.stats.full_passes += 1;
-                self.analyzer.observe(image)?
+                (self.analyzer.observe(image)?, None)
             }
-            Scan::Around(boxes) => self.analyzer.observe_around(image, &boxes)?,
+            Scan::Around(boxes) => (self.analyzer.observe_around(image, &boxes)?, Some(boxes.len())),
         };
         self.stats.frames += 1;
         self.stats.faces += observations.len() as u64;
@@ -417,6 +436,12 @@ impl Engine {
             .map(|o| (o.face.bbox, o.face.landmarks, o.face.score, o.quality))
             .collect();
         let ids = tracker.update(at, observations);
+        if let (Some(searched), Some(last)) = (searched, self.last_scans.get_mut(camera)) {
+            // Fewer tracks found again than searched for: someone moved away or the scene
+            // changed, so the next frame looks at the whole picture.
+            let found = ids.iter().collect::<std::collections::HashSet<_>>().len();
+            last.lost_a_face = found < searched;
+        }
         self.follow_session(&mut tracker, camera, room, at);
         let mut outcomes = retried;
         let result = (|| {
@@ -511,6 +536,10 @@ impl Engine {
         room: &str,
         final_call: bool,
     ) -> Result<Option<Outcome>, EngineError> {
+        // Too few pixels to tell students apart: no guess, and no model time on it.
+        if !big_enough(track.best.iter().map(|k| k.face_px)) {
+            return Ok(final_call.then(|| self.too_small_to_recognise(track, camera)));
+        }
         let live = match self.judge_live(track, camera, room, final_call) {
             LiveStep::Go(live) => live,
             LiveStep::Stop(stop) => return Ok(stop),
@@ -576,6 +605,22 @@ impl Engine {
             event,
             once_key: place.once_key,
         }))
+    }
+
+    /// A track that ended without a frame big enough to compare: counted for its camera.
+    fn too_small_to_recognise(&mut self, track: &mut Track, camera: &str) -> Outcome {
+        let why = format!(
+            "seen, too small to recognise: no kept frame showed the face at {MIN_COMPARE_PX} px or more (largest {:.0} px)",
+            track.face_px.1
+        );
+        self.settle(track, Standing::TooSmall, why);
+        *self.too_small.entry(camera.to_string()).or_default() += 1;
+        tracing::info!(camera, frames = track.frames, largest_px = track.face_px.1, "face too small to recognise");
+        Outcome::TooSmall {
+            camera_id: camera.to_string(),
+            frames: track.frames,
+            largest_px: track.face_px.1,
+        }
     }
 
     /// The liveness step of a decision: the verdict to go on with, or why the track stops here.

@@ -41,6 +41,8 @@ pub struct Evaluation {
     pub spoof_alerts: usize,
     /// Frames analysed.
     pub frames: u64,
+    /// Of those, frames searched whole; the others were searched only around tracked faces.
+    pub full_passes: u64,
     /// Seconds of clip analysed.
     pub clip_s: f64,
     /// Faces detected per frame, on average.
@@ -102,6 +104,7 @@ pub fn evaluate(
         marked: first_marks(&tracks, start),
         spoof_alerts: outcomes.iter().filter(|o| matches!(o, Outcome::Spoof(_))).count(),
         frames,
+        full_passes: stats.full_passes - before.full_passes,
         clip_s,
         faces_per_frame: (stats.faces - before.faces) as f64 / frames.max(1) as f64,
         recognizer_runs: runs,

@@ -5,7 +5,9 @@
 //! (a 1920x1088 input is about 4.2 times 640x640). A student sits in one place for the whole
 //! lesson, so a frame between passes need only look again where the tracked faces are, at full
 //! resolution; a new face is found at the next full pass, at most `[detect]
-//! full_pass_interval_s` later. The rule is a pure function of times and boxes.
+//! full_pass_interval_s` later. When a region search loses a tracked face (it moved away, the
+//! scene changed), the next frame gets a full pass at once. The rule is a pure function of times,
+//! boxes and that flag.
 
 use chrono::{DateTime, Utc};
 
@@ -31,17 +33,21 @@ impl Scan {
     }
 }
 
-/// The scan of a frame at `now`, the last full pass having been at `last_full` (none yet:
-/// now), with `interval` between full passes (zero: every frame) and `tracked` the boxes of the
-/// live tracks. A clock that went back (a looping file, a corrected time) gets a full pass.
-pub fn plan(
-    last_full: Option<DateTime<Utc>>,
-    now: DateTime<Utc>,
-    interval: chrono::Duration,
-    tracked: Vec<BBox>,
-) -> Scan {
-    match last_full {
-        Some(last) if now >= last && now - last < interval => Scan::Around(tracked),
+/// When the last full pass was and what the last frame showed.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Last {
+    /// Frame time of the camera's last full pass, if any.
+    pub full: Option<DateTime<Utc>>,
+    /// The last frame's region search lost a tracked face.
+    pub lost_a_face: bool,
+}
+
+/// The scan of a frame at `now` after `last`, with `interval` between full passes (zero:
+/// every frame) and `tracked` the boxes of the live tracks. A clock that went back (a looping
+/// file, a corrected time) gets a full pass.
+pub fn plan(last: Last, now: DateTime<Utc>, interval: chrono::Duration, tracked: Vec<BBox>) -> Scan {
+    match last.full {
+        Some(at) if !last.lost_a_face && now >= at && now - at < interval => Scan::Around(tracked),
         _ => Scan::Full,
     }
 }

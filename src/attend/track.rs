@@ -74,12 +74,18 @@ pub enum Standing {
     Spoof,
     /// Ended without evidence of liveness either way.
     NotAssessed,
+    /// Ended without a frame big enough to compare with the gallery
+    /// ([`crate::attend::decide::MIN_COMPARE_PX`]): seen, too small to recognise.
+    TooSmall,
 }
 
 impl Standing {
     /// Nothing more is asked of the track (its frames still follow it).
     pub fn is_final(&self) -> bool {
-        matches!(self, Standing::Recognised(_) | Standing::Spoof | Standing::NotAssessed)
+        matches!(
+            self,
+            Standing::Recognised(_) | Standing::Spoof | Standing::NotAssessed | Standing::TooSmall
+        )
     }
 
     /// Its name in reports.
@@ -90,6 +96,7 @@ impl Standing {
             Standing::Recognised(_) => "recognised",
             Standing::Spoof => "spoof",
             Standing::NotAssessed => "not_assessed",
+            Standing::TooSmall => "too_small",
         }
     }
 }

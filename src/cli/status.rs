@@ -32,10 +32,12 @@ pub fn run(config: &Config) -> Result<(), CliError> {
             for (id, c) in &s.cameras {
                 let state = serde_json::to_value(c.state).ok();
                 println!(
-                    "  camera {id:<16} {:<10} {} fps, lag {} ms",
+                    "  camera {id:<16} {:<10} {} fps, lag {} ms, {} ms a frame, {} seen too small to recognise",
                     state.as_ref().and_then(|v| v.as_str()).unwrap_or("?"),
                     c.fps,
-                    c.lag_ms
+                    c.lag_ms,
+                    c.ms_per_frame,
+                    c.too_small
                 );
             }
             if !s.models.is_empty() {

@@ -106,6 +106,7 @@ pub struct Metrics {
     camera_fps: Family<CameraLabel, FloatGauge>,
     camera_lag: Family<CameraLabel, FloatGauge>,
     decisions: Family<OutcomeLabel, Counter>,
+    too_small: Family<CameraLabel, Counter>,
     alerts: Family<KindLabel, Counter>,
     stage_seconds: Family<StageLabel, Histogram, fn() -> Histogram>,
     recognizer_runs: Counter,
@@ -153,6 +154,7 @@ impl Metrics {
             camera_fps: Family::default(),
             camera_lag: Family::default(),
             decisions: Family::default(),
+            too_small: Family::default(),
             alerts: Family::default(),
             stage_seconds: Family::new_with_constructor(stage_histogram as fn() -> Histogram),
             recognizer_runs: Counter::default(),
@@ -227,6 +229,11 @@ impl Metrics {
     fn register_decisions(&mut self) {
         let r = &mut self.registry;
         r.register("decisions", "Track decisions by outcome", self.decisions.clone());
+        r.register(
+            "faces_too_small",
+            "Tracks seen but never big enough to recognise, per camera: students this camera cannot serve",
+            self.too_small.clone(),
+        );
         r.register("alerts", "Alerts raised, by kind", self.alerts.clone());
         r.register_with_unit(
             "model_stage",
@@ -325,6 +332,13 @@ impl Metrics {
             Outcome::OutsideSession { .. } => ("outside_session", None),
             Outcome::Unknown { .. } => ("unknown", None),
             Outcome::NotAssessed { .. } => ("not_assessed", None),
+            Outcome::TooSmall { camera_id, .. } => {
+                let label = CameraLabel {
+                    camera: camera_id.clone(),
+                };
+                self.too_small.get_or_create(&label).inc();
+                ("too_small", None)
+            }
             Outcome::Spoof(a) => ("spoof", Some(a.kind)),
             Outcome::Alert(a) => return self.count_alert(a.kind.as_str()),
         };
@@ -424,6 +438,7 @@ impl Metrics {
             &self.frames_analysed,
             &self.frames_dropped,
             &self.reconnects,
+            &self.too_small,
         ] {
             family.remove(&label);
         }

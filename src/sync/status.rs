@@ -36,6 +36,14 @@ pub struct CameraReport {
     /// a decision lags behind the camera. It stays flat when the box is overloaded, because a
     /// camera keeps only its newest frame; each camera's fps drops instead.
     pub lag_ms: u32,
+    /// Wall time to analyse one of its frames, recently (ms): detection at the camera's own
+    /// resolution, and the tracks' liveness and recognition.
+    #[serde(default)]
+    pub ms_per_frame: f32,
+    /// Tracks seen but never big enough to recognise since the daemon started: students this
+    /// camera cannot serve where it is.
+    #[serde(default)]
+    pub too_small: u64,
 }
 
 /// The roster in use.

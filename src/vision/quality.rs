@@ -29,7 +29,7 @@ pub struct Quality {
 /// Faces with a shorter side of this many pixels or more count as fully sized.
 const FULL_SIZE_PX: f32 = 80.0;
 /// Faces at or below this size score zero on size.
-const MIN_SIZE_PX: f32 = 16.0;
+const MIN_SIZE_PX: f32 = 12.0;
 /// Laplacian variance of an aligned 112x112 crop at which a face counts as sharp.
 const SHARP: f32 = 150.0;
 /// Yaw offset at which the pose factor reaches zero.

@@ -92,7 +92,7 @@ fn the_demo_publishes_attendance_and_stops_cleanly_on_sigterm() {
     assert_eq!(status["roster"]["people"], 5, "{status}");
     assert_eq!(
         status["models"][0],
-        serde_json::json!({"model": "yunet-2023mar", "provider": "cpu", "precision": "fp32"}),
+        serde_json::json!({"model": "yunet-s", "provider": "cpu", "precision": "fp32"}),
         "{status}"
     );
     let camera = &status["cameras"]["classroom"];
@@ -132,7 +132,7 @@ fn the_demo_publishes_attendance_and_stops_cleanly_on_sigterm() {
     );
     assert!(text.contains("roster: version 0, 5 people"), "{text}");
     assert!(
-        text.contains("models: yunet-2023mar fp32 on cpu, sface-2021dec fp32 on cpu"),
+        text.contains("models: yunet-s fp32 on cpu, sface-2021dec fp32 on cpu"),
         "{text}"
     );
 

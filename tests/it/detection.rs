@@ -61,3 +61,28 @@ fn scrfd_runs_at_a_configured_input_size() {
     );
     assert_eq!(faces.len(), 6);
 }
+
+/// Between full passes a frame is searched only around the tracked faces: there the same faces
+/// are found, at the same places, and nothing else.
+#[test]
+fn a_search_around_tracked_faces_finds_them_again() {
+    let mut analyzer = testkit::analyzer("yunet-s", "sface-2021dec");
+    let photo = rollcall::capture::image::load(&testkit::face("insightface_t1_group.jpg"), u64::MAX).unwrap();
+    let detector = analyzer.detector_mut();
+    let full = detector.detect(&photo).unwrap();
+    assert!(full.len() >= 5, "{} faces", full.len());
+    let tracked: Vec<_> = full.iter().map(|f| f.bbox).collect();
+    let again = detector.detect_around(&photo, &tracked).unwrap();
+    println!("{} faces in a full pass, {} around them", full.len(), again.len());
+    assert_eq!(again.len(), full.len());
+    for f in &full {
+        assert!(
+            again.iter().any(|g| g.bbox.iou(&f.bbox) > 0.7),
+            "{:?} found again",
+            f.bbox
+        );
+    }
+    let one = detector.detect_around(&photo, &tracked[..1]).unwrap();
+    assert!(one.iter().any(|g| g.bbox.iou(&full[0].bbox) > 0.7));
+    assert!(one.len() < full.len(), "only near the face searched around: {}", one.len());
+}

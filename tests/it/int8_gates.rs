@@ -161,7 +161,7 @@ fn listed_iff_passed(results: &[(String, bool, bool)]) {
 /// The catalogue's quantizable models, each with a gate of its own below: one test per model,
 /// so the gates of two models run side by side.
 const GATED: [(ModelKind, &[&str]); 2] = [
-    (ModelKind::Detector, &["scrfd-500m", "yunet-2023mar"]),
+    (ModelKind::Detector, &["yunet-s", "scrfd-500m", "yunet-2023mar"]),
     (ModelKind::Recognizer, &["arcface-w600k-mbf", "sface-2021dec"]),
 ];
 
@@ -182,6 +182,12 @@ fn model(kind: ModelKind, name: &str) -> ModelSpec {
 #[ignore = "figure suite: each INT8 build against FP32 on ~4000 photos; release, scripts/test.sh"]
 fn int8_scrfd_is_listed_only_if_it_finds_the_same_faces_within_two_pixels() {
     detector_gate("scrfd-500m");
+}
+
+#[test]
+#[ignore = "figure suite: each INT8 build against FP32 on ~4000 photos; release, scripts/test.sh"]
+fn int8_yunet_s_is_listed_only_if_it_finds_the_same_faces_within_two_pixels() {
+    detector_gate("yunet-s");
 }
 
 #[test]

@@ -690,6 +690,8 @@ fn the_documented_schemas_match_what_is_sent() {
                 state: rollcall::sync::status::CameraHealth::Streaming,
                 fps: 5.0,
                 lag_ms: 180,
+                ms_per_frame: 42.5,
+                too_small: 3,
             },
         );
     });

@@ -122,7 +122,7 @@ fn judged(outcomes: &[Outcome]) -> Judged {
             | Outcome::AlreadyMarked { .. }
             | Outcome::OutsideSession { .. }
             | Outcome::Unknown { .. } => j.live += 1,
-            Outcome::Alert(_) => {}
+            Outcome::Alert(_) | Outcome::TooSmall { .. } => {}
         }
     }
     j
