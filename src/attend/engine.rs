@@ -615,7 +615,12 @@ impl Engine {
         );
         self.settle(track, Standing::TooSmall, why);
         *self.too_small.entry(camera.to_string()).or_default() += 1;
-        tracing::info!(camera, frames = track.frames, largest_px = track.face_px.1, "face too small to recognise");
+        tracing::info!(
+            camera,
+            frames = track.frames,
+            largest_px = track.face_px.1,
+            "face too small to recognise"
+        );
         Outcome::TooSmall {
             camera_id: camera.to_string(),
             frames: track.frames,

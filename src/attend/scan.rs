@@ -70,23 +70,35 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_full_pass_first_then_once_per_interval_and_regions_between() {
-        let second = Duration::seconds(1);
-        assert_eq!(plan(None, at(0), second, vec![face()]), Scan::Full);
-        assert_eq!(
-            plan(Some(at(0)), at(200), second, vec![face()]),
-            Scan::Around(vec![face()])
-        );
-        assert_eq!(plan(Some(at(0)), at(999), second, vec![]), Scan::Around(vec![]));
-        assert_eq!(plan(Some(at(0)), at(1000), second, vec![face()]), Scan::Full);
+    fn after(ms: i64) -> Last {
+        Last {
+            full: Some(at(ms)),
+            lost_a_face: false,
+        }
     }
 
     #[test]
-    fn no_interval_or_a_clock_that_went_back_means_a_full_pass() {
-        assert_eq!(plan(Some(at(0)), at(200), Duration::zero(), vec![face()]), Scan::Full);
+    fn a_full_pass_first_then_once_per_interval_and_regions_between() {
+        let second = Duration::seconds(1);
+        assert_eq!(plan(Last::default(), at(0), second, vec![face()]), Scan::Full);
         assert_eq!(
-            plan(Some(at(5000)), at(200), Duration::seconds(1), vec![face()]),
+            plan(after(0), at(200), second, vec![face()]),
+            Scan::Around(vec![face()])
+        );
+        assert_eq!(plan(after(0), at(999), second, vec![]), Scan::Around(vec![]));
+        assert_eq!(plan(after(0), at(1000), second, vec![face()]), Scan::Full);
+    }
+
+    #[test]
+    fn a_lost_face_no_interval_or_a_clock_that_went_back_means_a_full_pass() {
+        let lost = Last {
+            lost_a_face: true,
+            ..after(0)
+        };
+        assert_eq!(plan(lost, at(200), Duration::seconds(1), vec![face()]), Scan::Full);
+        assert_eq!(plan(after(0), at(200), Duration::zero(), vec![face()]), Scan::Full);
+        assert_eq!(
+            plan(after(5000), at(200), Duration::seconds(1), vec![face()]),
             Scan::Full
         );
     }

@@ -126,7 +126,7 @@ fn every_row_is_found_at_the_cameras_own_resolution() {
         let clip = dir.join(format!("room-{}.mp4", frame.0));
         classroom::write_room_clip(&mut analyzer, &room, 2, classroom::SECONDS_EACH, &clip);
         let frames = rollcall::capture::FileFrames::open(&clip, classroom::FPS as f64, 3840).unwrap();
-        let mut worst = vec![usize::MAX; ROWS_PX.len()];
+        let (mut worst, mut best) = (vec![usize::MAX; ROWS_PX.len()], vec![0; ROWS_PX.len()]);
         let mut seen = 0;
         for (image, _) in frames.take(3) {
             assert_eq!((image.cols(), image.rows()), frame, "decoded at the camera's own size");
@@ -137,6 +137,7 @@ fn every_row_is_found_at_the_cameras_own_resolution() {
                 frame.0, frame.1
             );
             worst = worst.iter().zip(&found).map(|(w, f)| (*w).min(*f)).collect();
+            best = best.iter().zip(&found).map(|(b, f)| (*b).max(*f)).collect();
             seen += 1;
         }
         assert_eq!(seen, 3);

@@ -456,7 +456,7 @@ fn bench_says_where_each_model_runs_and_a_lacking_gpu_provider_once() {
         let (out, err) = text(&o);
         (o.status.success(), out, err)
     };
-    let on_cpu = "models: yunet-2023mar fp32 on cpu, sface-2021dec fp32 on cpu, minifasnet-v2 fp32 on cpu, minifasnet-v1se fp32 on cpu; this ONNX Runtime has cpu";
+    let on_cpu = "models: yunet-s fp32 on cpu, sface-2021dec fp32 on cpu, minifasnet-v2 fp32 on cpu, minifasnet-v1se fp32 on cpu; this ONNX Runtime has cpu";
 
     // This machine's ONNX Runtime is the CPU wheel: the GPU providers are asked for and lacking.
     write(r#"["tensorrt", "cuda", "cpu"]"#, false);

@@ -84,5 +84,9 @@ fn a_search_around_tracked_faces_finds_them_again() {
     }
     let one = detector.detect_around(&photo, &tracked[..1]).unwrap();
     assert!(one.iter().any(|g| g.bbox.iou(&full[0].bbox) > 0.7));
-    assert!(one.len() < full.len(), "only near the face searched around: {}", one.len());
+    assert!(
+        one.len() < full.len(),
+        "only near the face searched around: {}",
+        one.len()
+    );
 }

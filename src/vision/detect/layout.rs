@@ -60,6 +60,10 @@ pub struct Placement {
     /// Its size in the input image: the source scaled, computed once so drawing and mapping back
     /// agree to the pixel.
     pub size: (i32, i32),
+    /// Faces bigger than this (shorter side, frame pixels) found here are dropped: another view
+    /// (the overview) sees them whole and at the scale the detector knows best, and its
+    /// landmarks are the steadier ones.
+    pub max_face: f32,
     /// For each side (left, top, right, bottom), whether it cuts through the frame rather than
     /// lying on its border. A face touching a cut edge is cut too, and a neighbouring view that
     /// overlaps it sees it whole, so such faces are dropped.
@@ -119,6 +123,9 @@ pub struct Layout {
 /// The largest frame side searched at full resolution; a bigger frame's detail is scaled down to
 /// it. 4K is the largest camera a classroom has.
 pub const MAX_DETAIL_SIDE: u32 = 3840;
+/// The detail keeps only faces the overview would see smaller than this (input pixels): bigger
+/// ones are the overview's.
+pub const DETAIL_UP_TO: f32 = 32.0;
 /// Overlap between neighbouring tiles (frame pixels): a face up to this size lies whole in some
 /// tile. Bigger ones are the overview's.
 pub const TILE_OVERLAP: i32 = 128;
@@ -146,6 +153,7 @@ fn scaled(len: i32, scale: f32) -> i32 {
 fn whole(fw: i32, fh: i32, scale: f32) -> Placement {
     Placement {
         size: (scaled(fw, scale), scaled(fh, scale)),
+        max_face: f32::INFINITY,
         item: 0,
         source: Rect {
             x: 0,
@@ -218,6 +226,7 @@ pub fn needs_detail(frame: (u32, u32), shape: &InputShape) -> bool {
 /// a model of free size, or in overlapping tiles of the model's size, batched when it can.
 pub fn detail(frame: (u32, u32), shape: &InputShape) -> Vec<Layout> {
     let (fw, fh) = (frame.0.max(1), frame.1.max(1));
+    let max_face = DETAIL_UP_TO / overview(frame, shape).placements[0].scale;
     if shape.free_size {
         let scale = (MAX_DETAIL_SIDE as f32 / fw.max(fh) as f32).min(1.0);
         let width = round_up((fw as f32 * scale).round() as u32, shape.step);
@@ -226,7 +235,10 @@ pub fn detail(frame: (u32, u32), shape: &InputShape) -> Vec<Layout> {
             width,
             height,
             items: 1,
-            placements: vec![whole(fw as i32, fh as i32, scale)],
+            placements: vec![Placement {
+                max_face,
+                ..whole(fw as i32, fh as i32, scale)
+            }],
         }];
     }
     let (tw, th) = (shape.width as i32, shape.height as i32);
@@ -257,6 +269,7 @@ pub fn detail(frame: (u32, u32), shape: &InputShape) -> Vec<Layout> {
                 scale: 1.0,
                 at: (0, 0),
                 size: (source.w, source.h),
+                max_face,
                 cut: [x > 0, y > 0, x + source.w < fw, y + source.h < fh],
             });
         }
@@ -382,6 +395,7 @@ pub fn around(frame: (u32, u32), faces: &[BBox], shape: &InputShape) -> Vec<Layo
             scale,
             at: (x, y),
             size: (w, h),
+            max_face: f32::INFINITY,
             cut: [r.x > 0, r.y > 0, r.x + r.w < fw, r.y + r.h < fh],
         });
         x += w + GAP;
@@ -465,6 +479,7 @@ mod tests {
     fn the_detail_of_a_free_model_is_the_frame_itself_up_to_4k() {
         let l = &detail((1920, 1080), &FREE)[0];
         assert_eq!((l.width, l.height, l.placements[0].scale), (1920, 1088, 1.0));
+        assert_eq!(l.placements[0].max_face, 96.0, "bigger faces are the overview's");
         let l = &detail((7680, 4320), &FREE)[0];
         assert_eq!((l.width, l.height), (3840, 2176));
     }
@@ -483,7 +498,7 @@ mod tests {
             }));
         }
         for x in (0..1920 - TILE_OVERLAP).step_by(7) {
-            let f = face(x as f32, 500.0, TILE_OVERLAP as f32 - 8.0);
+            let f = face(x as f32, 500.0, tiles[0].max_face);
             assert!(
                 tiles.iter().any(|t| !t.touches_cut(&f)
                     && t.holds(&BBox {
@@ -516,7 +531,7 @@ mod tests {
         assert_eq!(layouts.len(), 1);
         let l = &layouts[0];
         assert_eq!(l.placements.len(), 3);
-        assert!(l.width <= 640 && l.width % 32 == 0 && l.height % 32 == 0);
+        assert!(l.width <= 640 && l.width.is_multiple_of(32) && l.height.is_multiple_of(32));
         assert!(
             (l.width * l.height) < 1920 * 1088 / 10,
             "a tenth of a full pass: {}x{}",

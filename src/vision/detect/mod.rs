@@ -262,7 +262,7 @@ impl Detector {
                     score: f.score,
                     landmarks: f.landmarks.map(|pt| p.to_frame(pt)),
                 };
-                if !p.touches_cut(&face.bbox) {
+                if !p.touches_cut(&face.bbox) && face.bbox.min_side() <= p.max_face {
                     faces.push(face);
                 }
             }
