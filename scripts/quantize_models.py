@@ -78,7 +78,13 @@ def quantize(base, entry, work):
     op13 = os.path.join(work, f"{name}.op13.onnx")
     pre = os.path.join(work, f"{name}.pre.onnx")
     input_name = opset13(entry["fp32"], op13)
-    quant_pre_process(op13, pre)
+    try:
+        quant_pre_process(op13, pre)
+    except Exception as e:  # noqa: BLE001 - onnxruntime raises a bare Exception here
+        # Symbolic shape inference cannot follow every graph with named free dimensions
+        # (YuNet-s: "Incomplete symbolic shape inference"); ONNX's own shape inference can.
+        print(f"{name}: {e}; pre-processing without symbolic shape inference", file=sys.stderr)
+        quant_pre_process(op13, pre, skip_symbolic_shape=True)
     tmp = entry["int8"] + ".partial"
     # The percentile calibrator stacks each activation over all tensors, so it needs them of
     # one shape; a detector fed frames of several aspect ratios (SCRFD) gets MinMax instead.
