@@ -161,7 +161,7 @@ fn listed_iff_passed(results: &[(String, bool, bool)]) {
 /// The catalogue's quantizable models, each with a gate of its own below: one test per model,
 /// so the gates of two models run side by side.
 const GATED: [(ModelKind, &[&str]); 2] = [
-    (ModelKind::Detector, &["yunet-s", "yunet-2023mar", "scrfd-500m"]),
+    (ModelKind::Detector, &["scrfd-500m", "yunet-2023mar", "yunet-s"]),
     (ModelKind::Recognizer, &["arcface-w600k-mbf", "sface-2021dec"]),
 ];
 
