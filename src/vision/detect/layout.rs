@@ -597,6 +597,10 @@ mod tests {
     #[test]
     fn letterbox_keeps_the_references_arithmetic() {
         let l = letterbox((1000, 300), 640, 640);
+        assert_eq!(l.placements[0].size, (640, 192));
+        assert!((l.placements[0].scale - 0.64).abs() < 1e-6);
+        let l = letterbox((300, 1000), 640, 640);
+        assert_eq!(l.placements[0].size, (192, 640));
         assert!((l.placements[0].scale - 0.64).abs() < 1e-6);
         let l = letterbox((320, 240), 640, 640);
         assert!(l.placements[0].scale > 1.9, "the references scale small frames up");

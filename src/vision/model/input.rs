@@ -1,38 +1,10 @@
 //! Pixels into tensors, as each model's description says.
 
 use ndarray::ArrayViewMut3;
-use opencv::core::{Mat, Size};
-use opencv::imgproc;
+use opencv::core::Mat;
 use opencv::prelude::*;
 
 use crate::config::{ChannelOrder, InputSpec};
-
-/// Scales `frame` to fit `width` x `height` keeping its aspect ratio, for top-left placement.
-///
-/// Returns the scaled image and the factor from frame pixels to model pixels. The arithmetic
-/// (truncating the free side, one factor taken from the height) is InsightFace's, so boxes map
-/// back exactly as the reference implementation maps them.
-pub fn letterbox(frame: &Mat, width: u32, height: u32) -> opencv::Result<(Mat, f32)> {
-    let (w, h) = (frame.cols() as f64, frame.rows() as f64);
-    let (iw, ih) = (width as f64, height as f64);
-    let im_ratio = h / w;
-    let (new_w, new_h) = if im_ratio > ih / iw {
-        (((ih / im_ratio) as i32).max(1), ih as i32)
-    } else {
-        (iw as i32, ((iw * im_ratio) as i32).max(1))
-    };
-    let scale = new_h as f64 / h;
-    let mut resized = Mat::default();
-    imgproc::resize(
-        frame,
-        &mut resized,
-        Size::new(new_w, new_h),
-        0.0,
-        0.0,
-        imgproc::INTER_LINEAR,
-    )?;
-    Ok((resized, scale as f32))
-}
 
 /// Writes an 8-bit BGR image into a CHW tensor slot, normalised and in the model's channel order.
 ///
@@ -94,18 +66,6 @@ mod tests {
     use super::*;
     use ndarray::Array3;
     use opencv::core::{CV_8UC3, Scalar};
-
-    #[test]
-    fn letterbox_keeps_aspect_and_reports_the_scale() {
-        let wide = Mat::new_rows_cols_with_default(300, 1000, CV_8UC3, Scalar::all(0.0)).unwrap();
-        let (r, s) = letterbox(&wide, 640, 640).unwrap();
-        assert_eq!((r.cols(), r.rows()), (640, 192));
-        assert!((s - 0.64).abs() < 1e-6);
-        let tall = Mat::new_rows_cols_with_default(1000, 300, CV_8UC3, Scalar::all(0.0)).unwrap();
-        let (r, s) = letterbox(&tall, 640, 640).unwrap();
-        assert_eq!((r.cols(), r.rows()), (192, 640));
-        assert!((s - 0.64).abs() < 1e-6);
-    }
 
     #[test]
     fn fill_normalises_swaps_channels_and_pads() {

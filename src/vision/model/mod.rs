@@ -11,7 +11,7 @@ mod onnx_edit;
 mod provider;
 mod runtime;
 
-pub use input::{fill_chw, letterbox};
+pub use input::fill_chw;
 pub use onnx::{OnnxModel, OutputTensor};
 pub use provider::{ProviderPlan, ProviderSettings, built_in, plan};
 pub use runtime::{Runtime, RuntimeSettings, default_library, fetched_library_name, minimum_version};
