@@ -10,7 +10,10 @@
 //!   detector of free input size, or overlapping tiles of its input size for a fixed one;
 //! - between full passes, **regions** around the faces already tracked, packed side by side
 //!   into one input, so a tracked back row is searched at full resolution on every frame for a
-//!   fraction of a full pass.
+//!   fraction of a full pass. A region is searched at the scale the full pass sees its face at
+//!   (the overview's for a big face, the detail's for a small one): a face found at another
+//!   scale gets another box and other landmarks, and the tracker would take it for someone
+//!   else.
 //!
 //! Each [`Layout`] is one inference call; its placements say where each part of the frame went,
 //! so faces map back to frame pixels before one NMS over all views. This module is plain
@@ -44,6 +47,15 @@ pub struct Rect {
     pub w: i32,
     /// Height.
     pub h: i32,
+}
+
+impl Rect {
+    /// Whether a box's centre lies in the rectangle: the one rectangle a face belongs to when
+    /// rectangles overlap.
+    pub fn holds_centre_of(&self, b: &BBox) -> bool {
+        let (cx, cy) = ((b.x1 + b.x2) / 2.0, (b.y1 + b.y2) / 2.0);
+        cx >= self.x as f32 && cx < (self.x + self.w) as f32 && cy >= self.y as f32 && cy < (self.y + self.h) as f32
+    }
 }
 
 /// One part of the frame in one image of the input batch.
@@ -134,9 +146,6 @@ pub const TILE_OVERLAP: i32 = 128;
 pub const REGION_SPAN: f32 = 3.0;
 /// Smallest region side, frame pixels.
 pub const MIN_REGION: i32 = 64;
-/// A region's face is searched at no more than this size (input pixels): a big face needs no
-/// full resolution to be found.
-pub const REGION_FACE_PX: f32 = 96.0;
 /// Black pixels between packed regions, so one region's face never spills into the next.
 const GAP: i32 = 16;
 
@@ -356,21 +365,24 @@ pub fn around(frame: (u32, u32), faces: &[BBox], shape: &InputShape) -> Vec<Layo
         faces.iter().map(|b| region(b, (fw, fh))).collect(),
         (shape.width as i32, shape.height as i32),
     );
-    // The scale of each region: its largest face at most REGION_FACE_PX, never scaled up.
+    let overview_scale = overview(frame, shape).placements[0].scale;
+    let detail_scale = (MAX_DETAIL_SIDE as f32 / fw.max(fh) as f32).min(1.0);
     let mut parts: Vec<(Rect, f32)> = rects
         .into_iter()
         .map(|r| {
             let face = faces
                 .iter()
-                .filter(|b| {
-                    let (cx, cy) = ((b.x1 + b.x2) / 2.0, (b.y1 + b.y2) / 2.0);
-                    cx >= r.x as f32 && cx < (r.x + r.w) as f32 && cy >= r.y as f32 && cy < (r.y + r.h) as f32
-                })
-                .map(|b| b.width().max(b.height()))
+                .filter(|b| r.holds_centre_of(b))
+                .map(|b| b.min_side())
                 .fold(0.0, f32::max);
-            let mut scale = (REGION_FACE_PX / face.max(1.0)).min(1.0);
+            // The view of a full pass that reports this face: the overview from DETAIL_UP_TO on.
+            let scale = if face * overview_scale >= DETAIL_UP_TO {
+                overview_scale
+            } else {
+                detail_scale
+            };
             // A region never exceeds the model's own input size once scaled.
-            scale = scale
+            let scale = scale
                 .min(shape.width as f32 / r.w as f32)
                 .min(shape.height as f32 / r.h as f32);
             (r, scale)
@@ -559,13 +571,21 @@ mod tests {
     }
 
     #[test]
-    fn neighbours_share_a_region_and_big_faces_are_searched_smaller() {
+    fn neighbours_share_a_region_and_faces_are_searched_at_the_full_passs_scale() {
         let faces = [face(100.0, 100.0, 30.0), face(140.0, 100.0, 30.0)];
         let l = &around((1920, 1080), &faces, &FREE)[0];
         assert_eq!(l.placements.len(), 1, "overlapping regions merge");
+        // A face the overview sees at 32 px or more is searched at the overview's scale, as a
+        // full pass finds it; a smaller one at the detail's.
+        let overview_scale = overview((1920, 1080), &FREE).placements[0].scale;
         let big = [face(600.0, 300.0, 300.0)];
         let l = &around((1920, 1080), &big, &FREE)[0];
-        assert!(l.placements[0].scale < 0.5 && l.width <= 640 && l.height <= 640);
+        assert_eq!(l.placements[0].scale, overview_scale);
+        assert!(l.width <= 640 && l.height <= 640);
+        let just_under = [face(600.0, 300.0, 95.0)];
+        assert_eq!(around((1920, 1080), &just_under, &FREE)[0].placements[0].scale, 1.0);
+        let at_4k = [face(600.0, 300.0, 40.0)];
+        assert_eq!(around((5760, 3240), &at_4k, &FREE)[0].placements[0].scale, 2.0 / 3.0);
         assert!(around((1920, 1080), &[], &FREE).is_empty());
     }
 
