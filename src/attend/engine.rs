@@ -415,7 +415,8 @@ impl Engine {
             .map(|t| t.predicted_boxes(at))
             .unwrap_or_default();
         let last = self.last_scans.get(camera).copied().unwrap_or_default();
-        let (observations, searched) = match scan::plan(last, at, self.full_pass_interval, tracked) {
+        let boxes = tracked.iter().map(|&(_, b)| b).collect();
+        let (observations, around) = match scan::plan(last, at, self.full_pass_interval, boxes) {
             Scan::Full => {
                 let last = scan::Last {
                     full: Some(at),
@@ -423,9 +424,9 @@ impl Engine {
                 };
                 self.last_scans.insert(camera.to_string(), last);
                 self.stats.full_passes += 1;
-                (self.analyzer.observe(image)?, None)
+                (self.analyzer.observe(image)?, false)
             }
-            Scan::Around(boxes) => (self.analyzer.observe_around(image, &boxes)?, Some(boxes.len())),
+            Scan::Around(boxes) => (self.analyzer.observe_around(image, &boxes)?, true),
         };
         self.stats.frames += 1;
         self.stats.faces += observations.len() as u64;
@@ -436,11 +437,11 @@ impl Engine {
             .map(|o| (o.face.bbox, o.face.landmarks, o.face.score, o.quality))
             .collect();
         let ids = tracker.update(at, observations);
-        if let (Some(searched), Some(last)) = (searched, self.last_scans.get_mut(camera)) {
-            // Fewer tracks found again than searched for: someone moved away or the scene
-            // changed, so the next frame looks at the whole picture.
-            let found = ids.iter().collect::<std::collections::HashSet<_>>().len();
-            last.lost_a_face = found < searched;
+        if around && let Some(last) = self.last_scans.get_mut(camera) {
+            // A tracked face not found again: someone moved away or the scene changed, so the
+            // next frame looks at the whole picture.
+            let searched: Vec<u64> = tracked.iter().map(|&(id, _)| id).collect();
+            last.lost_a_face = scan::lost_a_face(&searched, &ids);
         }
         self.follow_session(&mut tracker, camera, room, at);
         let mut outcomes = retried;

@@ -52,6 +52,13 @@ pub fn plan(last: Last, now: DateTime<Utc>, interval: chrono::Duration, tracked:
     }
 }
 
+/// Whether a region search lost a face: some track searched for (`searched`, by id) got no
+/// face (`found`: the tracks the frame's faces went to). A new track found in a region never
+/// makes up for a lost one.
+pub fn lost_a_face(searched: &[u64], found: &[u64]) -> bool {
+    searched.iter().any(|id| !found.contains(id))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,5 +108,15 @@ mod tests {
             plan(after(5000), at(200), Duration::seconds(1), vec![face()]),
             Scan::Full
         );
+    }
+
+    #[test]
+    fn a_face_is_lost_when_its_track_gets_none_whoever_else_turns_up() {
+        assert!(!lost_a_face(&[1, 2], &[2, 1]));
+        assert!(!lost_a_face(&[], &[]));
+        assert!(lost_a_face(&[1, 2], &[1]));
+        // Track 2 lost, a newcomer (7) found beside track 1: as many faces as searched, and
+        // still a face lost.
+        assert!(lost_a_face(&[1, 2], &[1, 7]));
     }
 }

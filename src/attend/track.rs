@@ -287,10 +287,10 @@ impl Tracker {
         }
     }
 
-    /// Where each live track's face is expected at `at`: where a frame between full passes is
-    /// searched.
-    pub fn predicted_boxes(&self, at: DateTime<Utc>) -> Vec<BBox> {
-        self.tracks.iter().map(|t| t.predicted(at)).collect()
+    /// Where each live track's face is expected at `at`, by track id: where a frame between
+    /// full passes is searched.
+    pub fn predicted_boxes(&self, at: DateTime<Utc>) -> Vec<(u64, BBox)> {
+        self.tracks.iter().map(|t| (t.id, t.predicted(at))).collect()
     }
 
     /// Adds one frame's observations; returns the ids of the tracks they went to.

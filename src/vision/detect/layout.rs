@@ -49,15 +49,6 @@ pub struct Rect {
     pub h: i32,
 }
 
-impl Rect {
-    /// Whether a box's centre lies in the rectangle: the one rectangle a face belongs to when
-    /// rectangles overlap.
-    pub fn holds_centre_of(&self, b: &BBox) -> bool {
-        let (cx, cy) = ((b.x1 + b.x2) / 2.0, (b.y1 + b.y2) / 2.0);
-        cx >= self.x as f32 && cx < (self.x + self.w) as f32 && cy >= self.y as f32 && cy < (self.y + self.h) as f32
-    }
-}
-
 /// One part of the frame in one image of the input batch.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Placement {
@@ -324,10 +315,28 @@ fn region(b: &BBox, frame: (i32, i32)) -> Rect {
     }
 }
 
-/// Merges overlapping rectangles into their bounding box where that costs fewer pixels and still
-/// fits `max` (width, height): two students side by side are one region, not two overlapping
-/// ones searched twice, but a whole row is never one strip that must be scaled down to fit.
-fn merge(mut rects: Vec<Rect>, max: (i32, i32)) -> Vec<Rect> {
+/// `r` grown to the grid of a full pass's view at `scale`: its edges on multiples of `step`
+/// input pixels. Scaled from there and placed on the model's grid, a region's pixels and anchors
+/// are those of the full pass, so the detector finds the face there as it does in a full pass.
+fn on_grid(r: Rect, scale: f32, step: u32, frame: (i32, i32)) -> Rect {
+    let q = ((step as f32 / scale).round() as i32).max(1);
+    let (x, y) = (r.x / q * q, r.y / q * q);
+    let right = ((r.x + r.w + q - 1) / q * q).min(frame.0);
+    let bottom = ((r.y + r.h + q - 1) / q * q).min(frame.1);
+    Rect {
+        x,
+        y,
+        w: right - x,
+        h: bottom - y,
+    }
+}
+
+/// Merges overlapping regions searched at the same scale into their bounding box where that
+/// costs fewer pixels and still fits the model's input `max` (width, height) once scaled: two
+/// students side by side are one region, not two overlapping ones searched twice, but a whole
+/// row is never one strip that must be scaled down to fit. Regions on one grid merge into one on
+/// it.
+fn merge(mut regions: Vec<(Rect, f32)>, max: (u32, u32)) -> Vec<(Rect, f32)> {
     let area = |r: &Rect| i64::from(r.w) * i64::from(r.h);
     let union = |a: &Rect, b: &Rect| {
         let (x, y) = (a.x.min(b.x), a.y.min(b.y));
@@ -338,19 +347,22 @@ fn merge(mut rects: Vec<Rect>, max: (i32, i32)) -> Vec<Rect> {
             h: (a.y + a.h).max(b.y + b.h) - y,
         }
     };
-    let worth = |a: &Rect, b: &Rect| {
+    let worth = |(a, sa): &(Rect, f32), (b, sb): &(Rect, f32)| {
         let u = union(a, b);
-        u.w <= max.0 && u.h <= max.1 && area(&u) <= area(a) + area(b)
+        sa == sb
+            && scaled(u.w, *sa) <= max.0 as i32
+            && scaled(u.h, *sa) <= max.1 as i32
+            && area(&u) <= area(a) + area(b)
     };
     loop {
-        let pair = (0..rects.len())
-            .flat_map(|i| (i + 1..rects.len()).map(move |j| (i, j)))
-            .find(|&(i, j)| worth(&rects[i], &rects[j]));
+        let pair = (0..regions.len())
+            .flat_map(|i| (i + 1..regions.len()).map(move |j| (i, j)))
+            .find(|&(i, j)| worth(&regions[i], &regions[j]));
         let Some((i, j)) = pair else {
-            return rects;
+            return regions;
         };
-        let b = rects.swap_remove(j);
-        rects[i] = union(&rects[i], &b);
+        let (b, _) = regions.swap_remove(j);
+        regions[i].0 = union(&regions[i].0, &b);
     }
 }
 
@@ -361,26 +373,23 @@ pub fn around(frame: (u32, u32), faces: &[BBox], shape: &InputShape) -> Vec<Layo
     if faces.is_empty() {
         return Vec::new();
     }
-    let rects = merge(
-        faces.iter().map(|b| region(b, (fw, fh))).collect(),
-        (shape.width as i32, shape.height as i32),
-    );
     let overview_scale = overview(frame, shape).placements[0].scale;
     let detail_scale = (MAX_DETAIL_SIDE as f32 / fw.max(fh) as f32).min(1.0);
-    let mut parts: Vec<(Rect, f32)> = rects
-        .into_iter()
-        .map(|r| {
-            let face = faces
-                .iter()
-                .filter(|b| r.holds_centre_of(b))
-                .map(|b| b.min_side())
-                .fold(0.0, f32::max);
+    let regions = faces
+        .iter()
+        .map(|b| {
             // The view of a full pass that reports this face: the overview from DETAIL_UP_TO on.
-            let scale = if face * overview_scale >= DETAIL_UP_TO {
+            let scale = if b.min_side() * overview_scale >= DETAIL_UP_TO {
                 overview_scale
             } else {
                 detail_scale
             };
+            (on_grid(region(b, (fw, fh)), scale, shape.step, (fw, fh)), scale)
+        })
+        .collect();
+    let mut parts: Vec<(Rect, f32)> = merge(regions, (shape.width, shape.height))
+        .into_iter()
+        .map(|(r, scale)| {
             // A region never exceeds the model's own input size once scaled.
             let scale = scale
                 .min(shape.width as f32 / r.w as f32)
@@ -395,9 +404,12 @@ pub fn around(frame: (u32, u32), faces: &[BBox], shape: &InputShape) -> Vec<Layo
     let (mut item, mut x, mut y, mut shelf) = (0usize, 0i32, 0i32, 0i32);
     for (r, scale) in parts {
         let (w, h) = (scaled(r.w, scale), scaled(r.h, scale));
-        if x > 0 && x + w > canvas_w {
-            (x, y, shelf) = (0, y + shelf + GAP, 0);
+        // On the model's grid, as the region lies on it in a full pass's view.
+        let on_step = |v: i32| round_up(v as u32, shape.step) as i32;
+        if x > 0 && on_step(x) + w > canvas_w {
+            (x, y, shelf) = (0, on_step(y + shelf + GAP), 0);
         }
+        x = on_step(x);
         if !shape.free_size && y > 0 && y + h > shape.height as i32 {
             (item, x, y, shelf) = (item + 1, 0, 0, 0);
         }
@@ -559,6 +571,13 @@ mod tests {
             ];
             assert_eq!(p.to_frame([x, y]), [f.x1, f.y1]);
             assert!(!p.touches_cut(&f), "the tracked face is well inside its region");
+        }
+        // Each region lies on the grid it has in a full pass's view, and on the model's grid
+        // in the input, so the detector sees its face as a full pass does.
+        for p in &l.placements {
+            assert_eq!((p.at.0 % 32, p.at.1 % 32), (0, 0), "{p:?}");
+            let on_grid = |v: i32| (v as f32 * p.scale / 32.0).fract().abs() < 1e-3;
+            assert!(on_grid(p.source.x) && on_grid(p.source.y), "{p:?}");
         }
         // Placements never overlap.
         for (i, a) in l.placements.iter().enumerate() {
