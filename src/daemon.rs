@@ -190,6 +190,7 @@ fn reload(
     if others != *running {
         tracing::warn!("config changes outside [[cameras]] take effect at the next start");
     }
+    engine.follow_cameras(&next);
     tracing::info!(?kept, ?started, ?stopped, "config reloaded");
     notify_systemd(&format!("STATUS=watching {} camera(s)", watched.len()));
     running.cameras = next.cameras;

@@ -167,12 +167,23 @@ pub struct Engine {
     last_scans: HashMap<String, scan::Last>,
     /// Tracks per camera that ended seen but too small to recognise.
     too_small: HashMap<String, u64>,
+    /// Cameras whose own `unassessed` differs from `[liveness] unassessed`.
+    unassessed: HashMap<String, Unassessed>,
 }
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine").field("stats", &self.stats).finish()
     }
+}
+
+/// Each configured camera's `unassessed`, its own or the `[liveness]` one.
+fn cameras_unassessed(config: &Config) -> HashMap<String, Unassessed> {
+    config
+        .cameras
+        .iter()
+        .map(|c| (c.id.clone(), config.unassessed_for(&c.id)))
+        .collect()
 }
 
 /// Passive liveness samples a track collects at most: enough to average out one odd frame.
@@ -210,6 +221,7 @@ impl Engine {
             full_pass_interval: config.detect.full_pass_interval(),
             last_scans: HashMap::new(),
             too_small: HashMap::new(),
+            unassessed: cameras_unassessed(config),
             analyzer,
             gallery,
             device: config.device.id(),
@@ -490,6 +502,16 @@ impl Engine {
         Ok(outcomes)
     }
 
+    /// Takes the cameras' own settings of a reloaded config (their `unassessed`).
+    pub fn follow_cameras(&mut self, config: &Config) {
+        self.unassessed = cameras_unassessed(config);
+    }
+
+    /// What a recognised face without a liveness verdict gets on `camera`.
+    fn unassessed_on(&self, camera: &str) -> Unassessed {
+        self.unassessed.get(camera).copied().unwrap_or(self.liveness.unassessed)
+    }
+
     /// Whether a track is to be decided (or, judged unknown, matched again) on this frame.
     fn due(&self, track: &Track) -> bool {
         track.frames >= self.recognize.min_frames
@@ -653,7 +675,7 @@ impl Engine {
             }
             LiveCall::Live(verdict) => LiveStep::Go(Some(verdict)),
             // `allow`: recognised faces are marked without a verdict, for the backend to review.
-            LiveCall::NotAssessed if self.liveness.unassessed == Unassessed::Allow => LiveStep::Go(None),
+            LiveCall::NotAssessed if self.unassessed_on(camera) == Unassessed::Allow => LiveStep::Go(None),
             // `require`: no attendance until a live frame is seen, so a lesson-long track waits.
             LiveCall::NotAssessed if !final_call => LiveStep::Stop(None),
             LiveCall::NotAssessed => {

@@ -139,6 +139,10 @@ pub struct CameraConfig {
     /// `camera_up` when frames return). Reconnects shorter than this stay out of the alerts.
     #[serde(default = "default_down_after_s")]
     pub down_after_s: f64,
+    /// This camera's own `[liveness] unassessed`: a ceiling camera whose back rows are too small
+    /// to judge can `allow`, while a door kiosk close to its faces keeps `require`.
+    #[serde(default)]
+    pub unassessed: Option<super::Unassessed>,
 }
 
 fn default_latency_ms() -> u32 {
@@ -191,6 +195,7 @@ impl CameraConfig {
             backoff_initial_s: default_backoff_initial_s(),
             backoff_max_s: default_backoff_max_s(),
             down_after_s: default_down_after_s(),
+            unassessed: None,
         }
     }
 

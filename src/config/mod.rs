@@ -193,6 +193,16 @@ fn out_of_range(section: &'static str, key: &'static str, v: f64, min: f64, max:
 }
 
 impl Config {
+    /// What a recognised face without a liveness verdict gets on `camera`: the camera's own
+    /// setting, or `[liveness] unassessed`.
+    pub fn unassessed_for(&self, camera: &str) -> Unassessed {
+        self.cameras
+            .iter()
+            .find(|c| c.id == camera)
+            .and_then(|c| c.unassessed)
+            .unwrap_or(self.liveness.unassessed)
+    }
+
     /// Reads, parses and checks the values of a config file; every problem is reported, each
     /// with its line and column.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -394,6 +404,19 @@ mod tests {
         let c = Config::parse("", Path::new("/etc/rollcall/rollcall.toml")).unwrap();
         assert_eq!(c.models.detector, "yunet-s");
         assert_eq!(c.models.dir, PathBuf::from("/etc/rollcall/models"));
+    }
+
+    #[test]
+    fn a_cameras_own_unassessed_overrides_the_liveness_section() {
+        let text = "[liveness]\nunassessed = \"allow\"\n\
+                    [[cameras]]\nid = \"kiosk\"\nkind = \"v4l2\"\ndevice = \"/dev/video0\"\nunassessed = \"require\"\n\
+                    [[cameras]]\nid = \"ceiling\"\nkind = \"v4l2\"\ndevice = \"/dev/video1\"\n";
+        let c = Config::parse_unchecked(text, Path::new("c.toml")).unwrap();
+        assert_eq!(c.unassessed_for("kiosk"), Unassessed::Require);
+        assert_eq!(c.unassessed_for("ceiling"), Unassessed::Allow);
+        assert_eq!(c.unassessed_for("not-configured"), Unassessed::Allow);
+        let e = Config::parse_unchecked(&text.replace("\"require\"", "\"maybe\""), Path::new("c.toml")).unwrap_err();
+        assert!(e.to_string().contains("unknown variant `maybe`"), "{e}");
     }
 
     #[test]

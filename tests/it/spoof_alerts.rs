@@ -209,7 +209,7 @@ fn spoof_samples_waved_with_faces_of_80_px_and_more_are_still_caught() {
 }
 
 #[test]
-fn a_recognised_face_that_could_not_be_assessed_is_marked_only_when_allowed() {
+fn a_recognised_face_that_could_not_be_assessed_is_marked_only_where_its_camera_allows() {
     use rollcall::config::Unassessed;
     use rollcall::event::LivenessBasis;
     let frames: Vec<Mat> = FileFrames::open(&testkit::shared().join("videos/short_hamilton_clip.mp4"), 5.0, 1920)
@@ -227,9 +227,23 @@ fn a_recognised_face_that_could_not_be_assessed_is_marked_only_when_allowed() {
             .all(|e| e.liveness_basis == LivenessBasis::Passive && e.liveness.is_some()),
         "require marks only faces judged live: {stored:?}"
     );
+    // The camera's own setting wins over [liveness]: `allow` on a ceiling camera while the
+    // section requires, and `require` on a kiosk while the section allows.
+    let mut camera = rollcall::config::CameraConfig::new("cam", rollcall::config::SourceKind::Uri);
+    camera.unassessed = Some(Unassessed::Require);
+    config.cameras = vec![camera.clone()];
     config.liveness.unassessed = Unassessed::Allow;
     let (outcomes, stored) = play_with(&config, &enrolled, &frames);
-    println!("allow: {outcomes:?}");
+    println!("allow, but the camera requires: {outcomes:?}");
+    assert!(
+        stored.iter().all(|e| e.liveness.is_some()),
+        "the camera's require wins: {stored:?}"
+    );
+    camera.unassessed = Some(Unassessed::Allow);
+    config.cameras = vec![camera];
+    config.liveness.unassessed = Unassessed::Require;
+    let (outcomes, stored) = play_with(&config, &enrolled, &frames);
+    println!("require, but the camera allows: {outcomes:?}");
     let unassessed: Vec<_> = stored
         .iter()
         .filter(|e| e.liveness_basis == LivenessBasis::NotAssessed)
