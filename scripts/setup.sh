@@ -21,10 +21,11 @@ packages=(build-essential pkg-config clang libclang-dev libopencv-dev python3 ca
 # start their own MQTT broker (mosquitto, with TLS certificates made by openssl), attack it with
 # mosquitto_pub (mosquitto-clients), score the service unit with systemd-analyze, and check the
 # metrics with promtool (prometheus; its server is not needed, and an install without a running
-# systemd does not start it), and quantize the models in a Python venv (python3-venv).
+# systemd does not start it), and quantize the models in a Python venv (python3-venv). Burned-in
+# subtitles, as a broadcast has them, come from textoverlay (the pango plugin, in gstreamer1.0-x).
 if [ "${1:-}" = "--test-extras" ]; then
-    packages+=(libgstrtspserver-1.0-dev gstreamer1.0-plugins-ugly mosquitto mosquitto-clients openssl systemd
-        prometheus python3-venv)
+    packages+=(libgstrtspserver-1.0-dev gstreamer1.0-plugins-ugly gstreamer1.0-x mosquitto mosquitto-clients
+        openssl systemd prometheus python3-venv)
 fi
 python3 -m pip --version >/dev/null 2>&1 || packages+=(python3-pip)
 missing=()

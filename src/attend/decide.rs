@@ -45,7 +45,8 @@ pub enum LiveCall {
     /// A presentation attack is suspected, on confident evidence.
     Spoof(LiveVerdict),
     /// The track ended without evidence either way: too few frames showed the face well enough
-    /// to be assessed, or their scores disagreed. Neither live nor spoof.
+    /// to be assessed, their scores disagreed, or they were doubtful (between `spoof_below` and
+    /// the threshold). Neither live nor spoof.
     NotAssessed,
 }
 
@@ -101,8 +102,11 @@ pub struct LiveEvidence<'a> {
 
 /// The liveness rule: the mean passive score, less a penalty when the face moved like a flat
 /// picture, unless it blinked (a flat picture cannot; five landmarks on a real face that hardly
-/// moves can look as rigid as a photo's, and a blink settles it). A track failing only for its
-/// rigid motion waits for its end while the eyes are watched, in case it blinks.
+/// moves can look as rigid as a photo's, and a blink settles it), plus a bonus when it changed
+/// shape as a speaking face does, unless the passive score alone is low enough to be an attack.
+/// A track failing only for its rigid motion waits for its end while the eyes are watched, in
+/// case it blinks. A failing score is a spoof only on clear evidence (under `spoof_below`, or
+/// a flat picture's motion); between that and the threshold it is doubtful: not assessed.
 pub fn judge_liveness(e: &LiveEvidence<'_>, rules: &LivenessConfig) -> LiveCall {
     let rigid_motion = e
         .motion
@@ -121,13 +125,19 @@ pub fn judge_liveness(e: &LiveEvidence<'_>, rules: &LivenessConfig) -> LiveCall 
             LiveCall::Wait
         };
     } else {
+        let passive = mean(e.scores);
         let penalty = if !e.blinked && rigid_motion {
             rules.rigid_penalty
         } else {
             0.0
         };
+        let bonus = if passive >= rules.spoof_below && e.motion.looks_alive(rules.nonrigid_min_deformation) {
+            rules.nonrigid_bonus
+        } else {
+            0.0
+        };
         LiveVerdict {
-            score: mean(e.scores) - penalty,
+            score: passive - penalty + bonus,
             motion: e.motion,
             blinked: e.blinked,
         }
@@ -146,9 +156,11 @@ pub fn judge_liveness(e: &LiveEvidence<'_>, rules: &LivenessConfig) -> LiveCall 
     let enough = SPOOF_AGREEMENT * e.scores.len() as f32;
     let sure = |i: &usize| e.detections.get(*i).is_some_and(|d| *d >= e.sure_face_score);
     let sure_frames = (0..e.scores.len()).filter(sure).count() as f32;
+    // Only scores under `spoof_below` are evidence of an attack; between it and the threshold
+    // they are doubtful (a real face in a starved stream), and make no alert.
     let sure_low = (0..e.scores.len())
         .filter(sure)
-        .filter(|i| e.scores[*i] < rules.threshold)
+        .filter(|i| e.scores[*i] < rules.spoof_below)
         .count() as f32;
     let motion_tips = rigid_only && mean(e.scores) < rules.threshold + MOTION_SPOOF_SHARE * rules.rigid_penalty;
     if (motion_tips && sure_frames >= enough) || sure_low >= enough {
@@ -188,12 +200,12 @@ pub const MIN_COMPARE_PX: f32 = 28.0;
 /// The size bands above [`MIN_COMPARE_PX`]: a frame of a face at least this big (shorter side,
 /// frame pixels) is matched at the gallery's threshold plus this much. Smaller faces give
 /// strangers higher similarities (docs/calibration.md, "Face size").
-pub const SIZE_BANDS: [(f32, f32); 3] = [(MIN_COMPARE_PX, 0.04), (36.0, 0.02), (48.0, 0.0)];
+pub const SIZE_BANDS: [(f32, f32); 2] = [(MIN_COMPARE_PX, 0.04), (36.0, 0.0)];
 
-/// What a frame of a face `face_px` high adds to the threshold; `None` below the smallest band:
-/// it is not compared at all.
-pub fn size_raise(face_px: f32) -> Option<f32> {
-    SIZE_BANDS
+/// What a frame of a face `face_px` high adds to the threshold under `bands` (see
+/// [`SIZE_BANDS`]); `None` below the smallest band: it is not compared at all.
+pub fn size_raise(bands: &[(f32, f32)], face_px: f32) -> Option<f32> {
+    bands
         .iter()
         .rev()
         .find(|(from, _)| face_px >= *from)
@@ -202,7 +214,7 @@ pub fn size_raise(face_px: f32) -> Option<f32> {
 
 /// Whether any of these face sizes is big enough to be compared with the gallery.
 pub fn big_enough(face_px: impl IntoIterator<Item = f32>) -> bool {
-    face_px.into_iter().any(|px| size_raise(px).is_some())
+    face_px.into_iter().any(|px| size_raise(&SIZE_BANDS, px).is_some())
 }
 
 /// The open-set rules a track must pass to be taken for someone.
@@ -216,6 +228,8 @@ pub struct OpenSet {
     pub vote_share: f32,
     /// People the track is matched against: the gallery, or the session's class.
     pub people: usize,
+    /// The size bands, smallest first: [`SIZE_BANDS`] but in the figures that choose them.
+    pub size_bands: &'static [(f32, f32)],
 }
 
 impl OpenSet {
@@ -230,7 +244,12 @@ impl OpenSet {
     /// decision confident.
     pub fn confident(&self, face_px: f32) -> f32 {
         let smallness = ((FULL_FACE_PX - face_px) / (FULL_FACE_PX - SMALL_FACE_PX)).clamp(0.0, 1.0);
-        self.threshold() + size_raise(face_px).unwrap_or(0.0) + CONFIDENT_GAP + SMALL_FACE_GAP * smallness
+        self.threshold() + self.raise(face_px).unwrap_or(0.0) + CONFIDENT_GAP + SMALL_FACE_GAP * smallness
+    }
+
+    /// What a frame of a face `face_px` high adds to the threshold; `None`: not compared.
+    pub fn raise(&self, face_px: f32) -> Option<f32> {
+        size_raise(self.size_bands, face_px)
     }
 }
 
@@ -245,7 +264,7 @@ pub struct FrameVote {
     pub candidates: Candidates,
 }
 
-/// The vote: each kept frame big enough to compare ([`size_raise`]) votes, weighted by quality,
+/// The vote: each kept frame big enough to compare ([`OpenSet::raise`]) votes, weighted by quality,
 /// for the person it accepts at the gallery's threshold raised for its size band; the winner
 /// must hold `vote_share` of all the weight and be the person the mean embedding (`overall`)
 /// accepts too, at the band of the voting frames' mean size. The winner is taken only when one of
@@ -255,7 +274,7 @@ pub fn tally(frames: &[FrameVote], overall: &Candidates, rules: &OpenSet) -> Opt
     let mut votes: Vec<(&str, f32, usize, bool)> = Vec::new();
     let (mut total, mut sizes, mut counted) = (0.0, 0.0, 0);
     for frame in frames {
-        let Some(raise) = size_raise(frame.face_px) else {
+        let Some(raise) = rules.raise(frame.face_px) else {
             continue;
         };
         total += frame.quality;
@@ -279,7 +298,7 @@ pub fn tally(frames: &[FrameVote], overall: &Candidates, rules: &OpenSet) -> Opt
         }
     }
     let (winner, weight, count, confident) = votes.into_iter().max_by(|a, b| a.1.total_cmp(&b.1))?;
-    let overall_raise = size_raise(sizes / counted.max(1) as f32).unwrap_or(0.0);
+    let overall_raise = rules.raise(sizes / counted.max(1) as f32).unwrap_or(0.0);
     let agreed = overall.accepted(rules.threshold() + overall_raise, rules.margin) == Some(winner);
     let enough = confident || count >= MARGINAL_FRAMES;
     (agreed && enough && weight >= rules.vote_share * total).then(|| winner.to_string())
@@ -344,6 +363,9 @@ mod tests {
             rigid_min_travel: 0.3,
             rigid_max_deformation: 0.02,
             rigid_penalty: 0.3,
+            spoof_below: 0.25,
+            nonrigid_min_deformation: 0.03,
+            nonrigid_bonus: 0.1,
             unassessed: crate::config::Unassessed::Require,
         }
     }
@@ -475,6 +497,48 @@ mod tests {
     }
 
     #[test]
+    fn a_doubtful_score_raises_no_alert_and_a_speaking_face_is_lifted_but_a_replay_is_not() {
+        let r = LivenessConfig {
+            threshold: 0.4,
+            ..rules()
+        };
+        // The speaker at a podium in a starved broadcast: sure faces scoring 0.26 to 0.34,
+        // landmarks deforming 0.03 to 0.12 eye distances. Held still, only doubtful: no alert.
+        let still = Motion {
+            travel: 0.05,
+            deformation: 0.01,
+            frames: 8,
+        };
+        let speaker = LiveEvidence {
+            motion: still,
+            ..evidence(&[0.26, 0.34, 0.30], false, false, false, true)
+        };
+        assert_eq!(judge_liveness(&speaker, &r), LiveCall::NotAssessed);
+        // Speaking, his face changes shape as no picture does: live.
+        let speaking = LiveEvidence {
+            motion: Motion {
+                deformation: 0.06,
+                ..still
+            },
+            ..speaker
+        };
+        assert!(matches!(judge_liveness(&speaking, &r), LiveCall::Live(v) if (v.score - 0.4).abs() < 1e-6));
+        // A still photo (image_F1 scores 0.23) is an attack as before...
+        let photo = LiveEvidence {
+            scores: &[0.23, 0.23, 0.23],
+            ..speaker
+        };
+        assert!(matches!(judge_liveness(&photo, &r), LiveCall::Spoof(_)));
+        // ...and so is a video replayed on a phone: it moves like a face, but its passive score
+        // is clearly an attack's and gets no bonus.
+        let replay = LiveEvidence {
+            scores: &[0.05, 0.12, 0.08],
+            ..speaking
+        };
+        assert!(matches!(judge_liveness(&replay, &r), LiveCall::Spoof(v) if v.score < 0.1));
+    }
+
+    #[test]
     fn low_scores_on_a_doubtful_detection_raise_no_alert() {
         // A pot plant behind her in a 300 kb/s H.264 copy of her clip: YuNet found "faces" of 54
         // to 68 px at 0.60 to 0.72, MiniFASNet scored them 0.04 to 0.12, and the old rule
@@ -557,6 +621,7 @@ mod tests {
         margin: 0.05,
         vote_share: 0.5,
         people: 30,
+        size_bands: &SIZE_BANDS,
     };
 
     /// A frame of a 100-pixel face.
@@ -574,12 +639,12 @@ mod tests {
 
     #[test]
     fn faces_below_the_smallest_band_never_vote_and_small_bands_need_more() {
-        assert_eq!(size_raise(MIN_COMPARE_PX - 0.5), None);
+        assert_eq!(size_raise(&SIZE_BANDS, MIN_COMPARE_PX - 0.5), None);
         assert!(!big_enough([20.0, 24.0, MIN_COMPARE_PX - 1.0]));
         assert!(big_enough([20.0, MIN_COMPARE_PX]));
         let raises: Vec<f32> = [MIN_COMPARE_PX, 36.0, 48.0, 200.0]
             .iter()
-            .filter_map(|&px| size_raise(px))
+            .filter_map(|&px| size_raise(&SIZE_BANDS, px))
             .collect();
         assert!(raises.windows(2).all(|w| w[0] >= w[1]), "{raises:?}");
         // Clearly above the class threshold (0.4): a big face is taken, the same similarity on
@@ -590,9 +655,13 @@ mod tests {
         assert_eq!(tally(&big, &ann, &OPEN).as_deref(), Some("ann"));
         assert_eq!(tally(&tiny, &ann, &OPEN), None);
         // At the smallest band, a similarity just over the class threshold is not enough.
-        let marginal = cands(Some(("ann", OPEN.threshold() + 0.02)), Some(("bob", 0.1)));
+        // The same frames of a bigger face are taken.
+        let raise = SIZE_BANDS[0].1;
+        let marginal = cands(Some(("ann", OPEN.threshold() + raise / 2.0)), Some(("bob", 0.1)));
         let small: Vec<FrameVote> = (0..5).map(|_| at_size(0.9, MIN_COMPARE_PX, &marginal)).collect();
         assert_eq!(tally(&small, &marginal, &OPEN), None);
+        let bigger: Vec<FrameVote> = (0..5).map(|_| at_size(0.9, 64.0, &marginal)).collect();
+        assert_eq!(tally(&bigger, &marginal, &OPEN).as_deref(), Some("ann"));
     }
 
     #[test]
@@ -654,6 +723,7 @@ mod tests {
             margin: 0.08,
             vote_share: 0.6,
             people: 33,
+            size_bands: &SIZE_BANDS,
         };
         let seen = cands(Some(("student", 0.393)), Some(("other", 0.27)));
         let frames = [0; 3].map(|_| at_size(0.6, 50.0, &seen));

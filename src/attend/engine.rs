@@ -21,8 +21,8 @@ use opencv::core::Mat;
 use serde::Serialize;
 
 use crate::attend::decide::{
-    FrameVote, LiveCall, LiveEvidence, LiveVerdict, Look, MIN_COMPARE_PX, OpenSet, Unrecognised, assessable,
-    big_enough, judge_liveness, look_again, mean, tally, unknown_now,
+    FrameVote, LiveCall, LiveEvidence, LiveVerdict, Look, MIN_COMPARE_PX, OpenSet, SIZE_BANDS, Unrecognised,
+    assessable, big_enough, judge_liveness, look_again, mean, tally, unknown_now,
 };
 use crate::attend::held::{Held, Pending, StoreHealth};
 use crate::attend::matching::{Candidates, Gallery, SharedGallery};
@@ -584,6 +584,7 @@ impl Engine {
             margin: self.recognize.margin,
             vote_share: self.recognize.vote_share,
             people: gallery.people_among(group.as_deref()),
+            size_bands: &SIZE_BANDS,
         };
         let Some(person_id) = tally(&frames, &overall, &rules) else {
             return Ok(self.unrecognised(track, camera, final_call, overall.best, &rules));
@@ -680,11 +681,21 @@ impl Engine {
             LiveCall::NotAssessed if !final_call => LiveStep::Stop(None),
             LiveCall::NotAssessed => {
                 // Never an alert without a spoof verdict either.
-                let why = format!(
-                    "{} of {} frames showed the face well enough to assess its liveness (40 px and sharp), without a verdict",
-                    track.liveness.len(),
-                    track.frames
-                );
+                let why = if track.liveness.len() as u32 >= self.liveness.min_frames {
+                    format!(
+                        "doubtful: live score {:.2} over {} frames, neither live (from {:.2}) nor clearly a spoof (under {:.2})",
+                        mean(&track.liveness),
+                        track.liveness.len(),
+                        self.liveness.threshold,
+                        self.liveness.spoof_below
+                    )
+                } else {
+                    format!(
+                        "{} of {} frames showed the face well enough to assess its liveness (40 px and sharp), without a verdict",
+                        track.liveness.len(),
+                        track.frames
+                    )
+                };
                 self.settle(track, Standing::NotAssessed, why);
                 tracing::info!(
                     camera,

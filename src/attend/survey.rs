@@ -1,16 +1,14 @@
 //! Whether a camera shows faces well enough to take attendance: the installer's check
 //! (`rollcall cameras check`), as a rule over what its frames showed.
 //!
-//! The bars are the engine's own: a face is recognisable from [`RECOGNISE_MIN_PX`] (the
-//! smallest size the open-set calibration accepts students at, docs/calibration.md), and its
-//! liveness is assessed when [`assessable`] (40 px and sharp).
+//! The bars are the engine's own: a face is compared with the gallery from [`MIN_COMPARE_PX`]
+//! (the smallest size the open-set calibration accepts students at, docs/calibration.md, "Face
+//! size"); a smaller one is seen but too small to recognise. Its liveness is assessed when
+//! [`assessable`] (40 px and sharp).
 
 use serde::Serialize;
 
-use crate::attend::decide::{LIVENESS_MIN_PX, LIVENESS_MIN_SHARPNESS, assessable};
-
-/// Faces smaller than this (shorter side, frame pixels) are too small to recognise reliably.
-pub const RECOGNISE_MIN_PX: f32 = 36.0;
+use crate::attend::decide::{LIVENESS_MIN_PX, LIVENESS_MIN_SHARPNESS, MIN_COMPARE_PX, assessable};
 /// Faces whose mean grey level is below this are too dark.
 pub const DARK: f32 = 50.0;
 /// Faces whose mean grey level is above this are washed out.
@@ -80,6 +78,9 @@ pub struct Verdict {
     pub brightness: f32,
     /// Share of faces big enough to recognise.
     pub recognisable: f32,
+    /// Faces per frame seen but too small to recognise (under [`MIN_COMPARE_PX`]): the students
+    /// this camera cannot serve, as the daemon's status counts them per track.
+    pub too_small_per_frame: f32,
     /// Share of faces big and sharp enough to assess liveness.
     pub assessable: f32,
     /// What to change, in plain words (empty when good).
@@ -114,7 +115,7 @@ pub fn judge(survey: &Survey) -> Verdict {
     ];
     let sharpness = percentile(&sorted(faces.iter().map(|f| f.sharpness)), 0.5);
     let brightness = percentile(&sorted(faces.iter().map(|f| f.brightness)), 0.5);
-    let recognisable = share(faces, |f| f.size_px >= RECOGNISE_MIN_PX);
+    let recognisable = share(faces, |f| f.size_px >= MIN_COMPARE_PX);
     let assessed = share(faces, |f| assessable(f.size_px, f.sharpness));
     let mut advice = Vec::new();
     let fitness = if survey.frames == 0 {
@@ -129,16 +130,16 @@ pub fn judge(survey: &Survey) -> Verdict {
             survey.frames
         ));
         Fitness::Unusable
-    } else if face_px[1] < RECOGNISE_MIN_PX {
+    } else if face_px[1] < MIN_COMPARE_PX {
         advice.push(format!(
-            "median face {:.0} px: too small to recognise anyone. Use the camera's main stream (1920x1080 or more), or place it nearer the class; recognition needs about {RECOGNISE_MIN_PX:.0} px and liveness about {LIVENESS_MIN_PX:.0} px.",
+            "median face {:.0} px: too small to recognise anyone. Use the camera's main stream (1920x1080 or more), or place it nearer the class; recognition needs about {MIN_COMPARE_PX:.0} px and liveness about {LIVENESS_MIN_PX:.0} px.",
             face_px[1]
         ));
         Fitness::Unusable
     } else {
         if recognisable < GOOD_RECOGNISABLE {
             advice.push(format!(
-                "{:.0}% of faces are under {RECOGNISE_MIN_PX:.0} px (the smallest are {:.0} px), too small to recognise: use a higher resolution, a longer lens, or a second camera for the back of the room.",
+                "{:.0}% of faces are under {MIN_COMPARE_PX:.0} px (the smallest are {:.0} px), too small to recognise: use a higher resolution, a longer lens, or a second camera for the back of the room.",
                 100.0 * (1.0 - recognisable),
                 face_px[0]
             ));
@@ -178,6 +179,8 @@ pub fn judge(survey: &Survey) -> Verdict {
         sharpness,
         brightness,
         recognisable,
+        too_small_per_frame: faces.iter().filter(|f| f.size_px < MIN_COMPARE_PX).count() as f32
+            / survey.frames.max(1) as f32,
         assessable: assessed,
         advice,
     }
@@ -229,10 +232,12 @@ mod tests {
     #[test]
     fn a_small_back_row_blur_or_darkness_is_marginal_with_each_reason() {
         let mut mixed = faces(60, 80.0, 150.0, 120.0);
-        mixed.extend(faces(40, 30.0, 150.0, 120.0));
+        mixed.extend(faces(40, MIN_COMPARE_PX - 4.0, 150.0, 120.0));
         let v = judge(&survey(mixed));
         assert_eq!(v.fitness, Fitness::Marginal);
-        assert!(v.advice[0].starts_with("40% of faces are under 36 px"), "{v:?}");
+        let under = format!("40% of faces are under {MIN_COMPARE_PX:.0} px");
+        assert!(v.advice[0].starts_with(&under), "{v:?}");
+        assert_eq!(v.too_small_per_frame, 40.0 / v.frames as f32);
 
         let v = judge(&survey(faces(100, 80.0, 12.0, 120.0)));
         assert_eq!(v.fitness, Fitness::Marginal);

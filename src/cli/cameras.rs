@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use opencv::core::Mat;
 
 use super::CliError;
+use rollcall::attend::decide::MIN_COMPARE_PX;
 use rollcall::attend::survey::{Fitness, SeenFace, Survey, Verdict, judge};
 use rollcall::capture::{Camera, CameraState, CameraStatus};
 use rollcall::config::{CameraConfig, Config};
@@ -228,6 +229,10 @@ fn print_check(id: &str, v: &Verdict) {
         v.brightness,
         100.0 * v.recognisable,
         100.0 * v.assessable
+    );
+    println!(
+        "  seen but too small to recognise (under {MIN_COMPARE_PX:.0} px): {:.1} faces per frame",
+        v.too_small_per_frame
     );
     let word = match v.fitness {
         Fitness::Good => "GOOD",

@@ -420,6 +420,27 @@ mod tests {
     }
 
     #[test]
+    fn a_doubtful_band_above_the_threshold_or_motion_both_rigid_and_live_is_refused() {
+        let path = Path::new("c.toml");
+        let text = "[liveness]\nthreshold = 0.4\nspoof_below = 0.5\nrigid_max_deformation = 0.05\n";
+        let config = Config::parse_unchecked(text, path).unwrap();
+        let found: Vec<String> = config.problems(path).iter().map(ToString::to_string).collect();
+        assert!(
+            found
+                .iter()
+                .any(|f| f.ends_with("[liveness] spoof_below: 0.5 must be a number from 0 to 0.4")),
+            "{found:#?}"
+        );
+        assert!(
+            found.iter().any(
+                |f| f.contains("[liveness] nonrigid_min_deformation") && f.contains("rigid_max_deformation (0.05)")
+            ),
+            "{found:#?}"
+        );
+        assert!(Config::parse("[liveness]\nspoof_below = 0.3\n", path).is_ok());
+    }
+
+    #[test]
     fn credentials_never_survive_redaction() {
         assert_eq!(
             redact_url("rtsp://admin:s3cret@10.0.0.5:554/s1"),

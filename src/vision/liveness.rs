@@ -217,6 +217,12 @@ impl Motion {
     pub fn looks_rigid(&self, min_travel: f32, max_deformation: f32) -> bool {
         self.frames >= 4 && self.travel >= min_travel && self.deformation <= max_deformation
     }
+
+    /// A face that changed shape as a live one does (speech, expression), by at least
+    /// `min_deformation` eye distances: no flat picture does.
+    pub fn looks_alive(&self, min_deformation: f32) -> bool {
+        self.frames >= 4 && self.deformation >= min_deformation
+    }
 }
 
 /// Solves the 3x3 system `a x = b` (Cramer's rule; the system is small and well posed here).

@@ -47,6 +47,7 @@ fn a_big_sharp_face_is_good_and_a_tiny_stream_is_unusable() {
     assert_eq!(verdict["fitness"], "good");
     assert_eq!(verdict["camera"], "front");
     assert!(verdict["face_px"][1].as_f64().unwrap() >= 80.0, "{verdict}");
+    assert_eq!(verdict["too_small_per_frame"], 0.0, "{verdict}");
     assert!(picture.exists(), "the annotated picture was written where asked");
 
     // The same clip from a 128x72 stream: her face is about 20 px.
@@ -72,6 +73,19 @@ fn a_big_sharp_face_is_good_and_a_tiny_stream_is_unusable() {
         "{out}"
     );
     assert!(out.contains("main stream"), "the advice says what to do: {out}");
+    if out.contains("too small to recognise anyone") {
+        // Her face was seen: it is counted as one the camera cannot serve.
+        let label = format!(
+            "seen but too small to recognise (under {:.0} px): ",
+            rollcall::attend::decide::MIN_COMPARE_PX
+        );
+        let per_frame: f32 = out
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(label.as_str()))
+            .and_then(|rest| rest.split(' ').next()?.parse().ok())
+            .unwrap_or_else(|| panic!("no too-small count in {out}"));
+        assert!(per_frame > 0.5, "{out}");
+    }
     assert!(err.contains("unusable for attendance"), "{err}");
     std::fs::remove_dir_all(dir).unwrap();
 }

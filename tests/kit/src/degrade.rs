@@ -9,17 +9,44 @@ use opencv::{imgcodecs, imgproc};
 /// `photo` scaled so that a face `photo_face_px` high in it becomes `face_px * zoom` pixels (never
 /// enlarged), set in a grey 640x480 frame (larger results are kept whole).
 pub fn camera_frame(photo: &Mat, photo_face_px: f32, face_px: f32, zoom: f64) -> Mat {
-    framed(photo, photo_face_px, face_px, zoom, opencv::core::BORDER_CONSTANT)
+    framed(
+        photo,
+        photo_face_px,
+        face_px,
+        zoom,
+        opencv::core::BORDER_CONSTANT,
+        (640, 480),
+    )
+}
+
+/// As [`camera_frame`], in a grey frame of `canvas` (width, height): a small face needs no
+/// 640x480 around it, and a detector of free input size then searches a quarter of the pixels.
+pub fn camera_frame_in(photo: &Mat, photo_face_px: f32, face_px: f32, zoom: f64, canvas: (i32, i32)) -> Mat {
+    framed(
+        photo,
+        photo_face_px,
+        face_px,
+        zoom,
+        opencv::core::BORDER_CONSTANT,
+        canvas,
+    )
 }
 
 /// As [`camera_frame`], but the frame is filled by repeating the picture's edge rather than with
 /// grey: the anti-spoofing models look at 2.7 and 4 times the face box, and a flat border in that
 /// context reads as the edge of a printed photo.
 pub fn camera_frame_without_edges(photo: &Mat, photo_face_px: f32, face_px: f32) -> Mat {
-    framed(photo, photo_face_px, face_px, 1.0, opencv::core::BORDER_REPLICATE)
+    framed(
+        photo,
+        photo_face_px,
+        face_px,
+        1.0,
+        opencv::core::BORDER_REPLICATE,
+        (640, 480),
+    )
 }
 
-fn framed(photo: &Mat, photo_face_px: f32, face_px: f32, zoom: f64, border: i32) -> Mat {
+fn framed(photo: &Mat, photo_face_px: f32, face_px: f32, zoom: f64, border: i32, canvas: (i32, i32)) -> Mat {
     let factor = (face_px as f64 * zoom / photo_face_px as f64).min(1.0);
     let size = Size::new(
         ((photo.cols() as f64 * factor).round() as i32).max(8),
@@ -27,7 +54,7 @@ fn framed(photo: &Mat, photo_face_px: f32, face_px: f32, zoom: f64, border: i32)
     );
     let mut scaled = Mat::default();
     imgproc::resize(photo, &mut scaled, size, 0.0, 0.0, imgproc::INTER_AREA).unwrap();
-    let (pad_w, pad_h) = ((640 - size.width).max(0), (480 - size.height).max(0));
+    let (pad_w, pad_h) = ((canvas.0 - size.width).max(0), (canvas.1 - size.height).max(0));
     let mut framed = Mat::default();
     opencv::core::copy_make_border(
         &scaled,
