@@ -9,14 +9,7 @@ use opencv::{imgcodecs, imgproc};
 /// `photo` scaled so that a face `photo_face_px` high in it becomes `face_px * zoom` pixels (never
 /// enlarged), set in a grey 640x480 frame (larger results are kept whole).
 pub fn camera_frame(photo: &Mat, photo_face_px: f32, face_px: f32, zoom: f64) -> Mat {
-    framed(
-        photo,
-        photo_face_px,
-        face_px,
-        zoom,
-        opencv::core::BORDER_CONSTANT,
-        (640, 480),
-    )
+    camera_frame_in(photo, photo_face_px, face_px, zoom, (640, 480))
 }
 
 /// As [`camera_frame`], in a grey frame of `canvas` (width, height): a small face needs no
