@@ -4,13 +4,14 @@
 //!
 //! Data: `../shared/faces/calibration/`. The gallery holds the first photo of each of the 80
 //! identities (enrolled at full size, as enrollment photos are), padded with one LFW photo each
-//! of distractor people up to the gallery size. Genuine tracks: every other photo of an enrolled
-//! identity. Stranger tracks: the 98 strangers, who appear nowhere else. Each probe photo becomes
-//! a track of `FRAMES` frames at a given face size: scaled so the face's shorter side is that
-//! many pixels (with a little zoom jitter from frame to frame), set in a 320x240 frame, and
-//! JPEG-compressed, as a camera would deliver it. Each face size is a band of the rules
-//! (`attend/decide.rs`, `SIZE_BANDS`): the figures choose the smallest size compared at all and
-//! each band's raise, and the test fails if the chosen bands let a stranger in at 3000.
+//! of distractor people up to the gallery size. Genuine tracks: up to three more photos of each
+//! enrolled identity. Stranger tracks: the 98 strangers, who appear nowhere else. Each probe
+//! photo becomes a track of `FRAMES` frames at a given face size: scaled so the face's shorter
+//! side is that many pixels (with a little zoom jitter from frame to frame), set in a 320x240
+//! frame, and JPEG-compressed, as a camera would deliver it. Each face size falls in a band of
+//! the rules (`attend/decide.rs`, `SIZE_BANDS`): the figures choose the smallest size compared
+//! at all and each band's raise, and the test fails if the chosen bands let a stranger in, at
+//! any size at a gallery of 3000, or in a raised band at any gallery.
 //!
 //! `cargo test --release --test it open_set_scale -- --ignored --nocapture` prints the tables that
 //! docs/calibration.md records.
@@ -26,8 +27,11 @@ use rollcall::vision::analyze::FaceAnalyzer;
 use rollcall::vision::embed::Embedding;
 
 /// Face sizes (shorter side of the face box, frame pixels) the probes are shown at.
-const FACE_SIZES: [f32; 8] = [64.0, 48.0, 40.0, 36.0, 32.0, 28.0, 24.0, 20.0];
-/// The frame the probes are set in: a 64 px face and its photo fit, and a detector of free
+const FACE_SIZES: [f32; 6] = [48.0, 40.0, 32.0, 28.0, 24.0, 20.0];
+/// Genuine probes per identity, at most: enough for TAR per size, and the suite stays within
+/// its share of CI (every probe is embedded at every size, five frames each).
+const GENUINE_PER_IDENTITY: usize = 3;
+/// The frame the probes are set in: a 48 px face and its photo fit, and a detector of free
 /// input size searches no more pixels than the question needs.
 const CANVAS: (i32, i32) = (320, 240);
 /// Size bands weighed against the chosen ones ([`SIZE_BANDS`]): no bands at all (every frame
@@ -143,7 +147,7 @@ fn embed_calibration(analyzer: &mut FaceAnalyzer, max_distractors: usize) -> Cal
             continue;
         };
         enrolled.push((name.clone(), template));
-        for p in &photos[at + 1..] {
+        for p in photos[at + 1..].iter().take(GENUINE_PER_IDENTITY) {
             genuine.extend(probe(analyzer, p, Some(name.clone())));
         }
     }
@@ -318,7 +322,9 @@ fn spread(c: &Calibration, g: &Gallery, enrolled: usize) {
 fn no_stranger_is_taken_for_a_student_in_a_school_sized_gallery() {
     let mut analyzer = testkit::analyzer("yunet-s", "sface-2021dec");
     let (recognizer, dim) = (analyzer.recognizer().id().clone(), analyzer.recognizer().dim());
+    let started = std::time::Instant::now();
     let c = embed_calibration(&mut analyzer, 3000);
+    println!("embedded in {:.0} s", started.elapsed().as_secs_f64());
     println!(
         "{} enrolled identities, {} genuine probes, {} strangers, {} distractors",
         c.enrolled.len(),
