@@ -167,7 +167,7 @@ pub struct Engine {
     last_scans: HashMap<String, scan::Last>,
     /// Tracks per camera that ended seen but too small to recognise.
     too_small: HashMap<String, u64>,
-    /// Cameras whose own `unassessed` differs from `[liveness] unassessed`.
+    /// Each configured camera's `unassessed`: its own, or `[liveness] unassessed`.
     unassessed: HashMap<String, Unassessed>,
 }
 
