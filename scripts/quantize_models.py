@@ -121,7 +121,12 @@ def main():
     with open(args.plan) as f:
         plan = json.load(f)
     base = os.path.dirname(os.path.abspath(args.plan))
+    for entry in plan["models"]:
+        entry["fp32"], entry["int8"] = os.path.abspath(entry["fp32"]), os.path.abspath(entry["int8"])
     with tempfile.TemporaryDirectory(prefix="rollcall-quantize-") as work:
+        # ONNX Runtime's tools leave files in the current folder (sym_shape_infer_temp.onnx, a
+        # model's external .data): there, not in the caller's.
+        os.chdir(work)
         for entry in plan["models"]:
             quantize(base, entry, work)
 
