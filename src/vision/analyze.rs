@@ -365,15 +365,10 @@ impl FaceAnalyzer {
     /// recognizer and its crops for the anti-spoofing models. What `rollcall models quantize`
     /// calibrates the INT8 builds on, so they see what they will be given.
     pub fn model_inputs(&mut self, frame: &Mat) -> Result<Vec<(String, Array4<f32>)>, ModelError> {
-        let layouts = self.detector.full_pass(frame_size(frame));
-        let prepared = layouts
-            .iter()
-            .map(|l| self.detector.prepare(frame, l))
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut runs = Vec::with_capacity(prepared.len());
-        for input in &prepared {
-            runs.push((input, self.detector.infer(input)?));
-        }
+        let prepared = self
+            .detector
+            .prepare_all(frame, &self.detector.full_pass(frame_size(frame)))?;
+        let runs = self.detector.infer_all(&prepared)?;
         let faces = self.detector.decode(&runs);
         let name = self.detector.name().to_string();
         let mut inputs: Vec<(String, Array4<f32>)> = prepared.into_iter().map(|i| (name.clone(), i.tensor)).collect();
@@ -444,10 +439,7 @@ impl FaceAnalyzer {
     pub fn time_models(&mut self, frame: &Mat, faces: &[Face]) -> Result<ModelTimes, ModelError> {
         let det_inputs = self
             .detector
-            .full_pass(frame_size(frame))
-            .iter()
-            .map(|l| self.detector.prepare(frame, l))
-            .collect::<Result<Vec<_>, _>>()?;
+            .prepare_all(frame, &self.detector.full_pass(frame_size(frame)))?;
         let aligned = self.align_all(frame, faces)?;
         let batch = self.recognizer.prepare(&aligned)?;
         let spoof_inputs = match self.antispoof.as_ref() {
@@ -460,9 +452,7 @@ impl FaceAnalyzer {
 
         let mut times = ModelTimes::default();
         let t = Instant::now();
-        for input in &det_inputs {
-            self.detector.infer(input)?;
-        }
+        self.detector.infer_all(&det_inputs)?;
         times.detect = t.elapsed();
         let t = Instant::now();
         self.recognizer.infer(&batch)?;

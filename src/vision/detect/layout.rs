@@ -222,13 +222,23 @@ pub fn needs_detail(frame: (u32, u32), shape: &InputShape) -> bool {
     frame.0 > shape.width || frame.1 > shape.height
 }
 
+/// The scale of the detail: the frame's own resolution, or for a free-size model a frame over
+/// [`MAX_DETAIL_SIDE`] scaled down to it (a fixed model's tiles are always at full resolution).
+fn detail_scale(frame: (u32, u32), shape: &InputShape) -> f32 {
+    if shape.free_size {
+        (MAX_DETAIL_SIDE as f32 / frame.0.max(frame.1).max(1) as f32).min(1.0)
+    } else {
+        1.0
+    }
+}
+
 /// The detail: the whole frame at its own resolution (up to [`MAX_DETAIL_SIDE`]), in one view for
 /// a model of free size, or in overlapping tiles of the model's size, batched when it can.
 pub fn detail(frame: (u32, u32), shape: &InputShape) -> Vec<Layout> {
     let (fw, fh) = (frame.0.max(1), frame.1.max(1));
     let max_face = DETAIL_UP_TO / overview(frame, shape).placements[0].scale;
     if shape.free_size {
-        let scale = (MAX_DETAIL_SIDE as f32 / fw.max(fh) as f32).min(1.0);
+        let scale = detail_scale(frame, shape);
         let width = round_up((fw as f32 * scale).round() as u32, shape.step);
         let height = round_up((fh as f32 * scale).round() as u32, shape.step);
         return vec![Layout {
@@ -264,7 +274,7 @@ pub fn detail(frame: (u32, u32), shape: &InputShape) -> Vec<Layout> {
                 h: th.min(fh - y),
             };
             tiles.push(Placement {
-                item: 0,
+                item: tiles.len(),
                 source,
                 scale: 1.0,
                 at: (0, 0),
@@ -277,9 +287,9 @@ pub fn detail(frame: (u32, u32), shape: &InputShape) -> Vec<Layout> {
     batches(tiles, shape)
 }
 
-/// One layout per batch of the model's size, or one per image when the model takes one at a
-/// time.
-fn batches(images: Vec<Placement>, shape: &InputShape) -> Vec<Layout> {
+/// The inputs of a fixed-size model for `placements` already assigned to images (`item`): one
+/// batch when the model takes several images a call, else one call per image.
+fn batches(placements: Vec<Placement>, shape: &InputShape) -> Vec<Layout> {
     let layout = |placements: Vec<Placement>| Layout {
         width: shape.width,
         height: shape.height,
@@ -287,15 +297,20 @@ fn batches(images: Vec<Placement>, shape: &InputShape) -> Vec<Layout> {
         placements,
     };
     if shape.batched {
-        let placements = images
-            .into_iter()
-            .enumerate()
-            .map(|(i, p)| Placement { item: i, ..p })
-            .collect();
-        vec![layout(placements)]
-    } else {
-        images.into_iter().map(|p| layout(vec![p])).collect()
+        return vec![layout(placements)];
     }
+    let images = placements.iter().map(|p| p.item + 1).max().unwrap_or(0);
+    (0..images)
+        .map(|i| {
+            layout(
+                placements
+                    .iter()
+                    .filter(|p| p.item == i)
+                    .map(|p| Placement { item: 0, ..*p })
+                    .collect(),
+            )
+        })
+        .collect()
 }
 
 /// The region searched around a face box: [`REGION_SPAN`] face sizes, square, clipped to the
@@ -374,7 +389,7 @@ pub fn around(frame: (u32, u32), faces: &[BBox], shape: &InputShape) -> Vec<Layo
         return Vec::new();
     }
     let overview_scale = overview(frame, shape).placements[0].scale;
-    let detail_scale = (MAX_DETAIL_SIDE as f32 / fw.max(fh) as f32).min(1.0);
+    let detail_scale = detail_scale(frame, shape);
     let regions = faces
         .iter()
         .map(|b| {
@@ -435,28 +450,7 @@ pub fn around(frame: (u32, u32), faces: &[BBox], shape: &InputShape) -> Vec<Layo
             placements,
         }];
     }
-    // Fixed size: one layout per batch, or per image for a model of batch 1.
-    let items = item + 1;
-    if shape.batched {
-        return vec![Layout {
-            width: shape.width,
-            height: shape.height,
-            items,
-            placements,
-        }];
-    }
-    (0..items)
-        .map(|i| Layout {
-            width: shape.width,
-            height: shape.height,
-            items: 1,
-            placements: placements
-                .iter()
-                .filter(|p| p.item == i)
-                .map(|p| Placement { item: 0, ..*p })
-                .collect(),
-        })
-        .collect()
+    batches(placements, shape)
 }
 
 #[cfg(test)]

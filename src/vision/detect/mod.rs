@@ -283,19 +283,26 @@ impl Detector {
             .collect()
     }
 
+    /// The inputs of every call of `layouts` over `frame`.
+    pub fn prepare_all(&self, frame: &Mat, layouts: &[Layout]) -> Result<Vec<DetectorInput>, ModelError> {
+        layouts.iter().map(|l| self.prepare(frame, l)).collect()
+    }
+
+    /// Runs the model on each prepared input: the calls [`Detector::decode`] takes.
+    pub fn infer_all<'a>(
+        &mut self,
+        inputs: &'a [DetectorInput],
+    ) -> Result<Vec<(&'a DetectorInput, Vec<OutputTensor>)>, ModelError> {
+        inputs.iter().map(|input| Ok((input, self.infer(input)?))).collect()
+    }
+
     /// Runs the calls of `layouts` and gathers their faces.
     pub fn run(&mut self, frame: &Mat, layouts: &[Layout]) -> Result<Vec<Face>, ModelError> {
         if frame.empty() {
             return Ok(Vec::new());
         }
-        let inputs = layouts
-            .iter()
-            .map(|l| self.prepare(frame, l))
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut runs = Vec::with_capacity(inputs.len());
-        for input in &inputs {
-            runs.push((input, self.infer(input)?));
-        }
+        let inputs = self.prepare_all(frame, layouts)?;
+        let runs = self.infer_all(&inputs)?;
         Ok(self.decode(&runs))
     }
 
