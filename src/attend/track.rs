@@ -3,8 +3,10 @@
 //!
 //! Association is greedy on IoU between each track's predicted box (last box moved by its
 //! velocity) and each detection, with a fallback for fast movers (centre within one face size,
-//! similar size); a track
-//! survives missed detections until it has been unseen for `max_unseen`.
+//! similar size), among detections that look like one of the track's recent faces (someone else
+//! in the same place is a new track). A track survives missed detections until it has been
+//! unseen for `max_unseen`. Two tracks fed in turn at one place are one face seen two ways, and
+//! are folded into one ([`Tracker::join_doubles`]).
 
 use chrono::{DateTime, Duration, Utc};
 use opencv::core::Mat;
@@ -23,8 +25,8 @@ pub struct TrackerSettings {
     pub max_unseen: Duration,
     /// How many best frames (by quality) a track keeps for recognition.
     pub best_frames: usize,
-    /// A detection whose face thumbnail correlates less than this with the track's last one is
-    /// someone else: a new track, even at the same place.
+    /// A detection whose face thumbnail correlates less than this with every one of the track's
+    /// recent ones ([`RECENT_THUMBS`]) is someone else: a new track, even at the same place.
     pub min_likeness: f32,
 }
 
@@ -46,6 +48,16 @@ pub fn likeness(a: &[f32], b: &[f32]) -> f32 {
     }
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
+
+/// Thumbnails of its latest faces a track compares a detection with. One is not enough: a
+/// still face's thumbnail wavers with the detector's landmarks and the stream's noise (down to
+/// 0.6 from one frame to the next on a still class at 1080p), so a track compared with its last
+/// face alone split in two. Different people stay as far from each of them as from one.
+pub const RECENT_THUMBS: usize = 5;
+
+/// Overlap of two tracks' latest boxes from which they are at one place (see
+/// [`Tracker::join_doubles`]).
+const DOUBLE_IOU: f32 = 0.5;
 
 /// A frame a track keeps for recognition.
 #[derive(Debug)]
@@ -150,8 +162,8 @@ pub struct Track {
     last_box: BBox,
     /// Box centre velocity, pixels per second.
     velocity: (f32, f32),
-    /// The latest face's thumbnail.
-    last_thumb: Vec<f32>,
+    /// The latest faces' thumbnails, oldest first (at most [`RECENT_THUMBS`]).
+    recent_thumbs: std::collections::VecDeque<Vec<f32>>,
 }
 
 /// What became of one track, for `rollcall eval`: plain data, in frame time.
@@ -232,6 +244,44 @@ impl Track {
         self.last_box
     }
 
+    /// Takes in the frames of `young`, a younger track of the same face (see
+    /// [`Tracker::join_doubles`]). Its landmarks and eye openings are left out: interleaved with
+    /// this track's own, the jump between two views would read as motion.
+    fn fold_in(&mut self, young: Track, keep: usize) {
+        if young.last_seen > self.last_seen {
+            (self.last_seen, self.last_box) = (young.last_seen, young.last_box);
+        }
+        self.frames += young.frames;
+        self.looks += young.looks;
+        self.face_px = (self.face_px.0.min(young.face_px.0), self.face_px.1.max(young.face_px.1));
+        self.liveness.extend(young.liveness);
+        self.liveness_px.extend(young.liveness_px);
+        self.liveness_detection.extend(young.liveness_detection);
+        self.best.extend(young.best);
+        self.best.sort_by(|a, b| b.quality.total_cmp(&a.quality));
+        self.best.truncate(keep);
+        // Both looks, newest first from each, so the face is followed whichever view finds it.
+        let (mut mine, mut theirs) = (std::mem::take(&mut self.recent_thumbs), young.recent_thumbs);
+        while self.recent_thumbs.len() < RECENT_THUMBS && !(mine.is_empty() && theirs.is_empty()) {
+            for side in [&mut mine, &mut theirs] {
+                if self.recent_thumbs.len() < RECENT_THUMBS
+                    && let Some(t) = side.pop_back()
+                {
+                    self.recent_thumbs.push_front(t);
+                }
+            }
+        }
+    }
+
+    /// How like its recent faces `thumb` is: the best [`likeness`] (1 before any face).
+    fn likeness_to(&self, thumb: &[f32]) -> f32 {
+        self.recent_thumbs
+            .iter()
+            .map(|t| likeness(t, thumb))
+            .reduce(f32::max)
+            .unwrap_or(1.0)
+    }
+
     fn absorb(&mut self, at: DateTime<Utc>, obs: Observation, keep: usize) {
         let dt = (at - self.last_seen).num_milliseconds() as f32 / 1000.0;
         let centre = |b: &BBox| ((b.x1 + b.x2) / 2.0, (b.y1 + b.y2) / 2.0);
@@ -244,7 +294,10 @@ impl Track {
             );
         }
         self.last_box = obs.face.bbox;
-        self.last_thumb = obs.thumb;
+        if self.recent_thumbs.len() >= RECENT_THUMBS {
+            self.recent_thumbs.pop_front();
+        }
+        self.recent_thumbs.push_back(obs.thumb);
         self.last_seen = at;
         self.frames += 1;
         push_recent(&mut self.landmarks, obs.face.landmarks);
@@ -313,7 +366,7 @@ impl Tracker {
                 let scale = o.face.bbox.width().max(1.0) / p.width().max(1.0);
                 let similar_size = (0.67..1.5).contains(&scale);
                 let near = iou >= self.settings.iou_threshold || (dist < 1.0 && similar_size);
-                if near && likeness(&t.last_thumb, &o.thumb) >= self.settings.min_likeness {
+                if near && t.likeness_to(&o.thumb) >= self.settings.min_likeness {
                     pairs.push((iou - dist, ti, oi));
                 }
             }
@@ -354,7 +407,7 @@ impl Tracker {
                         face_px: (f32::INFINITY, 0.0),
                         last_box: obs.face.bbox,
                         velocity: (0.0, 0.0),
-                        last_thumb: Vec::new(),
+                        recent_thumbs: Default::default(),
                     };
                     self.next_id += 1;
                     track.absorb(at, obs, keep);
@@ -363,7 +416,50 @@ impl Tracker {
                 }
             }
         }
+        for (young, older) in self.join_doubles(at) {
+            for id in ids.iter_mut().filter(|id| **id == young) {
+                *id = older;
+            }
+        }
         ids
+    }
+
+    /// Folds each track that doubles an older one into it: two tracks at one place that both
+    /// got a face since the younger began. Two people are never found in one place in turn, so
+    /// they are one face that the detector saw two ways (a face on the border between two
+    /// views, a box that wavers), and its thumbnails too far apart to follow it as one. Left
+    /// alone, the two would take its frames in turn for as long as it sat there, each a
+    /// recognizer's work and a possible alert. Someone who takes the place of someone else who
+    /// has gone is no double: the older track is not seen again.
+    ///
+    /// The younger is folded in only while it is undecided or unknown, so no decision is lost;
+    /// the older then knows both looks and takes the face's frames from both views. Returns the
+    /// (younger, older) ids folded.
+    fn join_doubles(&mut self, at: DateTime<Utc>) -> Vec<(u64, u64)> {
+        let recent = |t: &Track| at - t.last_seen <= self.settings.max_unseen;
+        let mut folded = Vec::new();
+        let mut i = 0;
+        while i < self.tracks.len() {
+            let young = &self.tracks[i];
+            let older = self.tracks.iter().position(|o| {
+                o.first_seen < young.first_seen
+                    && o.last_seen > young.first_seen
+                    && recent(o)
+                    && recent(young)
+                    && o.last_box.iou(&young.last_box) >= DOUBLE_IOU
+            });
+            let foldable = matches!(young.standing, Standing::Open | Standing::Unknown(_));
+            match older {
+                Some(o) if foldable => {
+                    let young = self.tracks.remove(i);
+                    let o = if o > i { o - 1 } else { o };
+                    folded.push((young.id, self.tracks[o].id));
+                    self.tracks[o].fold_in(young, self.settings.best_frames);
+                }
+                _ => i += 1,
+            }
+        }
+        folded
     }
 
     /// Removes and returns the tracks unseen since `at - max_unseen`.
@@ -458,6 +554,65 @@ mod tests {
         assert!((track.best[0].quality - 0.59).abs() < 1e-6);
         assert!(tr.expire(t(9 * 200 + 1000)).is_empty());
         assert_eq!(tr.expire(t(9 * 200 + 1600)).len(), 1);
+    }
+
+    /// A unit thumbnail at `degrees` in a plane: likeness between two is the angle's cosine.
+    fn thumb(degrees: f32) -> Vec<f32> {
+        let r = degrees.to_radians();
+        vec![r.cos(), r.sin()]
+    }
+
+    #[test]
+    fn a_still_face_whose_look_wavers_stays_one_track_and_a_newcomer_in_its_place_does_not() {
+        let mut tr = Tracker::new(TrackerSettings::default());
+        let at = |degrees: f32| Observation {
+            thumb: thumb(degrees),
+            ..obs(100.0, 0.5)
+        };
+        // 35 then -20 degrees: 0.57 from the face before, 0.94 from the one before that.
+        let ids: Vec<u64> = [(0, 0.0), (1, 35.0), (2, -20.0), (3, 30.0)]
+            .into_iter()
+            .flat_map(|(i, d)| tr.update(t(i * 200), vec![at(d)]))
+            .collect();
+        assert!(ids.iter().all(|&id| id == ids[0]), "{ids:?}");
+        // Someone else in the same place: at most 0.57 from any of its recent looks.
+        let newcomer = tr.update(t(800), vec![at(90.0)]);
+        assert_ne!(newcomer, vec![ids[0]]);
+    }
+
+    #[test]
+    fn a_face_seen_two_ways_in_turn_is_folded_into_one_track() {
+        let mut tr = Tracker::new(TrackerSettings::default());
+        let at = |degrees: f32, q: f32| Observation {
+            thumb: thumb(degrees),
+            ..obs(100.0, q)
+        };
+        // Two looks 0.5 apart, in turn: the second starts a track of its own at first.
+        let ids: Vec<u64> = (0..10)
+            .flat_map(|i| {
+                tr.update(
+                    t(i * 200),
+                    vec![at(if i % 2 == 0 { 0.0 } else { 60.0 }, 0.5 + i as f32 / 100.0)],
+                )
+            })
+            .collect();
+        assert_ne!(ids[1], ids[0]);
+        assert!(
+            ids[2..].iter().all(|&id| id == ids[0]),
+            "the frames go to one track: {ids:?}"
+        );
+        assert_eq!(tr.len(), 1);
+        let track = tr.get_mut(ids[0]).unwrap();
+        assert_eq!(track.frames, 10, "the younger track's frame is kept");
+        assert!((track.best[0].quality - 0.59).abs() < 1e-6);
+        // Someone who takes the place of someone gone for good stays someone else.
+        let mut tr = Tracker::new(TrackerSettings::default());
+        let first = tr.update(t(0), vec![at(0.0, 0.5)]);
+        let then: Vec<u64> = (1..5)
+            .flat_map(|i| tr.update(t(i * 200), vec![at(90.0, 0.5)]))
+            .collect();
+        assert!(then.iter().all(|&id| id != first[0]), "{then:?}");
+        assert_eq!(tr.len(), 2);
     }
 
     #[test]

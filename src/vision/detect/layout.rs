@@ -67,6 +67,12 @@ pub struct Placement {
     /// (the overview) sees them whole and at the scale the detector knows best, and its
     /// landmarks are the steadier ones.
     pub max_face: f32,
+    /// Faces smaller than this (shorter side, frame pixels) found here yield to an overlapping
+    /// face found by a finer view (the overview's to the detail's). Each size then has one
+    /// view that reports it, whichever scores higher, so a tracked face keeps the same box and
+    /// landmarks from frame to frame, full pass or region; the coarse view's face still counts
+    /// where the finer view found nothing.
+    pub yields_below: f32,
     /// For each side (left, top, right, bottom), whether it cuts through the frame rather than
     /// lying on its border. A face touching a cut edge is cut too, and a neighbouring view that
     /// overlaps it sees it whole, so such faces are dropped.
@@ -154,6 +160,7 @@ fn whole(fw: i32, fh: i32, scale: f32) -> Placement {
     Placement {
         size: (scaled(fw, scale), scaled(fh, scale)),
         max_face: f32::INFINITY,
+        yields_below: 0.0,
         item: 0,
         source: Rect {
             x: 0,
@@ -209,11 +216,19 @@ pub fn overview(frame: (u32, u32), shape: &InputShape) -> Layout {
     } else {
         (shape.width, shape.height)
     };
+    let yields_below = if needs_detail(frame, shape) {
+        DETAIL_UP_TO / scale
+    } else {
+        0.0
+    };
     Layout {
         width,
         height,
         items: 1,
-        placements: vec![whole(fw as i32, fh as i32, scale)],
+        placements: vec![Placement {
+            yields_below,
+            ..whole(fw as i32, fh as i32, scale)
+        }],
     }
 }
 
@@ -256,11 +271,20 @@ pub fn detail(frame: (u32, u32), shape: &InputShape) -> Vec<Layout> {
         if len <= tile {
             return vec![0];
         }
-        let stride = (tile - TILE_OVERLAP).max(1);
+        // Each start is rounded up to the model's grid below, which can take a step off the
+        // overlap.
+        let step = shape.step as i32;
+        let stride = (tile - TILE_OVERLAP - step).max(1);
         let n = (len - tile + stride - 1) / stride + 1;
-        // Spread evenly, the last tile ending on the frame's edge.
+        // Spread evenly, the last tile reaching the frame's edge; each on the grid of frame
+        // pixels a full-resolution region lies on, so a face's anchors are the same in both.
         (0..n)
-            .map(|i| (i64::from(len - tile) * i64::from(i) / i64::from(n - 1)) as i32)
+            .map(|i| {
+                round_up(
+                    (i64::from(len - tile) * i64::from(i) / i64::from(n - 1)) as u32,
+                    shape.step,
+                ) as i32
+            })
             .collect()
     };
     let (fw, fh) = (fw as i32, fh as i32);
@@ -280,6 +304,7 @@ pub fn detail(frame: (u32, u32), shape: &InputShape) -> Vec<Layout> {
                 at: (0, 0),
                 size: (source.w, source.h),
                 max_face,
+                yields_below: 0.0,
                 cut: [x > 0, y > 0, x + source.w < fw, y + source.h < fh],
             });
         }
@@ -435,6 +460,11 @@ pub fn around(frame: (u32, u32), faces: &[BBox], shape: &InputShape) -> Vec<Layo
             at: (x, y),
             size: (w, h),
             max_face: f32::INFINITY,
+            yields_below: if scale < detail_scale {
+                DETAIL_UP_TO / overview_scale
+            } else {
+                0.0
+            },
             cut: [r.x > 0, r.y > 0, r.x + r.w < fw, r.y + r.h < fh],
         });
         x += w + GAP;
@@ -491,6 +521,9 @@ mod tests {
         assert_eq!((l.width, l.height), (640, 384));
         assert!((l.placements[0].scale - 1.0 / 3.0).abs() < 1e-6);
         assert!(!needs_detail((640, 480), &FREE) && needs_detail((1920, 1080), &FREE));
+        // Where the detail searches the frame, faces it reports are its own.
+        assert_eq!(overview((1920, 1080), &FREE).placements[0].yields_below, 96.0);
+        assert_eq!(overview((640, 480), &FREE).placements[0].yields_below, 0.0);
     }
 
     #[test]
@@ -530,6 +563,10 @@ mod tests {
         }
         let first = tiles[0];
         assert_eq!(first.cut, [false, false, true, true]);
+        // Each tile starts on the grid a region at full resolution lies on.
+        for t in &tiles {
+            assert_eq!((t.source.x % 32, t.source.y % 32), (0, 0), "{t:?}");
+        }
         let batched = detail((1920, 1080), &InputShape { batched: true, ..FIXED });
         assert_eq!(
             (batched.len(), batched[0].items),
@@ -594,6 +631,7 @@ mod tests {
         let big = [face(600.0, 300.0, 300.0)];
         let l = &around((1920, 1080), &big, &FREE)[0];
         assert_eq!(l.placements[0].scale, overview_scale);
+        assert_eq!(l.placements[0].yields_below, 96.0, "as the overview does");
         assert!(l.width <= 640 && l.height <= 640);
         let just_under = [face(600.0, 300.0, 95.0)];
         assert_eq!(around((1920, 1080), &just_under, &FREE)[0].placements[0].scale, 1.0);

@@ -3,7 +3,8 @@
 //! Two families, chosen by the model's description: YuNet (anchor-free) and SCRFD (anchors).
 //! Both search a frame in the views [`layout`] plans (an overview for big faces, the frame at its
 //! own resolution for small ones, regions around tracked faces between full passes) and share
-//! the same mapping back to frame pixels and one NMS over all views.
+//! the same mapping back to frame pixels and one NMS over all views, in which a face the overview
+//! sees small gives way to the same face at the frame's own resolution.
 
 pub mod layout;
 mod nms;
@@ -20,7 +21,7 @@ use crate::config::{InputSpec, ModelFamily};
 use crate::vision::model::{ModelError, OnnxModel, OutputTensor, fill_chw};
 
 pub use layout::{InputShape, Layout, Placement};
-pub use nms::nms;
+pub use nms::{Candidate, nms};
 
 /// An axis-aligned box in pixels, corners inclusive of the face.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -229,7 +230,7 @@ impl Detector {
     /// The faces in one call's outputs, in frame pixels, before NMS: decoded per image, each
     /// kept by the part of the frame it lies in and mapped back, those cut by a tile's or
     /// region's edge dropped (a neighbouring view sees them whole).
-    fn candidates(&self, outputs: &[OutputTensor], layout: &Layout) -> Vec<Face> {
+    fn candidates(&self, outputs: &[OutputTensor], layout: &Layout) -> Vec<Candidate> {
         let grid = Grid {
             width: layout.width as usize,
             height: layout.height as usize,
@@ -262,8 +263,12 @@ impl Detector {
                     score: f.score,
                     landmarks: f.landmarks.map(|pt| p.to_frame(pt)),
                 };
-                if !p.touches_cut(&face.bbox) && face.bbox.min_side() <= p.max_face {
-                    faces.push(face);
+                let side = face.bbox.min_side();
+                if !p.touches_cut(&face.bbox) && side <= p.max_face {
+                    faces.push(Candidate {
+                        face,
+                        yields: side < p.yields_below,
+                    });
                 }
             }
         }
