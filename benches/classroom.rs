@@ -106,12 +106,13 @@ fn main() {
         let report = evaluate(&mut engine, frames, chrono::Utc::now()).expect("evaluation");
         println!("{scene}:");
         println!(
-            "  {:.1} faces per frame; {} tracks; {} of {} enrolled marked; {} spoof alerts",
+            "  {:.1} faces per frame; {} tracks; {} of {} enrolled marked; {} spoof alerts (and {} spoof tracks counted in them)",
             report.faces_per_frame,
             report.tracks.len(),
             report.marked.len(),
             SEATS - STRANGERS,
-            report.spoof_alerts
+            report.spoof_alerts,
+            report.spoof_repeats
         );
         println!(
             "  recognizer runs: {} ({:.0} per minute)",

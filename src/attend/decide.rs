@@ -367,6 +367,7 @@ mod tests {
             nonrigid_min_deformation: 0.03,
             nonrigid_bonus: 0.1,
             unassessed: crate::config::Unassessed::Require,
+            alert_episode_s: 600.0,
         }
     }
 

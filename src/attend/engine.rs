@@ -24,6 +24,7 @@ use crate::attend::decide::{
     FrameVote, LiveCall, LiveEvidence, LiveVerdict, Look, MIN_COMPARE_PX, OpenSet, SIZE_BANDS, Unrecognised,
     assessable, big_enough, judge_liveness, look_again, mean, tally, unknown_now,
 };
+use crate::attend::episode::{self, Episodes};
 use crate::attend::held::{Held, Pending, StoreHealth};
 use crate::attend::matching::{Candidates, Gallery, SharedGallery};
 use crate::attend::scan::{self, Scan};
@@ -85,6 +86,16 @@ pub enum Outcome {
     },
     /// Judged a presentation attack; the alert was recorded.
     Spoof(Alert),
+    /// Judged a presentation attack at the place of an alert still open
+    /// ([`crate::attend::episode`]): counted in that alert, no new one.
+    SpoofRepeated {
+        /// Camera.
+        camera_id: String,
+        /// The episode's alert.
+        alert_id: String,
+        /// Spoof tracks in the episode now.
+        tracks: u32,
+    },
     /// The track ended without evidence of liveness either way (its face too small or too
     /// blurred, or its scores disagreeing): no attendance and no alert.
     NotAssessed {
@@ -169,6 +180,8 @@ pub struct Engine {
     too_small: HashMap<String, u64>,
     /// Each configured camera's `unassessed`: its own, or `[liveness] unassessed`.
     unassessed: HashMap<String, Unassessed>,
+    /// Open spoof episodes: one alert per attack at one place.
+    spoof_episodes: Episodes,
 }
 
 impl std::fmt::Debug for Engine {
@@ -222,6 +235,7 @@ impl Engine {
             last_scans: HashMap::new(),
             too_small: HashMap::new(),
             unassessed: cameras_unassessed(config),
+            spoof_episodes: Episodes::new(config.liveness.alert_episode(), analyzer.recognizer().threshold()),
             analyzer,
             gallery,
             device: config.device.id(),
@@ -669,10 +683,13 @@ impl Engine {
         match judge_liveness(&evidence, &self.liveness) {
             LiveCall::Wait => LiveStep::Stop(None),
             LiveCall::Spoof(verdict) => {
-                let alert = self.spoof_alert(track, &verdict, camera, room);
-                self.settle(track, Standing::Spoof, alert.detail.clone());
-                tracing::warn!(camera, room, detail = %alert.detail, "spoof alert");
-                LiveStep::Stop(self.commit(Pending::Alert(alert)))
+                let look = self.look_of(track);
+                let seen = episode::Sighting {
+                    place: track.last_box(),
+                    look: look.as_deref(),
+                    at: track.last_seen,
+                };
+                self.spoof_step(track, &verdict, &seen, camera, room)
             }
             LiveCall::Live(verdict) => LiveStep::Go(Some(verdict)),
             // `allow`: recognised faces are marked without a verdict, for the backend to review.
@@ -758,6 +775,59 @@ impl Engine {
             best,
             frames: track.frames,
         })
+    }
+
+    /// A spoof verdict: the alert of a new episode, or a count in the open one it repeats.
+    fn spoof_step(
+        &mut self,
+        track: &mut Track,
+        verdict: &LiveVerdict,
+        seen: &episode::Sighting<'_>,
+        camera: &str,
+        room: &str,
+    ) -> LiveStep {
+        match self.spoof_episodes.place(camera, seen) {
+            episode::Verdict::New => {
+                let alert = self.spoof_alert(track, verdict, camera, room);
+                self.settle(track, Standing::Spoof, alert.detail.clone());
+                tracing::warn!(camera, room, detail = %alert.detail, "spoof alert");
+                self.spoof_episodes.open(camera, &alert.event_id, seen);
+                LiveStep::Stop(self.commit(Pending::Alert(alert)))
+            }
+            episode::Verdict::Repeat { alert_id, count } => {
+                let why = format!(
+                    "presentation attack suspected again at this place (live score {:.2}): track {count} of the episode of alert {alert_id}",
+                    verdict.score
+                );
+                self.settle(track, Standing::Spoof, why);
+                tracing::info!(camera, room, alert = alert_id, tracks = count, "spoof repeated");
+                // The count is what the alert's reader sees later; the alert itself went out.
+                if let Err(e) = self.store.count_alert_tracks(&alert_id, count) {
+                    tracing::warn!(error = %e, alert = alert_id, "could not count a repeated spoof in its alert");
+                }
+                LiveStep::Stop(Some(Outcome::SpoofRepeated {
+                    camera_id: camera.to_string(),
+                    alert_id,
+                    tracks: count,
+                }))
+            }
+        }
+    }
+
+    /// The embedding of a track's best kept frame, for telling one spoofed face from another
+    /// ([`crate::attend::episode`]); `None` when it cannot be made.
+    fn look_of(&mut self, track: &mut Track) -> Option<Vec<f32>> {
+        let best = track.best.first_mut()?;
+        if best.embedding.is_none() {
+            match self.analyzer.embed(std::slice::from_ref(&best.aligned)) {
+                Ok(mut e) => {
+                    self.stats.embeddings += 1;
+                    best.embedding = e.pop();
+                }
+                Err(e) => tracing::warn!(error = %e, "could not embed a spoofed face to tell it from others"),
+            }
+        }
+        best.embedding.as_ref().map(|e| e.vector.clone())
     }
 
     /// The alert for a track judged a presentation attack, with the evidence in its detail.

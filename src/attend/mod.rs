@@ -10,6 +10,7 @@
 //! - the rules that decide a track, as pure functions ([`decide`]), and the engine that
 //!   gathers their evidence and acts on their verdicts ([`engine`]);
 //! - decisions the store could not take yet ([`held`]);
+//! - one spoof alert per attack at one place, however many tracks it takes ([`episode`]);
 //! - playing a clip through the engine off line, and what became of each track ([`eval`]);
 //! - whether a camera shows faces well enough to take attendance ([`survey`]).
 //!
@@ -20,6 +21,7 @@
 
 pub mod decide;
 pub mod engine;
+pub mod episode;
 pub mod eval;
 pub mod held;
 pub mod matching;

@@ -107,9 +107,10 @@ fn print_text(report: &Evaluation, start: DateTime<Utc>) {
     }
     println!();
     println!(
-        "{} people marked; {} spoof alerts; {} tracks over {:.1} s of video ({} frames, {:.1} faces per frame)",
+        "{} people marked; {} spoof alerts (and {} more spoof tracks counted in them); {} tracks over {:.1} s of video ({} frames, {:.1} faces per frame)",
         report.marked.len(),
         report.spoof_alerts,
+        report.spoof_repeats,
         report.tracks.len(),
         report.clip_s,
         report.frames,

@@ -27,7 +27,8 @@ fn print(outcome: &Outcome, json: bool) {
             a.camera_id.as_deref().unwrap_or("-"),
             a.detail
         ),
-        // Unknown faces, repeats and arrivals outside sessions are in the log, not the output.
+        // Unknown faces, repeats (of attendance or of a spoof at an alert's place) and arrivals
+        // outside sessions are in the log, not the output.
         _ => {}
     }
 }

@@ -41,6 +41,10 @@ pub struct LivenessConfig {
     /// frame): `require` marks no attendance until a live frame is seen, `allow` marks it with
     /// `"liveness": null` for the backend to review.
     pub unassessed: Unassessed,
+    /// Spoof verdicts at the place of an earlier one on the same camera, within this many
+    /// seconds of its latest, are one episode: one alert, whose count grows (see
+    /// `attend::episode`).
+    pub alert_episode_s: f64,
 }
 
 /// What a recognised track without a liveness verdict gets.
@@ -66,11 +70,17 @@ impl Default for LivenessConfig {
             nonrigid_min_deformation: 0.03,
             nonrigid_bonus: 0.1,
             unassessed: Unassessed::Require,
+            alert_episode_s: 600.0,
         }
     }
 }
 
 impl LivenessConfig {
+    /// The window of a spoof episode.
+    pub fn alert_episode(&self) -> chrono::Duration {
+        chrono::Duration::milliseconds((self.alert_episode_s * 1000.0) as i64)
+    }
+
     /// What is wrong with the section's values.
     pub(super) fn problems(&self) -> Vec<Problem> {
         let mut problems = Vec::new();
@@ -90,6 +100,13 @@ impl LivenessConfig {
         ] {
             problems.extend(out_of_range("liveness", key, v.into(), 0.0, max));
         }
+        problems.extend(out_of_range(
+            "liveness",
+            "alert_episode_s",
+            self.alert_episode_s,
+            0.0,
+            86_400.0,
+        ));
         // Above the threshold every failing track would be a spoof again: no doubtful band.
         // The bound as the admin wrote it (0.4, not the f32's 0.4000000059604645).
         let threshold = self.threshold.to_string().parse().unwrap_or(f64::from(self.threshold));

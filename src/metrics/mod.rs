@@ -340,6 +340,7 @@ impl Metrics {
                 ("too_small", None)
             }
             Outcome::Spoof(a) => ("spoof", Some(a.kind)),
+            Outcome::SpoofRepeated { .. } => ("spoof_repeated", None),
             Outcome::Alert(a) => return self.count_alert(a.kind.as_str()),
         };
         self.decisions.get_or_create(&OutcomeLabel { outcome: name }).inc();

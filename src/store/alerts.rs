@@ -53,6 +53,31 @@ impl Store {
         tx.commit().map_err(self.sql())
     }
 
+    /// Sets how many spoof tracks the episode of the alert `alert_id` holds, once a later track
+    /// joined it (`attend::episode`). The alert itself went out with its first track.
+    pub fn count_alert_tracks(&self, alert_id: &str, tracks: u32) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE alerts SET tracks = ?2 WHERE alert_id = ?1",
+                params![alert_id, tracks],
+            )
+            .map(|_| ())
+            .map_err(self.sql())
+    }
+
+    /// Spoof tracks in the episode of the alert `alert_id` (1 for any other alert).
+    pub fn alert_tracks(&self, alert_id: &str) -> Result<Option<u32>, StoreError> {
+        use rusqlite::OptionalExtension;
+        self.conn
+            .query_row(
+                "SELECT tracks FROM alerts WHERE alert_id = ?1",
+                params![alert_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.sql())
+    }
+
     /// Number of alerts of `kind`.
     pub fn alert_count(&self, kind: crate::event::AlertKind) -> Result<usize, StoreError> {
         self.conn
@@ -63,5 +88,22 @@ impl Store {
             )
             .map(|n| n as usize)
             .map_err(self.sql())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::event::{Alert, AlertKind};
+    use crate::store::{Key, Store};
+
+    #[test]
+    fn an_alert_counts_the_spoof_tracks_of_its_episode() {
+        let store = Store::open_in_memory(Key::generate()).unwrap();
+        let alert = Alert::raise(AlertKind::Spoof, "box-1", "presentation attack suspected".into());
+        store.record_alert(&alert).unwrap();
+        assert_eq!(store.alert_tracks(&alert.event_id).unwrap(), Some(1), "its first track");
+        store.count_alert_tracks(&alert.event_id, 3).unwrap();
+        assert_eq!(store.alert_tracks(&alert.event_id).unwrap(), Some(3));
+        assert_eq!(store.alert_tracks("no-such-alert").unwrap(), None);
     }
 }

@@ -101,6 +101,8 @@ const MIGRATIONS: &[&str] = &[
      CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
         BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
      CREATE TABLE settings_in_use (id INTEGER PRIMARY KEY CHECK (id = 1), toml TEXT NOT NULL);",
+    // 7: how many spoof tracks an alert's episode holds (`attend::episode`).
+    "ALTER TABLE alerts ADD COLUMN tracks INTEGER NOT NULL DEFAULT 1;",
 ];
 
 /// Brings the database up to the newest schema, all steps in one transaction.

@@ -151,7 +151,7 @@ fn judged(outcomes: &[Outcome]) -> Judged {
     let mut j = Judged::default();
     for o in outcomes {
         match o {
-            Outcome::Spoof(_) => j.spoof += 1,
+            Outcome::Spoof(_) | Outcome::SpoofRepeated { .. } => j.spoof += 1,
             Outcome::NotAssessed { .. } => j.not_assessed += 1,
             Outcome::Attendance(_)
             | Outcome::AlreadyMarked { .. }
@@ -241,6 +241,60 @@ fn spoof_samples_waved_with_faces_of_80_px_and_more_are_still_caught() {
             std::fs::remove_dir_all(dir).unwrap();
         }
     }
+}
+
+/// A spoof sample waved at the camera, lowered out of sight for two seconds and raised again:
+/// two tracks, each a spoof, but one attack at one place. One alert goes out, and the second
+/// track is counted in it. With the episode window at zero, as every track was judged before,
+/// the same frames raise two alerts.
+#[test]
+fn a_photo_raised_twice_at_one_place_is_one_alert_counting_both_tracks() {
+    let dir = testkit::scratch_dir("spoof_alerts", "episode");
+    let clip = testkit::make_moving_clip(
+        &dir,
+        &testkit::face("silent_face_samples/image_F1.jpg"),
+        12,
+        640,
+        480,
+        0.0,
+    );
+    let waved: Vec<Mat> = FileFrames::open(&clip, 5.0, 1920).unwrap().map(|(m, _)| m).collect();
+    let lowered =
+        Mat::new_rows_cols_with_default(480, 640, opencv::core::CV_8UC3, opencv::core::Scalar::all(90.0)).unwrap();
+    let mut frames = waved.clone();
+    frames.extend(std::iter::repeat_n(lowered, 10));
+    frames.extend(waved);
+    let alerts_and_repeats = |episode_s: f64| {
+        let mut config = testkit::config("yunet-2023mar", "sface-2021dec");
+        config.liveness.alert_episode_s = episode_s;
+        let (outcomes, _) = play_with(&config, &[], &frames);
+        println!("episode window {episode_s} s: {outcomes:?}");
+        let alerts: Vec<String> = outcomes
+            .iter()
+            .filter_map(|o| match o {
+                Outcome::Spoof(a) => Some(a.event_id.clone()),
+                _ => None,
+            })
+            .collect();
+        let repeats: Vec<(String, u32)> = outcomes
+            .into_iter()
+            .filter_map(|o| match o {
+                Outcome::SpoofRepeated { alert_id, tracks, .. } => Some((alert_id, tracks)),
+                _ => None,
+            })
+            .collect();
+        (alerts, repeats)
+    };
+    let (alerts, repeats) = alerts_and_repeats(600.0);
+    assert_eq!(alerts.len(), 1, "one alert for the episode");
+    assert_eq!(repeats, vec![(alerts[0].clone(), 2)], "the second track counted in it");
+    let (alerts, repeats) = alerts_and_repeats(0.0);
+    assert_eq!(
+        (alerts.len(), repeats.len()),
+        (2, 0),
+        "one alert per track without episodes"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]

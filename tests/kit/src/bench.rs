@@ -45,6 +45,14 @@ pub fn asked_to_measure() -> bool {
 /// per count in `counts` (so memory figures are not inflated by earlier runs) after printing
 /// `title`. Also `None` when not run by `cargo bench`.
 pub fn camera_count(title: &str, counts: &[usize]) -> Option<usize> {
+    let runs: Vec<(usize, &str)> = counts.iter().map(|&n| (n, "")).collect();
+    camera_runs(title, &runs).map(|(n, _)| n)
+}
+
+/// [`camera_count`] for runs that also differ in what the cameras show: each run is a camera
+/// count and a scene name the bench knows (`ROLLCALL_BENCH_SCENE` in the child, empty for its
+/// first scene).
+pub fn camera_runs(title: &str, runs: &[(usize, &str)]) -> Option<(usize, String)> {
     if !asked_to_measure() {
         return None;
     }
@@ -52,16 +60,17 @@ pub fn camera_count(title: &str, counts: &[usize]) -> Option<usize> {
         .ok()
         .and_then(|v| v.parse::<usize>().ok())
     {
-        return Some(n);
+        return Some((n, std::env::var("ROLLCALL_BENCH_SCENE").unwrap_or_default()));
     }
     println!("{title}, {} s per run", seconds());
     // Made once, before the children race to make it.
     encode::long_hamilton_clip(&shared());
-    for n in counts {
+    for (n, scene) in runs {
         let exe = std::env::current_exe().unwrap_or_default();
         let status = std::process::Command::new(exe)
             .arg("--bench")
             .env("ROLLCALL_BENCH_CAMERAS", n.to_string())
+            .env("ROLLCALL_BENCH_SCENE", scene)
             .status()
             .unwrap();
         assert!(status.success());
