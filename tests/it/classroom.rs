@@ -170,11 +170,7 @@ fn distractor_templates(
     config: &rollcall::config::Config,
     analyzer: &mut rollcall::vision::analyze::FaceAnalyzer,
 ) -> Vec<(String, Vec<f32>)> {
-    let mut photos: Vec<std::path::PathBuf> = std::fs::read_dir(testkit::face("calibration/distractors"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    photos.sort();
+    let photos = testkit::photos_under(&testkit::face("calibration/distractors"));
     let catalogue = rollcall::config::Catalogue::builtin();
     let file = |name: &str| {
         config
@@ -234,13 +230,12 @@ fn a_lesson_marks_each_row_it_can_and_counts_the_rest_as_too_small() {
     let distractors = distractor_templates(&config, &mut analyzer);
     assert_eq!(distractors.len(), GALLERY, "calibration distractors with a face");
     let per_row = LESSON_PER_ROW - 1;
-    let people = classroom::people_with(ROWS_PX.len() * per_row, 3);
+    let people = classroom::enrollable(&mut analyzer, ROWS_PX.len() * per_row, 3);
     let people: Vec<&str> = people.iter().map(String::as_str).collect();
-    let mut strangers: Vec<String> = std::fs::read_dir(testkit::face("calibration/strangers"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+    let strangers: Vec<String> = testkit::photos_under(&testkit::face("calibration/strangers"))
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
-    strangers.sort();
     let strangers: Vec<&str> = strangers.iter().take(ROWS_PX.len()).map(String::as_str).collect();
     let recognizer = analyzer.recognizer().id().clone();
 

@@ -283,6 +283,33 @@ pub fn people_with(n: usize, photos: usize) -> Vec<String> {
         .collect()
 }
 
+/// The first `n` calibration identities with at least `photos` photos whose first photo
+/// enrolls under the default policy (a face of 80 px and more, sharp, frontal): a class whose
+/// every student can be enrolled as a school would.
+pub fn enrollable(analyzer: &mut FaceAnalyzer, n: usize, photos: usize) -> Vec<String> {
+    let mut scratch = rollcall::store::Store::open_in_memory(rollcall::store::Key::generate()).unwrap();
+    people_with(usize::MAX, photos)
+        .into_iter()
+        .filter(|person| {
+            let who = rollcall::enroll::Enrollee {
+                person,
+                name: None,
+                groups: &[],
+            };
+            rollcall::enroll::enroll_person(
+                analyzer,
+                &mut scratch,
+                &who,
+                &photos_of(person)[..1],
+                &rollcall::enroll::EnrollPolicy::default(),
+                u64::MAX,
+            )
+            .is_ok()
+        })
+        .take(n)
+        .collect()
+}
+
 /// For each row (back first), how many of its seats have a face among `found` (frame pixels):
 /// centred within half a face of the seat and of about its size.
 pub fn found_per_row(room: &Room, per_row: usize, found: &[rollcall::vision::detect::Face]) -> Vec<usize> {
