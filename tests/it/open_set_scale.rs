@@ -156,14 +156,18 @@ fn embed_calibration(analyzer: &mut FaceAnalyzer, max_distractors: usize) -> Cal
         .filter(|p| is_photo(p))
         .filter_map(|p| probe(analyzer, &p, None))
         .collect();
-    let distractors = sorted(&root.join("distractors"))
+    let recognizer = analyzer.recognizer().id().clone();
+    let config = testkit::config("yunet-s", "sface-2021dec");
+    let distractors = testkit::figure_cache::distractor_templates(&config, analyzer)
         .into_iter()
-        .filter(|p| is_photo(p))
-        .filter_map(|p| {
-            let name = p.file_stem().unwrap().to_string_lossy().to_string();
-            Some((name, main_face(analyzer, &read(&p))?.2))
-        })
         .take(max_distractors)
+        .map(|(name, vector)| {
+            let template = Embedding {
+                recognizer: recognizer.clone(),
+                vector,
+            };
+            (name, template)
+        })
         .collect();
     Calibration {
         enrolled,

@@ -85,3 +85,57 @@ fn write(file: &Path, rows: &Rows) {
     std::fs::write(&partial, text).unwrap_or_else(|e| panic!("{}: {e}", partial.display()));
     std::fs::rename(&partial, file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
 }
+
+/// One template per calibration distractor (`calibration/distractors`, one photo each): the
+/// embedding of the largest face of its photo under `config`'s detector and recognizer, with the
+/// photo's name. Photos without a face are left out. Cached, and shared by the suites of one
+/// process (the open-set suite and the lesson), which would otherwise embed 3500 photos each.
+pub fn distractor_templates(
+    config: &rollcall::config::Config,
+    analyzer: &mut rollcall::vision::analyze::FaceAnalyzer,
+) -> Vec<(String, Vec<f32>)> {
+    let photos = super::photos_under(&super::face("calibration/distractors"));
+    let catalogue = rollcall::config::Catalogue::builtin();
+    let file = |name: &str| {
+        let spec = catalogue
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("no model {name}"));
+        config.models.dir.join(&spec.file)
+    };
+    let (detector, recognizer) = (file(&config.models.detector), file(&config.models.recognizer));
+    let found = rows(
+        "distractor-templates",
+        &[&detector, &recognizer],
+        "largest face by size",
+        &photos,
+        || {
+            photos
+                .iter()
+                .map(|p| {
+                    let Ok(image) = rollcall::capture::image::load(p, u64::MAX) else {
+                        return Vec::new();
+                    };
+                    let faces = analyzer.observe(&image).unwrap();
+                    let Some(face) = faces
+                        .into_iter()
+                        .max_by(|a, b| a.quality.size_px.total_cmp(&b.quality.size_px))
+                    else {
+                        return Vec::new();
+                    };
+                    analyzer
+                        .embed(std::slice::from_ref(&face.aligned))
+                        .unwrap()
+                        .remove(0)
+                        .vector
+                })
+                .collect()
+        },
+    );
+    photos
+        .iter()
+        .zip(found)
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(p, v)| (p.file_stem().unwrap().to_string_lossy().into_owned(), v))
+        .collect()
+}
