@@ -575,7 +575,11 @@ fn report(watched: &mut [Watched], status: &StatusBoard, engine: &Engine, elapse
     let mut recovered = false;
     status.update(|s| {
         s.cameras = cameras.into_iter().collect();
-        s.roster = roster;
+        // The gallery's side; the count of refused messages is the roster sync's to keep.
+        s.roster = RosterStatus {
+            refused_unauthentic: s.roster.refused_unauthentic,
+            ..roster
+        };
         recovered = s.store.held > 0 && store.held == 0;
         s.store = store;
     });

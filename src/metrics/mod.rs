@@ -117,6 +117,7 @@ pub struct Metrics {
     roster_version: Gauge,
     roster_people: Gauge,
     roster_templates: Gauge,
+    roster_refused_unauthentic: Counter,
     store_failing: Gauge,
     store_held: Gauge,
     store_errors: Counter,
@@ -165,6 +166,7 @@ impl Metrics {
             roster_version: Gauge::default(),
             roster_people: Gauge::default(),
             roster_templates: Gauge::default(),
+            roster_refused_unauthentic: Counter::default(),
             store_failing: Gauge::default(),
             store_held: Gauge::default(),
             store_errors: Counter::default(),
@@ -284,6 +286,11 @@ impl Metrics {
             self.roster_templates.clone(),
         );
         r.register(
+            "roster_refused_unauthentic",
+            "Roster and timetable messages refused as not authentic (junk, or another key); never audited",
+            self.roster_refused_unauthentic.clone(),
+        );
+        r.register(
             "store_failing",
             "1 while the store refuses writes and decisions are held in memory",
             self.store_failing.clone(),
@@ -374,6 +381,11 @@ impl Metrics {
         self.roster_version.set(clamp(s.roster.version));
         self.roster_people.set(clamp(s.roster.people as u64));
         self.roster_templates.set(clamp(s.roster.templates as u64));
+        self.advance(
+            &self.roster_refused_unauthentic,
+            "roster_refused_unauthentic",
+            s.roster.refused_unauthentic,
+        );
         self.store_failing
             .set(i64::from(s.store.state == crate::attend::held::StoreState::Failing));
         self.store_held.set(clamp(s.store.held as u64));

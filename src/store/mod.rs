@@ -20,6 +20,7 @@
 mod alerts;
 mod attendance;
 pub mod audit;
+pub mod counters;
 mod crypto;
 mod holdings;
 mod outbox;

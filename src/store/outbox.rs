@@ -14,11 +14,12 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 use serde::Serialize;
 
 use super::StoreError;
 use super::alerts::insert_alert;
+use super::counters::{ATTENDANCE_DROPPED, add, counter};
 use super::queue::{EventKind, now_ms};
 use crate::event::{Alert, AlertKind};
 use crate::untrusted::summary;
@@ -269,12 +270,7 @@ impl Outbox {
             }
         }
         if attendance_dropped > 0 {
-            tx.execute(
-                "INSERT INTO counters (name, value) VALUES (?1, ?2)
-                 ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
-                params![ATTENDANCE_DROPPED, attendance_dropped as i64],
-            )
-            .map_err(sql)?;
+            add(&tx, ATTENDANCE_DROPPED, attendance_dropped).map_err(sql)?;
             let detail = format!(
                 "{attendance_dropped} undelivered attendance events dropped from the outbox, past its bounds \
                  ([mqtt.outbox] max_events {} / max_age_days); they stay in the local attendance log \
@@ -298,15 +294,4 @@ impl Outbox {
             purged,
         })
     }
-}
-
-/// The counter of attendance events ever dropped from the outbox.
-const ATTENDANCE_DROPPED: &str = "attendance_dropped";
-
-fn counter(conn: &Connection, name: &str) -> rusqlite::Result<u64> {
-    conn.query_row("SELECT value FROM counters WHERE name = ?1", params![name], |r| {
-        r.get::<_, i64>(0)
-    })
-    .optional()
-    .map(|v| v.unwrap_or(0).max(0) as u64)
 }

@@ -57,6 +57,10 @@ pub struct RosterStatus {
     pub templates: usize,
     /// Recognizer the device runs.
     pub recognizer: String,
+    /// Roster and timetable messages ever refused as not authentic (junk, or sealed under
+    /// another key): counted here and in `/metrics`, never audited.
+    #[serde(default)]
+    pub refused_unauthentic: u64,
 }
 
 impl RosterStatus {
@@ -67,6 +71,7 @@ impl RosterStatus {
             people: gallery.people(),
             templates: gallery.len(),
             recognizer: gallery.recognizer().to_string(),
+            refused_unauthentic: 0,
         }
     }
 }

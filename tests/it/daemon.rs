@@ -391,3 +391,110 @@ fn metrics_move_during_the_demo_and_health_follows_the_broker() {
     assert!(daemon.0.wait().unwrap().success());
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// 5000 junk messages on the roster topic of a running daemon, from a client without the site
+/// key (half of them shaped like envelopes): each is refused and counted, but the journal hears
+/// of them a few times, not 5000, and the audit trail, kept for good, not at all. Before, each
+/// refusal wrote a warning (5000 lines), and each refusal alert an audit record.
+#[test]
+fn a_junk_flood_at_a_running_daemon_costs_a_few_log_lines_and_no_audit_record() {
+    const JUNK: usize = 5000;
+    let dir = testkit::scratch_dir("daemon", "junk");
+    let broker = Broker::start("daemon-junk");
+    let backend = Subscriber::start(broker.port, "backend-junk", &["rollcall/v1/demo/demo/status"], true);
+    let site_key = dir.join("site.key");
+    rollcall::store::Key::generate().write_new(&site_key).unwrap();
+    let config = testkit::demo::demo_edited(&dir, |config| {
+        let mqtt = format!(
+            "host = \"127.0.0.1\"\nport = {}\nstatus_interval_s = 1\naccept_roster = true\nroster_key_file = {:?}",
+            broker.port,
+            site_key.to_string_lossy()
+        );
+        config.insert("mqtt".into(), mqtt.parse::<toml::Table>().unwrap().into());
+    });
+    let mut daemon = Running(
+        Command::new(testkit::rollcall_exe())
+            .arg("--config")
+            .arg(&config)
+            .args(["--log", "info", "--log-format", "text", "run"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let logged = lines_of(daemon.0.stderr.take().unwrap());
+    let status = |m: &[testkit::broker::Message]| -> Option<serde_json::Value> {
+        m.iter()
+            .rev()
+            .filter_map(|(_, p, _)| serde_json::from_slice::<serde_json::Value>(p).ok())
+            .find(|s| s["state"] == "online")
+    };
+    backend.wait_for(Duration::from_secs(60), |m| status(m).is_some());
+
+    let junk: String = (0..JUNK)
+        .map(|i| {
+            if i % 2 == 0 {
+                format!(
+                    "{{\"format\":\"rollcall-roster/2\",\"version\":{i},\"site\":\"demo\",\"created_at\":\"2026-12-05T00:00:00Z\",\"nonce\":\"AAAAAAAAAAAAAAAA\",\"ciphertext\":\"AAAAAAAAAAAAAAAAAAAAAA{i:08}\"}}\n"
+                )
+            } else {
+                format!("junk {i}\n")
+            }
+        })
+        .collect();
+    let mut publisher = Command::new("mosquitto_pub")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &broker.port.to_string(),
+            "-t",
+            "rollcall/v1/demo/roster",
+            "-l",
+        ])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    publisher.stdin.take().unwrap().write_all(junk.as_bytes()).unwrap();
+    assert!(publisher.wait().unwrap().success());
+    let counted = |m: &[testkit::broker::Message]| {
+        status(m)
+            .and_then(|s| s["roster"]["refused_unauthentic"].as_u64())
+            .unwrap_or(0)
+    };
+    let seen = backend.wait_for(Duration::from_secs(120), |m| counted(m) >= JUNK as u64);
+    assert_eq!(unsafe { libc::kill(daemon.0.id() as libc::pid_t, libc::SIGTERM) }, 0);
+    assert!(daemon.0.wait().unwrap().success(), "a clean stop");
+    // The daemon is gone, so its stderr has ended and every line is in.
+    let lines: Vec<String> = logged.iter().collect();
+    assert_eq!(
+        counted(&seen),
+        JUNK as u64,
+        "every junk message refused and counted; the daemon said:\n{}",
+        lines.join("\n")
+    );
+    let about_refusals: Vec<&String> = lines.iter().filter(|l| l.contains("refus")).collect();
+    println!(
+        "junk flood: {JUNK} messages, {} log lines in all, {} about refusals",
+        lines.len(),
+        about_refusals.len()
+    );
+    assert!(about_refusals.len() <= 60, "{about_refusals:#?}");
+    let store = rusqlite::Connection::open(dir.join("rollcall.db")).unwrap();
+    let audited: i64 = store
+        .query_row("SELECT COUNT(*) FROM audit WHERE action = 'roster_refused'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(audited, 0, "junk never reaches the audit trail");
+    let counter: i64 = store
+        .query_row(
+            "SELECT value FROM counters WHERE name = 'unauthentic_refused'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(counter, JUNK as i64, "the store keeps the count through a stop");
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -138,6 +138,16 @@ pub enum RosterError {
 }
 
 impl RosterError {
+    /// Whether the message was authentic: sealed under the key, so the backend (or whoever holds
+    /// the key) sent it. Only such refusals are worth the audit trail, which is kept for good;
+    /// junk from anyone who can publish is only counted.
+    pub fn authentic(&self) -> bool {
+        !matches!(
+            self,
+            RosterError::Malformed(_) | RosterError::TooLarge { .. } | RosterError::Unauthentic
+        )
+    }
+
     /// The reason in a few fixed words, for alerts that sum up many refusals.
     pub fn reason(&self) -> &'static str {
         match self {

@@ -36,7 +36,7 @@ use crate::attend::session::SharedTimetable;
 use crate::config::TimetableConfig;
 use crate::event::AuditAction;
 use crate::event::{Alert, AlertKind};
-use crate::store::{Enrollment, Key, RosterVersion, Store, StoreError, Synced};
+use crate::store::{Enrollment, Key, RosterVersion, Store, StoreError, Synced, counters};
 use crate::untrusted::summary;
 use crate::vision::embed::Embedding;
 
@@ -266,8 +266,26 @@ pub struct RosterSync {
     /// Fingerprint of the message last refused on each topic (the device's few inbound ones),
     /// so a redelivered one is not alerted twice, and roster and timetable never mix.
     refused: HashMap<String, String>,
-    /// Refusals by what was refused, on which topic, and why.
-    gate: RefusalGate<(Synced, String, &'static str)>,
+    /// Refusals by what was refused, on which topic, why, and whether the message was authentic.
+    gate: RefusalGate<RefusalKey>,
+    /// Messages refused without being authentic, ever (the store's counter and those since).
+    unauthentic_refused: u64,
+    /// Of those, the ones not yet added to the store's counter: it is written when the gate
+    /// speaks, not once per message, so a flood costs the disk no more than it costs alerts.
+    unauthentic_unsaved: u64,
+}
+
+/// What the gate counts refusals by: what was refused, on which topic, why, and whether the
+/// message was authentic.
+type RefusalKey = (Synced, String, &'static str, bool);
+
+impl Drop for RosterSync {
+    /// A stop keeps the count of junk refused since the gate last spoke.
+    fn drop(&mut self) {
+        if let Err(e) = self.save_refusal_count() {
+            tracing::warn!(error = %e, "cannot save the count of refused messages");
+        }
+    }
 }
 
 impl std::fmt::Debug for RosterSync {
@@ -324,6 +342,7 @@ impl RosterSync {
     /// A sync that applies rosters to `settings.gallery` and `settings.store`.
     pub fn new(settings: RosterSyncSettings) -> Result<RosterSync, StoreError> {
         let in_use = settings.store.applied_fingerprints()?;
+        let unauthentic_refused = settings.store.counter(counters::UNAUTHENTIC_REFUSED)?;
         Ok(RosterSync {
             store: settings.store,
             site_key: settings.site_key,
@@ -337,6 +356,8 @@ impl RosterSync {
             in_use,
             refused: HashMap::new(),
             gate: RefusalGate::new(settings.refusal_window),
+            unauthentic_refused,
+            unauthentic_unsaved: 0,
         })
     }
 
@@ -345,9 +366,12 @@ impl RosterSync {
         self.timetable.is_some()
     }
 
-    /// The roster in use now, for the status.
+    /// The roster in use now, and the messages refused unauthentic, for the status.
     pub fn roster_status(&self) -> crate::sync::status::RosterStatus {
-        crate::sync::status::RosterStatus::of(&self.gallery.current())
+        crate::sync::status::RosterStatus {
+            refused_unauthentic: self.unauthentic_refused,
+            ..crate::sync::status::RosterStatus::of(&self.gallery.current())
+        }
     }
 
     /// Handles one message of `what` that came on `topic`, which is this device's own topic when
@@ -404,7 +428,7 @@ impl RosterSync {
     /// Called every second or so.
     pub fn sum_up_refusals(&mut self) -> Result<(), StoreError> {
         for due in self.gate.due(Instant::now()) {
-            let (what, topic, reason) = due.key;
+            let (what, topic, reason, authentic) = due.key;
             let detail = format!(
                 "{} more {} messages on {topic} refused ({reason}) in the last {} s; {}",
                 due.count,
@@ -412,9 +436,22 @@ impl RosterSync {
                 self.gate.window().as_secs_f32().round(),
                 self.still_in_use(what)
             );
-            tracing::warn!(%topic, count = due.count, "refusals summed up");
-            self.audit_refusal(what, &topic, &detail)?;
+            tracing::warn!(%topic, count = due.count, reason, "refusals summed up");
+            if authentic {
+                self.audit_refusal(what, &topic, &detail)?;
+            }
+            self.save_refusal_count()?;
             self.alert(refused_alert(what), detail)?;
+        }
+        Ok(())
+    }
+
+    /// Adds the unauthentic refusals not yet counted in the store to its counter.
+    fn save_refusal_count(&mut self) -> Result<(), StoreError> {
+        if self.unauthentic_unsaved > 0 {
+            self.store
+                .add_to_counter(counters::UNAUTHENTIC_REFUSED, self.unauthentic_unsaved)?;
+            self.unauthentic_unsaved = 0;
         }
         Ok(())
     }
@@ -466,7 +503,13 @@ impl RosterSync {
         match self.check_roster(payload, scope) {
             Ok(CheckedRoster::Apply(env, roster)) => self.apply_roster(&env, &roster, print).map(Taken::Applied),
             Ok(CheckedRoster::TombstonesOnly(env, roster)) => {
-                self.bury(&roster.removed, env.version)?;
+                // Its version is never stored as the roster's: the tombstones' own high-water
+                // mark keeps a replay (after a restart, when the refusal is forgotten) from
+                // deleting again someone enrolled since.
+                if env.version > self.store.counter(counters::TOMBSTONES_VERSION)? {
+                    self.bury(&roster.removed, env.version)?;
+                    self.store.raise_counter(counters::TOMBSTONES_VERSION, env.version)?;
+                }
                 Ok(Taken::Refused(self.other_recognizer(&env)))
             }
             Err(e) => Ok(Taken::Refused(e)),
@@ -592,19 +635,31 @@ impl RosterSync {
         )
     }
 
+    /// Refuses a message. The log, the alerts and the audit trail hear of it only as often as
+    /// the gate lets through (one at once and one summary per topic, reason and window); the
+    /// audit trail only of an authentic one, since it is kept for good and junk alone must not
+    /// grow it. Junk is counted (`unauthentic_refused` in the store, the status and `/metrics`).
     fn refuse(&mut self, what: Synced, topic: &str, error: RosterError) -> Result<RosterOutcome, StoreError> {
-        tracing::warn!(topic, %error, "{} refused", what.as_str());
-        if self
-            .gate
-            .admit((what, topic.to_string(), error.reason()), Instant::now())
-        {
+        let authentic = error.authentic();
+        if !authentic {
+            self.unauthentic_refused += 1;
+            self.unauthentic_unsaved += 1;
+        }
+        let key = (what, topic.to_string(), error.reason(), authentic);
+        if self.gate.admit(key, Instant::now()) {
+            tracing::warn!(topic, %error, "{} refused", what.as_str());
             let detail = format!(
                 "{} on {topic} refused: {error}; {}",
                 what.as_str(),
                 self.still_in_use(what)
             );
-            self.audit_refusal(what, topic, &detail)?;
+            if authentic {
+                self.audit_refusal(what, topic, &detail)?;
+            }
+            self.save_refusal_count()?;
             self.alert(refused_alert(what), detail)?;
+        } else {
+            tracing::debug!(topic, reason = error.reason(), "{} refused (counted)", what.as_str());
         }
         Ok(RosterOutcome::Rejected(error))
     }
