@@ -18,7 +18,7 @@ use serde::Serialize;
 use super::source::{SINK_NAME, SOURCE_NAME};
 use super::{CaptureError, Frame, PipelineSpec, display_location, pipeline_spec};
 use crate::backoff::Backoff;
-use crate::config::{CameraConfig, Decode};
+use crate::config::{CameraConfig, Decode, redact_text};
 use crate::lock::lock;
 use crate::shutdown::Shutdown;
 
@@ -529,7 +529,9 @@ fn watch(
                     }
                 }
                 gst::MessageView::Eos(_) => return Ended::Failed("end of stream (the source closed it)".into()),
-                gst::MessageView::Warning(w) => tracing::warn!(camera = %shared.id, "{}", w.error()),
+                gst::MessageView::Warning(w) => {
+                    tracing::warn!(camera = %shared.id, "{}", redact_text(&w.error().to_string()))
+                }
                 _ => {}
             }
         }
@@ -617,7 +619,7 @@ fn supervise(shared: &Arc<Shared>, cam: &CameraConfig, spec: &PipelineSpec) {
         crate::config::duration_s(cam.backoff_max_s),
         seed,
     );
-    tracing::info!(camera = %shared.id, pipeline = %spec.description, "camera starting");
+    tracing::info!(camera = %shared.id, pipeline = %redact_text(&spec.description), "camera starting");
     while !shared.stopping() {
         shared.set_state(CameraState::Connecting);
         let ended = match build(shared, cam, spec) {
@@ -629,6 +631,8 @@ fn supervise(shared: &Arc<Shared>, cam: &CameraConfig, spec: &PipelineSpec) {
             Err(e) => Ended::Failed(e),
         };
         let Ended::Failed(reason) = ended else { break };
+        // GStreamer's errors can quote the location, password and all.
+        let reason = redact_text(&reason);
         if shared.stopping() {
             break;
         }

@@ -143,6 +143,38 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// GStreamer properties whose values are secrets (rtspsrc's and souphttpsrc's).
+const SECRET_PROPERTIES: [&str; 4] = ["user-id", "user-pw", "proxy-id", "proxy-pw"];
+
+/// `text` (a pipeline description, or an error that quotes one) with the credentials a camera's
+/// location can carry replaced by `***`: the user and password of every URL in it, and the
+/// values of [`SECRET_PROPERTIES`]. A `uri` or `pipeline` camera is written by an admin, who may
+/// put a password in it; the log and the status must not repeat it.
+pub fn redact_text(text: &str) -> String {
+    text.split_inclusive(char::is_whitespace)
+        .map(|piece| {
+            let word = piece.trim_end();
+            format!("{}{}", redact_word(word), &piece[word.len()..])
+        })
+        .collect()
+}
+
+/// One whitespace-free word of [`redact_text`].
+fn redact_word(word: &str) -> String {
+    for key in SECRET_PROPERTIES {
+        if word.strip_prefix(key).is_some_and(|rest| rest.starts_with('=')) {
+            return format!("{key}=***");
+        }
+    }
+    let Some(at) = word.find("://") else {
+        return word.to_string();
+    };
+    // The URL starts after a quote or a property's `=`, and ends at a closing quote.
+    let start = word[..at].rfind(['"', '\'', '=']).map_or(0, |i| i + 1);
+    let end = word[at..].find(['"', '\'']).map_or(word.len(), |i| at + i);
+    format!("{}{}{}", &word[..start], redact_url(&word[start..end]), &word[end..])
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -398,6 +430,19 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_in_a_pipeline_or_an_error_are_hidden() {
+        let pipeline = "uridecodebin uri=\"rtsp://admin:pa55@10.0.0.9/live\" ! videoconvert ! \
+                        rtspsrc location=rtsp://cam/x user-id=admin user-pw=pa55 ! fakesink";
+        let shown = redact_text(pipeline);
+        assert!(!shown.contains("pa55") && !shown.contains("admin"), "{shown}");
+        assert!(shown.contains("uri=\"rtsp://***@10.0.0.9/live\""), "{shown}");
+        assert!(shown.contains("user-pw=*** ! fakesink"), "{shown}");
+        let error = "source: Could not open resource for reading (rtsp://u:secret@host:554/a)";
+        assert!(!redact_text(error).contains("secret"), "{}", redact_text(error));
+        assert_eq!(redact_text("videotestsrc ! fakesink"), "videotestsrc ! fakesink");
+    }
 
     #[test]
     fn an_empty_file_gives_the_defaults_and_relative_paths_follow_the_file() {

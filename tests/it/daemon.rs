@@ -498,3 +498,51 @@ fn a_junk_flood_at_a_running_daemon_costs_a_few_log_lines_and_no_audit_record() 
     assert_eq!(counter, JUNK as i64, "the store keeps the count through a stop");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// A `uri` camera whose location carries a user and password, at a port where nothing answers:
+/// the daemon logs the camera starting and failing, and says so in its status, without the
+/// password or the user. Before, the "camera starting" line printed the whole pipeline.
+#[test]
+fn a_cameras_password_stays_out_of_the_log_and_the_status() {
+    let dir = testkit::scratch_dir("daemon", "secret");
+    let config = testkit::demo::demo_edited(&dir, |config| {
+        let cameras = config["cameras"].as_array_mut().unwrap();
+        let camera = cameras[0].as_table_mut().unwrap();
+        camera.insert("uri".into(), "rtsp://warden:Pa55w0rd@127.0.0.1:9/stream".into());
+        camera.insert("loop".into(), false.into());
+    });
+    let mut daemon = Running(
+        Command::new(testkit::rollcall_exe())
+            .arg("--config")
+            .arg(&config)
+            .args(["--log", "info", "--log-format", "text", "run"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let logged = lines_of(daemon.0.stderr.take().unwrap());
+    // Read until the camera has failed once and been retried.
+    let mut lines = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while lines.iter().filter(|l: &&String| l.contains("camera failed")).count() < 2 {
+        match logged.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(line) => lines.push(line),
+            Err(_) => panic!("the camera never failed twice:\n{}", lines.join("\n")),
+        }
+    }
+    let status_file = rollcall::sync::status::status_file(&dir.join("rollcall.db"));
+    let status: serde_json::Value = serde_json::from_slice(&std::fs::read(&status_file).unwrap()).unwrap();
+    assert_eq!(unsafe { libc::kill(daemon.0.id() as libc::pid_t, libc::SIGTERM) }, 0);
+    let _ = daemon.0.wait();
+    lines.extend(logged.iter());
+    let log = lines.join("\n");
+    let status = status.to_string();
+    println!("{log}\n{status}");
+    assert!(log.contains("camera starting") && log.contains("127.0.0.1:9"), "{log}");
+    for secret in ["Pa55w0rd", "warden"] {
+        assert!(!log.contains(secret), "the log shows {secret}:\n{log}");
+        assert!(!status.contains(secret), "the status shows {secret}: {status}");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
