@@ -392,6 +392,23 @@ fn metrics_move_during_the_demo_and_health_follows_the_broker() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// `rollcall run` on `config`, logging at `info` as text: the daemon, and its log lines as they
+/// come.
+fn run_logging_info(config: &std::path::Path) -> (Running, std::sync::mpsc::Receiver<String>) {
+    let mut daemon = Running(
+        Command::new(testkit::rollcall_exe())
+            .arg("--config")
+            .arg(config)
+            .args(["--log", "info", "--log-format", "text", "run"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let logged = lines_of(daemon.0.stderr.take().unwrap());
+    (daemon, logged)
+}
+
 /// 5000 junk messages on the roster topic of a running daemon, from a client without the site
 /// key (half of them shaped like envelopes): each is refused and counted, but the journal hears
 /// of them a few times, not 5000, and the audit trail, kept for good, not at all. Before, each
@@ -412,17 +429,7 @@ fn a_junk_flood_at_a_running_daemon_costs_a_few_log_lines_and_no_audit_record() 
         );
         config.insert("mqtt".into(), mqtt.parse::<toml::Table>().unwrap().into());
     });
-    let mut daemon = Running(
-        Command::new(testkit::rollcall_exe())
-            .arg("--config")
-            .arg(&config)
-            .args(["--log", "info", "--log-format", "text", "run"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let logged = lines_of(daemon.0.stderr.take().unwrap());
+    let (mut daemon, logged) = run_logging_info(&config);
     let status = |m: &[testkit::broker::Message]| -> Option<serde_json::Value> {
         m.iter()
             .rev()
@@ -511,17 +518,7 @@ fn a_cameras_password_stays_out_of_the_log_and_the_status() {
         camera.insert("uri".into(), "rtsp://warden:Pa55w0rd@127.0.0.1:9/stream".into());
         camera.insert("loop".into(), false.into());
     });
-    let mut daemon = Running(
-        Command::new(testkit::rollcall_exe())
-            .arg("--config")
-            .arg(&config)
-            .args(["--log", "info", "--log-format", "text", "run"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let logged = lines_of(daemon.0.stderr.take().unwrap());
+    let (mut daemon, logged) = run_logging_info(&config);
     // Read until the camera has failed once and been retried.
     let mut lines = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(60);
