@@ -58,12 +58,12 @@ if [ "${1:-}" = "--test-extras" ] && ! command -v clippy-driver >/dev/null 2>&1;
 fi
 say "$(cargo --version)"
 
-# The documented backend example (docs/backend_seal.py) seals rosters with Python's cryptography.
-if [ "${1:-}" = "--test-extras" ] && ! python3 -c 'import cryptography' 2>/dev/null; then
-    say "installing the Python cryptography package (for the backend example)"
-    python3 -m pip install --quiet cryptography 2>/dev/null \
-        || python3 -m pip install --quiet --break-system-packages cryptography 2>/dev/null \
-        || DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq python3-cryptography >/dev/null
+# The documented backend examples (docs/examples/) sign and seal rosters, and check what devices
+# sign, with Python's cryptography and pyhpke (HPKE, RFC 9180).
+if [ "${1:-}" = "--test-extras" ] && ! python3 -c 'import cryptography, pyhpke' 2>/dev/null; then
+    say "installing the Python cryptography and pyhpke packages (for the backend examples)"
+    python3 -m pip install --quiet "cryptography>=41" "pyhpke==0.6.5" 2>/dev/null \
+        || python3 -m pip install --quiet --break-system-packages "cryptography>=41" "pyhpke==0.6.5"
 fi
 
 # ONNX Runtime and the models.

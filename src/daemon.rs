@@ -16,10 +16,11 @@ use crate::attend::engine::{Engine, EngineError, Outcome};
 use crate::capture::{Availability, Camera, CameraState, CaptureError, DownWatch};
 use crate::config::Config;
 use crate::event::{Alert, AlertKind};
+use crate::keys::DeviceKey;
 use crate::metrics::{Metrics, MetricsServer, Reading, ServerError, judge_health};
 use crate::store::{Key, Outbox, OutboxLimits, SITE_KEY_SOURCE, Store, StoreError};
 use crate::sync::mqtt::{LinkState, Mqtt, MqttError, MqttSettings};
-use crate::sync::roster::{RosterSync, RosterSyncSettings};
+use crate::sync::roster::{Opener, RosterSync, RosterSyncSettings};
 use crate::sync::status::{CameraHealth, CameraReport, RosterStatus, StatusBoard};
 use crate::vision::analyze::FaceAnalyzer;
 use crate::vision::model::ModelError;
@@ -214,6 +215,7 @@ pub fn run(config: &Config, signals: &Signals<'_>, on_outcome: &mut dyn FnMut(&O
         return Err(DaemonError::NoCameras);
     }
     let key = Key::locate(config.store.key_file.as_deref())?;
+    let device_key = Arc::new(DeviceKey::of(config)?);
     let mut store = Store::open(&config.store.path, key.clone())?;
     audit_settings(&mut store, &config.device.id(), signals.config_path);
     let analyzer = FaceAnalyzer::from_config(config)?;
@@ -225,6 +227,7 @@ pub fn run(config: &Config, signals: &Signals<'_>, on_outcome: &mut dyn FnMut(&O
     status.update(|s| {
         s.roster = RosterStatus::of(&engine.gallery());
         s.models = models;
+        s.keys = Some(device_key.public());
     });
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -232,7 +235,7 @@ pub fn run(config: &Config, signals: &Signals<'_>, on_outcome: &mut dyn FnMut(&O
         .enable_all()
         .build()
         .map_err(DaemonError::Runtime)?;
-    let mqtt = start_sync(config, &key, &engine, dim, &status, &runtime)?;
+    let mqtt = start_sync(config, &key, &device_key, &engine, dim, &status, &runtime)?;
     let link = mqtt.as_ref().map(Mqtt::link_watch);
     let metrics = Arc::new(Metrics::new());
     let serving = Shutdown::new();
@@ -303,10 +306,11 @@ fn audit_settings(store: &mut Store, device: &str, config_path: Option<&std::pat
 }
 
 /// Starts the MQTT link on `runtime`, with the roster sync when the backend's rosters are
-/// accepted and the site key is there; `None` without `[mqtt]`.
+/// accepted and there is a way to check them; `None` without `[mqtt]`.
 fn start_sync(
     config: &Config,
     key: &Key,
+    device_key: &Arc<DeviceKey>,
     engine: &Engine,
     dim: usize,
     status: &StatusBoard,
@@ -315,31 +319,55 @@ fn start_sync(
     let (Some(settings), Some(m)) = (MqttSettings::from_config(config)?, &config.mqtt) else {
         return Ok(None);
     };
-    let roster = if !m.accept_roster {
-        None
-    } else {
-        match Key::locate_from(&SITE_KEY_SOURCE, m.roster_key_file.as_deref()) {
-            Ok(site_key) => Some(RosterSync::new(RosterSyncSettings {
-                store: Store::open(&config.store.path, key.clone())?,
-                site_key,
-                gallery: engine.shared_gallery(),
-                timetable: Some(engine.shared_timetable()),
-                dim,
-                max_bytes: m.roster_max_bytes,
-                int8_above: config.recognize.int8_search_above,
-                device: config.device.id(),
-                site: config.device.site(),
-                refusal_window: crate::config::duration_s(m.refusal_alert_interval_s),
-            })?),
-            Err(e) => {
-                tracing::warn!(error = %e, "rosters from the backend are not accepted");
-                None
-            }
-        }
+    let roster = match roster_opener(m, device_key) {
+        Some(opener) if m.accept_roster => Some(RosterSync::new(RosterSyncSettings {
+            store: Store::open(&config.store.path, key.clone())?,
+            opener,
+            gallery: engine.shared_gallery(),
+            timetable: Some(engine.shared_timetable()),
+            dim,
+            max_bytes: m.roster_max_bytes,
+            int8_above: config.recognize.int8_search_above,
+            device: config.device.id(),
+            site: config.device.site(),
+            refusal_window: crate::config::duration_s(m.refusal_alert_interval_s),
+        })?),
+        _ => None,
     };
     let outbox = Outbox::open(&config.store.path)?;
     let _inside = runtime.enter();
     Ok(Some(Mqtt::spawn(settings, outbox, status.clone(), roster)?))
+}
+
+/// What rosters are opened with: the backend's verifying key and this device's key, and the site
+/// key only while `allow_site_key_rosters`. `None`, said in the log, when nothing could check a
+/// roster.
+fn roster_opener(m: &crate::config::MqttConfig, device_key: &Arc<DeviceKey>) -> Option<Opener> {
+    let verify_key = crate::keys::VerifyKey::configured(m).unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "signed rosters are not accepted");
+        None
+    });
+    let site_key = if m.allow_site_key_rosters {
+        Key::locate_from(&SITE_KEY_SOURCE, m.roster_key_file.as_deref())
+            .map_err(|e| tracing::warn!(error = %e, "rosters under the site key are not accepted"))
+            .ok()
+    } else {
+        None
+    };
+    if verify_key.is_none() && site_key.is_none() {
+        if m.accept_roster {
+            tracing::warn!(
+                "rosters from the backend are not accepted: set [mqtt] roster_verify_key to the backend's \
+                 verifying key (its `rollcall keygen --signing` prints it)"
+            );
+        }
+        return None;
+    }
+    Some(Opener {
+        verify_key,
+        device_key: Some(device_key.clone()),
+        site_key,
+    })
 }
 
 /// Starts the `/metrics` and `/healthz` endpoint on `runtime` when `[metrics]` asks for it.

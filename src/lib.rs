@@ -27,6 +27,8 @@
 //! - [`store`]: SQLite. People and their encrypted templates, the synced roster and timetable,
 //!   the attendance log with its once-per-session guard, alerts, and the outbox of events not
 //!   yet acknowledged.
+//! - [`keys`]: who may say what. The backend's signatures on rosters, each device's own key pair
+//!   (rosters sealed to it, what it publishes signed by it).
 //! - [`attend`]: analysed faces into decisions. Tracks, matching against the gallery, the
 //!   timetable's placement, the decision rules as pure functions, the engine that applies them
 //!   once per track and commits to the store, and held decisions.
@@ -48,6 +50,7 @@ pub mod config;
 pub mod daemon;
 pub mod enroll;
 pub mod event;
+pub mod keys;
 pub mod lock;
 pub mod metrics;
 pub mod private_file;

@@ -88,7 +88,7 @@ pub enum Command {
     Snapshot(snapshot::Args),
     /// Make a video from photos, to use as a camera before any is installed (as the demo does).
     Slideshow(slideshow::Args),
-    /// Create a new encryption key file for the store.
+    /// Create a new key: the store's, a device's own (--device), or the backend's signing key (--signing).
     Keygen(keygen::Args),
     /// Rotate the store's key: every template sealed again under a new key (stop the daemon
     /// first).

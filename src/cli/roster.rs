@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use super::{CliError, ModelArgs, append_audit, open_store};
 use rollcall::config::Config;
 use rollcall::event::AuditAction;
+use rollcall::keys::{SealingKey, SigningKey};
 use rollcall::store::{Key, Store};
-use rollcall::sync::roster::Roster;
+use rollcall::sync::roster::{Envelope, Opener, Roster, Sealer};
 
 /// Arguments of `rollcall roster`.
 #[derive(Debug, clap::Args)]
@@ -117,7 +118,7 @@ fn export(
     let key = roster_key(config, key_file)?;
     let recognizer: std::sync::Arc<str> = config.models.recognizer.as_str().into();
     let roster = rollcall::sync::roster::file::from_store(store, &recognizer)?;
-    let env = rollcall::sync::roster::seal(&roster, version, &recognizer, &scope, &key);
+    let env = rollcall::sync::roster::seal(&roster, version, &recognizer, &scope, Sealer::SiteKey(&key));
     let text = serde_json::to_vec_pretty(&env).unwrap_or_default();
     // Recorded before the data leaves: an export the trail cannot take does not happen.
     let detail = format!(
@@ -158,7 +159,8 @@ fn import(config: &Config, store: &mut Store, file: &Path, key_file: Option<&Pat
     let env = rollcall::sync::roster::parse_envelope(&bytes, 256 << 20).map_err(roster_file)?;
     let dim = recognizer_dim(config, &env.recognizer)?;
     // A local import is the admin's own act: any scope the envelope was sealed for will do.
-    let roster = rollcall::sync::roster::open_roster(&env, &key, &env.scope(), dim).map_err(roster_file)?;
+    let roster =
+        rollcall::sync::roster::open_roster(&env, &file_opener(key), &env.scope(), dim).map_err(roster_file)?;
     let recognizer: std::sync::Arc<str> = env.recognizer.as_str().into();
     let deleted = rollcall::sync::roster::file::merge_into(store, &roster, &recognizer)?;
     for person in &deleted {
@@ -188,6 +190,14 @@ fn recognizer_dim(config: &Config, recognizer: &str) -> Result<usize, CliError> 
     let catalogue = rollcall::config::Catalogue::builtin().with(&config.models.custom)?;
     let spec = catalogue.get(recognizer, rollcall::config::ModelKind::Recognizer, "recognizer")?;
     Ok(spec.recognizer.as_ref().map_or(0, |r| r.dim))
+}
+
+/// What opens a roster file: the key it is sealed with, as the site key once was.
+fn file_opener(key: Key) -> Opener {
+    Opener {
+        site_key: Some(key),
+        ..Opener::default()
+    }
 }
 
 /// The key a roster file is sealed with: the one named, else the store's own.
@@ -235,14 +245,23 @@ fn scope_of(config: &Config, device: Option<&str>) -> Result<rollcall::sync::ros
 
 /// Arguments of `rollcall roster publish`.
 ///
-/// FILE is a plain roster (`{"people": [...]}`, sealed here with the site key and stamped with
-/// --version) or an envelope already sealed with it (`roster export --key-file SITE_KEY`).
+/// FILE is a plain roster (`{"people": [...]}`), signed here with --signing-key, sealed to each
+/// --recipient and stamped with --version; or an envelope already sealed. Without a signing key
+/// it is sealed under the site key, which devices take only while `allow_site_key_rosters`.
 #[derive(Debug, clap::Args)]
 pub struct PublishArgs {
     /// Roster file.
     file: PathBuf,
-    /// Site key (else [mqtt] roster_key_file, ROLLCALL_SITE_KEY, ROLLCALL_SITE_KEY_FILE).
+    /// The backend's signing key (`rollcall keygen --signing`); else ROLLCALL_SIGNING_KEY_FILE.
     #[arg(long)]
+    signing_key: Option<PathBuf>,
+    /// A device's sealing key (base64; its `rollcall status` shows it): only the devices named
+    /// can open the roster. Repeat for each device.
+    #[arg(long = "recipient", value_name = "SEALING_KEY")]
+    recipients: Vec<String>,
+    /// Site key, to seal without signing while a site migrates (else [mqtt] roster_key_file,
+    /// ROLLCALL_SITE_KEY, ROLLCALL_SITE_KEY_FILE).
+    #[arg(long, conflicts_with = "signing_key")]
     key_file: Option<PathBuf>,
     /// Version to stamp on a plain roster; default the time in milliseconds, which only grows.
     #[arg(long)]
@@ -255,17 +274,84 @@ pub struct PublishArgs {
     device: Option<String>,
 }
 
+/// How `roster publish` seals: signed for the devices named, or under the site key.
+enum PublishKey {
+    Signed(Box<SigningKey>, Vec<SealingKey>),
+    SiteKey(Key),
+}
+
+impl PublishKey {
+    fn of(config: &Config, how: &PublishArgs) -> Result<PublishKey, CliError> {
+        let signing = match &how.signing_key {
+            Some(path) => Some(Key::from_file(path)?),
+            None if how.key_file.is_none() => Key::locate_from(&rollcall::keys::SIGNING_KEY_SOURCE, None).ok(),
+            None => None,
+        };
+        let Some(seed) = signing else {
+            let configured = config.mqtt.as_ref().and_then(|m| m.roster_key_file.clone());
+            let key = Key::locate_from(
+                &rollcall::store::SITE_KEY_SOURCE,
+                how.key_file.as_deref().or(configured.as_deref()),
+            )?;
+            return Ok(PublishKey::SiteKey(key));
+        };
+        if how.recipients.is_empty() {
+            return Err(CliError::Usage(
+                "a signed roster is sealed to each device that may open it: give each device's sealing key \
+                 with --recipient (the device's `rollcall status` shows it)"
+                    .into(),
+            ));
+        }
+        let recipients = how
+            .recipients
+            .iter()
+            .map(|k| k.parse().map_err(|e| CliError::Usage(format!("--recipient: {e}"))))
+            .collect::<Result<_, _>>()?;
+        Ok(PublishKey::Signed(Box::new(SigningKey::from_seed(&seed)), recipients))
+    }
+
+    fn sealer(&self) -> Sealer<'_> {
+        match self {
+            PublishKey::Signed(by, to) => Sealer::Signed { by, to },
+            PublishKey::SiteKey(key) => Sealer::SiteKey(key),
+        }
+    }
+
+    /// Checks an envelope as far as the backend can: a site-key one is opened and checked as a
+    /// device will; a signed one must carry this key's signature (its contents were checked
+    /// before it was sealed, or are the sealer's).
+    fn check(
+        &self,
+        config: &Config,
+        envelope: &Envelope,
+        scope: &rollcall::sync::roster::Scope,
+    ) -> Result<usize, String> {
+        match self {
+            PublishKey::SiteKey(key) => {
+                let dim = recognizer_dim(config, &envelope.recognizer).map_err(|e| e.to_string())?;
+                let opener = file_opener(key.clone());
+                let roster =
+                    rollcall::sync::roster::open_roster(envelope, &opener, scope, dim).map_err(|e| e.to_string())?;
+                Ok(roster.people.len())
+            }
+            PublishKey::Signed(by, _) => {
+                let signed = rollcall::sync::roster::signed_bytes(envelope);
+                if !by.verify_key().verifies(&signed, &envelope.signature) {
+                    return Err("it is not signed with this signing key".into());
+                }
+                Ok(envelope.recipients.len())
+            }
+        }
+    }
+}
+
 /// Runs `rollcall roster publish`.
 fn publish(config: &Config, how: PublishArgs) -> Result<(), CliError> {
     let file = how.file.as_path();
     let usage = |e: String| CliError::Usage(format!("{}: {e}", file.display()));
     let settings = rollcall::sync::mqtt::MqttSettings::from_config(config)?
         .ok_or_else(|| CliError::Usage("roster publish needs an [mqtt] section in the config (the broker)".into()))?;
-    let configured = config.mqtt.as_ref().and_then(|m| m.roster_key_file.clone());
-    let key = Key::locate_from(
-        &rollcall::store::SITE_KEY_SOURCE,
-        how.key_file.as_deref().or(configured.as_deref()),
-    )?;
+    let key = PublishKey::of(config, &how)?;
     let bytes = std::fs::read(file).map_err(|e| usage(format!("cannot read it: {e}")))?;
     let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| usage(format!("not JSON: {e}")))?;
     let scope = scope_of(config, how.device.as_deref())?;
@@ -273,15 +359,20 @@ fn publish(config: &Config, how: PublishArgs) -> Result<(), CliError> {
         rollcall::sync::roster::parse_envelope(&bytes, usize::MAX).map_err(|e| usage(e.to_string()))?
     } else {
         let roster: Roster = serde_json::from_value(value).map_err(|e| usage(format!("not a roster: {e}")))?;
-        let recognizer = how.recognizer.unwrap_or_else(|| config.models.recognizer.clone());
+        let recognizer = how
+            .recognizer
+            .clone()
+            .unwrap_or_else(|| config.models.recognizer.clone());
+        // Checked as a device will, so a mistake shows here and not as alerts from every
+        // classroom.
+        let dim = recognizer_dim(config, &recognizer)?;
+        rollcall::sync::roster::check_roster(&roster, dim, &recognizer).map_err(|e| usage(e.to_string()))?;
         let version = how
             .version
             .unwrap_or_else(|| chrono::Utc::now().timestamp_millis() as u64);
-        rollcall::sync::roster::seal(&roster, version, &recognizer, &scope, &key)
+        rollcall::sync::roster::seal(&roster, version, &recognizer, &scope, key.sealer())
     };
-    // Check it as a device will, so a mistake shows here and not as alerts from every classroom.
-    let dim = recognizer_dim(config, &envelope.recognizer)?;
-    let roster = rollcall::sync::roster::open_roster(&envelope, &key, &scope, dim).map_err(|e| usage(e.to_string()))?;
+    let count = key.check(config, &envelope, &scope).map_err(usage)?;
     let topics = &settings.topics;
     let topic = match &how.device {
         Some(d) => {
@@ -305,11 +396,13 @@ fn publish(config: &Config, how: PublishArgs) -> Result<(), CliError> {
         payload,
         std::time::Duration::from_secs(10),
     ))?;
+    let what = match key {
+        PublishKey::Signed(..) => format!("signed, sealed to {count} devices"),
+        PublishKey::SiteKey(_) => format!("{count} people, under the site key"),
+    };
     println!(
-        "roster version {} of {} people ({}) published to {topic}",
-        envelope.version,
-        roster.people.len(),
-        envelope.recognizer
+        "roster version {} ({}, {what}) published to {topic}",
+        envelope.version, envelope.recognizer
     );
     Ok(())
 }

@@ -10,6 +10,15 @@ use rollcall::sync::status::{DeviceStatus, status_file};
 /// A status file older than this belongs to a daemon that is no longer running.
 const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// The device's public keys when its key is already there; never makes one (the daemon does,
+/// as the user it runs as).
+fn stored_keys(config: &Config) -> Option<rollcall::keys::DevicePublic> {
+    let default = rollcall::config::DeviceConfig::default_key_file(&config.store.path);
+    let configured = config.device.key_file.clone().or(default.exists().then_some(default));
+    let seed = rollcall::store::Key::locate_from(&rollcall::keys::DEVICE_KEY_SOURCE, configured.as_deref()).ok()?;
+    Some(rollcall::keys::DeviceKey::from_seed(&seed).public())
+}
+
 /// Runs `rollcall status`.
 pub fn run(config: &Config) -> Result<(), CliError> {
     let store = super::open_store(config)?;
@@ -53,6 +62,13 @@ pub fn run(config: &Config) -> Result<(), CliError> {
             }
         }
         None => println!("rollcall is not running (no fresh status at {})", path.display()),
+    }
+    if let Some(keys) = running
+        .as_ref()
+        .and_then(|s| s.keys.clone())
+        .or_else(|| stored_keys(config))
+    {
+        println!("  device keys: sealing {}, signing {}", keys.sealing, keys.signing);
     }
     let people = store.people()?;
     let templates: usize = people.iter().flat_map(|p| p.templates.iter().map(|t| t.1)).sum();

@@ -1,5 +1,7 @@
 //! `[device]`: who this box is on the wire.
 
+use std::path::{Path, PathBuf};
+
 use serde::Deserialize;
 
 use super::Problem;
@@ -12,6 +14,11 @@ pub struct DeviceConfig {
     pub id: Option<String>,
     /// Site (school) id in topics; default `default`.
     pub site: Option<String>,
+    /// This device's own key (a seed of 64 hex digits): rosters are sealed to it and what the
+    /// device publishes is signed with it. Else `ROLLCALL_DEVICE_KEY`, `ROLLCALL_DEVICE_KEY_FILE`
+    /// or the systemd credential `rollcall.device-key`; with none set, `device.key` beside the
+    /// store, made on first start.
+    pub key_file: Option<PathBuf>,
 }
 
 impl DeviceConfig {
@@ -29,6 +36,12 @@ impl DeviceConfig {
     /// The site id.
     pub fn site(&self) -> String {
         self.site.clone().unwrap_or_else(|| "default".into())
+    }
+
+    /// Where the device's key is made on first start when none is set: beside the store at
+    /// `store`.
+    pub fn default_key_file(store: &Path) -> PathBuf {
+        store.with_file_name("device.key")
     }
 }
 

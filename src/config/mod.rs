@@ -287,10 +287,14 @@ impl Config {
         if let Some(p) = &self.store.key_file {
             named.push(("store", "key_file", p.clone()));
         }
+        if let Some(p) = &self.device.key_file {
+            named.push(("device", "key_file", p.clone()));
+        }
         if let Some(m) = &self.mqtt {
+            let site_key = m.roster_key_file.as_ref().filter(|_| m.allow_site_key_rosters);
             for (key, p) in [
-                ("password_file", &m.password_file),
-                ("roster_key_file", &m.roster_key_file),
+                ("password_file", m.password_file.as_ref()),
+                ("roster_key_file", site_key),
             ] {
                 if let Some(p) = p {
                     named.push(("mqtt", key, p.clone()));
@@ -321,7 +325,10 @@ impl Config {
         };
         fix(&mut self.models.dir);
         fix(&mut self.store.path);
-        if let Some(p) = self.store.key_file.as_mut() {
+        for p in [self.store.key_file.as_mut(), self.device.key_file.as_mut()]
+            .into_iter()
+            .flatten()
+        {
             fix(p);
         }
         if let Some(p) = self.runtime.onnxruntime.as_mut() {

@@ -118,7 +118,14 @@ pub struct MqttConfig {
     /// Send a username and password over plain TCP (no `[mqtt.tls]`), where anyone on the path
     /// can read them. Off: such a config is refused.
     pub allow_plaintext_password: bool,
-    /// Site key file that rosters are sealed with; else `ROLLCALL_SITE_KEY`,
+    /// The backend's verifying key (base64, as `rollcall keygen --signing` prints it): rosters
+    /// and timetables are taken only when signed with its key. Else the systemd credential
+    /// `rollcall.roster-verify-key`.
+    pub roster_verify_key: Option<String>,
+    /// Also take rosters sealed under the shared site key (`rollcall-roster/2`), as before they
+    /// were signed: only while a site moves over, since any box's site key can forge them.
+    pub allow_site_key_rosters: bool,
+    /// Site key file for `allow_site_key_rosters`; else `ROLLCALL_SITE_KEY`,
     /// `ROLLCALL_SITE_KEY_FILE` or the systemd credential `rollcall.site-key`.
     pub roster_key_file: Option<PathBuf>,
     /// Outbox bounds.
@@ -149,6 +156,8 @@ impl Default for MqttConfig {
             roster_max_bytes: 32 << 20,
             refusal_alert_interval_s: 60.0,
             allow_plaintext_password: false,
+            roster_verify_key: None,
+            allow_site_key_rosters: false,
             roster_key_file: None,
             outbox: OutboxConfig::default(),
         }
@@ -232,6 +241,17 @@ impl MqttConfig {
                 "a password would cross the network in clear text: add [mqtt.tls] (and a port such as 8883), \
                  or set allow_plaintext_password = true on a network you trust",
             ));
+        }
+        if let Some(text) = &self.roster_verify_key {
+            use base64::Engine as _;
+            let decoded = base64::engine::general_purpose::STANDARD.decode(text.trim());
+            if decoded.map_or(true, |bytes| bytes.len() != 32) {
+                problems.push(Problem::new(
+                    "mqtt",
+                    "roster_verify_key",
+                    "must be base64 of 32 bytes (44 characters), as the backend's `rollcall keygen --signing` prints it",
+                ));
+            }
         }
         if self.roster_max_bytes < 1024 {
             problems.push(Problem::new("mqtt", "roster_max_bytes", "must be at least 1024"));

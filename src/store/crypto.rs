@@ -84,6 +84,13 @@ impl Key {
         Ok(Key(key))
     }
 
+    /// The key of exactly 32 `bytes`; `None` for any other length.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Key> {
+        let mut key = Zeroizing::new([0u8; 32]);
+        key.copy_from_slice(bytes.get(..32).filter(|_| bytes.len() == 32)?);
+        Some(Key(key))
+    }
+
     /// The key as 64 hex digits, as key files hold it.
     pub fn to_hex(&self) -> Zeroizing<String> {
         Zeroizing::new(hex::encode(self.0.as_slice()))
@@ -161,6 +168,11 @@ impl Key {
         };
         let line = Zeroizing::new(format!("{}\n", *self.to_hex()));
         crate::private_file::create_new(path, line.as_bytes()).map_err(failed)
+    }
+
+    /// The key's bytes, for the keys derived from it (a device's or the backend's key pair).
+    pub(crate) fn secret_bytes(&self) -> &[u8; 32] {
+        &self.0
     }
 
     fn cipher(&self) -> Aes256Gcm {

@@ -142,6 +142,10 @@ pub struct DeviceStatus {
     /// Where each model runs (absent from a status written before rollcall said so).
     #[serde(default)]
     pub models: Vec<crate::vision::analyze::ModelPlacement>,
+    /// The device's public keys: what the backend seals its rosters to, and what checks its
+    /// signatures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys: Option<crate::keys::DevicePublic>,
 }
 
 /// Where the running daemon keeps its status for `rollcall status`: beside the database.
@@ -181,6 +185,7 @@ impl StatusBoard {
             outbox: OutboxStatus::default(),
             store: crate::attend::held::StoreHealth::default(),
             models: Vec::new(),
+            keys: None,
         })))
     }
 

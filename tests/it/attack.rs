@@ -1,6 +1,7 @@
 //! A hostile publisher against a real mosquitto: whoever may publish on the topics a device reads,
-//! without the site key, must not be able to stop delivery, grow the outbox, or change what the
-//! device believes. And an authentic message meant for someone else, or an old one, is refused.
+//! without the backend's signing key, must not be able to stop delivery, grow the outbox, or
+//! change what the device believes; not even with a stolen box's keys. And an authentic message
+//! meant for someone else, or an old one, is refused.
 //!
 //! Each test starts its own broker on a free 127.0.0.1 port, a device (the store, the MQTT task
 //! and the roster sync, as the daemon wires them, with attendance recorded through the store
@@ -20,9 +21,10 @@ use rollcall::attend::session::{SharedTimetable, Timetable};
 use rollcall::config::{MqttConfig, TimetableConfig};
 use rollcall::store::{Key, Outbox, Store};
 use rollcall::sync::mqtt::{Mqtt, MqttSettings};
-use rollcall::sync::roster::{Roster, RosterPerson, RosterSync, RosterSyncSettings, Scope, seal, seal_timetable};
+use rollcall::sync::roster::{Kind, Roster, RosterPerson, RosterSync, RosterSyncSettings, Scope};
 use rollcall::sync::status::StatusBoard;
 use testkit::broker::{Broker, Subscriber};
+use testkit::keys::Site;
 
 const SITE: &str = "test";
 const RECOGNIZER: &str = "sface-2021dec";
@@ -46,7 +48,7 @@ struct Device {
 }
 
 impl Device {
-    fn start(dir: &Path, port: u16, site_key: &Key, name: &str) -> Device {
+    fn start(dir: &Path, port: u16, site: &Site, name: &str) -> Device {
         let db = dir.join(format!("{name}.db"));
         let key = Key::generate();
         let mut device = Device {
@@ -63,13 +65,13 @@ impl Device {
             produced: Arc::new(Mutex::new(Vec::new())),
             recording: Arc::new(AtomicBool::new(false)),
         };
-        device.connect(port, site_key);
+        device.connect(port, site);
         device
     }
 
     /// Starts (or starts again, as after a restart) the MQTT task and the roster sync on the
     /// device's store.
-    fn connect(&mut self, port: u16, site_key: &Key) {
+    fn connect(&mut self, port: u16, site: &Site) {
         let store = Store::open(&self.db, self.key.clone()).unwrap();
         let version = store.roster_version().unwrap().map_or(0, |r| r.version);
         self.gallery
@@ -77,7 +79,7 @@ impl Device {
         let timetable_version = store.timetable().unwrap().map_or(0, |t| t.0);
         let sync = RosterSync::new(RosterSyncSettings {
             store,
-            site_key: site_key.clone(),
+            opener: site.opener(&self.name),
             gallery: self.gallery.clone(),
             timetable: Some(SharedTimetable::new(
                 Timetable::new(&TimetableConfig::default()).unwrap(),
@@ -189,16 +191,16 @@ fn backend(broker: &Broker, name: &str) -> Subscriber {
     )
 }
 
-/// An attack's stage: a scratch dir, a broker, a backend subscribed to everything, a site key,
-/// and device box-a on that broker, already recording attendance.
-fn recording_scene(name: &str) -> (PathBuf, Broker, Subscriber, Key, Device) {
+/// An attack's stage: a scratch dir, a broker, a backend subscribed to everything, the site's
+/// keys, and device box-a on that broker, already recording attendance.
+fn recording_scene(name: &str) -> (PathBuf, Broker, Subscriber, Site, Device) {
     let dir = testkit::scratch_dir("attack", name);
     let broker = Broker::start(&format!("attack-{name}"));
     let backend = backend(&broker, name);
-    let site_key = Key::generate();
-    let device = Device::start(&dir, broker.port, &site_key, "box-a");
+    let site = Site::new();
+    let device = Device::start(&dir, broker.port, &site, "box-a");
     device.start_recording();
-    (dir, broker, backend, site_key, device)
+    (dir, broker, backend, site, device)
 }
 
 /// Event ids the backend received on attendance topics.
@@ -266,18 +268,18 @@ fn person(id: &str, seed: f32) -> RosterPerson {
     }
 }
 
-fn sealed_roster(people: Vec<RosterPerson>, version: u64, scope: &Scope, key: &Key) -> Vec<u8> {
-    serde_json::to_vec(&seal(
-        &Roster {
-            people,
-            ..Roster::default()
-        },
-        version,
-        RECOGNIZER,
-        scope,
-        key,
-    ))
-    .unwrap()
+/// A roster of `people` from the backend, sealed to the device its scope names (box-a for the
+/// whole site).
+fn sealed_roster(people: Vec<RosterPerson>, version: u64, scope: &Scope, site: &Site) -> Vec<u8> {
+    let roster = Roster {
+        people,
+        ..Roster::default()
+    };
+    let to = match scope {
+        Scope::Device { device, .. } => device.as_str(),
+        Scope::Site(_) => "box-a",
+    };
+    site.roster(&roster, version, RECOGNIZER, scope, &[to])
 }
 
 fn for_device(device: &str) -> Scope {
@@ -297,7 +299,7 @@ fn wait_until(what: &str, timeout: Duration, ok: impl Fn() -> bool) {
 
 #[test]
 fn an_oversized_field_from_an_unkeyed_publisher_silences_nothing() {
-    let (dir, broker, backend, _site_key, device) = recording_scene("oversized");
+    let (dir, broker, backend, _site, device) = recording_scene("oversized");
     // One retained roster whose `format` is 2 MB of text, and one whose unknown field's name is.
     let huge = "A".repeat(2 << 20);
     let junk = serde_json::json!({"format": huge, "version": 1, "site": SITE, "created_at": "2026-11-30T00:00:00Z",
@@ -336,7 +338,7 @@ fn an_oversized_field_from_an_unkeyed_publisher_silences_nothing() {
 
 #[test]
 fn a_junk_flood_costs_a_bounded_number_of_rows() {
-    let (dir, broker, backend, _site_key, device) = recording_scene("flood");
+    let (dir, broker, backend, _site, device) = recording_scene("flood");
     let (alerts_before, _) = device.rows();
     // 10 000 distinct messages on each of the roster and timetable topics, as fast as the broker
     // takes them: envelopes that look right but are not sealed with the key, and plain junk.
@@ -395,7 +397,7 @@ fn a_junk_flood_costs_a_bounded_number_of_rows() {
 
 #[test]
 fn rosters_for_someone_else_and_old_ones_are_refused() {
-    let (dir, broker, backend, site_key, device) = recording_scene("scope");
+    let (dir, broker, backend, site, device) = recording_scene("scope");
     let publish = |t: &str, payload: Vec<u8>| {
         let file = dir.join("payload.json");
         std::fs::write(&file, payload).unwrap();
@@ -404,7 +406,7 @@ fn rosters_for_someone_else_and_old_ones_are_refused() {
     // The backend's roster for box-a, version 5: applied on first use.
     publish(
         "box-a/roster",
-        sealed_roster(vec![person("ann", 0.0)], 5, &for_device("box-a"), &site_key),
+        sealed_roster(vec![person("ann", 0.0)], 5, &for_device("box-a"), &site),
     );
     let t = Instant::now();
     wait_until("roster 5", Duration::from_secs(10), || {
@@ -416,31 +418,31 @@ fn rosters_for_someone_else_and_old_ones_are_refused() {
         (
             "a roster for box-b on box-a's topic",
             "box-a/roster",
-            sealed_roster(vec![person("bob", 1.0)], 6, &for_device("box-b"), &site_key),
+            sealed_roster(vec![person("bob", 1.0)], 6, &for_device("box-b"), &site),
             "sealed for device `box-b`",
         ),
         (
             "a site roster on box-a's topic",
             "box-a/roster",
-            sealed_roster(vec![person("bob", 1.0)], 7, &Scope::Site(SITE.into()), &site_key),
+            sealed_roster(vec![person("bob", 1.0)], 7, &Scope::Site(SITE.into()), &site),
             "sealed for site `test`, but arrived where device `box-a`",
         ),
         (
             "box-a's roster on the site topic",
             "roster",
-            sealed_roster(vec![person("bob", 1.0)], 8, &for_device("box-a"), &site_key),
+            sealed_roster(vec![person("bob", 1.0)], 8, &for_device("box-a"), &site),
             "sealed for device `box-a` of site `test`, but arrived where site `test`",
         ),
         (
             "another site's roster",
             "roster",
-            sealed_roster(vec![person("bob", 1.0)], 9, &Scope::Site("elsewhere".into()), &site_key),
+            sealed_roster(vec![person("bob", 1.0)], 9, &Scope::Site("elsewhere".into()), &site),
             "sealed for site `elsewhere`",
         ),
         (
             "an old authentic roster",
             "box-a/roster",
-            sealed_roster(vec![person("bob", 1.0)], 4, &for_device("box-a"), &site_key),
+            sealed_roster(vec![person("bob", 1.0)], 4, &for_device("box-a"), &site),
             "version 4 is not newer than version 5",
         ),
         (
@@ -449,7 +451,7 @@ fn rosters_for_someone_else_and_old_ones_are_refused() {
             {
                 let mut p = person("bob", 1.0);
                 p.templates[0].iter_mut().for_each(|v| *v *= 3.0);
-                sealed_roster(vec![p], 10, &for_device("box-a"), &site_key)
+                sealed_roster(vec![p], 10, &for_device("box-a"), &site)
             },
             "has length 3.000, not 1",
         ),
@@ -484,14 +486,7 @@ fn rosters_for_someone_else_and_old_ones_are_refused() {
     };
     publish(
         "box-a/roster",
-        serde_json::to_vec(&seal(
-            &tombstones,
-            11,
-            "arcface-w600k-mbf",
-            &for_device("box-a"),
-            &site_key,
-        ))
-        .unwrap(),
+        site.roster(&tombstones, 11, "arcface-w600k-mbf", &for_device("box-a"), &["box-a"]),
     );
     wait_until("ann deleted by a tombstone", Duration::from_secs(10), || {
         device.gallery.current().people() == 0
@@ -525,7 +520,7 @@ fn rosters_for_someone_else_and_old_ones_are_refused() {
             .unwrap();
     }
     device.disconnect();
-    device.connect(broker.port, &site_key);
+    device.connect(broker.port, &site);
     std::thread::sleep(WINDOW * 2);
     let store = rollcall::store::Store::open(&device.db, device.key.clone()).unwrap();
     assert!(
@@ -543,16 +538,16 @@ fn rosters_for_someone_else_and_old_ones_are_refused() {
 
 #[test]
 fn a_retained_roster_and_timetable_cost_nothing_on_every_reconnect_and_restart() {
-    let (dir, mut broker, backend, site_key, mut device) = recording_scene("retained");
+    let (dir, mut broker, backend, site, mut device) = recording_scene("retained");
     backend.publish(
         &topic("roster"),
-        sealed_roster(vec![person("ann", 0.0)], 3, &Scope::Site(SITE.into()), &site_key),
+        sealed_roster(vec![person("ann", 0.0)], 3, &Scope::Site(SITE.into()), &site),
         true,
     );
     let timetable = TimetableConfig::default();
     backend.publish(
         &topic("box-a/timetable"),
-        serde_json::to_vec(&seal_timetable(&timetable, 2, &for_device("box-a"), &site_key)).unwrap(),
+        site.seal(Kind::Timetable, &timetable, 2, "", &for_device("box-a"), &["box-a"]),
         true,
     );
     wait_until("both applied", Duration::from_secs(20), || {
@@ -575,7 +570,7 @@ fn a_retained_roster_and_timetable_cost_nothing_on_every_reconnect_and_restart()
     std::thread::sleep(WINDOW * 2);
     assert_eq!(device.rows().0, alerts, "reconnects cost no alert");
     device.disconnect();
-    device.connect(broker.port, &site_key);
+    device.connect(broker.port, &site);
     std::thread::sleep(WINDOW * 2);
     let after_restart = device.rows().0;
     assert_eq!(after_restart, alerts, "a restart costs no alert");
@@ -594,10 +589,10 @@ fn a_roster_sealed_by_the_documented_python_backend_is_accepted() {
     let dir = testkit::scratch_dir("attack", "python");
     let broker = Broker::start("attack-python");
     let backend = backend(&broker, "python");
-    let site_key = Key::generate();
-    let key_file = dir.join("site.key");
-    site_key.write_new(&key_file).unwrap();
-    let device = Device::start(&dir, broker.port, &site_key, "box-a");
+    let site = Site::new();
+    let key_file = dir.join("backend.key");
+    site.backend_seed.write_new(&key_file).unwrap();
+    let device = Device::start(&dir, broker.port, &site, "box-a");
     let people: Vec<serde_json::Value> = ["ann", "bob"]
         .iter()
         .enumerate()
@@ -606,13 +601,23 @@ fn a_roster_sealed_by_the_documented_python_backend_is_accepted() {
     let plain = dir.join("roster.json");
     std::fs::write(&plain, serde_json::json!({ "people": people }).to_string()).unwrap();
     let example = testkit::root().join("docs/examples/backend_seal.py");
-    for (scope, t, version) in [(None, "roster", "7"), (Some("box-a"), "box-a/roster", "8")] {
+    let sealing = |d: &str| site.device(d).public().sealing;
+    let (to_site, to_box): (&[&str], &[&str]) = (&["box-b", "box-a"], &["box-a"]);
+    for (scope, t, version, to) in [
+        (None, "roster", "7", to_site),
+        (Some("box-a"), "box-a/roster", "8", to_box),
+    ] {
         let mut cmd = Command::new("python3");
         cmd.arg(&example)
             .arg(&key_file)
             .arg(&plain)
             .args([version, RECOGNIZER, SITE]);
-        cmd.args(scope);
+        for d in to {
+            cmd.args(["--to", &sealing(d)]);
+        }
+        if let Some(d) = scope {
+            cmd.args(["--device", d]);
+        }
         let out = cmd.output().expect("python3");
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         backend.publish(&topic(t), out.stdout, true);
@@ -627,5 +632,95 @@ fn a_roster_sealed_by_the_documented_python_backend_is_accepted() {
         "{:?}",
         device.alerts("roster_rejected")
     );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A box stolen and opened gives its thief the box's own key, and the site key while a site
+/// migrates. Neither makes a roster another box takes, and the box opens only what was sealed to
+/// it.
+#[test]
+fn a_stolen_boxs_keys_forge_nothing_for_another_box_and_open_nothing_sealed_to_it() {
+    let (dir, broker, backend, site, box_a) = recording_scene("stolen");
+    let box_b = Device::start(&dir, broker.port, &site, "box-b");
+    let publish = |t: &str, payload: Vec<u8>| {
+        let file = dir.join("payload.json");
+        std::fs::write(&file, payload).unwrap();
+        attacker(&broker, &["-t", &topic(t), "-r", "-f", file.to_str().unwrap()], None);
+    };
+    // The backend's roster for the site, sealed to box-a alone: box-a takes it, box-b cannot
+    // open it and says why.
+    let ann = Roster {
+        people: vec![person("ann", 0.0)],
+        ..Roster::default()
+    };
+    publish(
+        "roster",
+        site.roster(&ann, 5, RECOGNIZER, &Scope::Site(SITE.into()), &["box-a"]),
+    );
+    wait_until("box-a's roster", Duration::from_secs(10), || {
+        box_a.gallery.current().version() == 5
+    });
+    let b_key = site.device("box-b").public().sealing;
+    wait_until("box-b's refusal", Duration::from_secs(10), || {
+        box_b
+            .alerts("roster_rejected")
+            .iter()
+            .any(|d| d.contains("not sealed to this device's key") && d.contains(&b_key))
+    });
+    assert_eq!(box_b.gallery.current().version(), 0);
+
+    // The thief signs with box-a's own key (its seed is an Ed25519 key too), seals to box-b, and
+    // publishes on box-b's topic as the broker lets anyone: a roster with an impostor, and one
+    // whose tombstones would delete everyone.
+    let stolen = rollcall::keys::SigningKey::from_seed(&{
+        let file = dir.join("stolen.key");
+        site.write_device_key("box-a", &file);
+        Key::from_file(&file).unwrap()
+    });
+    let to_b = [site.device("box-b").sealing_key().clone()];
+    let forged = rollcall::sync::roster::seal(
+        &Roster {
+            people: vec![person("impostor", 3.0)],
+            removed: vec!["ann".into()],
+        },
+        9,
+        RECOGNIZER,
+        &for_device("box-b"),
+        rollcall::sync::roster::Sealer::Signed { by: &stolen, to: &to_b },
+    );
+    publish("box-b/roster", serde_json::to_vec(&forged).unwrap());
+    // The backend's genuine roster with its signature altered.
+    let genuine = site.roster(&ann, 6, RECOGNIZER, &for_device("box-b"), &["box-b"]);
+    let mut tampered: serde_json::Value = serde_json::from_slice(&genuine).unwrap();
+    let signature = tampered["signature"].as_str().unwrap().to_string();
+    let flipped = if signature.starts_with('A') { "B" } else { "A" };
+    tampered["signature"] = format!("{flipped}{}", &signature[1..]).into();
+    std::thread::sleep(WINDOW + Duration::from_millis(500));
+    publish("box-b/roster", serde_json::to_vec(&tampered).unwrap());
+    // And a site-key roster, which box-b, not migrating, takes from no one.
+    std::thread::sleep(WINDOW + Duration::from_millis(500));
+    let site_key = Key::generate();
+    let old = rollcall::sync::roster::seal(
+        &ann,
+        7,
+        RECOGNIZER,
+        &for_device("box-b"),
+        rollcall::sync::roster::Sealer::SiteKey(&site_key),
+    );
+    publish("box-b/roster", serde_json::to_vec(&old).unwrap());
+    wait_until("box-b's refusals", Duration::from_secs(10), || {
+        let alerts = box_b.alerts("roster_rejected");
+        alerts.iter().filter(|d| d.contains("does not authenticate")).count() >= 2
+            && alerts.iter().any(|d| d.contains("site key"))
+    });
+    assert_eq!(box_b.gallery.current().version(), 0, "nothing forged was applied");
+    // The genuine roster, untampered, is taken: box-b was never broken, only refusing.
+    std::thread::sleep(WINDOW + Duration::from_millis(500));
+    publish("box-b/roster", genuine);
+    wait_until("box-b's genuine roster", Duration::from_secs(10), || {
+        box_b.gallery.current().version() == 6
+    });
+    assert_eq!(box_a.gallery.current().people(), 1, "box-a still has ann");
+    every_event_delivered(&box_a, &backend, "a stolen box's keys");
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -419,13 +419,12 @@ fn a_junk_flood_at_a_running_daemon_costs_a_few_log_lines_and_no_audit_record() 
     let dir = testkit::scratch_dir("daemon", "junk");
     let broker = Broker::start("daemon-junk");
     let backend = Subscriber::start(broker.port, "backend-junk", &["rollcall/v1/demo/demo/status"], true);
-    let site_key = dir.join("site.key");
-    rollcall::store::Key::generate().write_new(&site_key).unwrap();
+    let site = testkit::keys::Site::new();
     let config = testkit::demo::demo_edited(&dir, |config| {
         let mqtt = format!(
-            "host = \"127.0.0.1\"\nport = {}\nstatus_interval_s = 1\naccept_roster = true\nroster_key_file = {:?}",
+            "host = \"127.0.0.1\"\nport = {}\nstatus_interval_s = 1\naccept_roster = true\nroster_verify_key = \"{}\"",
             broker.port,
-            site_key.to_string_lossy()
+            site.backend().verify_key()
         );
         config.insert("mqtt".into(), mqtt.parse::<toml::Table>().unwrap().into());
     });
@@ -436,13 +435,23 @@ fn a_junk_flood_at_a_running_daemon_costs_a_few_log_lines_and_no_audit_record() 
             .filter_map(|(_, p, _)| serde_json::from_slice::<serde_json::Value>(p).ok())
             .find(|s| s["state"] == "online")
     };
-    backend.wait_for(Duration::from_secs(60), |m| status(m).is_some());
+    let online = backend.wait_for(Duration::from_secs(60), |m| status(m).is_some());
+    let keys = &status(&online).unwrap()["keys"];
+    let made = rollcall::keys::DeviceKey::from_seed(&rollcall::store::Key::from_file(&dir.join("device.key")).unwrap());
+    assert_eq!(
+        (keys["sealing"].as_str(), keys["signing"].as_str()),
+        (
+            Some(made.public().sealing.as_str()),
+            Some(made.public().signing.as_str())
+        ),
+        "the device made its own key pair beside its store on first start, and says its public keys"
+    );
 
     let junk: String = (0..JUNK)
         .map(|i| {
             if i % 2 == 0 {
                 format!(
-                    "{{\"format\":\"rollcall-roster/2\",\"version\":{i},\"site\":\"demo\",\"created_at\":\"2026-12-05T00:00:00Z\",\"nonce\":\"AAAAAAAAAAAAAAAA\",\"ciphertext\":\"AAAAAAAAAAAAAAAAAAAAAA{i:08}\"}}\n"
+                    "{{\"format\":\"rollcall-roster/3\",\"version\":{i},\"site\":\"demo\",\"created_at\":\"2026-12-05T00:00:00Z\",\"nonce\":\"AAAAAAAAAAAAAAAA\",\"ciphertext\":\"AAAAAAAAAAAAAAAAAAAAAA{i:08}\",\"signature\":\"{i:088}\"}}\n"
                 )
             } else {
                 format!("junk {i}\n")

@@ -311,13 +311,45 @@ fn a_frozen_broker_is_detected_by_the_ack_timeout_and_recovered_from() {
 #[test]
 fn rosters_are_checked_whole_and_a_good_one_is_used_at_once() {
     use rollcall::attend::engine::{Engine, Outcome};
-    use rollcall::sync::roster::{Roster, RosterPerson, RosterSync, RosterSyncSettings, Scope, seal};
+    use rollcall::keys::{DeviceKey, SigningKey};
+    use rollcall::sync::roster::{Opener, Roster, RosterPerson, RosterSync, RosterSyncSettings, Scope, Sealer, seal};
     let dir = scratch("roster");
     let db = dir.join("rollcall.db");
     let key = Key::generate();
-    let site_key = Key::generate();
-    let site_key_file = dir.join("site.key");
-    site_key.write_new(&site_key_file).unwrap();
+    // The backend's key pair and the device's, made as an admin makes them.
+    let keygen = |args: &[&str], out: &std::path::Path| {
+        let made = Command::new(env!("CARGO_BIN_EXE_rollcall"))
+            .arg("keygen")
+            .args(args)
+            .arg("--out")
+            .arg(out)
+            .output()
+            .unwrap();
+        assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+        String::from_utf8(made.stdout).unwrap()
+    };
+    let backend_key_file = dir.join("backend.key");
+    let verify_key = keygen(&["--signing"], &backend_key_file);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("backend.key.pub")).unwrap(),
+        verify_key,
+        "the verifying key is printed and written beside the key"
+    );
+    let device_key_file = dir.join("box-r.key");
+    let device_public = keygen(&["--device"], &device_key_file);
+    let sealing_key = device_public
+        .lines()
+        .find_map(|l| l.strip_prefix("sealing "))
+        .unwrap()
+        .to_string();
+    let device_key = DeviceKey::from_seed(&Key::from_file(&device_key_file).unwrap());
+    assert_eq!(device_key.public().sealing, sealing_key);
+    let backend_key = SigningKey::from_seed(&Key::from_file(&backend_key_file).unwrap());
+    let to_box = [device_key.sealing_key().clone()];
+    let signed = Sealer::Signed {
+        by: &backend_key,
+        to: &to_box,
+    };
     let broker = Broker::start("roster");
     let backend = Subscriber::start(
         broker.port,
@@ -346,7 +378,11 @@ fn rosters_are_checked_whole_and_a_good_one_is_used_at_once() {
 
     let sync = RosterSync::new(RosterSyncSettings {
         store: Store::open(&db, key.clone()).unwrap(),
-        site_key: site_key.clone(),
+        opener: Opener {
+            verify_key: Some(verify_key.trim().parse().unwrap()),
+            device_key: Some(std::sync::Arc::new(device_key)),
+            site_key: None,
+        },
         gallery: engine.shared_gallery(),
         timetable: Some(engine.shared_timetable()),
         dim: 128,
@@ -420,8 +456,9 @@ fn rosters_are_checked_whole_and_a_good_one_is_used_at_once() {
         .arg(&cli_config)
         .args(["roster", "publish"])
         .arg(&plain)
-        .arg("--key-file")
-        .arg(&site_key_file)
+        .arg("--signing-key")
+        .arg(&backend_key_file)
+        .args(["--recipient", &sealing_key])
         .args(["--version", "2"])
         .output()
         .unwrap();
@@ -430,7 +467,12 @@ fn rosters_are_checked_whole_and_a_good_one_is_used_at_once() {
         "{}",
         String::from_utf8_lossy(&published.stderr)
     );
-    assert!(String::from_utf8_lossy(&published.stdout).contains("roster version 2 of 2 people"));
+    assert!(
+        String::from_utf8_lossy(&published.stdout)
+            .contains("roster version 2 (sface-2021dec, signed, sealed to 1 devices)"),
+        "{}",
+        String::from_utf8_lossy(&published.stdout)
+    );
 
     let deadline = Instant::now() + Duration::from_secs(10);
     while engine.gallery().version() != 2 && Instant::now() < deadline {
@@ -460,10 +502,7 @@ fn rosters_are_checked_whole_and_a_good_one_is_used_at_once() {
         site: SITE.into(),
         device: "box-r".into(),
     };
-    let art = serde_json::to_vec(&rollcall::sync::roster::seal_timetable(
-        &timetable, 1, &for_box, &site_key,
-    ))
-    .unwrap();
+    let art = serde_json::to_vec(&rollcall::sync::roster::seal_timetable(&timetable, 1, &for_box, signed)).unwrap();
     backend.publish(&timetable_topic, art, true);
     let deadline = Instant::now() + Duration::from_secs(10);
     while engine.shared_timetable().version() != 1 && Instant::now() < deadline {
@@ -484,7 +523,7 @@ fn rosters_are_checked_whole_and_a_good_one_is_used_at_once() {
         &overlapping,
         2,
         &for_box,
-        &site_key,
+        signed,
     ))
     .unwrap();
     backend.publish(&timetable_topic, clash, true);
@@ -511,7 +550,7 @@ fn rosters_are_checked_whole_and_a_good_one_is_used_at_once() {
     // Now everything a device must refuse. Each goes to the site's roster topic, retained,
     // replacing the one before, as a faulty or hostile backend would send it.
     let topic = format!("rollcall/v1/{SITE}/roster");
-    let sealed = |people: Vec<RosterPerson>, version: u64, recognizer: &str, key: &Key| {
+    let sealed = |people: Vec<RosterPerson>, version: u64, recognizer: &str, sealer: Sealer<'_>| {
         serde_json::to_vec(&seal(
             &Roster {
                 people,
@@ -520,7 +559,7 @@ fn rosters_are_checked_whole_and_a_good_one_is_used_at_once() {
             version,
             recognizer,
             &Scope::Site(SITE.into()),
-            key,
+            sealer,
         ))
         .unwrap()
     };
@@ -531,7 +570,7 @@ fn rosters_are_checked_whole_and_a_good_one_is_used_at_once() {
         }]
     };
     let mut tampered: serde_json::Value =
-        serde_json::from_slice(&sealed(people.clone(), 3, "sface-2021dec", &site_key)).unwrap();
+        serde_json::from_slice(&sealed(people.clone(), 3, "sface-2021dec", signed)).unwrap();
     let ct = tampered["ciphertext"].as_str().unwrap().to_string();
     let flipped = if ct.starts_with('A') { "B" } else { "A" };
     tampered["ciphertext"] = serde_json::Value::String(format!("{flipped}{}", &ct[1..]));
@@ -541,31 +580,44 @@ fn rosters_are_checked_whole_and_a_good_one_is_used_at_once() {
         (
             "tampered ciphertext",
             serde_json::to_vec(&tampered).unwrap(),
-            "does not decrypt and authenticate",
+            "does not authenticate",
         ),
         (
-            "wrong key",
-            sealed(people.clone(), 3, "sface-2021dec", &Key::generate()),
-            "does not decrypt and authenticate",
+            "signed with another key",
+            sealed(
+                people.clone(),
+                3,
+                "sface-2021dec",
+                Sealer::Signed {
+                    by: &SigningKey::from_seed(&Key::generate()),
+                    to: &to_box,
+                },
+            ),
+            "does not authenticate",
+        ),
+        (
+            "under a site key",
+            sealed(people.clone(), 3, "sface-2021dec", Sealer::SiteKey(&Key::generate())),
+            "allow_site_key_rosters",
         ),
         (
             "older version",
-            sealed(people.clone(), 1, "sface-2021dec", &site_key),
+            sealed(people.clone(), 1, "sface-2021dec", signed),
             "version 1 is not newer than version 2, the newest applied",
         ),
         (
             "other recognizer",
-            sealed(people.clone(), 3, "arcface-w600k-mbf", &site_key),
+            sealed(people.clone(), 3, "arcface-w600k-mbf", signed),
             "made by `arcface-w600k-mbf`, but this device runs `sface-2021dec`",
         ),
         (
             "wrong dimension",
-            sealed(with_template(vec![0.125; 64]), 3, "sface-2021dec", &site_key),
+            sealed(with_template(vec![0.125; 64]), 3, "sface-2021dec", signed),
             "has 64 values, sface-2021dec takes 128",
         ),
         (
             "NaN",
-            sealed(with_template(nan), 3, "sface-2021dec", &site_key),
+            sealed(with_template(nan), 3, "sface-2021dec", signed),
             "non-finite values",
         ),
         (
@@ -716,7 +768,12 @@ fn the_documented_schemas_match_what_is_sent() {
             1,
             "sface-2021dec",
             &rollcall::sync::roster::Scope::Site("hillside".into()),
-            &Key::generate(),
+            rollcall::sync::roster::Sealer::Signed {
+                by: &rollcall::keys::SigningKey::from_seed(&Key::generate()),
+                to: &[rollcall::keys::DeviceKey::from_seed(&Key::generate())
+                    .sealing_key()
+                    .clone()],
+            },
         ))
         .unwrap(),
         &roster,

@@ -1,27 +1,70 @@
-//! The sealed envelope a roster or a timetable travels in: a header in clear, the body sealed with
-//! AES-256-GCM under the site key, and the header bound to the ciphertext as associated data.
+//! The envelope a roster or a timetable travels in: a header in clear, the body sealed with
+//! AES-256-GCM, and the header bound to the ciphertext as associated data.
 //!
-//! What an envelope says is believed only once it authenticates: [`open`] checks the tag before it
-//! looks at the format, the scope, the recognizer or the version, and every error about an
-//! unauthenticated message is a fixed reason plus at most a short, sanitised summary
-//! ([`crate::untrusted::summary`]). The associated data is built from the header's exact bytes on
-//! the wire (`created_at` is kept as the string that was sent), so any backend that follows
-//! `docs/mqtt.md` reproduces it byte for byte.
+//! Two kinds exist ([`Sealer`]):
+//! - **signed** (`rollcall-roster/3`): the backend signs the whole envelope with its Ed25519 key,
+//!   and the body's random content key is wrapped for each recipient device with HPKE. A device
+//!   holds only the backend's verifying key and its own private key, so it can neither make an
+//!   envelope another device accepts nor open one sealed to another device;
+//! - **site key** (`rollcall-roster/2`): sealed under a key every device of the site shares,
+//!   taken only while a site migrates (`[mqtt] allow_site_key_rosters`).
+//!
+//! What an envelope says is believed only once it authenticates: [`Opener::open`] checks the
+//! signature (or the site key's tag) before it looks at the format, the scope, the recognizer or
+//! the version, and every error about an unauthenticated message is a fixed reason plus at most a
+//! short, sanitised summary ([`crate::untrusted::summary`]). What is signed and bound is each
+//! field's exact text on the wire (`created_at` is kept as the string that was sent), joined by
+//! NUL bytes, so any backend that follows `docs/mqtt.md` reproduces it byte for byte; a field
+//! holding a NUL is refused unread, which keeps that join unambiguous.
+
+use std::sync::Arc;
 
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
+use crate::keys::{DeviceKey, SealingKey, SigningKey, VerifyKey, Wrapped};
 use crate::store::Key;
 use crate::untrusted::summary;
 
-/// The envelope's format tag for a roster.
-pub const FORMAT: &str = "rollcall-roster/2";
-/// The format tag of a timetable sent the same way (no recognizer; the plaintext is a
-/// `[timetable]` section as JSON).
-pub const TIMETABLE_FORMAT: &str = "rollcall-timetable/2";
+/// The format tag of a signed roster, sealed per device.
+pub const FORMAT: &str = "rollcall-roster/3";
+/// The format tag of a signed timetable (no recognizer; the plaintext is a `[timetable]` section
+/// as JSON).
+pub const TIMETABLE_FORMAT: &str = "rollcall-timetable/3";
+/// The format tag of a roster under the site key, from before rosters were signed.
+pub const SITE_KEY_FORMAT: &str = "rollcall-roster/2";
+/// The format tag of a timetable under the site key.
+pub const SITE_KEY_TIMETABLE_FORMAT: &str = "rollcall-timetable/2";
 /// How far a template's length may be from 1: a unit vector written as `f32` is within 1e-6; a
 /// template far from unit length would out-score everyone (or no one) in a cosine search.
 pub const UNIT_TOLERANCE: f32 = 0.01;
+
+/// What an envelope carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The enrolled people.
+    Roster,
+    /// The class timetable.
+    Timetable,
+}
+
+impl Kind {
+    /// Its format tag when signed.
+    pub fn format(self) -> &'static str {
+        match self {
+            Kind::Roster => FORMAT,
+            Kind::Timetable => TIMETABLE_FORMAT,
+        }
+    }
+
+    /// Its format tag under the site key.
+    pub fn site_key_format(self) -> &'static str {
+        match self {
+            Kind::Roster => SITE_KEY_FORMAT,
+            Kind::Timetable => SITE_KEY_TIMETABLE_FORMAT,
+        }
+    }
+}
 
 /// Whom an envelope is meant for: every device of a site, or one device. Sealed into the header,
 /// so a roster for one room cannot be replayed to another, or to the whole site.
@@ -64,11 +107,23 @@ impl std::fmt::Display for Scope {
     }
 }
 
+/// One device's way in to a signed envelope: the content key wrapped for it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Recipient {
+    /// The device's sealing key (X25519, base64), which picks its entry.
+    pub to: String,
+    /// HPKE's encapsulated key, base64.
+    pub enc: String,
+    /// The content key sealed by HPKE, base64.
+    pub key: String,
+}
+
 /// The sealed roster or timetable, as stored or sent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Envelope {
-    /// [`FORMAT`] or [`TIMETABLE_FORMAT`].
+    /// [`FORMAT`] or [`TIMETABLE_FORMAT`] (or the site key's older tags).
     pub format: String,
     /// Increases with every roster (or timetable) the backend issues.
     pub version: u64,
@@ -86,6 +141,12 @@ pub struct Envelope {
     pub nonce: String,
     /// Sealed body JSON, base64, with the GCM tag at its end.
     pub ciphertext: String,
+    /// Signed envelopes: the content key, wrapped for each device that may open it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recipients: Vec<Recipient>,
+    /// Signed envelopes: the backend's Ed25519 signature (base64) over [`signed_bytes`].
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub signature: String,
 }
 
 impl Envelope {
@@ -110,9 +171,28 @@ pub enum RosterError {
     /// Too big to read.
     #[error("{size} bytes, above the limit of {max} ([mqtt] roster_max_bytes)")]
     TooLarge { size: usize, max: usize },
-    /// Wrong key, or altered in transit. Nothing an unauthentic message says is repeated.
-    #[error("it does not decrypt and authenticate under the site key (wrong key, or altered)")]
+    /// Not signed by the backend's key (or, under the site key, sealed under another), or altered
+    /// in transit. Nothing an unauthentic message says is repeated.
+    #[error(
+        "it does not authenticate: not signed with the backend's key ([mqtt] roster_verify_key), or sealed under \
+         another key, or altered"
+    )]
     Unauthentic,
+    /// Under the site key, which this device no longer takes.
+    #[error(
+        "it is sealed under the site key, which this device no longer takes: the backend must sign rosters \
+         (docs/mqtt.md), or set [mqtt] allow_site_key_rosters = true while the site moves over"
+    )]
+    SiteKeyRefused,
+    /// Signed, but this device has no key to check signatures with.
+    #[error("it is signed, but this device has no [mqtt] roster_verify_key to check it with")]
+    NoVerifyKey,
+    /// Signed by the backend, but not sealed to this device's key.
+    #[error(
+        "it is not sealed to this device's key (sealing key {0}): give the backend this device's \
+         current key (`rollcall status` shows it)"
+    )]
+    NotARecipient(String),
     /// Authentic, but another kind of envelope.
     #[error("format `{found}`, expected `{expected}`")]
     Format { found: String, expected: &'static str },
@@ -144,7 +224,11 @@ impl RosterError {
     pub fn authentic(&self) -> bool {
         !matches!(
             self,
-            RosterError::Malformed(_) | RosterError::TooLarge { .. } | RosterError::Unauthentic
+            RosterError::Malformed(_)
+                | RosterError::TooLarge { .. }
+                | RosterError::Unauthentic
+                | RosterError::SiteKeyRefused
+                | RosterError::NoVerifyKey
         )
     }
 
@@ -154,6 +238,9 @@ impl RosterError {
             RosterError::Malformed(_) => "not an envelope",
             RosterError::TooLarge { .. } => "too large",
             RosterError::Unauthentic => "not authentic",
+            RosterError::SiteKeyRefused => "site key",
+            RosterError::NoVerifyKey => "no verifying key",
+            RosterError::NotARecipient(_) => "not sealed to this device",
             RosterError::Format { .. } => "wrong format",
             RosterError::OutOfScope { .. } => "meant for someone else",
             RosterError::Stale { .. } => "not newer",
@@ -167,29 +254,60 @@ impl RosterError {
 /// The associated data: `format \0 version \0 recognizer \0 site \0 device \0 created_at`, each
 /// exactly as on the wire (an absent device is empty).
 fn aad(env: &Envelope) -> Vec<u8> {
-    format!(
-        "{}\0{}\0{}\0{}\0{}\0{}",
-        env.format,
-        env.version,
-        env.recognizer,
-        env.site,
+    [
+        env.format.as_str(),
+        &env.version.to_string(),
+        &env.recognizer,
+        &env.site,
         env.device.as_deref().unwrap_or(""),
-        env.created_at
-    )
+        &env.created_at,
+    ]
+    .join("\0")
     .into_bytes()
 }
 
-/// Seals `body` as an envelope of `format` for `scope`, stamped now.
+/// What the backend signs: the header fields, then each recipient's `to`, `enc` and `key`, then
+/// `nonce` and `ciphertext`, each exactly as on the wire, joined by NUL bytes. No field may hold a
+/// NUL ([`parse_envelope`] refuses one), so no two envelopes join alike.
+pub fn signed_bytes(env: &Envelope) -> Vec<u8> {
+    let mut bytes = aad(env);
+    let recipients = env.recipients.iter().flat_map(|r| [&r.to, &r.enc, &r.key]);
+    for field in recipients.chain([&env.nonce, &env.ciphertext]) {
+        bytes.push(0);
+        bytes.extend_from_slice(field.as_bytes());
+    }
+    bytes
+}
+
+/// How a backend seals an envelope.
+#[derive(Debug, Clone, Copy)]
+pub enum Sealer<'a> {
+    /// Signed with the backend's key, the content key wrapped for each device in `to`.
+    Signed {
+        /// The backend's signing key.
+        by: &'a SigningKey,
+        /// The sealing keys of the devices that may open it.
+        to: &'a [SealingKey],
+    },
+    /// Under the site key every device shares (taken only while a site migrates).
+    SiteKey(&'a Key),
+}
+
+/// Seals `body` as an envelope of `kind` for `scope`, stamped now.
 pub fn seal_json(
-    format: &str,
+    kind: Kind,
     body: &impl Serialize,
     version: u64,
     recognizer: &str,
     scope: &Scope,
-    key: &Key,
+    sealer: Sealer<'_>,
 ) -> Envelope {
     let mut env = Envelope {
-        format: format.into(),
+        format: match sealer {
+            Sealer::Signed { .. } => kind.format(),
+            Sealer::SiteKey(_) => kind.site_key_format(),
+        }
+        .into(),
         version,
         recognizer: recognizer.into(),
         site: scope.site().to_string(),
@@ -200,18 +318,42 @@ pub fn seal_json(
         created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         nonce: String::new(),
         ciphertext: String::new(),
+        recipients: Vec::new(),
+        signature: String::new(),
     };
     // Serialising plain data (strings, numbers, vectors) cannot fail.
-    let plain = serde_json::to_vec(body).unwrap_or_default();
-    let (nonce, ct) = key.seal(&plain, &aad(&env));
+    let plain = zeroize::Zeroizing::new(serde_json::to_vec(body).unwrap_or_default());
+    let header = aad(&env);
     let b64 = base64::engine::general_purpose::STANDARD;
+    let content = match sealer {
+        Sealer::SiteKey(key) => key.clone(),
+        Sealer::Signed { to, .. } => {
+            let content = Key::generate();
+            env.recipients = to
+                .iter()
+                .map(|device| {
+                    let Wrapped { enc, key } = device.wrap(&content, env.format.as_bytes(), &header);
+                    Recipient {
+                        to: device.to_string(),
+                        enc,
+                        key,
+                    }
+                })
+                .collect();
+            content
+        }
+    };
+    let (nonce, ct) = content.seal(&plain, &header);
     env.nonce = b64.encode(nonce);
     env.ciphertext = b64.encode(ct);
+    if let Sealer::Signed { by, .. } = sealer {
+        env.signature = by.sign(&signed_bytes(&env));
+    }
     env
 }
 
-/// Parses envelope JSON, refusing anything over `max_bytes` before parsing. Nothing in it is
-/// believed yet: [`open`] authenticates it.
+/// Parses envelope JSON, refusing anything over `max_bytes` before parsing, and any field that
+/// holds a NUL. Nothing in it is believed yet: [`Opener::open`] authenticates it.
 pub fn parse_envelope(bytes: &[u8], max_bytes: usize) -> Result<Envelope, RosterError> {
     if bytes.len() > max_bytes {
         return Err(RosterError::TooLarge {
@@ -223,16 +365,85 @@ pub fn parse_envelope(bytes: &[u8], max_bytes: usize) -> Result<Envelope, Roster
     if chrono::DateTime::parse_from_rfc3339(&env.created_at).is_err() {
         return Err(RosterError::Malformed("created_at is not an RFC 3339 time".into()));
     }
+    let holds_nul = {
+        let recipients = env.recipients.iter().flat_map(|r| [&r.to, &r.enc, &r.key]);
+        let mut fields = [&env.format, &env.recognizer, &env.site, &env.created_at, &env.nonce]
+            .into_iter()
+            .chain(env.device.as_ref())
+            .chain(recipients)
+            .chain([&env.ciphertext, &env.signature]);
+        fields.any(|f| f.contains('\0'))
+    };
+    if holds_nul {
+        return Err(RosterError::Malformed("a field holds a NUL byte".into()));
+    }
     Ok(env)
 }
 
-/// Authenticates an envelope under `key`, then checks that it is of `format` and meant for
-/// `expected`; returns its plaintext.
-pub fn open(env: &Envelope, key: &Key, format: &'static str, expected: &Scope) -> Result<Vec<u8>, RosterError> {
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let nonce = b64.decode(&env.nonce).map_err(|_| RosterError::Unauthentic)?;
-    let ct = b64.decode(&env.ciphertext).map_err(|_| RosterError::Unauthentic)?;
-    let plain = key.open(&nonce, &ct, &aad(env)).ok_or(RosterError::Unauthentic)?;
+/// What a device opens envelopes with. Signed envelopes need the backend's verifying key and this
+/// device's key; site-key envelopes the site key, which is there only while the site migrates.
+#[derive(Debug, Clone, Default)]
+pub struct Opener {
+    /// The backend's verifying key (`[mqtt] roster_verify_key`).
+    pub verify_key: Option<VerifyKey>,
+    /// This device's own key, which the content keys are wrapped for.
+    pub device_key: Option<Arc<DeviceKey>>,
+    /// The site key, only while `[mqtt] allow_site_key_rosters`.
+    pub site_key: Option<Key>,
+}
+
+impl Opener {
+    /// Authenticates an envelope (the backend's signature, or the site key's tag), then checks
+    /// that it is of `kind` and meant for `expected`, and opens it; returns its plaintext.
+    pub fn open(&self, env: &Envelope, kind: Kind, expected: &Scope) -> Result<Vec<u8>, RosterError> {
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let nonce = b64.decode(&env.nonce).map_err(|_| RosterError::Unauthentic)?;
+        let ct = b64.decode(&env.ciphertext).map_err(|_| RosterError::Unauthentic)?;
+        let header = aad(env);
+        let site_key_format = [Kind::Roster, Kind::Timetable]
+            .iter()
+            .any(|k| env.format == k.site_key_format());
+        if site_key_format {
+            let key = self.site_key.as_ref().ok_or(RosterError::SiteKeyRefused)?;
+            let plain = key.open(&nonce, &ct, &header).ok_or(RosterError::Unauthentic)?;
+            check_header(env, kind.site_key_format(), expected)?;
+            return Ok(plain);
+        }
+        let verify_key = self.verify_key.as_ref().ok_or(RosterError::NoVerifyKey)?;
+        if !verify_key.verifies(&signed_bytes(env), &env.signature) {
+            return Err(RosterError::Unauthentic);
+        }
+        check_header(env, kind.format(), expected)?;
+        self.content_key(env, &header)?
+            .open(&nonce, &ct, &header)
+            .ok_or_else(|| {
+                RosterError::Contents("it is signed, but its body does not open with its content key".into())
+            })
+    }
+
+    /// The content key of a signed envelope, unwrapped from this device's entry.
+    fn content_key(&self, env: &Envelope, header: &[u8]) -> Result<Key, RosterError> {
+        let Some(device) = &self.device_key else {
+            return Err(RosterError::NotARecipient("(none: this device has no key)".into()));
+        };
+        let ours = device.sealing_key().to_string();
+        let entry = env
+            .recipients
+            .iter()
+            .find(|r| r.to == ours)
+            .ok_or_else(|| RosterError::NotARecipient(ours.clone()))?;
+        let wrapped = Wrapped {
+            enc: entry.enc.clone(),
+            key: entry.key.clone(),
+        };
+        device.unwrap(&wrapped, env.format.as_bytes(), header).ok_or_else(|| {
+            RosterError::Contents("it is signed, but its content key does not open with this device's key".into())
+        })
+    }
+}
+
+/// Checks an authentic envelope's format and scope.
+fn check_header(env: &Envelope, format: &'static str, expected: &Scope) -> Result<(), RosterError> {
     if env.format != format {
         return Err(RosterError::Format {
             found: summary(&env.format),
@@ -245,7 +456,7 @@ pub fn open(env: &Envelope, key: &Key, format: &'static str, expected: &Scope) -
             expected: expected.to_string(),
         });
     }
-    Ok(plain)
+    Ok(())
 }
 
 /// The problem with one template, if any: its length, its values, its norm.
@@ -273,17 +484,58 @@ mod tests {
         Scope::Site("hillside".into())
     }
 
+    fn room(device: &str) -> Scope {
+        Scope::Device {
+            site: "hillside".into(),
+            device: device.into(),
+        }
+    }
+
+    /// A backend and one device that takes its rosters.
+    struct Parties {
+        backend: SigningKey,
+        device: Opener,
+    }
+
+    impl Parties {
+        fn new() -> Parties {
+            let backend = SigningKey::from_seed(&Key::generate());
+            let device = Opener {
+                verify_key: Some(backend.verify_key()),
+                device_key: Some(Arc::new(DeviceKey::from_seed(&Key::generate()))),
+                site_key: None,
+            };
+            Parties { backend, device }
+        }
+
+        fn sealing_key(&self) -> SealingKey {
+            self.device.device_key.as_ref().unwrap().sealing_key().clone()
+        }
+
+        fn seal(&self, body: serde_json::Value, version: u64, scope: &Scope) -> Envelope {
+            let to = [self.sealing_key()];
+            let sealer = Sealer::Signed {
+                by: &self.backend,
+                to: &to,
+            };
+            seal_json(Kind::Roster, &body, version, "r", scope, sealer)
+        }
+    }
+
     #[test]
-    fn authentic_envelopes_open_only_for_their_format_and_scope() {
-        let key = Key::generate();
-        let env = seal_json(FORMAT, &serde_json::json!({"people": []}), 3, "r", &site(), &key);
+    fn signed_envelopes_open_only_for_their_format_and_scope() {
+        let parties = Parties::new();
+        let env = parties.seal(serde_json::json!({"people": []}), 3, &site());
         let bytes = serde_json::to_vec(&env).unwrap();
         let parsed = parse_envelope(&bytes, 1 << 20).unwrap();
         assert!(parsed.created_at.ends_with('Z'), "{}", parsed.created_at);
-        assert!(open(&parsed, &key, FORMAT, &site()).is_ok());
+        assert_eq!(parsed.format, FORMAT);
+        assert!(parties.device.open(&parsed, Kind::Roster, &site()).is_ok());
+        let elsewhere = Parties::new();
         assert_eq!(
-            open(&env, &Key::generate(), FORMAT, &site()),
-            Err(RosterError::Unauthentic)
+            elsewhere.device.open(&env, Kind::Roster, &site()),
+            Err(RosterError::Unauthentic),
+            "another backend's device"
         );
         for tamper in [
             |e: &mut Envelope| e.version = 4,
@@ -291,41 +543,131 @@ mod tests {
             |e: &mut Envelope| e.device = Some("room-1".into()),
             |e: &mut Envelope| e.created_at = e.created_at.replace('Z', "+00:00"),
             |e: &mut Envelope| e.format = TIMETABLE_FORMAT.into(),
+            |e: &mut Envelope| e.recipients.clear(),
+            |e: &mut Envelope| e.recipients[0].enc = e.recipients[0].key.clone(),
+            |e: &mut Envelope| e.nonce = "AAAAAAAAAAAAAAAA".into(),
+            |e: &mut Envelope| e.signature.clear(),
         ] {
             let mut changed = env.clone();
             tamper(&mut changed);
             assert_eq!(
-                open(&changed, &key, FORMAT, &site()),
+                parties.device.open(&changed, Kind::Roster, &site()),
                 Err(RosterError::Unauthentic),
-                "the whole header is bound: {changed:?}"
+                "the whole envelope is signed: {changed:?}"
             );
         }
         assert!(matches!(
-            open(&env, &key, TIMETABLE_FORMAT, &site()),
+            parties.device.open(&env, Kind::Timetable, &site()),
             Err(RosterError::Format { .. })
         ));
-        let room = Scope::Device {
-            site: "hillside".into(),
-            device: "room-1".into(),
+        assert!(matches!(
+            parties.device.open(&env, Kind::Roster, &room("room-1")),
+            Err(RosterError::OutOfScope { .. })
+        ));
+        let for_room = parties.seal(serde_json::json!({}), 3, &room("room-1"));
+        assert!(parties.device.open(&for_room, Kind::Roster, &room("room-1")).is_ok());
+        assert!(matches!(
+            parties.device.open(&for_room, Kind::Roster, &site()),
+            Err(RosterError::OutOfScope { .. })
+        ));
+        assert!(matches!(
+            parties.device.open(&for_room, Kind::Roster, &room("room-2")),
+            Err(RosterError::OutOfScope { .. })
+        ));
+    }
+
+    #[test]
+    fn a_device_key_signs_nothing_another_device_accepts() {
+        let parties = Parties::new();
+        // A stolen box: its own seed, used as a signing key, with every public key it can see.
+        let stolen = Key::generate();
+        let forger = SigningKey::from_seed(&stolen);
+        let to = [parties.sealing_key()];
+        let sealer = Sealer::Signed { by: &forger, to: &to };
+        let forged = seal_json(
+            Kind::Roster,
+            &serde_json::json!({"people": []}),
+            9,
+            "r",
+            &site(),
+            sealer,
+        );
+        assert_eq!(
+            parties.device.open(&forged, Kind::Roster, &site()),
+            Err(RosterError::Unauthentic)
+        );
+        assert!(!RosterError::Unauthentic.authentic(), "only counted");
+    }
+
+    #[test]
+    fn a_signed_envelope_opens_only_on_the_devices_it_is_sealed_to() {
+        let parties = Parties::new();
+        let other = Opener {
+            device_key: Some(Arc::new(DeviceKey::from_seed(&Key::generate()))),
+            ..parties.device.clone()
         };
+        let env = parties.seal(serde_json::json!({"people": []}), 3, &site());
         assert!(matches!(
-            open(&env, &key, FORMAT, &room),
-            Err(RosterError::OutOfScope { .. })
+            other.open(&env, Kind::Roster, &site()),
+            Err(RosterError::NotARecipient(k)) if k == other.device_key.as_ref().unwrap().public().sealing
         ));
-        let for_room = seal_json(FORMAT, &serde_json::json!({}), 3, "r", &room, &key);
-        assert!(open(&for_room, &key, FORMAT, &room).is_ok());
+        // Naming box-b's key on box-a's entry does not help box-b: the wrapping is box-a's.
+        let mut relabelled = env.clone();
+        relabelled.recipients[0].to = other.device_key.as_ref().unwrap().public().sealing;
+        relabelled.signature = parties.backend.sign(&signed_bytes(&relabelled));
         assert!(matches!(
-            open(&for_room, &key, FORMAT, &site()),
-            Err(RosterError::OutOfScope { .. })
+            other.open(&relabelled, Kind::Roster, &site()),
+            Err(RosterError::Contents(_))
         ));
-        let other_room = Scope::Device {
-            site: "hillside".into(),
-            device: "room-2".into(),
+        let both = [
+            parties.sealing_key(),
+            other.device_key.as_ref().unwrap().sealing_key().clone(),
+        ];
+        let sealer = Sealer::Signed {
+            by: &parties.backend,
+            to: &both,
         };
+        let to_both = seal_json(Kind::Roster, &serde_json::json!({}), 4, "r", &site(), sealer);
+        assert!(parties.device.open(&to_both, Kind::Roster, &site()).is_ok());
+        assert!(other.open(&to_both, Kind::Roster, &site()).is_ok());
+    }
+
+    #[test]
+    fn site_key_envelopes_open_only_while_the_site_migrates() {
+        let parties = Parties::new();
+        let site_key = Key::generate();
+        let env = seal_json(
+            Kind::Roster,
+            &serde_json::json!({}),
+            3,
+            "r",
+            &site(),
+            Sealer::SiteKey(&site_key),
+        );
+        assert_eq!(env.format, SITE_KEY_FORMAT);
+        assert_eq!(
+            parties.device.open(&env, Kind::Roster, &site()),
+            Err(RosterError::SiteKeyRefused)
+        );
+        let migrating = Opener {
+            site_key: Some(site_key),
+            ..parties.device.clone()
+        };
+        assert!(migrating.open(&env, Kind::Roster, &site()).is_ok());
         assert!(matches!(
-            open(&for_room, &key, FORMAT, &other_room),
-            Err(RosterError::OutOfScope { .. })
+            migrating.open(&env, Kind::Timetable, &site()),
+            Err(RosterError::Format { .. })
         ));
+        let mut changed = env.clone();
+        changed.version = 4;
+        assert_eq!(
+            migrating.open(&changed, Kind::Roster, &site()),
+            Err(RosterError::Unauthentic)
+        );
+        assert_eq!(
+            Opener::default().open(&parties.seal(serde_json::json!({}), 3, &site()), Kind::Roster, &site()),
+            Err(RosterError::NoVerifyKey)
+        );
     }
 
     #[test]
@@ -334,14 +676,21 @@ mod tests {
         let junk = serde_json::json!({"format": huge, "version": 1, "bogus": huge}).to_string();
         let e = parse_envelope(junk.as_bytes(), 32 << 20).unwrap_err();
         assert!(e.to_string().len() < 200, "{}", e.to_string().len());
-        let key = Key::generate();
-        let mut env = seal_json(FORMAT, &serde_json::json!({}), 1, "r", &site(), &key);
+        let parties = Parties::new();
+        let mut env = parties.seal(serde_json::json!({}), 1, &site());
         env.format = huge.clone();
         env.recognizer = huge;
-        assert_eq!(open(&env, &key, FORMAT, &site()), Err(RosterError::Unauthentic));
+        assert_eq!(
+            parties.device.open(&env, Kind::Roster, &site()),
+            Err(RosterError::Unauthentic)
+        );
         assert!(matches!(
             parse_envelope(br#"{"format":"f","version":1,"site":"s","created_at":"yesterday","nonce":"","ciphertext":""}"#, 1024),
             Err(RosterError::Malformed(m)) if m.contains("RFC 3339")
+        ));
+        assert!(matches!(
+            parse_envelope(br#"{"format":"f","version":1,"site":"s\u0000","created_at":"2026-01-01T00:00:00Z","nonce":"","ciphertext":""}"#, 1024),
+            Err(RosterError::Malformed(m)) if m.contains("NUL")
         ));
     }
 
@@ -350,22 +699,37 @@ mod tests {
 
         use super::*;
 
-        fn sealed() -> (Key, Vec<u8>) {
-            let key = Key::from_hex(&"ab".repeat(32), "test").unwrap();
-            let env = seal_json(FORMAT, &serde_json::json!({"people": []}), 9, "r", &site(), &key);
-            (key, serde_json::to_vec(&env).unwrap())
+        fn sealed() -> (Opener, Vec<u8>) {
+            let backend = SigningKey::from_seed(&Key::from_hex(&"ab".repeat(32), "test").unwrap());
+            let device = DeviceKey::from_seed(&Key::from_hex(&"cd".repeat(32), "test").unwrap());
+            let to = [device.sealing_key().clone()];
+            let sealer = Sealer::Signed { by: &backend, to: &to };
+            let env = seal_json(
+                Kind::Roster,
+                &serde_json::json!({"people": []}),
+                9,
+                "r",
+                &site(),
+                sealer,
+            );
+            let opener = Opener {
+                verify_key: Some(backend.verify_key()),
+                device_key: Some(Arc::new(device)),
+                site_key: None,
+            };
+            (opener, serde_json::to_vec(&env).unwrap())
         }
 
         proptest! {
-            #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+            #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
 
             /// Whatever the bytes, parsing and opening end in an answer, never a panic, and no
             /// error repeats more than a short summary of them.
             #[test]
             fn arbitrary_bytes_are_refused_briefly(bytes in proptest::collection::vec(any::<u8>(), 0..4096)) {
-                let (key, _) = sealed();
+                let (opener, _) = sealed();
                 match parse_envelope(&bytes, 1 << 20) {
-                    Ok(env) => prop_assert!(open(&env, &key, FORMAT, &site()).is_err()),
+                    Ok(env) => prop_assert!(opener.open(&env, Kind::Roster, &site()).is_err()),
                     Err(e) => prop_assert!(e.to_string().len() < 200, "{}", e),
                 }
             }
@@ -374,7 +738,7 @@ mod tests {
             /// something else: it is refused, or it is the very same envelope.
             #[test]
             fn an_altered_envelope_never_opens(at in any::<prop::sample::Index>(), byte in any::<u8>(), how in 0..3u8) {
-                let (key, good) = sealed();
+                let (opener, good) = sealed();
                 let mut bytes = good.clone();
                 let i = at.index(bytes.len());
                 match how {
@@ -384,9 +748,9 @@ mod tests {
                 }
                 let original = parse_envelope(&good, 1 << 20).unwrap();
                 if let Ok(env) = parse_envelope(&bytes, 1 << 20) {
-                    match open(&env, &key, FORMAT, &site()) {
+                    match opener.open(&env, Kind::Roster, &site()) {
                         Ok(_) => prop_assert_eq!(env, original),
-                        Err(e) => prop_assert!(e.to_string().len() < 200),
+                        Err(e) => prop_assert!(e.to_string().len() < 300),
                     }
                 }
             }
@@ -394,11 +758,11 @@ mod tests {
             /// Any string in any header field is echoed, at most, as a short summary.
             #[test]
             fn header_fields_are_summarised(text in ".{0,3000}") {
-                let (key, good) = sealed();
+                let (opener, good) = sealed();
                 let mut env = parse_envelope(&good, 1 << 20).unwrap();
                 env.format = text.clone();
                 env.site = text;
-                let e = open(&env, &key, FORMAT, &site()).unwrap_err();
+                let e = opener.open(&env, Kind::Roster, &site()).unwrap_err();
                 prop_assert!(e.to_string().len() < 300);
             }
         }

@@ -1,5 +1,5 @@
 //! Rosters and timetables from the backend: the enrolled people with their templates, and the
-//! class timetable, each sealed under the site key in an [`Envelope`].
+//! class timetable, each signed by the backend and sealed to this device in an [`Envelope`].
 //!
 //! A message is accepted only whole ([`RosterSync`]): it must authenticate before anything it says
 //! is looked at, be meant for this device (its site, or this device by id), be newer than the
@@ -26,8 +26,8 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 pub use envelope::{
-    Envelope, FORMAT, RosterError, Scope, TIMETABLE_FORMAT, UNIT_TOLERANCE, open, parse_envelope, seal_json,
-    template_problem,
+    Envelope, FORMAT, Kind, Opener, Recipient, RosterError, SITE_KEY_FORMAT, SITE_KEY_TIMETABLE_FORMAT, Scope, Sealer,
+    TIMETABLE_FORMAT, UNIT_TOLERANCE, parse_envelope, seal_json, signed_bytes, template_problem,
 };
 pub use gate::{RefusalGate, Summary};
 
@@ -36,7 +36,7 @@ use crate::attend::session::SharedTimetable;
 use crate::config::TimetableConfig;
 use crate::event::AuditAction;
 use crate::event::{Alert, AlertKind};
-use crate::store::{Enrollment, Key, RosterVersion, Store, StoreError, Synced, counters};
+use crate::store::{Enrollment, RosterVersion, Store, StoreError, Synced, counters};
 use crate::untrusted::summary;
 use crate::vision::embed::Embedding;
 
@@ -150,20 +150,27 @@ pub struct Roster {
 }
 
 /// Seals `roster` for `recognizer` as `version`, for `scope`.
-pub fn seal(roster: &Roster, version: u64, recognizer: &str, scope: &Scope, key: &Key) -> Envelope {
-    seal_json(FORMAT, roster, version, recognizer, scope, key)
+pub fn seal(roster: &Roster, version: u64, recognizer: &str, scope: &Scope, sealer: Sealer<'_>) -> Envelope {
+    seal_json(Kind::Roster, roster, version, recognizer, scope, sealer)
 }
 
 /// Seals a timetable as `version`, for `scope`, to be sent like a roster.
-pub fn seal_timetable(timetable: &TimetableConfig, version: u64, scope: &Scope, key: &Key) -> Envelope {
-    seal_json(TIMETABLE_FORMAT, timetable, version, "", scope, key)
+pub fn seal_timetable(timetable: &TimetableConfig, version: u64, scope: &Scope, sealer: Sealer<'_>) -> Envelope {
+    seal_json(Kind::Timetable, timetable, version, "", scope, sealer)
 }
 
 /// Opens a roster envelope meant for `scope` and checks every template: length `dim`, finite
 /// values, unit length.
-pub fn open_roster(env: &Envelope, key: &Key, scope: &Scope, dim: usize) -> Result<Roster, RosterError> {
-    let plain = open(env, key, FORMAT, scope)?;
+pub fn open_roster(env: &Envelope, opener: &Opener, scope: &Scope, dim: usize) -> Result<Roster, RosterError> {
+    let plain = zeroize::Zeroizing::new(opener.open(env, Kind::Roster, scope)?);
     let roster: Roster = serde_json::from_slice(&plain).map_err(|e| RosterError::Contents(summary(&e.to_string())))?;
+    check_roster(&roster, dim, &env.recognizer)?;
+    Ok(roster)
+}
+
+/// Checks what a roster holds: ids, tombstones, and every template of `recognizer`'s length
+/// `dim`, finite, of unit length.
+pub fn check_roster(roster: &Roster, dim: usize, recognizer: &str) -> Result<(), RosterError> {
     for p in &roster.people {
         if p.person_id.trim().is_empty() {
             return Err(RosterError::Contents("a person has an empty person_id".into()));
@@ -175,7 +182,7 @@ pub fn open_roster(env: &Envelope, key: &Key, scope: &Scope, dim: usize) -> Resu
             )));
         }
         for (index, t) in p.templates.iter().enumerate() {
-            if let Some(problem) = template_problem(t, dim, &env.recognizer) {
+            if let Some(problem) = template_problem(t, dim, recognizer) {
                 return Err(RosterError::Template {
                     person: summary(&p.person_id),
                     index,
@@ -184,17 +191,17 @@ pub fn open_roster(env: &Envelope, key: &Key, scope: &Scope, dim: usize) -> Resu
             }
         }
     }
-    Ok(roster)
+    Ok(())
 }
 
 /// Opens a timetable envelope meant for `scope` and checks the timetable (days, times, zone,
 /// overlaps) by compiling it: the timetable as sent, and as the engine follows it.
 pub fn open_timetable(
     env: &Envelope,
-    key: &Key,
+    opener: &Opener,
     scope: &Scope,
 ) -> Result<(TimetableConfig, crate::attend::session::Timetable), RosterError> {
-    let plain = open(env, key, TIMETABLE_FORMAT, scope)?;
+    let plain = opener.open(env, Kind::Timetable, scope)?;
     let timetable: TimetableConfig =
         serde_json::from_slice(&plain).map_err(|e| RosterError::Contents(summary(&e.to_string())))?;
     let compiled = crate::attend::session::Timetable::new(&timetable)
@@ -253,7 +260,7 @@ const UNREAD: &str = "(too large to read)";
 /// gallery or timetable) or refuses it with an alert.
 pub struct RosterSync {
     store: Store,
-    site_key: Key,
+    opener: Opener,
     gallery: SharedGallery,
     timetable: Option<SharedTimetable>,
     dim: usize,
@@ -299,8 +306,8 @@ impl std::fmt::Debug for RosterSync {
 pub struct RosterSyncSettings {
     /// Its own connection to the store, for the roster and the alerts.
     pub store: Store,
-    /// The site key rosters are sealed with.
-    pub site_key: Key,
+    /// What rosters are checked and opened with.
+    pub opener: Opener,
     /// The gallery the engine searches.
     pub gallery: SharedGallery,
     /// The timetable the engine follows, if timetables are taken from the backend too.
@@ -345,7 +352,7 @@ impl RosterSync {
         let unauthentic_refused = settings.store.counter(counters::UNAUTHENTIC_REFUSED)?;
         Ok(RosterSync {
             store: settings.store,
-            site_key: settings.site_key,
+            opener: settings.opener,
             gallery: settings.gallery,
             timetable: settings.timetable,
             dim: settings.dim,
@@ -520,7 +527,7 @@ impl RosterSync {
     /// recognizer; reads the store not at all.
     fn check_roster(&self, payload: &[u8], scope: &Scope) -> Result<CheckedRoster, RosterError> {
         let env = parse_envelope(payload, self.max_bytes)?;
-        let roster = open_roster(&env, &self.site_key, scope, self.dim)?;
+        let roster = open_roster(&env, &self.opener, scope, self.dim)?;
         let gallery = self.gallery.current();
         let ours = env.recognizer == **gallery.recognizer();
         if env.version <= gallery.version() {
@@ -598,7 +605,7 @@ impl RosterSync {
         };
         let checked = (|| {
             let env = parse_envelope(payload, self.max_bytes)?;
-            let (timetable, compiled) = open_timetable(&env, &self.site_key, scope)?;
+            let (timetable, compiled) = open_timetable(&env, &self.opener, scope)?;
             if env.version <= shared.version() {
                 return Err(RosterError::Stale {
                     version: env.version,

@@ -14,6 +14,7 @@ pub mod demo;
 pub mod encode;
 pub mod events;
 pub mod figure_cache;
+pub mod keys;
 pub mod rtsp;
 
 use rollcall::config::Config;
