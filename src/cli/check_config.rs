@@ -29,6 +29,9 @@ pub fn run(args: Args) -> Result<(), CliError> {
                 config.timetable.sessions.len(),
                 if config.mqtt.is_some() { "on" } else { "off" }
             );
+            for warning in rollcall::config::warnings(&config) {
+                println!("warning: {warning}");
+            }
             Ok(())
         }
         (_, found) => {

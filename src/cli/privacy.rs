@@ -29,10 +29,22 @@ pub fn run(config: &Config, args: Args) -> Result<(), CliError> {
     let store = super::open_store(config)?;
     let held = store.holdings()?;
     let store_key = Key::origin(&KEY_SOURCE, config.store.key_file.as_deref());
-    let site_key = Key::origin(
-        &SITE_KEY_SOURCE,
-        config.mqtt.as_ref().and_then(|m| m.roster_key_file.as_deref()),
-    );
+    let site_key = match &config.mqtt {
+        Some(m) if m.allow_site_key_rosters => Key::origin(&SITE_KEY_SOURCE, m.roster_key_file.as_deref()),
+        _ => "not taken ([mqtt] allow_site_key_rosters is off)".to_string(),
+    };
+    let device_key = match Key::origin(&rollcall::keys::DEVICE_KEY_SOURCE, config.device.key_file.as_deref()) {
+        unset if config.device.key_file.is_none() && unset.starts_with("nowhere") => {
+            let default = rollcall::config::DeviceConfig::default_key_file(&config.store.path);
+            format!("the file {} (made by the daemon on first start)", default.display())
+        }
+        origin => origin,
+    };
+    let verify_key = match config.mqtt.as_ref().map(rollcall::keys::VerifyKey::configured) {
+        Some(Ok(Some(key))) => format!("{key}"),
+        Some(Err(e)) => format!("unusable: {e}"),
+        _ => "none set: no roster is taken from the backend".to_string(),
+    };
     let retention = serde_json::json!({
         "attendance_and_alerts_days": config.store.retention_days,
         "delivered_outbox_days": config.mqtt.as_ref().map(|m| m.outbox.retention_days),
@@ -46,7 +58,7 @@ pub fn run(config: &Config, args: Args) -> Result<(), CliError> {
             "store": config.store.path,
             "holds": held,
             "retention": retention,
-            "keys": {"store": store_key, "site": site_key},
+            "keys": {"store": store_key, "device": device_key, "roster_verify_key": verify_key, "site": site_key},
         });
         println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         return Ok(());
@@ -87,7 +99,9 @@ pub fn run(config: &Config, args: Args) -> Result<(), CliError> {
     println!("  audit records: kept for good (the chain needs every record)");
     println!("keys:");
     println!("  store key (seals the templates): {store_key}");
-    println!("  site key (opens rosters from the backend): {site_key}");
+    println!("  device key (rosters are sealed to it; it signs what the box sends): {device_key}");
+    println!("  backend's verifying key (rosters must carry its signature): {verify_key}");
+    println!("  site key (older rosters, while a site migrates): {site_key}");
     Ok(())
 }
 

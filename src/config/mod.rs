@@ -13,6 +13,7 @@
 //! part may read it. Checks that need another part's logic live here as plain data checks (the
 //! timetable's slots, the model names) rather than calling up into that part.
 
+mod advice;
 mod camera;
 mod detect;
 mod device;
@@ -34,6 +35,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub use advice::warnings;
 pub use camera::{CameraConfig, Decode, PixelFormat, SourceKind, Transport};
 pub use detect::DetectConfig;
 pub use device::{DeviceConfig, MAX_ID_BYTES, check_id};

@@ -25,11 +25,16 @@ fn the_unit_has_what_the_daemon_and_the_sandbox_need() {
         "DevicePolicy=closed",
         "DeviceAllow=char-video4linux rw",
         "LoadCredential=rollcall.key:/etc/rollcall/rollcall.key",
-        "LoadCredential=rollcall.site-key:/etc/rollcall/site.key",
         "ExecStart=/usr/bin/rollcall --config /etc/rollcall/rollcall.toml run",
     ] {
         assert!(settings.contains(&needed), "the unit lacks {needed}");
     }
+    // The site key, which any box could forge rosters with, is not loaded unless a site migrating
+    // off it adds it.
+    assert!(
+        !settings.iter().any(|l| l.contains("site-key")),
+        "the unit loads the site key"
+    );
     // The credentials are the names the daemon looks for.
     assert_eq!(rollcall::store::KEY_SOURCE.credential, "rollcall.key");
     assert_eq!(rollcall::store::SITE_KEY_SOURCE.credential, "rollcall.site-key");
