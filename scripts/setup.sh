@@ -59,11 +59,11 @@ fi
 say "$(cargo --version)"
 
 # The documented backend examples (docs/examples/) sign and seal rosters, and check what devices
-# sign, with Python's cryptography and pyhpke (HPKE, RFC 9180).
-if [ "${1:-}" = "--test-extras" ] && ! python3 -c 'import cryptography, pyhpke' 2>/dev/null; then
-    say "installing the Python cryptography and pyhpke packages (for the backend examples)"
-    python3 -m pip install --quiet "cryptography>=41" "pyhpke==0.6.5" 2>/dev/null \
-        || python3 -m pip install --quiet --break-system-packages "cryptography>=41" "pyhpke==0.6.5"
+# sign, with Python's cryptography and pyhpke (HPKE, RFC 9180), and subscribe with paho-mqtt.
+if [ "${1:-}" = "--test-extras" ] && ! python3 -c 'import cryptography, pyhpke, paho.mqtt' 2>/dev/null; then
+    say "installing the Python cryptography, pyhpke and paho-mqtt packages (for the backend examples)"
+    python3 -m pip install --quiet "cryptography>=41" "pyhpke==0.6.5" "paho-mqtt==2.2.0" 2>/dev/null \
+        || python3 -m pip install --quiet --break-system-packages "cryptography>=41" "pyhpke==0.6.5" "paho-mqtt==2.2.0"
 fi
 
 # ONNX Runtime and the models.

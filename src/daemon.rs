@@ -228,6 +228,7 @@ pub fn run(config: &Config, signals: &Signals<'_>, on_outcome: &mut dyn FnMut(&O
         s.roster = RosterStatus::of(&engine.gallery());
         s.models = models;
         s.keys = Some(device_key.public());
+        s.audit = engine.store().audit_head().ok().flatten();
     });
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -316,9 +317,10 @@ fn start_sync(
     status: &StatusBoard,
     runtime: &tokio::runtime::Runtime,
 ) -> Result<Option<Mqtt>, DaemonError> {
-    let (Some(settings), Some(m)) = (MqttSettings::from_config(config)?, &config.mqtt) else {
+    let (Some(mut settings), Some(m)) = (MqttSettings::from_config(config)?, &config.mqtt) else {
         return Ok(None);
     };
+    settings.signer = Some(device_key.clone());
     let roster = match roster_opener(m, device_key) {
         Some(opener) if m.accept_roster => Some(RosterSync::new(RosterSyncSettings {
             store: Store::open(&config.store.path, key.clone())?,
@@ -591,6 +593,7 @@ fn report(watched: &mut [Watched], status: &StatusBoard, engine: &Engine, elapse
         ));
     }
     let roster = RosterStatus::of(&engine.gallery());
+    let audit = engine.store().audit_head();
     let store = engine.store_health();
     if store.held > 0 {
         notify_systemd(&format!(
@@ -610,6 +613,10 @@ fn report(watched: &mut [Watched], status: &StatusBoard, engine: &Engine, elapse
         };
         recovered = s.store.held > 0 && store.held == 0;
         s.store = store;
+        // A store that cannot say keeps the last head it said.
+        if let Ok(Some(head)) = audit {
+            s.audit = Some(head);
+        }
     });
     if recovered {
         notify_systemd(&format!("STATUS=watching {watching} camera(s)"));

@@ -1,8 +1,9 @@
-//! `rollcall audit [--verify] [--json]`: the store's audit trail, and whether its chain holds.
+//! `rollcall audit [--verify [--head SEQ:HASH]] [--json]`: the store's audit trail, and whether
+//! its chain holds and reaches the head the backend holds.
 
 use super::CliError;
 use rollcall::config::Config;
-use rollcall::store::audit::verify_chain;
+use rollcall::store::audit::{AuditHead, verify_chain, verify_head};
 
 /// Arguments of `rollcall audit`.
 #[derive(Debug, clap::Args)]
@@ -11,6 +12,11 @@ pub struct Args {
     /// edited, replaced or removed.
     #[arg(long)]
     verify: bool,
+    /// With --verify: the head the backend holds (a status's `audit.seq` and `audit.hash`, as
+    /// SEQ:HASH). The chain must reach it and agree with it there, so a trail whose newest
+    /// records were removed, or that was emptied, fails too.
+    #[arg(long, requires = "verify", value_parser = parse_head)]
+    head: Option<AuditHead>,
     /// One JSON record per line, as published on `{prefix}/{device}/audit`.
     #[arg(long)]
     json: bool,
@@ -43,7 +49,24 @@ pub fn run(config: &Config, args: Args) -> Result<(), CliError> {
                 config.store.path.display()
             ))
         })?;
-        eprintln!("audit trail verified: {n} records, chain unbroken");
+        if let Some(head) = &args.head {
+            verify_head(&trail, head).map_err(|e| {
+                CliError::PartlyFailed(format!(
+                    "the audit trail of {} does not reach the backend's head: {e}",
+                    config.store.path.display()
+                ))
+            })?;
+            eprintln!(
+                "audit trail verified: {n} records, chain unbroken, reaching head {}",
+                head.seq
+            );
+        } else {
+            eprintln!("audit trail verified: {n} records, chain unbroken");
+        }
     }
     Ok(())
+}
+
+fn parse_head(text: &str) -> Result<AuditHead, String> {
+    text.parse()
 }

@@ -77,6 +77,65 @@ pub fn verify_chain(records: &[AuditRecord]) -> Result<u64, ChainBreak> {
     Ok(records.len() as u64)
 }
 
+/// The newest record's place in the chain: what the device's status carries, so that a backend
+/// holding it catches a trail cut short (`rollcall audit --verify --head`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AuditHead {
+    /// The newest record's number.
+    pub seq: u64,
+    /// Its hash.
+    pub hash: String,
+}
+
+impl std::str::FromStr for AuditHead {
+    type Err = String;
+
+    /// `SEQ:HASH`, as `rollcall audit --verify --head` takes it.
+    fn from_str(text: &str) -> Result<AuditHead, String> {
+        let (seq, hash) = text
+            .split_once(':')
+            .ok_or("a head is SEQ:HASH, the status's audit.seq and audit.hash")?;
+        let seq = seq.parse().map_err(|_| "SEQ must be a record number".to_string())?;
+        if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err("HASH must be 64 hex digits".into());
+        }
+        Ok(AuditHead {
+            seq,
+            hash: hash.to_ascii_lowercase(),
+        })
+    }
+}
+
+/// Checks that `records`, a chain that holds, reaches `head` and agrees with it there. A trail
+/// whose newest records were removed ends before the head; one rewritten from some record on
+/// differs at it.
+pub fn verify_head(records: &[AuditRecord], head: &AuditHead) -> Result<(), ChainBreak> {
+    let Some(newest) = records.last() else {
+        return Err(ChainBreak {
+            seq: head.seq,
+            reason: "the trail is empty, but the backend holds a head at this record (it was emptied)".into(),
+        });
+    };
+    let at = usize::try_from(head.seq)
+        .ok()
+        .and_then(|s| s.checked_sub(1))
+        .and_then(|i| records.get(i));
+    match at {
+        None => Err(ChainBreak {
+            seq: head.seq,
+            reason: format!(
+                "the trail ends at record {}, before the head the backend holds (records were removed)",
+                newest.seq
+            ),
+        }),
+        Some(r) if r.hash != head.hash => Err(ChainBreak {
+            seq: head.seq,
+            reason: "differs from the head the backend holds (the trail was rewritten)".into(),
+        }),
+        Some(_) => Ok(()),
+    }
+}
+
 fn bounded(detail: &str) -> String {
     if detail.len() <= MAX_AUDIT_DETAIL {
         return detail.to_string();
@@ -187,6 +246,19 @@ impl Store {
         Ok(Some(record))
     }
 
+    /// The newest record's number and hash; `None` before the first.
+    pub fn audit_head(&self) -> Result<Option<AuditHead>, StoreError> {
+        self.conn
+            .query_row("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", [], |r| {
+                Ok(AuditHead {
+                    seq: r.get::<_, i64>(0)?.max(0) as u64,
+                    hash: r.get(1)?,
+                })
+            })
+            .optional()
+            .map_err(self.sql())
+    }
+
     /// The whole trail, oldest first. A row that cannot be read back as a record (its action
     /// unknown, its time unreadable) is an error naming it: the file was edited.
     pub fn audit_trail(&self) -> Result<Vec<AuditRecord>, StoreError> {
@@ -273,6 +345,24 @@ mod tests {
             3,
             "the next record no longer follows"
         );
+
+        // The head the backend holds catches what the chain alone cannot: the newest records
+        // removed, or the whole trail emptied.
+        let head = store.audit_head().unwrap().unwrap();
+        assert_eq!((head.seq, &head.hash), (3, &trail[2].hash));
+        assert_eq!(format!("3:{}", head.hash).parse::<AuditHead>(), Ok(head.clone()));
+        assert_eq!(verify_head(&trail, &head), Ok(()));
+        let cut = &trail[..2];
+        assert_eq!(verify_chain(cut), Ok(2), "a shortened chain still holds");
+        assert!(verify_head(cut, &head).unwrap_err().reason.contains("ends at record 2"));
+        assert!(verify_head(&[], &head).unwrap_err().reason.contains("emptied"));
+        let mut rewritten = trail.clone();
+        rewritten[2].detail = "other".into();
+        rewritten[2].hash = record_hash(&rewritten[2]);
+        assert!(verify_head(&rewritten, &head).unwrap_err().reason.contains("rewritten"));
+        for bad in ["3", "x:00", &format!("3:{}", "g".repeat(64))] {
+            assert!(bad.parse::<AuditHead>().is_err(), "{bad}");
+        }
 
         // Through SQLite the table refuses edits outright.
         let e = store.conn.execute("UPDATE audit SET subject = 'eve' WHERE seq = 2", []);

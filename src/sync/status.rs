@@ -146,6 +146,10 @@ pub struct DeviceStatus {
     /// signatures.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keys: Option<crate::keys::DevicePublic>,
+    /// The newest audit record's number and hash: the backend keeps it, and a trail that later
+    /// ends before it was cut short (`rollcall audit --verify --head`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit: Option<crate::store::audit::AuditHead>,
 }
 
 /// Where the running daemon keeps its status for `rollcall status`: beside the database.
@@ -186,6 +190,7 @@ impl StatusBoard {
             store: crate::attend::held::StoreHealth::default(),
             models: Vec::new(),
             keys: None,
+            audit: None,
         })))
     }
 

@@ -552,3 +552,152 @@ fn a_cameras_password_stays_out_of_the_log_and_the_status() {
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// What a device publishes is its own, and its audit trail is anchored: the documented Python
+/// backend (docs/examples/backend_verify.py) checks a running daemon's events, alerts, audit
+/// records and status through mosquitto. An attendance event altered on the way is flagged; so is
+/// the daemon started again on a store whose newest audit record was removed, which
+/// `rollcall audit --verify` alone does not see and `--verify --head` does.
+#[test]
+fn a_backend_flags_an_altered_event_and_a_trail_cut_short() {
+    let dir = testkit::scratch_dir("daemon", "signed");
+    let broker = Broker::start("daemon-signed");
+    let prefix = "rollcall/v1/demo";
+    let site = testkit::keys::Site::new();
+    let config = testkit::demo::demo_edited(&dir, |config| {
+        let mqtt = format!("host = \"127.0.0.1\"\nport = {}\nstatus_interval_s = 1", broker.port);
+        config.insert("mqtt".into(), mqtt.parse::<toml::Table>().unwrap().into());
+    });
+    // The device's key, where the daemon looks for it by default, registered with the backend.
+    site.write_device_key("demo", &dir.join("device.key"));
+    let signing = site.device("demo").public().signing;
+    let mut verifier = Command::new("python3")
+        .arg(testkit::root().join("docs/examples/backend_verify.py"))
+        .args([
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &broker.port.to_string(),
+            "--prefix",
+            prefix,
+        ])
+        .args(["--device", &format!("demo={signing}")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let found = lines_of(verifier.stdout.take().unwrap());
+    assert!(
+        found
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap()
+            .contains("connected"),
+        "the backend connects first"
+    );
+    let watcher = Subscriber::start(
+        broker.port,
+        "watcher-signed",
+        &[&format!("{prefix}/demo/attendance"), &format!("{prefix}/demo/status")],
+        true,
+    );
+    let online = |m: &[testkit::broker::Message]| -> Option<serde_json::Value> {
+        m.iter()
+            .rev()
+            .filter(|(t, _, _)| t.ends_with("/status"))
+            .filter_map(|(_, p, _)| serde_json::from_slice::<serde_json::Value>(p).ok())
+            .find(|s| s["state"] == "online" && s["audit"]["seq"].is_u64())
+    };
+    let (mut daemon, _logged) = run_logging_info(&config);
+    let seen = watcher.wait_for(Duration::from_secs(120), |m| {
+        online(m).is_some() && m.iter().any(|(t, _, _)| t.ends_with("/attendance"))
+    });
+    let event = seen
+        .iter()
+        .find(|(t, _, _)| t.ends_with("/attendance"))
+        .map(|(_, p, _)| p.clone())
+        .expect("the demo marks someone");
+    // Altered on the way: someone else marked present, republished by a client with broker
+    // credentials but without the device's key.
+    let forged = String::from_utf8(event)
+        .unwrap()
+        .replacen("\"person_id\":\"", "\"person_id\":\"x", 1);
+    watcher.publish(&format!("{prefix}/demo/attendance"), forged.into_bytes(), false);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(unsafe { libc::kill(daemon.0.id() as libc::pid_t, libc::SIGTERM) }, 0);
+    assert!(daemon.0.wait().unwrap().success());
+    let head = online(&watcher.messages()).unwrap()["audit"].clone();
+    let head = format!("{}:{}", head["seq"], head["hash"].as_str().unwrap());
+
+    // The store as it is reaches the head; with its newest record removed (around the table's
+    // triggers, as someone with the file would), its chain still holds but it no longer does.
+    let audit = |extra: &[&str]| {
+        let out = Command::new(testkit::rollcall_exe())
+            .arg("--config")
+            .arg(&config)
+            .args(["audit", "--verify"])
+            .args(extra)
+            .output()
+            .unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    assert!(audit(&["--head", &head]).0, "{}", audit(&["--head", &head]).1);
+    {
+        let db = rusqlite::Connection::open(dir.join("rollcall.db")).unwrap();
+        let triggers: Vec<String> = db
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit'")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        for t in triggers {
+            db.execute(&format!("DROP TRIGGER {t}"), []).unwrap();
+        }
+        db.execute("DELETE FROM audit WHERE seq = (SELECT MAX(seq) FROM audit)", [])
+            .unwrap();
+    }
+    assert!(audit(&[]).0, "the chain alone cannot tell: {}", audit(&[]).1);
+    let (ok, said) = audit(&["--head", &head]);
+    assert!(!ok && said.contains("records were removed"), "{said}");
+
+    // Started again on that store, the device's own status says its trail is shorter than what
+    // the backend already holds.
+    let (mut daemon, _logged) = run_logging_info(&config);
+    let cut = head.split(':').next().unwrap().parse::<u64>().unwrap() - 1;
+    watcher.wait_for(Duration::from_secs(120), |m| {
+        online(m).is_some_and(|s| s["audit"]["seq"] == cut)
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(unsafe { libc::kill(daemon.0.id() as libc::pid_t, libc::SIGTERM) }, 0);
+    assert!(daemon.0.wait().unwrap().success());
+    assert_eq!(unsafe { libc::kill(verifier.id() as libc::pid_t, libc::SIGTERM) }, 0);
+    let status = verifier.wait().unwrap();
+    let lines: Vec<String> = found.iter().collect();
+    let flags: Vec<serde_json::Value> = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v.get("flag").is_some())
+        .collect();
+    println!("backend_verify.py said:\n{}", lines.join("\n"));
+    assert!(!status.success(), "it exits 1 when something was flagged");
+    assert!(
+        flags
+            .iter()
+            .any(|f| f["flag"] == "bad_signature" && f["topic"].as_str().unwrap().ends_with("/attendance")),
+        "the altered event is flagged: {flags:?}"
+    );
+    assert!(
+        flags.iter().any(|f| f["flag"] == "truncated"),
+        "the cut trail is flagged: {flags:?}"
+    );
+    assert_eq!(
+        flags.iter().filter(|f| f["flag"] == "bad_signature").count(),
+        1,
+        "everything the device itself sent verifies: {flags:?}"
+    );
+    let summary = lines.iter().rev().find(|l| l.contains("\"verified\"")).unwrap();
+    let summary: serde_json::Value = serde_json::from_str(summary).unwrap();
+    assert!(summary["verified"]["attendance"].as_u64() >= Some(1), "{summary}");
+    assert!(summary["verified"]["audit"].as_u64() >= Some(1), "{summary}");
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -347,9 +347,10 @@ impl Link {
             return self.drain(conn);
         }
         for (topic, row) in next.rows {
+            let payload = self.signed(&topic, row.payload.into_bytes());
             if conn
                 .client
-                .try_publish(topic, QoS::AtLeastOnce, false, row.payload.into_bytes())
+                .try_publish(topic, QoS::AtLeastOnce, false, payload)
                 .is_err()
             {
                 // The client's queue is full: the rest are read again from the cursor.
@@ -415,6 +416,14 @@ impl Link {
         }
     }
 
+    /// `payload` for `topic`, signed by the device when it has a key.
+    fn signed(&self, topic: &str, payload: Vec<u8>) -> Vec<u8> {
+        match &self.settings.signer {
+            Some(key) => super::signed::sign(key.signing_key(), topic, payload),
+            None => payload,
+        }
+    }
+
     /// Publishes the status if it changed, if the interval passed, or if `force`d.
     fn publish_status(&mut self, conn: &mut Connection, force: bool) {
         let snapshot = self.status.snapshot();
@@ -425,12 +434,9 @@ impl Link {
         if !force && !due && self.last_status.as_deref() == Some(steady.as_str()) {
             return;
         }
-        let payload = serde_json::to_vec(&snapshot).unwrap_or_default();
-        if conn
-            .client
-            .try_publish(self.settings.topics.status.clone(), QoS::AtLeastOnce, true, payload)
-            .is_ok()
-        {
+        let topic = self.settings.topics.status.clone();
+        let payload = self.signed(&topic, serde_json::to_vec(&snapshot).unwrap_or_default());
+        if conn.client.try_publish(topic, QoS::AtLeastOnce, true, payload).is_ok() {
             conn.requested.push_back(Sent::Status { at: Instant::now() });
             self.last_status = Some(steady);
             self.last_status_at = Instant::now();

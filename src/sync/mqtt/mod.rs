@@ -11,6 +11,7 @@
 
 mod link;
 mod outbox_thread;
+pub mod signed;
 mod topics;
 
 use std::path::{Path, PathBuf};
@@ -78,6 +79,9 @@ pub struct MqttSettings {
     pub accept_roster: bool,
     /// Outbox bounds and retention.
     pub outbox_limits: OutboxLimits,
+    /// The device's key, which signs every event, alert, audit record and status it publishes
+    /// ([`signed`]); unsigned without one.
+    pub signer: Option<Arc<crate::keys::DeviceKey>>,
 }
 
 impl std::fmt::Debug for MqttSettings {
@@ -175,6 +179,7 @@ impl MqttSettings {
             reconnect_max: crate::config::duration_s(m.reconnect_max_s),
             accept_roster: m.accept_roster,
             outbox_limits: OutboxLimits::from_config(&m.outbox),
+            signer: None,
         })
     }
 }

@@ -216,8 +216,9 @@ fn unpublishable(topic: &str, payload: &str) -> Option<String> {
     if !rumqttc::valid_topic(topic) {
         return Some(format!("`{}` is not a valid topic", crate::untrusted::summary(topic)));
     }
-    // Fixed header (at most 5 bytes), topic length and name, packet id, payload.
-    let size = 5 + 2 + topic.len() + 2 + payload.len();
+    // Fixed header (at most 5 bytes), topic length and name, packet id, payload, and the
+    // device's signature added to it.
+    let size = 5 + 2 + topic.len() + 2 + payload.len() + super::signed::OVERHEAD;
     (size > super::MAX_OUTGOING).then(|| {
         format!(
             "a packet of {size} bytes is above the limit of {} bytes",
