@@ -43,7 +43,7 @@ pub fn sign(key: &SigningKey, topic: &str, payload: Vec<u8>) -> Vec<u8> {
 }
 
 /// The payload as signed, when `message` on `topic` carries `key`'s valid signature.
-pub fn verify<'a>(key: &VerifyKey, topic: &str, message: &'a [u8]) -> Option<Vec<u8>> {
+pub fn verify(key: &VerifyKey, topic: &str, message: &[u8]) -> Option<Vec<u8>> {
     let tail = MEMBER.len() + SIGNATURE_LEN + 2;
     let cut = message.len().checked_sub(tail)?;
     let (body, member) = message.split_at(cut);
