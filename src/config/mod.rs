@@ -48,6 +48,7 @@ pub use metrics::MetricsConfig;
 pub use models::{
     AntispoofSpec, BUILTIN_MANIFEST, Catalogue, CatalogueError, ChannelOrder, DetectorSpec, InputSpec, Int8Spec,
     ModelFamily, ModelKind, ModelSpec, ModelsConfig, Precision, RecognizerSpec, fetched_onnxruntime_version,
+    pinned_onnxruntime_sha256,
 };
 pub use mqtt::{MqttConfig, OutboxConfig, TlsConfig};
 pub use recognize::{PersonScore, RecognizeConfig};

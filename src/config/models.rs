@@ -112,6 +112,23 @@ pub fn fetched_onnxruntime_version() -> String {
         .unwrap_or_else(|e| panic!("models/manifest.toml has no [onnxruntime] version: {e}"))
 }
 
+/// The sha256 of the ONNX Runtime library rollcall fetches, for `arch` (`std::env::consts::ARCH`):
+/// the manifest's `[onnxruntime.sha256]`, or `None` where it pins none.
+pub fn pinned_onnxruntime_sha256(arch: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Runtime {
+        #[serde(default)]
+        sha256: BTreeMap<String, String>,
+    }
+    #[derive(Deserialize)]
+    struct Pin {
+        onnxruntime: Runtime,
+    }
+    toml::from_str::<Pin>(BUILTIN_MANIFEST)
+        .ok()
+        .and_then(|p| p.onnxruntime.sha256.get(arch).cloned())
+}
+
 /// What a model is used for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -234,7 +251,7 @@ pub struct ModelSpec {
     pub family: ModelFamily,
     /// File name, relative to the models directory (or absolute).
     pub file: PathBuf,
-    /// Expected sha256 of the file (verified by the setup step).
+    /// The file's sha256, checked every time it loads; required.
     #[serde(default)]
     pub sha256: Option<String>,
     /// Licence of the weights.

@@ -137,6 +137,7 @@ fn fp32_and_int8(mut config: Config, candidates: &[&ModelSpec], edit: impl FnOnc
         );
         config.models.custom.push(spec.int8_candidate());
     }
+    testkit::pin_custom_models(&mut config);
     let fp32 = testkit::analyzer_for(&config);
     edit(&mut config);
     [fp32, testkit::analyzer_for(&config)]

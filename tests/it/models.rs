@@ -8,6 +8,7 @@ fn with_custom(toml: &str, detector: &str, recognizer: &str) -> Config {
     let parsed = Config::parse(toml, &testkit::root().join("config/test.toml")).unwrap();
     let mut c = testkit::config(detector, recognizer);
     c.models.custom = parsed.models.custom;
+    testkit::pin_custom_models(&mut c);
     c
 }
 
@@ -95,4 +96,66 @@ fn a_model_of_the_wrong_kind_is_refused() {
         e.contains("is a recognizer model, but it is configured as the detector"),
         "{e}"
     );
+}
+
+/// A model file altered where models live is refused when it loads, naming the file, though it
+/// was fetched whole; so is the fetched ONNX Runtime altered, before it is loaded at all. Before,
+/// only the fetch checked hashes: both loaded and ran.
+#[test]
+fn a_model_or_the_runtime_altered_on_disk_is_refused_naming_the_file() {
+    let dir = testkit::scratch_dir("models", "altered");
+    let mut c = testkit::config("yunet-2023mar", "sface-2021dec");
+    c.models.antispoof.clear();
+    for file in [
+        "face_detection_yunet_2023mar.onnx",
+        "face_recognition_sface_2021dec.onnx",
+    ] {
+        std::fs::copy(c.models.dir.join(file), dir.join(file)).unwrap();
+    }
+    c.models.dir = dir.clone();
+    testkit::analyzer_for(&c);
+    // One byte of the recognizer's weights changed: it would still load and run.
+    let altered = dir.join("face_recognition_sface_2021dec.onnx");
+    let mut bytes = std::fs::read(&altered).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 1;
+    std::fs::write(&altered, &bytes).unwrap();
+    let e = load_error(&c);
+    assert!(
+        e.contains("sface-2021dec") && e.contains(&altered.display().to_string()) && e.contains("altered or replaced"),
+        "{e}"
+    );
+
+    // The runtime, under the fetched build's name, with bytes added at its end (dlopen would
+    // take it): `rollcall detect` in a process of its own, since a process loads one runtime.
+    let ort = dir.join(rollcall::vision::model::fetched_library_name());
+    let mut lib = std::fs::read(testkit::root().join(rollcall::vision::model::default_library())).unwrap();
+    lib.extend_from_slice(b"planted");
+    std::fs::write(&ort, lib).unwrap();
+    let config = dir.join("rollcall.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[runtime]\nonnxruntime = {:?}\n[models]\ndir = {:?}\ndetector = \"yunet-2023mar\"\nantispoof = []\n",
+            ort.display().to_string(),
+            testkit::root().join("models").display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(testkit::rollcall_exe())
+        .arg("--config")
+        .arg(&config)
+        .arg("detect")
+        .arg(testkit::face("ageitgey/identities/obama_1.jpg"))
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the altered runtime ran");
+    assert!(
+        said.contains("ONNX Runtime library")
+            && said.contains(&ort.display().to_string())
+            && said.contains("altered or replaced"),
+        "{said}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
 }

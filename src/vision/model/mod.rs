@@ -6,6 +6,7 @@
 //! mismatch, instead of producing silent garbage at the first frame.
 
 mod input;
+pub mod integrity;
 mod onnx;
 mod onnx_edit;
 mod provider;
@@ -51,6 +52,25 @@ pub enum ModelError {
         crate::config::fetched_onnxruntime_version()
     )]
     RuntimeUnusable { path: PathBuf, reason: String },
+    /// A model file or the runtime library is not the one its pinned sha256 names: altered, or
+    /// replaced. It is not loaded.
+    #[error(
+        "{what} {path} is not the file its sha256 pins ({pinned}): its sha256 is {found}. It was altered or \
+         replaced; it is not loaded. Fetch it again (`sudo rollcall models fetch`){hint}"
+    )]
+    WrongHash {
+        what: String,
+        path: PathBuf,
+        pinned: String,
+        found: String,
+        hint: &'static str,
+    },
+    /// A model description without the sha256 that every load checks.
+    #[error(
+        "model `{name}` has no sha256, and every model is checked against one when it loads: add \
+         sha256 = \"...\" (`sha256sum {file}`) to its [[models.custom]] entry"
+    )]
+    NoHash { name: String, file: PathBuf },
     /// A model name or description the catalogue refuses.
     #[error(transparent)]
     Catalogue(#[from] crate::config::CatalogueError),

@@ -89,12 +89,14 @@ impl OnnxModel {
             &runtime.library().display().to_string(),
         )?;
         let bytes = std::fs::read(&path).map_err(|e| failed(e.to_string()))?;
+        // The bytes checked are the bytes loaded: nothing can swap the file in between.
+        super::integrity::check_model(spec, &path, &bytes)?;
         let session = match super::onnx_edit::weights_as_constants(&bytes) {
             Some(edited) => {
                 drop(bytes);
                 builder.commit_from_memory(&edited)
             }
-            None => builder.commit_from_file(&path),
+            None => builder.commit_from_memory(&bytes),
         }
         .map_err(|e| failed(e.to_string()))?;
         let mut model = OnnxModel {

@@ -102,6 +102,7 @@ impl Runtime {
             path: path.clone(),
             reason,
         };
+        super::integrity::check_runtime(&path)?;
         let builder = ort::init_from(&path).map_err(|e| unusable(e.to_string()))?;
         let threads = settings
             .threads

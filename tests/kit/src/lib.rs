@@ -20,6 +20,18 @@ pub mod rtsp;
 use rollcall::config::Config;
 use rollcall::vision::analyze::{AnalyzedFace, FaceAnalyzer};
 
+/// Gives each `[[models.custom]]` description of `config` that has no sha256 its file's, as an
+/// admin does with `sha256sum` when describing a model: every load checks it.
+pub fn pin_custom_models(config: &mut Config) {
+    for spec in &mut config.models.custom {
+        if spec.sha256.is_none() {
+            let path = config.models.dir.join(&spec.file);
+            let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            spec.sha256 = Some(rollcall::vision::model::integrity::sha256_hex(&bytes));
+        }
+    }
+}
+
 /// The repository root (this crate lives in its `tests/kit`).
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
