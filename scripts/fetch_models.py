@@ -15,6 +15,7 @@ import argparse
 import hashlib
 import os
 import pathlib
+import platform
 import shutil
 import subprocess
 import sys
@@ -82,14 +83,22 @@ def runtime_file(spec):
 
 
 def fetch_runtime(spec, folder):
+    """The library, checked against the sha256 the manifest pins for this machine's architecture
+    (rollcall checks it again at every load); one already in place is kept only if it matches."""
     dest = folder / runtime_file(spec)
-    if dest.exists():
+    want = spec.get("sha256", {}).get(platform.machine())
+    if dest.exists() and (want is None or sha256(dest) == want):
         say(f"ONNX Runtime present: {relative(dest)}")
         return
     dest.parent.mkdir(parents=True, exist_ok=True)
     extract(wheel_for(f"onnxruntime=={spec['version']}"), f"onnxruntime/capi/{runtime_file(spec)}", dest)
+    got = sha256(dest)
+    if want is not None and got != want:
+        dest.unlink()
+        sys.exit(f"[setup] ONNX Runtime {spec['version']}: sha256 {got} does not match the manifest's "
+                 f"{want} for {platform.machine()}; the file was removed.")
     dest.chmod(0o755)
-    say(f"ONNX Runtime placed at {relative(dest)}")
+    say(f"ONNX Runtime placed at {relative(dest)}" + ("" if want else f" (no sha256 pinned for {platform.machine()}: {got})"))
 
 
 def fetch_model(model):

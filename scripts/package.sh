@@ -38,10 +38,12 @@ text = pathlib.Path("config/rollcall.toml").read_text()
 ort = "libonnxruntime.so." + tomllib.loads(pathlib.Path("models/manifest.toml").read_text())["onnxruntime"]["version"]
 for old, new in [
     ('# Where the model files are (scripts/setup.sh fetches them into the repo\'s models/).\ndir = "../models"',
-     '# Where the model files are (`rollcall models fetch` puts them here).\ndir = "/var/lib/rollcall/models"'),
+     '# Where the model files are (`rollcall models fetch` puts them here). Root\'s, and read-only to the\n'
+     '# service: nothing the daemon can write is code that root or the daemon later loads.\n'
+     'dir = "/var/lib/rollcall-models"'),
     ('# onnxruntime = "/opt/onnxruntime/lib/libonnxruntime.so"\n',
      '# onnxruntime = "/opt/onnxruntime/lib/libonnxruntime.so"\n'
-     f'onnxruntime = "/var/lib/rollcall/onnxruntime/{ort}"   # where `rollcall models fetch` puts it\n'),
+     f'onnxruntime = "/var/lib/rollcall-models/onnxruntime/{ort}"   # where `rollcall models fetch` puts it\n'),
     ('path = "rollcall.db"', 'path = "/var/lib/rollcall/rollcall.db"'),
 ]:
     if old not in text:

@@ -55,6 +55,8 @@ grep -q "installed but not started" "$root/tmp/install.log" || fail "no setup ad
 in_root id rollcall | grep -q "(video)" || fail "user rollcall is not in group video"
 got=$(chroot "$root" stat -c "%U %a" /var/lib/rollcall)
 [ "$got" = "rollcall 700" ] || fail "/var/lib/rollcall is $got, not rollcall 700"
+got=$(chroot "$root" stat -c "%U %a" /var/lib/rollcall-models)
+[ "$got" = "root 755" ] || fail "/var/lib/rollcall-models is $got, not root 755"
 in_root dpkg-query -W -f='${Conffiles}\n' rollcall | grep -q "/etc/rollcall/rollcall.toml" || fail "the config is not a conffile"
 [ ! -e "$root/etc/systemd/system/multi-user.target.wants/rollcall.service" ] || fail "the service was enabled on install"
 pgrep -f "/usr/bin/rollcall" >/dev/null && fail "something started rollcall"
@@ -67,6 +69,10 @@ cp "$shared"/models/yunet_s_dynamic.onnx "$shared"/models/*MiniFASNet*.onnx "$ro
 in_root rollcall --config /etc/rollcall/rollcall.toml models fetch --wheels /tmp/wheels --shared /tmp/shared >/dev/null \
     || fail "rollcall models fetch"
 in_root rollcall keygen --out /etc/rollcall/rollcall.key >/dev/null
+# What root fetched, the service can read and cannot change.
+if chroot --userspec=rollcall:rollcall "$root" sh -c 'echo planted >> /var/lib/rollcall-models/onnxruntime/libonnxruntime.so.*' 2>/dev/null; then
+    fail "the service user can write the ONNX Runtime root loads"
+fi
 cp "$shared/videos/short_hamilton_clip.mp4" "$root/var/lib/rollcall/clip.mp4"
 in_root chown rollcall:rollcall /var/lib/rollcall/clip.mp4
 cat >> "$root/etc/rollcall/rollcall.toml" <<'TOML'
@@ -121,6 +127,7 @@ in_root apt-get remove -y -qq rollcall >/dev/null
 say "purging: it is gone, and nothing was asked"
 in_root apt-get purge -y -qq rollcall >/dev/null
 [ ! -e "$root/var/lib/rollcall" ] || fail "purge left /var/lib/rollcall"
+[ ! -e "$root/var/lib/rollcall-models" ] || fail "purge left /var/lib/rollcall-models"
 [ ! -e "$root/etc/rollcall" ] || fail "purge left /etc/rollcall: $(ls "$root/etc/rollcall")"
 in_root id rollcall >/dev/null 2>&1 && fail "purge left the user"
 say "ok"

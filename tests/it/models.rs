@@ -3,6 +3,7 @@
 
 use rollcall::config::Config;
 use rollcall::vision::analyze::FaceAnalyzer;
+use std::time::{Duration, Instant};
 
 fn with_custom(toml: &str, detector: &str, recognizer: &str) -> Config {
     let parsed = Config::parse(toml, &testkit::root().join("config/test.toml")).unwrap();
@@ -156,6 +157,99 @@ fn a_model_or_the_runtime_altered_on_disk_is_refused_naming_the_file() {
             && said.contains(&ort.display().to_string())
             && said.contains("altered or replaced"),
         "{said}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// `sudo rollcall models fetch` works in a folder of its own. Before, it worked in
+/// `/tmp/rollcall-models-fetch-PID`, made with `create_dir_all`, so a local user who made that
+/// folder (or a link by that name) first chose where root wrote and which wheels it reused; and
+/// Ctrl-C left the folder behind. Now such planted names change nothing, and Ctrl-C during the
+/// fetch stops it and removes its folder.
+#[test]
+fn models_fetch_ignores_planted_work_folders_and_cleans_up_on_ctrl_c() {
+    let dir = testkit::scratch_dir("models", "fetch");
+    let tmp = dir.join("tmp");
+    let victim = dir.join("victim");
+    std::fs::create_dir_all(&tmp).unwrap();
+    std::fs::create_dir_all(&victim).unwrap();
+    // Every name the old scheme could pick for the next few thousand processes, linked to a
+    // folder of the attacker's choosing.
+    let next = std::process::Command::new("true").spawn().unwrap().id();
+    for pid in next..next + 4000 {
+        std::os::unix::fs::symlink(&victim, tmp.join(format!("rollcall-models-fetch-{pid}"))).unwrap();
+    }
+    // A box with everything already fetched: the run checks each file and downloads nothing.
+    let models = dir.join("models");
+    std::fs::create_dir_all(&models).unwrap();
+    for spec in rollcall::config::Catalogue::builtin().iter() {
+        let from = testkit::root().join("models").join(&spec.file);
+        if spec.source.is_some() && from.is_file() {
+            std::fs::copy(&from, models.join(&spec.file)).unwrap();
+        }
+    }
+    let ort = dir.join("ort").join(rollcall::vision::model::fetched_library_name());
+    std::fs::create_dir_all(ort.parent().unwrap()).unwrap();
+    std::fs::copy(testkit::root().join(rollcall::vision::model::default_library()), &ort).unwrap();
+    let config = dir.join("rollcall.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[runtime]\nonnxruntime = {:?}\n[models]\ndir = {:?}\n",
+            ort.display().to_string(),
+            models.display().to_string()
+        ),
+    )
+    .unwrap();
+    let fetch = || {
+        let mut cmd = std::process::Command::new(testkit::rollcall_exe());
+        cmd.arg("--config")
+            .arg(&config)
+            .args(["models", "fetch", "--shared"])
+            .arg(testkit::root().join("../shared"))
+            .env("TMPDIR", &tmp)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        cmd
+    };
+    let work_folders = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(&tmp)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| !p.is_symlink())
+            .collect()
+    };
+    let out = fetch().output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        std::fs::read_dir(&victim).unwrap().count(),
+        0,
+        "nothing written through a planted name"
+    );
+    assert!(work_folders().is_empty(), "{:?}", work_folders());
+
+    // Ctrl-C as soon as its folder exists, while the fetch script checks the models.
+    let running = fetch().spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while work_folders().is_empty() {
+        assert!(Instant::now() < deadline, "no work folder appeared");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let made = work_folders();
+    assert_eq!(made.len(), 1);
+    let name = made[0].file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        name.starts_with("rollcall-models-fetch-") && name.len() == "rollcall-models-fetch-".len() + 32,
+        "{name}"
+    );
+    assert_eq!(unsafe { libc::kill(running.id() as libc::pid_t, libc::SIGINT) }, 0);
+    let out = running.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && said.contains("interrupted"), "{said}");
+    assert!(
+        work_folders().is_empty(),
+        "the folder outlived Ctrl-C: {:?}",
+        work_folders()
     );
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -22,6 +22,7 @@ fn the_unit_has_what_the_daemon_and_the_sandbox_need() {
         "PrivateTmp=yes",
         "NoNewPrivileges=yes",
         "ReadWritePaths=/var/lib/rollcall",
+        "ReadOnlyPaths=-/var/lib/rollcall-models",
         "DevicePolicy=closed",
         "DeviceAllow=char-video4linux rw",
         "LoadCredential=rollcall.key:/etc/rollcall/rollcall.key",
