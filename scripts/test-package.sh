@@ -55,6 +55,8 @@ grep -q "installed but not started" "$root/tmp/install.log" || fail "no setup ad
 in_root id rollcall | grep -q "(video)" || fail "user rollcall is not in group video"
 got=$(chroot "$root" stat -c "%U %a" /var/lib/rollcall)
 [ "$got" = "rollcall 700" ] || fail "/var/lib/rollcall is $got, not rollcall 700"
+got=$(chroot "$root" stat -c "%U %G %a" /etc/rollcall/rollcall.toml)
+[ "$got" = "root rollcall 640" ] || fail "/etc/rollcall/rollcall.toml is $got, not root rollcall 640"
 got=$(chroot "$root" stat -c "%U %a" /var/lib/rollcall-models)
 [ "$got" = "root 755" ] || fail "/var/lib/rollcall-models is $got, not root 755"
 in_root dpkg-query -W -f='${Conffiles}\n' rollcall | grep -q "/etc/rollcall/rollcall.toml" || fail "the config is not a conffile"

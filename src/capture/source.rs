@@ -37,6 +37,16 @@ impl std::fmt::Debug for PipelineSpec {
     }
 }
 
+impl Drop for PipelineSpec {
+    /// The password is wiped when the camera is done with it (GStreamer keeps its own copy on
+    /// the source element while the pipeline lives).
+    fn drop(&mut self) {
+        if let Some((_, password)) = &mut self.credentials {
+            zeroize::Zeroize::zeroize(password);
+        }
+    }
+}
+
 /// Quotes a property value for gst-launch syntax.
 fn quoted(v: &str) -> String {
     format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""))
@@ -217,7 +227,7 @@ mod tests {
         cam.width = Some(1280);
         cam.height = Some(720);
         cam.fps = Some(30);
-        let d = pipeline_spec(&cam, None).description;
+        let d = pipeline_spec(&cam, None).description.clone();
         assert!(
             d.starts_with("v4l2src name=rollcall_src device=\"/dev/v4l/by-id/usb-cam-video-index0\""),
             "{d}"
@@ -253,7 +263,7 @@ mod tests {
         let mut rtsp = CameraConfig::new("r", SourceKind::Rtsp);
         rtsp.url = Some("rtsp://cam/stream".into());
         for (cam, offline) in [(&file, false), (&file, true), (&rtsp, false)] {
-            let d = pipeline_spec_for(cam, None, offline).description;
+            let d = pipeline_spec_for(cam, None, offline).description.clone();
             let queue = d.split(" ! ").find(|e| e.starts_with("queue")).unwrap_or_default();
             assert!(
                 queue.contains("max-size-buffers=")

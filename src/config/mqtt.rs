@@ -14,7 +14,8 @@ pub struct TlsConfig {
     pub ca_file: PathBuf,
     /// Client certificate (PEM), for brokers that authenticate devices by certificate.
     pub client_cert: Option<PathBuf>,
-    /// The client certificate's private key (PEM).
+    /// The client certificate's private key (PEM, mode 0600); else the systemd credential
+    /// `rollcall.mqtt-client-key`.
     pub client_key: Option<PathBuf>,
 }
 
@@ -88,7 +89,8 @@ pub struct MqttConfig {
     pub keep_alive_s: u64,
     /// User name, if the broker wants one.
     pub username: Option<String>,
-    /// File holding the password (first line); else the environment variable `password_env`.
+    /// File holding the password (first line, mode 0600); else the systemd credential
+    /// `rollcall.mqtt-password`, else the environment variable `password_env`.
     pub password_file: Option<PathBuf>,
     /// Environment variable holding the password.
     pub password_env: String,
@@ -268,12 +270,14 @@ impl MqttConfig {
             problems.push(Problem::new("mqtt", "password_file", "a password needs a username"));
         }
         if let Some(tls) = &self.tls
-            && tls.client_cert.is_some() != tls.client_key.is_some()
+            && tls.client_cert.is_none()
+            && tls.client_key.is_some()
         {
             problems.push(Problem::new(
                 "mqtt",
                 "tls",
-                "client_cert and client_key go together: give both or neither",
+                "client_key without client_cert: give both (the key may also come from the credential \
+                 rollcall.mqtt-client-key), or neither",
             ));
         }
         problems

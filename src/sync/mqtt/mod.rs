@@ -41,10 +41,16 @@ pub enum MqttError {
     },
     /// A username without any password source.
     #[error(
-        "[mqtt] username is set but there is no password: set password_file, or the environment \
-         variable {0}"
+        "[mqtt] username is set but there is no password: set password_file, or give the service the \
+         credential rollcall.mqtt-password, or set the environment variable {0}"
     )]
     NoPassword(String),
+    /// A client certificate without its key.
+    #[error(
+        "[mqtt.tls] client_cert is set but there is no key for it: set client_key, or give the service the \
+         credential rollcall.mqtt-client-key"
+    )]
+    NoClientKey,
     /// A one-off publish did not get through.
     #[error("publishing to {broker} failed: {reason}")]
     Publish { broker: String, reason: String },
@@ -111,6 +117,53 @@ fn read_private(key: &'static str, path: &Path) -> Result<zeroize::Zeroizing<Vec
     })
 }
 
+/// The systemd credential that may hold the broker password.
+pub const PASSWORD_CREDENTIAL: &str = "rollcall.mqtt-password";
+/// The systemd credential that may hold the TLS client certificate's private key.
+pub const CLIENT_KEY_CREDENTIAL: &str = "rollcall.mqtt-client-key";
+
+/// The folder of the service's systemd credentials, when it has one.
+fn credentials_dir() -> Option<PathBuf> {
+    std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from)
+}
+
+/// A systemd credential's file in `dir`, when the service was given it.
+fn credential(dir: Option<&Path>, name: &str) -> Option<PathBuf> {
+    let path = dir?.join(name);
+    path.is_file().then_some(path)
+}
+
+/// The broker password: `password_file`, else the credential `rollcall.mqtt-password` in
+/// `credentials`, else the environment variable `password_env`. Its first line, wiped from
+/// memory when dropped.
+fn password(m: &MqttConfig, credentials: Option<&Path>) -> Result<zeroize::Zeroizing<String>, MqttError> {
+    let file = match (&m.password_file, credential(credentials, PASSWORD_CREDENTIAL)) {
+        (Some(path), _) => Some(("password_file", path.clone())),
+        (None, Some(path)) => Some((PASSWORD_CREDENTIAL, path)),
+        (None, None) => None,
+    };
+    let text = match file {
+        Some((key, path)) => {
+            let bytes = read_private(key, &path)?;
+            zeroize::Zeroizing::new(String::from_utf8_lossy(&bytes).into_owned())
+        }
+        None => zeroize::Zeroizing::new(
+            std::env::var(&m.password_env).map_err(|_| MqttError::NoPassword(m.password_env.clone()))?,
+        ),
+    };
+    Ok(zeroize::Zeroizing::new(
+        text.lines().next().unwrap_or_default().to_string(),
+    ))
+}
+
+/// The client key's file: `[mqtt.tls] client_key`, else the credential `rollcall.mqtt-client-key`
+/// in `credentials`.
+fn client_key_file(tls: &crate::config::TlsConfig, credentials: Option<&Path>) -> Option<PathBuf> {
+    tls.client_key
+        .clone()
+        .or_else(|| credential(credentials, CLIENT_KEY_CREDENTIAL))
+}
+
 /// Bytes a roster message may have beyond its payload (topic and packet header).
 const PACKET_OVERHEAD: usize = 64 << 10;
 /// The largest packet the device sends. Events and status are far smaller; an outbox row that
@@ -146,20 +199,18 @@ impl MqttSettings {
             // is buffered (see `link`). Outgoing: events and status are small.
             .set_max_packet_size(m.roster_max_bytes + PACKET_OVERHEAD, MAX_OUTGOING);
         if let Some(user) = &m.username {
-            let password = match &m.password_file {
-                Some(path) => String::from_utf8_lossy(&read_private("password_file", path)?)
-                    .lines()
-                    .next()
-                    .unwrap_or_default()
-                    .to_string(),
-                None => std::env::var(&m.password_env).map_err(|_| MqttError::NoPassword(m.password_env.clone()))?,
-            };
-            options.set_credentials(user.clone(), password);
+            let password = password(m, credentials_dir().as_deref())?;
+            // rumqttc keeps its own copy for every reconnect; this one is wiped now.
+            options.set_credentials(user.clone(), password.as_str());
         }
         if let Some(tls) = &m.tls {
             let ca = read("tls.ca_file", &tls.ca_file)?;
-            let client_auth = match (&tls.client_cert, &tls.client_key) {
-                (Some(cert), Some(key)) => Some((read("tls.client_cert", cert)?, read("tls.client_key", key)?)),
+            let client_auth = match (&tls.client_cert, client_key_file(tls, credentials_dir().as_deref())) {
+                (Some(cert), Some(key)) => Some((
+                    read("tls.client_cert", cert)?,
+                    read_private("tls.client_key", &key)?.to_vec(),
+                )),
+                (Some(_), None) => return Err(MqttError::NoClientKey),
                 _ => None,
             };
             options.set_transport(Transport::tls_with_config(TlsConfiguration::Simple {
@@ -317,5 +368,52 @@ impl Mqtt {
         {
             task.abort();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn the_password_and_client_key_come_from_credentials_when_no_file_is_named() {
+        let dir = std::env::temp_dir().join(format!("rollcall-credentials-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let secret = |name: &str, text: &str| {
+            let path = dir.join(name);
+            std::fs::write(&path, text).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o400)).unwrap();
+            path
+        };
+        let mut m = MqttConfig {
+            username: Some("room-101".into()),
+            password_env: "ROLLCALL_TEST_NO_SUCH_VARIABLE".into(),
+            ..MqttConfig::default()
+        };
+        assert!(matches!(password(&m, Some(&dir)), Err(MqttError::NoPassword(_))));
+        secret(PASSWORD_CREDENTIAL, "from-the-credential\nsecond line ignored\n");
+        assert_eq!(password(&m, Some(&dir)).unwrap().as_str(), "from-the-credential");
+        m.password_file = Some(secret("named.password", "from-the-file\n"));
+        assert_eq!(
+            password(&m, Some(&dir)).unwrap().as_str(),
+            "from-the-file",
+            "a named file wins"
+        );
+        m.password_file = Some(dir.join("open.password"));
+        std::fs::write(dir.join("open.password"), "x").unwrap();
+        std::fs::set_permissions(dir.join("open.password"), std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(
+            password(&m, Some(&dir)).is_err(),
+            "a password others can read is refused"
+        );
+
+        let mut tls = crate::config::TlsConfig::default();
+        assert_eq!(client_key_file(&tls, Some(&dir)), None);
+        let key = secret(CLIENT_KEY_CREDENTIAL, "-----BEGIN PRIVATE KEY-----\n");
+        assert_eq!(client_key_file(&tls, Some(&dir)), Some(key));
+        tls.client_key = Some(PathBuf::from("/etc/rollcall/room-101.key"));
+        assert_eq!(client_key_file(&tls, Some(&dir)), tls.client_key);
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }
