@@ -91,14 +91,14 @@ class Backend:
                 return self.flag("unknown_device", device, topic=topic)
             payload = signed_payload(self.keys[device], topic, message)
             if payload is None:
-                if kind == "status" and json.loads(message).get("state") == "offline":
-                    return  # the broker's last will: fixed and unsigned, presence only
-                event_id = None
                 try:
-                    event_id = json.loads(message).get("event_id")
+                    body = json.loads(message)
                 except ValueError:
-                    pass
-                return self.flag("bad_signature", device, topic=topic, event_id=event_id)
+                    body = None
+                body = body if isinstance(body, dict) else {}
+                if kind == "status" and body.get("state") == "offline" and set(body) <= {"state", "device"}:
+                    return  # the broker's last will: fixed and unsigned, presence only
+                return self.flag("bad_signature", device, topic=topic, event_id=body.get("event_id"))
             self.counts[(device, kind)] = self.counts.get((device, kind), 0) + 1
             body = json.loads(payload)
             if kind == "audit":

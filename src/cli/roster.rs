@@ -252,7 +252,8 @@ fn scope_of(config: &Config, device: Option<&str>) -> Result<rollcall::sync::ros
 pub struct PublishArgs {
     /// Roster file.
     file: PathBuf,
-    /// The backend's signing key (`rollcall keygen --signing`); else ROLLCALL_SIGNING_KEY_FILE.
+    /// The backend's signing key (`rollcall keygen --signing`); else ROLLCALL_SIGNING_KEY(_FILE)
+    /// or the credential rollcall.signing-key.
     #[arg(long)]
     signing_key: Option<PathBuf>,
     /// A device's sealing key (base64; its `rollcall status` shows it): only the devices named
@@ -289,11 +290,18 @@ impl PublishKey {
         };
         let Some(seed) = signing else {
             let configured = config.mqtt.as_ref().and_then(|m| m.roster_key_file.clone());
-            let key = Key::locate_from(
+            return match Key::locate_from(
                 &rollcall::store::SITE_KEY_SOURCE,
                 how.key_file.as_deref().or(configured.as_deref()),
-            )?;
-            return Ok(PublishKey::SiteKey(key));
+            ) {
+                Ok(key) => Ok(PublishKey::SiteKey(key)),
+                Err(rollcall::store::StoreError::NoKey(_)) => Err(CliError::Usage(
+                    "no key to seal with: give --signing-key (the backend's key, from `rollcall keygen --signing`), \
+                     or, only while a site moves off the site key, --key-file SITE_KEY"
+                        .into(),
+                )),
+                Err(e) => Err(e.into()),
+            };
         };
         if how.recipients.is_empty() {
             return Err(CliError::Usage(
