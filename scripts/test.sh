@@ -75,7 +75,9 @@ it=$(sed -n 's#.*(\(target/release/deps/it-[0-9a-f]*\)).*#\1#p' "$logs/build.log
 [ -x "$it" ] || { echo "[test] cannot find the integration tests' binary in $logs/build.log"; exit 1; }
 
 # The figure suites that need no INT8 build, and the package test, from now on.
-in_background figures-fp32 nice -n 19 "$it" --ignored open_set_scale:: liveness_quality:: classroom::
+# All three at once: the longest (open_set_scale) would otherwise start only when one of the
+# others ends, and finish alone on one core at the very end of the run.
+in_background figures-fp32 nice -n 19 "$it" --ignored --test-threads 3 open_set_scale:: liveness_quality:: classroom::
 # Without the lint settings: on a new machine the package test first builds cargo-deb, which
 # is no code of ours to lint.
 in_background package env -u RUSTC_WORKSPACE_WRAPPER -u RUSTFLAGS scripts/test-package.sh --no-build

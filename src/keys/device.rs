@@ -156,6 +156,14 @@ mod tests {
     }
 
     #[test]
+    fn private_keys_are_wiped_when_dropped() {
+        fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+        // The Ed25519 key itself; the seed is a `Key` (Zeroizing), and hpke's X25519 private
+        // key wraps x25519-dalek's StaticSecret, which wipes itself too.
+        wiped_on_drop::<ed25519_dalek::SigningKey>();
+    }
+
+    #[test]
     fn one_seed_gives_the_same_public_keys_every_time() {
         let seed = Key::generate();
         let (one, two) = (DeviceKey::from_seed(&seed), DeviceKey::from_seed(&seed));
