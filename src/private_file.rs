@@ -6,7 +6,7 @@
 
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Owner read and write, nothing for group or others.
 pub const MODE: u32 = 0o600;
@@ -59,6 +59,22 @@ pub fn create_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .open(path)?;
     f.write_all(bytes)?;
     f.sync_all()
+}
+
+/// The folder of systemd credentials the service was given (`LoadCredential=`), if any.
+pub fn credentials_dir() -> Option<PathBuf> {
+    std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from)
+}
+
+/// The credential `name` in `dir`, when the service was given it.
+pub fn credential_in(dir: Option<&Path>, name: &str) -> Option<PathBuf> {
+    let path = dir?.join(name);
+    path.exists().then_some(path)
+}
+
+/// The credential `name` among the service's own, when it was given it.
+pub fn credential(name: &str) -> Option<PathBuf> {
+    credential_in(credentials_dir().as_deref(), name)
 }
 
 #[cfg(test)]

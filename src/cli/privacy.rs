@@ -34,7 +34,7 @@ pub fn run(config: &Config, args: Args) -> Result<(), CliError> {
         _ => "not taken ([mqtt] allow_site_key_rosters is off)".to_string(),
     };
     let device_key = match Key::origin(&rollcall::keys::DEVICE_KEY_SOURCE, config.device.key_file.as_deref()) {
-        unset if config.device.key_file.is_none() && unset.starts_with("nowhere") => {
+        unset if config.device.key_file.is_none() && unset == rollcall::store::NOWHERE => {
             let default = rollcall::config::DeviceConfig::default_key_file(&config.store.path);
             format!("the file {} (made by the daemon on first start)", default.display())
         }

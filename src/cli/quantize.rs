@@ -198,12 +198,11 @@ fn gather(config: &Config, photos: &[PathBuf], jobs: &mut [Job], dir: &Path) -> 
 }
 
 fn sha256_of(path: &Path) -> Result<String, CliError> {
-    use sha2::Digest;
     let bytes = std::fs::read(path).map_err(|source| CliError::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    Ok(format!("{:x}", sha2::Sha256::digest(bytes)))
+    Ok(rollcall::vision::model::integrity::sha256_hex(&bytes))
 }
 
 /// Runs `rollcall models quantize`.

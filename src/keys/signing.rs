@@ -86,15 +86,11 @@ impl VerifyKey {
                 .map(Some)
                 .map_err(|e| format!("[mqtt] roster_verify_key: {e}"));
         }
-        let Some(dir) = std::env::var_os("CREDENTIALS_DIRECTORY") else {
+        let Some(path) = crate::private_file::credential(VERIFY_KEY_CREDENTIAL) else {
             return Ok(None);
         };
-        let path = std::path::Path::new(&dir).join(VERIFY_KEY_CREDENTIAL);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => text.parse().map(Some).map_err(|e| format!("{}: {e}", path.display())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(format!("{}: {e}", path.display())),
-        }
+        let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        text.parse().map(Some).map_err(|e| format!("{}: {e}", path.display()))
     }
 
     /// Whether `signature` (base64 of 64 bytes) is this key's over `message`. Anything malformed

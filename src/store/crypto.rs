@@ -2,7 +2,7 @@
 //! (person id, recognizer id) as associated data, so a template cannot be moved to another person
 //! or model without failing authentication.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use aes_gcm::aead::rand_core::RngCore;
 use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
@@ -28,6 +28,9 @@ pub struct KeySource {
     /// Its file's name among systemd credentials (`LoadCredential=NAME:...`).
     pub credential: &'static str,
 }
+
+/// What [`Key::origin`] says when no source of a key is set.
+pub const NOWHERE: &str = "nowhere: none is set";
 
 /// The device's own key, which seals the store.
 pub const KEY_SOURCE: KeySource = KeySource {
@@ -131,11 +134,8 @@ impl Key {
         if let Some(p) = std::env::var_os(source.file_env) {
             return Key::from_file(Path::new(&p));
         }
-        if let Some(dir) = std::env::var_os("CREDENTIALS_DIRECTORY") {
-            let p = PathBuf::from(dir).join(source.credential);
-            if p.exists() {
-                return Key::from_file(&p);
-            }
+        if let Some(p) = crate::private_file::credential(source.credential) {
+            return Key::from_file(&p);
         }
         Err(StoreError::NoKey(*source))
     }
@@ -152,12 +152,10 @@ impl Key {
         if let Some(p) = std::env::var_os(source.file_env) {
             return format!("the file {} (${})", Path::new(&p).display(), source.file_env);
         }
-        if let Some(dir) = std::env::var_os("CREDENTIALS_DIRECTORY")
-            && PathBuf::from(dir).join(source.credential).exists()
-        {
+        if crate::private_file::credential(source.credential).is_some() {
             return format!("the systemd credential {}", source.credential);
         }
-        "nowhere: none is set".to_string()
+        NOWHERE.to_string()
     }
 
     /// Writes the key to a new file readable only by its owner; never overwrites.

@@ -35,7 +35,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OptionalExtension, params};
 
 pub use alerts::MAX_ALERT_DETAIL;
-pub use crypto::{KEY_SOURCE, Key, KeySource, NONCE_LEN, SITE_KEY_SOURCE, template_aad};
+pub use crypto::{KEY_SOURCE, Key, KeySource, NONCE_LEN, NOWHERE, SITE_KEY_SOURCE, template_aad};
 pub use holdings::{Held, Holdings};
 pub use outbox::{Maintenance, Outbox, OutboxDepth, OutboxLimits, OutboxRow};
 pub use people::{Enrollment, Person};

@@ -122,22 +122,14 @@ pub const PASSWORD_CREDENTIAL: &str = "rollcall.mqtt-password";
 /// The systemd credential that may hold the TLS client certificate's private key.
 pub const CLIENT_KEY_CREDENTIAL: &str = "rollcall.mqtt-client-key";
 
-/// The folder of the service's systemd credentials, when it has one.
-fn credentials_dir() -> Option<PathBuf> {
-    std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from)
-}
-
-/// A systemd credential's file in `dir`, when the service was given it.
-fn credential(dir: Option<&Path>, name: &str) -> Option<PathBuf> {
-    let path = dir?.join(name);
-    path.is_file().then_some(path)
-}
-
 /// The broker password: `password_file`, else the credential `rollcall.mqtt-password` in
 /// `credentials`, else the environment variable `password_env`. Its first line, wiped from
 /// memory when dropped.
 fn password(m: &MqttConfig, credentials: Option<&Path>) -> Result<zeroize::Zeroizing<String>, MqttError> {
-    let file = match (&m.password_file, credential(credentials, PASSWORD_CREDENTIAL)) {
+    let file = match (
+        &m.password_file,
+        crate::private_file::credential_in(credentials, PASSWORD_CREDENTIAL),
+    ) {
         (Some(path), _) => Some(("password_file", path.clone())),
         (None, Some(path)) => Some((PASSWORD_CREDENTIAL, path)),
         (None, None) => None,
@@ -161,7 +153,7 @@ fn password(m: &MqttConfig, credentials: Option<&Path>) -> Result<zeroize::Zeroi
 fn client_key_file(tls: &crate::config::TlsConfig, credentials: Option<&Path>) -> Option<PathBuf> {
     tls.client_key
         .clone()
-        .or_else(|| credential(credentials, CLIENT_KEY_CREDENTIAL))
+        .or_else(|| crate::private_file::credential_in(credentials, CLIENT_KEY_CREDENTIAL))
 }
 
 /// Bytes a roster message may have beyond its payload (topic and packet header).
@@ -199,13 +191,16 @@ impl MqttSettings {
             // is buffered (see `link`). Outgoing: events and status are small.
             .set_max_packet_size(m.roster_max_bytes + PACKET_OVERHEAD, MAX_OUTGOING);
         if let Some(user) = &m.username {
-            let password = password(m, credentials_dir().as_deref())?;
+            let password = password(m, crate::private_file::credentials_dir().as_deref())?;
             // rumqttc keeps its own copy for every reconnect; this one is wiped now.
             options.set_credentials(user.clone(), password.as_str());
         }
         if let Some(tls) = &m.tls {
             let ca = read("tls.ca_file", &tls.ca_file)?;
-            let client_auth = match (&tls.client_cert, client_key_file(tls, credentials_dir().as_deref())) {
+            let client_auth = match (
+                &tls.client_cert,
+                client_key_file(tls, crate::private_file::credentials_dir().as_deref()),
+            ) {
                 (Some(cert), Some(key)) => Some((
                     read("tls.client_cert", cert)?,
                     read_private("tls.client_key", &key)?.to_vec(),

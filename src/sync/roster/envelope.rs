@@ -150,6 +150,27 @@ pub struct Envelope {
 }
 
 impl Envelope {
+    /// Each recipient's `to`, `enc` and `key`, in order: how they are signed and checked.
+    fn recipient_fields(&self) -> impl Iterator<Item = &String> {
+        self.recipients.iter().flat_map(|r| [&r.to, &r.enc, &r.key])
+    }
+
+    /// Whether any field holds a NUL, which would let two envelopes sign alike.
+    fn holds_nul(&self) -> bool {
+        let mut fields = [
+            &self.format,
+            &self.recognizer,
+            &self.site,
+            &self.created_at,
+            &self.nonce,
+        ]
+        .into_iter()
+        .chain(self.device.as_ref())
+        .chain(self.recipient_fields())
+        .chain([&self.ciphertext, &self.signature]);
+        fields.any(|f| f.contains('\0'))
+    }
+
     /// Whom it is meant for.
     pub fn scope(&self) -> Scope {
         match &self.device {
@@ -271,8 +292,7 @@ fn aad(env: &Envelope) -> Vec<u8> {
 /// NUL ([`parse_envelope`] refuses one), so no two envelopes join alike.
 pub fn signed_bytes(env: &Envelope) -> Vec<u8> {
     let mut bytes = aad(env);
-    let recipients = env.recipients.iter().flat_map(|r| [&r.to, &r.enc, &r.key]);
-    for field in recipients.chain([&env.nonce, &env.ciphertext]) {
+    for field in env.recipient_fields().chain([&env.nonce, &env.ciphertext]) {
         bytes.push(0);
         bytes.extend_from_slice(field.as_bytes());
     }
@@ -365,16 +385,7 @@ pub fn parse_envelope(bytes: &[u8], max_bytes: usize) -> Result<Envelope, Roster
     if chrono::DateTime::parse_from_rfc3339(&env.created_at).is_err() {
         return Err(RosterError::Malformed("created_at is not an RFC 3339 time".into()));
     }
-    let holds_nul = {
-        let recipients = env.recipients.iter().flat_map(|r| [&r.to, &r.enc, &r.key]);
-        let mut fields = [&env.format, &env.recognizer, &env.site, &env.created_at, &env.nonce]
-            .into_iter()
-            .chain(env.device.as_ref())
-            .chain(recipients)
-            .chain([&env.ciphertext, &env.signature]);
-        fields.any(|f| f.contains('\0'))
-    };
-    if holds_nul {
+    if env.holds_nul() {
         return Err(RosterError::Malformed("a field holds a NUL byte".into()));
     }
     Ok(env)
