@@ -35,6 +35,7 @@ use crate::config::{Config, LivenessConfig, RecognizeConfig, Unassessed};
 use crate::event::{Alert, AlertKind, AttendanceEvent, LivenessBasis, new_id};
 use crate::store::{Store, StoreError};
 use crate::vision::analyze::FaceAnalyzer;
+use crate::vision::detect::BBox;
 use crate::vision::embed::{CompareError, Embedding};
 use crate::vision::landmarks::eye_openness;
 use crate::vision::liveness::{blinked, landmark_motion};
@@ -472,20 +473,34 @@ impl Engine {
         self.follow_session(&mut tracker, camera, room, at);
         let mut outcomes = retried;
         let result = (|| {
-            // Passive liveness only for tracks still undecided: a seated class costs detection only.
-            for (&id, (bbox, five, detection, quality)) in ids.iter().zip(&faces) {
+            // Passive liveness only for tracks still undecided: a seated class costs detection
+            // only. A small or blurred face's score is no evidence either way: not sampled. The
+            // faces sampled are scored together, in one run of each model.
+            let sampled: Vec<usize> = (0..ids.len())
+                .filter(|&i| {
+                    let (_, _, _, quality) = &faces[i];
+                    tracker.get(ids[i]).is_some_and(|t| {
+                        !t.standing.is_final()
+                            && t.liveness.len() < LIVENESS_SAMPLES
+                            && assessable(quality.size_px, quality.sharpness)
+                    })
+                })
+                .collect();
+            let boxes: Vec<BBox> = sampled.iter().map(|&i| faces[i].0).collect();
+            if let Some(scores) = self.analyzer.live_scores(image, &boxes)? {
+                for (&i, score) in sampled.iter().zip(scores) {
+                    let (_, _, detection, quality) = &faces[i];
+                    if let Some(track) = tracker.get_mut(ids[i]) {
+                        track.liveness.push(score);
+                        track.liveness_px.push(quality.size_px);
+                        track.liveness_detection.push(*detection);
+                    }
+                }
+            }
+            for (&id, (bbox, five, _, _)) in ids.iter().zip(&faces) {
                 let Some(track) = tracker.get_mut(id).filter(|t| !t.standing.is_final()) else {
                     continue;
                 };
-                // A small or blurred face's score is no evidence either way: not sampled.
-                if track.liveness.len() < LIVENESS_SAMPLES
-                    && assessable(quality.size_px, quality.sharpness)
-                    && let Some(score) = self.analyzer.live_score(image, bbox)?
-                {
-                    track.liveness.push(score);
-                    track.liveness_px.push(quality.size_px);
-                    track.liveness_detection.push(*detection);
-                }
                 // Eyes on every frame until the decision: a blink is brief, and a track that
                 // waits for one (see `decide`) must be watched for it.
                 if let Some(points) = self.analyzer.dense_landmarks(image, bbox)? {

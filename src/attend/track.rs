@@ -482,6 +482,11 @@ impl Tracker {
         self.tracks.iter_mut()
     }
 
+    /// A live track by id, to read.
+    pub fn get(&self, id: u64) -> Option<&Track> {
+        self.tracks.iter().find(|t| t.id == id)
+    }
+
     /// A live track by id.
     pub fn get_mut(&mut self, id: u64) -> Option<&mut Track> {
         self.tracks.iter_mut().find(|t| t.id == id)

@@ -341,15 +341,16 @@ impl FaceAnalyzer {
         Ok(out)
     }
 
-    /// Passive live score of the face at `bbox`, if anti-spoofing is configured.
-    pub fn live_score(&mut self, frame: &Mat, bbox: &crate::vision::detect::BBox) -> Result<Option<f32>, ModelError> {
+    /// Passive live scores of the faces at `boxes`, if anti-spoofing is configured: one run of
+    /// each model for them all.
+    pub fn live_scores(&mut self, frame: &Mat, boxes: &[BBox]) -> Result<Option<Vec<f32>>, ModelError> {
         let Some(a) = self.antispoof.as_mut() else {
             return Ok(None);
         };
         let start = Instant::now();
-        let score = a.check(frame, bbox)?.score;
+        let scores = a.check(frame, boxes)?.into_iter().map(|l| l.score).collect();
         self.clock.record(Stage::Antispoof, start);
-        Ok(Some(score))
+        Ok(Some(scores))
     }
 
     /// Embeds aligned crops in one batch.
@@ -377,7 +378,11 @@ impl FaceAnalyzer {
             inputs.push((self.recognizer.id().to_string(), crop));
             if let Some(a) = &self.antispoof {
                 let names: Vec<String> = a.names().map(str::to_string).collect();
-                inputs.extend(names.into_iter().zip(a.prepare(frame, &face.bbox)?));
+                inputs.extend(
+                    names
+                        .into_iter()
+                        .zip(a.prepare(frame, std::slice::from_ref(&face.bbox))?),
+                );
             }
         }
         Ok(inputs)
@@ -410,10 +415,10 @@ impl FaceAnalyzer {
 
         let t = Instant::now();
         let liveness = match self.antispoof.as_mut() {
-            Some(a) => faces
-                .iter()
-                .map(|f| a.check(frame, &f.bbox).map(Some))
-                .collect::<Result<Vec<_>, _>>()?,
+            Some(a) => {
+                let boxes: Vec<BBox> = faces.iter().map(|f| f.bbox).collect();
+                a.check(frame, &boxes)?.into_iter().map(Some).collect()
+            }
             None => vec![None; faces.len()],
         };
         times.antispoof = t.elapsed();
@@ -443,11 +448,8 @@ impl FaceAnalyzer {
         let aligned = self.align_all(frame, faces)?;
         let batch = self.recognizer.prepare(&aligned)?;
         let spoof_inputs = match self.antispoof.as_ref() {
-            Some(a) => faces
-                .iter()
-                .map(|f| a.prepare(frame, &f.bbox))
-                .collect::<Result<Vec<_>, _>>()?,
-            None => Vec::new(),
+            Some(a) => Some(a.prepare(frame, &faces.iter().map(|f| f.bbox).collect::<Vec<_>>())?),
+            None => None,
         };
 
         let mut times = ModelTimes::default();
@@ -457,11 +459,11 @@ impl FaceAnalyzer {
         let t = Instant::now();
         self.recognizer.infer(&batch)?;
         times.embed = t.elapsed();
-        if let Some(a) = self.antispoof.as_mut() {
+        if let (Some(a), Some(inputs)) = (self.antispoof.as_mut(), spoof_inputs)
+            && !faces.is_empty()
+        {
             let t = Instant::now();
-            for inputs in &spoof_inputs {
-                a.infer(inputs)?;
-            }
+            a.infer(&inputs)?;
             times.antispoof = t.elapsed();
         }
         Ok(times)

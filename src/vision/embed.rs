@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use ndarray::{Array4, Axis, s};
+use ndarray::{Array4, Axis};
 use opencv::core::Mat;
 use serde::Serialize;
 
@@ -113,6 +113,11 @@ impl Recognizer {
         self.threshold
     }
 
+    /// Whether several faces go in one run.
+    pub fn takes_batches(&self) -> bool {
+        self.model.is_batched()
+    }
+
     /// Side of the square aligned crop this model takes.
     pub fn crop_size(&self) -> u32 {
         self.model.spec().input.width
@@ -131,26 +136,14 @@ impl Recognizer {
         Ok(batch)
     }
 
-    /// Runs the model alone on a prepared batch: one run when the model takes batches, one run
-    /// per face when its batch dimension is fixed.
+    /// Runs the model alone on a prepared batch: in runs of several faces when the model takes
+    /// batches, else one run per face.
     pub fn infer(&mut self, batch: &Array4<f32>) -> Result<Vec<Embedding>, ModelError> {
         let n = batch.len_of(Axis(0));
-        let mut raw = Vec::with_capacity(n * self.dim);
         if n == 0 {
             return Ok(Vec::new());
         }
-        if self.model.is_batched() {
-            raw.extend(self.model.run(batch.view())?.swap_remove(0).data);
-        } else {
-            for i in 0..n {
-                raw.extend(
-                    self.model
-                        .run(batch.slice(s![i..i + 1, .., .., ..]))?
-                        .swap_remove(0)
-                        .data,
-                );
-            }
-        }
+        let raw = self.model.run_items(batch.view())?;
         if raw.len() != n * self.dim {
             return Err(ModelError::Inference {
                 name: self.id.to_string(),

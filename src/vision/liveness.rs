@@ -102,8 +102,13 @@ impl AntiSpoof {
         self.threshold
     }
 
-    /// One input tensor per model for the face at `bbox`.
-    pub fn prepare(&self, frame: &Mat, bbox: &BBox) -> Result<Vec<Array4<f32>>, ModelError> {
+    /// Whether every model takes several faces a run.
+    pub fn takes_batches(&self) -> bool {
+        self.models.iter().all(|m| m.model.is_batched())
+    }
+
+    /// One input tensor per model for the faces at `boxes`, one item per face.
+    pub fn prepare(&self, frame: &Mat, boxes: &[BBox]) -> Result<Vec<Array4<f32>>, ModelError> {
         self.models
             .iter()
             .map(|m| {
@@ -112,36 +117,57 @@ impl AntiSpoof {
                     name: m.model.spec().name.clone(),
                     source,
                 };
-                let rect = spoof_crop(frame.cols(), frame.rows(), bbox, m.spec.crop_scale);
-                let roi = Mat::roi(frame, rect).map_err(cv)?;
-                let mut crop = Mat::default();
                 let size = Size::new(input.width as i32, input.height as i32);
-                imgproc::resize(&roi, &mut crop, size, 0.0, 0.0, imgproc::INTER_LINEAR).map_err(cv)?;
-                let mut t = Array4::<f32>::zeros((1, 3, input.height as usize, input.width as usize));
-                fill_chw(&crop, input, t.index_axis_mut(Axis(0), 0)).map_err(cv)?;
+                let mut t = Array4::<f32>::zeros((boxes.len(), 3, input.height as usize, input.width as usize));
+                for (bbox, slot) in boxes.iter().zip(t.axis_iter_mut(Axis(0))) {
+                    let rect = spoof_crop(frame.cols(), frame.rows(), bbox, m.spec.crop_scale);
+                    let roi = Mat::roi(frame, rect).map_err(cv)?;
+                    let mut crop = Mat::default();
+                    imgproc::resize(&roi, &mut crop, size, 0.0, 0.0, imgproc::INTER_LINEAR).map_err(cv)?;
+                    fill_chw(&crop, input, slot).map_err(cv)?;
+                }
                 Ok(t)
             })
             .collect()
     }
 
-    /// Runs the models alone on prepared inputs and fuses them.
-    pub fn infer(&mut self, inputs: &[Array4<f32>]) -> Result<Liveness, ModelError> {
-        let mut live = 0.0;
+    /// Runs the models alone on prepared inputs and fuses them: one verdict per face.
+    pub fn infer(&mut self, inputs: &[Array4<f32>]) -> Result<Vec<Liveness>, ModelError> {
+        let faces = inputs.first().map_or(0, |i| i.len_of(Axis(0)));
+        let mut live = vec![0.0f32; faces];
         for (m, input) in self.models.iter_mut().zip(inputs) {
-            let out = m.model.run(input.view())?;
-            let probs = softmax(&out[0].data[..m.spec.classes.min(out[0].data.len())]);
-            live += probs.get(m.spec.live_class).copied().unwrap_or(0.0);
+            let logits = m.model.run_items(input.view())?;
+            let per_face = logits.len() / faces.max(1);
+            if per_face < m.spec.classes || logits.len() != per_face * faces {
+                return Err(ModelError::Inference {
+                    name: m.model.spec().name.clone(),
+                    reason: format!("expected {faces} x {} values, got {}", m.spec.classes, logits.len()),
+                });
+            }
+            for (sum, face) in live.iter_mut().zip(logits.chunks_exact(per_face)) {
+                let probs = softmax(&face[..m.spec.classes]);
+                *sum += probs.get(m.spec.live_class).copied().unwrap_or(0.0);
+            }
         }
-        let score = live / self.models.len().max(1) as f32;
-        Ok(Liveness {
-            score,
-            live: score >= self.threshold,
-        })
+        let models = self.models.len().max(1) as f32;
+        Ok(live
+            .into_iter()
+            .map(|sum| {
+                let score = sum / models;
+                Liveness {
+                    score,
+                    live: score >= self.threshold,
+                }
+            })
+            .collect())
     }
 
-    /// Scores the face at `bbox` in `frame`.
-    pub fn check(&mut self, frame: &Mat, bbox: &BBox) -> Result<Liveness, ModelError> {
-        let inputs = self.prepare(frame, bbox)?;
+    /// Scores the faces at `boxes` in `frame`, in one run per model where the models allow.
+    pub fn check(&mut self, frame: &Mat, boxes: &[BBox]) -> Result<Vec<Liveness>, ModelError> {
+        if boxes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let inputs = self.prepare(frame, boxes)?;
         self.infer(&inputs)
     }
 }

@@ -330,17 +330,16 @@ fn int8_anti_spoofing_is_listed_only_if_its_verdicts_hold() {
     let references = testkit::figure_cache::rows("fp32-live-scores", &inputs, &settings, &paths, || {
         let mut rows = vec![Vec::new(); paths.len()];
         for (i, _, frame) in every_photo(&paths) {
-            rows[i] = found[i]
-                .iter()
-                .map(|f| fp32.live_score(&frame, &f.bbox).unwrap().unwrap())
-                .collect();
+            let boxes: Vec<_> = found[i].iter().map(|f| f.bbox).collect();
+            rows[i] = fp32.live_scores(&frame, &boxes).unwrap().unwrap();
         }
         rows
     });
     let (mut changed, mut on_samples, mut faces, mut widest) = (0usize, Vec::new(), 0usize, 0.0f32);
     for (i, path, frame) in every_photo(&paths) {
-        for (face, &a) in found[i].iter().zip(&references[i]) {
-            let b = int8.live_score(&frame, &face.bbox).unwrap().unwrap();
+        let boxes: Vec<_> = found[i].iter().map(|f| f.bbox).collect();
+        let scores = int8.live_scores(&frame, &boxes).unwrap().unwrap();
+        for (&a, b) in references[i].iter().zip(scores) {
             faces += 1;
             widest = widest.max((a - b).abs());
             if (a >= threshold) != (b >= threshold) {

@@ -58,7 +58,10 @@ fn live_sample(analyzer: &mut FaceAnalyzer, frame: &Mat) -> Option<(f32, f32, f3
         .unwrap()
         .into_iter()
         .max_by(|a, b| a.quality.size_px.total_cmp(&b.quality.size_px))?;
-    let score = analyzer.live_score(frame, &face.face.bbox).unwrap()?;
+    let score = *analyzer
+        .live_scores(frame, std::slice::from_ref(&face.face.bbox))
+        .unwrap()?
+        .first()?;
     Some((face.quality.size_px, face.quality.sharpness, score))
 }
 

@@ -9,6 +9,7 @@
 
 mod architecture;
 mod attack;
+mod batching;
 mod camera_check;
 mod capture;
 mod classroom;

@@ -10,6 +10,12 @@ use ort::value::{TensorElementType, TensorRef, ValueType};
 use super::{ModelError, Runtime};
 use crate::config::{ModelFamily, ModelKind, ModelSpec, Provider};
 
+/// The most input pixels one run of several faces takes: 5 faces of SFace's 112x112, 10 of
+/// MiniFASNet's 80x80. ONNX Runtime keeps the memory of the largest run it has made, and per
+/// face, bigger batches gain little more (`cargo bench --bench batch`): SFace's runs of 16 held
+/// about 120 MB more than single runs, its runs of 4 about 13 MB.
+pub const MAX_BATCH_PIXELS: usize = 65_536;
+
 /// One output tensor, copied out of the session so callers hold no runtime borrows.
 #[derive(Debug, Clone)]
 pub struct OutputTensor {
@@ -74,42 +80,108 @@ impl OnnxModel {
             path: path.clone(),
             reason,
         };
-        let mut builder = Session::builder(runtime.environment())
-            .map_err(|e| failed(e.to_string()))?
-            .with_optimization_level(GraphOptimizationLevel::Level3)
-            .map_err(|e| failed(e.to_string()))?
-            // A memory pattern plans one block per input shape seen and keeps it for good: the
-            // daemon bench at 4 cameras peaks at 236 MB without, 280 MB with, for about 4% of
-            // analysed frames (docs/int8.md, memory).
-            .with_memory_pattern(false)
-            .map_err(|e| failed(e.to_string()))?;
-        let provider = super::provider::register(
-            &mut builder,
-            runtime.providers(),
-            &runtime.library().display().to_string(),
-        )?;
-        let bytes = std::fs::read(&path).map_err(|e| failed(e.to_string()))?;
+        let session_of = |model: &[u8]| -> Result<(Session, Provider), ModelError> {
+            let mut builder = Session::builder(runtime.environment())
+                .map_err(|e| failed(e.to_string()))?
+                .with_optimization_level(GraphOptimizationLevel::Level3)
+                .map_err(|e| failed(e.to_string()))?
+                // A memory pattern plans one block per input shape seen and keeps it for good: the
+                // daemon bench at 4 cameras peaks at 236 MB without, 280 MB with, for about 4% of
+                // analysed frames (docs/int8.md, memory).
+                .with_memory_pattern(false)
+                .map_err(|e| failed(e.to_string()))?;
+            let provider = super::provider::register(
+                &mut builder,
+                runtime.providers(),
+                &runtime.library().display().to_string(),
+            )?;
+            let session = builder.commit_from_memory(model).map_err(|e| failed(e.to_string()))?;
+            Ok((session, provider))
+        };
+        let mut bytes = std::fs::read(&path).map_err(|e| failed(e.to_string()))?;
         // The bytes checked are the bytes loaded: nothing can swap the file in between.
         super::integrity::check_model(spec, &path, &bytes)?;
-        let session = match super::onnx_edit::weights_as_constants(&bytes) {
-            Some(edited) => {
-                drop(bytes);
-                builder.commit_from_memory(&edited)
-            }
-            None => builder.commit_from_memory(&bytes),
+        if let Some(edited) = super::onnx_edit::weights_as_constants(&bytes) {
+            bytes = edited;
         }
-        .map_err(|e| failed(e.to_string()))?;
-        let mut model = OnnxModel {
+        let of = |(session, provider)| OnnxModel {
             spec: spec.clone(),
-            path,
+            path: path.clone(),
             input_name: String::new(),
             batched: false,
             free_size: false,
             provider,
             session,
         };
+        if let Some(batched) = super::onnx_edit::free_batch(&bytes) {
+            let mut model = of(session_of(&batched)?);
+            model.check_against_description()?;
+            match model.batch_matches_single_runs() {
+                Ok(()) => return Ok(model),
+                Err(why) => tracing::warn!(
+                    model = %spec.name,
+                    %why,
+                    "this model cannot take several faces a run: one face a run"
+                ),
+            }
+        }
+        let mut model = of(session_of(&bytes)?);
         model.check_against_description()?;
         Ok(model)
+    }
+
+    /// Whether a batch of two inputs gives what the two give in runs of their own: the proof that
+    /// freeing the batch ([`super::onnx_edit::free_batch`]) changed nothing. The inputs are
+    /// deterministic noise over the pixel range, distinct from each other.
+    fn batch_matches_single_runs(&mut self) -> Result<(), String> {
+        let input = &self.spec.input;
+        let (h, w) = (input.height as usize, input.width as usize);
+        let (mean, std) = (input.mean, input.std);
+        let mut state = 0x5eed_u64;
+        let batch = ndarray::Array4::from_shape_simple_fn((2, 3, h, w), || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            ((state >> 56) as f32 - mean) / std
+        });
+        let fail = |e: ModelError| e.to_string();
+        let together = self.run(batch.view()).map_err(fail)?;
+        for item in 0..2 {
+            let alone = self
+                .run(batch.slice(ndarray::s![item..item + 1, .., .., ..]))
+                .map_err(fail)?;
+            if alone.len() != together.len() {
+                return Err(format!("{} outputs alone, {} in a batch", alone.len(), together.len()));
+            }
+            for (k, (a, t)) in alone.iter().zip(&together).enumerate() {
+                let n = a.data.len();
+                let part = t.data.get(item * n..(item + 1) * n).filter(|_| t.data.len() == 2 * n);
+                let Some(part) = part else {
+                    return Err(format!(
+                        "output {k} has {} values for two inputs, {n} for one",
+                        t.data.len()
+                    ));
+                };
+                let worst = a
+                    .data
+                    .iter()
+                    .zip(part)
+                    .map(|(x, y)| {
+                        let gap = (x - y).abs() / (1.0 + x.abs());
+                        // NaN in either run is a difference too (f32::max would skip it).
+                        if gap.is_nan() { f32::INFINITY } else { gap }
+                    })
+                    .fold(0.0f32, f32::max);
+                // Exact in practice (the same kernels run either way); a wrong edit mixes the
+                // inputs and misses by whole units.
+                if worst > 1e-4 {
+                    return Err(format!(
+                        "output {k} differs by {worst} between a batch and a single run"
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     fn mismatch(&self, what: String) -> ModelError {
@@ -248,6 +320,30 @@ impl OnnxModel {
     /// True when one run can take several faces.
     pub fn is_batched(&self) -> bool {
         self.batched
+    }
+
+    /// The first output's values for every item of `batch`, item after item: in runs of up to
+    /// [`MAX_BATCH_PIXELS`] when the model takes batches, else one run per item.
+    pub fn run_items(&mut self, batch: ArrayView4<'_, f32>) -> Result<Vec<f32>, ModelError> {
+        let (n, _, h, w) = batch.dim();
+        let step = if self.batched {
+            (MAX_BATCH_PIXELS / (h * w).max(1)).max(1)
+        } else {
+            1
+        };
+        let mut values = Vec::new();
+        for start in (0..n).step_by(step) {
+            let part = batch.slice(ndarray::s![start..(start + step).min(n), .., .., ..]);
+            let mut outputs = self.run(part)?;
+            if outputs.is_empty() {
+                return Err(ModelError::Inference {
+                    name: self.spec.name.clone(),
+                    reason: "the model gave no output".into(),
+                });
+            }
+            values.extend(outputs.swap_remove(0).data);
+        }
+        Ok(values)
     }
 
     /// Runs the model on one NCHW batch and copies every output out.
