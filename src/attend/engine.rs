@@ -507,9 +507,25 @@ impl Engine {
                     push_recent(&mut track.eyes, eye_openness(&points, five));
                 }
             }
+            // The tracks due now are judged first; those that go on to be matched have their
+            // kept frames embedded together, in runs of several faces, then are matched.
+            let mut ready = Vec::new();
             for id in ids {
                 if let Some(track) = tracker.get_mut(id).filter(|t| self.due(t)) {
-                    outcomes.extend(self.decide(track, camera, room, false)?);
+                    match self.before_matching(track, camera, room, false) {
+                        LiveStep::Go(live) => ready.push((id, live)),
+                        LiveStep::Stop(stop) => outcomes.extend(stop),
+                    }
+                }
+            }
+            let mut matching: Vec<&mut Track> = tracker
+                .tracks_mut()
+                .filter(|t| ready.iter().any(|&(id, _)| id == t.id))
+                .collect();
+            self.embed_kept(&mut matching)?;
+            for (id, live) in ready {
+                if let Some(track) = tracker.get_mut(id) {
+                    outcomes.extend(self.match_track(track, camera, room, false, live)?);
                 }
             }
             for track in tracker.expire(at) {
@@ -588,14 +604,35 @@ impl Engine {
         room: &str,
         final_call: bool,
     ) -> Result<Option<Outcome>, EngineError> {
+        match self.before_matching(track, camera, room, final_call) {
+            LiveStep::Go(live) => {
+                self.embed_kept(&mut [track])?;
+                self.match_track(track, camera, room, final_call, live)
+            }
+            LiveStep::Stop(stop) => Ok(stop),
+        }
+    }
+
+    /// The steps of a decision that need no embedding: whether the face was ever big enough to
+    /// compare, and the liveness verdict.
+    fn before_matching(&mut self, track: &mut Track, camera: &str, room: &str, final_call: bool) -> LiveStep {
         // Too few pixels to tell students apart: no guess, and no model time on it.
         if !big_enough(track.best.iter().map(|k| k.face_px)) {
-            return Ok(final_call.then(|| self.too_small_to_recognise(track, camera)));
+            return LiveStep::Stop(final_call.then(|| self.too_small_to_recognise(track, camera)));
         }
-        let live = match self.judge_live(track, camera, room, final_call) {
-            LiveStep::Go(live) => live,
-            LiveStep::Stop(stop) => return Ok(stop),
-        };
+        self.judge_live(track, camera, room, final_call)
+    }
+
+    /// The rest of a decision, once the kept frames are embedded: the match against the gallery
+    /// and what follows from it.
+    fn match_track(
+        &mut self,
+        track: &mut Track,
+        camera: &str,
+        room: &str,
+        final_call: bool,
+        live: Option<LiveVerdict>,
+    ) -> Result<Option<Outcome>, EngineError> {
         let group = if self.recognize.per_class {
             self.timetable
                 .current()
@@ -604,7 +641,6 @@ impl Engine {
         } else {
             None
         };
-        self.embed_kept(track)?;
         track.looks += 1;
         let gallery = self.gallery.current();
         let (frames, overall) = self.candidates(&gallery, track, group.as_deref())?;
@@ -870,20 +906,30 @@ impl Engine {
         }
     }
 
-    /// Embeds the kept frames that have no embedding yet, in one batch: a track's frames are
-    /// embedded only when it is about to be matched, and never twice.
-    fn embed_kept(&mut self, track: &mut Track) -> Result<(), EngineError> {
-        let pending: Vec<usize> = (0..track.best.len())
-            .filter(|&i| track.best[i].embedding.is_none())
+    /// Embeds the kept frames of `tracks` that have no embedding yet, all in one call (runs of
+    /// several faces where the model takes them): a track's frames are embedded only when it is
+    /// about to be matched, and never twice.
+    fn embed_kept(&mut self, tracks: &mut [&mut Track]) -> Result<(), EngineError> {
+        let pending: Vec<(usize, usize)> = tracks
+            .iter()
+            .enumerate()
+            .flat_map(|(t, track)| {
+                (0..track.best.len())
+                    .filter(|&k| track.best[k].embedding.is_none())
+                    .map(move |k| (t, k))
+            })
             .collect();
         if pending.is_empty() {
             return Ok(());
         }
-        let crops: Vec<Mat> = pending.iter().map(|&i| track.best[i].aligned.clone()).collect();
+        let crops: Vec<Mat> = pending
+            .iter()
+            .map(|&(t, k)| tracks[t].best[k].aligned.clone())
+            .collect();
         let embeddings = self.analyzer.embed(&crops)?;
         self.stats.embeddings += embeddings.len() as u64;
-        for (i, e) in pending.into_iter().zip(embeddings) {
-            track.best[i].embedding = Some(e);
+        for ((t, k), e) in pending.into_iter().zip(embeddings) {
+            tracks[t].best[k].embedding = Some(e);
         }
         Ok(())
     }

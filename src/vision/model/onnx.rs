@@ -117,7 +117,10 @@ impl OnnxModel {
             let mut model = of(session_of(&batched)?);
             model.check_against_description()?;
             match model.batch_matches_single_runs() {
-                Ok(()) => return Ok(model),
+                Ok(()) => {
+                    tracing::debug!(model = %spec.name, "batch freed in memory: several inputs a run");
+                    return Ok(model);
+                }
                 Err(why) => tracing::warn!(
                     model = %spec.name,
                     %why,

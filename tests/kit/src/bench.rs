@@ -13,13 +13,25 @@ pub fn seconds() -> u64 {
         .unwrap_or(30)
 }
 
-/// Defaults with SCRFD-500M + w600k_mbf, the pair for its speed goals.
+/// Defaults with SCRFD-500M + w600k_mbf, the pair for its speed goals;
+/// `ROLLCALL_BENCH_THREADS` and `ROLLCALL_BENCH_SPIN` (`1` or `0`) set `[runtime] threads` and
+/// `spin`.
 pub fn config() -> Config {
     let mut config = Config::default();
     config.models.dir = root().join("models");
     config.models.detector = "scrfd-500m".into();
     config.models.recognizer = "arcface-w600k-mbf".into();
     config.runtime.onnxruntime = Some(root().join(rollcall::vision::model::default_library()));
+    // For measuring the runtime's own settings (docs/speed.md, threads).
+    if let Some(threads) = std::env::var("ROLLCALL_BENCH_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        config.runtime.threads = Some(threads);
+    }
+    if let Ok(spin) = std::env::var("ROLLCALL_BENCH_SPIN") {
+        config.runtime.spin = spin == "1";
+    }
     config
 }
 
