@@ -11,13 +11,14 @@
 //! the same embeddings (docs/int8.md, "SFace's weights").
 //!
 //! SFace and the MiniFASNet pair were exported for one face a run: their input says `[1, 3, H, W]`
-//! and MiniFASNet flattens its features with a `Reshape` to the constant shape `[1, -1]`. A batch
-//! of 16 costs SFace about two thirds, and MiniFASNet half, of 16 single runs per face
+//! and MiniFASNet flattens its features with a `Reshape` to the constant shape `[1, -1]`. A run of
+//! 16 faces costs SFace about four fifths, and MiniFASNet three fifths, of 16 single runs
 //! (`cargo bench --bench batch`). [`free_batch`] leaves the input's first dimension unnamed
 //! (any size), and the outputs' too, and turns each such constant's leading 1 into 0, which
 //! `Reshape` reads as "the input's own first dimension": the same shape for one face, the batch
 //! for several. Nothing else changes, and the loader proves it on the model itself before using
-//! the edit (see [`super::onnx`]): a batch of two must give what two single runs give.
+//! the edit (`OnnxModel::batch_matches_single_runs`): a batch of two must give what two single
+//! runs give.
 //!
 //! The edits work on the protobuf encoding directly: the graph's fields are copied as they are
 //! but for the dropped inputs, so nothing else in the file can change. A file it does not
