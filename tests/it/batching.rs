@@ -156,3 +156,15 @@ fn a_model_a_batch_would_mix_up_keeps_one_face_a_run() {
     }
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn a_fixed_size_detector_searches_its_tiles_one_a_run() {
+    // All of a 1080p frame's tiles in one run held twice the memory for no speed (docs/speed.md).
+    let analyzer = testkit::analyzer("yunet-2023mar", "sface-2021dec");
+    assert!(
+        !analyzer.detector().shape().batched,
+        "yunet-2023mar takes its tiles in one run"
+    );
+    let layouts = analyzer.detector().full_pass((1920, 1080));
+    assert!(layouts.iter().all(|l| l.items == 1), "{layouts:?}");
+}

@@ -98,12 +98,13 @@ impl OnnxModel {
             let session = builder.commit_from_memory(model).map_err(|e| failed(e.to_string()))?;
             Ok((session, provider))
         };
-        let mut bytes = std::fs::read(&path).map_err(|e| failed(e.to_string()))?;
         // The bytes checked are the bytes loaded: nothing can swap the file in between.
-        super::integrity::check_model(spec, &path, &bytes)?;
-        if let Some(edited) = super::onnx_edit::weights_as_constants(&bytes) {
-            bytes = edited;
-        }
+        let checked = || -> Result<Vec<u8>, ModelError> {
+            let bytes = std::fs::read(&path).map_err(|e| failed(e.to_string()))?;
+            super::integrity::check_model(spec, &path, &bytes)?;
+            Ok(super::onnx_edit::weights_as_constants(&bytes).unwrap_or(bytes))
+        };
+        let bytes = checked()?;
         let of = |(session, provider)| OnnxModel {
             spec: spec.clone(),
             path: path.clone(),
@@ -113,8 +114,15 @@ impl OnnxModel {
             provider,
             session,
         };
-        if let Some(batched) = super::onnx_edit::free_batch(&bytes) {
+        // Faces only: a fixed-size detector's tiles in one run held twice the memory and ran no
+        // faster (yunet-2023mar on a 2000x1428 photo: 299 MB against 601 MB; docs/speed.md).
+        let faces = spec.kind != ModelKind::Detector;
+        if let Some(batched) = faces.then(|| super::onnx_edit::free_batch(&bytes)).flatten() {
+            // One copy of the model at a time while ONNX Runtime builds its session (SFace's load
+            // peaked 135 MB higher with both); the fallback reads the file again.
+            drop(bytes);
             let mut model = of(session_of(&batched)?);
+            drop(batched);
             model.check_against_description()?;
             match model.batch_matches_single_runs() {
                 Ok(()) => {
@@ -127,6 +135,9 @@ impl OnnxModel {
                     "this model cannot take several faces a run: one face a run"
                 ),
             }
+            let mut model = of(session_of(&checked()?)?);
+            model.check_against_description()?;
+            return Ok(model);
         }
         let mut model = of(session_of(&bytes)?);
         model.check_against_description()?;
