@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use ndarray::{Array4, Axis};
+use ndarray::Array4;
 use opencv::core::Mat;
 use serde::Serialize;
 
@@ -372,13 +372,7 @@ impl FaceAnalyzer {
         let runs = self.detector.infer_all(&prepared)?;
         let faces = self.detector.decode(&runs);
         let name = self.detector.name().to_string();
-        // One image a tensor: the file on disk may take one image a run even where the loaded
-        // model was given a free batch (a fixed-size detector's tiles go in one run).
-        let mut inputs: Vec<(String, Array4<f32>)> = prepared
-            .iter()
-            .flat_map(|i| i.tensor.axis_chunks_iter(Axis(0), 1))
-            .map(|image| (name.clone(), image.to_owned()))
-            .collect();
+        let mut inputs: Vec<(String, Array4<f32>)> = prepared.into_iter().map(|i| (name.clone(), i.tensor)).collect();
         for (face, aligned) in faces.iter().zip(self.align_all(frame, &faces)?) {
             let crop = self.recognizer.prepare(std::slice::from_ref(&aligned))?;
             inputs.push((self.recognizer.id().to_string(), crop));
@@ -465,9 +459,7 @@ impl FaceAnalyzer {
         let t = Instant::now();
         self.recognizer.infer(&batch)?;
         times.embed = t.elapsed();
-        if let (Some(a), Some(inputs)) = (self.antispoof.as_mut(), spoof_inputs)
-            && !faces.is_empty()
-        {
+        if let (Some(a), Some(inputs)) = (self.antispoof.as_mut(), spoof_inputs) {
             let t = Instant::now();
             a.infer(&inputs)?;
             times.antispoof = t.elapsed();

@@ -134,10 +134,13 @@ impl AntiSpoof {
     /// Runs the models alone on prepared inputs and fuses them: one verdict per face.
     pub fn infer(&mut self, inputs: &[Array4<f32>]) -> Result<Vec<Liveness>, ModelError> {
         let faces = inputs.first().map_or(0, |i| i.len_of(Axis(0)));
+        if faces == 0 {
+            return Ok(Vec::new());
+        }
         let mut live = vec![0.0f32; faces];
         for (m, input) in self.models.iter_mut().zip(inputs) {
             let logits = m.model.run_items(input.view())?;
-            let per_face = logits.len() / faces.max(1);
+            let per_face = logits.len() / faces;
             if per_face < m.spec.classes || logits.len() != per_face * faces {
                 return Err(ModelError::Inference {
                     name: m.model.spec().name.clone(),
@@ -164,9 +167,6 @@ impl AntiSpoof {
 
     /// Scores the faces at `boxes` in `frame`, in one run per model where the models allow.
     pub fn check(&mut self, frame: &Mat, boxes: &[BBox]) -> Result<Vec<Liveness>, ModelError> {
-        if boxes.is_empty() {
-            return Ok(Vec::new());
-        }
         let inputs = self.prepare(frame, boxes)?;
         self.infer(&inputs)
     }

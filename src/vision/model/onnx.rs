@@ -98,13 +98,10 @@ impl OnnxModel {
             let session = builder.commit_from_memory(model).map_err(|e| failed(e.to_string()))?;
             Ok((session, provider))
         };
+        let bytes = std::fs::read(&path).map_err(|e| failed(e.to_string()))?;
         // The bytes checked are the bytes loaded: nothing can swap the file in between.
-        let checked = || -> Result<Vec<u8>, ModelError> {
-            let bytes = std::fs::read(&path).map_err(|e| failed(e.to_string()))?;
-            super::integrity::check_model(spec, &path, &bytes)?;
-            Ok(super::onnx_edit::weights_as_constants(&bytes).unwrap_or(bytes))
-        };
-        let bytes = checked()?;
+        super::integrity::check_model(spec, &path, &bytes)?;
+        let bytes = super::onnx_edit::weights_as_constants(&bytes).unwrap_or(bytes);
         let of = |(session, provider)| OnnxModel {
             spec: spec.clone(),
             path: path.clone(),
@@ -115,14 +112,10 @@ impl OnnxModel {
             session,
         };
         // Faces only: a fixed-size detector's tiles in one run held twice the memory and ran no
-        // faster (yunet-2023mar on a 2000x1428 photo: 299 MB against 601 MB; docs/speed.md).
+        // faster (yunet-2023mar on two large photos: 601 MB against 299 MB; docs/speed.md).
         let faces = spec.kind != ModelKind::Detector;
         if let Some(batched) = faces.then(|| super::onnx_edit::free_batch(&bytes)).flatten() {
-            // One copy of the model at a time while ONNX Runtime builds its session (SFace's load
-            // peaked 135 MB higher with both); the fallback reads the file again.
-            drop(bytes);
             let mut model = of(session_of(&batched)?);
-            drop(batched);
             model.check_against_description()?;
             match model.batch_matches_single_runs() {
                 Ok(()) => {
@@ -135,9 +128,6 @@ impl OnnxModel {
                     "this model cannot take several faces a run: one face a run"
                 ),
             }
-            let mut model = of(session_of(&checked()?)?);
-            model.check_against_description()?;
-            return Ok(model);
         }
         let mut model = of(session_of(&bytes)?);
         model.check_against_description()?;
