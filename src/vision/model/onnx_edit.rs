@@ -236,15 +236,20 @@ fn int64_head(tensor: &[u8]) -> Option<(i64, Vec<u8>)> {
     {
         return None;
     }
-    if let Some(raw) = fs
+    let raws: Vec<&Field> = fs
         .iter()
-        .find(|f| f.number == TENSOR_RAW_DATA && f.wire == LENGTH_DELIMITED)
-    {
+        .filter(|f| f.number == TENSOR_RAW_DATA && f.wire == LENGTH_DELIMITED)
+        .collect();
+    if let [raw] = raws[..] {
         let head = i64::from_le_bytes(raw.payload.get(..8)?.try_into().ok()?);
         let zeroed = edit_fields(tensor, TENSOR_RAW_DATA, |data| {
-            Some([&[0u8; 8][..], &data[8..]].concat())
+            Some([&[0u8; 8][..], data.get(8..)?].concat())
         })?;
         return Some((head, zeroed));
+    }
+    if !raws.is_empty() {
+        // Several: a reader takes the last, and which one this edit would read is a guess.
+        return None;
     }
     let mut out = Vec::with_capacity(tensor.len());
     let mut head = None;
@@ -591,6 +596,15 @@ mod tests {
             ]
             .concat()
         );
+        // Two raw_data fields (a reader takes the last, this edit would read the first), the
+        // second too short to zero: refused, not a panic.
+        let twice = [
+            varint_field(TENSOR_DATA_TYPE, INT64),
+            field(TENSOR_RAW_DATA, &1i64.to_le_bytes()),
+            field(TENSOR_RAW_DATA, &[1, 0]),
+        ]
+        .concat();
+        assert_eq!(int64_head(&twice), None);
         let float = [varint_field(TENSOR_DATA_TYPE, 1), field(TENSOR_RAW_DATA, &[0; 8])].concat();
         assert_eq!(int64_head(&float), None, "not an INT64 tensor");
     }
