@@ -10,14 +10,15 @@ weights and UINT8 activations, the format ONNX Runtime's CPU kernels (VNNI, AMX)
      older than opset 13 is converted to 13, which per-channel DequantizeLinear needs;
   2. quant_pre_process: shape inference and graph optimisation, as ONNX Runtime advises;
   3. quantize_static over the tensors, calibrated at the 99.999th percentile (MinMax for a
-     detector whose tensors differ in shape).
+     detector whose tensors differ in shape, or for every model when the plan asks for it).
 
 It needs onnxruntime, onnx, numpy and sympy; requirements-quantize.txt pins them.
 
   quantize_models.py --plan PLAN.json
 
-PLAN.json: {"models": [{"name", "fp32", "int8", "tensors": [{"file", "shape"}]}]}, tensor files
-raw little-endian float32, relative to the plan's folder.
+PLAN.json: {"models": [{"name", "fp32", "int8", "tensors": [{"file", "shape"}]}],
+"calibration": "auto" | "minmax"}, tensor files raw little-endian float32, relative to the plan's
+folder.
 """
 
 import argparse
@@ -73,7 +74,7 @@ def opset13(src, dst):
     return model.graph.input[0].name
 
 
-def quantize(base, entry, work):
+def quantize(base, entry, work, minmax):
     name = entry["name"]
     op13 = os.path.join(work, f"{name}.op13.onnx")
     pre = os.path.join(work, f"{name}.pre.onnx")
@@ -88,10 +89,10 @@ def quantize(base, entry, work):
     tmp = entry["int8"] + ".partial"
     # The percentile calibrator stacks each activation over all tensors, so it needs them of
     # one shape; a detector fed frames of several aspect ratios (SCRFD) gets MinMax instead.
-    one_shape = len({tuple(t["shape"]) for t in entry["tensors"]}) == 1
+    percentile = not minmax and len({tuple(t["shape"]) for t in entry["tensors"]}) == 1
     method = (
         {"calibrate_method": CalibrationMethod.Percentile, "extra_options": {"CalibPercentile": 99.999}}
-        if one_shape
+        if percentile
         else {"calibrate_method": CalibrationMethod.MinMax}
     )
     quantize_static(
@@ -110,7 +111,7 @@ def quantize(base, entry, work):
     os.replace(tmp, entry["int8"])
     with open(entry["int8"], "rb") as f:
         digest = hashlib.sha256(f.read()).hexdigest()
-    calibration = "percentile 99.999" if one_shape else "MinMax"
+    calibration = "percentile 99.999" if percentile else "MinMax"
     say(f"{name}: {entry['int8']} from {len(entry['tensors'])} calibration tensors ({calibration}), sha256 {digest}")
 
 
@@ -128,7 +129,7 @@ def main():
         # model's external .data): there, not in the caller's.
         os.chdir(work)
         for entry in plan["models"]:
-            quantize(base, entry, work)
+            quantize(base, entry, work, plan.get("calibration") == "minmax")
 
 
 if __name__ == "__main__":

@@ -43,6 +43,21 @@ pub struct QuantizeArgs {
     /// when it exists (scripts/setup.sh makes it), else python3.
     #[arg(long)]
     python: Option<PathBuf>,
+    /// How activation ranges are calibrated. `auto`: the 99.999th percentile, or MinMax for a
+    /// detector fed frames of several shapes, which the percentile calibrator cannot stack.
+    /// `minmax` stretches each range to its extremes; it makes worse builds, and the gates' own
+    /// test uses it to make one on purpose.
+    #[arg(long, value_enum, default_value_t = Calibration::Auto)]
+    calibration: Calibration,
+}
+
+/// The calibration method of `rollcall models quantize --calibration`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Calibration {
+    /// The 99.999th percentile where the tensors share a shape, else MinMax.
+    Auto,
+    /// Every activation's range from its smallest to its largest value.
+    Minmax,
 }
 
 /// One model to quantize and its calibration tensors so far.
@@ -225,6 +240,10 @@ pub fn run(config: &Config, args: QuantizeArgs) -> Result<(), CliError> {
             "int8": models_dir.join(j.spec.int8_file()),
             "tensors": j.tensors,
         })).collect::<Vec<_>>(),
+        "calibration": match args.calibration {
+            Calibration::Auto => "auto",
+            Calibration::Minmax => "minmax",
+        },
     });
     let plan_path = scratch.write("plan.json", &plan.to_string())?;
     let script = scratch.write("quantize_models.py", QUANTIZE_SCRIPT)?;

@@ -1,13 +1,12 @@
-//! How far a model's INT8 build strays from its FP32 original, over plain results. These are
-//! the gates an INT8 build passes before the catalogue lists it; `tests/int8_gates.rs` measures
-//! them on every shared photo.
+//! How far a model's INT8 build strays from its FP32 original, face by face, over plain results:
+//! which detections are the same face, how far a face moved, how close two embeddings are. The
+//! INT8 gates (`tests/int8_gates.rs`) judge builds by the decisions they change, and build those
+//! judgements, and their per-face report, from these.
 
 use crate::vision::detect::Face;
 
-/// The most a box corner or landmark may move, in frame pixels.
+/// The most a box corner or landmark of a face the engine aligns may move, in frame pixels.
 pub const MAX_SHIFT_PX: f32 = 2.0;
-/// The least cosine between a face's two embeddings.
-pub const MIN_COSINE: f32 = 0.99;
 /// Overlap that makes two detections the same face.
 const SAME_FACE_IOU: f32 = 0.5;
 

@@ -1,17 +1,26 @@
 //! The gates an INT8 build must pass against its FP32 original before the catalogue lists it
-//! (`int8 = {...}` in models/manifest.toml, which is what `[models] precision` can load), on every
-//! shared photo (`../shared/faces`, about 4000, with the 3500 distractors calibration never saw):
-//! - detectors: every face both builds find has its box corners and landmarks within 2 px, and a
-//!   face only one build finds is borderline, scoring within 0.1 of the detector's threshold;
-//! - recognizers: every face's two embeddings (of the same aligned crop) have cosine 0.99 or
-//!   more, and on the shared identities every same-person pair still scores above every
-//!   different-person pair, with the default threshold between them;
+//! (`int8 = {...}` in models/manifest.toml, which is what `[models] precision` can load). They
+//! judge what a school would notice, the decisions a build changes, on every shared photo
+//! (`../shared/faces`, about 4000, with the 3500 calibration distractors quantizing never saw):
+//! - detectors: of the faces of 24 px and more that FP32 finds, INT8 finds all but 0.5% (recall),
+//!   and of those INT8 finds, all but 0.5% are FP32's (precision); every face of 40 px and more
+//!   both find has its box corners and landmarks within 2 px;
+//! - recognizers: on the calibration identities, against a gallery of them and 3000 distractors,
+//!   the share of genuine photos each frame's vote takes for the right person (TAR, at the
+//!   engine's threshold for a gallery that size) is within 1 point of FP32's, and INT8 takes
+//!   nobody (a stranger, a distractor left out of the gallery, or an identity) for someone FP32
+//!   does not take them for;
 //! - anti-spoofing (the fused pair): no verdict changes on the spoof samples, and at most 1% of
-//!   all faces' verdicts change (three samples alone are too few to trust).
+//!   the verdicts change on faces the engine assesses (40 px and more, sharp enough).
+//!
+//! Each gate also prints the per-face figures of the gates before these (widest shift of any
+//! face, least cosine of any embedding, any live-score change), as a report: they flagged builds
+//! for faces of 25 px that are never compared with anyone.
 //!
 //! Each gate is a test of its own, one per model (the anti-spoofing pair is one), and checks that
 //! the catalogue lists the model's build if and only if it passes: a listed build that fails, or a
-//! passing build left unlisted, fails. A plain test checks that every quantizable model has one.
+//! passing build left unlisted, fails. A plain test checks that every quantizable model has one,
+//! and one more that the gates fail a build made badly on purpose (MinMax on 4 photos).
 //! The FP32 side of each comparison is cached (`testkit::figure_cache`), so YuNet's faces are
 //! found once for every gate, and a second run measures the INT8 builds alone.
 //! `rollcall models quantize` makes the builds (scripts/test.sh runs it first);
@@ -20,17 +29,32 @@
 use std::path::{Path, PathBuf};
 
 use opencv::core::Mat;
-use rollcall::config::{Catalogue, Config, ModelKind, ModelSpec};
+use rollcall::attend::decide::{OpenSet, SIZE_BANDS, assessable};
+use rollcall::attend::matching::Gallery;
+use rollcall::config::{Catalogue, Config, ModelKind, ModelSpec, RecognizeConfig};
 use rollcall::vision::analyze::FaceAnalyzer;
 use rollcall::vision::detect::{BBox, Face};
-use rollcall::vision::fidelity::{MAX_SHIFT_PX, MIN_COSINE, cosine, pair, shift};
+use rollcall::vision::embed::Embedding;
+use rollcall::vision::fidelity::{MAX_SHIFT_PX, cosine, pair, shift};
 
-/// How far from the detector's threshold a face found by one build only may score.
-const BORDERLINE: f32 = 0.1;
-/// The share of all faces whose live/spoof verdict may change.
+/// Faces this big or bigger (shorter side, frame pixels) count in a detector's recall and
+/// precision: the back row's, which the engine tracks though it compares only from 28 px.
+const COUNTED_PX: f32 = 24.0;
+/// Points of recall or of precision against FP32 a detector build may lose.
+const MAX_DETECTION_LOSS: f64 = 0.5;
+/// Faces this big or bigger keep their box corners and landmarks within [`MAX_SHIFT_PX`]: the
+/// ones the engine aligns, embeds and assesses for liveness.
+const PLACED_PX: f32 = 40.0;
+/// Points a recognizer build's TAR may move from FP32's.
+const MAX_TAR_CHANGE: f64 = 1.0;
+/// Distractor people in the recognizer gate's gallery, beside the identities; the distractors
+/// left over are strangers.
+const GALLERY_DISTRACTORS: usize = 3000;
+/// The share of the assessed faces whose live/spoof verdict may change.
 const MAX_VERDICTS_CHANGED: f64 = 0.01;
-/// The detector whose FP32 faces the recognizer and anti-spoofing gates measure.
-const FACE_FINDER: &str = "yunet-2023mar";
+/// The detector whose FP32 faces the recognizer and anti-spoofing gates measure: the default,
+/// whose faces `rollcall models quantize` calibrates the face models on.
+const FACE_FINDER: &str = "yunet-s";
 
 /// Every shared photo, in a fixed order: the rows of every cached figure follow it.
 fn photo_paths() -> Vec<PathBuf> {
@@ -143,20 +167,37 @@ fn fp32_and_int8(mut config: Config, candidates: &[&ModelSpec], edit: impl FnOnc
     [fp32, testkit::analyzer_for(&config)]
 }
 
-/// Fails unless the catalogue lists exactly the builds that passed.
-fn listed_iff_passed(results: &[(String, bool, bool)]) {
-    let wrong: Vec<String> = results
-        .iter()
-        .filter(|(_, listed, passed)| listed != passed)
-        .map(|(name, listed, _)| {
-            if *listed {
-                format!("{name}: the catalogue lists its INT8 build, which fails the gates")
-            } else {
-                format!("{name}: its INT8 build passes the gates; list it in models/manifest.toml")
-            }
-        })
-        .collect();
-    assert!(wrong.is_empty(), "{wrong:#?}");
+/// What a gate measured of one build: whether it passed, and the figures that say why.
+struct Verdict {
+    /// The model, or the fused pair's models joined by " + ".
+    name: String,
+    passed: bool,
+}
+
+impl Verdict {
+    /// Prints `figures` under the build's name and keeps the outcome.
+    fn new(name: &str, figures: &str, passed: bool) -> Verdict {
+        println!("{name}: {figures}; gates {}", if passed { "passed" } else { "failed" });
+        Verdict {
+            name: name.to_string(),
+            passed,
+        }
+    }
+
+    /// Fails unless the catalogue lists the build exactly when it passed.
+    fn listed_iff_passed(&self, listed: bool) {
+        match (listed, self.passed) {
+            (true, false) => panic!(
+                "{}: the catalogue lists its INT8 build, which fails the gates",
+                self.name
+            ),
+            (false, true) => panic!(
+                "{}: its INT8 build passes the gates; list it in models/manifest.toml",
+                self.name
+            ),
+            _ => {}
+        }
+    }
 }
 
 /// The catalogue's quantizable models, each with a gate of its own below: one test per model,
@@ -181,88 +222,271 @@ fn model(kind: ModelKind, name: &str) -> ModelSpec {
 
 #[test]
 #[ignore = "figure suite: each INT8 build against FP32 on ~4000 photos; release, scripts/test.sh"]
-fn int8_scrfd_is_listed_only_if_it_finds_the_same_faces_within_two_pixels() {
-    detector_gate("scrfd-500m");
+fn int8_scrfd_is_listed_only_if_it_finds_the_same_faces() {
+    let spec = model(ModelKind::Detector, "scrfd-500m");
+    detector_gate(&testkit::config(&spec.name, "sface-2021dec"), &spec).listed_iff_passed(spec.int8.is_some());
 }
 
 #[test]
 #[ignore = "figure suite: each INT8 build against FP32 on ~4000 photos; release, scripts/test.sh"]
-fn int8_yunet_s_is_listed_only_if_it_finds_the_same_faces_within_two_pixels() {
-    detector_gate("yunet-s");
+fn int8_yunet_s_is_listed_only_if_it_finds_the_same_faces() {
+    let spec = model(ModelKind::Detector, "yunet-s");
+    detector_gate(&testkit::config(&spec.name, "sface-2021dec"), &spec).listed_iff_passed(spec.int8.is_some());
 }
 
 #[test]
 #[ignore = "figure suite: each INT8 build against FP32 on ~4000 photos; release, scripts/test.sh"]
-fn int8_yunet_is_listed_only_if_it_finds_the_same_faces_within_two_pixels() {
-    detector_gate("yunet-2023mar");
+fn int8_yunet_is_listed_only_if_it_finds_the_same_faces() {
+    let spec = model(ModelKind::Detector, "yunet-2023mar");
+    detector_gate(&testkit::config(&spec.name, "sface-2021dec"), &spec).listed_iff_passed(spec.int8.is_some());
 }
 
-/// A detector's INT8 build finds the faces its FP32 original finds, within 2 px, and a face
-/// only one of them finds is borderline.
-fn detector_gate(name: &str) {
-    let spec = model(ModelKind::Detector, name);
-    let config = testkit::config(&spec.name, "sface-2021dec");
-    let [mut fp32, mut int8] = fp32_and_int8(config.clone(), &[&spec], |c| {
+/// Percent of `part` in `whole` (100 when there is nothing to count).
+fn percent(part: usize, whole: usize) -> f64 {
+    if whole == 0 {
+        100.0
+    } else {
+        100.0 * part as f64 / whole as f64
+    }
+}
+
+/// A detector's INT8 build (`config`'s detector is `spec`) loses at most half a point of recall
+/// and of precision against FP32 on faces of [`COUNTED_PX`] and more, and places every face of
+/// [`PLACED_PX`] and more within [`MAX_SHIFT_PX`].
+fn detector_gate(config: &Config, spec: &ModelSpec) -> Verdict {
+    let [mut fp32, mut int8] = fp32_and_int8(config.clone(), &[spec], |c| {
         c.models.detector = spec.int8_candidate().name
     });
     let threshold = fp32.detector().score_threshold();
-    let (mut paired, mut widest, mut widest_at) = (0, 0.0f32, String::new());
-    let mut lone: Vec<(String, f32)> = Vec::new();
-    let mut photos = 0;
+    let big = |f: &Face| f.bbox.min_side() >= COUNTED_PX;
+    // Faces of COUNTED_PX and more: FP32's (and how many INT8 found), INT8's (and how many FP32 found).
+    let (mut fp32_faces_counted, mut recalled, mut int8_faces_counted, mut confirmed) = (0, 0, 0, 0);
+    let (mut placed, mut widest_placed, mut widest_placed_at) = (Vec::new(), 0.0f32, String::new());
+    // The report: every size.
+    let (mut paired, mut widest, mut lone_farthest, mut lone) = (0, 0.0f32, 0.0f32, 0);
     let paths = photo_paths();
-    let found = fp32_faces(&config, &mut fp32, &paths);
+    let found = fp32_faces(config, &mut fp32, &paths);
     for (i, path, frame) in every_photo(&paths) {
-        photos += 1;
         let a = &found[i];
         let b: Vec<_> = int8.observe(&frame).unwrap().into_iter().map(|o| o.face).collect();
         let p = pair(a, &b);
         for &(i, j) in &p.pairs {
             paired += 1;
             let s = shift(&a[i], &b[j]);
-            if s > widest {
-                (widest, widest_at) = (s, path.display().to_string());
+            widest = widest.max(s);
+            recalled += usize::from(big(&a[i]));
+            confirmed += usize::from(big(&b[j]));
+            if a[i].bbox.min_side() >= PLACED_PX {
+                placed.push(s);
+                if s > widest_placed {
+                    (widest_placed, widest_placed_at) =
+                        (s, format!("{} ({:.0} px)", path.display(), a[i].bbox.min_side()));
+                }
             }
         }
-        let name = path.file_name().unwrap().to_string_lossy().to_string();
-        lone.extend(p.only_fp32.iter().map(|&i| (format!("{name} (fp32 only)"), a[i].score)));
-        lone.extend(p.only_int8.iter().map(|&j| (format!("{name} (int8 only)"), b[j].score)));
+        fp32_faces_counted += a.iter().filter(|f| big(f)).count();
+        int8_faces_counted += b.iter().filter(|f| big(f)).count();
+        for f in p
+            .only_fp32
+            .iter()
+            .map(|&i| &a[i])
+            .chain(p.only_int8.iter().map(|&j| &b[j]))
+        {
+            lone += 1;
+            lone_farthest = lone_farthest.max((f.score - threshold).abs());
+        }
     }
-    let farthest = lone.iter().map(|(_, s)| (s - threshold).abs()).fold(0.0, f32::max);
-    let passed = widest <= MAX_SHIFT_PX && farthest <= BORDERLINE;
-    println!(
-        "{}: {photos} photos, {paired} faces found by both, widest shift {widest:.2} px ({widest_at}); {} found by one \
-         build only, farthest {farthest:.3} from the threshold {threshold}; gates {}",
-        spec.name,
-        lone.len(),
-        if passed { "passed" } else { "failed" }
+    let (recall, precision) = (
+        percent(recalled, fp32_faces_counted),
+        percent(confirmed, int8_faces_counted),
     );
-    listed_iff_passed(&[(spec.name.clone(), spec.int8.is_some(), passed)]);
+    placed.sort_by(f32::total_cmp);
+    let moved = placed.iter().filter(|s| **s > MAX_SHIFT_PX).count();
+    let median_placed = placed.get(placed.len() / 2).copied().unwrap_or(0.0);
+    let passed = 100.0 - recall <= MAX_DETECTION_LOSS
+        && 100.0 - precision <= MAX_DETECTION_LOSS
+        && widest_placed <= MAX_SHIFT_PX;
+    Verdict::new(
+        &spec.name,
+        &format!(
+            "faces of {COUNTED_PX} px and more: recall {recall:.2}% of FP32's {fp32_faces_counted}, precision \
+             {precision:.2}% of INT8's {int8_faces_counted}; {} faces of {PLACED_PX} px and more found by both, \
+             {moved} moved more than {MAX_SHIFT_PX} px, median shift {median_placed:.2} px, widest \
+             {widest_placed:.2} px ({widest_placed_at}). Report, every size: {paired} faces found by \
+             both, widest shift {widest:.2} px; {lone} found by one build only, farthest {lone_farthest:.3} from \
+             the threshold {threshold}",
+            placed.len()
+        ),
+        passed,
+    )
 }
 
 #[test]
 #[ignore = "figure suite: each INT8 build against FP32 on ~4000 photos; release, scripts/test.sh"]
-fn int8_arcface_is_listed_only_if_every_embedding_keeps_cosine_0_99() {
-    recognizer_gate("arcface-w600k-mbf");
+fn int8_arcface_is_listed_only_if_it_takes_the_same_people() {
+    let spec = model(ModelKind::Recognizer, "arcface-w600k-mbf");
+    recognizer_gate(&testkit::config(FACE_FINDER, &spec.name), &spec).listed_iff_passed(spec.int8.is_some());
 }
 
 #[test]
 #[ignore = "figure suite: each INT8 build against FP32 on ~4000 photos; release, scripts/test.sh"]
-fn int8_sface_is_listed_only_if_every_embedding_keeps_cosine_0_99() {
-    recognizer_gate("sface-2021dec");
+fn int8_sface_is_listed_only_if_it_takes_the_same_people() {
+    let spec = model(ModelKind::Recognizer, "sface-2021dec");
+    recognizer_gate(&testkit::config(FACE_FINDER, &spec.name), &spec).listed_iff_passed(spec.int8.is_some());
 }
 
-/// A recognizer's INT8 build keeps every face's embedding within cosine 0.99 of FP32, and still
-/// separates the shared identities at the default threshold.
-fn recognizer_gate(name: &str) {
-    let spec = model(ModelKind::Recognizer, name);
-    let config = testkit::config(FACE_FINDER, &spec.name);
-    let [mut fp32, mut int8] = fp32_and_int8(config.clone(), &[&spec], |c| {
+/// What a calibration photo is to the recognizer gate (`calibration/SOURCES.md`).
+#[derive(Debug, Clone, PartialEq)]
+enum Role {
+    /// A photo of an identity: the first with a face enrolls them, the others are genuine probes.
+    Identity(String),
+    /// One of the strangers, who appear nowhere else.
+    Stranger,
+    /// A distractor person's only photo (its file name): in the gallery, or a stranger when the
+    /// gallery is full.
+    Distractor(String),
+}
+
+/// The role of `path` in the calibration set, if it is in it.
+fn role(path: &Path) -> Option<Role> {
+    let rel = path.strip_prefix(testkit::face("calibration")).ok()?;
+    let parts: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    match parts.as_slice() {
+        [dir, person, _] if dir == "identities" => Some(Role::Identity(person.clone())),
+        [dir, _] if dir == "strangers" => Some(Role::Stranger),
+        [dir, file] if dir == "distractors" => Some(Role::Distractor(file.clone())),
+        _ => None,
+    }
+}
+
+/// Which of the calibration faces (`roles`, in photo order) make the gallery: each identity's
+/// first, and the first [`GALLERY_DISTRACTORS`] distractors. The others are probes.
+fn in_gallery(roles: &[Role]) -> Vec<bool> {
+    let (mut enrolled, mut distractors) = (Vec::new(), 0);
+    roles
+        .iter()
+        .map(|role| match role {
+            Role::Identity(who) if !enrolled.contains(who) => {
+                enrolled.push(who.clone());
+                true
+            }
+            Role::Distractor(_) if distractors < GALLERY_DISTRACTORS => {
+                distractors += 1;
+                true
+            }
+            _ => false,
+        })
+        .collect()
+}
+
+/// What one build's vote made of a probe.
+#[derive(Debug, Clone, Default)]
+struct Call {
+    /// Whom it was taken for.
+    taken: Option<String>,
+    /// The gallery's best similarity, and the threshold it had to reach for its size.
+    best: f32,
+    bar: f32,
+}
+
+/// What each probe among the calibration faces is taken for by its frame's vote under the
+/// engine's rules ([`OpenSet`], at the threshold for a gallery this size, the size bands and the
+/// margin), by one build: `faces` are each face's role and size, `vectors` that build's
+/// embeddings of them. Gallery faces, and faces too small to compare, are taken for nobody.
+fn calls(faces: &[(Role, f32)], vectors: &[&[f32]], recognizer: &str, pair_threshold: f32) -> Vec<Call> {
+    let recognizer: std::sync::Arc<str> = recognizer.into();
+    let embedding = |v: &[f32]| Embedding {
+        recognizer: recognizer.clone(),
+        vector: v.to_vec(),
+    };
+    let roles: Vec<Role> = faces.iter().map(|(r, _)| r.clone()).collect();
+    let gallery_faces = in_gallery(&roles);
+    let mut gallery = Gallery::new(recognizer.clone(), vectors[0].len());
+    for ((role, _), v) in faces
+        .iter()
+        .zip(vectors)
+        .zip(&gallery_faces)
+        .filter(|(_, g)| **g)
+        .map(|(f, _)| f)
+    {
+        let name = match role {
+            Role::Identity(who) => who.clone(),
+            Role::Distractor(file) => format!("distractor:{file}"),
+            Role::Stranger => unreachable!("strangers are never in the gallery"),
+        };
+        gallery.add(&name, &embedding(v)).unwrap();
+    }
+    let defaults = RecognizeConfig::default();
+    let rules = OpenSet {
+        pair_threshold,
+        margin: defaults.margin,
+        vote_share: defaults.vote_share,
+        people: gallery.people(),
+        size_bands: &SIZE_BANDS,
+    };
+    faces
+        .iter()
+        .zip(vectors)
+        .zip(gallery_faces)
+        .map(|(((_, face_px), v), enrolled)| {
+            let Some(raise) = rules.raise(*face_px).filter(|_| !enrolled) else {
+                return Call::default();
+            };
+            let candidates = gallery.search(&embedding(v)).unwrap();
+            let bar = rules.threshold() + raise;
+            Call {
+                taken: candidates.accepted(bar, rules.margin).map(str::to_string),
+                best: candidates.best.as_ref().map_or(-1.0, |b| b.1),
+                bar,
+            }
+        })
+        .collect()
+}
+
+/// The TAR (percent of the identities' probes taken for the right person) of one build's calls.
+fn tar(faces: &[(Role, f32)], calls: &[Call]) -> f64 {
+    let gallery_faces = in_gallery(&faces.iter().map(|(r, _)| r.clone()).collect::<Vec<_>>());
+    let (mut genuine, mut right) = (0, 0);
+    for (((role, _), call), enrolled) in faces.iter().zip(calls).zip(gallery_faces) {
+        if let (Role::Identity(who), false) = (role, enrolled) {
+            genuine += 1;
+            right += usize::from(call.taken.as_deref() == Some(who.as_str()));
+        }
+    }
+    percent(right, genuine)
+}
+
+/// The probes `b` takes for someone they are not, and `a` does not take for that person.
+fn false_accepts_only_by(faces: &[(Role, f32)], a: &[Call], b: &[Call]) -> Vec<String> {
+    faces
+        .iter()
+        .zip(a.iter().zip(b))
+        .filter_map(|((role, px), (a, b))| {
+            let who = b.taken.as_deref()?;
+            let wrong = !matches!(role, Role::Identity(person) if person == who);
+            (wrong && a.taken.as_deref() != Some(who)).then(|| {
+                format!(
+                    "{role:?} ({px:.0} px) taken for {who} at {:.3} (the other build's best {:.3}, threshold {:.3})",
+                    b.best, a.best, b.bar
+                )
+            })
+        })
+        .collect()
+}
+
+/// A recognizer's INT8 build (`config`'s recognizer is `spec`) keeps the TAR within a point of
+/// FP32's against a school-sized gallery, and takes nobody for someone FP32 refuses them as.
+fn recognizer_gate(config: &Config, spec: &ModelSpec) -> Verdict {
+    let [mut fp32, mut int8] = fp32_and_int8(config.clone(), &[spec], |c| {
         c.models.recognizer = spec.int8_candidate().name
     });
     let paths = photo_paths();
-    let found = fp32_faces(&config, &mut fp32, &paths);
-    let (finder, recognizer) = (model_file(&config, FACE_FINDER), model_file(&config, &spec.name));
-    let settings = face_settings(&config);
+    let found = fp32_faces(config, &mut fp32, &paths);
+    let (finder, recognizer) = (model_file(config, FACE_FINDER), model_file(config, &spec.name));
+    let settings = face_settings(config);
     let references = testkit::figure_cache::rows("fp32-embeddings", &[&finder, &recognizer], &settings, &paths, || {
         let mut rows = vec![Vec::new(); paths.len()];
         for (i, _, frame) in every_photo(&paths).filter(|(i, _, _)| !found[*i].is_empty()) {
@@ -276,35 +500,88 @@ fn recognizer_gate(name: &str) {
         }
         rows
     });
+    let dim = fp32.recognizer().dim();
+    let mut embedded = vec![Vec::new(); paths.len()];
     let mut cosines: Vec<(f32, String)> = Vec::new();
     for (i, path, frame) in every_photo(&paths).filter(|(i, _, _)| !found[*i].is_empty()) {
         let faces = &found[i];
         let b = int8.embed(&aligned(&int8, &frame, faces)).unwrap();
-        let dim = references[i].len() / faces.len();
         for ((x, y), face) in references[i].chunks_exact(dim).zip(&b).zip(faces) {
             let at = format!("{} ({:.0} px)", path.display(), face.bbox.min_side());
             cosines.push((cosine(x, &y.vector), at));
         }
+        embedded[i] = b.into_iter().flat_map(|e| e.vector).collect();
     }
     cosines.sort_by(|x, y| x.0.total_cmp(&y.0));
     let (least, at) = cosines.first().cloned().unwrap();
-    let threshold = int8.recognizer().threshold();
-    let (same, different) = testkit::separation(&mut int8);
-    let separates = different.0 < threshold && threshold <= same.0;
-    let passed = least >= MIN_COSINE && separates;
-    println!(
-        "{}: {} faces, cosine to FP32: least {least:.4} ({at}), p1 {:.4}, median {:.4}; identities with INT8: \
-         lowest same-person {:.3}, highest different-person {:.3}, threshold {threshold} {}; gates {}",
-        spec.name,
-        cosines.len(),
-        cosines[cosines.len() / 100].0,
-        cosines[cosines.len() / 2].0,
-        same.0,
-        different.0,
-        if separates { "between" } else { "NOT between" },
-        if passed { "passed" } else { "failed" }
-    );
-    listed_iff_passed(&[(spec.name.clone(), spec.int8.is_some(), passed)]);
+
+    // The decisions: each calibration photo's largest face, as both builds embed it.
+    let (mut faces, mut fp32_vectors, mut int8_vectors) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, path) in paths.iter().enumerate() {
+        let Some(role) = role(path) else { continue };
+        let Some((k, main)) = found[i]
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.bbox.min_side().total_cmp(&b.1.bbox.min_side()))
+        else {
+            continue;
+        };
+        faces.push((role, main.bbox.min_side()));
+        fp32_vectors.push(&references[i][k * dim..(k + 1) * dim]);
+        int8_vectors.push(&embedded[i][k * dim..(k + 1) * dim]);
+    }
+    let threshold = fp32.recognizer().threshold();
+    let by_fp32 = calls(&faces, &fp32_vectors, &spec.name, threshold);
+    let by_int8 = calls(&faces, &int8_vectors, &spec.name, threshold);
+    let (tar_fp32, tar_int8) = (tar(&faces, &by_fp32), tar(&faces, &by_int8));
+    // The gate's probes: the identities' and the strangers'. The distractors left out of the
+    // gallery are strangers too, but at a single frame's vote FP32 itself takes 8 to 14 of their
+    // 500 for someone, and any build moves a few of those borderline calls either way: a report.
+    let gated = |calls: &[Call]| -> Vec<Call> {
+        let mut calls = calls.to_vec();
+        for ((role, _), call) in faces.iter().zip(&mut calls) {
+            if matches!(role, Role::Distractor(_)) {
+                call.taken = None;
+            }
+        }
+        calls
+    };
+    let let_in = false_accepts_only_by(&faces, &gated(&by_fp32), &gated(&by_int8));
+    let report = |a: &[Call], b: &[Call]| {
+        false_accepts_only_by(&faces, a, b).len() - false_accepts_only_by(&faces, &gated(a), &gated(b)).len()
+    };
+    let none = vec![Call::default(); faces.len()];
+    let (distractors_int8, distractors_fp32) = (report(&by_fp32, &by_int8), report(&none, &by_fp32));
+    let distractors_int8_refuses = report(&by_int8, &by_fp32);
+    let enrolled = in_gallery(&faces.iter().map(|(r, _)| r.clone()).collect::<Vec<_>>());
+    let probes_that = |is: fn(&Role) -> bool| {
+        faces
+            .iter()
+            .zip(&enrolled)
+            .filter(|((role, _), enrolled)| !**enrolled && is(role))
+            .count()
+    };
+    let genuine = probes_that(|r| matches!(r, Role::Identity(_)));
+    let strangers = probes_that(|r| matches!(r, Role::Stranger));
+    let left_out = probes_that(|r| matches!(r, Role::Distractor(_)));
+    let passed = (tar_int8 - tar_fp32).abs() <= MAX_TAR_CHANGE && let_in.is_empty();
+    Verdict::new(
+        &spec.name,
+        &format!(
+            "{genuine} genuine probes, {strangers} strangers, against a gallery of {} people: TAR {tar_int8:.2}% \
+             against FP32's {tar_fp32:.2}%; taken for someone they are not by INT8 alone: {} {let_in:#?}. Report: \
+             of the {} distractors left out of the gallery, FP32 takes {distractors_fp32} for someone, INT8 {} of \
+             those and {distractors_int8} more; {} faces, cosine to FP32 least {least:.4} ({at}), p1 {:.4}, median {:.4}",
+            faces.len() - genuine - strangers - left_out,
+            let_in.len(),
+            left_out,
+            distractors_fp32 - distractors_int8_refuses,
+            cosines.len(),
+            cosines[cosines.len() / 100].0,
+            cosines[cosines.len() / 2].0,
+        ),
+        passed,
+    )
 }
 
 #[test]
@@ -335,33 +612,111 @@ fn int8_anti_spoofing_is_listed_only_if_its_verdicts_hold() {
         }
         rows
     });
-    let (mut changed, mut on_samples, mut faces, mut widest) = (0usize, Vec::new(), 0usize, 0.0f32);
+    let (mut on_samples, mut widest) = (Vec::new(), 0.0f32);
+    // (faces, verdicts changed): every face, and the faces the engine assesses.
+    let (mut all, mut assessed) = ((0usize, 0usize), (0usize, 0usize));
     for (i, path, frame) in every_photo(&paths) {
-        let boxes: Vec<_> = found[i].iter().map(|f| f.bbox).collect();
+        let faces = &found[i];
+        let boxes: Vec<_> = faces.iter().map(|f| f.bbox).collect();
         let scores = int8.live_scores(&frame, &boxes).unwrap().unwrap();
-        for (&a, b) in references[i].iter().zip(scores) {
-            faces += 1;
+        let crops = aligned(&fp32, &frame, faces);
+        for (((&a, b), face), crop) in references[i].iter().zip(scores).zip(faces).zip(&crops) {
             widest = widest.max((a - b).abs());
-            if (a >= threshold) != (b >= threshold) {
-                changed += 1;
-                if samples.contains(path) {
-                    on_samples.push((path.clone(), a, b));
-                }
+            let changed = usize::from((a >= threshold) != (b >= threshold));
+            all = (all.0 + 1, all.1 + changed);
+            let sharpness = rollcall::vision::quality::sharpness(crop).unwrap();
+            if assessable(face.bbox.min_side(), sharpness) {
+                assessed = (assessed.0 + 1, assessed.1 + changed);
+            }
+            if changed == 1 && samples.contains(path) {
+                on_samples.push((path.clone(), a, b));
             }
         }
     }
-    let share = changed as f64 / faces.max(1) as f64;
-    let passed = on_samples.is_empty() && share <= MAX_VERDICTS_CHANGED;
+    let share = percent(assessed.1, assessed.0);
+    let passed = on_samples.is_empty() && share <= 100.0 * MAX_VERDICTS_CHANGED;
     let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
-    println!(
-        "{}: {faces} faces, widest live-score change {widest:.3}; verdicts changed on the samples {on_samples:?}, \
-         on all faces {changed} ({:.1}%); gates {}",
-        names.join(" + "),
-        share * 100.0,
-        if passed { "passed" } else { "failed" }
+    let verdict = Verdict::new(
+        &names.join(" + "),
+        &format!(
+            "verdicts changed on the samples {on_samples:?}; on the {} faces assessed {} ({share:.2}%). Report: \
+             {} faces, verdicts changed {} ({:.1}%), widest live-score change {widest:.3}",
+            assessed.0,
+            assessed.1,
+            all.0,
+            all.1,
+            percent(all.1, all.0)
+        ),
+        passed,
     );
     let listed = specs.iter().all(|s| s.int8.is_some());
     let half = specs.iter().any(|s| s.int8.is_some()) && !listed;
     assert!(!half, "the fused pair's INT8 builds are listed for one model only");
-    listed_iff_passed(&[(names.join(" + "), listed, passed)]);
+    verdict.listed_iff_passed(listed);
+}
+
+/// The model the gates are shown to fail when it is built badly on purpose.
+const BUILT_BADLY: &str = "sface-2021dec";
+
+#[test]
+#[ignore = "figure suite: a bad INT8 build against FP32 on ~4000 photos; release, scripts/test.sh"]
+fn the_gates_fail_a_build_calibrated_badly_on_purpose() {
+    let dir = testkit::scratch_dir("int8-gates", "built-badly");
+    let models = dir.join("models");
+    std::fs::create_dir_all(&models).unwrap();
+    // The FP32 models, linked: the bad build lands beside them, not over this checkout's.
+    for entry in std::fs::read_dir(testkit::root().join("models")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.ends_with(".onnx") && !name.ends_with(".int8.onnx") {
+            std::os::unix::fs::symlink(&path, models.join(&name)).unwrap();
+        }
+    }
+    let mut config = testkit::config(FACE_FINDER, BUILT_BADLY);
+    config.models.dir = models.clone();
+    let config_file = dir.join("quantize.toml");
+    std::fs::write(
+        &config_file,
+        format!(
+            "[models]\ndir = {:?}\ndetector = {FACE_FINDER:?}\nrecognizer = {BUILT_BADLY:?}\n[store]\npath = {:?}\n",
+            models.to_string_lossy(),
+            dir.join("rollcall.db").to_string_lossy()
+        ),
+    )
+    .unwrap();
+    // MinMax over four photos' faces: ranges stretched by a few outliers and fitted to few faces.
+    let photos = [
+        "ageitgey/identities/obama_1.jpg",
+        "vectron/yaoming.jpg",
+        "silent_face_samples/image_T1.jpg",
+        "insightface_t1_group.jpg",
+    ];
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_rollcall"))
+        .current_dir(testkit::root())
+        .env_remove("ROLLCALL_CONFIG")
+        .arg("--config")
+        .arg(&config_file)
+        .args([
+            "models",
+            "quantize",
+            "--calibration",
+            "minmax",
+            "--model",
+            BUILT_BADLY,
+            "--python",
+        ])
+        .arg(testkit::root().join(".local/quantize-venv/bin/python"))
+        .args(photos.map(testkit::face))
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("MinMax"), "{out}");
+    let spec = model(ModelKind::Recognizer, BUILT_BADLY);
+    let verdict = recognizer_gate(&config, &spec);
+    assert!(
+        !verdict.passed,
+        "the gates passed {BUILT_BADLY} built with MinMax on four photos"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
 }
