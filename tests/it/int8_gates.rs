@@ -1,7 +1,8 @@
 //! The gates an INT8 build must pass against its FP32 original before the catalogue lists it
 //! (`int8 = {...}` in models/manifest.toml, which is what `[models] precision` can load). They
-//! judge what a school would notice, the decisions a build changes, on every shared photo
-//! (`../shared/faces`, about 4000, with the 3500 calibration distractors quantizing never saw):
+//! judge what a school would notice, the decisions a build changes, on the calibration set
+//! (`../shared/faces/calibration`: 80 identities, 98 strangers, and 3500 distractors, one photo
+//! each, that quantizing never sees) and the spoof samples:
 //! - detectors: of the faces of 24 px and more that FP32 finds, INT8 finds all but 0.5% (recall),
 //!   and of those INT8 finds, all but 0.5% are FP32's (precision); every face of 40 px and more
 //!   both find has its box corners and landmarks within 2 px;
@@ -56,9 +57,14 @@ const MAX_VERDICTS_CHANGED: f64 = 0.01;
 /// whose faces `rollcall models quantize` calibrates the face models on.
 const FACE_FINDER: &str = "yunet-s";
 
-/// Every shared photo, in a fixed order: the rows of every cached figure follow it.
+/// The photos every gate measures, in a fixed order (the rows of every cached figure follow
+/// it): the calibration set and the spoof samples, 3971 photos. The 23 other shared photos are
+/// mostly large group photos: their full-resolution passes cost minutes of processor time in
+/// CI, for no decision the calibration set lacks.
 fn photo_paths() -> Vec<PathBuf> {
-    testkit::photos_under(&testkit::shared().join("faces"))
+    let mut photos = testkit::photos_under(&testkit::face("calibration"));
+    photos.extend(testkit::photos_under(&testkit::face("silent_face_samples")));
+    photos
 }
 
 /// Every shared photo that reads as an image, with room around the tight crops (as calibration
