@@ -493,17 +493,8 @@ fn bench_says_where_each_model_runs_and_a_lacking_gpu_provider_once() {
 #[test]
 fn a_quantized_build_does_not_depend_on_the_other_models_quantized_with_it() {
     let dir = scratch("quantize");
-    let (models, photos) = (dir.join("models"), dir.join("photos"));
-    std::fs::create_dir_all(&models).unwrap();
+    let (models, photos) = (testkit::linked_fp32_models(&dir), dir.join("photos"));
     std::fs::create_dir_all(&photos).unwrap();
-    // The FP32 models, linked: the builds land beside them, not over this checkout's.
-    for entry in std::fs::read_dir(testkit::root().join("models")).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        if name.ends_with(".onnx") && !name.ends_with(".int8.onnx") {
-            std::os::unix::fs::symlink(&path, models.join(&name)).unwrap();
-        }
-    }
     for (i, rel) in [
         "silent_face_samples/image_F1.jpg",
         "silent_face_samples/image_T1.jpg",

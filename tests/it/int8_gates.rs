@@ -668,16 +668,7 @@ const BUILT_BADLY: &str = "sface-2021dec";
 #[ignore = "figure suite: a bad INT8 build against FP32 on ~4000 photos; release, scripts/test.sh"]
 fn the_gates_fail_a_build_calibrated_badly_on_purpose() {
     let dir = testkit::scratch_dir("int8-gates", "built-badly");
-    let models = dir.join("models");
-    std::fs::create_dir_all(&models).unwrap();
-    // The FP32 models, linked: the bad build lands beside them, not over this checkout's.
-    for entry in std::fs::read_dir(testkit::root().join("models")).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        if name.ends_with(".onnx") && !name.ends_with(".int8.onnx") {
-            std::os::unix::fs::symlink(&path, models.join(&name)).unwrap();
-        }
-    }
+    let models = testkit::linked_fp32_models(&dir);
     let mut config = testkit::config(FACE_FINDER, BUILT_BADLY);
     config.models.dir = models.clone();
     let config_file = dir.join("quantize.toml");
@@ -725,4 +716,48 @@ fn the_gates_fail_a_build_calibrated_badly_on_purpose() {
         "the gates passed {BUILT_BADLY} built with MinMax on four photos"
     );
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// The recognizer gate's bookkeeping on made-up embeddings: who is a probe, the TAR, and who
+/// INT8 alone takes for someone.
+#[test]
+fn the_recognizer_gate_counts_whom_int8_alone_takes_for_someone() {
+    let axis = |i: usize| {
+        let mut v = vec![0.0f32; 4];
+        v[i] = 1.0;
+        v
+    };
+    let faces = vec![
+        (Role::Identity("ada".into()), 100.0),
+        (Role::Identity("bo".into()), 100.0),
+        (Role::Distractor("dee.jpg".into()), 100.0),
+        (Role::Identity("ada".into()), 100.0),
+        (Role::Stranger, 100.0),
+        // Too small to compare with anyone.
+        (Role::Identity("bo".into()), 20.0),
+    ];
+    let fp32 = [axis(0), axis(1), axis(2), axis(0), axis(3), axis(1)];
+    let int8 = [axis(0), axis(1), axis(2), axis(0), axis(1), axis(1)];
+    let (fp32, int8): (Vec<&[f32]>, Vec<&[f32]>) = (
+        fp32.iter().map(Vec::as_slice).collect(),
+        int8.iter().map(Vec::as_slice).collect(),
+    );
+    let by_fp32 = calls(&faces, &fp32, "made-up", 0.3);
+    let by_int8 = calls(&faces, &int8, "made-up", 0.3);
+    assert!(
+        by_int8[..3].iter().all(|c| c.taken.is_none()),
+        "the gallery's own photos are no probes: {by_int8:?}"
+    );
+    assert_eq!(by_int8[3].taken.as_deref(), Some("ada"));
+    assert_eq!(
+        tar(&faces, &by_fp32),
+        50.0,
+        "one identity probe of two is taken for the right person"
+    );
+    let let_in = false_accepts_only_by(&faces, &by_fp32, &by_int8);
+    assert!(
+        let_in.len() == 1 && let_in[0].starts_with("Stranger") && let_in[0].contains("taken for bo"),
+        "{let_in:?}"
+    );
+    assert!(false_accepts_only_by(&faces, &by_int8, &by_fp32).is_empty());
 }

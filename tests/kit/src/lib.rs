@@ -69,6 +69,21 @@ pub fn scratch_dir(suite: &str, name: &str) -> PathBuf {
     d
 }
 
+/// A `models` folder in `dir` holding links to this checkout's FP32 models: INT8 builds a test
+/// makes land beside them, not over the checkout's.
+pub fn linked_fp32_models(dir: &Path) -> PathBuf {
+    let models = dir.join("models");
+    std::fs::create_dir_all(&models).unwrap();
+    for entry in std::fs::read_dir(root().join("models")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.ends_with(".onnx") && !name.ends_with(".int8.onnx") {
+            std::os::unix::fs::symlink(&path, models.join(&name)).unwrap();
+        }
+    }
+    models
+}
+
 /// A photo under `../shared/faces`.
 pub fn face(rel: &str) -> PathBuf {
     shared().join("faces").join(rel)
