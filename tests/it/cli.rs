@@ -493,7 +493,8 @@ fn bench_says_where_each_model_runs_and_a_lacking_gpu_provider_once() {
 #[test]
 fn a_quantized_build_does_not_depend_on_the_other_models_quantized_with_it() {
     let dir = scratch("quantize");
-    let (models, photos) = (testkit::linked_fp32_models(&dir), dir.join("photos"));
+    let (models, config) = testkit::quantize_workspace(&dir, "");
+    let photos = dir.join("photos");
     std::fs::create_dir_all(&photos).unwrap();
     for (i, rel) in [
         "silent_face_samples/image_F1.jpg",
@@ -506,16 +507,6 @@ fn a_quantized_build_does_not_depend_on_the_other_models_quantized_with_it() {
     {
         std::fs::copy(testkit::face(rel), photos.join(format!("{i}.jpg"))).unwrap();
     }
-    let config = dir.join("quantize.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[models]\ndir = {:?}\n[store]\npath = {:?}\n",
-            models.to_string_lossy(),
-            dir.join("rollcall.db").to_string_lossy()
-        ),
-    )
-    .unwrap();
     let spec = rollcall::config::Catalogue::builtin()
         .iter()
         .find(|s| s.name == "minifasnet-v2")

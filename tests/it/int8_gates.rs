@@ -368,26 +368,6 @@ fn role(path: &Path) -> Option<Role> {
     }
 }
 
-/// Which of the calibration faces (`roles`, in photo order) make the gallery: each identity's
-/// first, and the first [`GALLERY_DISTRACTORS`] distractors. The others are probes.
-fn in_gallery(roles: &[Role]) -> Vec<bool> {
-    let (mut enrolled, mut distractors) = (Vec::new(), 0);
-    roles
-        .iter()
-        .map(|role| match role {
-            Role::Identity(who) if !enrolled.contains(who) => {
-                enrolled.push(who.clone());
-                true
-            }
-            Role::Distractor(_) if distractors < GALLERY_DISTRACTORS => {
-                distractors += 1;
-                true
-            }
-            _ => false,
-        })
-        .collect()
-}
-
 /// What one build's vote made of a probe.
 #[derive(Debug, Clone, Default)]
 struct Call {
@@ -398,89 +378,131 @@ struct Call {
     bar: f32,
 }
 
-/// What each probe among the calibration faces is taken for by its frame's vote under the
-/// engine's rules ([`OpenSet`], at the threshold for a gallery this size, the size bands and the
-/// margin), by one build: `faces` are each face's role and size, `vectors` that build's
-/// embeddings of them. Gallery faces, and faces too small to compare, are taken for nobody.
-fn calls(faces: &[(Role, f32)], vectors: &[&[f32]], recognizer: &str, pair_threshold: f32) -> Vec<Call> {
-    let recognizer: std::sync::Arc<str> = recognizer.into();
-    let embedding = |v: &[f32]| Embedding {
-        recognizer: recognizer.clone(),
-        vector: v.to_vec(),
-    };
-    let roles: Vec<Role> = faces.iter().map(|(r, _)| r.clone()).collect();
-    let gallery_faces = in_gallery(&roles);
-    let mut gallery = Gallery::new(recognizer.clone(), vectors[0].len());
-    for ((role, _), v) in faces
-        .iter()
-        .zip(vectors)
-        .zip(&gallery_faces)
-        .filter(|(_, g)| **g)
-        .map(|(f, _)| f)
-    {
-        let name = match role {
-            Role::Identity(who) => who.clone(),
-            Role::Distractor(file) => format!("distractor:{file}"),
-            Role::Stranger => unreachable!("strangers are never in the gallery"),
-        };
-        gallery.add(&name, &embedding(v)).unwrap();
-    }
-    let defaults = RecognizeConfig::default();
-    let rules = OpenSet {
-        pair_threshold,
-        margin: defaults.margin,
-        vote_share: defaults.vote_share,
-        people: gallery.people(),
-        size_bands: &SIZE_BANDS,
-    };
-    faces
-        .iter()
-        .zip(vectors)
-        .zip(gallery_faces)
-        .map(|(((_, face_px), v), enrolled)| {
-            let Some(raise) = rules.raise(*face_px).filter(|_| !enrolled) else {
-                return Call::default();
-            };
-            let candidates = gallery.search(&embedding(v)).unwrap();
-            let bar = rules.threshold() + raise;
-            Call {
-                taken: candidates.accepted(bar, rules.margin).map(str::to_string),
-                best: candidates.best.as_ref().map_or(-1.0, |b| b.1),
-                bar,
-            }
-        })
-        .collect()
+/// The calibration faces the recognizer gate decides on, each with its role and size, in photo
+/// order, and which of them make the gallery: each identity's first, and the first
+/// [`GALLERY_DISTRACTORS`] distractors. The others are probes.
+struct Probes {
+    faces: Vec<(Role, f32)>,
+    enrolled: Vec<bool>,
 }
 
-/// The TAR (percent of the identities' probes taken for the right person) of one build's calls.
-fn tar(faces: &[(Role, f32)], calls: &[Call]) -> f64 {
-    let gallery_faces = in_gallery(&faces.iter().map(|(r, _)| r.clone()).collect::<Vec<_>>());
-    let (mut genuine, mut right) = (0, 0);
-    for (((role, _), call), enrolled) in faces.iter().zip(calls).zip(gallery_faces) {
-        if let (Role::Identity(who), false) = (role, enrolled) {
-            genuine += 1;
-            right += usize::from(call.taken.as_deref() == Some(who.as_str()));
-        }
-    }
-    percent(right, genuine)
-}
-
-/// The probes `b` takes for someone they are not, and `a` does not take for that person.
-fn false_accepts_only_by(faces: &[(Role, f32)], a: &[Call], b: &[Call]) -> Vec<String> {
-    faces
-        .iter()
-        .zip(a.iter().zip(b))
-        .filter_map(|((role, px), (a, b))| {
-            let who = b.taken.as_deref()?;
-            let wrong = !matches!(role, Role::Identity(person) if person == who);
-            (wrong && a.taken.as_deref() != Some(who)).then(|| {
-                format!(
-                    "{role:?} ({px:.0} px) taken for {who} at {:.3} (the other build's best {:.3}, threshold {:.3})",
-                    b.best, a.best, b.bar
-                )
+impl Probes {
+    fn new(faces: Vec<(Role, f32)>) -> Probes {
+        let (mut identities, mut distractors) = (Vec::new(), 0);
+        let enrolled = faces
+            .iter()
+            .map(|(role, _)| match role {
+                Role::Identity(who) if !identities.contains(who) => {
+                    identities.push(who.clone());
+                    true
+                }
+                Role::Distractor(_) if distractors < GALLERY_DISTRACTORS => {
+                    distractors += 1;
+                    true
+                }
+                _ => false,
             })
-        })
-        .collect()
+            .collect();
+        Probes { faces, enrolled }
+    }
+
+    /// How many probes (not gallery faces) have a role `is` accepts.
+    fn count(&self, is: fn(&Role) -> bool) -> usize {
+        self.faces
+            .iter()
+            .zip(&self.enrolled)
+            .filter(|((role, _), enrolled)| !**enrolled && is(role))
+            .count()
+    }
+
+    /// What each probe is taken for by its frame's vote under the engine's rules ([`OpenSet`],
+    /// at the threshold for a gallery this size, the size bands and the margin), by one build
+    /// whose embeddings of the faces are `vectors`. Gallery faces, and faces too small to
+    /// compare, are taken for nobody.
+    fn calls(&self, vectors: &[&[f32]], recognizer: &str, pair_threshold: f32) -> Vec<Call> {
+        let recognizer: std::sync::Arc<str> = recognizer.into();
+        let embedding = |v: &[f32]| Embedding {
+            recognizer: recognizer.clone(),
+            vector: v.to_vec(),
+        };
+        let mut gallery = Gallery::new(recognizer.clone(), vectors[0].len());
+        for (((role, _), v), _) in self.faces.iter().zip(vectors).zip(&self.enrolled).filter(|(_, e)| **e) {
+            let name = match role {
+                Role::Identity(who) => who.clone(),
+                Role::Distractor(file) => format!("distractor:{file}"),
+                Role::Stranger => unreachable!("strangers are never in the gallery"),
+            };
+            gallery.add(&name, &embedding(v)).unwrap();
+        }
+        let defaults = RecognizeConfig::default();
+        let rules = OpenSet {
+            pair_threshold,
+            margin: defaults.margin,
+            vote_share: defaults.vote_share,
+            people: gallery.people(),
+            size_bands: &SIZE_BANDS,
+        };
+        self.faces
+            .iter()
+            .zip(vectors)
+            .zip(&self.enrolled)
+            .map(|(((_, face_px), v), enrolled)| {
+                let Some(raise) = rules.raise(*face_px).filter(|_| !enrolled) else {
+                    return Call::default();
+                };
+                let candidates = gallery.search(&embedding(v)).unwrap();
+                let bar = rules.threshold() + raise;
+                Call {
+                    taken: candidates.accepted(bar, rules.margin).map(str::to_string),
+                    best: candidates.best.as_ref().map_or(-1.0, |b| b.1),
+                    bar,
+                }
+            })
+            .collect()
+    }
+
+    /// The TAR (percent of the identities' probes taken for the right person) of one build's calls.
+    fn tar(&self, calls: &[Call]) -> f64 {
+        let (mut genuine, mut right) = (0, 0);
+        for (((role, _), call), enrolled) in self.faces.iter().zip(calls).zip(&self.enrolled) {
+            if let (Role::Identity(who), false) = (role, enrolled) {
+                genuine += 1;
+                right += usize::from(call.taken.as_deref() == Some(who.as_str()));
+            }
+        }
+        percent(right, genuine)
+    }
+
+    /// The places of the probes `b` takes for someone they are not, and `a` does not take for
+    /// that person.
+    fn false_accepts_only_by(&self, a: &[Call], b: &[Call]) -> Vec<usize> {
+        (0..self.faces.len())
+            .filter(|&i| {
+                let Some(who) = b[i].taken.as_deref() else {
+                    return false;
+                };
+                let wrong = !matches!(&self.faces[i].0, Role::Identity(person) if person == who);
+                wrong && a[i].taken.as_deref() != Some(who)
+            })
+            .collect()
+    }
+
+    /// Probe `i` as `b` took it, against `a`'s best.
+    fn describe(&self, i: usize, a: &[Call], b: &[Call]) -> String {
+        let (role, px) = &self.faces[i];
+        format!(
+            "{role:?} ({px:.0} px) taken for {} at {:.3} (the other build's best {:.3}, threshold {:.3})",
+            b[i].taken.as_deref().unwrap_or("nobody"),
+            b[i].best,
+            a[i].best,
+            b[i].bar
+        )
+    }
+
+    /// Whether the face at `i` is a distractor's.
+    fn is_distractor(&self, i: usize) -> bool {
+        matches!(self.faces[i].0, Role::Distractor(_))
+    }
 }
 
 /// A recognizer's INT8 build (`config`'s recognizer is `spec`) keeps the TAR within a point of
@@ -536,40 +558,34 @@ fn recognizer_gate(config: &Config, spec: &ModelSpec) -> Verdict {
         fp32_vectors.push(&references[i][k * dim..(k + 1) * dim]);
         int8_vectors.push(&embedded[i][k * dim..(k + 1) * dim]);
     }
+    let probes = Probes::new(faces);
     let threshold = fp32.recognizer().threshold();
-    let by_fp32 = calls(&faces, &fp32_vectors, &spec.name, threshold);
-    let by_int8 = calls(&faces, &int8_vectors, &spec.name, threshold);
-    let (tar_fp32, tar_int8) = (tar(&faces, &by_fp32), tar(&faces, &by_int8));
+    let by_fp32 = probes.calls(&fp32_vectors, &spec.name, threshold);
+    let by_int8 = probes.calls(&int8_vectors, &spec.name, threshold);
+    let (tar_fp32, tar_int8) = (probes.tar(&by_fp32), probes.tar(&by_int8));
     // The gate's probes: the identities' and the strangers'. The distractors left out of the
     // gallery are strangers too, but at a single frame's vote FP32 itself takes 8 to 14 of their
     // 500 for someone, and any build moves a few of those borderline calls either way: a report.
-    let gated = |calls: &[Call]| -> Vec<Call> {
-        let mut calls = calls.to_vec();
-        for ((role, _), call) in faces.iter().zip(&mut calls) {
-            if matches!(role, Role::Distractor(_)) {
-                call.taken = None;
-            }
-        }
-        calls
-    };
-    let let_in = false_accepts_only_by(&faces, &gated(&by_fp32), &gated(&by_int8));
-    let report = |a: &[Call], b: &[Call]| {
-        false_accepts_only_by(&faces, a, b).len() - false_accepts_only_by(&faces, &gated(a), &gated(b)).len()
-    };
-    let none = vec![Call::default(); faces.len()];
-    let (distractors_int8, distractors_fp32) = (report(&by_fp32, &by_int8), report(&none, &by_fp32));
-    let distractors_int8_refuses = report(&by_int8, &by_fp32);
-    let enrolled = in_gallery(&faces.iter().map(|(r, _)| r.clone()).collect::<Vec<_>>());
-    let probes_that = |is: fn(&Role) -> bool| {
-        faces
-            .iter()
-            .zip(&enrolled)
-            .filter(|((role, _), enrolled)| !**enrolled && is(role))
+    let (distractors_int8, let_in): (Vec<usize>, Vec<usize>) = probes
+        .false_accepts_only_by(&by_fp32, &by_int8)
+        .into_iter()
+        .partition(|&i| probes.is_distractor(i));
+    let let_in: Vec<String> = let_in
+        .into_iter()
+        .map(|i| probes.describe(i, &by_fp32, &by_int8))
+        .collect();
+    let distractors_counted = |a: &[Call], b: &[Call]| {
+        probes
+            .false_accepts_only_by(a, b)
+            .into_iter()
+            .filter(|&i| probes.is_distractor(i))
             .count()
     };
-    let genuine = probes_that(|r| matches!(r, Role::Identity(_)));
-    let strangers = probes_that(|r| matches!(r, Role::Stranger));
-    let left_out = probes_that(|r| matches!(r, Role::Distractor(_)));
+    let distractors_fp32 = distractors_counted(&vec![Call::default(); probes.faces.len()], &by_fp32);
+    let distractors_int8_refuses = distractors_counted(&by_int8, &by_fp32);
+    let genuine = probes.count(|r| matches!(r, Role::Identity(_)));
+    let strangers = probes.count(|r| matches!(r, Role::Stranger));
+    let left_out = probes.count(|r| matches!(r, Role::Distractor(_)));
     let passed = (tar_int8 - tar_fp32).abs() <= MAX_TAR_CHANGE && let_in.is_empty();
     Verdict::new(
         &spec.name,
@@ -577,11 +593,12 @@ fn recognizer_gate(config: &Config, spec: &ModelSpec) -> Verdict {
             "{genuine} genuine probes, {strangers} strangers, against a gallery of {} people: TAR {tar_int8:.2}% \
              against FP32's {tar_fp32:.2}%; taken for someone they are not by INT8 alone: {} {let_in:#?}. Report: \
              of the {} distractors left out of the gallery, FP32 takes {distractors_fp32} for someone, INT8 {} of \
-             those and {distractors_int8} more; {} faces, cosine to FP32 least {least:.4} ({at}), p1 {:.4}, median {:.4}",
-            faces.len() - genuine - strangers - left_out,
+             those and {} more; {} faces, cosine to FP32 least {least:.4} ({at}), p1 {:.4}, median {:.4}",
+            probes.faces.len() - genuine - strangers - left_out,
             let_in.len(),
             left_out,
             distractors_fp32 - distractors_int8_refuses,
+            distractors_int8.len(),
             cosines.len(),
             cosines[cosines.len() / 100].0,
             cosines[cosines.len() / 2].0,
@@ -668,19 +685,12 @@ const BUILT_BADLY: &str = "sface-2021dec";
 #[ignore = "figure suite: a bad INT8 build against FP32 on ~4000 photos; release, scripts/test.sh"]
 fn the_gates_fail_a_build_calibrated_badly_on_purpose() {
     let dir = testkit::scratch_dir("int8-gates", "built-badly");
-    let models = testkit::linked_fp32_models(&dir);
+    let (models, config_file) = testkit::quantize_workspace(
+        &dir,
+        &format!("detector = {FACE_FINDER:?}\nrecognizer = {BUILT_BADLY:?}\n"),
+    );
     let mut config = testkit::config(FACE_FINDER, BUILT_BADLY);
-    config.models.dir = models.clone();
-    let config_file = dir.join("quantize.toml");
-    std::fs::write(
-        &config_file,
-        format!(
-            "[models]\ndir = {:?}\ndetector = {FACE_FINDER:?}\nrecognizer = {BUILT_BADLY:?}\n[store]\npath = {:?}\n",
-            models.to_string_lossy(),
-            dir.join("rollcall.db").to_string_lossy()
-        ),
-    )
-    .unwrap();
+    config.models.dir = models;
     // MinMax over four photos' faces: ranges stretched by a few outliers and fitted to few faces.
     let photos = [
         "ageitgey/identities/obama_1.jpg",
@@ -742,22 +752,25 @@ fn the_recognizer_gate_counts_whom_int8_alone_takes_for_someone() {
         fp32.iter().map(Vec::as_slice).collect(),
         int8.iter().map(Vec::as_slice).collect(),
     );
-    let by_fp32 = calls(&faces, &fp32, "made-up", 0.3);
-    let by_int8 = calls(&faces, &int8, "made-up", 0.3);
+    let probes = Probes::new(faces);
+    let by_fp32 = probes.calls(&fp32, "made-up", 0.3);
+    let by_int8 = probes.calls(&int8, "made-up", 0.3);
     assert!(
         by_int8[..3].iter().all(|c| c.taken.is_none()),
         "the gallery's own photos are no probes: {by_int8:?}"
     );
     assert_eq!(by_int8[3].taken.as_deref(), Some("ada"));
     assert_eq!(
-        tar(&faces, &by_fp32),
+        probes.tar(&by_fp32),
         50.0,
         "one identity probe of two is taken for the right person"
     );
-    let let_in = false_accepts_only_by(&faces, &by_fp32, &by_int8);
+    let let_in = probes.false_accepts_only_by(&by_fp32, &by_int8);
+    assert_eq!(let_in, [4], "the stranger, whom INT8 alone takes for someone");
+    let described = probes.describe(4, &by_fp32, &by_int8);
     assert!(
-        let_in.len() == 1 && let_in[0].starts_with("Stranger") && let_in[0].contains("taken for bo"),
-        "{let_in:?}"
+        described.starts_with("Stranger") && described.contains("taken for bo"),
+        "{described}"
     );
-    assert!(false_accepts_only_by(&faces, &by_int8, &by_fp32).is_empty());
+    assert!(probes.false_accepts_only_by(&by_int8, &by_fp32).is_empty());
 }

@@ -69,9 +69,11 @@ pub fn scratch_dir(suite: &str, name: &str) -> PathBuf {
     d
 }
 
-/// A `models` folder in `dir` holding links to this checkout's FP32 models: INT8 builds a test
-/// makes land beside them, not over the checkout's.
-pub fn linked_fp32_models(dir: &Path) -> PathBuf {
+/// A place in `dir` to run `rollcall models quantize`: a `models` folder holding links to this
+/// checkout's FP32 models, so the INT8 builds land beside them and not over the checkout's, and
+/// a config file pointing at it (with `models_settings`, more lines of its `[models]` table, and
+/// a store of its own). Returns the models folder and the config file.
+pub fn quantize_workspace(dir: &Path, models_settings: &str) -> (PathBuf, PathBuf) {
     let models = dir.join("models");
     std::fs::create_dir_all(&models).unwrap();
     for entry in std::fs::read_dir(root().join("models")).unwrap() {
@@ -81,7 +83,17 @@ pub fn linked_fp32_models(dir: &Path) -> PathBuf {
             std::os::unix::fs::symlink(&path, models.join(&name)).unwrap();
         }
     }
-    models
+    let config = dir.join("quantize.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[models]\ndir = {:?}\n{models_settings}[store]\npath = {:?}\n",
+            models.to_string_lossy(),
+            dir.join("rollcall.db").to_string_lossy()
+        ),
+    )
+    .unwrap();
+    (models, config)
 }
 
 /// A photo under `../shared/faces`.
