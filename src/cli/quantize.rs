@@ -36,7 +36,7 @@ pub struct QuantizeArgs {
     /// else ../shared/faces) but their 3500 distractors, which the gates keep as unseen photos.
     photos: Vec<PathBuf>,
     /// Catalogue models to quantize. Default: every detector, recognizer and anti-spoofing
-    /// model of the catalogue.
+    /// model of the catalogue that is not marked `quantize = false`.
     #[arg(long = "model")]
     models: Vec<String>,
     /// The Python with ONNX Runtime's quantization tools. Default: .local/quantize-venv/bin/python
@@ -90,17 +90,26 @@ fn jobs(config: &Config, args: &QuantizeArgs) -> Result<Vec<Job>, CliError> {
         .with(&config.models.custom)
         .map_err(|e| CliError::Usage(e.to_string()))?;
     for name in &args.models {
-        if !catalogue.iter().any(|s| s.name == *name) {
-            return Err(CliError::Usage(format!(
-                "--model {}: no such model in the catalogue",
-                rollcall::untrusted::summary(name)
-            )));
+        match catalogue.iter().find(|s| s.name == *name) {
+            None => {
+                return Err(CliError::Usage(format!(
+                    "--model {}: no such model in the catalogue",
+                    rollcall::untrusted::summary(name)
+                )));
+            }
+            Some(s) if !s.quantizable() => {
+                return Err(CliError::Usage(format!(
+                    "--model {name}: not quantized (landmark models never are; otherwise its entry in the catalogue says \
+                     `quantize = false`, and why)"
+                )));
+            }
+            Some(_) => {}
         }
     }
     let wanted = |s: &ModelSpec| args.models.is_empty() || args.models.contains(&s.name);
     let jobs: Vec<Job> = catalogue
         .iter()
-        .filter(|s| wanted(s) && s.kind != ModelKind::Landmarks)
+        .filter(|s| wanted(s) && s.quantizable())
         .map(|s| Job {
             spec: s.clone(),
             tensors: Vec::new(),

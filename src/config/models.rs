@@ -275,6 +275,15 @@ pub struct ModelSpec {
     /// (`tests/int8_gates.rs`).
     #[serde(default)]
     pub int8: Option<Int8Spec>,
+    /// Whether `rollcall models quantize` builds it (landmark models never are). False where
+    /// another entry's INT8 build already answers for the same network, so that building and
+    /// gating it again would cost minutes for the same verdict.
+    #[serde(default = "default_quantize")]
+    pub quantize: bool,
+}
+
+fn default_quantize() -> bool {
+    true
 }
 
 /// A model's INT8 build, made at setup by `rollcall models quantize` (static QDQ quantization
@@ -323,6 +332,11 @@ impl ModelSpec {
             int8: None,
             ..self.clone()
         }
+    }
+
+    /// Whether `rollcall models quantize` makes an INT8 build of it.
+    pub fn quantizable(&self) -> bool {
+        self.quantize && self.kind != ModelKind::Landmarks
     }
 
     /// Whether `precision` asks for this model's INT8 build (when there is one).

@@ -544,6 +544,22 @@ fn a_quantized_build_does_not_depend_on_the_other_models_quantized_with_it() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+#[test]
+fn quantize_refuses_a_model_the_catalogue_does_not_quantize_and_says_why() {
+    for (model, why) in [
+        ("yunet-2023mar", "quantize = false"),
+        ("landmarks-2d106", "landmark models never are"),
+    ] {
+        let o = rollcall(&["models", "quantize", "--model", model]);
+        let (out, err) = text(&o);
+        assert!(!o.status.success(), "{out}{err}");
+        assert!(
+            err.contains(&format!("--model {model}: not quantized")) && err.contains(why),
+            "{err}"
+        );
+    }
+}
+
 /// The names `rollcall [COMMAND] --help` lists under "Commands:", but `help`.
 fn commands_listed(args: &[&str]) -> Vec<String> {
     let o = rollcall(&[args, &["--help"]].concat());
