@@ -46,6 +46,10 @@ pub struct RuntimeConfig {
     pub threads: Option<usize>,
     /// Let idle inference threads spin (lower latency, more idle CPU). Default false.
     pub spin: bool,
+    /// Threads that run a model's independent branches side by side (ONNX Runtime's inter-op
+    /// pool). Default 1: each graph runs node after node, faster on 2 cores than parallel mode
+    /// (docs/speed.md, threads); above 1, graphs run in ONNX Runtime's parallel mode.
+    pub inter_threads: Option<usize>,
     /// Execution providers in order of preference. One that the loaded ONNX Runtime lacks, or
     /// that fails to start (no GPU), is reported once and the next is tried; the CPU is always
     /// the last resort. Default `["cpu"]`.
@@ -70,6 +74,7 @@ impl Default for RuntimeConfig {
             onnxruntime: None,
             threads: None,
             spin: false,
+            inter_threads: None,
             providers: vec![Provider::Cpu],
             strict: false,
             device_id: 0,
@@ -89,6 +94,13 @@ impl RuntimeConfig {
                 "runtime",
                 "threads",
                 "must be at least 1 (leave it out for one per core)".to_string(),
+            ));
+        }
+        if self.inter_threads == Some(0) {
+            problems.push(Problem::new(
+                "runtime",
+                "inter_threads",
+                "must be at least 1 (1, the default, runs each graph node after node)".to_string(),
             ));
         }
         if self.providers.is_empty() {
@@ -148,5 +160,22 @@ mod tests {
             ["names cuda twice"]
         );
         assert_eq!(problems_with(vec![Provider::Cpu, Provider::Cuda]).len(), 1);
+    }
+
+    #[test]
+    fn thread_counts_must_be_at_least_one() {
+        let config = RuntimeConfig {
+            threads: Some(0),
+            inter_threads: Some(0),
+            ..RuntimeConfig::default()
+        };
+        let keys: Vec<&str> = config.problems().iter().map(|p| p.key).collect();
+        assert_eq!(keys, ["threads", "inter_threads"]);
+        let fine = RuntimeConfig {
+            threads: Some(1),
+            inter_threads: Some(4),
+            ..RuntimeConfig::default()
+        };
+        assert!(fine.problems().is_empty());
     }
 }

@@ -89,6 +89,8 @@ impl OnnxModel {
                 // daemon bench at 4 cameras peaks at 236 MB without, 280 MB with, for about 4% of
                 // analysed frames (docs/int8.md, memory).
                 .with_memory_pattern(false)
+                .map_err(|e| failed(e.to_string()))?
+                .with_parallel_execution(runtime.parallel())
                 .map_err(|e| failed(e.to_string()))?;
             let provider = super::provider::register(
                 &mut builder,

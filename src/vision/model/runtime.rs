@@ -34,6 +34,8 @@ pub struct RuntimeSettings {
     pub threads: Option<usize>,
     /// Let idle pool threads spin: lower latency between back-to-back runs, more idle CPU.
     pub spin: bool,
+    /// Threads in the shared inter-op pool; `None` or 1 runs each graph sequentially.
+    pub inter_threads: Option<usize>,
     /// The execution providers each session tries.
     pub providers: ProviderSettings,
 }
@@ -45,6 +47,7 @@ impl RuntimeSettings {
             library: config.runtime.onnxruntime.clone(),
             threads: config.runtime.threads,
             spin: config.runtime.spin,
+            inter_threads: config.runtime.inter_threads,
             providers: ProviderSettings::from_config(config),
         }
     }
@@ -69,6 +72,8 @@ pub struct Runtime {
     /// The providers of the caller that asked for this handle: the library and its thread pool
     /// are the process's, but which providers a model tries is each config's own.
     providers: ProviderSettings,
+    /// Whether sessions run their graphs in parallel mode: only with an inter-op pool to run in.
+    parallel: bool,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -107,9 +112,10 @@ impl Runtime {
         let threads = settings
             .threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let inter_threads = settings.inter_threads.unwrap_or(1).max(1);
         let pool = GlobalThreadPoolOptions::default()
             .with_intra_threads(threads)
-            .and_then(|p| p.with_inter_threads(1))
+            .and_then(|p| p.with_inter_threads(inter_threads))
             .and_then(|p| p.with_spin_control(settings.spin))
             .map_err(|e| unusable(e.to_string()))?;
         let env = builder
@@ -118,14 +124,20 @@ impl Runtime {
             .with_global_thread_pool(pool)
             .build()
             .map_err(|e| unusable(e.to_string()))?;
-        tracing::debug!(library = %path.display(), threads, "ONNX Runtime loaded");
+        tracing::debug!(library = %path.display(), threads, inter_threads, "ONNX Runtime loaded");
         let rt = Runtime {
             env: Arc::new(env),
             library: path,
             providers: settings.providers.clone(),
+            parallel: inter_threads > 1,
         };
         *slot = Some(rt.clone());
         Ok(rt)
+    }
+
+    /// Whether sessions run independent nodes side by side, in the process's inter-op pool.
+    pub(crate) fn parallel(&self) -> bool {
+        self.parallel
     }
 
     /// The environment sessions are built in.
