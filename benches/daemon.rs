@@ -1,8 +1,9 @@
 //! The daemon under overload: 2, 4, 6 and 8 cameras (each playing the Hamilton clip in real time)
-//! at analysis_fps 5 through `rollcall::daemon::run`, with SCRFD-500M + w600k_mbf, on this machine;
-//! then 4 cameras of a 1080p classroom (rows of faces from 20 px at the back to 48 px at the
-//! front, sitting still), searched at the camera's own resolution as by default, and letterboxed
-//! into 640x640 as before (`[detect] input_size`), which finds no face under about 40 px.
+//! at analysis_fps 5 through `rollcall::daemon::run`, with SCRFD-500M + w600k_mbf (the default
+//! set with `ROLLCALL_BENCH_SET=default`), on this machine; then 4 cameras of a 1080p classroom
+//! (rows of faces from 20 px at the back to 48 px at the front, sitting still), searched at the
+//! camera's own resolution as by default, and letterboxed into 640x640 as before (`[detect]
+//! input_size`), which finds no face under about 40 px.
 //! Prints each camera's analysed frames per second and the longest a frame waited from capture
 //! to the end of its analysis (both as the daemon reports them in its status), and resident
 //! memory. Fair means every camera's fps drops alike, none starves, and the lag stays flat.
@@ -35,8 +36,15 @@ fn classroom_clip() -> PathBuf {
 }
 
 fn main() {
+    let mut config = testkit::bench::config();
+    let title = format!(
+        "rollcall daemon bench: {} + {} + {}, analysis_fps 5",
+        config.models.detector,
+        config.models.recognizer,
+        config.models.antispoof.join(" + ")
+    );
     let Some((cameras, scene)) = testkit::bench::camera_runs(
-        "rollcall daemon bench: SCRFD-500M + w600k_mbf + MiniFASNet pair, analysis_fps 5",
+        &title,
         &[
             (2, ""),
             (4, ""),
@@ -49,7 +57,6 @@ fn main() {
         return;
     };
     let seconds = testkit::bench::seconds();
-    let mut config = testkit::bench::config();
     let clip = match scene.as_str() {
         "" => testkit::encode::long_hamilton_clip(&testkit::shared()),
         "classroom" => classroom_clip(),

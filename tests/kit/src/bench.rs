@@ -13,14 +13,17 @@ pub fn seconds() -> u64 {
         .unwrap_or(30)
 }
 
-/// Defaults with SCRFD-500M + w600k_mbf, the pair for its speed goals;
+/// Defaults with SCRFD-500M + w600k_mbf, the pair for its speed goals, or with the
+/// default set's models when `ROLLCALL_BENCH_SET=default` (what a school runs);
 /// `ROLLCALL_BENCH_THREADS` and `ROLLCALL_BENCH_SPIN` (`1` or `0`) set `[runtime] threads` and
 /// `spin`.
 pub fn config() -> Config {
     let mut config = Config::default();
     config.models.dir = root().join("models");
-    config.models.detector = "scrfd-500m".into();
-    config.models.recognizer = "arcface-w600k-mbf".into();
+    if std::env::var("ROLLCALL_BENCH_SET").as_deref() != Ok("default") {
+        config.models.detector = "scrfd-500m".into();
+        config.models.recognizer = "arcface-w600k-mbf".into();
+    }
     config.runtime.onnxruntime = Some(root().join(rollcall::vision::model::default_library()));
     // For measuring the runtime's own settings (docs/speed.md, threads).
     if let Some(threads) = std::env::var("ROLLCALL_BENCH_THREADS")
