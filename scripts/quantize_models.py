@@ -94,11 +94,12 @@ def opset13(src, dst):
     return model.graph.input[0].name
 
 
-def quantize(base, entry, work, minmax):
-    name = entry["name"]
+def prepare(name, fp32, work):
+    """The FP32 model as the quantizer is given it (weights not posing as inputs, opset 13 or
+    newer, pre-processed), written into `work`: its path, and its input's name."""
     op13 = os.path.join(work, f"{name}.op13.onnx")
     pre = os.path.join(work, f"{name}.pre.onnx")
-    input_name = opset13(entry["fp32"], op13)
+    input_name = opset13(fp32, op13)
     try:
         quant_pre_process(op13, pre)
     except Exception as e:  # noqa: BLE001 - onnxruntime raises a bare Exception here
@@ -106,36 +107,52 @@ def quantize(base, entry, work, minmax):
         # (YuNet-s: "Incomplete symbolic shape inference"); ONNX's own shape inference can.
         print(f"{name}: {e}; pre-processing without symbolic shape inference", file=sys.stderr)
         quant_pre_process(op13, pre, skip_symbolic_shape=True)
-    tmp = entry["int8"] + ".partial"
-    # The percentile calibrator stacks each activation over all tensors, so it needs them of
-    # one shape; a detector fed frames of several aspect ratios (SCRFD) gets MinMax instead.
-    if not entry["tensors"]:
-        sys.exit(f"[quantize] {name}: no calibration tensors (did the photos show any face?)")
-    percentile = not minmax and len({tuple(t["shape"]) for t in entry["tensors"]}) == 1
-    strided = {"CalibStridedMinMax": stride(len(entry["tensors"]))}
-    method = (
-        {"calibrate_method": CalibrationMethod.Percentile, "extra_options": {"CalibPercentile": 99.999, **strided}}
-        if percentile
-        else {"calibrate_method": CalibrationMethod.MinMax, "extra_options": strided}
-    )
+    return pre, input_name
+
+
+def calibration(tensors, minmax):
+    """How `tensors` calibrate a model: quantize_static's arguments, and their name for the log.
+
+    MinMax lets a few outlying activations stretch every range; the 99.999th percentile keeps
+    the ranges where the values are (measured: held-out SFace cosine to FP32, median 0.983 with
+    MinMax, 0.994 with this). But the percentile calibrator stacks each activation over all
+    tensors, so it needs them of one shape; a detector fed frames of several aspect ratios
+    (SCRFD) gets MinMax instead."""
+    strided = {"CalibStridedMinMax": stride(len(tensors))}
+    if not minmax and len({tuple(t["shape"]) for t in tensors}) == 1:
+        method = {"calibrate_method": CalibrationMethod.Percentile, "extra_options": {"CalibPercentile": 99.999, **strided}}
+        return method, "percentile 99.999"
+    return {"calibrate_method": CalibrationMethod.MinMax, "extra_options": strided}, "MinMax"
+
+
+def quantize_qdq(pre, out, reader, method, nodes_to_exclude=()):
+    """`pre` quantized into `out`: QDQ, per-channel INT8 weights, UINT8 activations, calibrated
+    by `method` (from calibration()) on what `reader` feeds, `nodes_to_exclude` left in FP32."""
     quantize_static(
         pre,
-        tmp,
-        Tensors(base, input_name, entry["tensors"]),
+        out,
+        reader,
         quant_format=QuantFormat.QDQ,
         per_channel=True,
         activation_type=QuantType.QUInt8,
         weight_type=QuantType.QInt8,
-        # MinMax lets a few outlying activations stretch every range; the 99.999th percentile
-        # keeps the ranges where the values are (measured: held-out SFace cosine to FP32, median
-        # 0.983 with MinMax, 0.994 with this).
+        nodes_to_exclude=list(nodes_to_exclude),
         **method,
     )
+
+
+def quantize(base, entry, work, minmax):
+    name = entry["name"]
+    pre, input_name = prepare(name, entry["fp32"], work)
+    if not entry["tensors"]:
+        sys.exit(f"[quantize] {name}: no calibration tensors (did the photos show any face?)")
+    method, calibrated = calibration(entry["tensors"], minmax)
+    tmp = entry["int8"] + ".partial"
+    quantize_qdq(pre, tmp, Tensors(base, input_name, entry["tensors"]), method)
     os.replace(tmp, entry["int8"])
     with open(entry["int8"], "rb") as f:
         digest = hashlib.sha256(f.read()).hexdigest()
-    calibration = "percentile 99.999" if percentile else "MinMax"
-    say(f"{name}: {entry['int8']} from {len(entry['tensors'])} calibration tensors ({calibration}), sha256 {digest}")
+    say(f"{name}: {entry['int8']} from {len(entry['tensors'])} calibration tensors ({calibrated}), sha256 {digest}")
 
 
 def main():

@@ -26,9 +26,7 @@ import sys
 import tempfile
 
 import onnx
-from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 from onnxruntime.quantization import qdq_loss_debug as debug
-from onnxruntime.quantization.shape_inference import quant_pre_process
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -47,36 +45,18 @@ def load_plan(folder):
     return entry, folder
 
 
-def prepared(entry, work):
-    """The FP32 model as the quantizer is given it (opset 13, pre-processed), and its input."""
-    op13, pre = os.path.join(work, "op13.onnx"), os.path.join(work, "pre.onnx")
-    input_name = quantize_models.opset13(entry["fp32"], op13)
-    quant_pre_process(op13, pre)
-    return pre, input_name
-
-
 def build(entry, folder, pre, input_name, out, keep):
     """Quantizes `pre` into `out` as scripts/quantize_models.py does with MinMax, `keep` in FP32."""
-    tensors = entry["tensors"]
-    quantize_static(
-        pre,
-        out,
-        quantize_models.Tensors(folder, input_name, tensors),
-        quant_format=QuantFormat.QDQ,
-        per_channel=True,
-        activation_type=QuantType.QUInt8,
-        weight_type=QuantType.QInt8,
-        nodes_to_exclude=keep,
-        calibrate_method=CalibrationMethod.MinMax,
-        extra_options={"CalibStridedMinMax": quantize_models.stride(len(tensors))},
-    )
+    method, _ = quantize_models.calibration(entry["tensors"], minmax=True)
+    reader = quantize_models.Tensors(folder, input_name, entry["tensors"])
+    quantize_models.quantize_qdq(pre, out, reader, method, keep)
 
 
 def rank(args):
     entry, folder = load_plan(args.plan)
     with tempfile.TemporaryDirectory(prefix="rollcall-mixed-") as work:
         os.chdir(work)
-        pre, input_name = prepared(entry, work)
+        pre, input_name = quantize_models.prepare(entry["name"], entry["fp32"], work)
         build(entry, folder, pre, input_name, "qdq.onnx", [])
         debug.modify_model_output_intermediate_tensors(pre, "fp32_all.onnx")
         debug.modify_model_output_intermediate_tensors("qdq.onnx", "int8_all.onnx")
@@ -98,7 +78,7 @@ def build_mixed(args):
     entry, folder = load_plan(args.plan)
     with tempfile.TemporaryDirectory(prefix="rollcall-mixed-") as work:
         os.chdir(work)
-        pre, input_name = prepared(entry, work)
+        pre, input_name = quantize_models.prepare(entry["name"], entry["fp32"], work)
         nodes = onnx.load(pre).graph.node
         keep = [n.name for i, n in enumerate(nodes) if (i <= args.split) == (args.keep_fp32 == "early")]
         if any(not name for name in keep):
