@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Fetch ONNX Runtime and every model in models/manifest.toml, verify, and place them.
 
-`--test-extras` also fetches an old ONNX Runtime the tests use to check it is refused.
+`--test-extras` also fetches the oldest ONNX Runtime rollcall accepts, which the tests check gives
+the same answers, and one older still, which they check is refused.
 
 scripts/setup.sh runs it on the source tree (the defaults below); `rollcall models fetch` runs the
 same script, compiled into the binary, with the installed layout (--models-dir, --runtime-dir...).
@@ -19,8 +20,10 @@ import platform
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import tomllib
+import urllib.request
 import zipfile
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -57,21 +60,47 @@ def wheel_for(requirement):
     name, version = requirement.split("==")
     stem = name.replace("-", "_").lower() + "-" + version + "-"
     WHEELS.mkdir(parents=True, exist_ok=True)
-    found = [p for p in WHEELS.glob("*.whl") if p.name.lower().startswith(stem)]
+
+    def cached():
+        # A wheel with a platform tag must be this machine's: one cache may serve two architectures.
+        return [p for p in WHEELS.glob("*.whl") if p.name.lower().startswith(stem)
+                and (p.name.endswith("-any.whl") or platform.machine() in p.name)]
+    found = cached()
     if found:
         return found[0]
     say(f"downloading {requirement} from PyPI")
     subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
                     "--only-binary=:all:", "-d", str(WHEELS), requirement], check=True)
-    found = [p for p in WHEELS.glob("*.whl") if p.name.lower().startswith(stem)]
+    found = cached()
     if not found:
         sys.exit(f"[setup] pip downloaded no wheel for {requirement} into {WHEELS}")
     return found[0]
 
 
-def extract(wheel, member, dest):
-    with zipfile.ZipFile(wheel) as z, z.open(member) as src, tempfile.NamedTemporaryFile(
-            dir=dest.parent, delete=False) as tmp:
+def npm_package(name, version):
+    """Download (once) the npm registry's tarball of `name` at `version` and return its path."""
+    dest = WHEELS / f"{name}-{version}.tgz"
+    if dest.exists():
+        return dest
+    WHEELS.mkdir(parents=True, exist_ok=True)
+    url = f"https://registry.npmjs.org/{name}/-/{name}-{version}.tgz"
+    say(f"downloading {url}")
+    with urllib.request.urlopen(url, timeout=300) as r, tempfile.NamedTemporaryFile(
+            dir=WHEELS, delete=False) as tmp:
+        shutil.copyfileobj(r, tmp)
+    os.replace(tmp.name, dest)
+    return dest
+
+
+def extract(archive, member, dest):
+    """Copies one member of a wheel (zip) or an npm package (gzipped tar) to `dest`."""
+    if archive.suffix == ".tgz":
+        opened = tarfile.open(archive)
+        src_of = lambda: opened.extractfile(member)
+    else:
+        opened = zipfile.ZipFile(archive)
+        src_of = lambda: opened.open(member)
+    with opened, src_of() as src, tempfile.NamedTemporaryFile(dir=dest.parent, delete=False) as tmp:
         shutil.copyfileobj(src, tmp)
     os.chmod(tmp.name, 0o644)
     os.replace(tmp.name, dest)
@@ -80,6 +109,21 @@ def extract(wheel, member, dest):
 def runtime_file(spec):
     """The library's file name for a manifest [onnxruntime] table, which gives only the version."""
     return f"libonnxruntime.so.{spec['version']}"
+
+
+# The npm package onnxruntime-node names architectures as Node.js does.
+NODE_ARCH = {"x86_64": "x64", "aarch64": "arm64"}
+
+
+def runtime_source(spec):
+    """The archive holding the library a manifest runtime table names, and the member to take."""
+    version, lib = spec["version"], runtime_file(spec)
+    if "npm" in spec:
+        arch = NODE_ARCH.get(platform.machine())
+        if arch is None:
+            sys.exit(f"[setup] {spec['npm']} has no build for {platform.machine()}")
+        return npm_package(spec["npm"], version), f"package/bin/napi-v3/linux/{arch}/{lib}"
+    return wheel_for(f"onnxruntime=={version}"), f"onnxruntime/capi/{lib}"
 
 
 def fetch_runtime(spec, folder):
@@ -91,7 +135,7 @@ def fetch_runtime(spec, folder):
         say(f"ONNX Runtime present: {relative(dest)}")
         return
     dest.parent.mkdir(parents=True, exist_ok=True)
-    extract(wheel_for(f"onnxruntime=={spec['version']}"), f"onnxruntime/capi/{runtime_file(spec)}", dest)
+    extract(*runtime_source(spec), dest)
     got = sha256(dest)
     if want is not None and got != want:
         dest.unlink()
@@ -145,6 +189,7 @@ def main():
     if not args.no_runtime:
         fetch_runtime(manifest["onnxruntime"], args.runtime_dir)
     if args.test_extras:
+        fetch_runtime(manifest["onnxruntime_oldest"], LOCAL / "onnxruntime-oldest")
         fetch_runtime(manifest["onnxruntime_too_old"], LOCAL / "onnxruntime-too-old")
     missing = [m["name"] for m in manifest["model"] if not fetch_model(m)]
     if missing:

@@ -75,27 +75,9 @@ pub fn run(mut config: Config, args: Args) -> Result<(), CliError> {
         .as_deref()
         .map(|d| known_gallery(&mut analyzer, d, max_pixels))
         .transpose()?;
-    let mut failures = Vec::new();
-    for path in &args.images {
-        match detect_one(&mut analyzer, gallery.as_ref(), path, &args, max_pixels) {
-            Ok(()) => {}
-            Err(e) if args.images.len() > 1 => {
-                eprintln!("error: {e}");
-                failures.push(path.display().to_string());
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    if failures.is_empty() {
-        Ok(())
-    } else {
-        Err(CliError::PartlyFailed(format!(
-            "{} of {} photos failed: {}",
-            failures.len(),
-            args.images.len(),
-            failures.join(", ")
-        )))
-    }
+    super::for_each_photo(&args.images, |path| {
+        detect_one(&mut analyzer, gallery.as_ref(), path, &args, max_pixels)
+    })
 }
 
 fn identity(gallery: Option<&Gallery>, face: &AnalyzedFace, threshold: f32, margin: f32) -> Option<(String, f32)> {

@@ -246,6 +246,32 @@ pub enum CliError {
 }
 
 /// Opens the configured store with the key it locates (config, credential or environment).
+/// Runs `one` on each photo. With one photo its error is the command's; with several, each
+/// failure is printed and the rest still run, so one bad photo does not hide the others' results.
+fn for_each_photo(photos: &[PathBuf], mut one: impl FnMut(&Path) -> Result<(), CliError>) -> Result<(), CliError> {
+    let mut failures = Vec::new();
+    for path in photos {
+        match one(path) {
+            Ok(()) => {}
+            Err(e) if photos.len() > 1 => {
+                eprintln!("error: {e}");
+                failures.push(path.display().to_string());
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError::PartlyFailed(format!(
+            "{} of {} photos failed: {}",
+            failures.len(),
+            photos.len(),
+            failures.join(", ")
+        )))
+    }
+}
+
 fn open_store(config: &Config) -> Result<rollcall::store::Store, CliError> {
     let key = rollcall::store::Key::locate(config.store.key_file.as_deref())?;
     Ok(rollcall::store::Store::open(&config.store.path, key)?)

@@ -208,7 +208,7 @@ fn a_missing_or_wrong_onnx_runtime_is_a_clear_error() {
         &[("ORT_DYLIB_PATH", &libz.to_string_lossy())],
         "does not export `OrtGetApiBase`",
     );
-    let old = testkit::root().join(".local/onnxruntime-too-old/libonnxruntime.so.1.20.1");
+    let old = testkit::root().join(".local/onnxruntime-too-old/libonnxruntime.so.1.16.3");
     assert!(
         old.exists(),
         "run scripts/setup.sh --test-extras (scripts/test.sh does)"
@@ -216,7 +216,7 @@ fn a_missing_or_wrong_onnx_runtime_is_a_clear_error() {
     fails_with(
         &["detect", &img],
         &[("ORT_DYLIB_PATH", &old.to_string_lossy())],
-        "expected version >= '1.31.x', but got '1.20.1'",
+        "expected version >= '1.17.x', but got '1.16.3'",
     );
 }
 

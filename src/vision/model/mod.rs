@@ -45,11 +45,12 @@ pub enum ModelError {
     RuntimeMissing { path: PathBuf, origin: &'static str },
     /// The library exists but is not a usable ONNX Runtime (wrong file, too old).
     #[error(
-        "cannot use {path} as ONNX Runtime: {reason}. rollcall needs ONNX Runtime {} or newer \
-         (the PyPI onnxruntime=={} wheel, or a GPU build of that version); run \
+        "cannot use {path} as ONNX Runtime: {reason}. rollcall needs ONNX Runtime {minimum} or \
+         newer (the PyPI onnxruntime=={fetched} wheel that scripts/setup.sh fetches, or a build of \
+         your own from {minimum} on, such as NVIDIA's GPU build for a Jetson); run \
          scripts/setup.sh or fix [runtime] onnxruntime / ORT_DYLIB_PATH",
-        runtime::minimum_version(),
-        crate::config::fetched_onnxruntime_version()
+        minimum = runtime::minimum_version(),
+        fetched = crate::config::fetched_onnxruntime_version()
     )]
     RuntimeUnusable { path: PathBuf, reason: String },
     /// A model file or the runtime library is not the one its pinned sha256 names: altered, or

@@ -83,7 +83,10 @@ impl OnnxModel {
         let session_of = |model: &[u8]| -> Result<(Session, Provider), ModelError> {
             let mut builder = Session::builder(runtime.environment())
                 .map_err(|e| failed(e.to_string()))?
-                .with_optimization_level(GraphOptimizationLevel::Level3)
+                // Every optimization. Not ort's `Level3`: that is ONNX Runtime's
+                // `ORT_ENABLE_LAYOUT`, a level the releases a Jetson may have (1.20 and older)
+                // refuse as "not valid", while `ORT_ENABLE_ALL` means everything on every release.
+                .with_optimization_level(GraphOptimizationLevel::All)
                 .map_err(|e| failed(e.to_string()))?
                 // A memory pattern plans one block per input shape seen and keeps it for good: the
                 // daemon bench at 4 cameras peaks at 236 MB without, 280 MB with, for about 4% of

@@ -171,4 +171,18 @@ mod tests {
         );
         assert!(default_library().ends_with(format!("libonnxruntime.so.{version}")));
     }
+
+    /// The tests run the manifest's oldest runtime as the oldest this build accepts, and its
+    /// too-old one as refused: both only mean something while they sit either side of the API
+    /// level Cargo.toml asks ort for.
+    #[test]
+    fn the_oldest_and_too_old_runtimes_sit_either_side_of_the_minimum() {
+        let manifest: toml::Value = toml::from_str(crate::config::BUILTIN_MANIFEST).unwrap();
+        let minor = |table: &str| -> u32 {
+            let v = manifest[table]["version"].as_str().unwrap();
+            v.split('.').nth(1).and_then(|m| m.parse().ok()).unwrap()
+        };
+        assert_eq!(minor("onnxruntime_oldest"), ort::MINOR_VERSION, "{}", minimum_version());
+        assert_eq!(minor("onnxruntime_too_old") + 1, ort::MINOR_VERSION);
+    }
 }
