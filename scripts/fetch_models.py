@@ -22,9 +22,18 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import tomllib
 import urllib.request
 import zipfile
+
+try:
+    import tomllib
+except ModuleNotFoundError:
+    # Python 3.10 and older (Ubuntu 22.04, so a Jetson's JetPack 6) has no tomllib; tomli is the
+    # same parser (scripts/setup.sh installs python3-tomli there).
+    try:
+        import tomli as tomllib
+    except ModuleNotFoundError:
+        sys.exit("[setup] this Python has neither tomllib (3.11+) nor tomli: apt install python3-tomli")
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 MODELS = ROOT / "models"

@@ -5,6 +5,9 @@
 #   scripts/package.sh              builds the release binary first (cargo deb does)
 #   scripts/package.sh --no-build   packages target/release/rollcall as it is (scripts/test.sh
 #                                   has just built it, and may still be running tests with it)
+#   scripts/package.sh --arch arm64 cross-builds target/aarch64-unknown-linux-gnu/release/rollcall
+#                                   and packages it as rollcall_<version>_arm64.deb, on x86-64
+#                                   (scripts/setup.sh --arm64 installs what that takes)
 #
 # The package holds the binary, the systemd unit (not enabled on install), the commented config
 # as the conffile /etc/rollcall/rollcall.toml with the installed paths, and the docs. Models and
@@ -13,18 +16,25 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 say() { echo "[package] $*"; }
-sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+no_build=0 arch=native
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --no-build) no_build=1 ;;
+        --arch) arch="${2:-}"; shift ;;
+        *) echo "usage: scripts/package.sh [--no-build] [--arch arm64] (not $1)" >&2; exit 2 ;;
+    esac
+    shift
+done
+case "$arch" in
+    native | arm64) ;;
+    *) echo "scripts/package.sh: --arch takes arm64 (or nothing, for this machine's), not '$arch'" >&2; exit 2 ;;
+esac
+# shellcheck source=scripts/common.sh
+. scripts/common.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 
-missing=()
-for p in lintian dpkg-dev; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    say "installing ${missing[*]}"
-    sudo_if_needed apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+apt_install_missing lintian dpkg-dev
 if ! cargo deb --version >/dev/null 2>&1; then
     say "installing cargo-deb (a few minutes, once)"
     cargo install cargo-deb --locked --version 3.8.0 >/dev/null
@@ -52,11 +62,34 @@ for old, new in [
 pathlib.Path("target/deb-assets/rollcall.toml").write_text(text)
 PY
 
-say "building the package"
 build=()
-[ "${1:-}" = "--no-build" ] && build=(--no-build)
-deb=$(cargo deb "${build[@]}" --strip --quiet 2>/dev/null | tail -1)
-[ -f "$deb" ] || deb=$(ls -t target/debian/rollcall_*.deb | head -1)
+[ "$no_build" = 1 ] && build=(--no-build)
+if [ "$arch" = arm64 ]; then
+    # shellcheck source=scripts/arm64.sh
+    . scripts/arm64.sh
+    [ -f "$ARM64_SYSROOT/.rollcall-sysroot" ] || { say "no arm64 sysroot: run scripts/setup.sh --arm64"; exit 1; }
+    arm64_env
+    if [ "$no_build" = 0 ]; then
+        say "cross-building for $ARM64_TARGET"
+        cargo build --release --locked --target "$ARM64_TARGET" --bin rollcall
+    fi
+    say "building the package"
+    deb=$(cargo deb --no-build --target "$ARM64_TARGET" --strip --quiet 2>/dev/null | tail -1)
+    [ -f "$deb" ] || deb=$(ls -t target/"$ARM64_TARGET"/debian/rollcall_*_arm64.deb | head -1)
+    # cargo-deb found no shared libraries to depend on (its `$auto` asks this machine's dpkg,
+    # which has no arm64 packages): add them, as dpkg-shlibdeps gives them from the sysroot.
+    libs=$(arm64_depends "$PWD/target/$ARM64_TARGET/release/rollcall")
+    [ -n "$libs" ] || { say "dpkg-shlibdeps found no libraries for the arm64 binary"; exit 1; }
+    unpacked=$(mktemp -d)
+    dpkg-deb -R "$deb" "$unpacked/pkg"
+    sed -i -E "s/^Depends: (.*)$/Depends: \1, $libs/" "$unpacked/pkg/DEBIAN/control"
+    dpkg-deb --root-owner-group -Zxz --build "$unpacked/pkg" "$deb" >/dev/null
+    rm -rf "$unpacked"
+else
+    say "building the package"
+    deb=$(cargo deb "${build[@]}" --strip --quiet 2>/dev/null | tail -1)
+    [ -f "$deb" ] || deb=$(ls -t target/debian/rollcall_*.deb | head -1)
+fi
 say "checking $deb with lintian"
 lintian --fail-on error "$deb" || {
     say "lintian found errors"; exit 1; }

@@ -5,11 +5,24 @@
 #
 #   scripts/setup.sh                 what the daemon needs
 #   scripts/setup.sh --test-extras   also what the tests need
+#   scripts/setup.sh --arm64         also what building for arm64 (scripts/package.sh --arch
+#                                    arm64) and running it under emulation (scripts/test-arm64.sh)
+#                                    need, on an x86-64 Debian 12 machine
 set -euo pipefail
 cd "$(dirname "$0")/.."
 say() { echo "[setup] $*"; }
 
-sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+test_extras=0 arm64=0
+for arg in "$@"; do
+    case "$arg" in
+        --test-extras) test_extras=1 ;;
+        --arm64) arm64=1 ;;
+        *) echo "usage: scripts/setup.sh [--test-extras] [--arm64] (not $arg)" >&2; exit 2 ;;
+    esac
+done
+
+# shellcheck source=scripts/common.sh
+. scripts/common.sh
 
 # Build: a C toolchain, pkg-config, libclang (the opencv crate generates its bindings with it),
 # OpenCV's and GStreamer's headers. Run: GStreamer's plugins for RTSP (good), H.264/H.265 parsing
@@ -23,22 +36,15 @@ packages=(build-essential pkg-config clang libclang-dev libopencv-dev python3 ca
 # metrics with promtool (prometheus; its server is not needed, and an install without a running
 # systemd does not start it), and quantize the models in a Python venv (python3-venv). Burned-in
 # subtitles, as a broadcast has them, come from textoverlay (the pango plugin, in gstreamer1.0-x).
-if [ "${1:-}" = "--test-extras" ]; then
+if [ "$test_extras" = 1 ]; then
     packages+=(libgstrtspserver-1.0-dev gstreamer1.0-plugins-ugly gstreamer1.0-x mosquitto mosquitto-clients
         openssl systemd prometheus python3-venv)
 fi
 python3 -m pip --version >/dev/null 2>&1 || packages+=(python3-pip)
-missing=()
-for p in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    say "installing apt packages: ${missing[*]}"
-    sudo_if_needed apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-else
-    say "apt packages present"
-fi
+# The fetch script reads the catalogue with tomllib, new in Python 3.11; before (Ubuntu 22.04,
+# JetPack 6), with tomli.
+python3 -c 'import tomllib' 2>/dev/null || python3 -c 'import tomli' 2>/dev/null || packages+=(python3-tomli)
+apt_install_missing "${packages[@]}"
 
 # Rust: ort 2.0.0-rc.15 needs rustc 1.92 or newer; Debian's rustc is older, so use rustup.
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -52,7 +58,7 @@ if [ "$rust_minor" -lt 92 ]; then
     say "rustc $(rustc --version) is older than 1.92; updating with rustup"
     rustup update stable >/dev/null
 fi
-if [ "${1:-}" = "--test-extras" ] && ! command -v clippy-driver >/dev/null 2>&1; then
+if [ "$test_extras" = 1 ] && ! command -v clippy-driver >/dev/null 2>&1; then
     say "adding rustfmt and clippy (scripts/test.sh lints with them)"
     rustup component add rustfmt clippy >/dev/null
 fi
@@ -60,18 +66,20 @@ say "$(cargo --version)"
 
 # The documented backend examples (docs/examples/) sign and seal rosters, and check what devices
 # sign, with Python's cryptography and pyhpke (HPKE, RFC 9180), and subscribe with paho-mqtt.
-if [ "${1:-}" = "--test-extras" ] && ! python3 -c 'import cryptography, pyhpke, paho.mqtt' 2>/dev/null; then
+if [ "$test_extras" = 1 ] && ! python3 -c 'import cryptography, pyhpke, paho.mqtt' 2>/dev/null; then
     say "installing the Python cryptography, pyhpke and paho-mqtt packages (for the backend examples)"
     python3 -m pip install --quiet "cryptography>=41" "pyhpke==0.6.5" "paho-mqtt==2.2.0" 2>/dev/null \
         || python3 -m pip install --quiet --break-system-packages "cryptography>=41" "pyhpke==0.6.5" "paho-mqtt==2.2.0"
 fi
 
 # ONNX Runtime and the models.
-python3 scripts/fetch_models.py "$@"
+fetch_args=()
+if [ "$test_extras" = 1 ]; then fetch_args+=(--test-extras); fi
+python3 scripts/fetch_models.py "${fetch_args[@]}"
 
 # ONNX Runtime's Python quantization tools, for `rollcall models quantize` (the tests measure the
 # INT8 builds against their FP32 originals), in their own environment at pinned versions.
-if [ "${1:-}" = "--test-extras" ]; then
+if [ "$test_extras" = 1 ]; then
     venv=.local/quantize-venv
     stamp="$venv/requirements.sha256"
     ort_version=$(python3 -c 'import tomllib; print(tomllib.load(open("models/manifest.toml", "rb"))["onnxruntime"]["version"])')
@@ -85,4 +93,34 @@ if [ "${1:-}" = "--test-extras" ]; then
     else
         say "$venv present"
     fi
+fi
+
+# arm64: the cross compiler and Rust's aarch64 standard library; the sysroot of Debian's arm64
+# OpenCV and GStreamer (scripts/arm64.sh says why it is a sysroot); debootstrap, which makes it
+# and the emulated root of scripts/test-arm64.sh; and qemu's user-mode emulator. That one comes
+# from bookworm-backports (qemu 10): under Debian 12's qemu 7.2, ONNX Runtime 1.31's aarch64
+# build crashes (SIGSEGV) while it reads the CPU's cache sizes, with every -cpu model. (8 and 9
+# were not tried.)
+if [ "$arm64" = 1 ]; then
+    apt_install_missing gcc-aarch64-linux-gnu g++-aarch64-linux-gnu debootstrap
+    qemu_major=$(qemu-aarch64-static --version 2>/dev/null | sed -nE 's/^qemu-aarch64 version ([0-9]+).*/\1/p')
+    if [ "${qemu_major:-0}" -lt 10 ]; then
+        if ! apt-cache policy 2>/dev/null | grep -q bookworm-backports; then
+            say "adding bookworm-backports (for qemu-user-static 10)"
+            printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+                | sudo_if_needed tee /etc/apt/sources.list.d/bookworm-backports.sources >/dev/null
+        fi
+        say "installing qemu-user-static from bookworm-backports"
+        sudo_if_needed apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq --no-install-recommends \
+            -t bookworm-backports qemu-user-static >/dev/null
+    fi
+    say "$(qemu-aarch64-static --version | head -1)"
+    if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
+        say "adding Rust's aarch64-unknown-linux-gnu target"
+        rustup target add aarch64-unknown-linux-gnu >/dev/null
+    fi
+    # shellcheck source=scripts/arm64.sh
+    . scripts/arm64.sh
+    arm64_sysroot
 fi

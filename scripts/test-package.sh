@@ -16,8 +16,9 @@ cd "$(dirname "$0")/.."
 say() { echo "[test-package] $*"; }
 fail() { echo "[test-package] FAILED: $*" >&2; exit 1; }
 if [ "$(id -u)" -ne 0 ]; then exec sudo -E "$0" "$@"; fi
-command -v debootstrap >/dev/null || {
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >/dev/null; }
+# shellcheck source=scripts/common.sh
+. scripts/common.sh
+apt_install_missing debootstrap
 shared="${ROLLCALL_SHARED:-$(cd .. && pwd)/shared}"
 [ -d .local/wheels ] || fail "no .local/wheels: run scripts/setup.sh first"
 

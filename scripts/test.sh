@@ -14,6 +14,11 @@
 #   keeps time. Their output follows the tests'.
 # `cargo test` on its own (debug) runs the same tests but the figure suites.
 #
+# With ROLLCALL_PLATFORMS=1 it also proves the other platforms, after everything else: the arm64
+# build under emulation (scripts/test-arm64.sh, about 40 minutes) and the build and unit tests
+# on Debian 11's older GStreamer and OpenCV (scripts/test-bullseye.sh). CI does not set it: either
+# alone would take it past its budget.
+#
 # Each phase prints its wall time, and the last lines sum them up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -103,6 +108,12 @@ for name in figures-fp32 figures-int8 package; do
     timings+=("$(printf '  %-56s %5d s' "$name (background)" "$(cat "$logs/$name.seconds" 2>/dev/null || echo 0)")")
     [ "$rc" -eq 0 ] || failed+=("$name")
 done
+if [ "${ROLLCALL_PLATFORMS:-0}" = 1 ]; then
+    for platform in arm64 bullseye; do
+        phase "other platforms: scripts/test-$platform.sh"
+        scripts/test-"$platform".sh || failed+=("$platform")
+    done
+fi
 phase ""
 
 echo "[test] wall time by phase:"

@@ -4,8 +4,9 @@
 //! placement. Each factor is mapped to 0..1 and the score is their geometric mean, so one bad
 //! factor (a tiny, blurred or profile face) pulls the whole score down.
 
-use opencv::core::{Mat, Vector};
+use opencv::core::Mat;
 use opencv::imgproc;
+use opencv::prelude::*;
 use serde::Serialize;
 
 use crate::vision::detect::Face;
@@ -60,10 +61,12 @@ pub fn sharpness(crop: &Mat) -> opencv::Result<f32> {
         0.0,
         opencv::core::BORDER_DEFAULT,
     )?;
-    let mut mean = Vector::<f64>::new();
-    let mut std = Vector::<f64>::new();
+    // Into Mats, not `Vector<f64>`s: the opencv crate generates no vector of doubles for the
+    // modules we use on OpenCV 4.5 (JetPack 6's), and the build fails there.
+    let mut mean = Mat::default();
+    let mut std = Mat::default();
     opencv::core::mean_std_dev(&lap, &mut mean, &mut std, &opencv::core::no_array())?;
-    let sd = std.get(0)?;
+    let sd = *std.at::<f64>(0)?;
     Ok((sd * sd) as f32)
 }
 

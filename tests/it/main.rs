@@ -8,6 +8,7 @@
 //! docs/architecture.md, "Tests, benches and figure suites", says how to add either kind.
 
 mod architecture;
+mod arm64;
 mod attack;
 mod batching;
 mod camera_check;

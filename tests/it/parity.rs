@@ -18,7 +18,7 @@ use serde_json::Value;
 /// The fixtures hold coordinates to 3 decimals (0.0005 px of rounding); measured here, the worst
 /// is 0.0006 px. The bound leaves room for another CPU's kernels (AVX2 against AVX-512), and is
 /// still far below anything a crop or a decision could notice.
-const MAX_PX: f64 = 0.01;
+pub const MAX_PX: f64 = 0.01;
 /// Measured: 0.99997 (SFace) and 0.99998 (ArcFace) at worst.
 const MIN_COSINE: f64 = 0.9999;
 
@@ -28,8 +28,8 @@ const BORDERLINE: f64 = 0.03;
 /// One face as a fixture, or rollcall, reports it.
 pub struct Face {
     /// x1, y1, x2, y2.
-    bbox: [f64; 4],
-    landmarks: Vec<[f64; 2]>,
+    pub bbox: [f64; 4],
+    pub landmarks: Vec<[f64; 2]>,
     score: f64,
     embedding: Vec<f64>,
 }
@@ -45,8 +45,9 @@ impl Face {
         }
     }
 
-    /// A face of `rollcall embed --json` (whose box is an object) or of a fixture (an array).
-    fn from_json(v: &Value) -> Face {
+    /// A face of `rollcall embed --json` or `detect --json` (whose box is an object) or of a
+    /// fixture (an array).
+    pub fn from_json(v: &Value) -> Face {
         let num = |v: &Value| v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"));
         let b = &v["bbox"];
         let bbox = match b.as_array() {
@@ -58,7 +59,10 @@ impl Face {
             bbox,
             landmarks: list("landmarks").iter().map(|p| [num(&p[0]), num(&p[1])]).collect(),
             score: num(&v["score"]),
-            embedding: list("embedding").iter().map(num).collect(),
+            // `rollcall detect --json` has none.
+            embedding: v["embedding"]
+                .as_array()
+                .map_or_else(Vec::new, |e| e.iter().map(num).collect()),
         }
     }
 }
@@ -110,6 +114,18 @@ impl Fixture {
     /// The same settings as a config file, and the arguments that make `rollcall embed --json`
     /// analyse `photos` with them: for a rollcall run elsewhere (another runtime, another machine).
     pub fn embed_command(&self, config_file: &str, models_dir: &str, photos: &[String]) -> (String, Vec<String>) {
+        self.command("embed", config_file, models_dir, photos)
+    }
+
+    /// [`Fixture::embed_command`] for another subcommand that takes the same model options and
+    /// `--json` (`detect`).
+    pub fn command(
+        &self,
+        subcommand: &str,
+        config_file: &str,
+        models_dir: &str,
+        photos: &[String],
+    ) -> (String, Vec<String>) {
         let toml = format!(
             "[models]\ndir = {models_dir:?}\n\n[detect]\nscore_threshold = {}\nnms_threshold = {}\n\
              min_face_px = 0.0\ninput_size = [640, 640]\n",
@@ -119,7 +135,7 @@ impl Fixture {
         let mut args: Vec<String> = [
             "--config",
             config_file,
-            "embed",
+            subcommand,
             "--json",
             "--detector",
             self.detector(),
