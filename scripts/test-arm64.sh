@@ -8,9 +8,9 @@
 #   scripts/test-arm64.sh             (root or sudo; needs the network for Debian and PyPI)
 #   scripts/test-arm64.sh --no-build  packages the arm64 binary already built
 #
-# It takes about 40 minutes on 2 cores, most of it emulated NEON arithmetic, so it is not part of
-# CI's run: scripts/test.sh runs it when ROLLCALL_ARM64=1. The root is made in a fresh folder and
-# deleted afterwards. Prints each step's time.
+# It takes about 40 minutes on 2 cores, most of it emulated NEON arithmetic, so it is not part
+# of CI's run: scripts/test.sh runs it when ROLLCALL_PLATFORMS=1. The root is made in a fresh
+# folder and deleted afterwards. Prints each step's time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 say() { echo "[test-arm64] $(date +%T) $*"; }
@@ -26,7 +26,6 @@ build_started=$(date +%s)
 deb=$(bash scripts/package.sh --arch arm64 "$@" | tail -1)
 say "package: $deb, $(du -k "$deb" | cut -f1) KiB, $(($(date +%s) - build_started)) s"
 say "building the integration tests (x86-64: they drive the root from outside)"
-cargo test --release --test it --no-run 2>&1 | tail -1
 it=$(cargo test --release --test it --no-run --message-format=json 2>/dev/null \
     | sed -n 's/.*"executable":"\([^"]*\/it-[0-9a-f]*\)".*/\1/p' | tail -1)
 [ -x "$it" ] || fail "cannot find the integration tests' binary"
