@@ -208,19 +208,20 @@ impl Fixture {
     /// Checks the output of [`Fixture::embed_command`]: one JSON line per photo, each naming its
     /// photo by a path that ends with the photo's name in the fixture.
     pub fn check_embed_output(&self, stdout: &str) -> (f64, f64) {
+        let photos = self.photos();
         let mut by_photo: BTreeMap<String, Vec<Face>> = BTreeMap::new();
         for line in stdout.lines().filter(|l| !l.trim().is_empty()) {
             let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
             let image = v["image"].as_str().unwrap_or_default();
-            let rel = self
-                .photos()
-                .into_iter()
+            let rel = photos
+                .iter()
                 .find(|rel| image.ends_with(rel.as_str()))
+                .cloned()
                 .unwrap_or_else(|| panic!("{image} is not a photo of {}", self.name));
             let faces = v["faces"].as_array().unwrap().iter().map(Face::from_json).collect();
             by_photo.insert(rel, faces);
         }
-        assert_eq!(by_photo.len(), self.photos().len(), "not every photo was reported");
+        assert_eq!(by_photo.len(), photos.len(), "not every photo was reported");
         self.check(|rel| by_photo.remove(rel).unwrap_or_default())
     }
 }
