@@ -52,7 +52,7 @@ pub use models::{
 };
 pub use mqtt::{MqttConfig, OutboxConfig, TlsConfig};
 pub use recognize::{PersonScore, RecognizeConfig};
-pub use runtime::{Provider, RuntimeConfig};
+pub use runtime::{PreluRewrite, Provider, RuntimeConfig};
 pub use store::StoreConfig;
 pub use timetable::{OutsideSessions, SessionSlot, TimetableConfig, TimetableError, WeeklySlot};
 pub use track::TrackConfig;

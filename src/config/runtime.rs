@@ -36,11 +36,24 @@ impl std::fmt::Display for Provider {
     }
 }
 
+/// Whether models' PReLU is rewritten for ONNX Runtime's sake as they load
+/// (`vision::model::onnx_edit::prelu_as_relu_and_scales`, docs/speed.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PreluRewrite {
+    /// Where it pays: ONNX Runtime 1.27 and newer, whose PReLU kernel has no vector code, with
+    /// the CPU as the only provider.
+    #[default]
+    Auto,
+    /// Never: every model runs as its file has it.
+    Never,
+}
+
 /// ONNX Runtime: where the library is, how many threads it may use, which providers to try.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct RuntimeConfig {
-    /// Path to libonnxruntime.so (1.31 or newer); else `ORT_DYLIB_PATH`, else the setup's place.
+    /// Path to libonnxruntime.so (1.17 or newer); else `ORT_DYLIB_PATH`, else the setup's place.
     pub onnxruntime: Option<PathBuf>,
     /// Inference threads shared by all models; default one per core.
     pub threads: Option<usize>,
@@ -50,6 +63,8 @@ pub struct RuntimeConfig {
     /// pool). Default 1: each graph runs node after node, faster on 2 cores than parallel mode
     /// (docs/speed.md, threads); above 1, graphs run in ONNX Runtime's parallel mode.
     pub inter_threads: Option<usize>,
+    /// Rewrite PReLU as ops the loaded runtime runs faster: "auto" (default) or "never".
+    pub rewrite_prelu: PreluRewrite,
     /// Execution providers in order of preference. One that the loaded ONNX Runtime lacks, or
     /// that fails to start (no GPU), is reported once and the next is tried; the CPU is always
     /// the last resort. Default `["cpu"]`.
@@ -75,6 +90,7 @@ impl Default for RuntimeConfig {
             threads: None,
             spin: false,
             inter_threads: None,
+            rewrite_prelu: PreluRewrite::Auto,
             providers: vec![Provider::Cpu],
             strict: false,
             device_id: 0,

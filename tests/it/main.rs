@@ -30,6 +30,7 @@ mod open_set;
 mod open_set_scale;
 mod operations;
 mod parity;
+mod prelu_rewrite;
 mod recognition;
 mod roster_cli;
 mod spoof_alerts;

@@ -107,6 +107,17 @@ impl OnnxModel {
         // The bytes checked are the bytes loaded: nothing can swap the file in between.
         super::integrity::check_model(spec, &path, &bytes)?;
         let bytes = super::onnx_edit::weights_as_constants(&bytes).unwrap_or(bytes);
+        let bytes = match runtime
+            .rewrites_prelu()
+            .then(|| super::onnx_edit::prelu_as_relu_and_scales(&bytes))
+            .flatten()
+        {
+            Some(rewritten) => {
+                tracing::debug!(model = %spec.name, "PReLU rewritten for this ONNX Runtime's kernels");
+                rewritten
+            }
+            None => bytes,
+        };
         let of = |(session, provider)| OnnxModel {
             spec: spec.clone(),
             path: path.clone(),

@@ -7,6 +7,7 @@ use ort::environment::{Environment, GlobalThreadPoolOptions};
 
 use super::ModelError;
 use super::provider::ProviderSettings;
+use crate::config::{PreluRewrite, Provider};
 
 /// The file name of the library inside the onnxruntime wheel that rollcall fetches.
 pub fn fetched_library_name() -> String {
@@ -36,6 +37,8 @@ pub struct RuntimeSettings {
     pub spin: bool,
     /// Threads in the shared inter-op pool; `None` or 1 runs each graph sequentially.
     pub inter_threads: Option<usize>,
+    /// Whether models' PReLU may be rewritten as they load.
+    pub rewrite_prelu: PreluRewrite,
     /// The execution providers each session tries.
     pub providers: ProviderSettings,
 }
@@ -48,6 +51,7 @@ impl RuntimeSettings {
             threads: config.runtime.threads,
             spin: config.runtime.spin,
             inter_threads: config.runtime.inter_threads,
+            rewrite_prelu: config.runtime.rewrite_prelu,
             providers: ProviderSettings::from_config(config),
         }
     }
@@ -74,6 +78,55 @@ pub struct Runtime {
     providers: ProviderSettings,
     /// Whether sessions run their graphs in parallel mode: only with an inter-op pool to run in.
     parallel: bool,
+    /// The library's own version, (major, minor); `None` if it could not be read.
+    version: Option<(u32, u32)>,
+    /// The caller's `[runtime] rewrite_prelu`, like its providers.
+    rewrite_prelu: PreluRewrite,
+}
+
+/// Whether ONNX Runtime `version`'s CPU PReLU kernel is the scalar one: 1.27 dropped its vector
+/// code (1.27.0 to 1.32.0 measured), and 1.26 and older run it about 18x faster
+/// (docs/speed.md, PReLU).
+pub fn prelu_kernel_is_scalar(version: (u32, u32)) -> bool {
+    version >= (1, 27)
+}
+
+/// `1.31.1` as (1, 31).
+fn major_minor(version: &str) -> Option<(u32, u32)> {
+    let mut parts = version.split('.');
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+}
+
+/// The version of the ONNX Runtime already loaded from `path`, as the library itself reports it
+/// (`OrtApiBase::GetVersionString`): a library's file name need not carry it.
+fn loaded_version(path: &Path) -> Option<(u32, u32)> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    // SAFETY: RTLD_NOLOAD only looks up a library this process has already loaded (ort loaded
+    // it from this path); the handle is closed again below, which drops only the count this call
+    // added. `OrtGetApiBase` is ONNX Runtime's C entry point, with this signature in every
+    // release, and returns a static table whose `GetVersionString` returns a static C string.
+    unsafe {
+        let handle = libc::dlopen(c_path.as_ptr(), libc::RTLD_LAZY | libc::RTLD_NOLOAD);
+        if handle.is_null() {
+            return None;
+        }
+        let symbol = libc::dlsym(handle, c"OrtGetApiBase".as_ptr());
+        let version = if symbol.is_null() {
+            None
+        } else {
+            let get_api_base: unsafe extern "C" fn() -> *const ort::sys::OrtApiBase = std::mem::transmute(symbol);
+            let base = get_api_base();
+            if base.is_null() {
+                None
+            } else {
+                let text = std::ffi::CStr::from_ptr(((*base).GetVersionString)());
+                text.to_str().ok().and_then(major_minor)
+            }
+        };
+        libc::dlclose(handle);
+        version
+    }
 }
 
 impl std::fmt::Debug for Runtime {
@@ -96,6 +149,7 @@ impl Runtime {
         if let Some(rt) = slot.as_ref() {
             return Ok(Runtime {
                 providers: settings.providers.clone(),
+                rewrite_prelu: settings.rewrite_prelu,
                 ..rt.clone()
             });
         }
@@ -124,12 +178,15 @@ impl Runtime {
             .with_global_thread_pool(pool)
             .build()
             .map_err(|e| unusable(e.to_string()))?;
-        tracing::debug!(library = %path.display(), threads, inter_threads, "ONNX Runtime loaded");
+        let version = loaded_version(&path);
+        tracing::debug!(library = %path.display(), ?version, threads, inter_threads, "ONNX Runtime loaded");
         let rt = Runtime {
             env: Arc::new(env),
             library: path,
             providers: settings.providers.clone(),
             parallel: inter_threads > 1,
+            version,
+            rewrite_prelu: settings.rewrite_prelu,
         };
         *slot = Some(rt.clone());
         Ok(rt)
@@ -150,6 +207,16 @@ impl Runtime {
         &self.library
     }
 
+    /// Whether models loaded through this handle have their PReLU rewritten
+    /// ([`super::onnx_edit::prelu_as_relu_and_scales`]): asked for, on a runtime whose PReLU is
+    /// the slow kernel, and on the CPU alone. A GPU provider has kernels of its own, for which
+    /// the rewrite was never measured.
+    pub fn rewrites_prelu(&self) -> bool {
+        self.rewrite_prelu == PreluRewrite::Auto
+            && self.providers.preference == [Provider::Cpu]
+            && self.version.is_some_and(prelu_kernel_is_scalar)
+    }
+
     /// The execution providers sessions built from this handle try.
     pub fn providers(&self) -> &ProviderSettings {
         &self.providers
@@ -159,6 +226,19 @@ impl Runtime {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_prelu_rewrite_is_for_the_releases_whose_kernel_is_scalar() {
+        assert_eq!(major_minor("1.31.1"), Some((1, 31)));
+        assert_eq!(major_minor("1.17.3-dev"), Some((1, 17)));
+        assert_eq!(major_minor("banana"), None);
+        assert_eq!(major_minor("1"), None);
+        assert!(!prelu_kernel_is_scalar((1, 17)));
+        assert!(!prelu_kernel_is_scalar((1, 26)));
+        assert!(prelu_kernel_is_scalar((1, 27)));
+        assert!(prelu_kernel_is_scalar((1, 32)));
+        assert!(prelu_kernel_is_scalar((2, 0)));
+    }
 
     #[test]
     fn the_fetched_runtime_is_new_enough_for_this_build() {

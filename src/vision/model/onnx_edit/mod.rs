@@ -1,6 +1,7 @@
 //! In-memory edits of an ONNX file's protobuf encoding, made before ONNX Runtime loads it: weights
-//! listed as graph inputs dropped from the inputs so that they fold as constants, and a batch
-//! dimension fixed at 1 made free so that every face of a frame goes in one run.
+//! listed as graph inputs dropped from the inputs so that they fold as constants, a batch
+//! dimension fixed at 1 made free so that every face of a frame goes in one run, and PReLU
+//! rewritten as ops that ONNX Runtime 1.27 and newer run fast ([`prelu`]).
 //!
 //! An ONNX file may name an initializer (a weight) among the graph's inputs too, as older
 //! exporters did. ONNX Runtime must then treat the weight as something a caller could replace
@@ -25,6 +26,10 @@
 //! understand is loaded unchanged.
 
 use std::collections::HashSet;
+
+mod prelu;
+
+pub use prelu::prelu_as_relu_and_scales;
 
 /// `ModelProto.graph`.
 const MODEL_GRAPH: u64 = 7;
@@ -414,24 +419,24 @@ pub fn weights_as_constants(model: &[u8]) -> Option<Vec<u8>> {
 mod tests {
     use super::*;
 
-    fn field(number: u64, payload: &[u8]) -> Vec<u8> {
+    pub(super) fn field(number: u64, payload: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
         put_length_delimited(number, payload, &mut out);
         out
     }
 
-    fn varint_field(number: u64, value: u64) -> Vec<u8> {
+    pub(super) fn varint_field(number: u64, value: u64) -> Vec<u8> {
         let mut out = Vec::new();
         put_varint(number << 3, &mut out);
         put_varint(value, &mut out);
         out
     }
 
-    fn tensor(name: &str) -> Vec<u8> {
+    pub(super) fn tensor(name: &str) -> Vec<u8> {
         [field(TENSOR_NAME, name.as_bytes()), field(9, &[0; 300])].concat()
     }
 
-    fn model(graph: &[Vec<u8>]) -> Vec<u8> {
+    pub(super) fn model(graph: &[Vec<u8>]) -> Vec<u8> {
         [
             varint_field(1, 6),
             field(MODEL_GRAPH, &graph.concat()),
@@ -440,7 +445,7 @@ mod tests {
         .concat()
     }
 
-    fn input(name: &str) -> Vec<u8> {
+    pub(super) fn input(name: &str) -> Vec<u8> {
         field(GRAPH_INPUT, &field(VALUE_INFO_NAME, name.as_bytes()))
     }
 
@@ -475,7 +480,7 @@ mod tests {
     }
 
     /// A value of element type float and shape `dims` (0: a free dimension).
-    fn value(name: &str, dims: &[u64]) -> Vec<u8> {
+    pub(super) fn value(name: &str, dims: &[u64]) -> Vec<u8> {
         let shape: Vec<u8> = dims
             .iter()
             .flat_map(|&d| field(SHAPE_DIM, &if d == 0 { Vec::new() } else { varint_field(DIM_VALUE, d) }))
@@ -498,7 +503,7 @@ mod tests {
         .concat()
     }
 
-    fn node(op: &str, inputs: &[&str], output: &str, attribute: Option<Vec<u8>>) -> Vec<u8> {
+    pub(super) fn node(op: &str, inputs: &[&str], output: &str, attribute: Option<Vec<u8>>) -> Vec<u8> {
         let mut n: Vec<u8> = inputs.iter().flat_map(|i| field(NODE_INPUT, i.as_bytes())).collect();
         n.extend(field(NODE_OUTPUT, output.as_bytes()));
         n.extend(field(NODE_OP_TYPE, op.as_bytes()));
