@@ -29,9 +29,9 @@ pub fn run(config: &Config, args: Args) -> Result<(), CliError> {
     if !args.verify || args.json {
         for r in &trail {
             if args.json {
-                println!("{}", serde_json::to_string(r).unwrap_or_default());
+                outln!("{}", serde_json::to_string(r).unwrap_or_default());
             } else {
-                println!(
+                outln!(
                     "{:>5}  {}  {:<16} {:<24} {}",
                     r.seq,
                     r.at.to_rfc3339(),

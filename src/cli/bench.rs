@@ -69,7 +69,7 @@ pub fn run(mut config: Config, args: Args) -> Result<(), CliError> {
     } else {
         config.models.antispoof.join("+")
     };
-    println!(
+    outln!(
         "rollcall bench: detector {}, recognizer {}, anti-spoof {antispoof}, {} inference threads",
         config.models.detector,
         config.models.recognizer,
@@ -80,15 +80,32 @@ pub fn run(mut config: Config, args: Args) -> Result<(), CliError> {
     );
     let models: Vec<String> = analyzer.placements().iter().map(ToString::to_string).collect();
     let built_in: Vec<&str> = rollcall::vision::model::built_in().iter().map(|p| p.as_str()).collect();
-    println!(
+    outln!(
         "models: {}; this ONNX Runtime has {}",
         models.join(", "),
         built_in.join(", ")
     );
+    // Figures on a runtime whose PReLU is rewritten are not comparable with figures of one whose
+    // is not (docs/speed.md, PReLU): say which.
+    let runtime =
+        rollcall::vision::model::Runtime::load(&rollcall::vision::model::RuntimeSettings::from_config(&config))?;
+    outln!(
+        "ONNX Runtime {} ({}); PReLU {}",
+        runtime.version().map_or_else(
+            || "of unknown version".to_string(),
+            |(major, minor)| format!("{major}.{minor}")
+        ),
+        runtime.library().display(),
+        if runtime.rewrites_prelu() {
+            "rewritten for it"
+        } else {
+            "as each file has it"
+        }
+    );
     let rounds = args.rounds.max(1);
     if !args.against_fp32 {
         let report = rollcall::vision::bench::photos(&mut analyzer, &photos, rounds, config.images.max_pixels)?;
-        print!("{report}");
+        out!("{report}");
         return Ok(());
     }
     let mut fp32 = config.clone();
@@ -102,7 +119,7 @@ pub fn run(mut config: Config, args: Args) -> Result<(), CliError> {
     )?;
     if let [fp32, configured] = &benches[..] {
         let label = format!("{}", config.models.precision);
-        print!(
+        out!(
             "{}",
             Speedup {
                 baseline: ("fp32", fp32),

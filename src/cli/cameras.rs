@@ -105,7 +105,7 @@ fn probe(config: &Config, camera: Option<&str>, timeout: f64, json: bool) -> Res
             failed.push(s.id.clone());
         }
         if json {
-            println!("{}", serde_json::to_string(&s).unwrap_or_default());
+            outln!("{}", serde_json::to_string(&s).unwrap_or_default());
         } else {
             print_probe(&s, timeout);
         }
@@ -118,29 +118,29 @@ fn probe(config: &Config, camera: Option<&str>, timeout: f64, json: bool) -> Res
 }
 
 fn print_probe(s: &CameraStatus, timeout: f64) {
-    println!("{}  {}", s.id, s.location);
+    outln!("{}  {}", s.id, s.location);
     if s.state != CameraState::Streaming {
-        println!(
+        outln!(
             "  FAILED: no frame within {timeout} s ({} attempts). Last error: {}",
             s.reconnects + 1,
             s.last_error
                 .as_deref()
                 .unwrap_or("none reported (the source sent nothing)")
         );
-        println!("  Check the address, credentials and network, or that the device is plugged in.");
+        outln!("  Check the address, credentials and network, or that the device is plugged in.");
         return;
     }
     let size = |v: Option<(u32, u32)>| v.map_or("?".to_string(), |(w, h)| format!("{w}x{h}"));
     let fps = s.source_fps.map_or("variable".to_string(), |f| format!("{f:.1}"));
-    println!(
+    outln!(
         "  source     {} {} @ {fps} fps, decoder {}",
         s.codec.as_deref().unwrap_or("?"),
         size(s.source_size),
         s.decoder.as_deref().unwrap_or("?")
     );
-    println!("  analysis   {} at {:.1} frames/s", size(s.frame_size), s.fps);
+    outln!("  analysis   {} at {:.1} frames/s", size(s.frame_size), s.fps);
     if let Some(t) = s.time_to_first_frame {
-        println!("  first frame after {:.2} s", t.as_secs_f64());
+        outln!("  first frame after {:.2} s", t.as_secs_f64());
     }
 }
 
@@ -165,7 +165,7 @@ fn check(
         if json {
             let mut value = serde_json::to_value(&verdict).unwrap_or_default();
             value["camera"] = serde_json::Value::String(id);
-            println!("{value}");
+            outln!("{value}");
         } else {
             print_check(&id, &verdict);
         }
@@ -218,19 +218,23 @@ fn grey_level(crop: &Mat) -> f32 {
 }
 
 fn print_check(id: &str, v: &Verdict) {
-    println!("{id}");
-    println!(
+    outln!("{id}");
+    outln!(
         "  {} frames, {:.1} faces per frame; face sizes {:.0} / {:.0} / {:.0} px (10th percentile / median / 90th)",
-        v.frames, v.faces_per_frame, v.face_px[0], v.face_px[1], v.face_px[2]
+        v.frames,
+        v.faces_per_frame,
+        v.face_px[0],
+        v.face_px[1],
+        v.face_px[2]
     );
-    println!(
+    outln!(
         "  median sharpness {:.0}, median light {:.0} of 255; big enough to recognise: {:.0}%; big and sharp enough for liveness: {:.0}%",
         v.sharpness,
         v.brightness,
         100.0 * v.recognisable,
         100.0 * v.assessable
     );
-    println!(
+    outln!(
         "  seen but too small to recognise (under {MIN_COMPARE_PX:.0} px): {:.1} faces per frame",
         v.too_small_per_frame
     );
@@ -239,8 +243,8 @@ fn print_check(id: &str, v: &Verdict) {
         Fitness::Marginal => "MARGINAL",
         Fitness::Unusable => "UNUSABLE",
     };
-    println!("  verdict: {word}");
+    outln!("  verdict: {word}");
     for advice in &v.advice {
-        println!("  - {advice}");
+        outln!("  - {advice}");
     }
 }

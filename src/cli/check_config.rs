@@ -22,7 +22,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
     })?;
     match examine(&text, path, Depth::Everything) {
         (Some(config), found) if found.is_empty() => {
-            println!(
+            outln!(
                 "{}: OK ({} camera(s), {} session(s), MQTT {})",
                 path.display(),
                 config.cameras.len(),
@@ -30,12 +30,12 @@ pub fn run(args: Args) -> Result<(), CliError> {
                 if config.mqtt.is_some() { "on" } else { "off" }
             );
             for warning in rollcall::config::warnings(&config) {
-                println!("warning: {warning}");
+                outln!("warning: {warning}");
             }
             Ok(())
         }
         (_, found) => {
-            println!("{}", render(path, &found));
+            outln!("{}", render(path, &found));
             Err(CliError::PartlyFailed(format!(
                 "{} problem(s) in {}",
                 found.len(),

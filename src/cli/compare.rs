@@ -44,7 +44,7 @@ pub fn run(mut config: Config, args: Args) -> Result<(), CliError> {
     } else {
         "different people"
     };
-    println!(
+    outln!(
         "similarity {sim:.4} ({}, threshold {threshold}): {verdict}",
         a.recognizer
     );

@@ -120,7 +120,7 @@ fn detect_one(
             "image": path, "width": frame.cols(), "height": frame.rows(),
             "detector": analyzer.detector().name(), "recognizer": analyzer.recognizer().id(), "faces": list,
         });
-        println!("{line}");
+        outln!("{line}");
     } else {
         print_table(analyzer, path, &faces, &names);
     }
@@ -131,7 +131,7 @@ fn detect_one(
 }
 
 fn print_table(analyzer: &FaceAnalyzer, path: &Path, faces: &[AnalyzedFace], names: &[Option<(String, f32)>]) {
-    println!(
+    outln!(
         "{}: {} face{} ({} + {})",
         path.display(),
         faces.len(),
@@ -139,9 +139,15 @@ fn print_table(analyzer: &FaceAnalyzer, path: &Path, faces: &[AnalyzedFace], nam
         analyzer.detector().name(),
         analyzer.recognizer().id()
     );
-    println!(
+    outln!(
         "{:>3}  {:<22} {:>5} {:>6} {:>8} {:>6} {:>14}  identity",
-        "#", "box x1,y1,x2,y2", "size", "score", "quality", "sharp", "liveness"
+        "#",
+        "box x1,y1,x2,y2",
+        "size",
+        "score",
+        "quality",
+        "sharp",
+        "liveness"
     );
     for (i, (f, name)) in faces.iter().zip(names).enumerate() {
         let b = f.face.bbox;
@@ -149,7 +155,7 @@ fn print_table(analyzer: &FaceAnalyzer, path: &Path, faces: &[AnalyzedFace], nam
             format!("{:.2} {}", l.score, if l.live { "live" } else { "SPOOF" })
         });
         let who = name.as_ref().map_or("-".to_string(), |(n, s)| format!("{n} ({s:.2})"));
-        println!(
+        outln!(
             "{:>3}  {:<22} {:>5.0} {:>6.2} {:>8.2} {:>6.0} {:>14}  {who}",
             i + 1,
             format!("{:.0},{:.0},{:.0},{:.0}", b.x1, b.y1, b.x2, b.y2),

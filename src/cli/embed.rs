@@ -33,10 +33,10 @@ pub fn run(mut config: Config, args: Args) -> Result<(), CliError> {
     super::for_each_photo(&args.images, |path| {
         let faces = embedded_faces(&mut analyzer, path, max_pixels)?;
         if args.json {
-            println!("{}", json!({ "image": path, "faces": faces_json(&faces) }));
+            outln!("{}", json!({ "image": path, "faces": faces_json(&faces) }));
         } else {
             if several {
-                println!("{}:", path.display());
+                outln!("{}:", path.display());
             }
             print_summary(&faces);
         }
@@ -72,7 +72,7 @@ fn faces_json(faces: &[AnalyzedFace]) -> Vec<serde_json::Value> {
 fn print_summary(faces: &[AnalyzedFace]) {
     for (i, f) in faces.iter().enumerate() {
         let head: Vec<String> = f.embedding.vector.iter().take(4).map(|v| format!("{v:.4}")).collect();
-        println!(
+        outln!(
             "face {}: {} x{} [{}, ...]",
             i + 1,
             f.embedding.recognizer,

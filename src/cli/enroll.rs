@@ -160,7 +160,7 @@ pub fn run(mut config: Config, args: Args) -> Result<(), CliError> {
         );
         append_audit(&mut store, &config, AuditAction::Enroll, id, &detail)?;
     }
-    println!("{} enrolled, {} not enrolled", batch.len() - failed.len(), failed.len());
+    outln!("{} enrolled, {} not enrolled", batch.len() - failed.len(), failed.len());
     if failed.is_empty() {
         Ok(())
     } else {

@@ -60,13 +60,13 @@ pub fn run(config: &Config, who: LiveEnrollee<'_>) -> Result<(), CliError> {
         Ok(c) => c,
         Err(LiveEnrollError::Cancelled) => {
             if who.json {
-                println!("{}", serde_json::json!({"event": "cancelled"}));
+                outln!("{}", serde_json::json!({"event": "cancelled"}));
             }
             return Err(CliError::Interrupted);
         }
         Err(e) => {
             if who.json {
-                println!("{}", serde_json::json!({"event": "failed", "reason": e.to_string()}));
+                outln!("{}", serde_json::json!({"event": "failed", "reason": e.to_string()}));
             }
             return Err(e.into());
         }
@@ -132,7 +132,7 @@ impl Prompts {
 
     fn show(&mut self, g: &Guidance) {
         if self.json {
-            println!("{}", serde_json::to_string(g).unwrap_or_default());
+            outln!("{}", serde_json::to_string(g).unwrap_or_default());
             return;
         }
         let (bar, hold) = (&self.bar, self.hold);
@@ -143,15 +143,15 @@ impl Prompts {
                 bar.set_message(prompt.to_string());
                 // Without a terminal there is no bar to show the prompt: say it on its own line.
                 if bar.is_hidden() {
-                    println!("{prompt}");
+                    outln!("{prompt}");
                 }
             }
             Guidance::Holding { held, .. } => bar.set_position(self.poses_done * hold + u64::from(*held).min(hold)),
-            Guidance::StepDone { step } => bar.suspend(|| println!("  done: {step:?}")),
+            Guidance::StepDone { step } => bar.suspend(|| outln!("  done: {step:?}")),
             Guidance::Hint { message } => {
                 bar.set_message(message.clone());
                 if bar.is_hidden() {
-                    println!("  {message}");
+                    outln!("  {message}");
                 }
             }
         }
@@ -161,7 +161,7 @@ impl Prompts {
 /// Says who was enrolled with what.
 fn report(who: &LiveEnrollee<'_>, captured: &Captured, saved: usize) {
     if who.json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({"event": "enrolled", "person": who.person, "templates": saved,
                 "lowest_live": captured.lowest_live, "deformation": captured.motion.deformation})
@@ -173,7 +173,7 @@ fn report(who: &LiveEnrollee<'_>, captured: &Captured, saved: usize) {
         .iter()
         .map(|(p, _, q)| format!("{p:?} (quality {q:.2})"))
         .collect();
-    println!(
+    outln!(
         "{} enrolled with {} templates: {}{}; live score at least {:.2}",
         who.person,
         saved,

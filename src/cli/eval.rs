@@ -80,7 +80,7 @@ pub fn run(mut config: Config, args: Args) -> Result<(), CliError> {
         });
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
     } else {
         print_text(&report, start);
     }
@@ -89,9 +89,9 @@ pub fn run(mut config: Config, args: Args) -> Result<(), CliError> {
 
 fn print_text(report: &Evaluation, start: DateTime<Utc>) {
     let seconds = |t: DateTime<Utc>| (t - start).num_milliseconds() as f64 / 1000.0;
-    println!("track  seen(s)  frames  face(px)  verdict       who           when(s)  looks  why");
+    outln!("track  seen(s)  frames  face(px)  verdict       who           when(s)  looks  why");
     for t in &report.tracks {
-        println!(
+        outln!(
             "{:>5}  {:>7.1}  {:>6}  {:>3.0}-{:<4.0}  {:<12}  {:<12}  {:>7}  {:>5}  {}",
             t.track,
             seconds(t.first_seen),
@@ -105,8 +105,8 @@ fn print_text(report: &Evaluation, start: DateTime<Utc>) {
             t.why
         );
     }
-    println!();
-    println!(
+    outln!();
+    outln!(
         "{} people marked; {} spoof alerts (and {} more spoof tracks counted in them); {} tracks over {:.1} s of video ({} frames, {:.1} faces per frame)",
         report.marked.len(),
         report.spoof_alerts,
@@ -117,12 +117,14 @@ fn print_text(report: &Evaluation, start: DateTime<Utc>) {
         report.faces_per_frame
     );
     for m in &report.marked {
-        println!(
+        outln!(
             "  {:<16} marked at {:>6.1} s (in view from {:.1} s)",
-            m.person_id, m.after_s, m.seen_s
+            m.person_id,
+            m.after_s,
+            m.seen_s
         );
     }
-    println!(
+    outln!(
         "recognizer runs: {} ({:.0} per minute of video); per analysed frame: {:.1} ms of processor time, {:.1} ms wall; \
          {} of {} frames searched whole, the others around their tracked faces",
         report.recognizer_runs,

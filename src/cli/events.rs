@@ -1,7 +1,6 @@
 //! `rollcall events tail | export`: the local attendance log, for audits and for schools without a
 //! backend yet.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -84,7 +83,7 @@ pub fn run(config: &Config, args: Args) -> Result<(), CliError> {
             let all = store.attendance_since(0)?;
             let mut last = all.last().map_or(0, |(row, _)| *row);
             for (_, e) in all.iter().skip(all.len().saturating_sub(lines)) {
-                println!("{}", line(e));
+                outln!("{}", line(e));
             }
             if !follow {
                 return Ok(());
@@ -92,10 +91,13 @@ pub fn run(config: &Config, args: Args) -> Result<(), CliError> {
             let stop = super::signals::catch_stop();
             while !stop.sleep(Duration::from_millis(500)) {
                 for (row, e) in store.attendance_since(last)? {
-                    println!("{}", line(&e));
+                    outln!("{}", line(&e));
                     last = row;
                 }
-                let _ = std::io::stdout().flush();
+                // Following is all this does: with nobody reading, stop.
+                if super::output::gone() {
+                    return Ok(());
+                }
             }
             Ok(())
         }
@@ -151,7 +153,7 @@ pub fn run(config: &Config, args: Args) -> Result<(), CliError> {
                     })?;
                     eprintln!("{n} events written to {}", path.display());
                 }
-                None => print!("{text}"),
+                None => out!("{text}"),
             }
             Ok(())
         }

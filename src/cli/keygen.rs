@@ -31,7 +31,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
     let out = args.out.display();
     if args.device {
         let public = DeviceKey::from_seed(&seed).public();
-        println!("sealing {}\nsigning {}", public.sealing, public.signing);
+        outln!("sealing {}\nsigning {}", public.sealing, public.signing);
         eprintln!(
             "device key written to {out} (mode 0600); point [device] key_file at it (or the credential \
              rollcall.device-key), and give the backend the two public keys above"
@@ -43,7 +43,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
             path: public.clone(),
             reason: e.to_string(),
         })?;
-        println!("{verify_key}");
+        outln!("{verify_key}");
         eprintln!(
             "signing key written to {out} (mode 0600): keep it on the backend only, never on a device. \
              Its verifying key (above, and in {}) goes in every device's [mqtt] roster_verify_key",

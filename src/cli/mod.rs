@@ -1,5 +1,9 @@
 //! The `rollcall` command line: one file per command, each a thin layer over the library.
 
+// First: its macros are for every command's module.
+#[macro_use]
+mod output;
+
 mod annotate;
 mod audit;
 mod bench;
@@ -326,7 +330,13 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli.log, cli.log_format);
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => match output::failure() {
+            None => ExitCode::SUCCESS,
+            Some(why) => {
+                eprintln!("error: standard output failed ({why}): part of the output is missing");
+                ExitCode::FAILURE
+            }
+        },
         Err(CliError::Interrupted) => {
             eprintln!("{}", CliError::Interrupted);
             // The shell's convention for "ended by SIGINT".

@@ -89,7 +89,7 @@ fn fetch(config: &Config, args: FetchArgs) -> Result<(), CliError> {
             "fetching the models failed; see the messages above".into(),
         )),
         Ok(_) => {
-            println!(
+            outln!(
                 "models in {}. On a Jetson, point [runtime] onnxruntime at JetPack's ONNX Runtime GPU build instead of the PyPI one (README: Jetson).",
                 config.models.dir.display()
             );
@@ -108,7 +108,7 @@ fn runtime_dir(configured: Option<&Path>, fetched_file: &str) -> Result<Option<P
         None => rollcall::vision::model::default_library(),
     };
     if path.exists() && configured.is_some() {
-        println!("ONNX Runtime: using {}", path.display());
+        outln!("ONNX Runtime: using {}", path.display());
         return Ok(None);
     }
     if path.file_name().is_some_and(|n| n == fetched_file) {

@@ -60,11 +60,11 @@ pub fn run(config: &Config, args: Args) -> Result<(), CliError> {
             "retention": retention,
             "keys": {"store": store_key, "device": device_key, "roster_verify_key": verify_key, "site": site_key},
         });
-        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         return Ok(());
     }
-    println!("device {}, store {}", config.device.id(), config.store.path.display());
-    println!("holds (counts and ages only):");
+    outln!("device {}, store {}", config.device.id(), config.store.path.display());
+    outln!("holds (counts and ages only):");
     for (what, h) in [
         ("people", &held.people),
         ("face templates (encrypted)", &held.templates),
@@ -72,36 +72,37 @@ pub fn run(config: &Config, args: Args) -> Result<(), CliError> {
         ("alerts", &held.alerts),
         ("audit records", &held.audit),
     ] {
-        println!("  {what:<28} {:>7}  {}", h.count, ages(h));
+        outln!("  {what:<28} {:>7}  {}", h.count, ages(h));
     }
-    println!("  {:<28} {:>7}", "events waiting for the broker", held.outbox_pending);
-    println!(
+    outln!("  {:<28} {:>7}", "events waiting for the broker", held.outbox_pending);
+    outln!(
         "  {:<28} {:>7}  (none is ever written unless an admin asks)",
-        "face images", 0
+        "face images",
+        0
     );
-    println!("retention:");
-    println!(
+    outln!("retention:");
+    outln!(
         "  attendance and alerts: {} days ([store] retention_days)",
         config.store.retention_days
     );
     if let Some(m) = &config.mqtt {
-        println!(
+        outln!(
             "  delivered events in the outbox: {} days ([mqtt.outbox] retention_days)",
             m.outbox.retention_days
         );
     }
     match config.store.template_retention_days {
-        Some(days) => println!(
+        Some(days) => outln!(
             "  templates: removed once a person is neither seen nor re-enrolled for {days} days ([store] template_retention_days)"
         ),
-        None => println!("  templates: until the person is removed, or a roster from the backend leaves them out"),
+        None => outln!("  templates: until the person is removed, or a roster from the backend leaves them out"),
     }
-    println!("  audit records: kept for good (the chain needs every record)");
-    println!("keys:");
-    println!("  store key (seals the templates): {store_key}");
-    println!("  device key (rosters are sealed to it; it signs what the box sends): {device_key}");
-    println!("  backend's verifying key (rosters must carry its signature): {verify_key}");
-    println!("  site key (older rosters, while a site migrates): {site_key}");
+    outln!("  audit records: kept for good (the chain needs every record)");
+    outln!("keys:");
+    outln!("  store key (seals the templates): {store_key}");
+    outln!("  device key (rosters are sealed to it; it signs what the box sends): {device_key}");
+    outln!("  backend's verifying key (rosters must carry its signature): {verify_key}");
+    outln!("  site key (older rosters, while a site migrates): {site_key}");
     Ok(())
 }
 

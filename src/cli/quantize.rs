@@ -235,7 +235,7 @@ pub fn run(config: &Config, args: QuantizeArgs) -> Result<(), CliError> {
     let mut jobs = jobs(config, &args)?;
     // Removed however the run ends, Ctrl-C included.
     let scratch = super::workdir::WorkDir::new("rollcall-quantize")?;
-    println!(
+    outln!(
         "calibrating {} on {} photos",
         jobs.iter().map(|j| j.spec.name.as_str()).collect::<Vec<_>>().join(", "),
         photos.len()
@@ -286,12 +286,12 @@ pub fn run(config: &Config, args: QuantizeArgs) -> Result<(), CliError> {
         let built = sha256_of(&models_dir.join(job.spec.int8_file()))?;
         let reference = job.spec.int8.as_ref().and_then(|i| i.sha256.as_deref());
         match reference {
-            Some(r) if r == built => println!("{}: identical to the gated reference build", job.spec.name),
-            Some(_) => println!(
+            Some(r) if r == built => outln!("{}: identical to the gated reference build", job.spec.name),
+            Some(_) => outln!(
                 "{}: differs from the gated reference build (sha256 {built}); run the gates before trusting it: cargo test --release --test it int8_gates -- --ignored",
                 job.spec.name
             ),
-            None => println!(
+            None => outln!(
                 "{}: built (sha256 {built}); it did not pass the gates (docs/int8.md), so no precision setting loads it",
                 job.spec.name
             ),

@@ -81,7 +81,7 @@ fn local_roster(config: &Config, command: RosterCommand) -> Result<(), CliError>
                     &id,
                     "removed with their templates",
                 )?;
-                println!("{id} removed; their templates are deleted");
+                outln!("{id} removed; their templates are deleted");
                 Ok(())
             } else {
                 Err(CliError::Usage(format!("no person `{id}` is enrolled")))
@@ -136,7 +136,7 @@ fn export(
         path: file.to_path_buf(),
         reason: e.to_string(),
     })?;
-    println!(
+    outln!(
         "roster of {} people ({recognizer}) sealed into {}",
         roster.people.len(),
         file.display()
@@ -175,7 +175,7 @@ fn import(config: &Config, store: &mut Store, file: &Path, key_file: Option<&Pat
     let ids: Vec<&str> = roster.people.iter().map(|p| p.person_id.as_str()).collect();
     let detail = format!("{} people ({}): {}", ids.len(), env.recognizer, ids.join(", "));
     append_audit(store, config, AuditAction::Import, &file.display().to_string(), &detail)?;
-    println!(
+    outln!(
         "imported {} people ({}) from {}",
         roster.people.len(),
         env.recognizer,
@@ -212,10 +212,10 @@ fn roster_key(config: &Config, key_file: Option<&std::path::Path>) -> Result<Key
 fn list(store: &rollcall::store::Store, json: bool) -> Result<(), CliError> {
     for p in store.people()? {
         if json {
-            println!("{}", serde_json::to_string(&p).unwrap_or_default());
+            outln!("{}", serde_json::to_string(&p).unwrap_or_default());
         } else {
             let t: Vec<String> = p.templates.iter().map(|(r, n)| format!("{n} x {r}")).collect();
-            println!(
+            outln!(
                 "{:<20} {:<24} groups [{}]  templates {}",
                 p.person_id,
                 p.name.unwrap_or_default(),
@@ -408,9 +408,10 @@ fn publish(config: &Config, how: PublishArgs) -> Result<(), CliError> {
         PublishKey::Signed(..) => format!("signed, sealed to {count} devices"),
         PublishKey::SiteKey(_) => format!("{count} people, under the site key"),
     };
-    println!(
+    outln!(
         "roster version {} ({}, {what}) published to {topic}",
-        envelope.version, envelope.recognizer
+        envelope.version,
+        envelope.recognizer
     );
     Ok(())
 }

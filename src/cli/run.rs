@@ -15,14 +15,14 @@ pub struct Args {
 
 fn print(outcome: &Outcome, json: bool) {
     match outcome {
-        Outcome::Attendance(e) if json => println!("{}", serde_json::to_string(e).unwrap_or_default()),
+        Outcome::Attendance(e) if json => outln!("{}", serde_json::to_string(e).unwrap_or_default()),
         Outcome::Attendance(e) => match e.liveness {
-            Some(l) => println!("attendance  {e} liveness {l:.2}"),
-            None => println!("attendance  {e} liveness not assessed"),
+            Some(l) => outln!("attendance  {e} liveness {l:.2}"),
+            None => outln!("attendance  {e} liveness not assessed"),
         },
-        Outcome::Spoof(a) | Outcome::Alert(a) if json => println!("{}", serde_json::to_string(a).unwrap_or_default()),
-        Outcome::Alert(a) => println!("alert       {}: {}", a.kind.as_str(), a.detail),
-        Outcome::Spoof(a) => println!(
+        Outcome::Spoof(a) | Outcome::Alert(a) if json => outln!("{}", serde_json::to_string(a).unwrap_or_default()),
+        Outcome::Alert(a) => outln!("alert       {}: {}", a.kind.as_str(), a.detail),
+        Outcome::Spoof(a) => outln!(
             "alert       spoof camera {}: {}",
             a.camera_id.as_deref().unwrap_or("-"),
             a.detail

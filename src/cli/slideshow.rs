@@ -60,7 +60,7 @@ pub fn run(mut args: Args) -> Result<(), CliError> {
         fps: args.fps,
     };
     show.write(&args.photos, &args.out)?;
-    println!(
+    outln!(
         "{}: {} photo(s), {} s",
         args.out.display(),
         args.photos.len(),

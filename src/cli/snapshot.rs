@@ -46,7 +46,7 @@ pub fn run(mut config: Config, args: Args) -> Result<(), CliError> {
     camera.stop();
     let mut image = frame.image;
     let faces = analyzer.analyze(&image)?.faces;
-    println!(
+    outln!(
         "camera {}: {} face{}",
         args.camera,
         faces.len(),
@@ -60,7 +60,7 @@ pub fn run(mut config: Config, args: Args) -> Result<(), CliError> {
         } else {
             "good"
         };
-        println!(
+        outln!(
             "  #{}: {:.0} px, quality {:.2}, sharpness {:.0}: {verdict}",
             i + 1,
             f.quality.size_px,

@@ -37,10 +37,10 @@ pub fn run(config: &Config) -> Result<(), CliError> {
     };
     match &running {
         Some(s) => {
-            println!("rollcall {} running on {} for {} s", s.version, s.device, s.uptime_s);
+            outln!("rollcall {} running on {} for {} s", s.version, s.device, s.uptime_s);
             for (id, c) in &s.cameras {
                 let state = serde_json::to_value(c.state).ok();
-                println!(
+                outln!(
                     "  camera {id:<16} {:<10} {} fps, lag {} ms, {} ms a frame, {} seen too small to recognise",
                     state.as_ref().and_then(|v| v.as_str()).unwrap_or("?"),
                     c.fps,
@@ -51,34 +51,34 @@ pub fn run(config: &Config) -> Result<(), CliError> {
             }
             if !s.models.is_empty() {
                 let models: Vec<String> = s.models.iter().map(ToString::to_string).collect();
-                println!("  models: {}", models.join(", "));
+                outln!("  models: {}", models.join(", "));
             }
             if s.store.state == StoreState::Failing {
-                println!(
+                outln!(
                     "  store: FAILING, {} decisions held in memory ({})",
                     s.store.held,
                     s.store.last_error.as_deref().unwrap_or("")
                 );
             }
         }
-        None => println!("rollcall is not running (no fresh status at {})", path.display()),
+        None => outln!("rollcall is not running (no fresh status at {})", path.display()),
     }
     if let Some(keys) = running
         .as_ref()
         .and_then(|s| s.keys.clone())
         .or_else(|| stored_keys(config))
     {
-        println!("  device keys: sealing {}, signing {}", keys.sealing, keys.signing);
+        outln!("  device keys: sealing {}, signing {}", keys.sealing, keys.signing);
     }
     let people = store.people()?;
     let templates: usize = people.iter().flat_map(|p| p.templates.iter().map(|t| t.1)).sum();
     let version = store.roster_version()?.map_or(0, |r| r.version);
-    println!(
+    outln!(
         "  roster: version {version}, {} people, {templates} templates",
         people.len()
     );
     let depth = Outbox::open(&config.store.path).and_then(|o| o.depth())?;
-    println!(
+    outln!(
         "  outbox: {} waiting for the broker{}, {} dropped",
         depth.pending,
         depth
@@ -88,12 +88,12 @@ pub fn run(config: &Config) -> Result<(), CliError> {
         depth.dropped
     );
     let events = store.attendance_since(0)?;
-    println!("  last events:");
+    outln!("  last events:");
     for (_, e) in events.iter().skip(events.len().saturating_sub(5)) {
-        println!("    {}", super::events::line(e));
+        outln!("    {}", super::events::line(e));
     }
     if events.is_empty() {
-        println!("    none");
+        outln!("    none");
     }
     Ok(())
 }

@@ -98,6 +98,41 @@ fn compare_gives_the_verdict_at_the_threshold() {
     assert!(text(&diff).0.contains("different people"), "{:?}", text(&diff));
 }
 
+/// A reader that goes away (`rollcall embed --json PHOTO... | head -c 1`) ends the output, not
+/// the command: it finishes its photos and exits 0. std's println! panicked there ("failed
+/// printing to stdout: Broken pipe", exit 101), and on a full disk too.
+#[test]
+fn a_reader_that_goes_away_is_not_a_panic() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rollcall"))
+        .current_dir(testkit::root())
+        .args(["embed", "--json"])
+        .args([photo("vectron/yaoming.jpg"), photo("ageitgey/identities/obama_1.jpg")])
+        .env_remove("ROLLCALL_CONFIG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Gone before the models have loaded, so every line meets a closed pipe.
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(o.status.success(), "exit {:?}: {err}", o.status.code());
+
+    // Output somebody asked for and lost (a full disk under a redirect) is said, and fails.
+    let o = Command::new(env!("CARGO_BIN_EXE_rollcall"))
+        .current_dir(testkit::root())
+        .args(["embed", "--json", &photo("vectron/yaoming.jpg")])
+        .env_remove("ROLLCALL_CONFIG")
+        .stdout(std::fs::File::create("/dev/full").unwrap())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("standard output failed (No space left on device"), "{err}");
+}
+
 #[test]
 fn embed_json_carries_the_recognizer_id_and_a_unit_vector() {
     let o = rollcall(&[
@@ -262,6 +297,8 @@ fn bench_prints_stage_figures() {
         "total (excluding decode)",
         "pure model time",
         "total / pure model time",
+        // The fetched runtime is one whose PReLU is rewritten, which moves the figures.
+        "; PReLU rewritten for it",
     ] {
         assert!(out.contains(needle), "{needle} missing from:\n{out}");
     }
@@ -463,6 +500,8 @@ fn bench_says_where_each_model_runs_and_a_lacking_gpu_provider_once() {
     let (ok, out, err) = bench();
     assert!(ok, "{err}");
     assert!(out.contains(on_cpu), "{out}");
+    // Not with a GPU provider listed: the rewrite was measured on the CPU's kernels only.
+    assert!(out.contains("; PReLU as each file has it"), "{out}");
     assert_eq!(
         err.matches("[runtime] providers: tensorrt and cuda are not in the ONNX Runtime")
             .count(),

@@ -207,6 +207,11 @@ impl Runtime {
         &self.library
     }
 
+    /// The library's version, (major, minor), as it reports it; `None` if it could not be read.
+    pub fn version(&self) -> Option<(u32, u32)> {
+        self.version
+    }
+
     /// Whether models loaded through this handle have their PReLU rewritten
     /// ([`super::onnx_edit::prelu_as_relu_and_scales`]): asked for, on a runtime whose PReLU is
     /// the slow kernel, and on the CPU alone. A GPU provider has kernels of its own, for which
