@@ -7,13 +7,6 @@ use rollcall::config::Config;
 use rollcall::vision::analyze::FaceAnalyzer;
 use rollcall::vision::detect::BBox;
 
-/// The bar for "unchanged": measured, the batch gives the very same values.
-const MIN_COSINE: f32 = 0.99999;
-/// Live scores are probabilities: a verdict moves only if one crosses the threshold.
-const MAX_LIVE_SCORE_CHANGE: f32 = 1e-5;
-
-const PHOTOS: [&str; 4] = ["ageitgey", "vectron", "silent_face_samples", "insightface_t1_group.jpg"];
-
 #[test]
 fn every_face_model_takes_batches_and_gives_what_single_runs_give() {
     for recognizer in ["sface-2021dec", "arcface-w600k-mbf"] {
@@ -28,11 +21,7 @@ fn every_face_model_takes_batches_and_gives_what_single_runs_give() {
             "the anti-spoofing pair runs one face at a time"
         );
         let (mut faces, mut worst_cosine, mut worst_live) = (0, 1.0f32, 0.0f32);
-        let photos = PHOTOS
-            .iter()
-            .map(|p| testkit::face(p))
-            .flat_map(|p| if p.is_dir() { testkit::photos_under(&p) } else { vec![p] });
-        for photo in photos {
+        for photo in testkit::speed_photos() {
             let frame = rollcall::capture::image::load(&photo, rollcall::config::DEFAULT_MAX_PIXELS).unwrap();
             let observed = analyzer.observe(&frame).unwrap();
             let crops: Vec<Mat> = observed.iter().map(|o| o.aligned.clone()).collect();
@@ -54,8 +43,7 @@ fn every_face_model_takes_batches_and_gives_what_single_runs_give() {
             "{recognizer}: {faces} faces, batch against single runs: least cosine {worst_cosine:.7}, widest live-score change {worst_live:.2e}"
         );
         assert!(faces >= 60, "only {faces} faces found");
-        assert!(worst_cosine >= MIN_COSINE, "{recognizer}: cosine {worst_cosine}");
-        assert!(worst_live <= MAX_LIVE_SCORE_CHANGE, "live scores moved by {worst_live}");
+        testkit::assert_unchanged(recognizer, worst_cosine, worst_live);
     }
 }
 

@@ -132,6 +132,33 @@ pub fn analyze(p: &mut FaceAnalyzer, photo: &Path) -> Vec<AnalyzedFace> {
         .faces
 }
 
+/// The 26 photos every speed figure in docs/speed.md is measured on (66 faces): ageitgey,
+/// vectron, the spoof samples and the InsightFace group photo.
+pub fn speed_photos() -> Vec<PathBuf> {
+    ["ageitgey", "vectron", "silent_face_samples", "insightface_t1_group.jpg"]
+        .iter()
+        .map(|p| face(p))
+        .flat_map(|p| if p.is_dir() { photos_under(&p) } else { vec![p] })
+        .collect()
+}
+
+/// The bar for "a model edit changed nothing" (issue 30): embeddings this close cannot move a
+/// match.
+pub const UNCHANGED_MIN_COSINE: f32 = 0.99999;
+/// Live scores are probabilities: a verdict moves only if one crosses the threshold, and one this
+/// close to the other cannot in practice.
+pub const UNCHANGED_MAX_LIVE_SCORE_CHANGE: f32 = 1e-5;
+
+/// Fails unless a model edit's least embedding cosine and widest live-score change, against the
+/// model as filed, meet the bar for "unchanged".
+pub fn assert_unchanged(what: &str, least_cosine: f32, widest_live_change: f32) {
+    assert!(least_cosine >= UNCHANGED_MIN_COSINE, "{what}: cosine {least_cosine}");
+    assert!(
+        widest_live_change <= UNCHANGED_MAX_LIVE_SCORE_CHANGE,
+        "{what}: live scores moved by {widest_live_change}"
+    );
+}
+
 /// Every .jpg/.png under `dir`, sorted.
 pub fn photos_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();

@@ -205,6 +205,21 @@ fn with_graph(model: &[u8], graph: &[u8]) -> Option<Vec<u8>> {
     edit_fields(model, MODEL_GRAPH, |_| Some(graph.to_vec()))
 }
 
+/// An encoded model's one graph, and the graph's fields.
+fn graph_of(model: &[u8]) -> Option<(&[u8], Vec<Field<'_>>)> {
+    let top = fields(model)?;
+    let graph = top.get(the_graph(&top)?)?.payload;
+    Some((graph, fields(graph)?))
+}
+
+/// The contents of each length-delimited field `number` among `fields`.
+fn payloads<'a>(fields: &'a [Field<'a>], number: u64) -> impl Iterator<Item = &'a [u8]> + 'a {
+    fields
+        .iter()
+        .filter(move |f| f.number == number && f.wire == LENGTH_DELIMITED)
+        .map(|f| f.payload)
+}
+
 /// The leading dimension of a value's declared shape: `Some(Some(n))` for a fixed size,
 /// `Some(None)` for a free one, `None` when no shape is declared.
 fn leading_dim(value_info: &[u8]) -> Option<Option<u64>> {
@@ -301,15 +316,8 @@ fn target(head: i64) -> Target {
 /// `None` when its input's batch is not fixed at 1, a `Reshape` pins another batch size, or the
 /// file is not one this edit understands: load it as it is, one face a run.
 pub fn free_batch(model: &[u8]) -> Option<Vec<u8>> {
-    let top = fields(model)?;
-    let graph = top.get(the_graph(&top)?)?.payload;
-    let graph_fields = fields(graph)?;
-    let of = |number: u64| {
-        graph_fields
-            .iter()
-            .filter(move |f| f.number == number && f.wire == LENGTH_DELIMITED)
-            .map(|f| f.payload)
-    };
+    let (graph, graph_fields) = graph_of(model)?;
+    let of = |number: u64| payloads(&graph_fields, number);
     let weights: HashSet<&[u8]> = of(GRAPH_INITIALIZER)
         .filter_map(|t| string_field(t, TENSOR_NAME))
         .collect();
@@ -385,22 +393,17 @@ pub fn free_batch(model: &[u8]) -> Option<Vec<u8>> {
 /// it is). Weights stored outside the file are left alone: their loading depends on the file's
 /// own path, which a model loaded from memory has not.
 pub fn weights_as_constants(model: &[u8]) -> Option<Vec<u8>> {
-    let top = fields(model)?;
-    let graph = top.get(the_graph(&top)?)?.payload;
-    let graph_fields = fields(graph)?;
+    let (_, graph_fields) = graph_of(model)?;
     let mut weights = HashSet::new();
-    for f in graph_fields
-        .iter()
-        .filter(|f| f.number == GRAPH_INITIALIZER && f.wire == LENGTH_DELIMITED)
-    {
-        let tensor = fields(f.payload)?;
+    for initializer in payloads(&graph_fields, GRAPH_INITIALIZER) {
+        let tensor = fields(initializer)?;
         if tensor
             .iter()
             .any(|t| t.number == TENSOR_DATA_LOCATION && t.wire == VARINT && t.value == 1)
         {
             return None;
         }
-        weights.insert(string_field(f.payload, TENSOR_NAME)?);
+        weights.insert(string_field(initializer, TENSOR_NAME)?);
     }
     let is_weight_input = |f: &Field| {
         f.number == GRAPH_INPUT

@@ -17,7 +17,7 @@ use std::collections::{HashMap, HashSet};
 use super::{
     FIXED32, Field, GRAPH_INITIALIZER, GRAPH_INPUT, GRAPH_NODE, LENGTH_DELIMITED, NODE_INPUT, NODE_OP_TYPE,
     NODE_OUTPUT, TENSOR_DATA_LOCATION, TENSOR_DATA_TYPE, TENSOR_NAME, TENSOR_RAW_DATA, VALUE_INFO_NAME, VARINT, fields,
-    put_length_delimited, put_varint, string_field, string_fields, the_graph, varint, with_graph,
+    graph_of, payloads, put_length_delimited, put_varint, string_field, string_fields, varint, with_graph,
 };
 
 /// `ModelProto.opset_import`.
@@ -145,18 +145,11 @@ fn default_opset(top: &[Field<'_>]) -> Option<u64> {
 /// `PRelu`, or the file is not one this edit understands: load it as it is. A `PRelu` whose new
 /// names would clash with the graph's own is left as it is.
 pub fn prelu_as_relu_and_scales(model: &[u8]) -> Option<Vec<u8>> {
-    let top = fields(model)?;
-    if default_opset(&top)? < BROADCASTING_OPSET {
+    if default_opset(&fields(model)?)? < BROADCASTING_OPSET {
         return None;
     }
-    let graph = top.get(the_graph(&top)?)?.payload;
-    let graph_fields = fields(graph)?;
-    let of = |number: u64| {
-        graph_fields
-            .iter()
-            .filter(move |f| f.number == number && f.wire == LENGTH_DELIMITED)
-            .map(|f| f.payload)
-    };
+    let (graph, graph_fields) = graph_of(model)?;
+    let of = |number: u64| payloads(&graph_fields, number);
     let inputs: HashSet<&[u8]> = of(GRAPH_INPUT)
         .filter_map(|v| string_field(v, VALUE_INFO_NAME))
         .collect();
@@ -271,18 +264,14 @@ mod tests {
 
     /// The nodes of an encoded model's graph, as (op, inputs, output).
     fn nodes(model: &[u8]) -> Vec<(String, Vec<String>, String)> {
-        let top = fields(model).unwrap();
-        let graph = top[the_graph(&top).unwrap()].payload;
+        let (_, graph_fields) = graph_of(model).unwrap();
         let text = |b: &[u8]| String::from_utf8(b.to_vec()).unwrap();
-        fields(graph)
-            .unwrap()
-            .iter()
-            .filter(|f| f.number == GRAPH_NODE)
-            .map(|f| {
+        payloads(&graph_fields, GRAPH_NODE)
+            .map(|n| {
                 (
-                    text(string_field(f.payload, NODE_OP_TYPE).unwrap()),
-                    string_fields(f.payload, NODE_INPUT).into_iter().map(text).collect(),
-                    text(string_fields(f.payload, NODE_OUTPUT)[0]),
+                    text(string_field(n, NODE_OP_TYPE).unwrap()),
+                    string_fields(n, NODE_INPUT).into_iter().map(text).collect(),
+                    text(string_fields(n, NODE_OUTPUT)[0]),
                 )
             })
             .collect()
@@ -290,14 +279,10 @@ mod tests {
 
     /// The float weight named `name` in an encoded model.
     fn weight(model: &[u8], name: &str) -> Option<FloatWeight> {
-        let top = fields(model).unwrap();
-        let graph = top[the_graph(&top).unwrap()].payload;
-        fields(graph)
-            .unwrap()
-            .iter()
-            .filter(|f| f.number == GRAPH_INITIALIZER)
-            .find(|f| string_field(f.payload, TENSOR_NAME) == Some(name.as_bytes()))
-            .and_then(|f| float_weight(f.payload))
+        let (_, graph_fields) = graph_of(model).unwrap();
+        payloads(&graph_fields, GRAPH_INITIALIZER)
+            .find(|t| string_field(t, TENSOR_NAME) == Some(name.as_bytes()))
+            .and_then(float_weight)
     }
 
     fn two_prelus() -> Vec<Vec<u8>> {
