@@ -86,7 +86,7 @@ pub struct Runtime {
 
 /// Whether ONNX Runtime `version`'s CPU PReLU kernel is the scalar one: 1.27 dropped its vector
 /// code (1.27.0 to 1.32.0 measured), and 1.26 and older run it about 18x faster
-/// (docs/speed.md, PReLU).
+/// (docs/speed.md, PReLU). `tools/reference/prelu_by_release.py` measures a new release.
 pub fn prelu_kernel_is_scalar(version: (u32, u32)) -> bool {
     version >= (1, 27)
 }
