@@ -26,21 +26,8 @@ started=$(date +%s)
 # The models and both ONNX Runtimes the parity tests load, in the source tree the root mounts.
 scripts/setup.sh --test-extras >/dev/null
 
-root=$(mktemp -d /var/tmp/rollcall-bullseye-root.XXXXXX)
-chmod 755 "$root"
-cleanup() {
-    for m in work/shared work/rollcall opt/cargo opt/rustup dev proc; do umount -l "$root/$m" 2>/dev/null || true; done
-    rm -rf "$root"
-}
-trap cleanup EXIT
-say "making a Debian 11 root in $root"
-debootstrap --variant=minbase bullseye "$root" http://deb.debian.org/debian >"$root.log" 2>&1 \
-    || { tail -20 "$root.log"; fail "debootstrap"; }
-rm -f "$root.log"
-mount -t proc proc "$root/proc"
-mount --bind /dev "$root/dev"
-cp /etc/resolv.conf "$root/etc/resolv.conf"
-in_root() { chroot "$root" env DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8 "$@" </dev/null; }
+say "making a Debian 11 root"
+make_root bullseye bullseye
 
 # What scripts/setup.sh installs to build and run, by the same names, and of its test extras the
 # RTSP server library and the plugins the capture tests encode and overlay with.

@@ -25,22 +25,8 @@ shared="${ROLLCALL_SHARED:-$(cd .. && pwd)/shared}"
 deb=$(bash scripts/package.sh "$@" | tail -1)
 say "package: $deb, $(du -k "$deb" | cut -f1) KiB"
 
-root=$(mktemp -d /var/tmp/rollcall-package-root.XXXXXX)
-chmod 755 "$root"   # it becomes /, which every user must be able to enter
-cleanup() {
-    for m in dev/pts proc sys dev; do umount -l "$root/$m" 2>/dev/null || true; done
-    rm -rf "$root"
-}
-trap cleanup EXIT
-say "making a Debian 12 root in $root"
-debootstrap --variant=minbase bookworm "$root" http://deb.debian.org/debian >/dev/null
-mount -t proc proc "$root/proc"
-mount -t sysfs sys "$root/sys"
-mount --bind /dev "$root/dev"
-mount --bind /dev/pts "$root/dev/pts" 2>/dev/null || true
-in_root() { chroot "$root" env DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8 "$@" </dev/null; }
-# As in a container: services are never started by package scripts here.
-printf '#!/bin/sh\nexit 101\n' > "$root/usr/sbin/policy-rc.d" && chmod 755 "$root/usr/sbin/policy-rc.d"
+say "making a Debian 12 root"
+make_root package bookworm
 in_root apt-get update -qq
 # What the admin's box has anyway, and what `models fetch` runs (not rollcall's own dependencies).
 in_root apt-get install -y -qq --no-install-recommends python3 >/dev/null
